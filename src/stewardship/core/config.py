@@ -1,0 +1,57 @@
+"""One typed settings object, read from the environment with the ``STEWARDSHIP_`` prefix."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_SECRET = "dev-only-secret-change-me"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="STEWARDSHIP_", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+    database_url: str = Field(
+        default="",
+        description="SQLAlchemy URL; defaults to an SQLite file under var_dir.",
+    )
+    var_dir: Path = Path("var")
+    secret_key: str = DEV_SECRET
+    base_url: str = "http://127.0.0.1:8000"
+    session_days: int = 14
+    max_body_bytes: int = 1_048_576
+    login_max_failures: int = 5
+    login_window_minutes: int = 15
+    login_lockout_minutes: int = 15
+    page_size_default: int = 20
+    page_size_max: int = 200
+    invitation_days: int = 14
+    secure_cookies: bool = False
+
+    @model_validator(mode="after")
+    def _refuse_insecure_defaults(self) -> Settings:
+        if self.environment == "production":
+            if self.secret_key == DEV_SECRET or len(self.secret_key) < 32:
+                raise ValueError(
+                    "STEWARDSHIP_SECRET_KEY must be set to a random value of at least "
+                    "32 characters in production"
+                )
+            if not self.secure_cookies:
+                raise ValueError("STEWARDSHIP_SECURE_COOKIES must be true in production")
+        return self
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.var_dir / 'stewardship.db').as_posix()}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,184 @@
+"""The append-only, hash-chained event log.
+
+Every state change that matters to trust appends one entry in the same transaction as the
+change. Each entry's hash covers its own fields and the previous entry's hash, so rewriting
+any entry breaks every hash after it; ``verify_chain`` re-walks the chain and names the
+first entry that does not match.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, String, func, select, text
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from stewardship.core.auth import Actor
+from stewardship.core.db import Base, UTCDateTime, utcnow
+from stewardship.core.pagination import Page, PageParams
+
+GENESIS_HASH = "0" * 64
+# Key for PostgreSQL's transaction-scoped advisory lock that serialises appends.
+_APPEND_LOCK_KEY = 0x5354574C  # "STWL"
+
+
+class EventLogEntry(Base):
+    __tablename__ = "event_log"
+
+    sequence: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    """Position in the chain, from 1, without gaps."""
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    actor: Mapped[str] = mapped_column(String(120))
+    """``user:<uuid>`` or ``system:<name>``."""
+    kind: Mapped[str] = mapped_column(String(120), index=True)
+    """What happened, as ``context.thing.verb``."""
+    subject: Mapped[str] = mapped_column(String(200), index=True)
+    """What it happened to, as ``type:key``."""
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    payload_digest: Mapped[str] = mapped_column(String(64))
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, set | frozenset):
+        return sorted(value)
+    raise TypeError(f"cannot put {type(value).__name__} in the event log")
+
+
+def canonical_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      default=_default)
+
+
+def _time_text(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def digest_payload(payload: dict[str, Any]) -> str:
+    return hashlib.sha256(canonical_json(payload).encode("utf-8")).hexdigest()
+
+
+def entry_hash(sequence: int, recorded_at: datetime, actor: str, kind: str, subject: str,
+               payload_digest: str, prev_hash: str) -> str:
+    body = canonical_json([sequence, _time_text(recorded_at), actor, kind, subject,
+                           payload_digest, prev_hash])
+    return hashlib.sha256(body.encode("utf-8")).hexdigest()
+
+
+def append(session: Session, actor: Actor, kind: str, subject: str,
+           payload: dict[str, Any] | None = None) -> EventLogEntry:
+    """Append one entry in the caller's transaction."""
+    clean = json.loads(canonical_json(payload or {}))
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _APPEND_LOCK_KEY})
+    head = session.execute(
+        select(EventLogEntry.sequence, EventLogEntry.hash)
+        .order_by(EventLogEntry.sequence.desc())
+        .limit(1)
+    ).first()
+    sequence = (head[0] + 1) if head else 1
+    prev_hash = head[1] if head else GENESIS_HASH
+    now = utcnow()
+    p_digest = digest_payload(clean)
+    entry = EventLogEntry(
+        sequence=sequence,
+        recorded_at=now,
+        actor=actor.ref,
+        kind=kind,
+        subject=subject,
+        payload=clean,
+        payload_digest=p_digest,
+        prev_hash=prev_hash,
+        hash=entry_hash(sequence, now, actor.ref, kind, subject, p_digest, prev_hash),
+    )
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    entries: int
+    head_hash: str
+    first_bad_sequence: int | None = None
+    reason: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.first_bad_sequence is None
+
+
+def _walk(session: Session, batch: int) -> Iterator[EventLogEntry]:
+    last = 0
+    while True:
+        rows = session.scalars(
+            select(EventLogEntry)
+            .where(EventLogEntry.sequence > last)
+            .order_by(EventLogEntry.sequence)
+            .limit(batch)
+        ).all()
+        if not rows:
+            return
+        yield from rows
+        last = rows[-1].sequence
+        session.expunge_all()
+
+
+def verify_chain(session: Session, *, batch: int = 2000,
+                 progress: Callable[[int], None] | None = None) -> ChainReport:
+    """Re-walk the whole chain; stop at the first entry whose stored fields do not match."""
+    expected_prev = GENESIS_HASH
+    expected_seq = 1
+    count = 0
+    for entry in _walk(session, batch):
+        problem: str | None = None
+        if entry.sequence != expected_seq:
+            problem = f"sequence gap: expected {expected_seq}, found {entry.sequence}"
+        elif entry.prev_hash != expected_prev:
+            problem = "previous hash does not match the entry before it"
+        elif digest_payload(entry.payload) != entry.payload_digest:
+            problem = "payload does not match its digest"
+        elif entry.hash != entry_hash(entry.sequence, entry.recorded_at, entry.actor,
+                                      entry.kind, entry.subject, entry.payload_digest,
+                                      entry.prev_hash):
+            problem = "entry hash does not match its fields"
+        if problem is not None:
+            return ChainReport(count, expected_prev, entry.sequence, problem)
+        expected_prev = entry.hash
+        expected_seq += 1
+        count += 1
+        if progress is not None:
+            progress(count)
+    return ChainReport(count, expected_prev)
+
+
+def count_entries(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(EventLogEntry)) or 0
+
+
+def list_entries(session: Session, params: PageParams, *, kind_prefix: str | None = None,
+                 subject: str | None = None) -> Page[EventLogEntry]:
+    query = select(EventLogEntry)
+    if kind_prefix:
+        query = query.where(EventLogEntry.kind.startswith(kind_prefix))
+    if subject:
+        query = query.where(EventLogEntry.subject == subject)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(
+        query.order_by(EventLogEntry.sequence.desc()).offset(params.offset).limit(params.per_page)
+    ).all()
+    return Page(list(rows), total, params.page, params.per_page)

@@ -1,0 +1,60 @@
+"""The Jinja environment every context renders its pages with."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+
+CORE_TEMPLATES = Path(__file__).parent / "templates"
+
+
+def page_url(request: Request, n: int) -> str:
+    """The current path and query with ``page`` set to ``n`` (repeated params kept)."""
+    pairs = [(k, v) for k, v in request.query_params.multi_items() if k != "page"]
+    pairs.append(("page", str(n)))
+    return request.url.path + "?" + urlencode(pairs)
+
+
+def static_url(path: str) -> str:
+    return "/static/" + path.lstrip("/")
+
+
+def label(value: Any) -> str:
+    """``production_transformation`` -> ``Production transformation``."""
+    text = str(getattr(value, "value", value) or "")
+    return text.replace("_", " ").capitalize()
+
+
+class Templates:
+    def __init__(self, directories: Iterable[Path]) -> None:
+        loaders = [FileSystemLoader(str(d)) for d in directories]
+        loaders.append(FileSystemLoader(str(CORE_TEMPLATES)))
+        self.env = Environment(
+            loader=ChoiceLoader(loaders),
+            autoescape=select_autoescape(["html"]),
+            undefined=StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        self.env.globals.update(page_url=page_url, static_url=static_url)
+        self.env.filters["label"] = label
+        self.env.filters["date"] = lambda d: d.strftime("%d %b %Y") if d else ""
+        self.env.filters["datetime"] = lambda d: d.strftime("%d %b %Y %H:%M UTC") if d else ""
+
+    def render(self, request: Request, name: str, context: dict[str, Any] | None = None,
+               status_code: int = 200) -> HTMLResponse:
+        from stewardship.core.web import base_context
+
+        merged = base_context(request)
+        merged.update(context or {})
+        body = self.env.get_template(name).render(**merged)
+        response = HTMLResponse(body, status_code=status_code)
+        if merged.get("_flashes_consumed"):
+            response.delete_cookie("stw_flash", path="/")
+        return response

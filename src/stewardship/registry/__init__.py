@@ -1,0 +1,1 @@
+"""Organisations, memberships, entities, facilities, users and audit firms."""

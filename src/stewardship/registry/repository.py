@@ -1,0 +1,297 @@
+"""Every query of the registry context."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import Select, delete, exists, func, or_, select
+from sqlalchemy.orm import Session, selectinload
+
+from stewardship.core.pagination import Page, PageParams
+from stewardship.registry.models import (
+    ApiToken,
+    AuditFirm,
+    Entity,
+    Facility,
+    FacilityActivity,
+    FacilityAlias,
+    Invitation,
+    LoginAttempt,
+    Organization,
+    User,
+    UserSession,
+)
+
+
+def _page(session: Session, query: Select, params: PageParams) -> Page:  # type: ignore[type-arg]
+    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    rows = session.scalars(query.offset(params.offset).limit(params.per_page)).all()
+    return Page(list(rows), total or 0, params.page, params.per_page)
+
+
+def _like(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped.lower()}%"
+
+
+# --- organisations ----------------------------------------------------------------------
+
+
+def organization_by_slug(session: Session, slug: str) -> Organization | None:
+    return session.scalar(
+        select(Organization).where(Organization.slug == slug)
+        .options(selectinload(Organization.entities))
+    )
+
+
+def organization_by_id(session: Session, organization_id: uuid.UUID) -> Organization | None:
+    return session.get(Organization, organization_id,
+                       options=[selectinload(Organization.entities)], populate_existing=True)
+
+
+def slug_taken(session: Session, model: type[Organization] | type[AuditFirm], slug: str) -> bool:
+    return session.scalar(select(exists().where(model.slug == slug))) or False
+
+
+def list_organizations(
+    session: Session, params: PageParams, *, statuses: Sequence[str],
+    membership_class: str | None = None, country: str | None = None,
+    activity: str | None = None, q: str | None = None,
+) -> Page[Organization]:
+    query = select(Organization).where(Organization.status.in_(statuses))
+    if membership_class:
+        query = query.where(Organization.membership_class == membership_class)
+    if country:
+        query = query.where(Organization.country == country)
+    if activity:
+        query = query.where(
+            exists().where(
+                FacilityActivity.facility_id == Facility.id,
+                FacilityActivity.activity == activity,
+                Facility.organization_id == Organization.id,
+                Facility.status == "active",
+            )
+        )
+    if q:
+        query = query.where(func.lower(Organization.name).like(_like(q), escape="\\"))
+    query = query.options(selectinload(Organization.entities)).order_by(
+        Organization.name, Organization.id)
+    return _page(session, query, params)
+
+
+def activities_by_organization(session: Session,
+                               organization_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, set[str]]:
+    out: dict[uuid.UUID, set[str]] = {oid: set() for oid in organization_ids}
+    if not organization_ids:
+        return out
+    rows = session.execute(
+        select(Facility.organization_id, FacilityActivity.activity)
+        .join(FacilityActivity, FacilityActivity.facility_id == Facility.id)
+        .where(Facility.organization_id.in_(organization_ids), Facility.status == "active")
+        .distinct()
+    )
+    for org_id, activity in rows:
+        out[org_id].add(activity)
+    return out
+
+
+def facility_counts(session: Session,
+                    organization_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, int]:
+    if not organization_ids:
+        return {}
+    rows = session.execute(
+        select(Facility.organization_id, func.count())
+        .where(Facility.organization_id.in_(organization_ids), Facility.status == "active")
+        .group_by(Facility.organization_id)
+    )
+    return {org_id: count for org_id, count in rows}
+
+
+def entity_of(session: Session, organization_id: uuid.UUID, entity_id: uuid.UUID) -> Entity | None:
+    return session.scalar(
+        select(Entity).where(Entity.id == entity_id, Entity.organization_id == organization_id)
+    )
+
+
+# --- facilities -------------------------------------------------------------------------
+
+_FACILITY_LOAD = (
+    selectinload(Facility.organization),
+    selectinload(Facility.entity),
+    selectinload(Facility.activity_rows),
+)
+
+
+def facility_by_public_id(session: Session, public_id: str) -> Facility | None:
+    return session.scalar(
+        select(Facility).where(Facility.public_id == public_id).options(*_FACILITY_LOAD)
+    )
+
+
+def facility_by_id(session: Session, facility_id: uuid.UUID) -> Facility | None:
+    return session.get(Facility, facility_id, options=list(_FACILITY_LOAD), populate_existing=True)
+
+
+def alias_target(session: Session, alias: str) -> uuid.UUID | None:
+    return session.scalar(select(FacilityAlias.facility_id).where(FacilityAlias.alias == alias))
+
+
+def public_id_taken(session: Session, public_id: str) -> bool:
+    return bool(
+        session.scalar(select(exists().where(Facility.public_id == public_id)))
+        or session.scalar(select(exists().where(FacilityAlias.alias == public_id)))
+    )
+
+
+def list_facilities(
+    session: Session, params: PageParams, *, organization_statuses: Sequence[str],
+    country: str | None = None, activity: str | None = None, q: str | None = None,
+    organization_id: uuid.UUID | None = None,
+) -> Page[Facility]:
+    query = (
+        select(Facility)
+        .join(Organization, Organization.id == Facility.organization_id)
+        .where(Facility.status == "active", Organization.status.in_(organization_statuses))
+    )
+    if organization_id:
+        query = query.where(Facility.organization_id == organization_id)
+    if country:
+        query = query.where(Facility.country == country)
+    if activity:
+        query = query.where(exists().where(FacilityActivity.facility_id == Facility.id,
+                                           FacilityActivity.activity == activity))
+    if q:
+        pattern = _like(q)
+        query = query.where(or_(func.lower(Facility.name).like(pattern, escape="\\"),
+                                func.lower(Facility.address).like(pattern, escape="\\")))
+    query = query.options(*_FACILITY_LOAD).order_by(Facility.name, Facility.id)
+    return _page(session, query, params)
+
+
+def facilities_in_country(session: Session, country: str) -> list[Facility]:
+    return list(session.scalars(
+        select(Facility).where(Facility.country == country, Facility.status == "active")
+        .options(selectinload(Facility.organization))
+    ))
+
+
+def facilities_by_ids(session: Session, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Facility]:
+    if not ids:
+        return {}
+    rows = session.scalars(select(Facility).where(Facility.id.in_(ids)).options(*_FACILITY_LOAD))
+    return {f.id: f for f in rows}
+
+
+def repoint_aliases(session: Session, old_facility_id: uuid.UUID,
+                    new_facility_id: uuid.UUID) -> None:
+    for alias in session.scalars(select(FacilityAlias)
+                                 .where(FacilityAlias.facility_id == old_facility_id)):
+        alias.facility_id = new_facility_id
+
+
+# --- audit firms ------------------------------------------------------------------------
+
+
+def audit_firm_by_slug(session: Session, slug: str) -> AuditFirm | None:
+    return session.scalar(
+        select(AuditFirm).where(AuditFirm.slug == slug).options(selectinload(AuditFirm.auditors))
+    )
+
+
+def audit_firm_by_id(session: Session, firm_id: uuid.UUID) -> AuditFirm | None:
+    return session.get(AuditFirm, firm_id, options=[selectinload(AuditFirm.auditors)],
+                       populate_existing=True)
+
+
+def list_audit_firms(session: Session, params: PageParams, *, statuses: Sequence[str],
+                     country: str | None = None) -> Page[AuditFirm]:
+    query = select(AuditFirm).where(AuditFirm.status.in_(statuses))
+    if country:
+        query = query.where(AuditFirm.country == country)
+    query = query.options(selectinload(AuditFirm.auditors)).order_by(AuditFirm.name)
+    return _page(session, query, params)
+
+
+# --- users and access -------------------------------------------------------------------
+
+_USER_LOAD = (selectinload(User.organization), selectinload(User.audit_firm))
+
+
+def user_by_email(session: Session, email: str) -> User | None:
+    return session.scalar(select(User).where(User.email == email.lower()).options(*_USER_LOAD))
+
+
+def user_by_id(session: Session, user_id: uuid.UUID) -> User | None:
+    return session.get(User, user_id, options=list(_USER_LOAD), populate_existing=True)
+
+
+def list_users(session: Session, params: PageParams, *,
+               organization_id: uuid.UUID | None = None,
+               audit_firm_id: uuid.UUID | None = None, role: str | None = None) -> Page[User]:
+    query = select(User)
+    if organization_id:
+        query = query.where(User.organization_id == organization_id)
+    if audit_firm_id:
+        query = query.where(User.audit_firm_id == audit_firm_id)
+    if role:
+        query = query.where(User.role == role)
+    return _page(session, query.options(*_USER_LOAD).order_by(User.name, User.id), params)
+
+
+def count_admins(session: Session, organization_id: uuid.UUID) -> int:
+    return session.scalar(
+        select(func.count()).select_from(User).where(
+            User.organization_id == organization_id, User.role == "member_admin", User.active)
+    ) or 0
+
+
+def pending_invitation(session: Session, email: str, now: datetime) -> Invitation | None:
+    return session.scalar(
+        select(Invitation).where(Invitation.email == email.lower(),
+                                 Invitation.accepted_at.is_(None),
+                                 Invitation.revoked_at.is_(None), Invitation.expires_at > now)
+    )
+
+
+def invitation_by_digest(session: Session, digest: str) -> Invitation | None:
+    return session.scalar(select(Invitation).where(Invitation.token_digest == digest))
+
+
+def list_invitations(session: Session, *, organization_id: uuid.UUID | None,
+                     now: datetime) -> list[Invitation]:
+    query = select(Invitation).where(Invitation.accepted_at.is_(None),
+                                     Invitation.revoked_at.is_(None),
+                                     Invitation.expires_at > now)
+    if organization_id:
+        query = query.where(Invitation.organization_id == organization_id)
+    return list(session.scalars(query.order_by(Invitation.created_at.desc())))
+
+
+def token_by_digest(session: Session, digest: str) -> ApiToken | None:
+    return session.scalar(select(ApiToken).where(ApiToken.token_digest == digest))
+
+
+def tokens_of(session: Session, user_id: uuid.UUID) -> list[ApiToken]:
+    return list(session.scalars(select(ApiToken).where(ApiToken.user_id == user_id)
+                                .order_by(ApiToken.created_at.desc())))
+
+
+def session_by_digest(session: Session, digest: str) -> UserSession | None:
+    return session.scalar(select(UserSession).where(UserSession.token_digest == digest))
+
+
+def recent_failures(session: Session, email: str, since: datetime) -> list[datetime]:
+    return list(session.scalars(
+        select(LoginAttempt.at).where(LoginAttempt.email == email.lower(),
+                                      LoginAttempt.at >= since)
+    ))
+
+
+def clear_failures(session: Session, email: str) -> None:
+    session.execute(delete(LoginAttempt).where(LoginAttempt.email == email.lower()))
+
+
+def delete_session(session: Session, digest: str) -> None:
+    session.execute(delete(UserSession).where(UserSession.token_digest == digest))

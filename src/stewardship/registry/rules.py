@@ -1,0 +1,377 @@
+"""Pure rules of the registry: identifiers, matching, membership obligations, throttling.
+
+No I/O here. rapidfuzz is a string-similarity library with no framework in it; it is the
+one third-party import this module allows.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from enum import StrEnum
+
+from iso3166 import countries_by_alpha2
+from rapidfuzz import fuzz
+
+# --- vocabularies -----------------------------------------------------------------------
+
+
+class MembershipClass(StrEnum):
+    PRODUCTION_TRANSFORMATION = "production_transformation"
+    INDUSTRIAL_USERS = "industrial_users"
+    DOWNSTREAM_SUPPORTERS = "downstream_supporters"
+    CIVIL_SOCIETY = "civil_society"
+    ASSOCIATIONS = "associations"
+    GENERAL_SUPPORTERS = "general_supporters"
+
+    @property
+    def label(self) -> str:
+        return MEMBERSHIP_CLASS_LABELS[self]
+
+    @property
+    def may_certify(self) -> bool:
+        return self in CERTIFYING_CLASSES
+
+
+MEMBERSHIP_CLASS_LABELS = {
+    MembershipClass.PRODUCTION_TRANSFORMATION: "Production & Transformation",
+    MembershipClass.INDUSTRIAL_USERS: "Industrial Users",
+    MembershipClass.DOWNSTREAM_SUPPORTERS: "Downstream Supporters",
+    MembershipClass.CIVIL_SOCIETY: "Civil Society",
+    MembershipClass.ASSOCIATIONS: "Associations",
+    MembershipClass.GENERAL_SUPPORTERS: "General Supporters",
+}
+
+CERTIFYING_CLASSES = frozenset(
+    {MembershipClass.PRODUCTION_TRANSFORMATION, MembershipClass.INDUSTRIAL_USERS}
+)
+
+
+class Activity(StrEnum):
+    BAUXITE_DEVELOPMENT = "bauxite_development"
+    BAUXITE_MINING = "bauxite_mining"
+    ALUMINA_REFINING = "alumina_refining"
+    HIGH_PURITY_ALUMINA = "high_purity_alumina"
+    SMELTING = "smelting"
+    REMELTING_REFINING = "remelting_refining"
+    CASTHOUSE = "casthouse"
+    SEMI_FABRICATION = "semi_fabrication"
+    MATERIAL_CONVERSION = "material_conversion"
+    OTHER_MANUFACTURING = "other_manufacturing"
+    INDUSTRIAL_USER = "industrial_user"
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ").capitalize()
+
+    @property
+    def post_casthouse(self) -> bool:
+        return self in POST_CASTHOUSE
+
+
+POST_CASTHOUSE = frozenset(
+    {Activity.SEMI_FABRICATION, Activity.MATERIAL_CONVERSION, Activity.OTHER_MANUFACTURING,
+     Activity.INDUSTRIAL_USER}
+)
+
+
+class OrganizationStatus(StrEnum):
+    APPLICANT = "applicant"
+    MEMBER = "member"
+    SUSPENDED = "suspended"
+    TERMINATED = "terminated"
+
+
+ORGANIZATION_TRANSITIONS: dict[OrganizationStatus, frozenset[OrganizationStatus]] = {
+    OrganizationStatus.APPLICANT: frozenset({OrganizationStatus.MEMBER,
+                                             OrganizationStatus.TERMINATED}),
+    OrganizationStatus.MEMBER: frozenset({OrganizationStatus.SUSPENDED,
+                                          OrganizationStatus.TERMINATED}),
+    OrganizationStatus.SUSPENDED: frozenset({OrganizationStatus.MEMBER,
+                                             OrganizationStatus.TERMINATED}),
+    OrganizationStatus.TERMINATED: frozenset(),
+}
+
+
+def may_transition(current: OrganizationStatus, target: OrganizationStatus) -> bool:
+    return target in ORGANIZATION_TRANSITIONS[current]
+
+
+class Standard(StrEnum):
+    PERFORMANCE = "performance"
+    CHAIN_OF_CUSTODY = "chain_of_custody"
+
+
+# --- countries and coordinates ----------------------------------------------------------
+
+
+def normalize_country(code: str) -> str:
+    """Return the upper-case ISO 3166-1 alpha-2 code, or raise ValueError."""
+    value = (code or "").strip().upper()
+    if len(value) != 2 or value not in countries_by_alpha2:
+        raise ValueError(f"'{code}' is not an ISO 3166-1 alpha-2 country code")
+    return value
+
+
+def country_name(code: str) -> str:
+    country = countries_by_alpha2.get(code.upper())
+    return country.apolitical_name if country else code
+
+
+def all_countries() -> list[tuple[str, str]]:
+    return sorted(((c, country_name(c)) for c in countries_by_alpha2), key=lambda p: p[1])
+
+
+COORDINATE_SCALE = Decimal("0.000001")
+
+
+def parse_coordinate(value: str | Decimal | float | None, *, axis: str) -> Decimal | None:
+    """Latitude in [-90, 90], longitude in [-180, 180], kept to 6 decimal places."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    try:
+        number = Decimal(str(value).strip())
+    except InvalidOperation as exc:
+        raise ValueError(f"{axis} must be a decimal number") from exc
+    limit = 90 if axis == "latitude" else 180
+    if not number.is_finite() or not -limit <= number <= limit:
+        raise ValueError(f"{axis} must be between -{limit} and {limit}")
+    return number.quantize(COORDINATE_SCALE)
+
+
+def validate_coordinates(latitude: Decimal | None, longitude: Decimal | None) -> None:
+    if (latitude is None) != (longitude is None):
+        raise ValueError("give both latitude and longitude, or neither")
+
+
+# --- facility identifiers ---------------------------------------------------------------
+#
+# A facility id is  CC YYYY RRRRRR K  (13 characters): the ISO country, the year the
+# facility was registered, six random characters from an alphabet without look-alikes
+# (no I, L, O, U), and one check character computed with ISO/IEC 7064 MOD 37-36 over
+# the first twelve. The check catches every single-character error and every swap of
+# two adjacent characters.
+
+ID_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+CHECK_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+_FACILITY_ID = re.compile(r"^([A-Z]{2})(\d{4})([0-9A-HJKMNP-TV-Z]{6})([0-9A-Z])$")
+
+
+def mod37_36_check(body: str) -> str:
+    """The ISO/IEC 7064 MOD 37-36 (hybrid) check character for ``body``."""
+    modulus = 36
+    product = modulus
+    for char in body:
+        value = CHECK_ALPHABET.index(char)
+        total = (product + value) % modulus or modulus
+        product = (total * 2) % (modulus + 1)
+    check = (modulus + 1 - product) % modulus
+    return CHECK_ALPHABET[check]
+
+
+def new_facility_id(country: str, year: int, random_part: str | None = None) -> str:
+    country = normalize_country(country)
+    if not 1900 <= year <= 9999:
+        raise ValueError("year out of range")
+    rand = random_part or "".join(secrets.choice(ID_ALPHABET) for _ in range(6))
+    body = f"{country}{year:04d}{rand}"
+    return body + mod37_36_check(body)
+
+
+class FacilityIdError(ValueError):
+    pass
+
+
+def parse_facility_id(raw: str) -> str:
+    """Normalise and check a facility id; raise FacilityIdError saying what is wrong."""
+    value = re.sub(r"[\s-]", "", raw or "").upper()
+    match = _FACILITY_ID.match(value)
+    if not match:
+        raise FacilityIdError(
+            f"'{raw}' is not a facility id (expected 2 letters, 4 digits, 6 characters and a "
+            "check character, e.g. NO2024AB12CDX)"
+        )
+    if match.group(1) not in countries_by_alpha2:
+        raise FacilityIdError(f"'{raw}' does not start with an ISO 3166-1 country code")
+    if mod37_36_check(value[:-1]) != value[-1]:
+        raise FacilityIdError(f"'{raw}' has a wrong check character; check for a typing error")
+    return value
+
+
+# --- cleaning and duplicate matching ----------------------------------------------------
+
+_LEGAL_SUFFIXES = {
+    "ltd", "limited", "llc", "inc", "incorporated", "corp", "corporation", "co", "company",
+    "gmbh", "ag", "kg", "sa", "sas", "sarl", "spa", "srl", "bv", "nv", "plc", "pty", "ab",
+    "as", "asa", "oy", "kk", "pvt", "ltda", "sl", "se", "the",
+}
+_ADDRESS_WORDS = {
+    "str": "strasse", "straße": "strasse", "st": "street", "rd": "road", "ave": "avenue",
+    "av": "avenue", "blvd": "boulevard", "dr": "drive", "hwy": "highway", "km": "km",
+}
+
+
+def _fold(text: str) -> str:
+    text = text.replace("ß", "ss")
+    text = unicodedata.normalize("NFKD", text)
+    text = "".join(c for c in text if not unicodedata.combining(c))
+    return text.casefold()
+
+
+def clean_name(name: str) -> str:
+    words = re.findall(r"[a-z0-9]+", _fold(name))
+    kept = [w for w in words if w not in _LEGAL_SUFFIXES]
+    return " ".join(kept or words)
+
+
+def clean_address(address: str) -> str:
+    folded = _fold(address)
+    folded = re.sub(r"(\w)str\b\.?", r"\1 strasse", folded)
+    folded = re.sub(r"(\w)strasse\b", r"\1 strasse", folded)
+    words = re.findall(r"[a-z0-9]+", folded)
+    return " ".join(_ADDRESS_WORDS.get(w, w) for w in words)
+
+
+@dataclass(frozen=True)
+class FacilityFingerprint:
+    key: str
+    country: str
+    name_clean: str
+    address_clean: str
+
+
+@dataclass(frozen=True)
+class MatchCandidate:
+    key: str
+    score: int
+    """0-100; 100 is an exact match on cleaned name and address."""
+    exact: bool
+    name_score: int
+    address_score: int
+
+
+MATCH_THRESHOLD = 75
+
+
+def score_pair(name_a: str, address_a: str, name_b: str, address_b: str) -> tuple[int, int, int]:
+    """Name, address and combined similarity of two cleaned facilities, 0-100 each."""
+    name_score = round(fuzz.token_set_ratio(name_a, name_b))
+    if address_a and address_b:
+        address_score = round(fuzz.token_set_ratio(address_a, address_b))
+        combined = round(0.6 * name_score + 0.4 * address_score)
+    else:
+        address_score = 0
+        combined = round(0.85 * name_score)
+    return name_score, address_score, combined
+
+
+def find_duplicates(
+    candidate: FacilityFingerprint,
+    existing: Iterable[FacilityFingerprint],
+    *,
+    threshold: int = MATCH_THRESHOLD,
+    limit: int = 10,
+) -> list[MatchCandidate]:
+    """Likely duplicates of ``candidate`` in the same country, best first.
+
+    Exact matches on the cleaned name and address come first with score 100; then fuzzy
+    matches at or above ``threshold``.
+    """
+    found: list[MatchCandidate] = []
+    for other in existing:
+        if other.key == candidate.key or other.country != candidate.country:
+            continue
+        if (other.name_clean == candidate.name_clean
+                and other.address_clean == candidate.address_clean):
+            found.append(MatchCandidate(other.key, 100, True, 100, 100))
+            continue
+        name_score, address_score, combined = score_pair(
+            candidate.name_clean, candidate.address_clean, other.name_clean, other.address_clean
+        )
+        if combined >= threshold:
+            found.append(MatchCandidate(other.key, min(combined, 99), False, name_score,
+                                        address_score))
+    found.sort(key=lambda m: (-m.score, m.key))
+    return found[:limit]
+
+
+# --- membership obligations -------------------------------------------------------------
+
+CERTIFICATION_GRACE_YEARS = 2
+
+
+def add_years(day: date, years: int) -> date:
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # 29 February into a non-leap year
+        return day.replace(year=day.year + years, day=28)
+
+
+def certification_deadline(membership_class: MembershipClass, joined_on: date | None,
+                           grace_years: int = CERTIFICATION_GRACE_YEARS) -> date | None:
+    """The date by which a certifying member must hold a Performance Standard certificate."""
+    if joined_on is None or not membership_class.may_certify:
+        return None
+    return add_years(joined_on, grace_years)
+
+
+class Standing(StrEnum):
+    NOT_APPLICABLE = "not_applicable"
+    CERTIFIED = "certified"
+    WITHIN_DEADLINE = "within_deadline"
+    OVERDUE = "overdue"
+
+
+def good_standing(membership_class: MembershipClass, joined_on: date | None,
+                  holds_performance_certificate: bool, today: date) -> Standing:
+    deadline = certification_deadline(membership_class, joined_on)
+    if deadline is None:
+        return Standing.NOT_APPLICABLE
+    if holds_performance_certificate:
+        return Standing.CERTIFIED
+    return Standing.WITHIN_DEADLINE if today <= deadline else Standing.OVERDUE
+
+
+# --- accreditation ----------------------------------------------------------------------
+
+
+def accreditation_covers(standards: Sequence[str], countries: Sequence[str],
+                         activities: Sequence[str], expires_on: date | None, *,
+                         standard: str, country: str, needed: Iterable[str], on: date) -> bool:
+    """Whether an accreditation lets a firm audit this standard, country and activities."""
+    if expires_on is not None and on > expires_on:
+        return False
+    return (standard in standards and country in countries
+            and set(needed) <= set(activities))
+
+
+# --- login throttling -------------------------------------------------------------------
+
+
+def login_locked_until(failures: Sequence[datetime], now: datetime, *, max_failures: int,
+                       window: timedelta, lockout: timedelta) -> datetime | None:
+    """When ``max_failures`` failures fall inside ``window``, logins stay locked for
+    ``lockout`` after the latest one. Returns the end of the lock, or None."""
+    recent = sorted(t for t in failures if now - t <= window + lockout)
+    for i in range(len(recent) - max_failures + 1):
+        burst = recent[i:i + max_failures]
+        if burst[-1] - burst[0] <= window:
+            until = recent[-1] + lockout
+            if until > now:
+                return until
+    return None
+
+
+# --- slugs ------------------------------------------------------------------------------
+
+SLUG_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,78}[a-z0-9])?$")
+
+
+def slugify(text: str) -> str:
+    words = re.findall(r"[a-z0-9]+", _fold(text))
+    return "-".join(words)[:80].strip("-")

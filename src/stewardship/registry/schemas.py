@@ -1,0 +1,319 @@
+"""Input and output models of the registry API."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import EmailStr, Field, field_validator, model_validator
+
+from stewardship.core.schemas import InputModel, OutputModel, PageOut
+from stewardship.registry.rules import (
+    SLUG_PATTERN,
+    Activity,
+    MembershipClass,
+    Standard,
+    normalize_country,
+    parse_coordinate,
+    validate_coordinates,
+)
+
+Name = Annotated[str, Field(min_length=2, max_length=200)]
+Country = Annotated[str, Field(min_length=2, max_length=2,
+                               description="ISO 3166-1 alpha-2 code, e.g. NO")]
+Url = Annotated[str | None, Field(default=None, max_length=300, pattern=r"^https?://\S+$")]
+Slug = Annotated[str | None, Field(default=None, min_length=2, max_length=80,
+                                   description="URL key; derived from the name when left out")]
+Password = Annotated[str, Field(min_length=10, max_length=200)]
+
+
+def _country(value: str) -> str:
+    return normalize_country(value)
+
+
+def _slug(value: str | None) -> str | None:
+    if value is not None and not SLUG_PATTERN.match(value):
+        raise ValueError("use lower-case letters, digits and hyphens")
+    return value
+
+
+# --- organisations ----------------------------------------------------------------------
+
+
+class OrganizationCreate(InputModel):
+    """An organisation applying for membership (admitted separately)."""
+
+    name: Name
+    slug: Slug = None
+    membership_class: MembershipClass
+    country: Country
+    website: Url = None
+    description: str = Field(default="", max_length=2000)
+
+    _c = field_validator("country")(_country)
+    _s = field_validator("slug")(_slug)
+
+
+class OrganizationUpdate(InputModel):
+    name: Name | None = None
+    website: Url = None
+    description: str | None = Field(default=None, max_length=2000)
+
+
+class AdmitRequest(InputModel):
+    joined_on: date | None = Field(default=None, description="Defaults to today")
+
+
+class StatusChange(InputModel):
+    reason: str = Field(min_length=3, max_length=1000)
+
+
+class EntityCreate(InputModel):
+    name: Name
+
+
+class EntityRead(OutputModel):
+    id: uuid.UUID
+    name: str
+
+
+class OrganizationRef(OutputModel):
+    slug: str
+    name: str
+
+
+class OrganizationRead(OutputModel):
+    slug: str
+    name: str
+    membership_class: MembershipClass
+    membership_class_label: str
+    status: str
+    joined_on: date | None
+    country: str
+    country_name: str
+    website: str | None
+    description: str
+    certification_deadline: date | None = Field(
+        description="Production & Transformation and Industrial Users members must hold a "
+        "Performance Standard certificate by this date (joined + 2 years)")
+    standing: str
+    activities: list[Activity]
+    facility_count: int
+    entities: list[EntityRead]
+
+
+class OrganizationPage(PageOut[OrganizationRead]):
+    pass
+
+
+# --- facilities -------------------------------------------------------------------------
+
+
+class FacilityCreate(InputModel):
+    organization: str | None = Field(
+        default=None, description="Owner's slug; members may leave it out for their own")
+    entity_id: uuid.UUID | None = None
+    name: Name
+    address: str = Field(default="", max_length=400)
+    country: Country
+    latitude: Decimal | str | None = None
+    longitude: Decimal | str | None = None
+    activities: list[Activity] = Field(min_length=1, max_length=11)
+    annual_capacity_t: int | None = Field(default=None, ge=0, le=10**12)
+
+    _c = field_validator("country")(_country)
+
+    @field_validator("latitude")
+    @classmethod
+    def _lat(cls, v: Decimal | str | None) -> Decimal | None:
+        return parse_coordinate(v, axis="latitude")
+
+    @field_validator("longitude")
+    @classmethod
+    def _lon(cls, v: Decimal | str | None) -> Decimal | None:
+        return parse_coordinate(v, axis="longitude")
+
+    @model_validator(mode="after")
+    def _pair(self) -> FacilityCreate:
+        validate_coordinates(self.latitude, self.longitude)  # type: ignore[arg-type]
+        return self
+
+
+class DuplicateCheck(InputModel):
+    name: Name
+    address: str = Field(default="", max_length=400)
+    country: Country
+
+    _c = field_validator("country")(_country)
+
+
+class FacilityRef(OutputModel):
+    id: str
+    name: str
+    address: str
+    country: str
+    organization: OrganizationRef
+
+
+class FacilityRead(OutputModel):
+    id: str = Field(description="Public facility id with its check character")
+    name: str
+    address: str
+    country: str
+    country_name: str
+    latitude: Decimal | None
+    longitude: Decimal | None
+    activities: list[Activity]
+    annual_capacity_t: int | None
+    status: str
+    organization: OrganizationRef
+    entity: EntityRead | None
+    merged_into: str | None = None
+    requested_id: str | None = Field(
+        default=None, description="Set when the id asked for was merged into this facility")
+
+
+class FacilityPage(PageOut[FacilityRead]):
+    pass
+
+
+class DuplicateRead(OutputModel):
+    facility: FacilityRef
+    score: int
+    exact: bool
+    name_score: int
+    address_score: int
+
+
+class FacilityCreated(OutputModel):
+    facility: FacilityRead
+    possible_duplicates: list[DuplicateRead]
+
+
+class FacilityMerge(InputModel):
+    into: str = Field(min_length=5, max_length=20, description="Id of the surviving facility")
+
+
+# --- audit firms ------------------------------------------------------------------------
+
+
+class Accreditation(InputModel):
+    standards: list[Standard] = Field(min_length=1)
+    countries: list[Country] = Field(min_length=1, max_length=250)
+    activities: list[Activity] = Field(min_length=1)
+    expires_on: date
+
+    @field_validator("countries")
+    @classmethod
+    def _countries(cls, values: list[str]) -> list[str]:
+        return sorted({normalize_country(v) for v in values})
+
+
+class AuditFirmCreate(InputModel):
+    name: Name
+    slug: Slug = None
+    country: Country
+    website: Url = None
+    accreditation: Accreditation
+
+    _c = field_validator("country")(_country)
+    _s = field_validator("slug")(_slug)
+
+
+class AuditorCreate(InputModel):
+    name: Name
+    email: EmailStr
+    lead: bool = False
+
+
+class AuditorRead(OutputModel):
+    id: uuid.UUID
+    name: str
+    lead: bool
+    active: bool
+
+
+class AuditFirmRead(OutputModel):
+    slug: str
+    name: str
+    country: str
+    website: str | None
+    status: str
+    standards: list[str]
+    countries: list[str]
+    activities: list[str]
+    accreditation_expires_on: date | None
+    auditors: list[AuditorRead]
+
+
+class AuditFirmPage(PageOut[AuditFirmRead]):
+    pass
+
+
+# --- users, invitations, tokens ---------------------------------------------------------
+
+InviteRole = Literal["member_admin", "member_user", "auditor", "secretariat"]
+
+
+class InvitationCreate(InputModel):
+    email: EmailStr
+    name: Name
+    role: InviteRole
+    organization: str | None = Field(default=None, description="Slug; secretariat only")
+    audit_firm: str | None = Field(default=None, description="Slug; secretariat only")
+
+
+class InvitationCreated(OutputModel):
+    id: uuid.UUID
+    email: str
+    role: str
+    expires_at: datetime
+    token: str = Field(description="Shown once; the invitee needs it to accept")
+    accept_url: str
+
+
+class InvitationAccept(InputModel):
+    password: Password
+
+
+class UserRead(OutputModel):
+    id: uuid.UUID
+    email: str
+    name: str
+    role: str
+    organization: str | None
+    audit_firm: str | None
+    active: bool
+    last_login_at: datetime | None
+
+
+class UserPage(PageOut[UserRead]):
+    pass
+
+
+class UserUpdate(InputModel):
+    role: Literal["member_admin", "member_user"] | None = None
+    active: bool | None = None
+
+
+class TokenCreate(InputModel):
+    name: str = Field(min_length=1, max_length=100)
+    email: EmailStr | None = Field(default=None, description="With password, when not signed in")
+    password: str | None = Field(default=None, max_length=200)
+    expires_in_days: int | None = Field(default=None, ge=1, le=3650)
+
+
+class TokenRead(OutputModel):
+    id: uuid.UUID
+    name: str
+    prefix: str
+    created_at: datetime
+    last_used_at: datetime | None
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+
+class TokenCreated(TokenRead):
+    token: str = Field(description="Shown once; store it now")

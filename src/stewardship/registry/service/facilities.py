@@ -1,0 +1,208 @@
+"""Facilities: registering, finding likely duplicates, merging, resolving ids."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy.orm import Session
+
+from stewardship.core import eventlog
+from stewardship.core.auth import Actor, Role, require
+from stewardship.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from stewardship.core.pagination import Page, PageParams
+from stewardship.registry import repository as repo
+from stewardship.registry.models import Facility, FacilityActivity, FacilityAlias
+from stewardship.registry.rules import (
+    FacilityFingerprint,
+    FacilityIdError,
+    OrganizationStatus,
+    clean_address,
+    clean_name,
+    country_name,
+    find_duplicates,
+    new_facility_id,
+    normalize_country,
+    parse_facility_id,
+)
+from stewardship.registry.schemas import (
+    DuplicateCheck,
+    DuplicateRead,
+    EntityRead,
+    FacilityCreate,
+    FacilityCreated,
+    FacilityRead,
+    FacilityRef,
+    OrganizationRef,
+)
+from stewardship.registry.service import organizations
+
+PUBLIC_ORG_STATUSES = (OrganizationStatus.MEMBER.value,)
+
+
+def to_read(facility: Facility, requested_id: str | None = None,
+            merged_into: str | None = None) -> FacilityRead:
+    return FacilityRead(
+        id=facility.public_id, name=facility.name, address=facility.address,
+        country=facility.country, country_name=country_name(facility.country),
+        latitude=facility.latitude, longitude=facility.longitude,
+        activities=facility.activities,  # type: ignore[arg-type]
+        annual_capacity_t=facility.annual_capacity_t, status=facility.status,
+        organization=OrganizationRef(slug=facility.organization.slug,
+                                     name=facility.organization.name),
+        entity=EntityRead.model_validate(facility.entity) if facility.entity else None,
+        merged_into=merged_into, requested_id=requested_id,
+    )
+
+
+def to_ref(facility: Facility) -> FacilityRef:
+    return FacilityRef(id=facility.public_id, name=facility.name, address=facility.address,
+                       country=facility.country,
+                       organization=OrganizationRef(slug=facility.organization.slug,
+                                                    name=facility.organization.name))
+
+
+def _visible(actor: Actor | None, facility: Facility) -> bool:
+    if facility.organization.status in PUBLIC_ORG_STATUSES:
+        return True
+    return actor is not None and (actor.is_secretariat()
+                                  or actor.belongs_to(facility.organization_id))
+
+
+def list_facilities(db: Session, actor: Actor | None, params: PageParams, *,
+                    country: str | None = None, activity: str | None = None,
+                    q: str | None = None, organization: str | None = None) -> Page[FacilityRead]:
+    statuses = organizations.visible_statuses(actor)
+    org_id = None
+    if organization:
+        org_id = organizations.load(db, actor, organization).id
+        statuses = tuple(s.value for s in OrganizationStatus)
+    if country:
+        try:
+            country = normalize_country(country)
+        except ValueError as exc:
+            raise InvalidInput(str(exc), field="country") from exc
+    page = repo.list_facilities(db, params, organization_statuses=statuses, country=country,
+                                activity=activity, q=(q or "").strip()[:100] or None,
+                                organization_id=org_id)
+    return Page([to_read(f) for f in page.items], page.total, page.page, page.per_page)
+
+
+def resolve(db: Session, actor: Actor | None, raw_id: str) -> tuple[Facility, str]:
+    """Find a facility by id or by a retired (merged) id. Returns it and the normalised id.
+
+    A malformed id or a wrong check character is a 422 naming the field; an unknown one 404.
+    """
+    try:
+        public_id = parse_facility_id(raw_id)
+    except FacilityIdError as exc:
+        raise InvalidInput(str(exc), field="facility_id") from exc
+    facility = repo.facility_by_public_id(db, public_id)
+    if facility is None:
+        target = repo.alias_target(db, public_id)
+        facility = repo.facility_by_id(db, target) if target else None
+    if facility is None or not _visible(actor, facility):
+        raise NotFound(f"no facility '{public_id}'", field="facility_id")
+    return facility, public_id
+
+
+def get_facility(db: Session, actor: Actor | None, raw_id: str) -> FacilityRead:
+    facility, public_id = resolve(db, actor, raw_id)
+    requested = public_id if public_id != facility.public_id else None
+    return to_read(facility, requested_id=requested)
+
+
+def _fingerprint(key: str, country: str, name: str, address: str) -> FacilityFingerprint:
+    return FacilityFingerprint(key=key, country=country, name_clean=clean_name(name),
+                               address_clean=clean_address(address))
+
+
+def duplicates_of(db: Session, *, key: str, country: str, name: str,
+                  address: str) -> list[DuplicateRead]:
+    existing = repo.facilities_in_country(db, country)
+    by_key = {f.public_id: f for f in existing}
+    matches = find_duplicates(
+        _fingerprint(key, country, name, address),
+        (FacilityFingerprint(f.public_id, f.country, f.name_clean, f.address_clean)
+         for f in existing),
+    )
+    return [DuplicateRead(facility=to_ref(by_key[m.key]), score=m.score, exact=m.exact,
+                          name_score=m.name_score, address_score=m.address_score)
+            for m in matches]
+
+
+def check_duplicates(db: Session, actor: Actor | None, data: DuplicateCheck) -> list[DuplicateRead]:
+    """Likely duplicates of a facility about to be registered, best first."""
+    require(actor, Role.SECRETARIAT, Role.MEMBER_ADMIN, action="check facilities")
+    return duplicates_of(db, key="", country=data.country, name=data.name, address=data.address)
+
+
+def _new_public_id(db: Session, country: str) -> str:
+    for _ in range(20):
+        candidate = new_facility_id(country, date.today().year)
+        if not repo.public_id_taken(db, candidate):
+            return candidate
+    raise Conflict("could not allocate a facility id; try again")
+
+
+def create_facility(db: Session, actor: Actor | None, data: FacilityCreate) -> FacilityCreated:
+    """Register a facility; the answer lists likely duplicates in the same country."""
+    actor = require(actor, Role.SECRETARIAT, Role.MEMBER_ADMIN, action="register facilities")
+    if data.organization is None:
+        if actor.organization_slug is None:
+            raise InvalidInput("name the organisation that owns the facility",
+                               field="organization")
+        slug = actor.organization_slug
+    else:
+        slug = data.organization
+    org = organizations.load(db, actor, slug)
+    if not (actor.is_secretariat() or actor.is_admin_of(org.id)):
+        raise Forbidden("members may register facilities only for their own organisation")
+    if org.status == OrganizationStatus.TERMINATED:
+        raise Conflict("a terminated organisation cannot register facilities",
+                       field="organization")
+    if data.entity_id is not None and repo.entity_of(db, org.id, data.entity_id) is None:
+        raise InvalidInput("the entity does not belong to this organisation", field="entity_id")
+    facility = Facility(
+        public_id=_new_public_id(db, data.country), organization_id=org.id,
+        entity_id=data.entity_id, name=data.name, name_clean=clean_name(data.name),
+        address=data.address, address_clean=clean_address(data.address),
+        country=data.country, latitude=data.latitude, longitude=data.longitude,
+        annual_capacity_t=data.annual_capacity_t, status="active",
+    )
+    facility.activity_rows = [FacilityActivity(activity=a.value)
+                              for a in sorted(set(data.activities))]
+    db.add(facility)
+    db.flush()
+    eventlog.append(db, actor, "registry.facility.registered", f"facility:{facility.public_id}",
+                    {"organization": org.slug, "name": facility.name,
+                     "country": facility.country, "activities": facility.activities})
+    loaded = repo.facility_by_id(db, facility.id)
+    assert loaded is not None
+    duplicates = duplicates_of(db, key=loaded.public_id, country=loaded.country,
+                               name=loaded.name, address=loaded.address)
+    return FacilityCreated(facility=to_read(loaded), possible_duplicates=duplicates)
+
+
+def merge(db: Session, actor: Actor | None, source_raw: str, into_raw: str) -> FacilityRead:
+    """Merge a duplicate into the surviving facility; the old id resolves to the survivor."""
+    actor = require(actor, Role.SECRETARIAT, action="merge facilities")
+    source, source_id = resolve(db, actor, source_raw)
+    if source.public_id != source_id:
+        raise Conflict(f"'{source_id}' was already merged into '{source.public_id}'",
+                       field="facility_id")
+    try:
+        into, _ = resolve(db, actor, into_raw)
+    except (InvalidInput, NotFound) as exc:
+        raise type(exc)(exc.message, field="into") from exc
+    if into.id == source.id:
+        raise Conflict("a facility cannot be merged into itself", field="into")
+    if into.country != source.country:
+        raise Conflict("only facilities in the same country can be merged", field="into")
+    source.status = "merged"
+    source.merged_into_id = into.id
+    repo.repoint_aliases(db, source.id, into.id)
+    db.add(FacilityAlias(alias=source.public_id, facility_id=into.id, reason="merge"))
+    db.flush()
+    eventlog.append(db, actor, "registry.facility.merged", f"facility:{source.public_id}",
+                    {"into": into.public_id})
+    return to_read(into)

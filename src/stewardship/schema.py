@@ -1,0 +1,11 @@
+"""Imports every context's models so that ``Base.metadata`` describes the whole schema.
+
+Alembic's environment and the schema tests import this module; application code does not
+need it.
+"""
+
+from stewardship.core import eventlog  # noqa: F401
+from stewardship.core.db import Base
+from stewardship.registry import models as registry_models  # noqa: F401
+
+metadata = Base.metadata

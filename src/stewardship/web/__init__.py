@@ -1,0 +1,1 @@
+"""The web shell: app factory, layout, home, sign-in, dashboards and account pages."""

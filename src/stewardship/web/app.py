@@ -1,0 +1,79 @@
+"""The application factory: mounts every context's API and pages."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import Engine
+
+from stewardship import __version__
+from stewardship.core.config import Settings, get_settings
+from stewardship.core.db import make_engine, make_sessionmaker
+from stewardship.core.migrate import pending_message
+from stewardship.core.templating import Templates
+from stewardship.core.web import BodySizeLimit, SecurityHeaders, install_error_handlers
+from stewardship.registry import api as registry_api
+from stewardship.registry import views as registry_views
+from stewardship.registry.service.accounts import resolve_actor
+from stewardship.web import views as web_views
+from stewardship.web import log_api
+
+PACKAGE = Path(__file__).resolve().parent.parent
+TEMPLATE_DIRS = [PACKAGE / "web" / "templates", PACKAGE / "registry" / "templates"]
+
+DESCRIPTION = """\
+The open platform of a responsible-sourcing scheme for the aluminium value chain: the
+member register, facilities, audit firms and users, with a tamper-evident event log.
+
+Public lists need no token. Everything else takes a personal bearer token
+(`Authorization: Bearer stw_...`), created at `POST /api/v1/auth/tokens` or on the
+*API tokens* page. Errors are `{"error": {"code", "message", "details"}}`; lists paginate
+with `page` and `per_page`.
+"""
+
+
+class MigrationsPending(RuntimeError):
+    pass
+
+
+def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    engine = engine or make_engine(settings.resolved_database_url)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        problem = pending_message(engine)
+        if problem:
+            raise MigrationsPending(problem)
+        yield
+
+    app = FastAPI(
+        title="Stewardship API",
+        version=__version__,
+        description=DESCRIPTION,
+        openapi_url="/api/openapi.json",
+        docs_url="/api/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessionmaker = make_sessionmaker(engine)
+    app.state.actor_resolver = resolve_actor
+    app.state.templates = Templates(TEMPLATE_DIRS)
+
+    install_error_handlers(app)
+    app.add_middleware(SecurityHeaders, settings=settings)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+
+    app.include_router(registry_api.router)
+    app.include_router(registry_api.auth_router)
+    app.include_router(log_api.router)
+    app.include_router(web_views.router)
+    app.include_router(registry_views.router)
+    app.mount("/static", StaticFiles(directory=PACKAGE / "web" / "static"), name="static")
+    return app

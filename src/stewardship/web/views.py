@@ -1,0 +1,173 @@
+"""Pages of the shell: home, sign-in and out, dashboards, API tokens, the event log."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import RedirectResponse, Response
+
+from stewardship.core import eventlog
+from stewardship.core.auth import Role, require
+from stewardship.core.errors import DomainError, InvalidInput
+from stewardship.core.pagination import PageParams
+from stewardship.core.web import (
+    SESSION_COOKIE,
+    CsrfChecked,
+    DbSession,
+    OptionalActor,
+    Pagination,
+    redirect,
+    settings_of,
+)
+from stewardship.registry.service import accounts, audit_firms, facilities, organizations
+
+router = APIRouter(include_in_schema=False)
+
+
+def _render(request: Request, name: str, context: dict | None = None,  # type: ignore[type-arg]
+            status_code: int = 200) -> Response:
+    response: Response = request.app.state.templates.render(request, name, context, status_code)
+    return response
+
+
+def _safe_next(target: str | None) -> str:
+    if target and target.startswith("/") and not target.startswith("//"):
+        return target
+    return "/dashboard"
+
+
+@router.get("/")
+def home(request: Request, db: DbSession, actor: OptionalActor) -> Response:
+    first = PageParams(page=1, per_page=6)
+    members = organizations.list_organizations(db, actor, first)
+    sites = facilities.list_facilities(db, actor, PageParams(page=1, per_page=1))
+    firms = audit_firms.list_audit_firms(db, actor, PageParams(page=1, per_page=1))
+    return _render(request, "home.html", {"members": members, "facility_total": sites.total,
+                                          "firm_total": firms.total})
+
+
+@router.get("/login")
+def login_form(request: Request, actor: OptionalActor, next: str | None = None) -> Response:
+    if actor is not None:
+        return RedirectResponse(_safe_next(next), status_code=303)
+    return _render(request, "login.html", {"next": _safe_next(next), "email": "", "errors": {}})
+
+
+@router.post("/login", dependencies=[CsrfChecked])
+def login(request: Request, db: DbSession, email: Annotated[str, Form(max_length=254)] = "",
+          password: Annotated[str, Form(max_length=200)] = "",
+          next: Annotated[str, Form(max_length=500)] = "/dashboard") -> Response:
+    settings = settings_of(request)
+    context = {"next": _safe_next(next), "email": email}
+    try:
+        user = accounts.authenticate(db, email, password, settings,
+                                     ip=request.client.host if request.client else "")
+    except DomainError as exc:
+        db.rollback()
+        return _render(request, "login.html", {**context, "errors": exc.field_errors()},
+                       status_code=exc.status_code)
+    if user is None:
+        # The failed attempt is committed with this response; it counts towards the lock.
+        return _render(request, "login.html",
+                       {**context, "errors": accounts.LOGIN_FAILED.field_errors()},
+                       status_code=401)
+    token = accounts.start_session(db, user, settings)
+    response = redirect(request, _safe_next(next), f"Welcome, {user.name}.")
+    response.set_cookie(SESSION_COOKIE, token, max_age=settings.session_days * 86400, path="/",
+                        httponly=True, samesite="lax", secure=settings.secure_cookies)
+    return response
+
+
+@router.post("/logout", dependencies=[CsrfChecked])
+def logout(request: Request, db: DbSession) -> Response:
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:
+        accounts.end_session(db, token)
+    response = redirect(request, "/", "You are signed out.", "info")
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@router.get("/dashboard")
+def dashboard(request: Request, db: DbSession, actor: OptionalActor) -> Response:
+    actor = require(actor, action="see your dashboard")
+    context: dict[str, object] = {}
+    if actor.role is Role.SECRETARIAT:
+        small = PageParams(page=1, per_page=10)
+        context.update(
+            applicants=organizations.list_organizations(db, actor, small, status="applicant"),
+            members=organizations.list_organizations(db, actor, PageParams(1, 1),
+                                                     status="member"),
+            facility_total=facilities.list_facilities(db, actor, PageParams(1, 1)).total,
+            firms=audit_firms.list_audit_firms(db, actor, PageParams(1, 50)),
+            events=eventlog.list_entries(db, small),
+        )
+        template = "dashboards/secretariat.html"
+    elif actor.role in (Role.MEMBER_ADMIN, Role.MEMBER_USER):
+        assert actor.organization_slug is not None
+        context.update(
+            organization=organizations.get_organization(db, actor, actor.organization_slug),
+            facilities=facilities.list_facilities(db, actor, PageParams(1, 50),
+                                                  organization=actor.organization_slug),
+            users=accounts.list_users(db, actor, PageParams(1, 50)),
+            invitations=(accounts.pending_invitations(db, actor)
+                         if actor.role is Role.MEMBER_ADMIN else []),
+        )
+        template = "dashboards/member.html"
+    else:
+        assert actor.audit_firm_slug is not None
+        context.update(firm=audit_firms.get_audit_firm(db, actor, actor.audit_firm_slug))
+        template = "dashboards/auditor.html"
+    return _render(request, template, context)
+
+
+@router.get("/account/tokens")
+def tokens_page(request: Request, db: DbSession, actor: OptionalActor) -> Response:
+    actor = require(actor, action="manage API tokens")
+    return _render(request, "tokens.html", {"tokens": accounts.list_tokens(db, actor),
+                                            "created": None, "errors": {}, "name": ""})
+
+
+@router.post("/account/tokens", dependencies=[CsrfChecked])
+def create_token(request: Request, db: DbSession, actor: OptionalActor,
+                 name: Annotated[str, Form(max_length=100)] = "",
+                 expires_in_days: Annotated[str, Form(max_length=5)] = "") -> Response:
+    actor = require(actor, action="create API tokens")
+    try:
+        if not name.strip():
+            raise InvalidInput("give the token a name, e.g. the script that will use it",
+                               field="name")
+        days = None
+        if expires_in_days.strip():
+            if not expires_in_days.strip().isdigit() or not 1 <= int(expires_in_days) <= 3650:
+                raise InvalidInput("expiry must be a number of days from 1 to 3650",
+                                   field="expires_in_days")
+            days = int(expires_in_days)
+        created = accounts.create_token(db, actor, name, days)
+    except DomainError as exc:
+        db.rollback()
+        return _render(request, "tokens.html",
+                       {"tokens": accounts.list_tokens(db, actor), "created": None,
+                        "errors": exc.field_errors(), "name": name},
+                       status_code=exc.status_code)
+    return _render(request, "tokens.html", {"tokens": accounts.list_tokens(db, actor),
+                                            "created": created, "errors": {}, "name": ""},
+                   status_code=201)
+
+
+@router.post("/account/tokens/{token_id}/revoke", dependencies=[CsrfChecked])
+def revoke_token(request: Request, db: DbSession, actor: OptionalActor,
+                 token_id: uuid.UUID) -> Response:
+    token = accounts.revoke_token(db, actor, token_id)
+    return redirect(request, "/account/tokens", f"Token “{token.name}” is revoked.")
+
+
+@router.get("/secretariat/events")
+def events_page(request: Request, db: DbSession, actor: OptionalActor,
+                paging: Pagination, kind: str | None = None) -> Response:
+    require(actor, Role.SECRETARIAT, action="read the event log")
+    page = eventlog.list_entries(db, paging, kind_prefix=(kind or "").strip()[:120] or None)
+    return _render(request, "events.html", {"page": page, "kind": kind or "",
+                                            "report": eventlog.verify_chain(db)})
