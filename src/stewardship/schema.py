@@ -7,5 +7,6 @@ need it.
 from stewardship.core import eventlog  # noqa: F401
 from stewardship.core.db import Base
 from stewardship.registry import models as registry_models  # noqa: F401
+from stewardship.standards import models as standards_models  # noqa: F401
 
 metadata = Base.metadata

@@ -1,0 +1,1 @@
+"""Standards as versioned data, and the governance that writes them."""

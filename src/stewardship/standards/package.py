@@ -1,0 +1,327 @@
+"""Standard packages as YAML: parse with line numbers, validate whole, export.
+
+A package is rejected whole: every problem is collected, each with the path inside the
+document and the line it is on, before anything is stored.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import yaml
+
+from stewardship.standards.rules import (
+    ALL_ACTIVITIES,
+    CERTIFYING,
+    CRITERION_NUMBER,
+    URN,
+    Criterion,
+    Part,
+    Principle,
+    PrincipleGroup,
+    StandardKind,
+    StandardPackage,
+    Threshold,
+)
+
+MAX_PACKAGE_BYTES = 2_000_000
+
+
+@dataclass(frozen=True)
+class Problem:
+    path: str
+    line: int | None
+    message: str
+
+    def __str__(self) -> str:
+        where = f"line {self.line}: " if self.line else ""
+        return f"{where}{self.path}: {self.message}"
+
+
+class PackageInvalid(ValueError):
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__(f"{len(problems)} problem(s) in the package")
+        self.problems = problems
+
+
+class _Lines:
+    """Maps a path like ``principles[0].criteria[2].number`` to its line in the YAML."""
+
+    def __init__(self, root: yaml.Node | None) -> None:
+        self.lines: dict[str, int] = {}
+        if root is not None:
+            self._walk(root, "")
+
+    def _walk(self, node: yaml.Node, path: str) -> None:
+        self.lines[path] = node.start_mark.line + 1
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                sub = f"{path}.{key.value}" if path else str(key.value)
+                self.lines[sub] = key.start_mark.line + 1
+                self._walk(value, sub)
+                self.lines[sub] = key.start_mark.line + 1
+        elif isinstance(node, yaml.SequenceNode):
+            for i, item in enumerate(node.value):
+                self._walk(item, f"{path}[{i}]")
+
+    def at(self, path: str) -> int | None:
+        while path:
+            if path in self.lines:
+                return self.lines[path]
+            cut = max(path.rfind("."), path.rfind("["))
+            path = path[:cut] if cut > 0 else ""
+        return self.lines.get("")
+
+
+class _Reader:
+    def __init__(self, lines: _Lines) -> None:
+        self.lines = lines
+        self.problems: list[Problem] = []
+
+    def fail(self, path: str, message: str) -> None:
+        self.problems.append(Problem(path, self.lines.at(path), message))
+
+    def mapping(self, value: Any, path: str, required: set[str], optional: set[str]) -> dict[str, Any] | None:
+        if not isinstance(value, dict):
+            self.fail(path, "must be a mapping of keys to values")
+            return None
+        for key in sorted(required - value.keys()):
+            self.fail(f"{path}.{key}" if path else key, "is required")
+        for key in sorted(set(value) - required - optional, key=str):
+            self.fail(f"{path}.{key}" if path else str(key), "is not a known key")
+        return value
+
+    def text(self, value: Any, path: str, *, max_len: int = 20_000, empty: bool = False) -> str:
+        if value is None and empty:
+            return ""
+        if not isinstance(value, str) or (not empty and not value.strip()):
+            self.fail(path, "must be non-empty text")
+            return ""
+        if len(value) > max_len:
+            self.fail(path, f"is longer than {max_len} characters")
+        return value.strip()
+
+    def day(self, value: Any, path: str, *, optional: bool = False) -> dt.date | None:
+        if value is None and optional:
+            return None
+        if isinstance(value, dt.date) and not isinstance(value, dt.datetime):
+            return value
+        if isinstance(value, str):
+            try:
+                return dt.date.fromisoformat(value)
+            except ValueError:
+                pass
+        self.fail(path, "must be a date (YYYY-MM-DD)")
+        return None
+
+    def integer(self, value: Any, path: str) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            self.fail(path, "must be a positive whole number")
+            return 0
+        return value
+
+
+def _criterion(r: _Reader, raw: Any, path: str, principle: int, seen: set[str]) -> Criterion | None:
+    data = r.mapping(raw, path, {"number", "title", "requirement", "applies_to"},
+                     {"guidance", "parts", "thresholds"})
+    if data is None:
+        return None
+    number = str(data.get("number", ""))
+    match = CRITERION_NUMBER.match(number)
+    if not match:
+        r.fail(f"{path}.number", f"'{number}' is not a criterion number like {principle}.1")
+    elif int(match.group(1)) != principle:
+        r.fail(f"{path}.number", f"criterion {number} does not belong to principle {principle}")
+    elif number in seen:
+        r.fail(f"{path}.number", f"criterion {number} appears twice")
+    seen.add(number)
+    activities: frozenset[str] | None = None
+    classes = CERTIFYING
+    scope = r.mapping(data.get("applies_to"), f"{path}.applies_to", {"activities"},
+                      {"member_classes"})
+    if scope is not None:
+        raw_acts = scope.get("activities")
+        if raw_acts == "all":
+            activities = None
+        elif isinstance(raw_acts, list) and raw_acts:
+            unknown = [a for a in raw_acts if a not in ALL_ACTIVITIES]
+            for a in unknown:
+                r.fail(f"{path}.applies_to.activities", f"'{a}' is not a known activity")
+            activities = frozenset(str(a) for a in raw_acts)
+        else:
+            r.fail(f"{path}.applies_to.activities", "must be 'all' or a list of activities")
+        if "member_classes" in scope:
+            raw_classes = scope["member_classes"]
+            if not isinstance(raw_classes, list) or not raw_classes:
+                r.fail(f"{path}.applies_to.member_classes", "must be a list")
+            else:
+                for c in raw_classes:
+                    if c not in CERTIFYING:
+                        r.fail(f"{path}.applies_to.member_classes",
+                               f"'{c}' is not a class that certifies")
+                classes = frozenset(str(c) for c in raw_classes)
+    parts: list[Part] = []
+    raw_parts = data.get("parts") or []
+    if not isinstance(raw_parts, list):
+        r.fail(f"{path}.parts", "must be a list")
+        raw_parts = []
+    for i, raw_part in enumerate(raw_parts):
+        ppath = f"{path}.parts[{i}]"
+        part = r.mapping(raw_part, ppath, {"letter", "requirement"}, set())
+        if part is None:
+            continue
+        expected = chr(ord("a") + i)
+        if part.get("letter") != expected:
+            r.fail(f"{ppath}.letter", f"expected part '{expected}', found '{part.get('letter')}'")
+        parts.append(Part(expected, r.text(part.get("requirement"), f"{ppath}.requirement")))
+    thresholds: list[Threshold] = []
+    raw_thresholds = data.get("thresholds") or []
+    if not isinstance(raw_thresholds, list):
+        r.fail(f"{path}.thresholds", "must be a list")
+        raw_thresholds = []
+    for i, raw_t in enumerate(raw_thresholds):
+        tpath = f"{path}.thresholds[{i}]"
+        t = r.mapping(raw_t, tpath, {"key", "value", "unit"}, {"description", "applies_from"})
+        if t is None:
+            continue
+        try:
+            value = Decimal(str(t.get("value")))
+            if not value.is_finite():
+                raise InvalidOperation
+        except InvalidOperation:
+            r.fail(f"{tpath}.value", "must be a decimal number, e.g. \"8.0\"")
+            value = Decimal(0)
+        thresholds.append(Threshold(
+            key=r.text(t.get("key"), f"{tpath}.key", max_len=80), value=value,
+            unit=r.text(t.get("unit"), f"{tpath}.unit", max_len=40),
+            description=r.text(t.get("description"), f"{tpath}.description", empty=True),
+            applies_from=r.day(t.get("applies_from"), f"{tpath}.applies_from", optional=True)))
+    return Criterion(
+        number=number, title=r.text(data.get("title"), f"{path}.title", max_len=300),
+        requirement=r.text(data.get("requirement"), f"{path}.requirement"),
+        guidance=r.text(data.get("guidance"), f"{path}.guidance", empty=True),
+        activities=activities, member_classes=classes, parts=tuple(parts),
+        thresholds=tuple(thresholds))
+
+
+_TOP_REQUIRED = {"urn", "version", "kind", "title", "provider", "copyright", "published_on",
+                 "effective_on", "principles"}
+_TOP_OPTIONAL = {"illustrative", "transition_ends_on"}
+
+
+def parse_package(text: str | bytes) -> StandardPackage:
+    """Parse and validate a package; raise PackageInvalid listing every problem."""
+    if len(text) > MAX_PACKAGE_BYTES:
+        raise PackageInvalid([Problem("", None, f"the package is larger than "
+                                               f"{MAX_PACKAGE_BYTES} bytes")])
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        reason = getattr(exc, "problem", None) or str(exc)
+        raise PackageInvalid([Problem("", mark.line + 1 if mark else None,
+                                      f"not valid YAML: {reason}")]) from None
+    r = _Reader(_Lines(node))
+    data = r.mapping(raw, "", _TOP_REQUIRED, _TOP_OPTIONAL)
+    if data is None:
+        raise PackageInvalid(r.problems)
+    urn = str(data.get("urn", ""))
+    if not URN.match(urn):
+        r.fail("urn", f"'{urn}' is not a URN like urn:stewardship:standard:performance")
+    version = r.integer(data.get("version"), "version")
+    kind = StandardKind.PERFORMANCE
+    try:
+        kind = StandardKind(data.get("kind"))
+    except ValueError:
+        r.fail("kind", "must be performance or chain_of_custody")
+    published = r.day(data.get("published_on"), "published_on")
+    effective = r.day(data.get("effective_on"), "effective_on")
+    transition = r.day(data.get("transition_ends_on"), "transition_ends_on", optional=True)
+    if published and effective and effective < published:
+        r.fail("effective_on", "cannot be before published_on")
+    if transition and effective and transition <= effective:
+        r.fail("transition_ends_on", "must be after effective_on")
+    principles: list[Principle] = []
+    raw_principles = data.get("principles")
+    if not isinstance(raw_principles, list) or not raw_principles:
+        r.fail("principles", "must be a non-empty list")
+        raw_principles = []
+    seen: set[str] = set()
+    for i, raw_p in enumerate(raw_principles):
+        path = f"principles[{i}]"
+        p = r.mapping(raw_p, path, {"number", "title", "group", "criteria"}, {"intent"})
+        if p is None:
+            continue
+        number = p.get("number")
+        if number != i + 1:
+            r.fail(f"{path}.number", f"expected principle {i + 1}, found {number!r}")
+        group = PrincipleGroup.GOVERNANCE
+        try:
+            group = PrincipleGroup(p.get("group"))
+        except ValueError:
+            r.fail(f"{path}.group", "must be governance, environment, social or "
+                                    "chain_of_custody")
+        raw_criteria = p.get("criteria")
+        if not isinstance(raw_criteria, list) or not raw_criteria:
+            r.fail(f"{path}.criteria", "must be a non-empty list")
+            raw_criteria = []
+        criteria = [c for j, raw_c in enumerate(raw_criteria)
+                    if (c := _criterion(r, raw_c, f"{path}.criteria[{j}]", i + 1, seen))]
+        principles.append(Principle(i + 1, r.text(p.get("title"), f"{path}.title", max_len=200),
+                                    group, r.text(p.get("intent"), f"{path}.intent", empty=True),
+                                    tuple(criteria)))
+    illustrative = data.get("illustrative", False)
+    if not isinstance(illustrative, bool):
+        r.fail("illustrative", "must be true or false")
+    if r.problems:
+        raise PackageInvalid(r.problems)
+    assert published and effective
+    return StandardPackage(
+        urn=urn, version=version, kind=kind,
+        title=r.text(data.get("title"), "title", max_len=300),
+        provider=r.text(data.get("provider"), "provider", max_len=300),
+        copyright=r.text(data.get("copyright"), "copyright", max_len=1000),
+        illustrative=bool(illustrative), published_on=published, effective_on=effective,
+        transition_ends_on=transition, principles=tuple(principles))
+
+
+def package_to_data(package: StandardPackage) -> dict[str, Any]:
+    """The package as plain data in the import format (what ``export`` writes)."""
+
+    def criterion(c: Criterion) -> dict[str, Any]:
+        out: dict[str, Any] = {"number": c.number, "title": c.title,
+                               "requirement": c.requirement}
+        if c.guidance:
+            out["guidance"] = c.guidance
+        out["applies_to"] = {
+            "activities": "all" if c.activities is None else sorted(c.activities),
+            "member_classes": sorted(c.member_classes),
+        }
+        if c.parts:
+            out["parts"] = [{"letter": p.letter, "requirement": p.requirement} for p in c.parts]
+        if c.thresholds:
+            out["thresholds"] = [
+                {k: v for k, v in {"key": t.key, "value": str(t.value), "unit": t.unit,
+                                   "description": t.description or None,
+                                   "applies_from": t.applies_from}.items() if v is not None}
+                for t in c.thresholds]
+        return out
+
+    return {
+        "urn": package.urn, "version": package.version, "kind": package.kind.value,
+        "title": package.title, "provider": package.provider, "copyright": package.copyright,
+        "illustrative": package.illustrative, "published_on": package.published_on,
+        "effective_on": package.effective_on, "transition_ends_on": package.transition_ends_on,
+        "principles": [{"number": p.number, "title": p.title, "group": p.group.value,
+                        "intent": p.intent, "criteria": [criterion(c) for c in p.criteria]}
+                       for p in package.principles],
+    }
+
+
+def export_yaml(package: StandardPackage) -> str:
+    return yaml.safe_dump(package_to_data(package), sort_keys=False, allow_unicode=True,
+                          width=100)
