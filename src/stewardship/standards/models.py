@@ -28,6 +28,8 @@ class Standard(IdMixin, TimestampMixin, Base):
     __tablename__ = "standards"
 
     urn: Mapped[str] = mapped_column(String(200), unique=True)
+    slug: Mapped[str] = mapped_column(String(80), unique=True)
+    """The URN's last segment, used in URLs (``performance``)."""
     kind: Mapped[str] = mapped_column(String(30))
     """performance or chain_of_custody."""
     title: Mapped[str] = mapped_column(String(300))
