@@ -32,6 +32,11 @@ class Settings(BaseSettings):
     page_size_max: int = 200
     invitation_days: int = 14
     secure_cookies: bool = False
+    consultation_first_round_days: int = 60
+    consultation_later_round_days: int = 30
+    comments_per_hour: int = 5
+    vote_pass_share: str = "2/3"
+    vote_quorum_share: str = "1/2"
 
     @model_validator(mode="after")
     def _refuse_insecure_defaults(self) -> Settings:

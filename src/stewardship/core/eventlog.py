@@ -64,6 +64,11 @@ def canonical_json(value: Any) -> str:
                       default=_default)
 
 
+def json_ready(value: Any) -> Any:
+    """The value as plain JSON data (UUIDs, dates and Decimals as strings)."""
+    return json.loads(canonical_json(value))
+
+
 def _time_text(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
@@ -82,7 +87,7 @@ def entry_hash(sequence: int, recorded_at: datetime, actor: str, kind: str, subj
 def append(session: Session, actor: Actor, kind: str, subject: str,
            payload: dict[str, Any] | None = None) -> EventLogEntry:
     """Append one entry in the caller's transaction."""
-    clean = json.loads(canonical_json(payload or {}))
+    clean = json_ready(payload or {})
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _APPEND_LOCK_KEY})
     head = session.execute(

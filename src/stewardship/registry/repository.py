@@ -109,6 +109,10 @@ def facility_counts(session: Session,
     return {org_id: count for org_id, count in rows}
 
 
+def entity_by_id(session: Session, entity_id: uuid.UUID) -> Entity | None:
+    return session.get(Entity, entity_id)
+
+
 def entity_of(session: Session, organization_id: uuid.UUID, entity_id: uuid.UUID) -> Entity | None:
     return session.scalar(
         select(Entity).where(Entity.id == entity_id, Entity.organization_id == organization_id)

@@ -352,6 +352,11 @@ def revoke_token(db: Session, actor: Actor | None, token_id: uuid.UUID) -> Token
     return _token_read(token)
 
 
+def find_user(db: Session, email: str) -> User | None:
+    """A user by e-mail, for other contexts that link people (e.g. the standards body)."""
+    return repo.user_by_email(db, email)
+
+
 def me(db: Session, actor: Actor | None) -> UserRead:
     actor = require(actor, action="see your account")
     if actor.user_id is None:

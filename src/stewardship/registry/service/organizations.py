@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import date
 
 from sqlalchemy.orm import Session
@@ -156,6 +157,8 @@ def admit(db: Session, actor: Actor | None, slug: str,
     """Admit an applicant as a member; the certification deadline starts counting."""
     actor = require(actor, Role.SECRETARIAT, action="admit members")
     org = load(db, actor, slug)
+    if org.status == OrganizationStatus.SUSPENDED:
+        raise Conflict("a suspended member is reinstated, not admitted again", field="status")
     day = joined_on or date.today()
     if day > date.today():
         raise InvalidInput("the joining date cannot be in the future", field="joined_on")
@@ -195,6 +198,10 @@ def update_organization(db: Session, actor: Actor | None, slug: str,
     eventlog.append(db, actor, "registry.organization.updated", f"organization:{org.slug}",
                     changes)
     return _reads(db, [org])[0]
+
+
+def entity_exists(db: Session, entity_id: uuid.UUID) -> bool:
+    return repo.entity_by_id(db, entity_id) is not None
 
 
 def add_entity(db: Session, actor: Actor | None, slug: str, data: EntityCreate) -> EntityRead:

@@ -1,0 +1,1 @@
+"""Use cases of the standards context: the library and the standard-setting process."""
