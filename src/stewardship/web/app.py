@@ -19,6 +19,7 @@ from stewardship.core.web import BodySizeLimit, SecurityHeaders, install_error_h
 from stewardship.registry import api as registry_api
 from stewardship.registry import views as registry_views
 from stewardship.registry.service.accounts import resolve_actor
+from stewardship.standards import api as standards_api
 from stewardship.web import views as web_views
 from stewardship.web import log_api
 
@@ -72,6 +73,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     app.include_router(registry_api.router)
     app.include_router(registry_api.auth_router)
+    app.include_router(standards_api.router)
     app.include_router(log_api.router)
     app.include_router(web_views.router)
     app.include_router(registry_views.router)
