@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -19,6 +20,8 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 user_app = typer.Typer(help="Users.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(user_app, name="user")
+standards_app = typer.Typer(help="Standards library.", no_args_is_help=True)
+app.add_typer(standards_app, name="standards")
 console = Console()
 err = Console(stderr=True)
 
@@ -129,6 +132,75 @@ def user_create(
         err.print(f"[red]Not created{field}: {exc.message}[/]")
         raise typer.Exit(1) from None
     console.print(f"[green]Created[/] {user.email} as {user.role}.")
+
+
+@standards_app.command("list")
+def standards_list() -> None:
+    """List standards and their versions."""
+    from stewardship.standards.service import library
+
+    factory = make_sessionmaker(_engine())
+    with factory() as db:
+        rows = library.list_standards(db)
+    if not rows:
+        console.print("No standards loaded yet: `stewardship standards import FILE`.")
+        return
+    table = Table(title="Standards")
+    for column in ("slug", "version", "title", "effective", "transition ends", "status",
+                   "criteria"):
+        table.add_column(column)
+    for standard in rows:
+        for v in standard.versions:
+            table.add_row(standard.slug, str(v.version), v.title, str(v.effective_on),
+                          str(v.transition_ends_on or ""), v.status, str(v.criteria_count))
+    console.print(table)
+
+
+@standards_app.command("import")
+def standards_import(path: Annotated[Path, typer.Argument(exists=True, dir_okay=False,
+                                                          readable=True)]) -> None:
+    """Load a standard version from a YAML package; rejected whole if anything is wrong."""
+    from stewardship.core.auth import system_actor
+    from stewardship.core.errors import DomainError
+    from stewardship.standards.service import library
+
+    factory = make_sessionmaker(_engine())
+    try:
+        with transaction(factory) as db:
+            version = library.import_package(db, system_actor("cli"), path.read_bytes())
+    except DomainError as exc:
+        err.print(f"[red]{path} was not loaded:[/] {exc.message}")
+        for item in exc.details:
+            where = f"{path}:{item['line']}" if item.get("line") else str(path)
+            err.print(f"  {where}: {item.get('field', '')}: {item['message']}", highlight=False)
+        raise typer.Exit(1) from None
+    count = sum(len(p.criteria) for p in version.principles)
+    console.print(f"[green]Loaded[/] {version.urn} version {version.version}: "
+                  f"{len(version.principles)} principles, {count} criteria.")
+
+
+@standards_app.command("export")
+def standards_export(
+    slug: str,
+    version: Annotated[int | None, typer.Option(help="Defaults to the latest")] = None,
+    output: Annotated[Path | None, typer.Option("-o", "--output", help="File to write")] = None,
+) -> None:
+    """Write a standard version as a YAML package (stdout by default)."""
+    from stewardship.core.errors import DomainError
+    from stewardship.standards.service import library
+
+    factory = make_sessionmaker(_engine())
+    try:
+        with factory() as db:
+            text = library.export_package(db, slug, version)
+    except DomainError as exc:
+        err.print(f"[red]{exc.message}[/]")
+        raise typer.Exit(1) from None
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text, encoding="utf-8")
+        console.print(f"[green]Wrote[/] {output}")
 
 
 @app.command()

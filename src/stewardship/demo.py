@@ -14,6 +14,7 @@ import yaml
 from sqlalchemy.orm import Session
 
 from stewardship.core.auth import Role, system_actor
+from stewardship.core.config import Settings
 from stewardship.registry import repository as registry_repo
 from stewardship.registry.rules import OrganizationStatus
 from stewardship.registry.schemas import (
@@ -25,6 +26,7 @@ from stewardship.registry.schemas import (
     OrganizationCreate,
 )
 from stewardship.registry.service import accounts, audit_firms, facilities, organizations
+from stewardship.standards.demo import load_demo_standards
 
 DEMO_ACTOR = system_actor("demo-loader")
 
@@ -45,7 +47,8 @@ class DemoReport:
 
 
 def steps(world: dict[str, Any]) -> int:
-    return len(world["secretariat"]) + len(world["organizations"]) + len(world["audit_firms"])
+    return (len(world["secretariat"]) + len(world["organizations"])
+            + len(world["audit_firms"]) + 1)
 
 
 def _user(db: Session, report: DemoReport, spec: dict[str, Any], role: Role,
@@ -107,7 +110,8 @@ def _audit_firm(db: Session, report: DemoReport, spec: dict[str, Any]) -> None:
         _user(db, report, auditor, Role.AUDITOR, audit_firm=slug)
 
 
-def load_demo(db: Session, advance: Callable[[str], None] | None = None) -> DemoReport:
+def load_demo(db: Session, advance: Callable[[str], None] | None = None,
+              settings: Settings | None = None) -> DemoReport:
     """Load the demo world into the caller's transaction."""
     world = load_world()
     report = DemoReport()
@@ -121,4 +125,7 @@ def load_demo(db: Session, advance: Callable[[str], None] | None = None) -> Demo
     for spec in world["audit_firms"]:
         _audit_firm(db, report, spec)
         tick(spec["name"])
+    load_demo_standards(db, DEMO_ACTOR, world.get("standard_setting_body") or [],
+                        settings or Settings())
+    tick("standards")
     return report

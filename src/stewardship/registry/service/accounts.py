@@ -357,6 +357,14 @@ def find_user(db: Session, email: str) -> User | None:
     return repo.user_by_email(db, email)
 
 
+def user_actor(db: Session, user_id: uuid.UUID) -> Actor:
+    """The actor for a stored user (demo loader and tests act as them)."""
+    user = repo.user_by_id(db, user_id)
+    if user is None:
+        raise NotFound("no such user", field="user_id")
+    return actor_for(user)
+
+
 def me(db: Session, actor: Actor | None) -> UserRead:
     actor = require(actor, action="see your account")
     if actor.user_id is None:

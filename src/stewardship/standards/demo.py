@@ -1,0 +1,131 @@
+"""Standards in the demo world: the shipped packages, the body, a revision in
+consultation with comments, and a revision whose vote has closed.
+
+Idempotent: each part is skipped when it exists already.
+"""
+
+from __future__ import annotations
+
+import copy
+from datetime import date, timedelta
+from importlib import resources
+from typing import Any
+
+import yaml
+from sqlalchemy.orm import Session
+
+from stewardship.core.auth import Actor
+from stewardship.core.config import Settings
+from stewardship.registry.service import accounts
+from stewardship.standards import repository as repo
+from stewardship.standards.package import parse_package
+from stewardship.standards.rules import Chamber, Choice
+from stewardship.standards.schemas import (
+    BodyMemberCreate,
+    CommentCreate,
+    RevisionCreate,
+    RoundOpen,
+    VoteOpen,
+)
+from stewardship.standards.service import library, revisions, votes
+
+SHIPPED = ("performance-v2.yaml", "performance-v3.yaml", "chain-of-custody-v2.yaml")
+
+
+def shipped_package_text(name: str) -> str:
+    return resources.files("stewardship.data").joinpath("standards", name).read_text("utf-8")
+
+
+def load_shipped_standards(db: Session, actor: Actor) -> int:
+    loaded = 0
+    for name in SHIPPED:
+        package = parse_package(shipped_package_text(name))
+        standard = repo.standard_by_urn(db, package.urn)
+        if standard is not None and repo.max_version(db, standard.id) >= package.version:
+            continue
+        library.store_version(db, actor, package)
+        loaded += 1
+    return loaded
+
+
+def _next_draft(slug: str, version: int, edits: dict[str, str]) -> str:
+    """A draft of the next version: the shipped package with some requirements reworded."""
+    source = {"performance": "performance-v3.yaml",
+              "chain-of-custody": "chain-of-custody-v2.yaml"}[slug]
+    data: dict[str, Any] = copy.deepcopy(yaml.safe_load(shipped_package_text(source)))
+    data["version"] = version
+    data["title"] = data["title"].replace("(illustrative)", "(illustrative draft)")
+    today = date.today()
+    data["published_on"] = data["effective_on"] = today + timedelta(days=365)
+    data["transition_ends_on"] = today + timedelta(days=730)
+    for principle in data["principles"]:
+        for criterion in principle["criteria"]:
+            if criterion["number"] in edits:
+                criterion["requirement"] = edits[criterion["number"]]
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
+
+
+def _seat_body(db: Session, actor: Actor, seats: list[dict[str, str]]) -> None:
+    if repo.body_members(db):
+        return
+    today = date.today()
+    for seat in seats:
+        if accounts.find_user(db, seat["email"]) is None:
+            continue
+        votes.add_body_member(db, actor, BodyMemberCreate(
+            email=seat["email"], chamber=Chamber(seat["chamber"]),
+            affiliation=seat.get("affiliation", ""),
+            term_starts_on=today - timedelta(days=400), term_ends_on=today + timedelta(days=695)))
+
+
+def load_demo_standards(db: Session, actor: Actor, seats: list[dict[str, str]],
+                        settings: Settings) -> None:
+    load_shipped_standards(db, actor)
+    _seat_body(db, actor, seats)
+    if repo.list_revisions(db):
+        return
+    today = date.today()
+    # A Chain of Custody revision out for public comment.
+    coc = revisions.create_revision(db, actor, RevisionCreate(
+        standard="chain-of-custody", title="Chain of Custody Standard version 3",
+        summary="Tightens mass-balance carry-over, adds recycled-content disclosure on CoC "
+                "documents and clarifies scrap due diligence for remelters.",
+        draft=_next_draft("chain-of-custody", 3, {})))
+    revisions.open_round(db, actor, coc.id, RoundOpen(
+        opens_on=today - timedelta(days=21), closes_on=today + timedelta(days=39)), settings)
+    criteria = [c.number for c in revisions.draft_package(revisions.load(db, coc.id)).criteria()]
+    samples = [
+        (None, "Lena Fischer", "lena.fischer@recycling-forum.example",
+         "Please make the carry-over cap explicit: an open-ended carry-over lets a site bank "
+         "CoC credit for years and weakens the link between claim and material."),
+        (criteria[min(5, len(criteria) - 1)], "Tomás Ibarra", "t.ibarra@scrap-traders.example",
+         "Due diligence on informal collectors should be proportionate; small collectors "
+         "cannot produce the same paperwork as a shredder."),
+        (criteria[min(9, len(criteria) - 1)], "Anonymous reviewer", "reviewer@mailbox.example",
+         "State which recycled-content method (pre- or post-consumer) must be printed on the "
+         "document, so buyers can compare claims."),
+    ]
+    for i, (clause, name, email, body) in enumerate(samples):
+        comment = revisions.add_comment(db, None, coc.id, CommentCreate(
+            body=body, criterion=clause, name=name, contact_email=email),
+            settings, source_address=f"demo-{i}")
+        if i == 0:
+            revisions.respond(db, actor, comment.id,
+                              "Agreed. Draft 2 will cap carry-over at one accounting period by "
+                              "default, configurable by the secretariat.")
+    # A Performance Standard revision whose vote has closed and passed.
+    ps = revisions.create_revision(db, actor, RevisionCreate(
+        standard="performance", title="Performance Standard version 4 (GHG pathway update)",
+        summary="Aligns criterion 5.3 with the updated pathway method.",
+        draft=_next_draft("performance", 4, {})))
+    revisions.open_round(db, actor, ps.id, RoundOpen(
+        opens_on=today - timedelta(days=150), closes_on=today - timedelta(days=90)), settings)
+    revisions.close_round(db, actor, ps.id)
+    votes.open_vote(db, actor, ps.id, VoteOpen(closes_on=today + timedelta(days=14)), settings)
+    vote_id = revisions.to_read(db, revisions.load(db, ps.id)).votes[-1].id
+    members = repo.active_body_members(db, today)
+    choices = [Choice.YES] * max(0, len(members) - 2) + [Choice.NO, Choice.ABSTAIN]
+    for member, choice in zip(members, choices, strict=False):
+        user = accounts.user_actor(db, member.user_id)
+        votes.cast(db, user, vote_id, choice)
+    votes.close_vote(db, actor, vote_id)
