@@ -20,11 +20,13 @@ from stewardship.registry import api as registry_api
 from stewardship.registry import views as registry_views
 from stewardship.registry.service.accounts import resolve_actor
 from stewardship.standards import api as standards_api
+from stewardship.standards import views as standards_views
 from stewardship.web import views as web_views
 from stewardship.web import log_api
 
 PACKAGE = Path(__file__).resolve().parent.parent
-TEMPLATE_DIRS = [PACKAGE / "web" / "templates", PACKAGE / "registry" / "templates"]
+TEMPLATE_DIRS = [PACKAGE / "web" / "templates", PACKAGE / "registry" / "templates",
+                 PACKAGE / "standards" / "templates"]
 
 DESCRIPTION = """\
 The open platform of a responsible-sourcing scheme for the aluminium value chain: the
@@ -77,5 +79,6 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(log_api.router)
     app.include_router(web_views.router)
     app.include_router(registry_views.router)
+    app.include_router(standards_views.router)
     app.mount("/static", StaticFiles(directory=PACKAGE / "web" / "static"), name="static")
     return app
