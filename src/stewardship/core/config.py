@@ -24,7 +24,7 @@ class Settings(BaseSettings):
     secret_key: str = DEV_SECRET
     base_url: str = "http://127.0.0.1:8000"
     session_days: int = 14
-    max_body_bytes: int = 1_048_576
+    max_body_bytes: int = 26_214_400
     login_max_failures: int = 5
     login_window_minutes: int = 15
     login_lockout_minutes: int = 15
@@ -32,6 +32,14 @@ class Settings(BaseSettings):
     page_size_max: int = 200
     invitation_days: int = 14
     secure_cookies: bool = False
+    complaint_attachment_max_bytes: int = Field(default=5_000_000, ge=1)
+    complaint_attachments_max: int = Field(default=5, ge=0)
+    complaints_per_hour: int = Field(
+        default=3, ge=1, description="Complaints one client address may file per hour.")
+    complaint_due_days: dict[str, int] = Field(
+        default_factory=dict,
+        description='Overrides of the complaint step days, e.g. {"mediation": 45}; names '
+        "as in complaints.rules.DueSchedule.")
     consultation_first_round_days: int = 60
     consultation_later_round_days: int = 30
     comments_per_hour: int = 5

@@ -180,10 +180,10 @@ def base_context(request: Request) -> dict[str, Any]:
 
 
 def _wants_json(request: Request) -> bool:
-    path = request.url.path
-    return path.startswith(API_PREFIXES) or "application/json" in request.headers.get(
-        "accept", ""
-    ) and "text/html" not in request.headers.get("accept", "")
+    if request.url.path.startswith(API_PREFIXES):
+        return True
+    accept = request.headers.get("accept", "")
+    return "application/json" in accept and "text/html" not in accept
 
 
 def _error_page(request: Request, status: int, message: str) -> Response:
@@ -223,11 +223,10 @@ def install_error_handlers(app: FastAPI) -> None:
                 message = "unknown field"
             details.append({"field": _field_name(err.get("loc", ())), "message": message})
         summary = "; ".join(f"{d['field']}: {d['message']}" for d in details[:5])
-        body = {"error": {"code": "validation_error",
-                          "message": f"the request is not valid: {summary}",
-                          "details": details}}
+        message = f"the request is not valid: {summary}"
+        body = {"error": {"code": "validation_error", "message": message, "details": details}}
         if not _wants_json(request):
-            return _error_page(request, 422, body["error"]["message"])
+            return _error_page(request, 422, message)
         return JSONResponse(body, status_code=422)
 
     @app.exception_handler(StarletteHTTPException)

@@ -26,6 +26,7 @@ connection = config.attributes.get("connection")
 if connection is not None:
     _run(connection)
 else:
-    engine = config.attributes.get("engine") or make_engine(config.get_main_option("sqlalchemy.url"))
+    url = config.get_main_option("sqlalchemy.url") or ""
+    engine = config.attributes.get("engine") or make_engine(url)
     with engine.begin() as conn:
         _run(conn)

@@ -84,7 +84,8 @@ class _Reader:
     def fail(self, path: str, message: str) -> None:
         self.problems.append(Problem(path, self.lines.at(path), message))
 
-    def mapping(self, value: Any, path: str, required: set[str], optional: set[str]) -> dict[str, Any] | None:
+    def mapping(self, value: Any, path: str, required: set[str],
+                optional: set[str]) -> dict[str, Any] | None:
         if not isinstance(value, dict):
             self.fail(path, "must be a mapping of keys to values")
             return None

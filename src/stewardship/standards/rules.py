@@ -4,7 +4,7 @@ revision state machine, consultation rounds and vote counting. No I/O here."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -212,7 +212,8 @@ def diff_criteria(old: Sequence[Criterion], new: Sequence[Criterion]) -> Standar
     for number in list(old_left):
         if number in new_left and new_left[number].title == old_left[number].title:
             pairs.append((old_left.pop(number), new_left.pop(number)))
-    for key in (lambda c: c.title, lambda c: c.requirement):
+    keys: tuple[Callable[[Criterion], str], ...] = (lambda c: c.title, lambda c: c.requirement)
+    for key in keys:
         by_key: dict[str, Criterion] = {}
         for criterion in new_left.values():
             by_key.setdefault(key(criterion), criterion)

@@ -21,8 +21,8 @@ from stewardship.registry import views as registry_views
 from stewardship.registry.service.accounts import resolve_actor
 from stewardship.standards import api as standards_api
 from stewardship.standards import views as standards_views
-from stewardship.web import views as web_views
 from stewardship.web import log_api
+from stewardship.web import views as web_views
 
 PACKAGE = Path(__file__).resolve().parent.parent
 TEMPLATE_DIRS = [PACKAGE / "web" / "templates", PACKAGE / "registry" / "templates",

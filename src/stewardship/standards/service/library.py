@@ -13,9 +13,13 @@ from stewardship.core import eventlog
 from stewardship.core.auth import Actor, Role, require
 from stewardship.core.errors import Conflict, InvalidInput, NotFound
 from stewardship.standards import repository as repo
-from stewardship.standards.models import ApplicabilityExclusion, Criterion, Principle
+from stewardship.standards.models import (
+    ApplicabilityExclusion,
+    Criterion,
+    Principle,
+    StandardVersion,
+)
 from stewardship.standards.models import Standard as StandardRow
-from stewardship.standards.models import StandardVersion
 from stewardship.standards.package import PackageInvalid, package_to_data, parse_package
 from stewardship.standards.rules import (
     Applicability,
@@ -99,10 +103,10 @@ def store_version(db: Session, actor: Actor, package: StandardPackage) -> Standa
                 activities=sorted(c.activities) if c.activities is not None else None,
                 member_classes=sorted(c.member_classes),
                 parts=[{"letter": p.letter, "requirement": p.requirement} for p in c.parts],
-                thresholds=[eventlog.json_ready({"key": t.key, "value": str(t.value), "unit": t.unit,
-                                       "description": t.description,
-                                       "applies_from": t.applies_from})
-                            for t in c.thresholds]))
+                thresholds=[eventlog.json_ready({
+                    "key": t.key, "value": str(t.value), "unit": t.unit,
+                    "description": t.description, "applies_from": t.applies_from})
+                    for t in c.thresholds]))
     db.flush()
     eventlog.append(db, actor, "standards.version.loaded", f"standard:{standard.slug}",
                     {"urn": package.urn, "version": package.version, "digest": version.digest,
