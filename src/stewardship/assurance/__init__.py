@@ -1,0 +1,2 @@
+"""Assurance: certification scopes, self-assessments, audits, findings, corrective actions,
+decisions, certificates and claims."""
