@@ -121,8 +121,8 @@ def scope_rating(ratings: Iterable[Rating]) -> Rating | None:
 def scope_ratings(by_facility: Mapping[str, Mapping[str, Rating]]) -> dict[str, Rating]:
     """criterion -> scope rating, from facility -> criterion -> rating."""
     per_criterion: dict[str, list[Rating]] = {}
-    for ratings in by_facility.values():
-        for criterion, rating in ratings.items():
+    for facility_ratings in by_facility.values():
+        for criterion, rating in facility_ratings.items():
             per_criterion.setdefault(criterion, []).append(rating)
     out: dict[str, Rating] = {}
     for criterion, ratings in per_criterion.items():
