@@ -27,7 +27,11 @@ err = Console(stderr=True)
 
 
 def _engine():  # type: ignore[no-untyped-def]
-    return make_engine(get_settings().resolved_database_url)
+    from stewardship.core.security import use_password_profile
+
+    settings = get_settings()
+    use_password_profile(settings.password_profile)
+    return make_engine(settings.resolved_database_url)
 
 
 @db_app.command("upgrade")

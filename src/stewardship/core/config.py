@@ -32,6 +32,8 @@ class Settings(BaseSettings):
     page_size_max: int = 200
     invitation_days: int = 14
     secure_cookies: bool = False
+    password_profile: Literal["standard", "fast"] = "standard"
+    """How passwords are hashed; "fast" only for test suites."""
     complaint_attachment_max_bytes: int = Field(default=5_000_000, ge=1)
     complaint_attachments_max: int = Field(default=5, ge=0)
     complaints_per_hour: int = Field(
@@ -54,6 +56,8 @@ class Settings(BaseSettings):
                     "STEWARDSHIP_SECRET_KEY must be set to a random value of at least "
                     "32 characters in production"
                 )
+            if self.password_profile != "standard":
+                raise ValueError("STEWARDSHIP_PASSWORD_PROFILE must be standard in production")
             if not self.secure_cookies:
                 raise ValueError("STEWARDSHIP_SECURE_COOKIES must be true in production")
         return self

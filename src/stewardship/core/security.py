@@ -9,10 +9,23 @@ import json
 import secrets
 from typing import Any
 
-from argon2 import PasswordHasher
+from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-_hasher = PasswordHasher()
+# "standard" is argon2-cffi's RFC 9106 low-memory profile; "fast" is its test profile,
+# for test suites only (settings refuse it in production).
+PASSWORD_PROFILES = {
+    "standard": profiles.RFC_9106_LOW_MEMORY,
+    "fast": profiles.CHEAPEST,
+}
+_hasher = PasswordHasher.from_parameters(PASSWORD_PROFILES["standard"])
+
+
+def use_password_profile(name: str) -> None:
+    """Switch how new passwords are hashed; existing hashes verify under any profile."""
+    global _hasher, _DUMMY_HASH
+    _hasher = PasswordHasher.from_parameters(PASSWORD_PROFILES[name])
+    _DUMMY_HASH = _hasher.hash("not-a-real-password")
 
 MIN_PASSWORD_LENGTH = 10
 API_TOKEN_PREFIX = "stw_"

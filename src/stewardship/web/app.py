@@ -11,9 +11,12 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
 from stewardship import __version__
+from stewardship.complaints import api as complaints_api
+from stewardship.complaints import views as complaints_views
 from stewardship.core.config import Settings, get_settings
 from stewardship.core.db import make_engine, make_sessionmaker
 from stewardship.core.migrate import pending_message
+from stewardship.core.security import use_password_profile
 from stewardship.core.templating import Templates
 from stewardship.core.web import BodySizeLimit, SecurityHeaders, install_error_handlers
 from stewardship.registry import api as registry_api
@@ -26,7 +29,7 @@ from stewardship.web import views as web_views
 
 PACKAGE = Path(__file__).resolve().parent.parent
 TEMPLATE_DIRS = [PACKAGE / "web" / "templates", PACKAGE / "registry" / "templates",
-                 PACKAGE / "standards" / "templates"]
+                 PACKAGE / "standards" / "templates", PACKAGE / "complaints" / "templates"]
 
 DESCRIPTION = """\
 The open platform of a responsible-sourcing scheme for the aluminium value chain: the
@@ -45,6 +48,7 @@ class MigrationsPending(RuntimeError):
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
     settings = settings or get_settings()
+    use_password_profile(settings.password_profile)
     engine = engine or make_engine(settings.resolved_database_url)
 
     @asynccontextmanager
@@ -79,6 +83,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(log_api.router)
     app.include_router(web_views.router)
     app.include_router(registry_views.router)
+    app.include_router(complaints_api.router)
+    app.include_router(complaints_views.router)
     app.include_router(standards_views.router)
     app.mount("/static", StaticFiles(directory=PACKAGE / "web" / "static"), name="static")
     return app
