@@ -7,6 +7,8 @@ document and the line it is on, before anything is stored.
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -28,6 +30,10 @@ from stewardship.standards.rules import (
 )
 
 MAX_PACKAGE_BYTES = 2_000_000
+MAX_URN_LENGTH = 200
+MAX_INT = 2**31 - 1
+"""Versions are stored in a 32-bit integer column."""
+SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,79}$")
 
 
 @dataclass(frozen=True)
@@ -45,6 +51,55 @@ class PackageInvalid(ValueError):
     def __init__(self, problems: list[Problem]) -> None:
         super().__init__(f"{len(problems)} problem(s) in the package")
         self.problems = problems
+
+
+_BASE_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Loader(_BASE_LOADER):  # type: ignore[misc]
+    """The safe loader (libyaml's when present: packages are read often), reading an
+    impossible date such as 2024-02-30 as text so that it is reported with its path and
+    line instead of crashing. Aliases are checked on the composed nodes (see
+    ``_refuse_collection_aliases``)."""
+
+    def construct_yaml_timestamp(self, node: yaml.ScalarNode) -> Any:
+        try:
+            return super().construct_yaml_timestamp(node)
+        except ValueError:
+            return self.construct_scalar(node)
+
+
+MAX_DEPTH = 64
+"""A package nests about eight levels deep; far deeper is an attack, not a standard."""
+
+
+def _refuse_collection_aliases(root: yaml.Node) -> None:
+    """No aliases of lists or mappings, which would let a small file expand into billions
+    of nodes (aliases of single values, as ``yaml.safe_dump`` writes for a date used twice,
+    are fine), and no nesting beyond MAX_DEPTH. An alias is the same node object reached
+    twice; it is reported at the key that uses it."""
+    seen: set[int] = set()
+    stack: list[tuple[yaml.Node, Any, int]] = [(root, root.start_mark, 0)]
+    while stack:
+        node, mark, depth = stack.pop()
+        if isinstance(node, yaml.ScalarNode):
+            continue
+        if depth > MAX_DEPTH:
+            raise yaml.composer.ComposerError(None, None, "nested too deeply", mark)
+        if id(node) in seen:
+            raise yaml.composer.ComposerError(
+                None, None, "aliases (*name) of lists or mappings are not allowed in a "
+                "package", mark)
+        seen.add(id(node))
+        # Pushed in reverse so that nodes are visited in document order: the first
+        # occurrence is the anchor, a later one the alias.
+        if isinstance(node, yaml.MappingNode):
+            stack.extend((value, key.start_mark, depth + 1) for key, value in reversed(node.value))
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend((item, item.start_mark, depth + 1) for item in reversed(node.value))
+
+
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _Loader.construct_yaml_timestamp)
 
 
 class _Lines:
@@ -80,8 +135,12 @@ class _Reader:
     def __init__(self, lines: _Lines) -> None:
         self.lines = lines
         self.problems: list[Problem] = []
+        self.missing: set[str] = set()
+        """Paths reported as required and missing: not reported again as malformed."""
 
     def fail(self, path: str, message: str) -> None:
+        if path in self.missing:
+            return
         self.problems.append(Problem(path, self.lines.at(path), message))
 
     def mapping(self, value: Any, path: str, required: set[str],
@@ -91,6 +150,7 @@ class _Reader:
             return None
         for key in sorted(required - value.keys()):
             self.fail(f"{path}.{key}" if path else key, "is required")
+            self.missing.add(f"{path}.{key}" if path else key)
         for key in sorted(set(value) - required - optional, key=str):
             self.fail(f"{path}.{key}" if path else str(key), "is not a known key")
         return value
@@ -119,7 +179,7 @@ class _Reader:
         return None
 
     def integer(self, value: Any, path: str) -> int:
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_INT:
             self.fail(path, "must be a positive whole number")
             return 0
         return value
@@ -130,9 +190,14 @@ def _criterion(r: _Reader, raw: Any, path: str, principle: int, seen: set[str]) 
                      {"guidance", "parts", "thresholds"})
     if data is None:
         return None
-    number = str(data.get("number", ""))
+    raw_number = data.get("number", "")
+    number = raw_number if isinstance(raw_number, str) else ""
     match = CRITERION_NUMBER.match(number)
-    if not match:
+    if not isinstance(raw_number, str):
+        # Unquoted, YAML reads 1.10 as the float 1.1: refuse rather than renumber silently.
+        r.fail(f"{path}.number", f"write the criterion number as quoted text, e.g. "
+                                 f"\"{principle}.1\" (found {raw_number!r})")
+    elif not match:
         r.fail(f"{path}.number", f"'{number}' is not a criterion number like {principle}.1")
     elif int(match.group(1)) != principle:
         r.fail(f"{path}.number", f"criterion {number} does not belong to principle {principle}")
@@ -148,7 +213,7 @@ def _criterion(r: _Reader, raw: Any, path: str, principle: int, seen: set[str]) 
         if raw_acts == "all":
             activities = None
         elif isinstance(raw_acts, list) and raw_acts:
-            unknown = [a for a in raw_acts if a not in ALL_ACTIVITIES]
+            unknown = [a for a in raw_acts if not isinstance(a, str) or a not in ALL_ACTIVITIES]
             for a in unknown:
                 r.fail(f"{path}.applies_to.activities", f"'{a}' is not a known activity")
             activities = frozenset(str(a) for a in raw_acts)
@@ -160,7 +225,7 @@ def _criterion(r: _Reader, raw: Any, path: str, principle: int, seen: set[str]) 
                 r.fail(f"{path}.applies_to.member_classes", "must be a list")
             else:
                 for c in raw_classes:
-                    if c not in CERTIFYING:
+                    if not isinstance(c, str) or c not in CERTIFYING:
                         r.fail(f"{path}.applies_to.member_classes",
                                f"'{c}' is not a class that certifies")
                 classes = frozenset(str(c) for c in raw_classes)
@@ -213,19 +278,35 @@ _TOP_REQUIRED = {"urn", "version", "kind", "title", "provider", "copyright", "pu
 _TOP_OPTIONAL = {"illustrative", "transition_ends_on"}
 
 
+@functools.lru_cache(maxsize=32)
+def parse_package_cached(text: str) -> StandardPackage:
+    """parse_package for texts read again and again (stored drafts and versions); a
+    package is immutable, so the same text always gives the same package."""
+    return parse_package(text)
+
+
 def parse_package(text: str | bytes) -> StandardPackage:
     """Parse and validate a package; raise PackageInvalid listing every problem."""
-    if len(text) > MAX_PACKAGE_BYTES:
+    size = len(text.encode("utf-8")) if isinstance(text, str) else len(text)
+    if size > MAX_PACKAGE_BYTES:
         raise PackageInvalid([Problem("", None, f"the package is larger than "
                                                f"{MAX_PACKAGE_BYTES} bytes")])
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        raw = yaml.safe_load(text)
+        loader = _Loader(text)  # a SafeLoader: plain data only
+        try:
+            node = loader.get_single_node()
+            if node is not None:
+                _refuse_collection_aliases(node)
+            raw = loader.construct_document(node) if node is not None else None
+        finally:
+            loader.dispose()
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         reason = getattr(exc, "problem", None) or str(exc)
         raise PackageInvalid([Problem("", mark.line + 1 if mark else None,
                                       f"not valid YAML: {reason}")]) from None
+    except RecursionError:
+        raise PackageInvalid([Problem("", None, "not valid YAML: nested too deeply")]) from None
     r = _Reader(_Lines(node))
     data = r.mapping(raw, "", _TOP_REQUIRED, _TOP_OPTIONAL)
     if data is None:
@@ -233,10 +314,15 @@ def parse_package(text: str | bytes) -> StandardPackage:
     urn = str(data.get("urn", ""))
     if not URN.match(urn):
         r.fail("urn", f"'{urn}' is not a URN like urn:stewardship:standard:performance")
+    elif len(urn) > MAX_URN_LENGTH or not SLUG.match(urn.rsplit(":", 1)[-1]):
+        # The last segment names the standard in URLs (/standards/<slug>), stored in 80.
+        r.fail("urn", f"'{urn}' must be at most {MAX_URN_LENGTH} characters and end in a "
+                      "segment of lowercase letters, digits and hyphens (at most 80), "
+                      "like ':performance'")
     version = r.integer(data.get("version"), "version")
     kind = StandardKind.PERFORMANCE
     try:
-        kind = StandardKind(data.get("kind"))
+        kind = StandardKind(str(data.get("kind")))
     except ValueError:
         r.fail("kind", "must be performance or chain_of_custody")
     published = r.day(data.get("published_on"), "published_on")
@@ -258,11 +344,11 @@ def parse_package(text: str | bytes) -> StandardPackage:
         if p is None:
             continue
         number = p.get("number")
-        if number != i + 1:
+        if isinstance(number, bool) or number != i + 1:
             r.fail(f"{path}.number", f"expected principle {i + 1}, found {number!r}")
         group = PrincipleGroup.GOVERNANCE
         try:
-            group = PrincipleGroup(p.get("group"))
+            group = PrincipleGroup(str(p.get("group")))
         except ValueError:
             r.fail(f"{path}.group", "must be governance, environment, social or "
                                     "chain_of_custody")
@@ -278,14 +364,16 @@ def parse_package(text: str | bytes) -> StandardPackage:
     illustrative = data.get("illustrative", False)
     if not isinstance(illustrative, bool):
         r.fail("illustrative", "must be true or false")
+    # Read before deciding: a problem found after the check below would pass unreported.
+    title = r.text(data.get("title"), "title", max_len=300)
+    provider = r.text(data.get("provider"), "provider", max_len=300)
+    copyright_ = r.text(data.get("copyright"), "copyright", max_len=1000)
     if r.problems:
         raise PackageInvalid(r.problems)
     assert published and effective
     return StandardPackage(
-        urn=urn, version=version, kind=kind,
-        title=r.text(data.get("title"), "title", max_len=300),
-        provider=r.text(data.get("provider"), "provider", max_len=300),
-        copyright=r.text(data.get("copyright"), "copyright", max_len=1000),
+        urn=urn, version=version, kind=kind, title=title, provider=provider,
+        copyright=copyright_,
         illustrative=bool(illustrative), published_on=published, effective_on=effective,
         transition_ends_on=transition, principles=tuple(principles))
 

@@ -31,7 +31,9 @@ class PrincipleGroup(StrEnum):
 CERTIFYING = frozenset({MembershipClass.PRODUCTION_TRANSFORMATION.value,
                         MembershipClass.INDUSTRIAL_USERS.value})
 ALL_ACTIVITIES = frozenset(a.value for a in Activity)
-CRITERION_NUMBER = re.compile(r"^(\d{1,2})\.(\d{1,2})$")
+CRITERION_NUMBER = re.compile(r"^([1-9]\d?)\.([1-9]\d?)$")
+"""``<principle>.<criterion>``, both from 1 and without leading zeros (so "3.01" and
+"3.1" cannot both exist)."""
 URN = re.compile(r"^urn:[a-z0-9][a-z0-9-]{0,31}:[a-z0-9()+,\-.:=@;$_!*'%/?#]+$")
 
 
@@ -79,8 +81,9 @@ class Criterion:
         return bool(self.activities & set(activities))
 
     @property
-    def text_signature(self) -> tuple[str, str, tuple[Part, ...]]:
-        return self.requirement, self.guidance, self.parts
+    def text_signature(self) -> tuple[str, str, str, tuple[Part, ...]]:
+        """The criterion's wording: a change to any of it is a rewording."""
+        return self.title, self.requirement, self.guidance, self.parts
 
 
 @dataclass(frozen=True)
@@ -202,8 +205,9 @@ def diff_criteria(old: Sequence[Criterion], new: Sequence[Criterion]) -> Standar
     """What changed from one version's criteria to another's.
 
     Criteria are paired first by number and title; then, among the rest, by title, or by
-    requirement text where the title changed (a renumbering). What stays unpaired was
-    added or removed.
+    requirement text where the title changed. A pair that keeps its number is the same
+    criterion reworded (e.g. retitled); one that changes it was renumbered. Criteria that
+    share a key are paired in order. What stays unpaired was added or removed.
     """
     result = StandardDiff()
     old_left = {c.number: c for c in old}
@@ -214,14 +218,21 @@ def diff_criteria(old: Sequence[Criterion], new: Sequence[Criterion]) -> Standar
             pairs.append((old_left.pop(number), new_left.pop(number)))
     keys: tuple[Callable[[Criterion], str], ...] = (lambda c: c.title, lambda c: c.requirement)
     for key in keys:
-        by_key: dict[str, Criterion] = {}
+        candidates: dict[str, list[Criterion]] = {}
         for criterion in new_left.values():
-            by_key.setdefault(key(criterion), criterion)
+            candidates.setdefault(key(criterion), []).append(criterion)
         for number, criterion in list(old_left.items()):
-            match = by_key.get(key(criterion))
-            if match is not None and match.number in new_left:
-                del old_left[number]
-                del new_left[match.number]
+            queue = candidates.get(key(criterion), [])
+            while queue and queue[0].number not in new_left:
+                queue.pop(0)
+            if not queue:
+                continue
+            match = queue.pop(0)
+            del old_left[number]
+            del new_left[match.number]
+            if match.number == criterion.number:
+                pairs.append((criterion, match))
+            else:
                 result.renumbered.append(
                     Renumbered(criterion, match, criterion.text_signature != match.text_signature)
                 )
@@ -240,9 +251,14 @@ def diff_criteria(old: Sequence[Criterion], new: Sequence[Criterion]) -> Standar
     for renumbered in result.renumbered:
         if _scope(renumbered.old) != _scope(renumbered.new):
             result.applicability_changed.append(Changed(renumbered.old, renumbered.new))
+        if renumbered.old.thresholds != renumbered.new.thresholds:
+            result.thresholds_changed.append(Changed(renumbered.old, renumbered.new))
     result.added = sorted(new_left.values(), key=lambda c: c.sort_key)
     result.removed = sorted(old_left.values(), key=lambda c: c.sort_key)
     result.renumbered.sort(key=lambda r: r.new.sort_key)
+    result.reworded.sort(key=lambda c: c.new.sort_key)
+    result.applicability_changed.sort(key=lambda c: c.new.sort_key)
+    result.thresholds_changed.sort(key=lambda c: c.new.sort_key)
     return result
 
 
@@ -375,7 +391,7 @@ class Tally:
         return self.yes + self.no + self.abstain
 
 
-def tally(ballots: Iterable[tuple[str, Choice]], eligible: int,
+def tally(ballots: Iterable[tuple[str, Choice | str]], eligible: int,
           rule: VoteRule = VoteRule()) -> Tally:
     """Count one ballot per voter: ``(chamber, choice)`` pairs, the latest per voter already
     chosen by the caller."""
@@ -383,7 +399,8 @@ def tally(ballots: Iterable[tuple[str, Choice]], eligible: int,
         raise ValueError("eligible must not be negative")
     counts: dict[str, list[int]] = {c.value: [0, 0, 0] for c in Chamber}
     yes = no = abstain = 0
-    for chamber, choice in ballots:
+    for chamber, raw_choice in ballots:
+        choice = Choice(raw_choice)  # a stored "yes" is a Choice too; anything else raises
         row = counts.setdefault(chamber, [0, 0, 0])
         if choice is Choice.YES:
             yes += 1
@@ -405,7 +422,10 @@ def tally(ballots: Iterable[tuple[str, Choice]], eligible: int,
 
 def parse_fraction(text: str) -> Fraction:
     """'2/3' or '0.5' -> Fraction; used for vote rules stored as data."""
-    value = Fraction(text.strip())
+    try:
+        value = Fraction(text.strip())
+    except ZeroDivisionError:
+        raise ValueError(f"'{text}' divides by zero") from None
     if not 0 < value <= 1:
         raise ValueError("a share must be above 0 and at most 1")
     return value

@@ -229,6 +229,14 @@ class RollEntry(OutputModel):
     choice: str | None = Field(description="null: did not vote")
 
 
+class OwnBallotRead(OutputModel):
+    """A voter's own seat and current choice in an open vote."""
+
+    name: str
+    chamber: str
+    choice: str | None = Field(description="null: not voted yet")
+
+
 class VoteRead(OutputModel):
     id: uuid.UUID
     revision_id: uuid.UUID

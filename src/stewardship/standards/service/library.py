@@ -69,6 +69,11 @@ def store_version(db: Session, actor: Actor, package: StandardPackage) -> Standa
     """Store a validated package as a new immutable version (the caller checked rights)."""
     standard = repo.standard_by_urn(db, package.urn)
     if standard is None:
+        other = repo.standard_by_slug(db, slug_of(package.urn))
+        if other is not None:
+            raise Conflict(f"{package.urn} would be known as '{slug_of(package.urn)}', the "
+                           f"name of {other.urn} already; choose a URN ending differently",
+                           field="urn")
         standard = StandardRow(urn=package.urn, slug=slug_of(package.urn),
                                kind=package.kind.value, title=package.title)
         db.add(standard)
@@ -221,9 +226,20 @@ def get_criterion(db: Session, slug: str, version: int, number: str) -> Criterio
     return criterion_read(criterion)
 
 
+_PACKAGES: dict[str, StandardPackage] = {}
+
+
 def to_package(version: StandardVersion) -> StandardPackage:
-    """Rebuild the validated package from what was stored."""
-    return parse_package(yaml.safe_dump(version.package, sort_keys=False, allow_unicode=True))
+    """Rebuild the validated package from what was stored (kept by digest: a stored
+    version never changes)."""
+    package = _PACKAGES.get(version.digest)
+    if package is None:
+        if len(_PACKAGES) >= 32:
+            _PACKAGES.clear()
+        package = parse_package(yaml.safe_dump(version.package, sort_keys=False,
+                                               allow_unicode=True))
+        _PACKAGES[version.digest] = package
+    return package
 
 
 def export_package(db: Session, slug: str, version: int | None = None) -> str:

@@ -15,7 +15,7 @@ from stewardship.core.db import utcnow
 from stewardship.core.errors import Conflict, InvalidInput, NotFound, TooManyRequests
 from stewardship.standards import repository as repo
 from stewardship.standards.models import Comment, ConsultationRound, Revision
-from stewardship.standards.package import parse_package
+from stewardship.standards.package import parse_package_cached
 from stewardship.standards.rules import (
     RevisionStatus,
     StandardPackage,
@@ -60,7 +60,7 @@ def load(db: Session, revision_id: uuid.UUID) -> Revision:
 
 
 def draft_package(revision: Revision) -> StandardPackage:
-    return parse_package(revision.draft_yaml)
+    return parse_package_cached(revision.draft_yaml)
 
 
 def _check_draft(db: Session, standard_slug: str, text: str) -> StandardPackage:
@@ -108,13 +108,14 @@ def list_revisions(db: Session, actor: Actor | None) -> list[RevisionRead]:
     secretariat's until a round opens."""
     rows = repo.list_revisions(db)
     if actor is None or not actor.is_secretariat():
-        rows = [r for r in rows if r.rounds or r.status != RevisionStatus.DRAFT]
+        # Never consulted on (still a draft, or withdrawn before a round): not public.
+        rows = [r for r in rows if r.rounds]
     return [to_read(db, r) for r in rows]
 
 
 def get_revision(db: Session, actor: Actor | None, revision_id: uuid.UUID) -> RevisionRead:
     revision = load(db, revision_id)
-    if not revision.rounds and revision.status == RevisionStatus.DRAFT and not (
+    if not revision.rounds and not (
             actor is not None and actor.is_secretariat()):
         raise NotFound("no such revision", field="revision_id")
     return to_read(db, revision)
@@ -210,6 +211,11 @@ def withdraw(db: Session, actor: Actor | None, revision_id: uuid.UUID,
     if not reason.strip():
         raise InvalidInput("say why the revision is withdrawn", field="reason")
     move_status(db, actor, revision, RevisionStatus.WITHDRAWN, {"reason": reason})
+    vote = repo.open_vote_of(db, revision.id)
+    if vote is not None:
+        # A withdrawn revision's vote ends uncounted: no more ballots, no tally.
+        vote.closed_at = utcnow()
+        db.flush()
     return to_read(db, revision)
 
 

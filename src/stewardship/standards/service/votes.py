@@ -28,6 +28,7 @@ from stewardship.standards.schemas import (
     BodyMemberCreate,
     BodyMemberRead,
     ChamberResult,
+    OwnBallotRead,
     PublishRequest,
     RevisionRead,
     RollEntry,
@@ -140,19 +141,43 @@ def open_vote(db: Session, actor: Actor | None, revision_id: uuid.UUID, data: Vo
     return revisions.to_read(db, revision)
 
 
+def _is_open(vote: Vote) -> bool:
+    return vote.closed_at is None and date.today() <= vote.closes_on
+
+
+def _seat_on_roll(db: Session, actor: Actor, vote: Vote) -> uuid.UUID | None:
+    """The actor's seat on the vote's roll, if any."""
+    if actor.user_id is None:
+        return None
+    seats = {m.id for m in repo.body_members_of_user(db, actor.user_id)}
+    return next((uuid.UUID(m) for m in vote.eligible if uuid.UUID(m) in seats), None)
+
+
+def own_ballot(db: Session, actor: Actor | None, vote_id: uuid.UUID) -> OwnBallotRead | None:
+    """The actor's seat and current choice in a vote they may cast a ballot in now; None
+    for anyone else (not signed in, not on the roll, or the vote is closed)."""
+    vote = load_vote(db, vote_id)
+    if actor is None or not _is_open(vote):
+        return None
+    member_id = _seat_on_roll(db, actor, vote)
+    if member_id is None:
+        return None
+    member = repo.body_members_by_ids(db, [member_id])[0]
+    ballot = repo.ballot_of(db, vote.id, member_id)
+    return OwnBallotRead(name=member.name, chamber=member.chamber,
+                         choice=ballot.choice if ballot else None)
+
+
 def cast(db: Session, actor: Actor | None, vote_id: uuid.UUID, choice: Choice) -> VoteRead:
     """Vote yes, no or abstain; a member may change the vote until it closes."""
     actor = require(actor, action="vote")
     vote = load_vote(db, vote_id)
-    if vote.closed_at is not None or date.today() > vote.closes_on:
+    if not _is_open(vote):
         raise Conflict("this vote is closed", field="vote_id")
-    seats = {m.id for m in repo.body_members_of_user(db, actor.user_id)} if actor.user_id \
-        else set()
-    eligible = [uuid.UUID(m) for m in vote.eligible if uuid.UUID(m) in seats]
-    if not eligible:
+    member_id = _seat_on_roll(db, actor, vote)
+    if member_id is None:
         raise Forbidden("only members of the standard-setting body on this vote's roll "
                         "may vote")
-    member_id = eligible[0]
     ballot = repo.ballot_of(db, vote.id, member_id)
     now = utcnow()
     if ballot is None:
@@ -207,6 +232,10 @@ def publish(db: Session, actor: Actor | None, revision_id: uuid.UUID,
     and the end of the transition from the previous version (secretariat)."""
     actor = require(actor, Role.SECRETARIAT, action="publish standards")
     revision = revisions.load(db, revision_id)
+    if data.effective_on < date.today():
+        # The stored package must validate again (export, diff): effective >= published.
+        raise InvalidInput(f"a version takes effect on or after the day it is published "
+                           f"({date.today()})", field="effective_on")
     if data.transition_ends_on is not None and data.transition_ends_on <= data.effective_on:
         raise InvalidInput("the transition must end after the effective date",
                            field="transition_ends_on")
