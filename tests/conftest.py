@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import os
 import socket
+import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -19,6 +21,12 @@ from sqlalchemy.orm import Session
 from stewardship.core.config import Settings
 from stewardship.core.db import make_engine
 from stewardship.core.migrate import upgrade
+from stewardship.core.security import use_password_profile
+
+# Test suites hash passwords with argon2's cheapest parameters (never allowed in
+# production); the CLI and any app built from the environment read the same setting.
+os.environ.setdefault("STEWARDSHIP_PASSWORD_PROFILE", "fast")
+use_password_profile("fast")
 
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
@@ -42,17 +50,28 @@ def _worker() -> str:
     return os.environ.get("PYTEST_XDIST_WORKER", "main")
 
 
-def _fresh_postgres_database() -> str:
-    """A database of this worker's own, created anew for the session."""
+def _postgres_admin(statement: str) -> None:
     assert POSTGRES_URL is not None
-    base = make_url(POSTGRES_URL)
-    name = f"stw_test_{_worker()}"
-    admin = create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return base.set(database=name).render_as_string(hide_password=False)
+    admin = create_engine(make_url(POSTGRES_URL).set(database="postgres"),
+                          isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(statement))
+    finally:
+        admin.dispose()
+
+
+def _fresh_postgres_database() -> str:
+    """A database of this worker's own, created anew for the session.
+
+    The name carries the process id, so that two test runs on one server (two developers'
+    checkouts, or a run beside CI) never drop each other's database.
+    """
+    assert POSTGRES_URL is not None
+    name = f"stw_test_{_worker()}_{os.getpid()}"
+    _postgres_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    _postgres_admin(f'CREATE DATABASE "{name}"')
+    return make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
 
 
 @pytest.fixture(scope="session")
@@ -61,6 +80,8 @@ def engines(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Engi
     yield made
     for engine in made.values():
         engine.dispose()
+        if engine.dialect.name == "postgresql":
+            _postgres_admin(f'DROP DATABASE IF EXISTS "{engine.url.database}" WITH (FORCE)')
 
 
 def _engine_for(backend: str, engines: dict[str, Engine], tmp: Path) -> Engine:
@@ -115,5 +136,40 @@ def db(connection: Connection) -> Iterator[Session]:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(environment="test", var_dir=tmp_path, secret_key="t" * 40,
-                    login_max_failures=3, page_size_max=50)
+    return Settings(environment="test", password_profile="fast", var_dir=tmp_path,
+                    secret_key="t" * 40, login_max_failures=3, page_size_max=50)
+
+
+@contextmanager
+def scratch_database(backend: str, directory: Path) -> Iterator[Engine]:
+    """A migrated database of its own, for tests whose commits must really persist (races,
+    the CLI); removed when the block ends."""
+    if backend == "sqlite":
+        path = directory / f"scratch-{uuid.uuid4().hex[:8]}.db"
+        engine = make_engine(f"sqlite:///{path}")
+        try:
+            upgrade(engine)
+            yield engine
+        finally:
+            engine.dispose()
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{path}{suffix}").unlink(missing_ok=True)
+        return
+    assert POSTGRES_URL is not None
+    name = f"stw_scratch_{_worker()}_{uuid.uuid4().hex[:8]}"
+    _postgres_admin(f'CREATE DATABASE "{name}"')
+    engine = make_engine(
+        make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False))
+    try:
+        upgrade(engine)
+        yield engine
+    finally:
+        engine.dispose()
+        _postgres_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def scratch_engine(backend: str, tmp_path: Path) -> Iterator[Engine]:
+    """A committed-data database of the test's own on the current backend."""
+    with scratch_database(backend, tmp_path) as engine:
+        yield engine

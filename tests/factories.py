@@ -70,3 +70,17 @@ def user(db: Session, role: Role, *, organization: str | None = None,
     loaded = repo.user_by_id(db, created.id)
     assert loaded is not None
     return accounts.actor_for(loaded)
+
+
+def events(db: Session) -> list[Any]:
+    """Every event log entry so far, oldest first (the test's transaction starts empty)."""
+    from sqlalchemy import select
+
+    from stewardship.core.eventlog import EventLogEntry
+
+    db.flush()
+    return list(db.scalars(select(EventLogEntry).order_by(EventLogEntry.sequence)))
+
+
+def event_kinds(db: Session) -> list[str]:
+    return [e.kind for e in events(db)]

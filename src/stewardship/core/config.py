@@ -42,6 +42,8 @@ class Settings(BaseSettings):
         default_factory=dict,
         description='Overrides of the complaint step days, e.g. {"mediation": 45}; names '
         "as in complaints.rules.DueSchedule.")
+    evidence_max_bytes: int = Field(default=10_000_000, ge=1,
+                                    description="Largest evidence file a member may upload.")
     consultation_first_round_days: int = 60
     consultation_later_round_days: int = 30
     comments_per_hour: int = 5

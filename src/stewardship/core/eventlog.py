@@ -128,6 +128,8 @@ class ChainReport:
 
 
 def _walk(session: Session, batch: int) -> Iterator[EventLogEntry]:
+    # populate_existing: check what is stored, not entries cached earlier in this session.
+    # Only the walked entries leave the session afterwards; the caller's objects stay.
     last = 0
     while True:
         rows = session.scalars(
@@ -135,12 +137,14 @@ def _walk(session: Session, batch: int) -> Iterator[EventLogEntry]:
             .where(EventLogEntry.sequence > last)
             .order_by(EventLogEntry.sequence)
             .limit(batch)
+            .execution_options(populate_existing=True)
         ).all()
         if not rows:
             return
         yield from rows
         last = rows[-1].sequence
-        session.expunge_all()
+        for row in rows:
+            session.expunge(row)
 
 
 def verify_chain(session: Session, *, batch: int = 2000,

@@ -31,6 +31,15 @@ def label(value: Any) -> str:
     return text.replace("_", " ").capitalize()
 
 
+def sentence(message: Any) -> str:
+    """Service messages are phrases ("the name is required"); pages show sentences."""
+    text = str(message or "").strip()
+    if not text:
+        return ""
+    text = text[0].upper() + text[1:]
+    return text if text[-1] in ".!?" else text + "."
+
+
 class Templates:
     def __init__(self, directories: Iterable[Path]) -> None:
         loaders = [FileSystemLoader(str(d)) for d in directories]
@@ -44,6 +53,7 @@ class Templates:
         )
         self.env.globals.update(page_url=page_url, static_url=static_url)
         self.env.filters["label"] = label
+        self.env.filters["sentence"] = sentence
         self.env.filters["date"] = lambda d: d.strftime("%d %b %Y") if d else ""
         self.env.filters["datetime"] = lambda d: d.strftime("%d %b %Y %H:%M UTC") if d else ""
 

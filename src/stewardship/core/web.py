@@ -14,6 +14,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable, Iterator
 from typing import Annotated, Any
+from urllib.parse import urlencode, urlsplit
 
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -186,6 +187,17 @@ def _wants_json(request: Request) -> bool:
     return "application/json" in accept and "text/html" not in accept
 
 
+def _return_to(request: Request) -> str:
+    """Where to go after signing in: this page for a GET, else the page the form was on."""
+    if request.method == "GET":
+        query = request.url.query
+        return request.url.path + (f"?{query}" if query else "")
+    referer = urlsplit(request.headers.get("referer", ""))
+    if referer.path.startswith("/") and referer.netloc in ("", request.url.netloc):
+        return referer.path + (f"?{referer.query}" if referer.query else "")
+    return "/dashboard"
+
+
 def _error_page(request: Request, status: int, message: str) -> Response:
     templates = getattr(request.app.state, "templates", None)
     if templates is None:
@@ -209,7 +221,8 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _domain(request: Request, exc: DomainError) -> Response:
         if not _wants_json(request):
             if exc.status_code == 401:
-                return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+                return RedirectResponse("/login?" + urlencode({"next": _return_to(request)}),
+                                        status_code=303)
             return _error_page(request, exc.status_code, exc.message)
         return JSONResponse(exc.to_dict(), status_code=exc.status_code)
 
@@ -258,6 +271,14 @@ def install_error_handlers(app: FastAPI) -> None:
 # --- middleware -------------------------------------------------------------------------
 
 
+class _BodyTooLarge(StarletteHTTPException):
+    """Raised while a streamed body is read. An HTTPException, so that FastAPI's body parsing
+    passes it on (it turns any other error into a 400) and the one handler answers 413."""
+
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(413, f"the request body is larger than {max_bytes} bytes")
+
+
 class BodySizeLimit:
     """Refuse request bodies over the limit with 413, whether or not Content-Length says so."""
 
@@ -282,8 +303,7 @@ class BodySizeLimit:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
-                    raise PayloadTooLarge(
-                        f"the request body is larger than {self.max_bytes} bytes")
+                    raise _BodyTooLarge(self.max_bytes)
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -294,7 +314,8 @@ class BodySizeLimit:
 
         try:
             await self.app(scope, limited_receive, tracking_send)
-        except PayloadTooLarge:
+        except _BodyTooLarge:
+            # Reached only when no exception handler answered (a body read outside a route).
             if not response_started:
                 await self._refuse(send)
 

@@ -66,7 +66,7 @@ class Facility(IdMixin, TimestampMixin, Base):
     )
 
     public_id: Mapped[str] = mapped_column(String(13), unique=True)
-    """Stable id with a check character, e.g. ``NO2024FT1F3YW``."""
+    """Stable id with a check character, e.g. ``NO2024FT1F3YK``."""
     organization_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizations.id"),
                                                        index=True)
     entity_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("entities.id"), index=True)

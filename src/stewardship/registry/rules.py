@@ -67,12 +67,26 @@ class Activity(StrEnum):
 
     @property
     def label(self) -> str:
-        return self.value.replace("_", " ").capitalize()
+        return ACTIVITY_LABELS[self]
 
     @property
     def post_casthouse(self) -> bool:
         return self in POST_CASTHOUSE
 
+
+ACTIVITY_LABELS = {
+    Activity.BAUXITE_DEVELOPMENT: "Bauxite development",
+    Activity.BAUXITE_MINING: "Bauxite mining",
+    Activity.ALUMINA_REFINING: "Alumina refining",
+    Activity.HIGH_PURITY_ALUMINA: "High-purity alumina",
+    Activity.SMELTING: "Smelting",
+    Activity.REMELTING_REFINING: "Remelting / refining",
+    Activity.CASTHOUSE: "Casthouse",
+    Activity.SEMI_FABRICATION: "Semi-fabrication",
+    Activity.MATERIAL_CONVERSION: "Material conversion",
+    Activity.OTHER_MANUFACTURING: "Other manufacturing",
+    Activity.INDUSTRIAL_USER: "Industrial user",
+}
 
 POST_CASTHOUSE = frozenset(
     {Activity.SEMI_FABRICATION, Activity.MATERIAL_CONVERSION, Activity.OTHER_MANUFACTURING,
@@ -153,34 +167,42 @@ def validate_coordinates(latitude: Decimal | None, longitude: Decimal | None) ->
 #
 # A facility id is  CC YYYY RRRRRR K  (13 characters): the ISO country, the year the
 # facility was registered, six random characters from an alphabet without look-alikes
-# (no I, L, O, U), and one check character computed with ISO/IEC 7064 MOD 37-36 over
-# the first twelve. The check catches every single-character error and every swap of
-# two adjacent characters.
+# (no I, L, O, U), and one check character computed with ISO/IEC 7064 MOD 37-2 over
+# the first twelve. MOD 37-2 is a pure system over the prime 37 with distinct weights
+# 2^k, so it catches every single-character error and every swap of two adjacent
+# characters (the hybrid MOD 37-36 misses about 1 swap in 600). Its 37th check symbol,
+# '*', is never issued: a random part whose check would be '*' is drawn again.
 
 ID_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 CHECK_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-_FACILITY_ID = re.compile(r"^([A-Z]{2})(\d{4})([0-9A-HJKMNP-TV-Z]{6})([0-9A-Z])$")
+_MOD37_2_SYMBOLS = CHECK_ALPHABET + "*"
+_FACILITY_ID = re.compile(r"^([A-Z]{2})([0-9]{4})([0-9A-HJKMNP-TV-Z]{6})([0-9A-Z])$")
 
 
-def mod37_36_check(body: str) -> str:
-    """The ISO/IEC 7064 MOD 37-36 (hybrid) check character for ``body``."""
-    modulus = 36
-    product = modulus
+def mod37_2_check(body: str) -> str:
+    """The ISO/IEC 7064 MOD 37-2 check character for ``body`` (may be ``*``)."""
+    total = 0
     for char in body:
-        value = CHECK_ALPHABET.index(char)
-        total = (product + value) % modulus or modulus
-        product = (total * 2) % (modulus + 1)
-    check = (modulus + 1 - product) % modulus
-    return CHECK_ALPHABET[check]
+        total = (total + CHECK_ALPHABET.index(char)) * 2 % 37
+    return _MOD37_2_SYMBOLS[(1 - total) % 37]
 
 
 def new_facility_id(country: str, year: int, random_part: str | None = None) -> str:
     country = normalize_country(country)
     if not 1900 <= year <= 9999:
         raise ValueError("year out of range")
-    rand = random_part or "".join(secrets.choice(ID_ALPHABET) for _ in range(6))
-    body = f"{country}{year:04d}{rand}"
-    return body + mod37_36_check(body)
+    if random_part is not None:
+        if len(random_part) != 6 or any(c not in ID_ALPHABET for c in random_part):
+            raise ValueError(f"the random part is 6 characters of {ID_ALPHABET}")
+        check = mod37_2_check(f"{country}{year:04d}{random_part}")
+        if check == "*":
+            raise ValueError("this random part gives no issuable check character; draw another")
+        return f"{country}{year:04d}{random_part}{check}"
+    while True:
+        body = f"{country}{year:04d}" + "".join(secrets.choice(ID_ALPHABET) for _ in range(6))
+        check = mod37_2_check(body)
+        if check != "*":
+            return body + check
 
 
 class FacilityIdError(ValueError):
@@ -194,11 +216,11 @@ def parse_facility_id(raw: str) -> str:
     if not match:
         raise FacilityIdError(
             f"'{raw}' is not a facility id (expected 2 letters, 4 digits, 6 characters and a "
-            "check character, e.g. NO2024AB12CDX)"
+            "check character, e.g. NO2024AB12CDR)"
         )
     if match.group(1) not in countries_by_alpha2:
         raise FacilityIdError(f"'{raw}' does not start with an ISO 3166-1 country code")
-    if mod37_36_check(value[:-1]) != value[-1]:
+    if mod37_2_check(value[:-1]) != value[-1]:
         raise FacilityIdError(f"'{raw}' has a wrong check character; check for a typing error")
     return value
 
@@ -216,15 +238,27 @@ _ADDRESS_WORDS = {
 }
 
 
+# Latin letters that Unicode does not decompose into a base letter and a mark.
+_TRANSLITERATE = str.maketrans({
+    "ß": "ss", "ẞ": "ss", "ø": "o", "Ø": "o", "æ": "ae", "Æ": "ae", "œ": "oe", "Œ": "oe",
+    "đ": "d", "Đ": "d", "ð": "d", "Ð": "d", "þ": "th", "Þ": "th", "ł": "l", "Ł": "l",
+    "\u0131": "i", "ħ": "h", "Ħ": "h",  # dotless i, spelled out for the linter
+})
+# Letters and digits of any script: a name in Cyrillic or Han is not an empty name.
+_WORD = re.compile(r"[^\W_]+")
+# A dot between two single letters, as in "S.A." or "B.V.": "s.a." -> "sa."
+_INITIALS_DOT = re.compile(r"\b(\w)\.(?=\w\b)")
+
+
 def _fold(text: str) -> str:
-    text = text.replace("ß", "ss")
+    text = text.translate(_TRANSLITERATE)
     text = unicodedata.normalize("NFKD", text)
     text = "".join(c for c in text if not unicodedata.combining(c))
     return text.casefold()
 
 
 def clean_name(name: str) -> str:
-    words = re.findall(r"[a-z0-9]+", _fold(name))
+    words = _WORD.findall(_INITIALS_DOT.sub(r"\1", _fold(name)))
     kept = [w for w in words if w not in _LEGAL_SUFFIXES]
     return " ".join(kept or words)
 
@@ -233,7 +267,7 @@ def clean_address(address: str) -> str:
     folded = _fold(address)
     folded = re.sub(r"(\w)str\b\.?", r"\1 strasse", folded)
     folded = re.sub(r"(\w)strasse\b", r"\1 strasse", folded)
-    words = re.findall(r"[a-z0-9]+", folded)
+    words = _WORD.findall(folded)
     return " ".join(_ADDRESS_WORDS.get(w, w) for w in words)
 
 
@@ -372,6 +406,15 @@ def login_locked_until(failures: Sequence[datetime], now: datetime, *, max_failu
 SLUG_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,78}[a-z0-9])?$")
 
 
+SLUG_MAX_LENGTH = 80
+
+
 def slugify(text: str) -> str:
     words = re.findall(r"[a-z0-9]+", _fold(text))
-    return "-".join(words)[:80].strip("-")
+    return "-".join(words)[:SLUG_MAX_LENGTH].strip("-")
+
+
+def numbered_slug(base: str, n: int) -> str:
+    """``base-n``, with ``base`` shortened so that the whole stays a valid slug."""
+    suffix = f"-{n}"
+    return base[:SLUG_MAX_LENGTH - len(suffix)].rstrip("-") + suffix

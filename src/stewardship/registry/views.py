@@ -1,5 +1,752 @@
-"""Pages of the registry (filled in by the registry pages work)."""
+"""Pages of the registry: the public register, organisations, facilities and audit firms;
+invitations; the member admin's users and facilities; the secretariat's admission,
+accreditation and merge pages.
 
-from fastapi import APIRouter
+Views read the form, build the same input models the API uses, call the registry
+services and render. Every rule and permission is the service's; a failed post rolls
+back and shows the form again with what was typed and what to fix.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Form, Path, Query, Request
+from fastapi.responses import RedirectResponse, Response
+from pydantic import BaseModel, ValidationError
+from sqlalchemy.orm import Session
+
+from stewardship.core.auth import Actor, Role, require
+from stewardship.core.errors import DomainError, InvalidInput, NotFound
+from stewardship.core.pagination import Page, PageParams
+from stewardship.core.templating import sentence
+from stewardship.core.web import (
+    CsrfChecked,
+    DbSession,
+    OptionalActor,
+    Pagination,
+    redirect,
+    settings_of,
+)
+from stewardship.registry.rules import (
+    Activity,
+    MembershipClass,
+    OrganizationStatus,
+    Standard,
+    all_countries,
+    may_transition,
+)
+from stewardship.registry.schemas import (
+    AdmitRequest,
+    AuditFirmCreate,
+    AuditorCreate,
+    DuplicateCheck,
+    EntityCreate,
+    FacilityCreate,
+    InvitationCreate,
+    OrganizationCreate,
+    StatusChange,
+    UserUpdate,
+)
+from stewardship.registry.service import accounts, audit_firms, facilities, organizations
 
 router = APIRouter(include_in_schema=False)
+
+# --- vocabularies shown in forms ----------------------------------------------------------
+
+COUNTRIES = all_countries()
+COUNTRY_NAMES = dict(COUNTRIES)
+ACTIVITIES = [(a.value, a.label) for a in Activity]
+CLASSES = [(m.value, m.label) for m in MembershipClass]
+STANDARDS = [(Standard.PERFORMANCE.value, "Performance Standard"),
+             (Standard.CHAIN_OF_CUSTODY.value, "Chain of Custody Standard")]
+ORG_STATUSES = [(s.value, s.value.capitalize()) for s in OrganizationStatus]
+MEMBER_ROLE_CHOICES = [("member_user", "Member user"), ("member_admin", "Member admin")]
+STATUS_ACTIONS: dict[str, tuple[OrganizationStatus, str, str]] = {
+    # action: (target status, button label, what the flash says happened)
+    "suspend": (OrganizationStatus.SUSPENDED, "Suspend the membership", "is suspended"),
+    "reinstate": (OrganizationStatus.MEMBER, "Reinstate the membership", "is reinstated"),
+    "terminate": (OrganizationStatus.TERMINATED, "Terminate", "is terminated"),
+}
+
+Short = Annotated[str, Form(max_length=200)]
+Medium = Annotated[str, Form(max_length=400)]
+Long = Annotated[str, Form(max_length=2000)]
+Many = Annotated[list[str] | None, Form(max_length=20)]
+QueryText = Annotated[str, Query(max_length=100)]
+
+
+# --- helpers ------------------------------------------------------------------------------
+
+
+def _render(request: Request, name: str, context: dict[str, Any],
+            status_code: int = 200) -> Response:
+    response: Response = request.app.state.templates.render(request, name, context, status_code)
+    return response
+
+
+_FRIENDLY = {
+    "int_parsing": "Enter a whole number",
+    "date_parsing": "Enter a date as YYYY-MM-DD",
+    "date_from_datetime_parsing": "Enter a date as YYYY-MM-DD",
+    "enum": "Choose one of the listed options",
+    "literal_error": "Choose one of the listed options",
+    "uuid_parsing": "Choose one of the listed options",
+    "greater_than_equal": "Enter zero or more",
+}
+_LISTS = {"activities": "Choose at least one activity",
+          "standards": "Choose at least one standard",
+          "countries": "Enter at least one country code"}
+# How messages name a field, so that each line of the errors summary makes sense alone.
+_NAMES = {"name": "the name", "email": "the e-mail address", "country": "the country",
+          "membership_class": "the membership class", "role": "the role",
+          "expires_on": "the expiry date", "reason": "the reason", "address": "the address"}
+
+
+def _validation_message(err: dict[str, Any], field: str) -> str:
+    kind = str(err.get("type", ""))
+    named = _NAMES.get(field, field.replace("_", " "))
+    if kind in ("missing", "too_short") and field in _LISTS:
+        return _LISTS[field]
+    if kind == "missing":
+        return f"{named} is required"
+    if kind == "string_pattern_mismatch":
+        return "Enter a full web address starting with https:// or http://"
+    if kind == "string_too_short":
+        ctx = err.get("ctx") or {}
+        return f"{named} needs at least {ctx.get('min_length', 1)} characters"
+    if kind in _FRIENDLY:
+        return _FRIENDLY[kind]
+    message = str(err.get("msg", "is not valid"))
+    return message.removeprefix("Value error, ")
+
+
+def _validate(model: type[BaseModel], values: dict[str, Any], *,
+              whole_form_field: str = "") -> Any:
+    """Build an input model from form values; blank fields count as not given.
+
+    Errors become one InvalidInput whose details name the form's fields, so that the
+    caller handles them exactly like a service's refusal. Errors of nested models
+    (``accreditation.countries.0``) name their innermost field; whole-model errors
+    name ``whole_form_field``.
+    """
+    given = {k: v for k, v in values.items() if v not in ("", None, [])}
+    try:
+        return model(**given)
+    except ValidationError as exc:
+        details = []
+        for err in exc.errors():
+            names = [str(p) for p in err.get("loc", ()) if isinstance(p, str)]
+            field = names[-1] if names else whole_form_field
+            details.append({"field": field, "message": _validation_message(dict(err), field)})
+        raise InvalidInput("some fields need correcting", details=details) from exc
+
+
+def _errors(exc: DomainError, *, prefix: str = "", fallback: str = "form",
+            rename: dict[str, str] | None = None) -> dict[str, str]:
+    """Field errors keyed by the form's field names; a message without a field goes to
+    ``fallback`` so that it is never lost."""
+    out: dict[str, str] = {}
+    for name, message in exc.field_errors().items():
+        name = (rename or {}).get(name, name)
+        out.setdefault(prefix + name, sentence(message))
+    if not out:
+        out[prefix + fallback] = sentence(exc.message)
+    return out
+
+
+def _reraise_access(exc: DomainError) -> None:
+    """Sign-in and permission refusals are pages of their own, not form errors."""
+    if exc.status_code in (401, 403):
+        raise exc
+
+
+def _first_page(request: Request) -> PageParams:
+    return PageParams(page=1, per_page=settings_of(request).page_size_default)
+
+
+def _empty(paging: PageParams) -> Page[Any]:
+    return Page([], 0, paging.page, paging.per_page)
+
+
+def _check_choice(field: str, value: str, allowed: list[tuple[str, str]], what: str) -> None:
+    if value and value not in {v for v, _ in allowed}:
+        raise InvalidInput(f"'{value}' is not a {what} of the scheme", field=field)
+
+
+def _manages(actor: Actor | None, slug: str) -> bool:
+    """Whether to offer the organisation's management forms (the services decide)."""
+    return actor is not None and (
+        actor.is_secretariat()
+        or (actor.role is Role.MEMBER_ADMIN and actor.organization_slug == slug))
+
+
+# --- the public register ------------------------------------------------------------------
+
+
+@router.get("/register")
+def register(request: Request, db: DbSession, actor: OptionalActor, paging: Pagination,
+             membership_class: Annotated[str, Query(max_length=40)] = "",
+             country: Annotated[str, Query(max_length=60)] = "",
+             activity: Annotated[str, Query(max_length=40)] = "",
+             q: QueryText = "") -> Response:
+    filters = {"membership_class": membership_class, "country": country.strip().upper(),
+               "activity": activity, "q": q.strip()}
+    problem, status = "", 200
+    try:
+        _check_choice("membership_class", membership_class, CLASSES, "membership class")
+        _check_choice("activity", activity, ACTIVITIES, "supply-chain activity")
+        page = organizations.list_organizations(
+            db, actor, paging, membership_class=membership_class or None,
+            country=filters["country"] or None, activity=activity or None,
+            q=filters["q"] or None)
+    except DomainError as exc:
+        _reraise_access(exc)
+        page, problem, status = _empty(paging), sentence(exc.message), exc.status_code
+    return _render(request, "registry/register.html", {
+        "page": page, "filters": filters, "problem": problem,
+        "countries": COUNTRIES, "activities": ACTIVITIES, "classes": CLASSES,
+        "filtered": any(filters.values()),
+    }, status)
+
+
+def _organization_page(request: Request, db: Session, actor: Actor | None, slug: str,
+                       paging: PageParams | None = None, *, errors: dict[str, str] | None = None,
+                       values: dict[str, Any] | None = None, status_code: int = 200) -> Response:
+    org = organizations.get_organization(db, actor, slug)
+    sites = facilities.list_facilities(db, actor, paging or _first_page(request),
+                                       organization=slug)
+    actions: list[tuple[str, str]] = []
+    if actor is not None and actor.is_secretariat():
+        current = OrganizationStatus(org.status)
+        for action, (target, button, _done) in STATUS_ACTIONS.items():
+            if current is OrganizationStatus.APPLICANT and target is OrganizationStatus.MEMBER:
+                continue  # an applicant is admitted, not reinstated
+            if may_transition(current, target):
+                label = ("Refuse the application" if current is OrganizationStatus.APPLICANT
+                         and action == "terminate" else button)
+                actions.append((action, label))
+    return _render(request, "registry/organization.html", {
+        "org": org, "sites": sites, "manage": _manages(actor, org.slug),
+        "status_actions": actions, "errors": errors or {}, "values": values or {},
+    }, status_code)
+
+
+@router.get("/organizations/{slug}")
+def organization_page(request: Request, db: DbSession, actor: OptionalActor, paging: Pagination,
+                      slug: Annotated[str, Path(max_length=80)]) -> Response:
+    return _organization_page(request, db, actor, slug, paging)
+
+
+@router.post("/organizations/{slug}/entities", dependencies=[CsrfChecked])
+def add_entity(request: Request, db: DbSession, actor: OptionalActor,
+               slug: Annotated[str, Path(max_length=80)], entity_name: Short = "") -> Response:
+    actor = require(actor, Role.SECRETARIAT, Role.MEMBER_ADMIN, action="add entities")
+    try:
+        entity = organizations.add_entity(db, actor, slug,
+                                          _validate(EntityCreate, {"name": entity_name}))
+    except DomainError as exc:
+        _reraise_access(exc)
+        db.rollback()
+        return _organization_page(request, db, actor, slug,
+                                  errors=_errors(exc, prefix="entity_", fallback="name"),
+                                  values={"entity_name": entity_name},
+                                  status_code=exc.status_code)
+    return redirect(request, f"/organizations/{slug}",
+                    f"Entity “{entity.name}” is added; facilities can now be assigned to it.")
+
+
+@router.post("/organizations/{slug}/admit", dependencies=[CsrfChecked])
+def admit(request: Request, db: DbSession, actor: OptionalActor,
+          slug: Annotated[str, Path(max_length=80)],
+          joined_on: Annotated[str, Form(max_length=20)] = "") -> Response:
+    actor = require(actor, Role.SECRETARIAT, action="admit members")
+    try:
+        data = _validate(AdmitRequest, {"joined_on": joined_on})
+        org = organizations.admit(db, actor, slug, data.joined_on)
+    except DomainError as exc:
+        _reraise_access(exc)
+        db.rollback()
+        return _organization_page(request, db, actor, slug,
+                                  errors=_errors(exc, fallback="joined_on",
+                                                 rename={"status": "joined_on"}),
+                                  values={"joined_on": joined_on}, status_code=exc.status_code)
+    return redirect(request, f"/organizations/{slug}",
+                    f"{org.name} is admitted as a member from {org.joined_on:%d %b %Y}.")
+
+
+@router.post("/organizations/{slug}/status", dependencies=[CsrfChecked])
+def change_status(request: Request, db: DbSession, actor: OptionalActor,
+                  slug: Annotated[str, Path(max_length=80)],
+                  action: Annotated[str, Form(max_length=20)] = "",
+                  reason: Annotated[str, Form(max_length=1000)] = "") -> Response:
+    actor = require(actor, Role.SECRETARIAT, action="change membership status")
+    try:
+        if action not in STATUS_ACTIONS:
+            raise InvalidInput("choose what to do with the membership", field="action")
+        data = _validate(StatusChange, {"reason": reason})
+        target, _label, done = STATUS_ACTIONS[action]
+        org = organizations.change_status(db, actor, slug, target, data.reason)
+    except DomainError as exc:
+        _reraise_access(exc)
+        db.rollback()
+        return _organization_page(request, db, actor, slug,
+                                  errors=_errors(exc, fallback="reason",
+                                                 rename={"status": "action"}),
+                                  values={"action": action, "reason": reason},
+                                  status_code=exc.status_code)
+    return redirect(request, f"/organizations/{slug}", f"{org.name} {done}.")
+
+
+# --- facilities ---------------------------------------------------------------------------
+
+
+@router.get("/facilities")
+def facility_list(request: Request, db: DbSession, actor: OptionalActor, paging: Pagination,
+                  country: Annotated[str, Query(max_length=60)] = "",
+                  activity: Annotated[str, Query(max_length=40)] = "", q: QueryText = "",
+                  go_to: Annotated[str, Query(alias="id", max_length=40)] = "") -> Response:
+    if go_to.strip():
+        # "Go to a facility id": its page checks the id and explains what is wrong with it.
+        return RedirectResponse(f"/facilities/{quote(go_to.strip(), safe='')}", status_code=303)
+    filters = {"country": country.strip().upper(), "activity": activity, "q": q.strip()}
+    problem, status = "", 200
+    try:
+        _check_choice("activity", activity, ACTIVITIES, "supply-chain activity")
+        page = facilities.list_facilities(db, actor, paging, country=filters["country"] or None,
+                                          activity=activity or None, q=filters["q"] or None)
+    except DomainError as exc:
+        _reraise_access(exc)
+        page, problem, status = _empty(paging), sentence(exc.message), exc.status_code
+    return _render(request, "registry/facilities.html", {
+        "page": page, "filters": filters, "problem": problem, "countries": COUNTRIES,
+        "activities": ACTIVITIES, "filtered": any(filters.values()),
+    }, status)
+
+
+@router.get("/facilities/{facility_id}")
+def facility_page(request: Request, db: DbSession, actor: OptionalActor,
+                  facility_id: Annotated[str, Path(max_length=40)],
+                  merged: Annotated[str, Query(max_length=40)] = "") -> Response:
+    facility = facilities.get_facility(db, actor, facility_id)
+    if facility.requested_id is not None:
+        # A retired id: its page has moved for good to the survivor's.
+        return RedirectResponse(f"/facilities/{facility.id}?merged={facility.requested_id}",
+                                status_code=301)
+    if facility_id != facility.id:
+        # Lower case, spaces or hyphens: the canonical spelling has the page.
+        return RedirectResponse(f"/facilities/{facility.id}", status_code=301)
+    merged_from = ""
+    if merged:
+        try:
+            if facilities.get_facility(db, actor, merged).id == facility.id:
+                merged_from = merged.upper()
+        except DomainError:
+            merged_from = ""  # a hand-made link; say nothing rather than something untrue
+    return _render(request, "registry/facility.html", {
+        "facility": facility, "merged_from": merged_from,
+        "manage": _manages(actor, facility.organization.slug),
+    })
+
+
+def _facility_form(request: Request, db: Session, actor: Actor, values: dict[str, Any], *,
+                   errors: dict[str, str] | None = None, duplicates: list[Any] | None = None,
+                   status_code: int = 200) -> Response:
+    errors = dict(errors or {})
+    slug = values.get("organization") if actor.is_secretariat() else actor.organization_slug
+    organization = None
+    if slug:
+        try:
+            organization = organizations.get_organization(db, actor, slug)
+        except NotFound as exc:
+            errors.setdefault("organization", sentence(exc.message))
+    return _render(request, "registry/facility_form.html", {
+        "values": values, "errors": errors, "duplicates": duplicates,
+        "organization": organization, "countries": COUNTRIES, "activities": ACTIVITIES,
+        "entities": [(str(e.id), e.name) for e in organization.entities] if organization else [],
+    }, status_code)
+
+
+def _facility_values(organization: str, name: str, address: str, country: str,
+                     latitude: str, longitude: str, activities: list[str] | None,
+                     annual_capacity_t: str, entity_id: str) -> dict[str, Any]:
+    return {"organization": organization.strip(), "name": name, "address": address,
+            "country": country, "latitude": latitude.strip(), "longitude": longitude.strip(),
+            "activities": activities or [],
+            "annual_capacity_t": annual_capacity_t.replace(" ", "").replace("\u202f", ""),
+            "entity_id": entity_id}
+
+
+@router.get("/members/facilities/new")
+def new_facility(request: Request, db: DbSession, actor: OptionalActor,
+                 organization: Annotated[str, Query(max_length=80)] = "") -> Response:
+    actor = require(actor, Role.SECRETARIAT, Role.MEMBER_ADMIN, action="register facilities")
+    values = {"organization": organization, "activities": []}
+    return _facility_form(request, db, actor, values)
+
+
+@router.post("/members/facilities/new", dependencies=[CsrfChecked])
+def create_facility(request: Request, db: DbSession, actor: OptionalActor,
+                    organization: Annotated[str, Form(max_length=80)] = "",
+                    name: Short = "", address: Medium = "",
+                    country: Annotated[str, Form(max_length=2)] = "",
+                    latitude: Annotated[str, Form(max_length=20)] = "",
+                    longitude: Annotated[str, Form(max_length=20)] = "",
+                    activities: Many = None,
+                    annual_capacity_t: Annotated[str, Form(max_length=20)] = "",
+                    entity_id: Annotated[str, Form(max_length=40)] = "") -> Response:
+    actor = require(actor, Role.SECRETARIAT, Role.MEMBER_ADMIN, action="register facilities")
+    values = _facility_values(organization, name, address, country, latitude, longitude,
+                              activities, annual_capacity_t, entity_id)
+    fields = dict(values)
+    if not actor.is_secretariat():
+        fields["organization"] = ""
+    try:
+        data = _validate(FacilityCreate, fields, whole_form_field="latitude")
+        created = facilities.create_facility(db, actor, data)
+    except DomainError as exc:
+        _reraise_access(exc)
+        db.rollback()
+        return _facility_form(request, db, actor, values,
+                              errors=_errors(exc, fallback="name"),
+                              status_code=exc.status_code)
+    return _render(request, "registry/facility_created.html", {"created": created},
+                   status_code=201)
+
+
+@router.post("/members/facilities/check", dependencies=[CsrfChecked])
+def check_facility(request: Request, db: DbSession, actor: OptionalActor,
+                   organization: Annotated[str, Form(max_length=80)] = "",
+                   name: Short = "", address: Medium = "",
+                   country: Annotated[str, Form(max_length=2)] = "",
+                   latitude: Annotated[str, Form(max_length=20)] = "",
+                   longitude: Annotated[str, Form(max_length=20)] = "",
+                   activities: Many = None,
+                   annual_capacity_t: Annotated[str, Form(max_length=20)] = "",
+                   entity_id: Annotated[str, Form(max_length=40)] = "") -> Response:
+    actor = require(actor, Role.SECRETARIAT, Role.MEMBER_ADMIN, action="check facilities")
+    values = _facility_values(organization, name, address, country, latitude, longitude,
+                              activities, annual_capacity_t, entity_id)
+    try:
+        data = _validate(DuplicateCheck, {"name": name, "address": address, "country": country})
+        duplicates = facilities.check_duplicates(db, actor, data)
+    except DomainError as exc:
+        _reraise_access(exc)
+        db.rollback()
+        return _facility_form(request, db, actor, values, errors=_errors(exc, fallback="name"),
+                              status_code=exc.status_code)
+    return _facility_form(request, db, actor, values, duplicates=duplicates)
+
+
+@router.get("/secretariat/facilities/merge")
+def merge_form(request: Request, actor: OptionalActor,
+               facility_id: Annotated[str, Query(max_length=40)] = "",
+               into: Annotated[str, Query(max_length=40)] = "") -> Response:
+    require(actor, Role.SECRETARIAT, action="merge facilities")
+    return _render(request, "registry/merge.html", {
+        "values": {"facility_id": facility_id, "into": into}, "errors": {}})
+
+
+@router.post("/secretariat/facilities/merge", dependencies=[CsrfChecked])
+def merge(request: Request, db: DbSession, actor: OptionalActor,
+          facility_id: Annotated[str, Form(max_length=40)] = "",
+          into: Annotated[str, Form(max_length=40)] = "") -> Response:
+    actor = require(actor, Role.SECRETARIAT, action="merge facilities")
+    values = {"facility_id": facility_id.strip(), "into": into.strip()}
+    try:
+        missing = [{"field": f, "message": m} for f, m in (
+            ("facility_id", "enter the id of the duplicate facility"),
+            ("into", "enter the id of the facility that stays")) if not values[f]]
+        if missing:
+            raise InvalidInput("both ids are needed", details=missing)
+        survivor = facilities.merge(db, actor, values["facility_id"], values["into"])
+    except DomainError as exc:
+        _reraise_access(exc)
+        db.rollback()
+        return _render(request, "registry/merge.html",
+                       {"values": values, "errors": _errors(exc, fallback="facility_id")},
+                       exc.status_code)
+    retired = values["facility_id"].upper()
+    return redirect(request, f"/facilities/{survivor.id}",
+                    f"{retired} is merged into {survivor.id}; links to the old id now lead here.")
+
+
+# --- audit firms --------------------------------------------------------------------------
+
+
+@router.get("/audit-firms")
+def audit_firm_list(request: Request, db: DbSession, actor: OptionalActor,
+                    paging: Pagination) -> Response:
+    page = audit_firms.list_audit_firms(db, actor, paging)
+    return _render(request, "registry/audit_firms.html", {"page": page})
+
+
+def _firm_page(request: Request, db: Session, actor: Actor | None, slug: str, *,
+               errors: dict[str, str] | None = None, values: dict[str, Any] | None = None,
+               invited: dict[str, Any] | None = None, status_code: int = 200) -> Response:
+    firm = audit_firms.get_audit_firm(db, actor, slug)
+    return _render(request, "registry/audit_firm.html", {
+        "firm": firm, "errors": errors or {}, "values": values or {}, "invited": invited,
+        "manage": actor is not None and actor.is_secretariat(),
+        "country_names": COUNTRY_NAMES,
+    }, status_code)
+
+
+@router.get("/audit-firms/{slug}")
+def audit_firm_page(request: Request, db: DbSession, actor: OptionalActor,
+                    slug: Annotated[str, Path(max_length=80)]) -> Response:
+    return _firm_page(request, db, actor, slug)
+
+
+@router.post("/audit-firms/{slug}/auditors", dependencies=[CsrfChecked])
+def add_auditor(request: Request, db: DbSession, actor: OptionalActor,
+                slug: Annotated[str, Path(max_length=80)],
+                auditor_name: Short = "",
+                auditor_email: Annotated[str, Form(max_length=254)] = "",
+                lead: Annotated[str, Form(max_length=5)] = "") -> Response:
+    actor = require(actor, Role.SECRETARIAT, action="name auditors")
+    values = {"auditor_name": auditor_name, "auditor_email": auditor_email, "lead": bool(lead)}
+    try:
+        data = _validate(AuditorCreate, {"name": auditor_name, "email": auditor_email,
+                                         "lead": bool(lead)})
+        auditor = audit_firms.add_auditor(db, actor, slug, data)
+    except DomainError as exc:
+        _reraise_access(exc)
+        db.rollback()
+        return _firm_page(request, db, actor, slug, values=values,
+                          errors=_errors(exc, prefix="auditor_", fallback="name"),
+                          status_code=exc.status_code)
+    role = "lead auditor" if auditor.lead else "auditor"
+    return redirect(request, f"/audit-firms/{slug}", f"{auditor.name} is named as {role}.")
+
+
+@router.post("/audit-firms/{slug}/invitations", dependencies=[CsrfChecked])
+def invite_auditor(request: Request, db: DbSession, actor: OptionalActor,
+                   slug: Annotated[str, Path(max_length=80)], invite_name: Short = "",
+                   invite_email: Annotated[str, Form(max_length=254)] = "") -> Response:
+    actor = require(actor, Role.SECRETARIAT, action="invite auditors")
+    values = {"invite_name": invite_name, "invite_email": invite_email}
+    settings = settings_of(request)
+    try:
+        data = _validate(InvitationCreate, {"name": invite_name, "email": invite_email,
+                                            "role": Role.AUDITOR.value, "audit_firm": slug})
+        invitation, token = accounts.invite(db, actor, data, settings)
+    except DomainError as exc:
+        _reraise_access(exc)
+        db.rollback()
+        return _firm_page(request, db, actor, slug, values=values,
+                          errors=_errors(exc, prefix="invite_", fallback="email"),
+                          status_code=exc.status_code)
+    invited = {"invitation": invitation, "link": f"{settings.base_url}/invitations/{token}"}
+    return _firm_page(request, db, actor, slug, invited=invited, status_code=201)
+
+
+@router.get("/secretariat/audit-firms")
+def secretariat_audit_firms(request: Request, db: DbSession, actor: OptionalActor,
+                            paging: Pagination) -> Response:
+    actor = require(actor, Role.SECRETARIAT, action="accredit audit firms")
+    return _accredit_page(request, db, actor, paging, values={})
+
+
+def _accredit_page(request: Request, db: Session, actor: Actor, paging: PageParams, *,
+                   values: dict[str, Any], errors: dict[str, str] | None = None,
+                   status_code: int = 200) -> Response:
+    return _render(request, "registry/secretariat_audit_firms.html", {
+        "page": audit_firms.list_audit_firms(db, actor, paging), "values": values,
+        "errors": errors or {}, "countries": COUNTRIES, "activities": ACTIVITIES,
+        "standards": STANDARDS,
+    }, status_code)
+
+
+@router.post("/secretariat/audit-firms", dependencies=[CsrfChecked])
+def accredit(request: Request, db: DbSession, actor: OptionalActor, name: Short = "",
+             country: Annotated[str, Form(max_length=2)] = "",
+             website: Annotated[str, Form(max_length=300)] = "",
+             standards: Many = None, countries: Annotated[str, Form(max_length=1000)] = "",
+             activities: Many = None,
+             expires_on: Annotated[str, Form(max_length=20)] = "") -> Response:
+    actor = require(actor, Role.SECRETARIAT, action="accredit audit firms")
+    values = {"name": name, "country": country, "website": website.strip(),
+              "standards": standards or [], "countries": countries,
+              "activities": activities or [], "expires_on": expires_on}
+    codes = [c for c in countries.replace(",", " ").replace(";", " ").split() if c]
+    try:
+        accreditation = {"standards": standards or [], "countries": codes,
+                         "activities": activities or [], "expires_on": expires_on}
+        # Blank parts are left out so that each is reported as missing by its name.
+        accreditation = {k: v for k, v in accreditation.items() if v not in ("", [])}
+        data = _validate(AuditFirmCreate, {"name": name, "country": country,
+                                           "website": values["website"],
+                                           "accreditation": accreditation})
+        firm = audit_firms.accredit(db, actor, data)
+    except DomainError as exc:
+        _reraise_access(exc)
+        db.rollback()
+        errors = _errors(exc, fallback="name", rename={"accreditation.expires_on": "expires_on",
+                                                      "slug": "name"})
+        return _accredit_page(request, db, actor, _first_page(request), values=values,
+                              errors=errors, status_code=exc.status_code)
+    return redirect(request, f"/audit-firms/{firm.slug}",
+                    f"{firm.name} is accredited until {firm.accreditation_expires_on:%d %b %Y}.")
+
+
+# --- invitations --------------------------------------------------------------------------
+
+Token = Annotated[str, Path(max_length=200)]
+
+
+@router.get("/invitations/{token}")
+def invitation_page(request: Request, db: DbSession, actor: OptionalActor,
+                    token: Token) -> Response:
+    invitation = accounts.open_invitation(db, token)
+    return _render(request, "registry/invitation.html",
+                   {"invitation": invitation, "errors": {}, "token": token})
+
+
+@router.post("/invitations/{token}", dependencies=[CsrfChecked])
+def accept_invitation(request: Request, db: DbSession, actor: OptionalActor, token: Token,
+                      password: Annotated[str, Form(max_length=200)] = "",
+                      password_again: Annotated[str, Form(max_length=200)] = "") -> Response:
+    invitation = accounts.open_invitation(db, token)
+    try:
+        if password != password_again:
+            raise InvalidInput("the two passwords are not the same; type them again",
+                               field="password_again")
+        user = accounts.accept_invitation(db, token, password)
+    except DomainError as exc:
+        _reraise_access(exc)
+        db.rollback()
+        return _render(request, "registry/invitation.html",
+                       {"invitation": invitation, "token": token,
+                        "errors": _errors(exc, fallback="password")}, exc.status_code)
+    return redirect(request, "/login",
+                    f"Your account is ready, {user.name}; sign in with {user.email} "
+                    "and the password you chose.")
+
+
+# --- member admins: users -----------------------------------------------------------------
+
+
+def _users_page(request: Request, db: Session, actor: Actor, paging: PageParams, *,
+                values: dict[str, Any] | None = None, errors: dict[str, str] | None = None,
+                invited: dict[str, Any] | None = None, status_code: int = 200) -> Response:
+    roles = list(MEMBER_ROLE_CHOICES)
+    if actor.is_secretariat():
+        roles.append(("secretariat", "Secretariat"))
+    return _render(request, "registry/users.html", {
+        "users": accounts.list_users(db, actor, paging),
+        "invitations": accounts.pending_invitations(db, actor),
+        "values": values or {"role": "member_user"}, "errors": errors or {},
+        "invited": invited, "roles": roles, "member_roles": MEMBER_ROLE_CHOICES,
+    }, status_code)
+
+
+@router.get("/members/users")
+def users_page(request: Request, db: DbSession, actor: OptionalActor,
+               paging: Pagination) -> Response:
+    actor = require(actor, Role.SECRETARIAT, Role.MEMBER_ADMIN, action="manage users")
+    return _users_page(request, db, actor, paging)
+
+
+@router.post("/members/users/invite", dependencies=[CsrfChecked])
+def invite_user(request: Request, db: DbSession, actor: OptionalActor, name: Short = "",
+                email: Annotated[str, Form(max_length=254)] = "",
+                role: Annotated[str, Form(max_length=20)] = "",
+                organization: Annotated[str, Form(max_length=80)] = "") -> Response:
+    actor = require(actor, Role.SECRETARIAT, Role.MEMBER_ADMIN, action="invite users")
+    values = {"name": name, "email": email, "role": role, "organization": organization}
+    settings = settings_of(request)
+    fields = {"name": name, "email": email, "role": role,
+              "organization": organization.strip() if actor.is_secretariat() else ""}
+    try:
+        data = _validate(InvitationCreate, fields)
+        invitation, token = accounts.invite(db, actor, data, settings)
+    except DomainError as exc:
+        _reraise_access(exc)
+        db.rollback()
+        return _users_page(request, db, actor, _first_page(request), values=values,
+                           errors=_errors(exc, fallback="email"), status_code=exc.status_code)
+    invited = {"invitation": invitation, "link": f"{settings.base_url}/invitations/{token}"}
+    return _users_page(request, db, actor, _first_page(request), invited=invited,
+                       status_code=201)
+
+
+@router.post("/members/users/{user_id}", dependencies=[CsrfChecked])
+def update_user(request: Request, db: DbSession, actor: OptionalActor, user_id: uuid.UUID,
+                role: Annotated[str, Form(max_length=20)] = "",
+                active: Annotated[str, Form(max_length=5)] = "") -> Response:
+    actor = require(actor, Role.SECRETARIAT, Role.MEMBER_ADMIN, action="manage users")
+    changes: dict[str, Any] = {}
+    if role:
+        changes["role"] = role
+    if active in ("true", "false"):
+        changes["active"] = active == "true"
+    try:
+        if not changes:
+            raise InvalidInput("choose a role or an action", field="role")
+        user = accounts.update_user(db, actor, user_id, _validate(UserUpdate, changes))
+    except DomainError as exc:
+        _reraise_access(exc)
+        db.rollback()
+        message = next(iter(_errors(exc).values()))
+        return _users_page(request, db, actor, _first_page(request),
+                           errors={f"role-{user_id}": message}, status_code=exc.status_code)
+    if "active" in changes:
+        done = "can sign in again" if user.active else "is deactivated and can no longer sign in"
+    else:
+        done = f"is now a {user.role.replace('_', ' ')}"
+    return redirect(request, "/members/users", f"{user.name} {done}.")
+
+
+# --- secretariat: organisations -----------------------------------------------------------
+
+
+def _secretariat_orgs_page(request: Request, db: Session, actor: Actor, paging: PageParams,
+                           status: str, *, values: dict[str, Any] | None = None,
+                           errors: dict[str, str] | None = None,
+                           status_code: int = 200) -> Response:
+    problem = ""
+    try:
+        _check_choice("status", status, ORG_STATUSES, "membership status")
+        page = organizations.list_organizations(db, actor, paging, status=status or None)
+    except DomainError as exc:
+        page, problem = _empty(paging), sentence(exc.message)
+        status_code = exc.status_code if status_code == 200 else status_code
+    return _render(request, "registry/secretariat_organizations.html", {
+        "page": page, "status": status, "statuses": ORG_STATUSES, "problem": problem,
+        "values": values or {}, "errors": errors or {}, "classes": CLASSES,
+        "countries": COUNTRIES,
+    }, status_code)
+
+
+@router.get("/secretariat/organizations")
+def secretariat_organizations(request: Request, db: DbSession, actor: OptionalActor,
+                              paging: Pagination,
+                              status: Annotated[str, Query(max_length=20)] = "") -> Response:
+    actor = require(actor, Role.SECRETARIAT, action="manage the membership")
+    return _secretariat_orgs_page(request, db, actor, paging, status)
+
+
+@router.post("/secretariat/organizations", dependencies=[CsrfChecked])
+def create_organization(request: Request, db: DbSession, actor: OptionalActor,
+                        name: Short = "",
+                        membership_class: Annotated[str, Form(max_length=40)] = "",
+                        country: Annotated[str, Form(max_length=2)] = "",
+                        website: Annotated[str, Form(max_length=300)] = "",
+                        description: Long = "") -> Response:
+    actor = require(actor, Role.SECRETARIAT, action="register organisations")
+    values = {"name": name, "membership_class": membership_class, "country": country,
+              "website": website.strip(), "description": description}
+    try:
+        org = organizations.create_organization(db, actor, _validate(OrganizationCreate, values))
+    except DomainError as exc:
+        _reraise_access(exc)
+        db.rollback()
+        return _secretariat_orgs_page(request, db, actor, _first_page(request), "",
+                                      values=values, errors=_errors(exc, fallback="name"),
+                                      status_code=exc.status_code)
+    return redirect(request, f"/organizations/{org.slug}",
+                    f"{org.name} is recorded as an applicant. Admit it below once the "
+                    "application is approved.")

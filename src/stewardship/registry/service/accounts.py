@@ -222,11 +222,12 @@ def update_user(db: Session, actor: Actor | None, user_id: uuid.UUID,
     if data.active is not None:
         user.active = data.active
     still_admin = user.role == Role.MEMBER_ADMIN.value and user.active
+    db.flush()
+    # Counted after the change: the admins the organisation would be left with.
     if (was_admin and not still_admin and user.organization_id is not None
-            and repo.count_admins(db, user.organization_id) <= 1):
+            and repo.count_admins(db, user.organization_id) < 1):
         raise Conflict("an organisation must keep at least one active member admin",
                        field="role")
-    db.flush()
     eventlog.append(db, actor, "registry.user.updated", f"user:{user.id}",
                     data.model_dump(exclude_unset=True))
     return to_read(user)

@@ -12,7 +12,7 @@ from stewardship.core.errors import Conflict, InvalidInput, NotFound
 from stewardship.core.pagination import Page, PageParams
 from stewardship.registry import repository as repo
 from stewardship.registry.models import AuditFirm, Auditor
-from stewardship.registry.rules import accreditation_covers, normalize_country, slugify
+from stewardship.registry.rules import accreditation_covers, normalize_country
 from stewardship.registry.schemas import (
     Accreditation,
     AuditFirmCreate,
@@ -20,6 +20,7 @@ from stewardship.registry.schemas import (
     AuditorCreate,
     AuditorRead,
 )
+from stewardship.registry.service import organizations
 
 FIRM_STATUSES = ("accredited", "suspended", "withdrawn")
 
@@ -68,9 +69,7 @@ def _scope_payload(acc: Accreditation) -> dict[str, object]:
 def accredit(db: Session, actor: Actor | None, data: AuditFirmCreate) -> AuditFirmRead:
     """Accredit a new audit firm for standards, countries and activities."""
     actor = require(actor, Role.SECRETARIAT, action="accredit audit firms")
-    slug = data.slug or slugify(data.name)
-    if repo.slug_taken(db, AuditFirm, slug):
-        raise Conflict(f"an audit firm '{slug}' exists already", field="slug")
+    slug = organizations.unique_slug(db, AuditFirm, data.slug, data.name, "audit-firm")
     if data.accreditation.expires_on <= date.today():
         raise InvalidInput("the accreditation must expire in the future",
                            field="accreditation.expires_on")

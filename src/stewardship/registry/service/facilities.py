@@ -96,10 +96,13 @@ def resolve(db: Session, actor: Actor | None, raw_id: str) -> tuple[Facility, st
         public_id = parse_facility_id(raw_id)
     except FacilityIdError as exc:
         raise InvalidInput(str(exc), field="facility_id") from exc
-    facility = repo.facility_by_public_id(db, public_id)
-    if facility is None:
-        target = repo.alias_target(db, public_id)
-        facility = repo.facility_by_id(db, target) if target else None
+    # A merged facility keeps its row (and its public id) for history; its id is an alias
+    # of the survivor now, so the alias is looked up first.
+    target = repo.alias_target(db, public_id)
+    if target is not None:
+        facility = repo.facility_by_id(db, target)
+    else:
+        facility = repo.facility_by_public_id(db, public_id)
     if facility is None or not _visible(actor, facility):
         raise NotFound(f"no facility '{public_id}'", field="facility_id")
     return facility, public_id
@@ -116,9 +119,11 @@ def _fingerprint(key: str, country: str, name: str, address: str) -> FacilityFin
                                address_clean=clean_address(address))
 
 
-def duplicates_of(db: Session, *, key: str, country: str, name: str,
+def duplicates_of(db: Session, actor: Actor | None, *, key: str, country: str, name: str,
                   address: str) -> list[DuplicateRead]:
-    existing = repo.facilities_in_country(db, country)
+    """Likely duplicates among the facilities this actor may see (hidden organisations'
+    sites are not revealed to other members)."""
+    existing = [f for f in repo.facilities_in_country(db, country) if _visible(actor, f)]
     by_key = {f.public_id: f for f in existing}
     matches = find_duplicates(
         _fingerprint(key, country, name, address),
@@ -133,7 +138,8 @@ def duplicates_of(db: Session, *, key: str, country: str, name: str,
 def check_duplicates(db: Session, actor: Actor | None, data: DuplicateCheck) -> list[DuplicateRead]:
     """Likely duplicates of a facility about to be registered, best first."""
     require(actor, Role.SECRETARIAT, Role.MEMBER_ADMIN, action="check facilities")
-    return duplicates_of(db, key="", country=data.country, name=data.name, address=data.address)
+    return duplicates_of(db, actor, key="", country=data.country, name=data.name,
+                         address=data.address)
 
 
 def _new_public_id(db: Session, country: str) -> str:
@@ -178,7 +184,7 @@ def create_facility(db: Session, actor: Actor | None, data: FacilityCreate) -> F
                      "country": facility.country, "activities": facility.activities})
     loaded = repo.facility_by_id(db, facility.id)
     assert loaded is not None
-    duplicates = duplicates_of(db, key=loaded.public_id, country=loaded.country,
+    duplicates = duplicates_of(db, actor, key=loaded.public_id, country=loaded.country,
                                name=loaded.name, address=loaded.address)
     return FacilityCreated(facility=to_read(loaded), possible_duplicates=duplicates)
 

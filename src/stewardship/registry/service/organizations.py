@@ -12,8 +12,9 @@ from stewardship.core.auth import Actor, Role, require
 from stewardship.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from stewardship.core.pagination import Page, PageParams
 from stewardship.registry import repository as repo
-from stewardship.registry.models import Entity, Organization
+from stewardship.registry.models import AuditFirm, Entity, Organization
 from stewardship.registry.rules import (
+    Activity,
     MembershipClass,
     OrganizationStatus,
     certification_deadline,
@@ -21,6 +22,7 @@ from stewardship.registry.rules import (
     good_standing,
     may_transition,
     normalize_country,
+    numbered_slug,
     slugify,
 )
 from stewardship.registry.schemas import (
@@ -87,6 +89,11 @@ def list_organizations(db: Session, actor: Actor | None, params: PageParams, *,
             country = normalize_country(country)
         except ValueError as exc:
             raise InvalidInput(str(exc), field="country") from exc
+    if membership_class and membership_class not in {c.value for c in MembershipClass}:
+        raise InvalidInput(f"'{membership_class}' is not a membership class",
+                           field="membership_class")
+    if activity and activity not in {a.value for a in Activity}:
+        raise InvalidInput(f"'{activity}' is not a supply-chain activity", field="activity")
     page = repo.list_organizations(db, params, statuses=statuses,
                                    membership_class=membership_class, country=country,
                                    activity=activity, q=(q or "").strip()[:100] or None)
@@ -109,15 +116,18 @@ def get_organization(db: Session, actor: Actor | None, slug: str) -> Organizatio
     return _reads(db, [load(db, actor, slug)])[0]
 
 
-def _unique_slug(db: Session, wanted: str | None, name: str) -> str:
+def unique_slug(db: Session, model: type[Organization] | type[AuditFirm], wanted: str | None,
+                name: str, fallback: str) -> str:
+    """The slug asked for (409 when taken), or one made from the name and numbered until
+    free; ``fallback`` stands in for a name with no Latin letters or digits."""
     if wanted:
-        if repo.slug_taken(db, Organization, wanted):
+        if repo.slug_taken(db, model, wanted):
             raise Conflict(f"the slug '{wanted}' is taken", field="slug")
         return wanted
-    base = slugify(name) or "organisation"
+    base = slugify(name) or fallback
     slug, n = base, 2
-    while repo.slug_taken(db, Organization, slug):
-        slug, n = f"{base}-{n}", n + 1
+    while repo.slug_taken(db, model, slug):
+        slug, n = numbered_slug(base, n), n + 1
     return slug
 
 
@@ -126,7 +136,8 @@ def create_organization(db: Session, actor: Actor | None,
     """Record an application for membership (status applicant)."""
     actor = require(actor, Role.SECRETARIAT, action="register organisations")
     org = Organization(
-        slug=_unique_slug(db, data.slug, data.name), name=data.name,
+        slug=unique_slug(db, Organization, data.slug, data.name, "organisation"),
+        name=data.name,
         membership_class=data.membership_class.value, status=OrganizationStatus.APPLICANT.value,
         joined_on=None, country=data.country, website=data.website,
         description=data.description,
