@@ -1,0 +1,268 @@
+"""Malformed and hostile input at the HTTP edge: the right status, the one error shape, and
+nothing written."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from httpx import Response
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from stewardship.core.auth import Actor, Role
+from stewardship.core.config import Settings
+from stewardship.core.eventlog import EventLogEntry
+from stewardship.registry.models import Facility, Organization, User
+from stewardship.registry.rules import CHECK_ALPHABET, new_facility_id
+from tests import factories
+
+ORGS = "/api/v1/registry/organizations"
+FACILITIES = "/api/v1/registry/facilities"
+GOOD_ORG = {"name": "Valid Metals", "membership_class": "production_transformation",
+            "country": "NO"}
+
+
+def _error(response: Response, status: int) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/json")
+    body = response.json()
+    assert set(body) == {"error"}
+    error = body["error"]
+    assert set(error) == {"code", "message", "details"}
+    assert isinstance(error["message"], str) and error["message"]
+    assert isinstance(error["details"], list)
+    assert "Traceback" not in response.text
+    return error  # type: ignore[no-any-return]
+
+
+def _fields(error: dict[str, Any]) -> dict[str, str]:
+    return {d["field"]: d["message"] for d in error["details"]}
+
+
+def _counts(db: Session) -> tuple[int, int, int]:
+    db.expire_all()
+    return tuple(db.scalar(select(func.count()).select_from(model)) or 0  # type: ignore[return-value]
+                 for model in (Organization, Facility, EventLogEntry))
+
+
+@pytest.fixture
+def staff(db: Session, client_for: Callable[[Actor], TestClient]) -> TestClient:
+    return client_for(factories.user(db, Role.SECRETARIAT))
+
+
+# --- 422 for malformed payloads ---------------------------------------------------------
+
+
+def test_unknown_field_is_named(staff: TestClient, db: Session) -> None:
+    before = _counts(db)
+    error = _error(staff.post(ORGS, json={**GOOD_ORG, "colour": "red"}), 422)
+    assert error["code"] == "validation_error"
+    assert _fields(error) == {"colour": "unknown field"}
+    assert _counts(db) == before
+
+
+def test_unknown_nested_field_is_named_with_its_path(staff: TestClient) -> None:
+    body = {"name": "Nested Audits", "country": "GB",
+            "accreditation": {"standards": ["performance"], "countries": ["NO"],
+                              "activities": ["smelting"], "expires_on": "2031-01-01",
+                              "extra": 1}}
+    error = _error(staff.post("/api/v1/registry/audit-firms", json=body), 422)
+    assert _fields(error) == {"accreditation.extra": "unknown field"}
+
+
+@pytest.mark.parametrize(("patch", "field"), [
+    ({"name": 123}, "name"),
+    ({"name": ["a list"]}, "name"),
+    ({"membership_class": "oligarchs"}, "membership_class"),
+    ({"website": "ftp://example.org"}, "website"),
+    ({"name": "x" * 201}, "name"),
+    ({"description": "x" * 2001}, "description"),
+])
+def test_wrong_types_and_values(staff: TestClient, db: Session, patch: dict[str, Any],
+                                field: str) -> None:
+    before = _counts(db)
+    error = _error(staff.post(ORGS, json={**GOOD_ORG, **patch}), 422)
+    assert field in _fields(error)
+    assert _counts(db) == before
+
+
+@pytest.mark.parametrize("missing", ["name", "membership_class", "country"])
+def test_missing_required_fields(staff: TestClient, missing: str) -> None:
+    body = {k: v for k, v in GOOD_ORG.items() if k != missing}
+    error = _error(staff.post(ORGS, json=body), 422)
+    assert missing in _fields(error)
+
+
+def test_body_that_is_not_json(staff: TestClient) -> None:
+    response = staff.post(ORGS, content=b"{not json", headers={"content-type":
+                                                                "application/json"})
+    _error(response, 422)
+
+
+def test_bad_country_is_named(staff: TestClient, db: Session) -> None:
+    before = _counts(db)
+    for bad in ("XX", "NOR", "N"):
+        error = _error(staff.post(ORGS, json={**GOOD_ORG, "country": bad}), 422)
+        assert "country" in _fields(error)
+    error = _error(staff.get(ORGS, params={"country": "XX"}), 422)
+    assert "country" in _fields(error)
+    assert _counts(db) == before
+
+
+def test_bad_facility_ids_are_named(client: TestClient, db: Session) -> None:
+    org = factories.organization(db)
+    good = factories.facility(db, org).facility.id
+    wrong_check = good[:-1] + next(c for c in CHECK_ALPHABET if c != good[-1])
+    for raw, says in [(wrong_check, "check character"), ("NOPE", "not a facility id"),
+                      ("XX" + good[2:], "country code")]:
+        error = _error(client.get(f"{FACILITIES}/{raw}"), 422)
+        assert "facility_id" in _fields(error)
+        assert says in error["message"]
+    assert client.get(f"{FACILITIES}/{good.lower()}").json()["id"] == good
+    unknown = new_facility_id("SE", 2020, "ABCDEF")
+    _error(client.get(f"{FACILITIES}/{unknown}"), 404)
+
+
+def test_facility_input_is_checked(db: Session, client_for: Callable[[Actor], TestClient]
+                                   ) -> None:
+    org = factories.organization(db)
+    client = client_for(factories.user(db, Role.MEMBER_ADMIN, organization=org))
+    before = _counts(db)
+    base = {"name": "Valid Plant", "country": "NO", "activities": ["smelting"]}
+    cases: list[tuple[dict[str, Any], str]] = [
+        ({"activities": []}, "activities"),
+        ({"activities": ["teleportation"]}, "activities.0"),
+        ({"latitude": "91", "longitude": "5"}, "latitude"),
+        ({"latitude": "north", "longitude": "5"}, "latitude"),
+        ({"latitude": "60"}, "body"),  # a rule across two fields names the body
+        ({"annual_capacity_t": -1}, "annual_capacity_t"),
+        ({"annual_capacity_t": 1.5}, "annual_capacity_t"),
+    ]
+    for patch, field in cases:
+        error = _error(client.post(FACILITIES, json={**base, **patch}), 422)
+        assert field in _fields(error), (patch, error)
+    assert _counts(db) == before
+
+
+def test_per_page_over_the_maximum(client: TestClient, settings: Settings) -> None:
+    error = _error(client.get(ORGS, params={"per_page": settings.page_size_max + 1}), 422)
+    assert "per_page" in _fields(error)
+    assert client.get(ORGS, params={"per_page": settings.page_size_max}).status_code == 200
+    for bad in ("0", "-1", "many"):
+        assert "per_page" in _fields(_error(client.get(ORGS, params={"per_page": bad}), 422))
+    assert "page" in _fields(_error(client.get(ORGS, params={"page": "0"}), 422))
+
+
+def test_bad_uuid_in_the_path(staff: TestClient) -> None:
+    error = _error(staff.patch("/api/v1/registry/users/not-a-uuid", json={"active": False}),
+                   422)
+    assert "user_id" in _fields(error)
+
+
+# --- 413 for oversized bodies -----------------------------------------------------------
+
+
+def _oversized(settings: Settings) -> bytes:
+    filler = "x" * (settings.max_body_bytes + 10)
+    return ('{"name": "Big", "membership_class": "civil_society", "country": "NO", '
+            f'"description": "{filler}"}}').encode()
+
+
+def test_oversized_body_with_content_length(staff: TestClient, db: Session,
+                                            settings: Settings) -> None:
+    before = _counts(db)
+    body = _oversized(settings)
+    response = staff.post(ORGS, content=body, headers={"content-type": "application/json"})
+    error = _error(response, 413)
+    assert error["code"] == "payload_too_large"
+    assert _counts(db) == before
+
+
+def test_oversized_streamed_body_without_content_length(staff: TestClient, db: Session,
+                                                        settings: Settings) -> None:
+    before = _counts(db)
+    body = _oversized(settings)
+
+    def chunks() -> Iterator[bytes]:
+        for start in range(0, len(body), 64 * 1024):
+            yield body[start:start + 64 * 1024]
+
+    response = staff.post(ORGS, content=chunks(), headers={"content-type": "application/json"})
+    assert "content-length" not in response.request.headers
+    error = _error(response, 413)
+    assert error["code"] == "payload_too_large"
+    assert _counts(db) == before
+
+
+def test_streamed_body_under_the_limit_is_accepted(staff: TestClient) -> None:
+    body = b'{"name": "Streamed Metals", "membership_class": "civil_society", "country": "NO"}'
+
+    def chunks() -> Iterator[bytes]:
+        yield body[:10]
+        yield body[10:]
+
+    response = staff.post(ORGS, content=chunks(), headers={"content-type": "application/json"})
+    assert response.status_code == 201, response.text
+    assert response.json()["slug"] == "streamed-metals"
+
+
+# --- nothing written when a request fails -----------------------------------------------
+
+
+def test_a_refused_change_after_partial_writes_leaves_nothing(
+        db: Session, client_for: Callable[[Actor], TestClient]) -> None:
+    org = factories.organization(db)
+    admin = factories.user(db, Role.MEMBER_ADMIN, organization=org)
+    client = client_for(admin)
+    db.flush()
+    events_before = _counts(db)[2]
+    # The service changes the role, flushes, counts the admins left and refuses: the
+    # request's transaction must roll the flushed change back.
+    response = client.patch(f"/api/v1/registry/users/{admin.user_id}",
+                            json={"role": "member_user"})
+    error = _error(response, 409)
+    assert error["code"] == "conflict"
+    db.expire_all()
+    assert db.scalar(select(User.role).where(User.id == admin.user_id)) == "member_admin"
+    assert _counts(db)[2] == events_before
+
+
+def test_conflict_on_create_leaves_nothing(staff: TestClient, db: Session) -> None:
+    assert staff.post(ORGS, json={**GOOD_ORG, "slug": "taken-slug"}).status_code == 201
+    before = _counts(db)
+    error = _error(staff.post(ORGS, json={**GOOD_ORG, "name": "Other", "slug": "taken-slug"}),
+                   409)
+    assert _fields(error) == {"slug": error["message"]}
+    assert _counts(db) == before
+
+
+# --- the error shape everywhere ---------------------------------------------------------
+
+
+def test_unknown_path_is_a_json_404(client: TestClient) -> None:
+    error = _error(client.get("/api/v1/registry/nothing-here"), 404)
+    assert error["code"] == "not_found"
+    assert "/api/v1/registry/nothing-here" in error["message"]
+
+
+def test_wrong_method_is_a_json_405(client: TestClient) -> None:
+    response = client.delete(ORGS)
+    error = _error(response, 405)
+    assert error["code"] == "method_not_allowed"
+    assert "GET" in response.headers["allow"]
+
+
+def test_unknown_organisation_is_a_json_404(client: TestClient) -> None:
+    error = _error(client.get(f"{ORGS}/no-such-org"), 404)
+    assert error["code"] == "not_found"
+    assert _fields(error) == {"slug": error["message"]}
+
+
+def test_bad_bearer_token_is_a_json_401_even_on_public_endpoints(app: Any) -> None:
+    client = TestClient(app, raise_server_exceptions=False,
+                        headers={"Authorization": "Bearer stw_not-a-real-token"})
+    error = _error(client.get(ORGS), 401)
+    assert error["code"] == "unauthenticated"

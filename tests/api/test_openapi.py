@@ -1,0 +1,91 @@
+"""The OpenAPI document builds and documents every operation.
+
+The document does not touch the database, so one app serves the whole module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from stewardship.core.config import Settings
+from stewardship.web.app import create_app
+
+REGISTRY_PATHS = [
+    "/api/v1/registry/organizations",
+    "/api/v1/registry/organizations/{slug}",
+    "/api/v1/registry/organizations/{slug}/admit",
+    "/api/v1/registry/facilities",
+    "/api/v1/registry/facilities/{facility_id}",
+    "/api/v1/registry/facilities/{facility_id}/merge",
+    "/api/v1/registry/audit-firms",
+    "/api/v1/registry/users",
+    "/api/v1/registry/invitations",
+    "/api/v1/auth/tokens",
+    "/api/v1/auth/me",
+    "/api/v1/log/verify",
+]
+METHODS = {"get", "post", "put", "patch", "delete"}
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    settings = Settings(environment="test", var_dir=tmp_path_factory.mktemp("openapi"))
+    yield TestClient(create_app(settings=settings), raise_server_exceptions=False)
+
+
+@pytest.fixture(scope="module")
+def schema(client: TestClient) -> dict[str, Any]:
+    response = client.get("/api/openapi.json")
+    assert response.status_code == 200
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def _operations(schema: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    return [(method, path, op) for path, item in schema["paths"].items()
+            for method, op in item.items() if method in METHODS]
+
+
+def test_openapi_builds_with_the_registry_paths(schema: dict[str, Any]) -> None:
+    assert schema["openapi"].startswith("3.")
+    assert schema["info"]["title"] == "Stewardship API"
+    assert "Bearer" in schema["info"]["description"]
+    missing = [p for p in REGISTRY_PATHS if p not in schema["paths"]]
+    assert missing == []
+    assert set(schema["paths"]["/api/v1/registry/organizations"]) >= {"get", "post"}
+
+
+def test_pages_are_not_in_the_api_schema(schema: dict[str, Any]) -> None:
+    assert all(path.startswith("/api/") for path in schema["paths"])
+
+
+def test_every_operation_is_described(schema: dict[str, Any]) -> None:
+    undocumented = [f"{method.upper()} {path}" for method, path, op in _operations(schema)
+                    if not (op.get("summary") and op.get("description", "").strip())]
+    assert undocumented == []
+
+
+def test_operation_ids_are_unique(schema: dict[str, Any]) -> None:
+    ids = [op["operationId"] for *_, op in _operations(schema)]
+    assert len(ids) == len(set(ids))
+
+
+def test_schema_names_the_error_and_page_shapes(schema: dict[str, Any]) -> None:
+    components = schema["components"]["schemas"]
+    page = components["OrganizationPage"]["properties"]
+    assert {"items", "total", "page", "per_page", "pages"} <= set(page)
+    created = components["FacilityCreated"]["properties"]
+    assert {"facility", "possible_duplicates"} <= set(created)
+    token = components["TokenRead"]["properties"]
+    assert "token" not in token and "token_digest" not in token
+
+
+def test_docs_page_is_served(client: TestClient) -> None:
+    response = client.get("/api/docs")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    assert "/api/openapi.json" in response.text

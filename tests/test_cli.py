@@ -1,0 +1,191 @@
+"""The ``stewardship`` command against an SQLite file, as an operator runs it.
+
+The demo world takes seconds to load (every demo user's password is hashed), so one
+database is migrated and loaded for the whole module; tests that would change it work
+on a copy.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner, Result
+
+from stewardship.cli import app
+from stewardship.core.config import get_settings
+
+runner = CliRunner()
+
+
+def _url(path: Path) -> str:
+    return f"sqlite:///{path}"
+
+
+def invoke(path: Path, *args: str) -> Result:
+    """Run the command with STEWARDSHIP_DATABASE_URL pointing at ``path``."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("STEWARDSHIP_DATABASE_URL", _url(path))
+        patch.setenv("STEWARDSHIP_ENVIRONMENT", "development")
+        patch.setenv("COLUMNS", "200")
+        get_settings.cache_clear()
+        try:
+            return runner.invoke(app, list(args))
+        finally:
+            get_settings.cache_clear()
+
+
+def text_of(result: Result) -> str:
+    """Output with Rich's line wrapping and styling undone."""
+    return " ".join(result.output.split())
+
+
+def _count(path: Path, table: str) -> int:
+    with sqlite3.connect(path) as conn:
+        return int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+
+
+def _copy(source: Path, target: Path) -> Path:
+    with sqlite3.connect(source) as src, sqlite3.connect(target) as dst:
+        src.backup(dst)
+    return target
+
+
+@dataclass
+class Loaded:
+    path: Path
+    upgrade: Result
+    demo: Result
+    users: int
+    events: int
+
+
+@pytest.fixture(scope="module")
+def loaded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Loaded]:
+    path = tmp_path_factory.mktemp("cli") / "stewardship.db"
+    upgraded = invoke(path, "db", "upgrade")
+    demo = invoke(path, "demo")
+    yield Loaded(path, upgraded, demo, _count(path, "users"), _count(path, "event_log"))
+
+
+def test_db_upgrade_migrates_an_empty_file(loaded: Loaded) -> None:
+    assert loaded.upgrade.exit_code == 0, loaded.upgrade.output
+    assert "Database upgraded from empty to" in text_of(loaded.upgrade)
+    again = invoke(loaded.path, "db", "upgrade")
+    assert again.exit_code == 0
+    assert "Database is up to date" in text_of(again)
+    current = invoke(loaded.path, "db", "current")
+    assert current.exit_code == 0 and "up to date" in text_of(current)
+
+
+def test_demo_loads_and_prints_counts_and_logins(loaded: Loaded) -> None:
+    out = text_of(loaded.demo)
+    assert loaded.demo.exit_code == 0, loaded.demo.output
+    assert "Demo world ready" in out
+    assert f"{loaded.users} users" in out
+    assert "organisations" in out and "facilities" in out and "audit firms" in out
+    assert "Demo logins (fictional)" in out
+    assert "secretariat@stewardship.example" in out
+    assert "demo-password" in out
+    for role in ("secretariat", "member admin", "member user", "auditor"):
+        assert role in out
+    assert loaded.users > 5
+    assert loaded.events > loaded.users
+
+
+def test_demo_again_changes_nothing(loaded: Loaded) -> None:
+    again = invoke(loaded.path, "demo")
+    assert again.exit_code == 0, again.output
+    assert "users" not in text_of(again).split("Demo logins")[0]
+    assert _count(loaded.path, "users") == loaded.users
+    assert _count(loaded.path, "event_log") == loaded.events
+    if_empty = invoke(loaded.path, "demo", "--if-empty")
+    assert if_empty.exit_code == 0
+    assert "has data already" in text_of(if_empty)
+
+
+def test_verify_says_ok(loaded: Loaded) -> None:
+    result = invoke(loaded.path, "verify")
+    assert result.exit_code == 0, result.output
+    assert f"OK: {loaded.events} entries" in text_of(result)
+
+
+def test_verify_names_a_tampered_entry(loaded: Loaded, tmp_path: Path) -> None:
+    copy = _copy(loaded.path, tmp_path / "tampered.db")
+    with sqlite3.connect(copy) as conn:
+        conn.execute("DROP TRIGGER event_log_no_update")
+        conn.execute("UPDATE event_log SET payload = '{\"name\": \"Forged\"}' WHERE sequence = 3")
+    result = invoke(copy, "verify")
+    assert result.exit_code == 1
+    out = text_of(result)
+    assert "Broken at entry 3" in out
+    assert "payload does not match its digest" in out
+    assert "(2 entries before it verify)" in out
+
+
+def test_the_trigger_stops_a_plain_rewrite(loaded: Loaded, tmp_path: Path) -> None:
+    copy = _copy(loaded.path, tmp_path / "guarded.db")
+    with sqlite3.connect(copy) as conn, pytest.raises(sqlite3.DatabaseError, match="append-only"):
+        conn.execute("UPDATE event_log SET kind = 'x' WHERE sequence = 1")
+    assert invoke(copy, "verify").exit_code == 0
+
+
+def test_user_create(loaded: Loaded, tmp_path: Path) -> None:
+    copy = _copy(loaded.path, tmp_path / "users.db")
+    created = invoke(copy, "user", "create", "new.staff@stewardship.example", "--name", "New Staff",
+                     "--role", "secretariat", "--password", "a-long-password")
+    assert created.exit_code == 0, created.output
+    assert "Created new.staff@stewardship.example as secretariat" in text_of(created)
+    assert _count(copy, "users") == loaded.users + 1
+
+
+def test_user_create_with_a_bad_role_exits_2(loaded: Loaded) -> None:
+    result = invoke(loaded.path, "user", "create", "x@example.org", "--name", "X",
+                    "--role", "emperor", "--password", "a-long-password")
+    assert result.exit_code == 2
+    assert "role must be one of: secretariat, member_admin, member_user, auditor" in text_of(
+        result)
+    assert _count(loaded.path, "users") == loaded.users
+
+
+def test_user_create_with_a_taken_email_exits_1(loaded: Loaded) -> None:
+    result = invoke(loaded.path, "user", "create", "secretariat@stewardship.example",
+                    "--name", "Clone", "--role", "secretariat", "--password", "a-long-password")
+    assert result.exit_code == 1
+    assert ("Not created (email): a user with e-mail secretariat@stewardship.example exists "
+            "already") in text_of(result)
+    assert _count(loaded.path, "users") == loaded.users
+
+
+def test_user_create_for_an_unknown_organisation_exits_1(loaded: Loaded) -> None:
+    result = invoke(loaded.path, "user", "create", "someone@example.org", "--name", "Someone",
+                    "--role", "member_user", "--organization", "no-such-org",
+                    "--password", "a-long-password")
+    assert result.exit_code == 1
+    assert "Not created (slug): no organisation 'no-such-org'" in text_of(result)
+
+
+def test_serve_refuses_an_unmigrated_database(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.db"
+    result = invoke(empty, "serve", "--port", "1")
+    assert result.exit_code == 1
+    out = text_of(result)
+    assert "has no schema yet" in out
+    assert "stewardship db upgrade" in out
+
+
+def test_demo_refuses_an_unmigrated_database(tmp_path: Path) -> None:
+    result = invoke(tmp_path / "empty.db", "demo")
+    assert result.exit_code == 1
+    assert "stewardship db upgrade" in text_of(result)
+
+
+def test_verify_on_an_empty_log(tmp_path: Path) -> None:
+    path = tmp_path / "fresh.db"
+    assert invoke(path, "db", "upgrade").exit_code == 0
+    result = invoke(path, "verify")
+    assert result.exit_code == 0
+    assert "OK: 0 entries" in text_of(result)
