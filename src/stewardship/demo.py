@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 from sqlalchemy.orm import Session
 
+from stewardship.complaints.demo import load_demo_complaints
 from stewardship.core.auth import Role, system_actor
 from stewardship.core.config import Settings
 from stewardship.registry import repository as registry_repo
@@ -128,4 +129,5 @@ def load_demo(db: Session, advance: Callable[[str], None] | None = None,
     load_demo_standards(db, DEMO_ACTOR, world.get("standard_setting_body") or [],
                         settings or Settings())
     tick("standards")
+    load_demo_complaints(db, settings)
     return report

@@ -4,6 +4,8 @@ Alembic's environment and the schema tests import this module; application code 
 need it.
 """
 
+from stewardship.assurance import models as assurance_models  # noqa: F401
+from stewardship.complaints import models as complaints_models  # noqa: F401
 from stewardship.core import eventlog  # noqa: F401
 from stewardship.core.db import Base
 from stewardship.registry import models as registry_models  # noqa: F401

@@ -1,0 +1,1 @@
+"""The complaints mechanism: anyone files, the secretariat handles, the parties may publish."""
