@@ -12,6 +12,7 @@ import re
 import uuid
 from collections.abc import Callable
 from datetime import date, timedelta
+from urllib.parse import urlencode
 
 import pytest
 from fastapi import FastAPI
@@ -568,7 +569,7 @@ def test_secretariat_pages_are_for_the_secretariat(
                  "/secretariat/standards/body"):
         anonymous = client.get(path, follow_redirects=False)
         assert anonymous.status_code == 303
-        assert anonymous.headers["location"] == f"/login?next={path}"
+        assert anonymous.headers["location"] == "/login?" + urlencode({"next": path})
         assert as_member.get(path).status_code == 403
         assert as_secretariat.get(path).status_code == 200
     refused = as_member.post("/secretariat/standards", data={

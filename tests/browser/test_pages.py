@@ -37,7 +37,7 @@ def test_each_role_signs_in_to_its_dashboard_and_out(page: Any, email: str, head
     expect(page.locator(".flash-info")).to_have_text("You are signed out.")
     expect(page.locator(".nav-wide").get_by_role("link", name="Log in")).to_be_visible()
     page.goto("/dashboard")
-    expect(page).to_have_url(re.compile(r"/login\?next=/dashboard$"))
+    expect(page).to_have_url(re.compile(r"/login\?next=%2Fdashboard$"))
 
 
 def test_wrong_password_says_so_and_keeps_the_email(page: Any) -> None:

@@ -295,6 +295,9 @@ def comments(db: Session, actor: Actor | None, revision_id: uuid.UUID) -> list[C
     rounds; the secretariat sees all, to answer them."""
     revision = load(db, revision_id)
     secretariat = actor is not None and actor.is_secretariat()
+    if not revision.rounds and not secretariat:
+        # Never consulted on: hidden like the revision itself (get_revision).
+        raise NotFound("no such revision", field="revision_id")
     rounds = {r.id: r for r in revision.rounds if secretariat or r.closed_at is not None}
     return [_comment_read(c, rounds[c.round_id].number)
             for c in repo.comments_of(db, list(rounds))]
