@@ -26,6 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from stewardship.core.auth import Actor, Role, require
 from stewardship.core.config import Settings
+from stewardship.core.db import transaction
 from stewardship.core.errors import DomainError, Forbidden, PayloadTooLarge
 from stewardship.core.pagination import PageParams
 from stewardship.core.security import decode_signed_json, encode_signed_json, sign, unsign
@@ -44,15 +45,8 @@ def settings_of(request: Request) -> Settings:
 
 
 def get_db(request: Request) -> Iterator[Session]:
-    session: Session = request.app.state.sessionmaker()
-    try:
+    with transaction(request.app.state.sessionmaker) as session:
         yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
 DbSession = Annotated[Session, Depends(get_db, scope="function")]
