@@ -9,6 +9,7 @@ from datetime import date, timedelta
 from enum import StrEnum
 
 from stewardship.registry.rules import add_years
+from stewardship.standards.rules import StandardDiff
 
 # --- vocabularies -----------------------------------------------------------------------
 
@@ -135,7 +136,8 @@ def scope_ratings(by_facility: Mapping[str, Mapping[str, Rating]]) -> dict[str, 
 def missing_ratings(applicable: Iterable[str], facilities: Iterable[str],
                     by_facility: Mapping[str, Mapping[str, Rating]]) -> list[tuple[str, str]]:
     """(facility, criterion) pairs still unrated; a report with any is incomplete."""
-    return [(f, c) for f in sorted(facilities) for c in sorted(applicable)
+    criteria = sorted(applicable, key=_number_key)
+    return [(f, c) for f in sorted(facilities) for c in criteria
             if c not in by_facility.get(f, {})]
 
 
@@ -281,3 +283,214 @@ def claim_refusal(kind: ClaimKind, holds_performance: bool,
     if kind is ClaimKind.ON_PRODUCT and not holds_chain_of_custody:
         return "an on-product claim also needs a current Chain of Custody certificate"
     return None
+
+
+class ClaimStatus(StrEnum):
+    REQUESTED = "requested"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+# --- findings ---------------------------------------------------------------------------
+
+
+class FindingStatus(StrEnum):
+    OPEN = "open"
+    PLAN_SUBMITTED = "plan_submitted"
+    CLOSED = "closed"
+    WITHDRAWN = "withdrawn"
+    """The criterion was re-rated conforming before the report was submitted."""
+
+
+NON_CONFORMANCES = frozenset({Rating.MINOR, Rating.MAJOR})
+
+
+def finding_severity(ratings: Iterable[Rating]) -> Rating | None:
+    """The severity of the scope's finding on a criterion: the worst non-conformance at any
+    facility, or None when no facility has one."""
+    worst = scope_rating(ratings)
+    return worst if worst in NON_CONFORMANCES else None
+
+
+def certificate_type(outcome: Outcome) -> str:
+    return "provisional" if outcome is Outcome.PROVISIONAL else "full"
+
+
+# --- certificate numbers ----------------------------------------------------------------
+
+NUMBER_PREFIXES = {"performance": "PS", "chain_of_custody": "COC"}
+
+
+def certificate_prefix(standard_kind: str, year: int) -> str:
+    return f"STW-{NUMBER_PREFIXES[standard_kind]}-{year}-"
+
+
+def next_certificate_number(standard_kind: str, year: int, existing: Iterable[str]) -> str:
+    """The next number in the year's series of that standard: ``STW-PS-2026-0001``."""
+    prefix = certificate_prefix(standard_kind, year)
+    used = [int(n[len(prefix):]) for n in existing
+            if n.startswith(prefix) and n[len(prefix):].isdigit()]
+    return f"{prefix}{max(used, default=0) + 1:04d}"
+
+
+# --- evidence files ---------------------------------------------------------------------
+
+EVIDENCE_TYPES: dict[str, str] = {
+    "application/pdf": "PDF",
+    "image/png": "PNG",
+    "image/jpeg": "JPEG",
+    "text/plain": "plain text",
+    "text/csv": "CSV",
+}
+"""The types an evidence file may have, with the name people know them by."""
+
+_TYPE_ALIASES = {
+    "image/jpg": "image/jpeg",
+    "image/pjpeg": "image/jpeg",
+    "application/x-pdf": "application/pdf",
+    "application/csv": "text/csv",
+    "text/comma-separated-values": "text/csv",
+    # What several browsers on Windows declare for a .csv file.
+    "application/vnd.ms-excel": "text/csv",
+}
+_MAGIC = ((b"%PDF-", "application/pdf"), (b"\x89PNG\r\n\x1a\n", "image/png"),
+          (b"\xff\xd8\xff", "image/jpeg"))
+# Control characters that never occur in a text document (tab, LF, CR and FF may).
+_BINARY_CONTROL = frozenset(range(32)) - {9, 10, 12, 13}
+_CSV_DELIMITERS = (",", ";", "\t")
+
+
+def normalize_content_type(declared: str | None) -> str:
+    """``Text/CSV; charset=utf-8`` -> ``text/csv``; known aliases to their usual name."""
+    value = (declared or "").split(";", 1)[0].strip().lower()
+    return _TYPE_ALIASES.get(value, value)
+
+
+def _text_of(data: bytes) -> str | None:
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return None
+    if any(ord(c) in _BINARY_CONTROL for c in text):
+        return None
+    return text
+
+
+def looks_like_csv(text: str) -> bool:
+    """Two or more non-empty lines that all split into the same number (two or more) of
+    fields on one delimiter, quotes respected."""
+    import csv
+    import io
+
+    lines = [line for line in text.splitlines() if line.strip()]
+    if len(lines) < 2:
+        return False
+    for delimiter in _CSV_DELIMITERS:
+        try:
+            widths = {len(row) for row in csv.reader(io.StringIO("\n".join(lines)),
+                                                     delimiter=delimiter) if row}
+        except csv.Error:
+            continue
+        if len(widths) == 1 and widths.pop() >= 2:
+            return True
+    return False
+
+
+def sniff_evidence(data: bytes) -> str | None:
+    """What the bytes are by their magic numbers: PDF, PNG, JPEG or UTF-8 text (``text/csv``
+    when the text is a table), or None. The file's name and declared type play no part."""
+    for magic, content_type in _MAGIC:
+        if data.startswith(magic):
+            return content_type
+    text = _text_of(data)
+    if text is None:
+        return None
+    return "text/csv" if looks_like_csv(text) else "text/plain"
+
+
+def safe_filename(name: str, limit: int = 200) -> str:
+    """The file's own name without any path, control characters or surrounding blanks."""
+    base = (name or "").replace("\\", "/").rsplit("/", 1)[-1]
+    base = "".join(c for c in base if ord(c) >= 32 and c != "\x7f").strip().strip(".")
+    return base[:limit] or "evidence"
+
+
+@dataclass(frozen=True)
+class EvidenceVerdict:
+    filename: str
+    content_type: str | None
+    problem: str | None = None
+    too_large: bool = False
+
+
+def check_evidence(filename: str, declared: str | None, data: bytes,
+                   max_bytes: int) -> EvidenceVerdict:
+    """Accept an evidence file only when it is not empty, within ``max_bytes`` and really of
+    the type it is declared as (a CSV may be declared as plain text, being text)."""
+    shown = safe_filename(filename)
+    if len(data) > max_bytes:
+        return EvidenceVerdict(shown, None, f"{shown} is larger than the limit of "
+                               f"{max_bytes:,} bytes".replace(",", " "), too_large=True)
+    if not data:
+        return EvidenceVerdict(shown, None, f"{shown} is empty")
+    wanted = normalize_content_type(declared)
+    actual = sniff_evidence(data)
+    if actual is None:
+        return EvidenceVerdict(shown, None, f"{shown} is not a PDF, PNG, JPEG, UTF-8 text or "
+                                            "CSV file")
+    if wanted not in EVIDENCE_TYPES:
+        return EvidenceVerdict(shown, None, f"{shown} is declared as '{wanted or 'nothing'}'; "
+                               "evidence must be PDF, PNG, JPEG, plain text or CSV")
+    if wanted == actual or (wanted == "text/plain" and actual == "text/csv"):
+        return EvidenceVerdict(shown, wanted)
+    return EvidenceVerdict(shown, None, f"{shown} is declared as {EVIDENCE_TYPES[wanted]} "
+                                        f"({wanted}) but its content is "
+                                        f"{EVIDENCE_TYPES[actual]}")
+
+
+# --- moving a self-assessment to a newer version ----------------------------------------
+
+
+@dataclass(frozen=True)
+class CarryOver:
+    """How a self-assessment's answers move from one version to the next."""
+
+    carried: dict[str, str]
+    """Old criterion number -> new number, for criteria whose text, applicability and
+    thresholds did not change (renumbered ones included)."""
+    redo: dict[str, str]
+    """New criterion number -> why its answer must be given again."""
+    dropped: list[str]
+    """Old numbers of criteria the new version removed."""
+
+
+def carry_over(old_numbers: Iterable[str], diff: StandardDiff) -> CarryOver:
+    """The carry-over plan for the answers on ``old_numbers``, from the diff of the two
+    versions (standards.rules.diff_criteria). diff_criteria pairs every old criterion that
+    was not removed with a new one, under its own number or, renumbered, under another; a
+    pair carries over only when nothing about it changed."""
+    redo: dict[str, str] = {c.number: "added" for c in diff.added}
+    for moved in diff.renumbered:
+        if moved.reworded:
+            redo.setdefault(moved.new.number, "reworded")
+    for group, reason in ((diff.reworded, "reworded"),
+                          (diff.applicability_changed, "applicability changed"),
+                          (diff.thresholds_changed, "thresholds changed")):
+        for change in group:
+            redo.setdefault(change.new.number, reason)
+    removed = {c.number for c in diff.removed}
+    renumbered = {m.old.number: m.new.number for m in diff.renumbered}
+    carried: dict[str, str] = {}
+    dropped: list[str] = []
+    for number in old_numbers:
+        if number in removed:
+            dropped.append(number)
+            continue
+        new_number = renumbered.get(number, number)
+        if new_number not in redo:
+            carried[number] = new_number
+    return CarryOver(carried, redo, sorted(dropped, key=_number_key))
+
+
+def _number_key(number: str) -> tuple[int, ...]:
+    return tuple(int(p) if p.isdigit() else 0 for p in number.split("."))

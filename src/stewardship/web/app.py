@@ -11,6 +11,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
 from stewardship import __version__
+from stewardship.assurance import api as assurance_api
 from stewardship.complaints import api as complaints_api
 from stewardship.complaints import views as complaints_views
 from stewardship.core.config import Settings, get_settings
@@ -80,6 +81,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(registry_api.router)
     app.include_router(registry_api.auth_router)
     app.include_router(standards_api.router)
+    app.include_router(assurance_api.router)
     app.include_router(log_api.router)
     app.include_router(web_views.router)
     app.include_router(registry_views.router)

@@ -38,12 +38,13 @@ ALL_STATUSES = tuple(s.value for s in OrganizationStatus)
 
 
 def holds_performance_certificate(db: Session, organization: Organization) -> bool:
-    """Whether the member holds a valid Performance Standard certificate.
+    """Whether the member holds a current Performance Standard certificate (active and in
+    date today), as the assurance context records it."""
+    # Imported here: assurance reads registry rows, so a module-level import would cycle.
+    from stewardship.assurance import repository as assurance_repo
 
-    Certificates are issued by the assurance context, which does not exist yet; until it
-    does, no member holds one, and standing is judged on the deadline alone.
-    """
-    return False
+    return assurance_repo.holds_current_certificate(db, organization.id, "performance",
+                                                    date.today())
 
 
 def _read(db: Session, org: Organization, activities: set[str], facility_count: int,

@@ -1,0 +1,555 @@
+"""Every query of the assurance context.
+
+Rows of the registry and standards contexts are only read here (names and labels for the
+read models, the candidates for the good-standing check); they are written by their own
+services.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select
+from sqlalchemy.orm import Session, defer, selectinload
+
+from stewardship.assurance.models import (
+    Audit,
+    AuditRating,
+    Certificate,
+    CertificateActivity,
+    CertificateCountry,
+    CertificateEvent,
+    CertificationScope,
+    Claim,
+    Evidence,
+    Finding,
+    SelfAssessment,
+    SelfAssessmentAnswer,
+)
+from stewardship.core.pagination import Page, PageParams
+from stewardship.registry.models import AuditFirm, Auditor, Entity, Organization
+from stewardship.standards.models import Standard, StandardVersion
+
+OPEN_AUDIT_STATUSES = ("planned", "in_progress", "submitted")
+LIVE_FINDING_STATUSES = ("open", "plan_submitted", "closed")
+
+
+def _page(db: Session, query: Select, params: PageParams) -> Page:  # type: ignore[type-arg]
+    total = db.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    rows = db.scalars(query.offset(params.offset).limit(params.per_page)).all()
+    return Page(list(rows), total or 0, params.page, params.per_page)
+
+
+# --- labels from the other contexts (read only) -----------------------------------------
+
+
+@dataclass(frozen=True)
+class VersionLabel:
+    slug: str
+    kind: str
+    title: str
+    version: int
+
+
+def entity_names(db: Session, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]:
+    if not ids:
+        return {}
+    return dict(db.execute(select(Entity.id, Entity.name).where(Entity.id.in_(set(ids)))).all())
+
+
+def organization_refs(db: Session, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, tuple[str, str]]:
+    """id -> (slug, name)."""
+    if not ids:
+        return {}
+    rows = db.execute(select(Organization.id, Organization.slug, Organization.name)
+                      .where(Organization.id.in_(set(ids))))
+    return {oid: (slug, name) for oid, slug, name in rows}
+
+
+def version_labels(db: Session, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, VersionLabel]:
+    if not ids:
+        return {}
+    rows = db.execute(
+        select(StandardVersion.id, Standard.slug, Standard.kind, StandardVersion.title,
+               StandardVersion.version)
+        .join(Standard, Standard.id == StandardVersion.standard_id)
+        .where(StandardVersion.id.in_(set(ids))))
+    return {vid: VersionLabel(slug, kind, title, number)
+            for vid, slug, kind, title, number in rows}
+
+
+def standard_of(db: Session, version: StandardVersion) -> Standard:
+    """The standard a version belongs to (read without touching the version's lazy
+    relationship, which another context's load may have reset)."""
+    standard = db.get(Standard, version.standard_id)
+    assert standard is not None
+    return standard
+
+
+def firm_refs(db: Session, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, tuple[str, str]]:
+    """audit firm id -> (slug, name)."""
+    if not ids:
+        return {}
+    rows = db.execute(select(AuditFirm.id, AuditFirm.slug, AuditFirm.name)
+                      .where(AuditFirm.id.in_(set(ids))))
+    return {fid: (slug, name) for fid, slug, name in rows}
+
+
+def auditors_by_ids(db: Session, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Auditor]:
+    if not ids:
+        return {}
+    return {a.id: a for a in db.scalars(select(Auditor).where(Auditor.id.in_(set(ids))))}
+
+
+# --- scopes and self-assessments --------------------------------------------------------
+
+
+def scope_by_id(db: Session, scope_id: uuid.UUID) -> CertificationScope | None:
+    return db.get(CertificationScope, scope_id,
+                  options=[selectinload(CertificationScope.facilities)])
+
+
+def scopes_by_ids(db: Session, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, CertificationScope]:
+    if not ids:
+        return {}
+    rows = db.scalars(select(CertificationScope).where(CertificationScope.id.in_(set(ids)))
+                      .options(selectinload(CertificationScope.facilities)))
+    return {s.id: s for s in rows}
+
+
+def list_scopes(db: Session, params: PageParams, *,
+                organization_id: uuid.UUID | None = None,
+                status: str | None = None) -> Page[CertificationScope]:
+    query = select(CertificationScope).options(selectinload(CertificationScope.facilities))
+    if organization_id is not None:
+        query = query.where(CertificationScope.organization_id == organization_id)
+    if status is not None:
+        query = query.where(CertificationScope.status == status)
+    return _page(db, query.order_by(CertificationScope.created_at.desc(),
+                                    CertificationScope.id), params)
+
+
+def self_assessment_by_id(db: Session, assessment_id: uuid.UUID) -> SelfAssessment | None:
+    return db.get(SelfAssessment, assessment_id)
+
+
+def latest_self_assessments(db: Session,
+                            scope_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, uuid.UUID]:
+    """scope id -> id of its newest self-assessment."""
+    if not scope_ids:
+        return {}
+    rows = db.execute(select(SelfAssessment.scope_id, SelfAssessment.id)
+                      .where(SelfAssessment.scope_id.in_(set(scope_ids)))
+                      .order_by(SelfAssessment.created_at))
+    return {scope_id: sa_id for scope_id, sa_id in rows}
+
+
+def answers_of(db: Session, assessment_id: uuid.UUID) -> list[SelfAssessmentAnswer]:
+    return list(db.scalars(select(SelfAssessmentAnswer)
+                           .where(SelfAssessmentAnswer.assessment_id == assessment_id)))
+
+
+def answer_of(db: Session, assessment_id: uuid.UUID, number: str) -> SelfAssessmentAnswer | None:
+    return db.scalar(select(SelfAssessmentAnswer).where(
+        SelfAssessmentAnswer.assessment_id == assessment_id,
+        SelfAssessmentAnswer.criterion_number == number))
+
+
+# --- evidence ---------------------------------------------------------------------------
+
+
+def evidence_by_id(db: Session, evidence_id: uuid.UUID, *,
+                   with_data: bool = False) -> Evidence | None:
+    options = [] if with_data else [defer(Evidence.data)]
+    return db.scalar(select(Evidence).where(Evidence.id == evidence_id).options(*options))
+
+
+def evidence_by_hash(db: Session, organization_id: uuid.UUID, sha256: str) -> Evidence | None:
+    return db.scalar(select(Evidence).options(defer(Evidence.data)).where(
+        Evidence.organization_id == organization_id, Evidence.sha256 == sha256))
+
+
+def evidence_of(db: Session, organization_id: uuid.UUID,
+                ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Evidence]:
+    if not ids:
+        return {}
+    rows = db.scalars(select(Evidence).options(defer(Evidence.data)).where(
+        Evidence.organization_id == organization_id, Evidence.id.in_(set(ids))))
+    return {e.id: e for e in rows}
+
+
+def list_evidence(db: Session, params: PageParams,
+                  organization_id: uuid.UUID) -> Page[Evidence]:
+    query = (select(Evidence).options(defer(Evidence.data))
+             .where(Evidence.organization_id == organization_id)
+             .order_by(Evidence.uploaded_at.desc(), Evidence.id))
+    return _page(db, query, params)
+
+
+def count_evidence(db: Session) -> int:
+    return db.scalar(select(func.count()).select_from(Evidence)) or 0
+
+
+# --- audits, ratings, findings ----------------------------------------------------------
+
+
+def audit_by_id(db: Session, audit_id: uuid.UUID) -> Audit | None:
+    return db.get(Audit, audit_id)
+
+
+def audits_by_ids(db: Session, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Audit]:
+    if not ids:
+        return {}
+    return {a.id: a for a in db.scalars(select(Audit).where(Audit.id.in_(set(ids))))}
+
+
+def list_audits(db: Session, params: PageParams, *, organization_id: uuid.UUID | None = None,
+                audit_firm_id: uuid.UUID | None = None, status: str | None = None,
+                scope_id: uuid.UUID | None = None) -> Page[Audit]:
+    query = select(Audit)
+    if organization_id is not None:
+        query = query.where(Audit.organization_id == organization_id)
+    if audit_firm_id is not None:
+        query = query.where(Audit.audit_firm_id == audit_firm_id)
+    if status is not None:
+        query = query.where(Audit.status == status)
+    if scope_id is not None:
+        query = query.where(Audit.scope_id == scope_id)
+    return _page(db, query.order_by(Audit.start_on.desc(), Audit.id), params)
+
+
+def open_audit_of_scope(db: Session, scope_id: uuid.UUID) -> Audit | None:
+    return db.scalar(select(Audit).where(Audit.scope_id == scope_id,
+                                         Audit.status.in_(OPEN_AUDIT_STATUSES)).limit(1))
+
+
+def firm_audits_organization(db: Session, audit_firm_id: uuid.UUID,
+                             organization_id: uuid.UUID) -> bool:
+    """Whether the firm has a live or decided audit of the organisation."""
+    return db.scalar(select(exists().where(
+        Audit.audit_firm_id == audit_firm_id, Audit.organization_id == organization_id,
+        Audit.status != "cancelled"))) or False
+
+
+def firm_audits_scope(db: Session, audit_firm_id: uuid.UUID, scope_id: uuid.UUID) -> bool:
+    return db.scalar(select(exists().where(
+        Audit.audit_firm_id == audit_firm_id, Audit.scope_id == scope_id,
+        Audit.status != "cancelled"))) or False
+
+
+def ratings_of(db: Session, audit_id: uuid.UUID) -> list[AuditRating]:
+    return list(db.scalars(select(AuditRating).where(AuditRating.audit_id == audit_id)))
+
+
+def findings_of(db: Session, audit_id: uuid.UUID) -> list[Finding]:
+    return list(db.scalars(select(Finding).where(Finding.audit_id == audit_id)
+                           .order_by(Finding.principle_number, Finding.criterion_number)))
+
+
+def finding_by_id(db: Session, finding_id: uuid.UUID) -> Finding | None:
+    return db.get(Finding, finding_id)
+
+
+def open_findings(db: Session, organization_id: uuid.UUID | None) -> list[Finding]:
+    """Findings not yet closed, of audits that were not cancelled."""
+    query = (select(Finding).join(Audit, Audit.id == Finding.audit_id)
+             .where(Finding.status.in_(("open", "plan_submitted")),
+                    Audit.status != "cancelled"))
+    if organization_id is not None:
+        query = query.where(Finding.organization_id == organization_id)
+    return list(db.scalars(query.order_by(Finding.closure_due_on)))
+
+
+def planned_audits(db: Session, organization_id: uuid.UUID | None) -> list[Audit]:
+    query = select(Audit).where(Audit.status == "planned")
+    if organization_id is not None:
+        query = query.where(Audit.organization_id == organization_id)
+    return list(db.scalars(query.order_by(Audit.start_on)))
+
+
+# --- certificates -----------------------------------------------------------------------
+
+_CERT_LOAD = (selectinload(Certificate.activity_rows), selectinload(Certificate.country_rows))
+
+
+def effective_status_is(status: str, today: date) -> ColumnElement[bool]:
+    """The SQL condition for a certificate's status as the register shows it on ``today``
+    (active and suspended certificates past their end are expired)."""
+    live = Certificate.status.in_(("active", "suspended"))
+    if status == "expired":
+        return or_(Certificate.status == "expired",
+                   and_(live, Certificate.valid_until < today))
+    if status in ("active", "suspended"):
+        return and_(Certificate.status == status, Certificate.valid_until >= today)
+    return Certificate.status == status
+
+
+def certificate_by_number(db: Session, number: str) -> Certificate | None:
+    return db.scalar(select(Certificate).where(Certificate.number == number)
+                     .options(*_CERT_LOAD))
+
+
+def certificate_by_id(db: Session, certificate_id: uuid.UUID) -> Certificate | None:
+    return db.get(Certificate, certificate_id, options=list(_CERT_LOAD))
+
+
+def certificates_by_ids(db: Session, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Certificate]:
+    if not ids:
+        return {}
+    rows = db.scalars(select(Certificate).where(Certificate.id.in_(set(ids)))
+                      .options(*_CERT_LOAD))
+    return {c.id: c for c in rows}
+
+
+def certificate_numbers(db: Session, prefix: str) -> list[str]:
+    return list(db.scalars(select(Certificate.number).where(
+        Certificate.number.startswith(prefix, autoescape=True))))
+
+
+def current_certificates(db: Session, *, on: date, kind: str | None = None,
+                         entity_id: uuid.UUID | None = None,
+                         organization_id: uuid.UUID | None = None,
+                         scope_id: uuid.UUID | None = None) -> list[Certificate]:
+    """Active certificates valid on the day (rules.is_current), newest first."""
+    query = select(Certificate).where(Certificate.status == "active",
+                                      Certificate.valid_from <= on, Certificate.valid_until >= on)
+    if kind is not None:
+        query = query.where(Certificate.standard_kind == kind)
+    if entity_id is not None:
+        query = query.where(Certificate.entity_id == entity_id)
+    if organization_id is not None:
+        query = query.where(Certificate.organization_id == organization_id)
+    if scope_id is not None:
+        query = query.where(Certificate.scope_id == scope_id)
+    return list(db.scalars(query.options(*_CERT_LOAD)
+                           .order_by(Certificate.valid_from.desc(), Certificate.number)))
+
+
+def live_certificates(db: Session, *, entity_id: uuid.UUID, kind: str) -> list[Certificate]:
+    """Active or suspended certificates of an entity for a standard kind."""
+    return list(db.scalars(select(Certificate).where(
+        Certificate.entity_id == entity_id, Certificate.standard_kind == kind,
+        Certificate.status.in_(("active", "suspended"))).options(*_CERT_LOAD)))
+
+
+def holds_current_certificate(db: Session, organization_id: uuid.UUID, kind: str,
+                              on: date) -> bool:
+    return db.scalar(select(exists().where(
+        Certificate.organization_id == organization_id, Certificate.standard_kind == kind,
+        Certificate.status == "active", Certificate.valid_from <= on,
+        Certificate.valid_until >= on))) or False
+
+
+@dataclass(frozen=True)
+class CertificateFilter:
+    kind: str | None = None
+    version_id: uuid.UUID | None = None
+    standard_id: uuid.UUID | None = None
+    activity: str | None = None
+    country: str | None = None
+    status: str | None = None
+    organization_id: uuid.UUID | None = None
+    entity_id: uuid.UUID | None = None
+    q: str | None = None
+
+
+def _certificate_query(f: CertificateFilter, today: date) -> Select:  # type: ignore[type-arg]
+    query = select(Certificate)
+    if f.kind:
+        query = query.where(Certificate.standard_kind == f.kind)
+    if f.version_id:
+        query = query.where(Certificate.version_id == f.version_id)
+    if f.standard_id:
+        query = query.where(Certificate.version_id.in_(
+            select(StandardVersion.id).where(StandardVersion.standard_id == f.standard_id)))
+    if f.activity:
+        query = query.where(exists().where(CertificateActivity.certificate_id == Certificate.id,
+                                           CertificateActivity.activity == f.activity))
+    if f.country:
+        query = query.where(exists().where(CertificateCountry.certificate_id == Certificate.id,
+                                           CertificateCountry.country == f.country))
+    if f.status:
+        query = query.where(effective_status_is(f.status, today))
+    if f.organization_id:
+        query = query.where(Certificate.organization_id == f.organization_id)
+    if f.entity_id:
+        query = query.where(Certificate.entity_id == f.entity_id)
+    if f.q:
+        escaped = f.q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        pattern = f"%{escaped}%"
+        query = query.where(or_(
+            func.lower(Certificate.number).like(pattern, escape="\\"),
+            Certificate.entity_id.in_(select(Entity.id).where(
+                func.lower(Entity.name).like(pattern, escape="\\")))))
+    return query
+
+
+def list_certificates(db: Session, params: PageParams, f: CertificateFilter,
+                      today: date) -> Page[Certificate]:
+    query = _certificate_query(f, today).options(*_CERT_LOAD).order_by(
+        Certificate.valid_from.desc(), Certificate.number.desc())
+    return _page(db, query, params)
+
+
+def all_certificates(db: Session, f: CertificateFilter, today: date,
+                     limit: int) -> list[Certificate]:
+    query = _certificate_query(f, today).options(*_CERT_LOAD).order_by(
+        Certificate.valid_from.desc(), Certificate.number.desc()).limit(limit)
+    return list(db.scalars(query))
+
+
+def certificate_events(db: Session, certificate_id: uuid.UUID) -> list[CertificateEvent]:
+    return list(db.scalars(select(CertificateEvent)
+                           .where(CertificateEvent.certificate_id == certificate_id)
+                           .order_by(CertificateEvent.at, CertificateEvent.id)))
+
+
+def live_certificates_for_dues(db: Session,
+                               organization_id: uuid.UUID | None) -> list[Certificate]:
+    """Active and suspended certificates (expired by date included: their
+    re-certification is overdue)."""
+    query = select(Certificate).where(Certificate.status.in_(("active", "suspended")))
+    if organization_id is not None:
+        query = query.where(Certificate.organization_id == organization_id)
+    return list(db.scalars(query.options(*_CERT_LOAD).order_by(Certificate.valid_until)))
+
+
+def certificates_of_audits(db: Session,
+                           audit_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Certificate]:
+    if not audit_ids:
+        return {}
+    rows = db.scalars(select(Certificate).where(Certificate.audit_id.in_(set(audit_ids)))
+                      .options(*_CERT_LOAD))
+    return {c.audit_id: c for c in rows}
+
+
+# --- the public register ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FindingFilter:
+    principle: int | None = None
+    criterion: str | None = None
+    severity: str | None = None
+    year: int | None = None
+    kind: str | None = None
+
+
+def _public_findings(f: FindingFilter) -> Select:  # type: ignore[type-arg]
+    query = (select(Finding).join(Audit, Audit.id == Finding.audit_id)
+             .where(Audit.status == "decided", Finding.status.in_(LIVE_FINDING_STATUSES)))
+    if f.principle is not None:
+        query = query.where(Finding.principle_number == f.principle)
+    if f.criterion:
+        query = query.where(Finding.criterion_number == f.criterion)
+    if f.severity:
+        query = query.where(Finding.severity == f.severity)
+    if f.year is not None:
+        query = query.where(Audit.end_on >= date(f.year, 1, 1),
+                            Audit.end_on <= date(f.year, 12, 31))
+    if f.kind:
+        query = query.where(Audit.scope_id.in_(select(CertificationScope.id).where(
+            CertificationScope.standard_kind == f.kind)))
+    return query
+
+
+def list_public_findings(db: Session, params: PageParams, f: FindingFilter) -> Page[Finding]:
+    query = _public_findings(f).order_by(Audit.end_on.desc(), Finding.principle_number,
+                                         Finding.criterion_number, Finding.id)
+    return _page(db, query, params)
+
+
+def all_public_findings(db: Session, f: FindingFilter, limit: int) -> list[Finding]:
+    query = _public_findings(f).order_by(Audit.end_on.desc(), Finding.principle_number,
+                                         Finding.criterion_number, Finding.id).limit(limit)
+    return list(db.scalars(query))
+
+
+def public_finding_counts(db: Session, f: FindingFilter) -> dict[str, int]:
+    sub = _public_findings(f).subquery()
+    rows = db.execute(select(sub.c.severity, func.count()).group_by(sub.c.severity))
+    return {severity: count for severity, count in rows}
+
+
+def nonconformities_by_principle_year(db: Session) -> list[tuple[int, int, str, int]]:
+    """(year of the audit's end, principle, severity, count) over decided audits."""
+    sub = (select(Audit.end_on.label("end_on"), Finding.principle_number.label("principle"),
+                  Finding.severity.label("severity"))
+           .join(Audit, Audit.id == Finding.audit_id)
+           .where(Audit.status == "decided", Finding.status.in_(LIVE_FINDING_STATUSES))
+           ).subquery()
+    rows = db.execute(select(sub.c.end_on, sub.c.principle, sub.c.severity))
+    counts: dict[tuple[int, int, str], int] = {}
+    for end_on, principle, severity in rows:
+        key = (end_on.year, principle, severity)
+        counts[key] = counts.get(key, 0) + 1
+    return sorted((y, p, s, n) for (y, p, s), n in counts.items())
+
+
+def current_counts_by(db: Session, facet: str, today: date) -> list[tuple[str, int]]:
+    """Current (active, in date) certificates per activity or per country."""
+    if facet == "activity":
+        column, table = CertificateActivity.activity, CertificateActivity
+    else:
+        column, table = CertificateCountry.country, CertificateCountry  # type: ignore[assignment]
+    rows = db.execute(
+        select(column, func.count()).select_from(table)
+        .join(Certificate, Certificate.id == table.certificate_id)
+        .where(effective_status_is("active", today))
+        .group_by(column).order_by(func.count().desc(), column))
+    return [(key, count) for key, count in rows]
+
+
+def decided_audit_ids(db: Session, ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+    if not ids:
+        return set()
+    return set(db.scalars(select(Audit.id).where(Audit.id.in_(set(ids)),
+                                                 Audit.status == "decided")))
+
+
+# --- claims -----------------------------------------------------------------------------
+
+
+def claim_by_id(db: Session, claim_id: uuid.UUID) -> Claim | None:
+    return db.get(Claim, claim_id)
+
+
+def list_claims(db: Session, params: PageParams, *, status: str | None = None,
+                organization_id: uuid.UUID | None = None,
+                certificate_active_on: date | None = None) -> Page[Claim]:
+    query = select(Claim)
+    if status is not None:
+        query = query.where(Claim.status == status)
+    if organization_id is not None:
+        query = query.where(Claim.organization_id == organization_id)
+    if certificate_active_on is not None:
+        query = query.where(Claim.certificate_id.in_(select(Certificate.id).where(
+            effective_status_is("active", certificate_active_on))))
+    return _page(db, query.order_by(Claim.created_at.desc(), Claim.id), params)
+
+
+# --- good standing ----------------------------------------------------------------------
+
+
+def certifying_members_joined_before(db: Session, classes: Sequence[str],
+                                     joined_before: date) -> list[Organization]:
+    """Members of the certifying classes that joined before the day (the caller applies
+    the exact deadline and the certificate check)."""
+    return list(db.scalars(
+        select(Organization).where(
+            Organization.status == "member", Organization.membership_class.in_(classes),
+            Organization.joined_on.is_not(None), Organization.joined_on < joined_before)
+        .order_by(Organization.joined_on, Organization.name)))
+
+
+def organizations_holding(db: Session, ids: Sequence[uuid.UUID], kind: str,
+                          on: date) -> set[uuid.UUID]:
+    if not ids:
+        return set()
+    return set(db.scalars(select(Certificate.organization_id).where(
+        Certificate.organization_id.in_(set(ids)), Certificate.standard_kind == kind,
+        Certificate.status == "active", Certificate.valid_from <= on,
+        Certificate.valid_until >= on)))

@@ -1,0 +1,1 @@
+"""Use cases of the assurance context, one module per flow."""

@@ -1,0 +1,293 @@
+"""Certificates: issuing after a decision, the public register and the JSON form, and the
+secretariat's suspend / reinstate / withdraw. Expiry happens by date and is computed."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+
+from sqlalchemy.orm import Session
+
+from stewardship.assurance import repository as repo
+from stewardship.assurance.models import (
+    Audit,
+    Certificate,
+    CertificateActivity,
+    CertificateCountry,
+    CertificateEvent,
+    CertificationScope,
+)
+from stewardship.assurance.repository import CertificateFilter
+from stewardship.assurance.rules import (
+    CertificateStatus,
+    Decision,
+    Maturity,
+    certificate_may_move,
+    certificate_prefix,
+    certificate_type,
+    effective_status,
+    next_certificate_number,
+)
+from stewardship.assurance.schemas import (
+    CertificateDocument,
+    CertificateEventRead,
+    CertificatePage,
+    CertificateQuery,
+    CertificateRead,
+    CertificateSummary,
+    StatusChange,
+)
+from stewardship.assurance.service.common import Labels, today_or
+from stewardship.core import eventlog
+from stewardship.core.auth import Actor, Role, require
+from stewardship.core.errors import Conflict, InvalidInput, NotFound
+from stewardship.core.pagination import PageParams
+from stewardship.registry import repository as registry_repo
+from stewardship.registry.rules import Activity, normalize_country
+from stewardship.standards.rules import StandardKind
+from stewardship.standards.service import library
+
+DOCUMENT_FORMAT = "stewardship-certificate/1"
+EXPORT_LIMIT = 50_000
+
+
+def verify_path(number: str) -> str:
+    return f"/certificates/{number}"
+
+
+def _labels(db: Session, certificates: list[Certificate]) -> Labels:
+    return Labels(db, organizations=[c.organization_id for c in certificates],
+                  entities=[c.entity_id for c in certificates],
+                  versions=[c.version_id for c in certificates])
+
+
+def _summary(c: Certificate, labels: Labels, today: date) -> CertificateSummary:
+    return CertificateSummary(
+        number=c.number,
+        status=effective_status(CertificateStatus(c.status), c.valid_until, today).value,
+        certificate_type=c.certificate_type, organization=labels.organization(c.organization_id),
+        entity=labels.entity(c.entity_id), standard=labels.standard(c.version_id),
+        maturity=Maturity(c.maturity), valid_from=c.valid_from, valid_until=c.valid_until,
+        surveillance_due_on=c.surveillance_due_on, activities=c.activities,
+        countries=c.countries, verify_path=verify_path(c.number))
+
+
+def summaries(db: Session, certificates: list[Certificate],
+              today: date | None = None) -> list[CertificateSummary]:
+    labels = _labels(db, certificates)
+    day = today_or(today)
+    return [_summary(c, labels, day) for c in certificates]
+
+
+def _history(db: Session, c: Certificate, today: date) -> list[CertificateEventRead]:
+    out = [CertificateEventRead(from_status=e.from_status, to_status=e.to_status,
+                                reason=e.reason, at=e.at,
+                                by="platform" if e.actor.startswith("system:") else "secretariat")
+           for e in repo.certificate_events(db, c.id)]
+    if effective_status(CertificateStatus(c.status), c.valid_until, today) is \
+            CertificateStatus.EXPIRED and c.status != CertificateStatus.EXPIRED:
+        out.append(CertificateEventRead(
+            from_status=c.status, to_status=CertificateStatus.EXPIRED.value,
+            reason=f"validity ended on {c.valid_until}",
+            at=datetime.combine(c.valid_until + timedelta(days=1), time(), tzinfo=UTC),
+            by="platform"))
+    return out
+
+
+def load(db: Session, number: str) -> Certificate:
+    certificate = repo.certificate_by_number(db, number.strip().upper())
+    if certificate is None:
+        raise NotFound(f"no certificate '{number}'", field="number")
+    return certificate
+
+
+def to_read(db: Session, c: Certificate, today: date | None = None) -> CertificateRead:
+    day = today_or(today)
+    summary = summaries(db, [c], day)[0]
+    scope = repo.scope_by_id(db, c.scope_id)
+    assert scope is not None
+    facilities = Labels(db, facilities=[f.facility_id for f in scope.facilities])
+    return CertificateRead(**summary.model_dump(), audit_id=c.audit_id, scope_id=c.scope_id,
+                           facilities=[facilities.facility(f.facility_id)
+                                       for f in scope.facilities],
+                           history=_history(db, c, day))
+
+
+def get_certificate(db: Session, number: str, *, today: date | None = None) -> CertificateRead:
+    """A certificate with its scope's facilities and its whole status history. Public."""
+    return to_read(db, load(db, number), today)
+
+
+def certificate_document(db: Session, number: str, *,
+                         today: date | None = None) -> CertificateDocument:
+    """The certificate as one self-contained JSON document with a digest. Public."""
+    read = get_certificate(db, number, today=today)
+    body = {
+        "format": DOCUMENT_FORMAT, "number": read.number, "status": read.status,
+        "status_as_of": today_or(today), "certificate_type": read.certificate_type,
+        "holder": read.organization.model_dump(), "entity": read.entity.model_dump(),
+        "standard": read.standard.model_dump(), "maturity": read.maturity.value,
+        "valid_from": read.valid_from, "valid_until": read.valid_until,
+        "activities": read.activities, "countries": read.countries,
+        "facilities": [f.model_dump() for f in read.facilities],
+        "verify_path": read.verify_path,
+    }
+    return CertificateDocument.model_validate({**body,
+                                               "digest": eventlog.digest_payload(body)})
+
+
+def build_filter(db: Session, query: CertificateQuery) -> CertificateFilter:
+    """The register's filters, checked, with names turned into ids."""
+    kind, standard, version = query.kind, query.standard, query.version
+    activity, country, status = query.activity, query.country, query.status
+    organization, q = query.organization, query.q
+    if kind is not None and kind not in {k.value for k in StandardKind}:
+        raise InvalidInput("kind must be performance or chain_of_custody", field="kind")
+    if activity is not None and activity not in {a.value for a in Activity}:
+        raise InvalidInput(f"'{activity}' is not an activity", field="activity")
+    if status is not None and status not in {s.value for s in CertificateStatus}:
+        raise InvalidInput("status must be active, suspended, withdrawn or expired",
+                           field="status")
+    if country:
+        try:
+            country = normalize_country(country)
+        except ValueError as exc:
+            raise InvalidInput(str(exc), field="country") from exc
+    version_id = standard_id = None
+    if version is not None and not standard:
+        raise InvalidInput("name the standard whose version to filter by", field="standard")
+    if standard:
+        try:
+            if version is not None:
+                version_id = library.load_version(db, standard, version).id
+            else:
+                standard_id = library.load_standard(db, standard).id
+        except NotFound as exc:
+            raise InvalidInput(exc.message, field="version" if version else "standard") \
+                from exc
+    org_id = None
+    if organization:
+        org = registry_repo.organization_by_slug(db, organization)
+        if org is None:
+            raise InvalidInput(f"no organisation '{organization}'", field="organization")
+        org_id = org.id
+    return CertificateFilter(kind=kind, version_id=version_id, standard_id=standard_id,
+                             activity=activity, country=country, status=status,
+                             organization_id=org_id, q=(q or "").strip()[:100] or None)
+
+
+def list_certificates(db: Session, params: PageParams,
+                      query: CertificateQuery | None = None, *,
+                      today: date | None = None) -> CertificatePage:
+    """The public register of every certificate ever issued, newest first. Public."""
+    day = today_or(today)
+    page = repo.list_certificates(db, params, build_filter(db, query or CertificateQuery()),
+                                  day)
+    return CertificatePage(items=summaries(db, page.items, day), total=page.total,
+                           page=page.page, per_page=page.per_page, pages=page.pages)
+
+
+EXPORT_HEADER = ["number", "status", "type", "organization", "entity", "standard", "version",
+                 "maturity", "valid_from", "valid_until", "surveillance_due_on", "activities",
+                 "countries"]
+
+
+def export_rows(db: Session, query: CertificateQuery | None = None, *,
+                today: date | None = None) -> list[list[str]]:
+    """The filtered register as table rows, header first. Public."""
+    day = today_or(today)
+    f = build_filter(db, query or CertificateQuery())
+    rows = [list(EXPORT_HEADER)]
+    for s in summaries(db, repo.all_certificates(db, f, day, EXPORT_LIMIT), day):
+        rows.append([s.number, s.status, s.certificate_type, s.organization.name,
+                     s.entity.name, s.standard.slug, str(s.standard.version), s.maturity.value,
+                     s.valid_from.isoformat(), s.valid_until.isoformat(),
+                     s.surveillance_due_on.isoformat() if s.surveillance_due_on else "",
+                     " ".join(s.activities), " ".join(s.countries)])
+    return rows
+
+
+# --- issuing and status changes ---------------------------------------------------------
+
+
+def _record(db: Session, actor: Actor, c: Certificate, before: str | None, after: str,
+            reason: str) -> None:
+    db.add(CertificateEvent(certificate_id=c.id, from_status=before, to_status=after,
+                            reason=reason, actor=actor.ref))
+    db.flush()
+    kind = "issued" if before is None else {
+        "suspended": "suspended", "withdrawn": "withdrawn", "active": "reinstated",
+        "expired": "expired"}[after]
+    eventlog.append(db, actor, f"assurance.certificate.{kind}", f"certificate:{c.number}",
+                    {"from": before, "to": after, "reason": reason})
+
+
+def issue(db: Session, actor: Actor, audit: Audit, scope: CertificationScope,
+          decision: Decision) -> Certificate:
+    """Issue the certificate a positive decision earned (the caller checked the rules)."""
+    assert decision.valid_from is not None and decision.valid_until is not None
+    facilities = registry_repo.facilities_by_ids(db, [f.facility_id for f in scope.facilities])
+    year = decision.valid_from.year
+    number = next_certificate_number(
+        scope.standard_kind, year,
+        repo.certificate_numbers(db, certificate_prefix(scope.standard_kind, year)))
+    certificate = Certificate(
+        number=number, organization_id=scope.organization_id, entity_id=scope.entity_id,
+        scope_id=scope.id, audit_id=audit.id, version_id=scope.version_id,
+        standard_kind=scope.standard_kind, certificate_type=certificate_type(decision.outcome),
+        maturity=decision.maturity.value, valid_from=decision.valid_from,
+        valid_until=decision.valid_until, surveillance_due_on=decision.surveillance_due,
+        status=CertificateStatus.ACTIVE.value)
+    certificate.activity_rows = [CertificateActivity(activity=a)
+                                 for a in sorted(set(scope.activities))]
+    certificate.country_rows = [CertificateCountry(country=c)
+                                for c in sorted({f.country for f in facilities.values()})]
+    db.add(certificate)
+    db.flush()
+    _record(db, actor, certificate, None, CertificateStatus.ACTIVE.value,
+            f"{decision.outcome.value} after audit {audit.id}")
+    return certificate
+
+
+def change_status(db: Session, actor: Actor, c: Certificate, target: CertificateStatus,
+                  reason: str, *, today: date) -> None:
+    current = effective_status(CertificateStatus(c.status), c.valid_until, today)
+    if current is CertificateStatus.EXPIRED and c.status != CertificateStatus.EXPIRED:
+        raise Conflict(f"certificate {c.number} expired on {c.valid_until}", field="status")
+    if not certificate_may_move(current, target):
+        raise Conflict(f"a {current.value} certificate cannot become {target.value}",
+                       field="status")
+    before = c.status
+    c.status = target.value
+    db.flush()
+    _record(db, actor, c, before, target.value, reason)
+
+
+def _secretariat_change(db: Session, actor: Actor | None, number: str, data: StatusChange,
+                        target: CertificateStatus, action: str,
+                        today: date | None) -> CertificateRead:
+    actor = require(actor, Role.SECRETARIAT, action=action)
+    c = load(db, number)
+    reason = data.reason + (f" (complaint {data.complaint})" if data.complaint else "")
+    change_status(db, actor, c, target, reason, today=today_or(today))
+    return to_read(db, c, today)
+
+
+def suspend(db: Session, actor: Actor | None, number: str, data: StatusChange, *,
+            today: date | None = None) -> CertificateRead:
+    """Suspend an active certificate, with the reason (e.g. a complaint's finding)."""
+    return _secretariat_change(db, actor, number, data, CertificateStatus.SUSPENDED,
+                               "suspend certificates", today)
+
+
+def reinstate(db: Session, actor: Actor | None, number: str, data: StatusChange, *,
+              today: date | None = None) -> CertificateRead:
+    """Lift a suspension."""
+    return _secretariat_change(db, actor, number, data, CertificateStatus.ACTIVE,
+                               "reinstate certificates", today)
+
+
+def withdraw(db: Session, actor: Actor | None, number: str, data: StatusChange, *,
+             today: date | None = None) -> CertificateRead:
+    """Withdraw a certificate for good."""
+    return _secretariat_change(db, actor, number, data, CertificateStatus.WITHDRAWN,
+                               "withdraw certificates", today)
