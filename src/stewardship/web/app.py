@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 
 from stewardship import __version__
 from stewardship.assurance import api as assurance_api
+from stewardship.assurance import views as assurance_views
 from stewardship.complaints import api as complaints_api
 from stewardship.complaints import views as complaints_views
 from stewardship.core.config import Settings, get_settings
@@ -30,7 +31,8 @@ from stewardship.web import views as web_views
 
 PACKAGE = Path(__file__).resolve().parent.parent
 TEMPLATE_DIRS = [PACKAGE / "web" / "templates", PACKAGE / "registry" / "templates",
-                 PACKAGE / "standards" / "templates", PACKAGE / "complaints" / "templates"]
+                 PACKAGE / "standards" / "templates", PACKAGE / "complaints" / "templates",
+                 PACKAGE / "assurance" / "templates"]
 
 DESCRIPTION = """\
 The open platform of a responsible-sourcing scheme for the aluminium value chain: the
@@ -88,5 +90,6 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(complaints_api.router)
     app.include_router(complaints_views.router)
     app.include_router(standards_views.router)
+    app.include_router(assurance_views.router)
     app.mount("/static", StaticFiles(directory=PACKAGE / "web" / "static"), name="static")
     return app
