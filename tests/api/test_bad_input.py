@@ -137,7 +137,7 @@ def test_facility_input_is_checked(db: Session, client_for: Callable[[Actor], Te
         ({"activities": ["teleportation"]}, "activities.0"),
         ({"latitude": "91", "longitude": "5"}, "latitude"),
         ({"latitude": "north", "longitude": "5"}, "latitude"),
-        ({"latitude": "60"}, "body"),  # a rule across two fields names the body
+        ({"latitude": "60"}, "longitude"),  # the pair rule names the missing half
         ({"annual_capacity_t": -1}, "annual_capacity_t"),
         ({"annual_capacity_t": 1.5}, "annual_capacity_t"),
     ]

@@ -7,7 +7,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import EmailStr, Field, field_validator, model_validator
+from pydantic import EmailStr, Field, ValidationInfo, field_validator
 
 from stewardship.core.schemas import InputModel, OutputModel, PageOut
 from stewardship.registry.rules import (
@@ -119,7 +119,7 @@ class FacilityCreate(InputModel):
     address: str = Field(default="", max_length=400)
     country: Country
     latitude: Decimal | str | None = None
-    longitude: Decimal | str | None = None
+    longitude: Decimal | str | None = Field(default=None, validate_default=True)
     activities: list[Activity] = Field(min_length=1, max_length=11)
     annual_capacity_t: int | None = Field(default=None, ge=0, le=10**12)
 
@@ -132,13 +132,11 @@ class FacilityCreate(InputModel):
 
     @field_validator("longitude")
     @classmethod
-    def _lon(cls, v: Decimal | str | None) -> Decimal | None:
-        return parse_coordinate(v, axis="longitude")
-
-    @model_validator(mode="after")
-    def _pair(self) -> FacilityCreate:
-        validate_coordinates(self.latitude, self.longitude)  # type: ignore[arg-type]
-        return self
+    def _lon(cls, v: Decimal | str | None, info: ValidationInfo) -> Decimal | None:
+        longitude = parse_coordinate(v, axis="longitude")
+        if "latitude" in info.data:  # a bad latitude has its own error already
+            validate_coordinates(info.data["latitude"], longitude)
+        return longitude
 
 
 class DuplicateCheck(InputModel):

@@ -92,6 +92,8 @@ def update_accreditation(db: Session, actor: Actor | None, slug: str,
                          data: Accreditation) -> AuditFirmRead:
     actor = require(actor, Role.SECRETARIAT, action="change accreditations")
     firm = load(db, actor, slug)
+    if data.expires_on <= date.today():
+        raise InvalidInput("the accreditation must expire in the future", field="expires_on")
     firm.standards = [s.value for s in data.standards]
     firm.countries = data.countries
     firm.activities = sorted(a.value for a in data.activities)
