@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 from sqlalchemy.orm import Session
 
+from stewardship.assurance.demo import load_demo_assurance
 from stewardship.complaints.demo import load_demo_complaints
 from stewardship.core.auth import Role, system_actor
 from stewardship.core.config import Settings
@@ -130,4 +131,6 @@ def load_demo(db: Session, advance: Callable[[str], None] | None = None,
                         settings or Settings())
     tick("standards")
     load_demo_complaints(db, settings)
+    if load_demo_assurance(db):
+        report.count("certification demos")
     return report

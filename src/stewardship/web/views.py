@@ -8,6 +8,8 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
+from stewardship.assurance.schemas import CertificateQuery
+from stewardship.assurance.service import certificates, dues
 from stewardship.core import eventlog
 from stewardship.core.auth import Role, require
 from stewardship.core.errors import DomainError, InvalidInput
@@ -103,6 +105,8 @@ def dashboard(request: Request, db: DbSession, actor: OptionalActor) -> Response
             facility_total=facilities.list_facilities(db, actor, PageParams(1, 1)).total,
             firms=audit_firms.list_audit_firms(db, actor, PageParams(1, 50)),
             events=eventlog.list_entries(db, small),
+            due_dates=dues.due_dates(db, actor),
+            overdue_members=dues.overdue_members(db, actor),
         )
         template = "dashboards/secretariat.html"
     elif actor.role in (Role.MEMBER_ADMIN, Role.MEMBER_USER):
@@ -114,6 +118,9 @@ def dashboard(request: Request, db: DbSession, actor: OptionalActor) -> Response
             users=accounts.list_users(db, actor, PageParams(1, 50)),
             invitations=(accounts.pending_invitations(db, actor)
                          if actor.role is Role.MEMBER_ADMIN else []),
+            due_dates=dues.due_dates(db, actor),
+            certificates=certificates.list_certificates(
+                db, PageParams(1, 20), CertificateQuery(organization=actor.organization_slug)),
         )
         template = "dashboards/member.html"
     else:

@@ -1,0 +1,254 @@
+"""Certification work for the demo world, done through the assurance services.
+
+Everything here is fictional. It builds, with dates in the past so that the decision rules
+hold:
+
+1. Fjordal Aluminium: its smelter and casthouse certified against the Performance
+   Standard v3 (audited by Coral Sea Audit Partners), with an approved off-product claim.
+2. Sonkhal Aluminium: provisionally certified after an audit with two major and one minor
+   non-conformity; the corrective action plans are overdue.
+3. Kebbe Bauxite Company: an initial audit of its mine in progress.
+4. Rheinfeld Rolling Group: its German rolling mill holds a Performance and a Chain of
+   Custody certificate (Thistlebrook Assurance), with an approved on-product claim.
+5. Lindtal Remelt: certified, then suspended by the secretariat after a complaint.
+
+Idempotent: nothing is done when any certificate exists already.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, timedelta
+from decimal import Decimal
+
+from sqlalchemy.orm import Session
+
+from stewardship.assurance.rules import AuditType, ClaimKind, Maturity, Rating
+from stewardship.assurance.schemas import (
+    AuditCreate,
+    ClaimCreate,
+    Note,
+    PlanSubmit,
+    RatingBatch,
+    RatingWrite,
+    ReportSubmit,
+    ScopeCreate,
+    ScopeRead,
+    StatusChange,
+)
+from stewardship.assurance.service import (
+    audits,
+    certificates,
+    claims,
+    decisions,
+    scopes,
+)
+from stewardship.core.auth import Actor
+from stewardship.core.errors import DomainError
+from stewardship.core.pagination import PageParams
+from stewardship.registry import repository as registry_repo
+from stewardship.registry.rules import Activity
+from stewardship.registry.service import accounts, audit_firms, facilities, organizations
+from stewardship.standards.service import library
+
+SECRETARIAT = "secretariat@stewardship.example"
+ALL = PageParams(page=1, per_page=100)
+PLAN = ("Opening meeting with management; site tour of every facility in scope; document "
+        "review; interviews with workers, contractors and community representatives; "
+        "closing meeting.")
+
+
+class _Skip(Exception):
+    """The demo world lacks what a step needs (e.g. a trimmed demo_world.yaml)."""
+
+
+def _actor(db: Session, email: str) -> Actor:
+    user = registry_repo.user_by_email(db, email)
+    if user is None:
+        raise _Skip(email)
+    return accounts.actor_for(user)
+
+
+def _admin(db: Session, slug: str) -> Actor:
+    for user in accounts.list_users(db, _actor(db, SECRETARIAT), ALL, organization=slug).items:
+        if user.role == "member_admin":
+            return _actor(db, user.email)
+    raise _Skip(slug)
+
+
+def _lead(db: Session, firm: str, name: str) -> uuid.UUID:
+    read = audit_firms.get_audit_firm(db, None, firm)
+    for auditor in read.auditors:
+        if auditor.name == name:
+            return auditor.id
+    raise _Skip(name)
+
+
+def _scope(db: Session, admin: Actor, org: str, entity: str, sites: list[str],
+           activities: list[str], standard: str, version: int) -> ScopeRead:
+    read = organizations.get_organization(db, admin, org)
+    entity_id = next((e.id for e in read.entities if e.name == entity), None)
+    if entity_id is None:
+        raise _Skip(entity)
+    by_name = {f.name: f.id for f in facilities.list_facilities(db, admin, ALL,
+                                                                organization=org).items}
+    if any(s not in by_name for s in sites):
+        raise _Skip(org)
+    return scopes.create_scope(db, admin, ScopeCreate(
+        entity_id=entity_id, facilities=[by_name[s] for s in sites],
+        activities=[Activity(a) for a in activities],
+        standard=standard, version=version))
+
+
+def _ratings(scope: ScopeRead, majors: int, minors: int,
+             only: int | None = None) -> list[RatingWrite]:
+    numbers = [c.number for c in scope.criteria if c.applicable]
+    if only is not None:
+        numbers = numbers[:only]
+    # findings spread over principles: the first criterion of each principle comes first
+    by_principle: dict[str, str] = {}
+    for n in numbers:
+        by_principle.setdefault(n.split(".")[0], n)
+    firsts = list(by_principle.values())
+    order = firsts[1:] + [n for n in numbers if n not in firsts[1:]]
+    bad = {n: Rating.MAJOR for n in order[:majors]}
+    bad.update({n: Rating.MINOR for n in order[majors:majors + minors]})
+    first = scope.facilities[0].id
+    out = []
+    for f in scope.facilities:
+        for n in numbers:
+            rating = bad.get(n, Rating.CONFORMANCE) if f.id == first else Rating.CONFORMANCE
+            out.append(RatingWrite(facility=f.id, criterion=n, rating=rating,
+                                   reason="" if rating is Rating.CONFORMANCE else
+                                   f"Evidence for {n} incomplete at the time of the audit "
+                                   "(fictional demo finding)."))
+    return out
+
+
+def _audit(db: Session, admin: Actor, auditor: Actor, scope: ScopeRead, firm: str,
+           lead: uuid.UUID, start_on: date, *, audit_type: AuditType = AuditType.CERTIFICATION,
+           days: int = 4) -> uuid.UUID:
+    audit = audits.plan_audit(db, admin, AuditCreate(
+        scope_id=scope.id, audit_firm=firm, lead_auditor_id=lead, audit_type=audit_type,
+        start_on=start_on, end_on=start_on + timedelta(days=days)),
+        today=start_on - timedelta(days=70))
+    audits.submit_plan(db, admin, audit.id, PlanSubmit(plan=PLAN),
+                       today=start_on - timedelta(days=60))
+    audits.start_audit(db, auditor, audit.id, today=start_on)
+    return audit.id
+
+
+def _certify(db: Session, secretariat: Actor, admin: Actor, auditor: Actor,
+             scope: ScopeRead, firm: str, lead: uuid.UUID, start_on: date, *,
+             majors: int = 0, minors: int = 0, summary: str) -> str:
+    audit_id = _audit(db, admin, auditor, scope, firm, lead, start_on)
+    audits.rate(db, auditor, audit_id, RatingBatch(ratings=_ratings(scope, majors, minors)))
+    audits.submit_report(db, auditor, audit_id, ReportSubmit(
+        proposed_maturity=Maturity.HIGH if majors + minors == 0 else Maturity.MEDIUM,
+        public_summary=summary))
+    decisions.review_report(db, secretariat, audit_id, Note(note="Report complete."))
+    decided = decisions.decide_audit(db, secretariat, audit_id,
+                                     Note(note="Decided on the reviewed report."),
+                                     today=start_on + timedelta(days=18))
+    assert decided.certificate is not None
+    return decided.certificate.number
+
+
+def _has_version(db: Session, urn_slug: str, version: int) -> bool:
+    try:
+        library.load_version(db, urn_slug, version)
+    except DomainError:
+        return False
+    return True
+
+
+def load_demo_assurance(db: Session, today: date | None = None) -> bool:
+    """Build the demo's certification work; False when it exists already or the world
+    lacks what it needs."""
+    day = today or date.today()
+    if certificates.list_certificates(db, PageParams(1, 1)).total:
+        return False
+    if not (_has_version(db, "performance", 3) and _has_version(db, "chain-of-custody", 2)):
+        return False
+    try:
+        _build(db, day)
+    except _Skip:
+        return False
+    return True
+
+
+def _build(db: Session, day: date) -> None:
+    secretariat = _actor(db, SECRETARIAT)
+    coral, thistle = "coral-sea-audit", "thistlebrook-assurance"
+    rohan = _actor(db, "rohan.mehta@coralsea-audit.example")
+    siobhan = _actor(db, "siobhan.kelly@coralsea-audit.example")
+    harriet = _actor(db, "harriet.lowe@thistlebrook.example")
+    rohan_id = _lead(db, coral, "Rohan Mehta")
+    siobhan_id = _lead(db, coral, "Siobhan Kelly")
+    harriet_id = _lead(db, thistle, "Harriet Lowe")
+
+    # 1. Fjordal: certified, high maturity, with an off-product claim.
+    fjordal = _admin(db, "fjordal-aluminium")
+    s = _scope(db, fjordal, "fjordal-aluminium", "Fjordal Aluminium AS",
+               ["Fjordal Smelter", "Fjordal Casthouse"], ["smelting", "casthouse"],
+               "performance", 3)
+    fjordal_cert = _certify(
+        db, secretariat, fjordal, rohan, s, coral, rohan_id, day - timedelta(days=240),
+        summary="Hydropower-based smelter and casthouse; strong water and biodiversity "
+                "management. No non-conformity found (fictional demo audit).")
+    claim = claims.request_claim(db, fjordal, ClaimCreate(
+        certificate=fjordal_cert, kind=ClaimKind.OFF_PRODUCT, uses_logo=True,
+        wording="Fjordal Aluminium's smelter and casthouse are certified against the "
+                "Performance Standard."), today=day - timedelta(days=200))
+    claims.approve_claim(db, secretariat, claim.id, Note(note="Wording as approved."),
+                         today=day - timedelta(days=195))
+
+    # 2. Sonkhal: provisional (two majors, one minor).
+    sonkhal = _admin(db, "sonkhal-aluminium")
+    s = _scope(db, sonkhal, "sonkhal-aluminium", "Sonkhal Aluminium Limited",
+               ["Sonkhal Smelter", "Sonkhal Casthouse and Rod Mill"],
+               ["smelting", "casthouse"], "performance", 3)
+    _certify(db, secretariat, sonkhal, siobhan, s, coral, siobhan_id,
+             day - timedelta(days=100), majors=2, minors=1,
+             summary="Captive coal power; greenhouse-gas pathway and waste management "
+                     "need work. Two major and one minor non-conformity (fictional).")
+
+    # 3. Kebbe: an initial audit in progress, partly rated.
+    kebbe = _admin(db, "kebbe-bauxite")
+    s = _scope(db, kebbe, "kebbe-bauxite", "Kebbe Bauxite Company SA",
+               ["Kebbe Plateau Mine"], ["bauxite_mining"], "performance", 3)
+    audit_id = _audit(db, kebbe, rohan, s, coral, rohan_id, day - timedelta(days=2), days=5)
+    audits.rate(db, rohan, audit_id, RatingBatch(ratings=_ratings(s, 0, 1, only=6)))
+
+    # 4. Rheinfeld: Performance and Chain of Custody, with an on-product claim.
+    rheinfeld = _admin(db, "rheinfeld-rolling")
+    perf = _scope(db, rheinfeld, "rheinfeld-rolling", "Rheinfeld Walzwerk GmbH",
+                  ["Rheinfeld Rolling Mill"], ["semi_fabrication"], "performance", 3)
+    _certify(db, secretariat, rheinfeld, harriet, perf, thistle, harriet_id,
+             day - timedelta(days=400), minors=1,
+             summary="Rolling mill with good occupational health and safety records; one "
+                     "minor non-conformity on stakeholder engagement (fictional).")
+    coc = _scope(db, rheinfeld, "rheinfeld-rolling", "Rheinfeld Walzwerk GmbH",
+                 ["Rheinfeld Rolling Mill"], ["semi_fabrication"], "chain-of-custody", 2)
+    coc_cert = _certify(db, secretariat, rheinfeld, harriet, coc, thistle, harriet_id,
+                        day - timedelta(days=150),
+                        summary="Mass-balance system and CoC documents verified "
+                                "(fictional demo audit).")
+    claim = claims.request_claim(db, rheinfeld, ClaimCreate(
+        certificate=coc_cert, kind=ClaimKind.ON_PRODUCT, uses_logo=True,
+        percentage=Decimal(60), wording="Made with 60 % certified aluminium from a certified "
+                               "supply chain."), today=day - timedelta(days=120))
+    claims.approve_claim(db, secretariat, claim.id, Note(note="Percentage checked."),
+                         today=day - timedelta(days=110))
+
+    # 5. Lindtal: certified, then suspended after a complaint.
+    lindtal = _admin(db, "lindtal-remelt")
+    s = _scope(db, lindtal, "lindtal-remelt", "Lindtal Remelt GmbH",
+               ["Lindtal Remelt Plant Minden", "Lindtal Remelt Plant Bitterfeld"],
+               ["remelting_refining"], "performance", 3)
+    lindtal_cert = _certify(
+        db, secretariat, lindtal, harriet, s, thistle, harriet_id, day - timedelta(days=500),
+        summary="Two remelt plants; scrap due diligence in place (fictional demo audit).")
+    certificates.suspend(db, secretariat, lindtal_cert, StatusChange(
+        reason="Suspended while a complaint about scrap sourcing at the Minden plant is "
+               "investigated (fictional)."), today=day - timedelta(days=20))
