@@ -1,0 +1,110 @@
+"""The certification flow in Chromium, on the demo world: Fjordal's member admin defines a
+scope for its smelter, answers the self-assessment, plans an audit with Coral Sea Audit
+(accredited for Norway and smelting) and sends the plan; its lead auditor starts the
+audit, rates every applicable criterion and submits the report."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.conftest import log_in
+
+pytestmark = pytest.mark.browser
+
+ADMIN = "admin@fjordal.example"
+LEAD_AUDITOR = "rohan.mehta@coralsea-audit.example"
+
+
+def test_from_scope_definition_to_a_submitted_audit_report(new_page: Any,
+                                                            artifacts: Path) -> None:
+    member = new_page(390, 844)  # a phone
+    log_in(member, ADMIN)
+    member.goto("/assurance/scopes")
+    expect(member.locator("h1")).to_have_text("Certification scopes")
+
+    # 1. the scope: the smelter alone, smelting, the first usable Performance version
+    member.select_option("#field-entity_id", index=1)
+    member.locator("#field-facilities").get_by_label(re.compile(r"Fjordal Smelter")).check()
+    member.locator("#field-activities").get_by_label("Smelting", exact=True).check()
+    version = member.locator("#field-standard_version option[value^='performance:']").first
+    member.select_option("#field-standard_version", version.get_attribute("value"))
+    member.fill("#field-name", "Fjordal smelter, browser flow")
+    member.get_by_role("button", name="Define the scope").click()
+    expect(member.locator(".flash-success")).to_contain_text("is defined")
+    expect(member.locator("h1")).to_have_text("Fjordal smelter, browser flow")
+    scope_url = member.url
+    member.screenshot(path=str(artifacts / "assurance-scope-phone.png"), full_page=False)
+
+    # 2. the self-assessment: one answer, progress moves
+    member.get_by_role("link", name="Self-assessment").click()
+    first = member.locator("article.card").first
+    first.locator("select[name='rating']").select_option("conformance")
+    first.locator("textarea[name='narrative']").fill("Energy procedure in place since 2024.")
+    first.get_by_role("button", name=re.compile(r"^Save ")).click()
+    expect(member.locator(".flash-success")).to_contain_text("is saved")
+    expect(member.locator("#sa-progress")).to_have_attribute("value", "1")
+    member.screenshot(path=str(artifacts / "assurance-self-assessment-phone.png"),
+                      full_page=False)
+
+    # 3. the audit: an initial certification audit 8 weeks ahead, plan sent today
+    member.goto(scope_url)
+    firm = member.locator("#field-audit_firm option", has_text="Coral Sea Audit")
+    member.select_option("#field-audit_firm", firm.get_attribute("value"))
+    lead = member.locator("#field-lead_auditor_id option", has_text="Rohan Mehta")
+    member.select_option("#field-lead_auditor_id", lead.get_attribute("value"))
+    member.select_option("#field-audit_type", "certification")
+    start = date.today() + timedelta(days=56)
+    member.fill("#field-start_on", start.isoformat())
+    member.fill("#field-end_on", (start + timedelta(days=3)).isoformat())
+    member.get_by_role("button", name="Plan the audit").click()
+    expect(member.locator(".flash-success")).to_contain_text("is planned")
+    expect(member.locator("#start-refusal")).to_contain_text("cannot start yet")
+    audit_url = member.url
+    member.fill("#field-plan", "Day 1 opening meeting and potline tour; day 2 interviews; "
+                              "day 3 records; day 4 closing meeting.")
+    member.get_by_role("button", name="Send the plan to the secretariat").click()
+    expect(member.locator(".flash-success")).to_contain_text("reached the secretariat")
+    expect(member.locator("#start-refusal")).to_contain_text("may start")
+
+    # 4. the lead auditor: sees the audit, starts it, rates everything, submits
+    auditor = new_page()
+    log_in(auditor, LEAD_AUDITOR)
+    auditor.get_by_role("link", name="Audits", exact=True).first.click()
+    auditor.get_by_role("link", name="Fjordal smelter, browser flow").first.click()
+    expect(auditor).to_have_url(audit_url)
+    auditor.get_by_role("button", name="Start the audit").click()
+    expect(auditor.locator(".flash-success")).to_contain_text("in progress")
+
+    summary = ("The smelter was audited against every applicable criterion; no "
+               "non-conformance was found.")
+    auditor.select_option("#field-proposed_maturity", "high")
+    auditor.fill("#field-public_summary", summary)
+    auditor.get_by_role("button", name="Submit the report").click()
+    expect(auditor.locator("#report .form-errors")).to_contain_text(
+        "criterion rating(s) are missing")
+
+    selects = auditor.locator("select[name^='rating-']")
+    for i in range(selects.count()):
+        selects.nth(i).select_option("conformance")
+    auditor.get_by_role("button", name=re.compile(r"^Save the ratings at ")).click()
+    expect(auditor.locator(".flash-success")).to_contain_text("rated")
+    progress = auditor.locator("#rating-progress")
+    expect(progress).to_have_attribute("value", progress.get_attribute("max") or "x")
+    auditor.screenshot(path=str(artifacts / "assurance-ratings.png"), full_page=False)
+
+    auditor.select_option("#field-proposed_maturity", "high")
+    auditor.fill("#field-public_summary", summary)
+    auditor.get_by_role("button", name="Submit the report").click()
+    expect(auditor.locator(".flash-success")).to_contain_text("report is submitted")
+    expect(auditor.locator(".badge").first).to_have_text("Submitted")
+
+    member.goto(audit_url)
+    expect(member.locator(".facts")).to_contain_text("Submitted")
+    member.screenshot(path=str(artifacts / "assurance-audit-submitted-phone.png"),
+                      full_page=True)
