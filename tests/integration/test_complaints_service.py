@@ -307,12 +307,31 @@ def test_suspend_membership_goes_through_the_registry(db: Session, settings: Set
     assert read.due_on == (T0 + 50 * DAY).date()
     note = read.steps[-1].note
     assert "Membership of Riverbend Bauxite suspended." in note
-    assert "Certificate suspension recorded" in note and "assurance" in note
+    assert "Riverbend Bauxite holds no current certificate to suspend." in note
     recent = kinds(db)[-2:]
     assert recent == ["registry.organization.suspended", "complaints.complaint.resolved"]
     suspended = db.scalar(select(EventLogEntry).where(
         EventLogEntry.kind == "registry.organization.suspended"))
     assert suspended is not None and ref in suspended.payload["reason"]
+
+
+def test_suspend_certificate_suspends_the_members_current_certificates(
+        db: Session, settings: Settings) -> None:
+    from stewardship.assurance.service import certificates
+    from tests import assurance_world as aw
+
+    w = aw.build(db)
+    decision = aw.certify(db, w, aw.scope(db, w))
+    number = decision.certificate.number if decision.certificate else None
+    assert number is not None
+    ref, _ = _to_investigation(db, settings, w.secretariat, w.org)
+    read = move(db, w.secretariat, settings, ref, S.RESOLVED, T0 + 20 * DAY,
+                outcome="Upheld.", note="Decision of the secretariat.",
+                sanctions=[Sanction.SUSPEND_CERTIFICATE])
+    assert f"suspended: {number}" in read.steps[-1].note
+    certificate = certificates.get_certificate(db, number)
+    assert certificate.status == "suspended"
+    assert ref in certificate.history[-1].reason
 
 
 def test_suspending_an_already_suspended_member_changes_nothing(

@@ -3,6 +3,7 @@ secretariat's suspend / reinstate / withdraw. Expiry happens by date and is comp
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy.orm import Session
@@ -291,3 +292,16 @@ def withdraw(db: Session, actor: Actor | None, number: str, data: StatusChange, 
     """Withdraw a certificate for good."""
     return _secretariat_change(db, actor, number, data, CertificateStatus.WITHDRAWN,
                                "withdraw certificates", today)
+
+
+def suspend_for_sanction(db: Session, actor: Actor, organization_id: uuid.UUID, reason: str,
+                         *, today: date | None = None) -> list[str]:
+    """Suspend every current certificate of an organisation (a complaint's sanction);
+    returns the numbers suspended. The complaints service calls this."""
+    require(actor, Role.SECRETARIAT, action="suspend certificates")
+    day = today_or(today)
+    suspended = []
+    for c in repo.current_certificates(db, on=day, organization_id=organization_id):
+        change_status(db, actor, c, CertificateStatus.SUSPENDED, reason, today=day)
+        suspended.append(c.number)
+    return suspended

@@ -48,10 +48,16 @@ from stewardship.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from stewardship.registry.rules import OrganizationStatus
 from stewardship.registry.service import audit_firms, organizations
 
-CERTIFICATE_NOT_YET = (
-    "Certificate suspension recorded. It takes effect on the platform once certificates "
-    "are managed here (the assurance work); until then the secretariat suspends the "
-    "certificate by hand.")
+
+def _certificates(db: Session, actor: Actor, case: Complaint, reason: str) -> str:
+    from stewardship.assurance.service import certificates
+
+    org = case.organization
+    assert org is not None
+    numbers = certificates.suspend_for_sanction(db, actor, org.id, reason)
+    if not numbers:
+        return f"{org.name} holds no current certificate to suspend."
+    return f"Certificate(s) of {org.name} suspended: {', '.join(numbers)}."
 
 
 def assign(db: Session, actor: Actor | None, reference: str, owner_id: uuid.UUID | None, *,
@@ -100,7 +106,7 @@ def _apply_sanctions(db: Session, actor: Actor, case: Complaint,
         elif sanction is Sanction.TERMINATE_MEMBERSHIP:
             lines.append(_membership(db, actor, case, OrganizationStatus.TERMINATED, reason))
         elif sanction is Sanction.SUSPEND_CERTIFICATE:
-            lines.append(CERTIFICATE_NOT_YET)
+            lines.append(_certificates(db, actor, case, reason))
         elif sanction is Sanction.WITHDRAW_ACCREDITATION:
             firm = case.audit_firm
             assert firm is not None
