@@ -1,7 +1,9 @@
 """The certification flow in Chromium, on the demo world: Fjordal's member admin defines a
 scope for its smelter, answers the self-assessment, plans an audit with Coral Sea Audit
 (accredited for Norway and smelting) and sends the plan; its lead auditor starts the
-audit, rates every applicable criterion and submits the report."""
+audit, rates every applicable criterion and submits the report. A second walk goes on to
+the certificate: Estrusi Valsorda's recertification audit by Thistlebrook Assurance, held
+last week, is rated, submitted, reviewed and decided by the secretariat."""
 
 from __future__ import annotations
 
@@ -108,3 +110,94 @@ def test_from_scope_definition_to_a_submitted_audit_report(new_page: Any,
     expect(member.locator(".facts")).to_contain_text("Submitted")
     member.screenshot(path=str(artifacts / "assurance-audit-submitted-phone.png"),
                       full_page=True)
+
+
+VALSORDA_ADMIN = "giulia.ferraresi@estrusi-valsorda.example"
+THISTLEBROOK_LEAD = "harriet.lowe@thistlebrook.example"
+SECRETARIAT = "secretariat@stewardship.example"
+
+
+def test_from_scope_definition_to_a_certificate(new_page: Any, artifacts: Path) -> None:
+    """Estrusi Valsorda's extrusion plant (Italy, semi-fabrication) is audited by Thistlebrook
+    Assurance (accredited for both) in a recertification audit that ended last week, so no
+    plan notice applies and the secretariat can decide at once."""
+    name = "Valsorda Castel Mella, browser certificate"
+    member = new_page()
+    log_in(member, VALSORDA_ADMIN)
+    member.goto("/assurance/scopes")
+    expect(member.locator("h1")).to_have_text("Certification scopes")
+
+    # 1. the scope: one extrusion plant, semi-fabrication, Performance version 3
+    member.select_option("#field-entity_id", index=1)
+    member.locator("#field-facilities").get_by_label(
+        re.compile(r"Valsorda Extrusion Plant Castel Mella")).check()
+    member.locator("#field-activities").get_by_label("Semi-fabrication", exact=True).check()
+    member.select_option("#field-standard_version", "performance:3")
+    member.fill("#field-name", name)
+    member.get_by_role("button", name="Define the scope").click()
+    expect(member.locator(".flash-success")).to_contain_text("is defined")
+    expect(member.locator("h1")).to_have_text(name)
+
+    # 2. the audit: a recertification audit held 10 to 7 days ago; no notice is required
+    firm = member.locator("#field-audit_firm option", has_text="Thistlebrook Assurance")
+    member.select_option("#field-audit_firm", firm.get_attribute("value"))
+    lead = member.locator("#field-lead_auditor_id option", has_text="Harriet Lowe")
+    member.select_option("#field-lead_auditor_id", lead.get_attribute("value"))
+    member.select_option("#field-audit_type", "recertification")
+    start = date.today() - timedelta(days=10)
+    member.fill("#field-start_on", start.isoformat())
+    member.fill("#field-end_on", (start + timedelta(days=3)).isoformat())
+    member.get_by_role("button", name="Plan the audit").click()
+    expect(member.locator(".flash-success")).to_contain_text("is planned")
+    expect(member.locator("#start-refusal")).to_contain_text("may start")
+    audit_url = member.url
+
+    # 3. the lead auditor: starts, rates every applicable criterion, submits the report
+    auditor = new_page()
+    log_in(auditor, THISTLEBROOK_LEAD)
+    auditor.get_by_role("link", name="Audits", exact=True).first.click()
+    auditor.get_by_role("link", name=name).first.click()
+    expect(auditor).to_have_url(audit_url)
+    auditor.get_by_role("button", name="Start the audit").click()
+    expect(auditor.locator(".flash-success")).to_contain_text("in progress")
+    selects = auditor.locator("select[name^='rating-']")
+    for i in range(selects.count()):
+        selects.nth(i).select_option("conformance")
+    auditor.get_by_role("button", name=re.compile(r"^Save the ratings at ")).click()
+    expect(auditor.locator(".flash-success")).to_contain_text("rated")
+    progress = auditor.locator("#rating-progress")
+    expect(progress).to_have_attribute("value", progress.get_attribute("max") or "x")
+    auditor.select_option("#field-proposed_maturity", "high")
+    auditor.fill("#field-public_summary", "The extrusion plant was audited against every "
+                                          "applicable criterion; no non-conformance.")
+    auditor.get_by_role("button", name="Submit the report").click()
+    expect(auditor.locator(".flash-success")).to_contain_text("report is submitted")
+
+    # 4. the secretariat: finds the report in its queue, reviews it and decides
+    secretariat = new_page()
+    log_in(secretariat, SECRETARIAT)
+    secretariat.goto("/secretariat/audits")
+    expect(secretariat.locator("h1")).to_have_text(
+        "Audit reports awaiting review and decision")
+    secretariat.get_by_role("link", name=name).first.click()
+    expect(secretariat).to_have_url(audit_url)
+    secretariat.fill("#decide textarea[name='note']", "Report complete.")
+    secretariat.get_by_role("button", name="Record the review").click()
+    expect(secretariat.locator(".flash-success")).to_contain_text("is reviewed")
+    secretariat.get_by_role("button", name="Decide", exact=True).click()
+    flash = secretariat.locator(".flash-success")
+    expect(flash).to_contain_text("Decision: certified, maturity high; certificate ")
+    found = re.search(r"certificate (\S+) valid until", flash.inner_text())
+    assert found, flash.inner_text()
+    number = found.group(1)
+
+    # 5. the certificate: opened through the audit page's link
+    secretariat.locator(".facts").get_by_role("link", name=number).click()
+    expect(secretariat).to_have_url(re.compile(rf"/certificates/{re.escape(number)}$"))
+    expect(secretariat.locator("h1")).to_contain_text(number)
+    facts = secretariat.locator(".facts")
+    expect(facts.locator(".fact", has_text="Certificate number")).to_contain_text(number)
+    expect(facts.locator(".fact", has_text="Status today")).to_contain_text(
+        re.compile("active", re.IGNORECASE))
+    expect(secretariat.locator(".qr-card .qr svg")).to_be_visible()
+    secretariat.screenshot(path=str(artifacts / "assurance-certificate.png"), full_page=False)
