@@ -13,7 +13,6 @@ reads every such module, so an endpoint without a row anywhere fails.
 from __future__ import annotations
 
 import importlib
-import re
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,7 +22,6 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
-from fastapi.testclient import TestClient
 from sqlalchemy import Connection, Engine
 
 from stewardship.core.auth import Role
@@ -33,6 +31,7 @@ from stewardship.registry.schemas import InvitationCreate
 from stewardship.registry.service import accounts, organizations
 from stewardship.web.app import create_app
 from tests import factories
+from tests.api.matrix import assert_answer, assert_rows_well_formed, cases, client_as, savepoint
 from tests.conftest import BACKENDS, _engine_for, session_on
 from tests.factories import SYSTEM
 
@@ -121,7 +120,6 @@ MATRIX: list[tuple[str, str, str, Any, tuple[int, ...]]] = [
     ("GET", "/api/v1/log/verify", "/api/v1/log/verify", None, ALL_OK),
 ]
 
-ERROR_CODES = {401: "unauthenticated", 403: "forbidden", 404: "not_found"}
 
 
 # --- the world ----------------------------------------------------------------------------
@@ -194,45 +192,21 @@ def world(request: pytest.FixtureRequest, engines: dict[str, Engine],
 
 @pytest.fixture
 def isolated(world: World) -> Iterator[World]:
-    savepoint = world.connection.begin_nested()
-    try:
+    with savepoint(world):
         yield world
-    finally:
-        if savepoint.is_active:
-            savepoint.rollback()
 
 
-def _cases() -> list[Any]:
-    cases = []
-    for method, _route, url, body, expected in MATRIX:
-        for role, status in zip(ROLES, expected, strict=True):
-            cases.append(pytest.param(method, url, body, role, status,
-                                      id=f"{method} {url} as {role}"))
-    return cases
-
-
-@pytest.mark.parametrize(("method", "url", "body", "role", "expected"), _cases())
+@pytest.mark.parametrize(("method", "url", "body", "role", "expected"), cases(MATRIX, ROLES))
 def test_permission_matrix(isolated: World, method: str, url: str, body: Any, role: str,
                           expected: int) -> None:
-    headers = {} if role == "anonymous" else {
-        "Authorization": f"Bearer {isolated.tokens[role]}"}
-    client = TestClient(isolated.app, raise_server_exceptions=False, headers=headers)
+    client = client_as(isolated, role)
     response = client.request(method, isolated.fill(url),
                               json=isolated.fill(body) if body is not None else None)
-    assert response.status_code == expected, response.text
-    if expected >= 400:
-        error = response.json()["error"]
-        assert error["code"] == ERROR_CODES[expected]
-        assert error["message"]
+    assert_answer(response, expected)
 
 
 def test_matrix_rows_are_well_formed() -> None:
-    for method, route, url, _body, expected in MATRIX:
-        assert len(expected) == len(ROLES), (method, url)
-        pattern = re.escape(route)
-        pattern = re.sub(r"\\\{[a-z_]+\\\}", "[^/]+", pattern)
-        concrete = re.sub(r"\{[a-z_]+\}", "x", url.split("?")[0])
-        assert re.fullmatch(pattern, concrete), (route, url)
+    assert_rows_well_formed(MATRIX, ROLES)
 
 
 def api_endpoints(app: FastAPI) -> set[tuple[str, str]]:

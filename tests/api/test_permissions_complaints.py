@@ -17,7 +17,6 @@ from typing import Any
 
 import pytest
 from fastapi import FastAPI
-from fastapi.testclient import TestClient
 from sqlalchemy import Connection, Engine
 
 from stewardship.complaints.rules import AttachmentUpload, SubjectKind
@@ -28,6 +27,7 @@ from stewardship.core.config import Settings
 from stewardship.registry.service import accounts
 from stewardship.web.app import create_app
 from tests import factories
+from tests.api.matrix import assert_answer, assert_rows_well_formed, cases, client_as, savepoint
 from tests.api.test_permissions import ALL_OK, ROLES
 from tests.conftest import BACKENDS, _engine_for, session_on
 
@@ -110,30 +110,18 @@ def world(request: pytest.FixtureRequest, engines: dict[str, Engine],
 
 @pytest.fixture
 def isolated(world: World) -> Iterator[World]:
-    savepoint = world.connection.begin_nested()
-    try:
+    with savepoint(world):
         yield world
-    finally:
-        if savepoint.is_active:
-            savepoint.rollback()
 
 
-def _cases() -> list[Any]:
-    return [pytest.param(method, url, body, role, status, id=f"{method} {url} as {role}")
-            for method, _route, url, body, expected in MATRIX
-            for role, status in zip(ROLES, expected, strict=True)]
-
-
-@pytest.mark.parametrize(("method", "url", "body", "role", "expected"), _cases())
+@pytest.mark.parametrize(("method", "url", "body", "role", "expected"), cases(MATRIX, ROLES))
 def test_complaints_permission_matrix(isolated: World, method: str, url: str, body: Any,
                                       role: str, expected: int) -> None:
-    headers = {} if role == "anonymous" else {
-        "Authorization": f"Bearer {isolated.tokens[role]}"}
-    client = TestClient(isolated.app, raise_server_exceptions=False, headers=headers)
+    client = client_as(isolated, role)
     response = client.request(method, url.format(**isolated.values),
                               json=body if body is not None else None)
-    assert response.status_code == expected, response.text
-    if expected >= 400:
-        error = response.json()["error"]
-        assert error["code"] == ERROR_CODES[expected]
-        assert error["message"]
+    assert_answer(response, expected, ERROR_CODES)
+
+
+def test_rows_are_well_formed() -> None:
+    assert_rows_well_formed(MATRIX, ROLES, ERROR_CODES)

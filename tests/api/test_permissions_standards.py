@@ -22,14 +22,12 @@ package import).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from datetime import date, timedelta
 from typing import Any
 
 import pytest
 import yaml
-from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from stewardship.core.auth import Role
@@ -48,7 +46,8 @@ from stewardship.standards.schemas import (
 from stewardship.standards.service import library, revisions, votes
 from stewardship.web.app import create_app
 from tests import factories
-from tests.api.test_permissions import ERROR_CODES, ROLES, World
+from tests.api.matrix import assert_answer, assert_rows_well_formed, cases, client_as, savepoint
+from tests.api.test_permissions import ROLES, World
 from tests.conftest import BACKENDS, _engine_for, session_on
 from tests.factories import SYSTEM
 
@@ -227,43 +226,22 @@ def world(request: pytest.FixtureRequest, engines: dict[str, Engine],
 
 @pytest.fixture
 def isolated(world: World) -> Iterator[World]:
-    savepoint = world.connection.begin_nested()
-    try:
+    with savepoint(world):
         yield world
-    finally:
-        if savepoint.is_active:
-            savepoint.rollback()
 
 
-def _cases() -> list[Any]:
-    return [pytest.param(method, url, body, role, status, id=f"{method} {url} as {role}")
-            for method, _route, url, body, expected in MATRIX
-            for role, status in zip(ROLES, expected, strict=True)]
-
-
-@pytest.mark.parametrize(("method", "url", "body", "role", "expected"), _cases())
+@pytest.mark.parametrize(("method", "url", "body", "role", "expected"), cases(MATRIX, ROLES))
 def test_standards_permission_matrix(isolated: World, method: str, url: str, body: Any,
                                      role: str, expected: int) -> None:
-    headers = {} if role == "anonymous" else {
-        "Authorization": f"Bearer {isolated.tokens[role]}"}
-    client = TestClient(isolated.app, raise_server_exceptions=False, headers=headers)
+    client = client_as(isolated, role)
     if isinstance(body, str):  # a raw YAML package
         response = client.request(method, isolated.fill(url), content=body.encode(),
                                   headers={"Content-Type": "application/yaml"})
     else:
         response = client.request(method, isolated.fill(url),
                                   json=isolated.fill(body) if body is not None else None)
-    assert response.status_code == expected, response.text
-    if expected >= 400:
-        error = response.json()["error"]
-        assert error["code"] == ERROR_CODES[expected]
-        assert error["message"]
+    assert_answer(response, expected)
 
 
 def test_standards_rows_are_well_formed() -> None:
-    for method, route, url, _body, expected in MATRIX:
-        assert len(expected) == len(ROLES), (method, url)
-        assert all(status in (200, 201, *ERROR_CODES) for status in expected), (method, url)
-        pattern = re.sub(r"\\\{[a-z_]+\\\}", "[^/]+", re.escape(route))
-        concrete = re.sub(r"\{[a-z_]+\}", "x", url.split("?")[0])
-        assert re.fullmatch(pattern, concrete), (route, url)
+    assert_rows_well_formed(MATRIX, ROLES)

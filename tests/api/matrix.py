@@ -1,0 +1,70 @@
+"""Shared machinery of the role x action permission matrices.
+
+Each ``test_permissions*.py`` module builds its own world and a ``MATRIX`` of rows
+``(method, route, url, body, expected status per role)``; these helpers turn rows into
+cases, call the API as a role, and check the answer and the rows' shape.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, Protocol
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import Connection
+
+ERROR_CODES = {401: "unauthenticated", 403: "forbidden", 404: "not_found"}
+
+Row = tuple[str, str, str, Any, tuple[int, ...]]
+
+
+class MatrixWorld(Protocol):
+    connection: Connection
+    app: FastAPI
+    tokens: dict[str, str]
+
+
+@contextmanager
+def savepoint(world: MatrixWorld) -> Iterator[MatrixWorld]:
+    """Run one case in a savepoint rolled back afterwards: every case sees the same world."""
+    nested = world.connection.begin_nested()
+    try:
+        yield world
+    finally:
+        if nested.is_active:
+            nested.rollback()
+
+
+def cases(matrix: Sequence[Row], roles: Sequence[str]) -> list[Any]:
+    return [pytest.param(method, url, body, role, status, id=f"{method} {url} as {role}")
+            for method, _route, url, body, expected in matrix
+            for role, status in zip(roles, expected, strict=True)]
+
+
+def client_as(world: MatrixWorld, role: str) -> TestClient:
+    headers = {} if role == "anonymous" else {"Authorization": f"Bearer {world.tokens[role]}"}
+    return TestClient(world.app, raise_server_exceptions=False, headers=headers)
+
+
+def assert_answer(response: httpx.Response, expected: int,
+                  codes: dict[int, str] = ERROR_CODES) -> None:
+    assert response.status_code == expected, response.text
+    if expected >= 400:
+        error = response.json()["error"]
+        assert error["code"] == codes[expected]
+        assert error["message"]
+
+
+def assert_rows_well_formed(matrix: Sequence[Row], roles: Sequence[str],
+                            codes: dict[int, str] = ERROR_CODES) -> None:
+    for method, route, url, _body, expected in matrix:
+        assert len(expected) == len(roles), (method, url)
+        assert all(status in (200, 201, 202, *codes) for status in expected), (method, url)
+        pattern = re.sub(r"\\\{[a-z_]+\\\}", "[^/]+", re.escape(route))
+        concrete = re.sub(r"\{[a-z_]+\}", "x", url.split("?")[0])
+        assert re.fullmatch(pattern, concrete), (route, url)
