@@ -15,11 +15,12 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from stewardship.core.auth import Actor, Role, require
 from stewardship.core.errors import DomainError, InvalidInput, NotFound
+from stewardship.core.forms import form_input
 from stewardship.core.pagination import Page, PageParams
 from stewardship.core.templating import sentence
 from stewardship.core.web import (
@@ -87,61 +88,10 @@ def _render(request: Request, name: str, context: dict[str, Any],
     return response
 
 
-_FRIENDLY = {
-    "int_parsing": "Enter a whole number",
-    "date_parsing": "Enter a date as YYYY-MM-DD",
-    "date_from_datetime_parsing": "Enter a date as YYYY-MM-DD",
-    "enum": "Choose one of the listed options",
-    "literal_error": "Choose one of the listed options",
-    "uuid_parsing": "Choose one of the listed options",
-    "greater_than_equal": "Enter zero or more",
-}
-_LISTS = {"activities": "Choose at least one activity",
-          "standards": "Choose at least one standard",
-          "countries": "Enter at least one country code"}
-# How messages name a field, so that each line of the errors summary makes sense alone.
-_NAMES = {"name": "the name", "email": "the e-mail address", "country": "the country",
-          "membership_class": "the membership class", "role": "the role",
-          "expires_on": "the expiry date", "reason": "the reason", "address": "the address"}
-
-
-def _validation_message(err: dict[str, Any], field: str) -> str:
-    kind = str(err.get("type", ""))
-    named = _NAMES.get(field, field.replace("_", " "))
-    if kind in ("missing", "too_short") and field in _LISTS:
-        return _LISTS[field]
-    if kind == "missing":
-        return f"{named} is required"
-    if kind == "string_pattern_mismatch":
-        return "Enter a full web address starting with https:// or http://"
-    if kind == "string_too_short":
-        ctx = err.get("ctx") or {}
-        return f"{named} needs at least {ctx.get('min_length', 1)} characters"
-    if kind in _FRIENDLY:
-        return _FRIENDLY[kind]
-    message = str(err.get("msg", "is not valid"))
-    return message.removeprefix("Value error, ")
-
-
 def _validate(model: type[BaseModel], values: dict[str, Any], *,
               whole_form_field: str = "") -> Any:
-    """Build an input model from form values; blank fields count as not given.
-
-    Errors become one InvalidInput whose details name the form's fields, so that the
-    caller handles them exactly like a service's refusal. Errors of nested models
-    (``accreditation.countries.0``) name their innermost field; whole-model errors
-    name ``whole_form_field``.
-    """
-    given = {k: v for k, v in values.items() if v not in ("", None, [])}
-    try:
-        return model(**given)
-    except ValidationError as exc:
-        details = []
-        for err in exc.errors():
-            names = [str(p) for p in err.get("loc", ()) if isinstance(p, str)]
-            field = names[-1] if names else whole_form_field
-            details.append({"field": field, "message": _validation_message(dict(err), field)})
-        raise InvalidInput("some fields need correcting", details=details) from exc
+    """The form's input model; see core.forms.form_input."""
+    return form_input(model, values, whole_form_field=whole_form_field)
 
 
 def _errors(exc: DomainError, *, prefix: str = "", fallback: str = "form",

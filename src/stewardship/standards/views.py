@@ -19,10 +19,11 @@ from typing import Annotated, Any, TypeVar
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import Response
 from markupsafe import Markup, escape
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from stewardship.core.auth import Actor, Role, require
 from stewardship.core.errors import DomainError, InvalidInput, NotFound
+from stewardship.core.forms import form_input
 from stewardship.core.web import CsrfChecked, DbSession, OptionalActor, redirect, settings_of
 from stewardship.registry.rules import Activity, MembershipClass
 from stewardship.standards.package import MAX_PACKAGE_BYTES
@@ -105,18 +106,8 @@ def _message(err: dict[str, Any]) -> str:
 
 
 def _build(model: type[M], values: dict[str, Any]) -> M:
-    """An input model from form values (blank means not given); its validation errors
-    become one InvalidInput naming the fields, handled like a service's refusal."""
-    given = {k: v for k, v in values.items() if v not in ("", None, [])}
-    try:
-        return model(**given)
-    except ValidationError as exc:
-        details = []
-        for err in exc.errors():
-            names = [str(p) for p in err.get("loc", ()) if isinstance(p, str)]
-            details.append({"field": names[0] if names else "form",
-                            "message": _message(dict(err))})
-        raise InvalidInput("some fields need correcting", details=details) from None
+    """The form's input model with this context's wording; see core.forms.form_input."""
+    return form_input(model, values, message=lambda err, _field: _message(err))
 
 
 def _problems(exc: DomainError, fields: set[str],

@@ -7,23 +7,13 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.responses import Response
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
-from stewardship.core.errors import DomainError, InvalidInput
+from stewardship.core.errors import DomainError
+from stewardship.core.forms import form_input
 from stewardship.core.pagination import PageParams
 from stewardship.core.templating import sentence
 from stewardship.core.web import settings_of
-
-_FRIENDLY = {
-    "int_parsing": "Enter a whole number",
-    "date_parsing": "Enter a date as YYYY-MM-DD",
-    "date_from_datetime_parsing": "Enter a date as YYYY-MM-DD",
-    "enum": "Choose one of the listed options",
-    "literal_error": "Choose one of the listed options",
-    "uuid_parsing": "Choose one of the listed options",
-}
-_LISTS = {"activities": "Choose at least one activity",
-          "facilities": "Choose at least one facility"}
 
 
 def render(request: Request, name: str, context: dict[str, Any],
@@ -37,34 +27,9 @@ def all_rows(request: Request) -> PageParams:
     return PageParams(page=1, per_page=settings_of(request).page_size_max)
 
 
-def _message(err: dict[str, Any], field: str) -> str:
-    kind = str(err.get("type", ""))
-    named = field.replace("_", " ")
-    if kind in ("missing", "too_short") and field in _LISTS:
-        return _LISTS[field]
-    if kind == "missing":
-        return f"{named} is required"
-    if kind == "string_too_short":
-        ctx = err.get("ctx") or {}
-        return f"{named} needs at least {ctx.get('min_length', 1)} characters"
-    if kind in _FRIENDLY:
-        return _FRIENDLY[kind]
-    return str(err.get("msg", "is not valid")).removeprefix("Value error, ")
-
-
 def validate(model: type[BaseModel], values: dict[str, Any]) -> Any:
-    """Build an input model from form values (blank fields count as not given); its
-    errors become one InvalidInput naming the form's fields."""
-    given = {k: v for k, v in values.items() if v not in ("", None, [])}
-    try:
-        return model(**given)
-    except ValidationError as exc:
-        details = []
-        for err in exc.errors():
-            names = [str(p) for p in err.get("loc", ()) if isinstance(p, str)]
-            field = names[-1] if names else "form"
-            details.append({"field": field, "message": _message(dict(err), field)})
-        raise InvalidInput("some fields need correcting", details=details) from exc
+    """The form's input model; see core.forms.form_input."""
+    return form_input(model, values)
 
 
 def errors_of(exc: DomainError, *, rename: dict[str, str] | None = None,

@@ -33,6 +33,7 @@ from stewardship.assurance.schemas import (
 from stewardship.assurance.service import certificates, claims, register
 from stewardship.core.auth import Actor, Role, require
 from stewardship.core.errors import DomainError, InvalidInput
+from stewardship.core.forms import form_input
 from stewardship.core.pagination import Page, PageParams
 from stewardship.core.templating import sentence
 from stewardship.core.web import (
@@ -88,27 +89,8 @@ def _errors(exc: DomainError, fallback: str, rename: dict[str, str] | None = Non
 
 
 def _validated(model: type[Any], values: dict[str, Any]) -> Any:
-    """An input model from form values (blank means not given); errors as InvalidInput."""
-    given = {k: v for k, v in values.items() if v not in ("", None)}
-    try:
-        return model(**given)
-    except ValidationError as exc:
-        details = []
-        for err in exc.errors():
-            names = [str(p) for p in err.get("loc", ()) if isinstance(p, str)]
-            field = names[-1] if names else "form"
-            kind = str(err.get("type", ""))
-            if kind == "missing":
-                message = f"the {field.replace('_', ' ')} is required"
-            elif kind == "string_too_short":
-                message = (f"the {field.replace('_', ' ')} needs at least "
-                           f"{(err.get('ctx') or {}).get('min_length', 1)} characters")
-            elif kind == "enum":
-                message = "choose one of the listed options"
-            else:
-                message = str(err.get("msg", "is not valid")).removeprefix("Value error, ")
-            details.append({"field": field, "message": message})
-        raise InvalidInput("some fields need correcting", details=details) from exc
+    """The form's input model; see core.forms.form_input."""
+    return form_input(model, values)
 
 
 def _standards(db: Session) -> tuple[list[tuple[str, str]], list[int], set[tuple[str, int]]]:
