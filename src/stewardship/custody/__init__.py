@@ -1,0 +1,1 @@
+"""Chain of custody: materials, CoC documents, material accounts, mass balance, provenance."""

@@ -1,0 +1,650 @@
+"""Pure rules of the chain of custody: materials, transformations and their physical
+yield limits, accounting periods, the mass-balance ledger, paired movements, the CoC
+input percentage, the provenance pool and the conservation check.
+
+No I/O here. Mass is whole kilograms (int) everywhere; yields and shares are Decimal.
+Every rounding of a CoC quantity goes down, so nothing is ever over-claimed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
+from decimal import ROUND_DOWN, ROUND_FLOOR, Decimal
+from enum import StrEnum
+from typing import NamedTuple
+
+from stewardship.assurance.rules import add_months
+
+# --- vocabularies -----------------------------------------------------------------------
+
+
+class CocMaterial(StrEnum):
+    ASI_BAUXITE = "asi_bauxite"
+    ASI_ALUMINA = "asi_alumina"
+    ASI_ALUMINIUM = "asi_aluminium"
+    ELIGIBLE_SCRAP = "eligible_scrap"
+
+    @property
+    def label(self) -> str:
+        return MATERIAL_LABELS[self]
+
+
+MATERIAL_LABELS = {
+    CocMaterial.ASI_BAUXITE: "ASI bauxite",
+    CocMaterial.ASI_ALUMINA: "ASI alumina",
+    CocMaterial.ASI_ALUMINIUM: "ASI aluminium",
+    CocMaterial.ELIGIBLE_SCRAP: "Eligible scrap",
+}
+
+# Materials a certified origin (mine, refinery, smelter) may put into the chain as
+# production; eligible scrap enters only through a remelter's intake after due diligence.
+ORIGIN_MATERIALS = frozenset(
+    {CocMaterial.ASI_BAUXITE, CocMaterial.ASI_ALUMINA, CocMaterial.ASI_ALUMINIUM})
+
+
+class ScrapKind(StrEnum):
+    PRE_CONSUMER = "pre_consumer"
+    POST_CONSUMER = "post_consumer"
+
+
+class Route(StrEnum):
+    PRIMARY = "primary"
+    RECYCLED = "recycled"
+
+
+class Transformation(StrEnum):
+    REFINING = "refining"
+    SMELTING = "smelting"
+    REMELTING = "remelting"
+    CASTING = "casting"
+    ROLLING = "rolling"
+    EXTRUSION = "extrusion"
+    CONVERSION = "conversion"
+
+    @property
+    def inputs(self) -> frozenset[CocMaterial]:
+        return TRANSFORMATION_INPUTS[self]
+
+    @property
+    def output(self) -> CocMaterial:
+        return TRANSFORMATION_OUTPUT[self]
+
+
+_METAL = frozenset({CocMaterial.ASI_ALUMINIUM})
+
+TRANSFORMATION_INPUTS: dict[Transformation, frozenset[CocMaterial]] = {
+    Transformation.REFINING: frozenset({CocMaterial.ASI_BAUXITE}),
+    Transformation.SMELTING: frozenset({CocMaterial.ASI_ALUMINA}),
+    Transformation.REMELTING: frozenset({CocMaterial.ELIGIBLE_SCRAP,
+                                         CocMaterial.ASI_ALUMINIUM}),
+    Transformation.CASTING: _METAL,
+    Transformation.ROLLING: _METAL,
+    Transformation.EXTRUSION: _METAL,
+    Transformation.CONVERSION: _METAL,
+}
+
+TRANSFORMATION_OUTPUT: dict[Transformation, CocMaterial] = {
+    Transformation.REFINING: CocMaterial.ASI_ALUMINA,
+    Transformation.SMELTING: CocMaterial.ASI_ALUMINIUM,
+    Transformation.REMELTING: CocMaterial.ASI_ALUMINIUM,
+    Transformation.CASTING: CocMaterial.ASI_ALUMINIUM,
+    Transformation.ROLLING: CocMaterial.ASI_ALUMINIUM,
+    Transformation.EXTRUSION: CocMaterial.ASI_ALUMINIUM,
+    Transformation.CONVERSION: CocMaterial.ASI_ALUMINIUM,
+}
+
+
+def check_transformation(transformation: Transformation, source: CocMaterial,
+                         target: CocMaterial) -> None:
+    """Raise LedgerError unless `transformation` turns `source` into `target`."""
+    if source not in transformation.inputs:
+        allowed = ", ".join(sorted(m.value for m in transformation.inputs))
+        raise LedgerError(f"{transformation.value} takes {allowed} as input, not {source.value}")
+    if target is not transformation.output:
+        raise LedgerError(f"{transformation.value} produces {transformation.output.value}, "
+                          f"not {target.value}")
+
+
+# --- yields: physics as data ------------------------------------------------------------
+
+
+class YieldError(ValueError):
+    """A declared yield outside what physics allows."""
+
+
+@dataclass(frozen=True)
+class YieldLimit:
+    maximum: Decimal
+    reason: str
+
+
+@dataclass(frozen=True)
+class TypicalYield:
+    """A typical yield, shown beside a declared one. Indicative only: never enforced."""
+
+    low: Decimal
+    high: Decimal
+    indicative: bool = True
+
+    @property
+    def label(self) -> str:
+        text = f"about {self.low}" if self.low == self.high else f"{self.low} to {self.high}"
+        return f"{text} kg/kg (indicative)" if self.indicative else f"{text} kg/kg"
+
+
+_NO_NEW_METAL = YieldLimit(Decimal("1"), "metal-to-metal transformations never create "
+                                         "aluminium; alloying additions are declared as inputs")
+
+DEFAULT_YIELD_LIMITS: dict[Transformation, YieldLimit] = {
+    Transformation.REFINING: YieldLimit(
+        Decimal("0.85"), "bauxite -> alumina cannot exceed pure boehmite (0.85 kg/kg)"),
+    Transformation.SMELTING: YieldLimit(
+        Decimal("0.5293"), "alumina -> aluminium cannot exceed the Al share of Al2O3 "
+                           "(0.5293 kg/kg)"),
+    Transformation.REMELTING: _NO_NEW_METAL,
+    Transformation.CASTING: _NO_NEW_METAL,
+    Transformation.ROLLING: _NO_NEW_METAL,
+    Transformation.EXTRUSION: _NO_NEW_METAL,
+    Transformation.CONVERSION: _NO_NEW_METAL,
+}
+
+DEFAULT_TYPICAL_YIELDS: dict[Transformation, TypicalYield] = {
+    Transformation.REFINING: TypicalYield(Decimal("0.3"), Decimal("0.5")),
+    Transformation.SMELTING: TypicalYield(Decimal("0.52"), Decimal("0.52")),
+    Transformation.REMELTING: TypicalYield(Decimal("0.90"), Decimal("0.98")),
+    Transformation.CASTING: TypicalYield(Decimal("0.95"), Decimal("0.98")),
+    Transformation.ROLLING: TypicalYield(Decimal("0.95"), Decimal("0.98")),
+    Transformation.EXTRUSION: TypicalYield(Decimal("0.95"), Decimal("0.98")),
+    Transformation.CONVERSION: TypicalYield(Decimal("0.95"), Decimal("0.98")),
+}
+
+
+@dataclass(frozen=True)
+class YieldPolicy:
+    """Physical maxima (enforced) and typical yields (shown) per transformation."""
+
+    limits: Mapping[Transformation, YieldLimit] = field(
+        default_factory=lambda: dict(DEFAULT_YIELD_LIMITS))
+    typical: Mapping[Transformation, TypicalYield] = field(
+        default_factory=lambda: dict(DEFAULT_TYPICAL_YIELDS))
+
+
+DEFAULT_YIELDS = YieldPolicy()
+
+
+def yield_limit(transformation: Transformation,
+                policy: YieldPolicy = DEFAULT_YIELDS) -> Decimal:
+    return policy.limits[transformation].maximum
+
+
+def typical_yield(transformation: Transformation,
+                  policy: YieldPolicy = DEFAULT_YIELDS) -> TypicalYield:
+    return policy.typical[transformation]
+
+
+def check_yield(transformation: Transformation, declared: Decimal,
+                policy: YieldPolicy = DEFAULT_YIELDS) -> None:
+    """Raise YieldError when `declared` is not a Decimal in (0, physical limit]."""
+    if not isinstance(declared, Decimal):
+        raise YieldError(f"a yield is a Decimal, not {type(declared).__name__}")
+    if not declared.is_finite() or declared <= 0:
+        raise YieldError(f"declared yield for {transformation.value} must be greater than "
+                         f"0 kg/kg, got {declared}")
+    limit = policy.limits[transformation]
+    if declared > limit.maximum:
+        raise YieldError(f"declared yield {declared} kg/kg for {transformation.value} exceeds "
+                         f"the physical limit of {limit.maximum} kg/kg: {limit.reason}")
+
+
+def yield_output(kilograms: int, declared: Decimal) -> int:
+    """CoC output of `kilograms` input at `declared` yield, always rounded down."""
+    return int((Decimal(kilograms) * declared).to_integral_value(rounding=ROUND_FLOOR))
+
+
+# --- accounting periods -----------------------------------------------------------------
+
+PERIOD_MONTHS = (1, 3, 12)
+DEFAULT_PERIOD_MONTHS = 12
+DEFAULT_ANCHOR = date(2000, 1, 1)
+
+
+class Period(NamedTuple):
+    """An accounting period, both ends inclusive."""
+
+    start: date
+    end: date
+
+    def contains(self, day: date) -> bool:
+        return self.start <= day <= self.end
+
+    @property
+    def months(self) -> int:
+        after = self.end + timedelta(days=1)
+        return (after.year - self.start.year) * 12 + after.month - self.start.month
+
+    @property
+    def label(self) -> str:
+        return f"{self.start.isoformat()} to {self.end.isoformat()}"
+
+
+def check_period_months(months: int) -> None:
+    if months not in PERIOD_MONTHS:
+        raise ValueError(f"an accounting period is 1, 3 or 12 months, not {months}")
+
+
+def period_for(day: date, months: int = DEFAULT_PERIOD_MONTHS,
+               anchor: date = DEFAULT_ANCHOR) -> Period:
+    """The period of `months` months containing `day`; periods start at `anchor` and
+    every `months` months before or after it. The anchor is the first of a month."""
+    check_period_months(months)
+    if anchor.day != 1:
+        raise ValueError(f"a period anchor is the first day of a month, not {anchor}")
+    offset = (day.year - anchor.year) * 12 + day.month - anchor.month
+    start = add_months(anchor, (offset // months) * months)
+    return Period(start, add_months(start, months) - timedelta(days=1))
+
+
+def next_period(period: Period) -> Period:
+    start = period.end + timedelta(days=1)
+    return Period(start, add_months(start, period.months) - timedelta(days=1))
+
+
+def check_shipment_in_period(shipment_date: date, period: Period) -> None:
+    if not period.contains(shipment_date):
+        raise ValueError(f"shipment date {shipment_date.isoformat()} is outside the "
+                         f"accounting period {period.label}")
+
+
+# --- the ledger: balances per (material, period) ----------------------------------------
+
+
+class LedgerError(ValueError):
+    """An operation the mass balance refuses."""
+
+
+@dataclass(frozen=True)
+class CarryOverRule:
+    """How a positive balance moves to the next period: at most `cap` kg (None: no cap),
+    and kilograms older than `expiry_periods` periods expire (oldest spent first)."""
+
+    cap: int | None = None
+    expiry_periods: int = 1
+
+    def __post_init__(self) -> None:
+        if self.cap is not None and (isinstance(self.cap, bool) or self.cap < 0):
+            raise ValueError(f"a carry-over cap is a non-negative number of kg, not {self.cap}")
+        if self.expiry_periods < 1:
+            raise ValueError("carried-over balance expires after at least one period, "
+                             f"not {self.expiry_periods}")
+
+
+DEFAULT_CARRY_OVER = CarryOverRule()
+
+
+def _kilograms(value: object, what: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise LedgerError(f"{what} is a whole number of kilograms, not {value!r}")
+    if value <= 0:
+        raise LedgerError(f"{what} must be positive, got {value} kg")
+    return value
+
+
+@dataclass(frozen=True)
+class Balance:
+    """One entity's account for one CoC material in one period, as counters.
+
+    `carried[i]` is the kilograms brought in from the period i+1 periods back. The
+    available balance is what came in (carried, produced, received, transformed in)
+    less what went out (issued, transformed out). Non-CoC inputs are tracked only for
+    the input percentage.
+    """
+
+    material: CocMaterial
+    period: Period
+    carried: tuple[int, ...] = ()
+    produced: int = 0
+    received: int = 0
+    transformed_in: int = 0
+    transformed_out: int = 0
+    issued: int = 0
+    non_coc_in: int = 0
+
+    def __post_init__(self) -> None:
+        counters = (*self.carried, self.produced, self.received, self.transformed_in,
+                    self.transformed_out, self.issued, self.non_coc_in)
+        if any(isinstance(c, bool) or not isinstance(c, int) or c < 0 for c in counters):
+            raise LedgerError("balance counters are non-negative whole kilograms")
+
+    @property
+    def carried_in(self) -> int:
+        return sum(self.carried)
+
+    @property
+    def coc_in(self) -> int:
+        return self.carried_in + self.produced + self.received + self.transformed_in
+
+    @property
+    def coc_out(self) -> int:
+        return self.issued + self.transformed_out
+
+    @property
+    def kilograms(self) -> int:
+        return self.coc_in - self.coc_out
+
+
+def open_balance(material: CocMaterial, period: Period) -> Balance:
+    return Balance(material, period)
+
+
+def _spend(balance: Balance, kilograms: int, what: str) -> None:
+    if kilograms > balance.kilograms:
+        raise LedgerError(f"{what} of {kilograms} kg of {balance.material.value} exceeds the "
+                          f"available balance of {balance.kilograms} kg in {balance.period.label}")
+
+
+def produce(balance: Balance, kilograms: int) -> Balance:
+    """Production of CoC material at a certified origin (mine, refinery, smelter)."""
+    _kilograms(kilograms, "production")
+    if balance.material not in ORIGIN_MATERIALS:
+        raise LedgerError(f"{balance.material.value} is not produced at an origin; "
+                          "eligible scrap enters through a remelter's intake")
+    return replace(balance, produced=balance.produced + kilograms)
+
+
+def take_in_scrap(balance: Balance, kilograms: int, kind: ScrapKind) -> Balance:
+    """Eligible scrap (pre- or post-consumer) taken in by a remelter after due diligence."""
+    _kilograms(kilograms, "scrap intake")
+    ScrapKind(kind)
+    if balance.material is not CocMaterial.ELIGIBLE_SCRAP:
+        raise LedgerError(f"scrap is taken into an eligible_scrap account, "
+                          f"not {balance.material.value}")
+    return replace(balance, produced=balance.produced + kilograms)
+
+
+def record_non_coc(balance: Balance, kilograms: int) -> Balance:
+    """A non-CoC input: no CoC quantity, counted for the input percentage."""
+    _kilograms(kilograms, "non-CoC input")
+    return replace(balance, non_coc_in=balance.non_coc_in + kilograms)
+
+
+def transform(source: Balance, target: Balance, transformation: Transformation,
+              kilograms: int, declared: Decimal,
+              policy: YieldPolicy = DEFAULT_YIELDS) -> tuple[Balance, Balance]:
+    """Consume `kilograms` CoC input from `source`, credit floor(kg x yield) CoC output
+    to `target`. When source and target are one account (metal to metal) both returned
+    balances are the same new one."""
+    _kilograms(kilograms, "transformation input")
+    check_transformation(transformation, source.material, target.material)
+    check_yield(transformation, declared, policy)
+    if source.period != target.period:
+        raise LedgerError(f"a transformation stays in one period: input in "
+                          f"{source.period.label}, output in {target.period.label}")
+    _spend(source, kilograms, f"{transformation.value} input")
+    output = yield_output(kilograms, declared)
+    if source.material is target.material:
+        both = replace(source, transformed_out=source.transformed_out + kilograms,
+                       transformed_in=source.transformed_in + output)
+        return both, both
+    return (replace(source, transformed_out=source.transformed_out + kilograms),
+            replace(target, transformed_in=target.transformed_in + output))
+
+
+def issue(balance: Balance, quantity: int, coc_quantity: int) -> Balance:
+    """Designate `coc_quantity` of a shipment of `quantity` kg as CoC material."""
+    _kilograms(quantity, "quantity")
+    _kilograms(coc_quantity, "CoC quantity")
+    if coc_quantity > quantity:
+        raise LedgerError(f"CoC quantity {coc_quantity} kg exceeds the shipped quantity "
+                          f"{quantity} kg")
+    _spend(balance, coc_quantity, "CoC quantity")
+    return replace(balance, issued=balance.issued + coc_quantity)
+
+
+def cancel(balance: Balance, coc_quantity: int) -> Balance:
+    """A document cancelled before receipt: its CoC quantity returns to the issuer."""
+    _kilograms(coc_quantity, "cancelled CoC quantity")
+    if coc_quantity > balance.issued:
+        raise LedgerError(f"cannot cancel {coc_quantity} kg: only {balance.issued} kg of "
+                          f"{balance.material.value} was issued in {balance.period.label}")
+    return replace(balance, issued=balance.issued - coc_quantity)
+
+
+def receive(balance: Balance, coc_quantity: int) -> Balance:
+    """A received document credits the recipient's account."""
+    _kilograms(coc_quantity, "received CoC quantity")
+    return replace(balance, received=balance.received + coc_quantity)
+
+
+def close_period(balance: Balance, rule: CarryOverRule = DEFAULT_CARRY_OVER) -> Balance:
+    """The opening balance of the next period. Out-goings spend the oldest kilograms
+    first; what is left ages one period, expires past `rule.expiry_periods`, and the
+    total carried is cut to `rule.cap` (oldest dropped first)."""
+    if balance.kilograms < 0:
+        raise LedgerError(f"{balance.material.value} balance in {balance.period.label} is "
+                          f"negative ({balance.kilograms} kg); recompute before closing")
+    fresh = balance.produced + balance.received + balance.transformed_in
+    lots = [*balance.carried[::-1], fresh]           # oldest first, this period last
+    ages = [*range(len(balance.carried), 0, -1), 0]  # periods since earned
+    spent = balance.coc_out
+    for i, kg in enumerate(lots):
+        used = min(kg, spent)
+        lots[i], spent = kg - used, spent - used
+    kept = {age + 1: kg for age, kg in zip(ages, lots, strict=True)
+            if age + 1 <= rule.expiry_periods}
+    if rule.cap is not None:
+        room = rule.cap
+        for age in sorted(kept):                     # newest first keeps room
+            kept[age] = min(kept[age], room)
+            room -= kept[age]
+    carried = tuple(kept.get(age, 0) for age in range(1, max(kept, default=0) + 1))
+    while carried and carried[-1] == 0:
+        carried = carried[:-1]
+    return Balance(balance.material, next_period(balance.period), carried=carried)
+
+
+# --- paired movements -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Movement:
+    """Kilograms leaving `debit` and arriving at `credit`, under one correlation id."""
+
+    debit: str
+    credit: str
+    kilograms: int
+    correlation_id: str
+
+    def __post_init__(self) -> None:
+        _kilograms(self.kilograms, "a movement")
+        if self.debit == self.credit:
+            raise LedgerError(f"a movement needs two accounts, got {self.debit!r} twice")
+        if not self.correlation_id:
+            raise LedgerError("a movement needs a correlation id")
+
+
+class Row(NamedTuple):
+    account: str
+    kilograms: int  # signed: negative on the debited account
+    correlation_id: str
+
+
+def pair(movement: Movement) -> tuple[Row, Row]:
+    """The two ledger rows of a movement; their kilograms always sum to zero."""
+    return (Row(movement.debit, -movement.kilograms, movement.correlation_id),
+            Row(movement.credit, movement.kilograms, movement.correlation_id))
+
+
+def reverse(movement: Movement, correlation_id: str | None = None) -> Movement:
+    """The correction of a movement: the same kilograms back the other way."""
+    return Movement(movement.credit, movement.debit, movement.kilograms,
+                    correlation_id or f"{movement.correlation_id}:reversal")
+
+
+def account_totals(rows: Iterable[Row]) -> dict[str, int]:
+    totals: dict[str, int] = {}
+    for row in rows:
+        totals[row.account] = totals.get(row.account, 0) + row.kilograms
+    return totals
+
+
+# --- CoC input percentage ---------------------------------------------------------------
+
+_CENT = Decimal("0.01")
+
+
+def input_percentage(coc_in: int, non_coc_in: int) -> Decimal:
+    """Share of CoC input in all input, percent with 2 decimals, rounded down."""
+    for value, what in ((coc_in, "CoC input"), (non_coc_in, "non-CoC input")):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"{what} is a non-negative whole number of kg, not {value!r}")
+    total = coc_in + non_coc_in
+    if total == 0:
+        return Decimal("0.00")
+    return (Decimal(100) * coc_in / total).quantize(_CENT, rounding=ROUND_DOWN)
+
+
+# --- provenance pool --------------------------------------------------------------------
+
+
+class OriginKey(NamedTuple):
+    facility_id: str
+    country: str
+    route: Route
+
+
+@dataclass(frozen=True)
+class Pool:
+    """A mass-weighted composition: kg per origin, and per attribute the mass-weighted
+    sum (kg x value per kg), so any per-kg attribute (a footprint) rides along."""
+
+    parts: Mapping[OriginKey, int] = field(default_factory=dict)
+    attributes: Mapping[str, Decimal] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for key, kg in self.parts.items():
+            if isinstance(kg, bool) or not isinstance(kg, int) or kg <= 0:
+                raise LedgerError(f"pool part {key} must be positive whole kg, not {kg!r}")
+
+    @property
+    def kilograms(self) -> int:
+        return sum(self.parts.values())
+
+
+def pool_of(key: OriginKey, kilograms: int,
+            per_kg: Mapping[str, Decimal] | None = None) -> Pool:
+    """A pool of one origin; `per_kg` gives attribute values per kilogram."""
+    _kilograms(kilograms, "pool mass")
+    return Pool({key: kilograms},
+                {name: value * kilograms for name, value in (per_kg or {}).items()})
+
+
+def add(pool: Pool, other: Pool) -> Pool:
+    parts = dict(pool.parts)
+    for key, kg in other.parts.items():
+        parts[key] = parts.get(key, 0) + kg
+    attributes = dict(pool.attributes)
+    for name, value in other.attributes.items():
+        attributes[name] = attributes.get(name, Decimal(0)) + value
+    return Pool(parts, attributes)
+
+
+def take(pool: Pool, kilograms: int) -> tuple[Pool, Pool]:
+    """Split off `kilograms` in proportion to the composition: (taken, remaining).
+    Largest remainder rounding: the taken parts sum to exactly `kilograms` and every
+    part is within 1 kg of its exact share; attributes split exactly by mass."""
+    _kilograms(kilograms, "kilograms taken")
+    total = pool.kilograms
+    if kilograms > total:
+        raise LedgerError(f"cannot take {kilograms} kg from a pool of {total} kg")
+    keys = sorted(pool.parts)
+    floors = {k: pool.parts[k] * kilograms // total for k in keys}
+    rests = {k: pool.parts[k] * kilograms % total for k in keys}
+    leftover = kilograms - sum(floors.values())
+    for k in sorted(keys, key=lambda k: -rests[k])[:leftover]:  # stable: ties by key
+        floors[k] += 1
+    taken = {k: kg for k, kg in floors.items() if kg}
+    remaining = {k: pool.parts[k] - floors[k] for k in keys if pool.parts[k] - floors[k]}
+    taken_attrs = {n: v * kilograms / total for n, v in pool.attributes.items()}
+    remaining_attrs = {n: v - taken_attrs[n] for n, v in pool.attributes.items()}
+    return Pool(taken, taken_attrs), Pool(remaining, remaining_attrs)
+
+
+def shares(pool: Pool) -> dict[OriginKey, Decimal]:
+    """Percent of the pool per origin, 2 decimals, rounded down."""
+    total = pool.kilograms
+    return {k: (Decimal(100) * kg / total).quantize(_CENT, rounding=ROUND_DOWN)
+            for k, kg in sorted(pool.parts.items())}
+
+
+def route_share(pool: Pool, route: Route) -> Decimal:
+    """Percent of the pool from `route` (primary or recycled), 2 decimals, rounded down."""
+    total = pool.kilograms
+    if total == 0:
+        return Decimal("0.00")
+    kg = sum(v for k, v in pool.parts.items() if k.route is route)
+    return (Decimal(100) * kg / total).quantize(_CENT, rounding=ROUND_DOWN)
+
+
+def attribute_per_kg(pool: Pool, name: str) -> Decimal | None:
+    """The mass-weighted average of an attribute, or None when the pool lacks it."""
+    if name not in pool.attributes or pool.kilograms == 0:
+        return None
+    return pool.attributes[name] / pool.kilograms
+
+
+# --- conservation -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TransformRecord:
+    """One transformation as declared: input and CoC output kilograms at a yield."""
+
+    entity: str
+    period: Period
+    transformation: Transformation
+    input_kg: int
+    output_kg: int
+    declared: Decimal
+
+
+def conservation_breaks(balances: Iterable[tuple[str, Balance]],
+                        transforms: Iterable[TransformRecord] = (),
+                        policy: YieldPolicy = DEFAULT_YIELDS) -> list[str]:
+    """Every place the mass balance breaks, as a sentence naming entity and period:
+    out beyond in (after yields) plus carry-over, a transformation beyond its declared
+    yield or physics, and network-wide receipts beyond issues per material (cumulative
+    up to each period, since a document may be received in a later period)."""
+    breaks: list[str] = []
+    issued: dict[tuple[CocMaterial, Period], int] = {}
+    received: dict[tuple[CocMaterial, Period], int] = {}
+    for entity, b in balances:
+        if b.coc_out > b.coc_in:
+            breaks.append(
+                f"{entity}, {b.material.value}, {b.period.label}: CoC out {b.coc_out} kg "
+                f"exceeds CoC in after yields {b.coc_in - b.carried_in} kg plus carry-over "
+                f"{b.carried_in} kg")
+        key = (b.material, b.period)
+        issued[key] = issued.get(key, 0) + b.issued
+        received[key] = received.get(key, 0) + b.received
+    for t in transforms:
+        where = f"{t.entity}, {t.transformation.value}, {t.period.label}"
+        try:
+            check_yield(t.transformation, t.declared, policy)
+        except YieldError as error:
+            breaks.append(f"{where}: {error}")
+            continue
+        if t.output_kg > yield_output(t.input_kg, t.declared):
+            breaks.append(f"{where}: CoC output {t.output_kg} kg exceeds input {t.input_kg} "
+                          f"kg x declared yield {t.declared}")
+    running: dict[CocMaterial, tuple[int, int]] = {}  # cumulative (issued, received)
+    for material, period in sorted(issued, key=lambda k: (k[1], k[0])):
+        done_in, done_out = running.get(material, (0, 0))
+        done_in += issued[(material, period)]
+        done_out += received[(material, period)]
+        running[material] = (done_in, done_out)
+        if done_out > done_in:
+            breaks.append(f"network, {material.value}, up to {period.label}: received "
+                          f"{done_out} kg exceeds issued {done_in} kg")
+    return breaks

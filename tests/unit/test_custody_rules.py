@@ -1,0 +1,508 @@
+"""The pure rules of the chain of custody: transformations and physical yields, periods,
+the mass-balance ledger and its carry-over, paired movements, the input percentage, the
+provenance pool and the conservation check; with property tests of the invariants."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from stewardship.custody.rules import (
+    Balance,
+    CarryOverRule,
+    CocMaterial,
+    LedgerError,
+    Movement,
+    OriginKey,
+    Period,
+    Pool,
+    Route,
+    ScrapKind,
+    Transformation,
+    TransformRecord,
+    YieldError,
+    account_totals,
+    add,
+    attribute_per_kg,
+    cancel,
+    check_period_months,
+    check_shipment_in_period,
+    check_transformation,
+    check_yield,
+    close_period,
+    conservation_breaks,
+    input_percentage,
+    issue,
+    next_period,
+    open_balance,
+    pair,
+    period_for,
+    pool_of,
+    produce,
+    receive,
+    record_non_coc,
+    reverse,
+    route_share,
+    shares,
+    take,
+    take_in_scrap,
+    transform,
+    typical_yield,
+    yield_limit,
+    yield_output,
+)
+
+YEAR = Period(date(2024, 1, 1), date(2024, 12, 31))
+AL, ALUMINA, BAUXITE, SCRAP = (CocMaterial.ASI_ALUMINIUM, CocMaterial.ASI_ALUMINA,
+                               CocMaterial.ASI_BAUXITE, CocMaterial.ELIGIBLE_SCRAP)
+
+
+# --- transformations and yields ---------------------------------------------------------
+
+
+def test_transformations_map_inputs_to_outputs() -> None:
+    assert Transformation.REFINING.inputs == {BAUXITE}
+    assert Transformation.REFINING.output is ALUMINA
+    assert Transformation.SMELTING.inputs == {ALUMINA}
+    assert Transformation.SMELTING.output is AL
+    assert Transformation.REMELTING.inputs == {SCRAP, AL}
+    for t in (Transformation.CASTING, Transformation.ROLLING, Transformation.EXTRUSION,
+              Transformation.CONVERSION):
+        assert t.inputs == {AL} and t.output is AL
+
+
+def test_check_transformation_refuses_wrong_materials() -> None:
+    check_transformation(Transformation.REMELTING, SCRAP, AL)
+    with pytest.raises(LedgerError, match="smelting takes asi_alumina as input, not asi_bauxite"):
+        check_transformation(Transformation.SMELTING, BAUXITE, AL)
+    with pytest.raises(LedgerError, match="refining produces asi_alumina, not asi_aluminium"):
+        check_transformation(Transformation.REFINING, BAUXITE, AL)
+
+
+def test_yield_limits_are_physics() -> None:
+    assert yield_limit(Transformation.SMELTING) == Decimal("0.5293")
+    assert yield_limit(Transformation.REFINING) == Decimal("0.85")
+    assert yield_limit(Transformation.ROLLING) == Decimal("1")
+
+
+def test_check_yield_boundaries() -> None:
+    check_yield(Transformation.SMELTING, Decimal("0.5293"))
+    check_yield(Transformation.REFINING, Decimal("0.85"))
+    check_yield(Transformation.CASTING, Decimal("1"))
+    check_yield(Transformation.SMELTING, Decimal("0.0001"))
+    with pytest.raises(YieldError, match=r"exceeds the physical limit of 0\.5293 kg/kg"):
+        check_yield(Transformation.SMELTING, Decimal("0.5294"))
+    with pytest.raises(YieldError, match=r"0\.85 kg/kg.*boehmite"):
+        check_yield(Transformation.REFINING, Decimal("0.86"))
+    with pytest.raises(YieldError, match="never create aluminium"):
+        check_yield(Transformation.REMELTING, Decimal("1.0001"))
+    with pytest.raises(YieldError, match="greater than 0"):
+        check_yield(Transformation.CASTING, Decimal("0"))
+    with pytest.raises(YieldError, match="greater than 0"):
+        check_yield(Transformation.CASTING, Decimal("-0.5"))
+    with pytest.raises(YieldError, match="greater than 0"):
+        check_yield(Transformation.CASTING, Decimal("NaN"))
+    with pytest.raises(YieldError, match="not float"):
+        check_yield(Transformation.CASTING, 0.5)  # type: ignore[arg-type]
+
+
+def test_typical_yields_are_shown_as_indicative() -> None:
+    assert typical_yield(Transformation.SMELTING).label == "about 0.52 kg/kg (indicative)"
+    assert typical_yield(Transformation.REFINING).label == "0.3 to 0.5 kg/kg (indicative)"
+    for t in Transformation:
+        typical = typical_yield(t)
+        assert typical.indicative and typical.high <= yield_limit(t)
+
+
+def test_yield_output_rounds_down() -> None:
+    assert yield_output(1000, Decimal("0.5293")) == 529
+    assert yield_output(3, Decimal("0.5")) == 1
+    assert yield_output(1, Decimal("0.99")) == 0
+
+
+@settings(deadline=None)
+@given(st.sampled_from(list(Transformation)),
+       st.decimals(min_value=Decimal("-2"), max_value=Decimal("3"), places=5))
+def test_yields_beyond_physics_are_always_refused(t: Transformation, declared: Decimal) -> None:
+    if Decimal(0) < declared <= yield_limit(t):
+        check_yield(t, declared)
+    else:
+        with pytest.raises(YieldError):
+            check_yield(t, declared)
+        source, target = open_balance(next(iter(t.inputs)), YEAR), open_balance(t.output, YEAR)
+        if source.material in {BAUXITE, ALUMINA, AL}:
+            source = produce(source, 1000)
+        else:
+            source = take_in_scrap(source, 1000, ScrapKind.POST_CONSUMER)
+        with pytest.raises(YieldError):
+            transform(source, target, t, 100, declared)
+
+
+# --- periods ----------------------------------------------------------------------------
+
+
+def test_period_months_are_1_3_or_12() -> None:
+    for months in (1, 3, 12):
+        check_period_months(months)
+    with pytest.raises(ValueError, match="1, 3 or 12 months, not 6"):
+        check_period_months(6)
+    with pytest.raises(ValueError, match="1, 3 or 12 months"):
+        period_for(date(2024, 5, 5), 2)
+
+
+def test_period_for() -> None:
+    assert period_for(date(2024, 5, 5)) == YEAR
+    assert period_for(date(2024, 5, 5), 3) == (date(2024, 4, 1), date(2024, 6, 30))
+    assert period_for(date(2024, 2, 29), 1) == (date(2024, 2, 1), date(2024, 2, 29))
+    assert period_for(date(2024, 5, 5), 12, date(2023, 7, 1)) == (date(2023, 7, 1),
+                                                                   date(2024, 6, 30))
+    assert period_for(date(1999, 12, 31), 3) == (date(1999, 10, 1), date(1999, 12, 31))
+    with pytest.raises(ValueError, match="first day of a month"):
+        period_for(date(2024, 5, 5), 12, date(2024, 1, 15))
+
+
+@settings(deadline=None)
+@given(st.dates(min_value=date(1990, 1, 1), max_value=date(2090, 12, 31)),
+       st.sampled_from([1, 3, 12]),
+       st.dates(min_value=date(1990, 1, 1), max_value=date(2090, 12, 1)))
+def test_period_contains_the_day_and_chains(day: date, months: int, anchor: date) -> None:
+    anchor = anchor.replace(day=1)
+    period = period_for(day, months, anchor)
+    assert period.contains(day) and period.months == months
+    following = next_period(period)
+    assert following == period_for(following.start, months, anchor)
+
+
+def test_shipment_must_fall_in_period() -> None:
+    check_shipment_in_period(date(2024, 1, 1), YEAR)
+    check_shipment_in_period(date(2024, 12, 31), YEAR)
+    with pytest.raises(ValueError, match="2025-01-01 is outside the accounting period "
+                                         "2024-01-01 to 2024-12-31"):
+        check_shipment_in_period(date(2025, 1, 1), YEAR)
+
+
+# --- ledger operations ------------------------------------------------------------------
+
+
+def test_produce_and_scrap_intake() -> None:
+    bauxite = produce(open_balance(BAUXITE, YEAR), 1000)
+    assert bauxite.kilograms == 1000 and bauxite.produced == 1000
+    with pytest.raises(LedgerError, match="eligible scrap enters through a remelter"):
+        produce(open_balance(SCRAP, YEAR), 10)
+    scrap = take_in_scrap(open_balance(SCRAP, YEAR), 50, ScrapKind.PRE_CONSUMER)
+    assert scrap.kilograms == 50
+    with pytest.raises(LedgerError, match="not asi_aluminium"):
+        take_in_scrap(open_balance(AL, YEAR), 50, ScrapKind.POST_CONSUMER)
+
+
+@pytest.mark.parametrize("bad", [0, -5, True, 1.5, Decimal("2")])
+def test_quantities_are_positive_whole_kilograms(bad: object) -> None:
+    with pytest.raises(LedgerError, match="production"):
+        produce(open_balance(AL, YEAR), bad)  # type: ignore[arg-type]
+
+
+def test_non_coc_inputs_count_for_the_percentage_only() -> None:
+    b = record_non_coc(produce(open_balance(AL, YEAR), 300), 700)
+    assert b.kilograms == 300 and b.non_coc_in == 700
+    assert input_percentage(b.coc_in, b.non_coc_in) == Decimal("30.00")
+
+
+def test_transform_consumes_input_and_rounds_output_down() -> None:
+    alumina = produce(open_balance(ALUMINA, YEAR), 1000)
+    source, target = transform(alumina, open_balance(AL, YEAR), Transformation.SMELTING, 999,
+                               Decimal("0.5293"))
+    assert source.kilograms == 1 and source.transformed_out == 999
+    assert target.kilograms == 528 and target.transformed_in == 528  # 528.7707 down
+    with pytest.raises(LedgerError, match="exceeds the available balance of 1 kg"):
+        transform(source, target, Transformation.SMELTING, 2, Decimal("0.5"))
+
+
+def test_metal_to_metal_transform_on_one_account() -> None:
+    metal = produce(open_balance(AL, YEAR), 1000)
+    after, same = transform(metal, metal, Transformation.ROLLING, 1000, Decimal("0.96"))
+    assert after == same and after.kilograms == 960
+
+
+def test_transform_stays_in_one_period() -> None:
+    alumina = produce(open_balance(ALUMINA, YEAR), 1000)
+    with pytest.raises(LedgerError, match="stays in one period"):
+        transform(alumina, open_balance(AL, next_period(YEAR)), Transformation.SMELTING, 10,
+                  Decimal("0.5"))
+
+
+def test_issue_boundaries() -> None:
+    b = produce(open_balance(AL, YEAR), 100)
+    assert issue(b, 100, 100).kilograms == 0
+    assert issue(b, 500, 40).kilograms == 60
+    with pytest.raises(LedgerError, match="exceeds the available balance of 100 kg"):
+        issue(b, 200, 101)
+    with pytest.raises(LedgerError, match="exceeds the shipped quantity"):
+        issue(b, 10, 11)
+    with pytest.raises(LedgerError, match="CoC quantity must be positive"):
+        issue(b, 10, 0)
+    with pytest.raises(LedgerError, match="quantity must be positive"):
+        issue(b, -1, 1)
+
+
+def test_cancel_returns_to_issuer_and_receive_credits() -> None:
+    b = issue(produce(open_balance(AL, YEAR), 100), 80, 80)
+    assert cancel(b, 80).kilograms == 100
+    with pytest.raises(LedgerError, match="only 80 kg of asi_aluminium was issued"):
+        cancel(b, 81)
+    assert receive(open_balance(AL, YEAR), 80).kilograms == 80
+
+
+def test_balance_refuses_negative_counters() -> None:
+    with pytest.raises(LedgerError, match="non-negative"):
+        Balance(AL, YEAR, produced=-1)
+
+
+def test_close_period_default_carries_one_period() -> None:
+    b = issue(produce(open_balance(AL, YEAR), 100), 30, 30)
+    opening = close_period(b)
+    assert opening.period == next_period(YEAR) and opening.kilograms == 70
+    assert opening.carried == (70,)
+    # nothing new comes in: the 70 kg expire at the next close
+    assert close_period(opening).kilograms == 0
+
+
+def test_close_period_spends_oldest_first_and_expires() -> None:
+    rule = CarryOverRule(expiry_periods=2)
+    first = close_period(produce(open_balance(AL, YEAR), 100), rule)
+    second = issue(produce(first, 50), 60, 60)    # spends 60 of the carried 100 first
+    third = close_period(second, rule)
+    assert third.carried == (50, 40)
+    assert close_period(third, rule).carried == (0, 50)
+    assert close_period(close_period(third, rule), rule).carried == ()
+
+
+def test_close_period_cap_keeps_newest() -> None:
+    rule = CarryOverRule(cap=60, expiry_periods=2)
+    first = close_period(produce(open_balance(AL, YEAR), 100), rule)
+    assert first.kilograms == 60
+    second = close_period(produce(first, 50), rule)
+    assert second.carried == (50, 10)
+
+
+def test_carry_over_rule_validation() -> None:
+    with pytest.raises(ValueError, match="cap"):
+        CarryOverRule(cap=-1)
+    with pytest.raises(ValueError, match="at least one period"):
+        CarryOverRule(expiry_periods=0)
+    assert close_period(produce(open_balance(AL, YEAR), 9), CarryOverRule(cap=0)).carried == ()
+
+
+def test_close_refuses_a_negative_balance() -> None:
+    with pytest.raises(LedgerError, match="negative"):
+        close_period(Balance(AL, YEAR, issued=5))
+
+
+# --- movements --------------------------------------------------------------------------
+
+
+def test_pair_and_reverse() -> None:
+    m = Movement("A:asi_aluminium", "B:asi_aluminium", 25, "doc-1")
+    debit, credit = pair(m)
+    assert debit == ("A:asi_aluminium", -25, "doc-1") and credit.kilograms == 25
+    back = reverse(m)
+    assert back.debit == m.credit and back.correlation_id == "doc-1:reversal"
+    assert reverse(m, "fix-9").correlation_id == "fix-9"
+    with pytest.raises(LedgerError, match="two accounts"):
+        Movement("A", "A", 1, "x")
+    with pytest.raises(LedgerError, match="correlation id"):
+        Movement("A", "B", 1, "")
+    with pytest.raises(LedgerError, match="must be positive"):
+        Movement("A", "B", 0, "x")
+
+
+@settings(deadline=None)
+@given(st.text(min_size=1, max_size=5), st.text(min_size=1, max_size=5),
+       st.integers(min_value=1, max_value=10**12), st.text(min_size=1, max_size=8))
+def test_pair_sums_to_zero_and_reverse_cancels(a: str, b: str, kg: int, cid: str) -> None:
+    if a == b:
+        b = a + "x"
+    m = Movement(a, b, kg, cid)
+    rows = pair(m)
+    assert sum(r.kilograms for r in rows) == 0
+    assert all(v == 0 for v in account_totals([*rows, *pair(reverse(m))]).values())
+
+
+# --- input percentage -------------------------------------------------------------------
+
+
+def test_input_percentage() -> None:
+    assert input_percentage(0, 0) == Decimal("0.00")
+    assert input_percentage(1, 0) == Decimal("100.00")
+    assert input_percentage(0, 5) == Decimal("0.00")
+    assert input_percentage(2, 1) == Decimal("66.66")
+    assert input_percentage(1, 2) == Decimal("33.33")
+    assert input_percentage(9999, 1) == Decimal("99.99")
+    with pytest.raises(ValueError, match="non-negative"):
+        input_percentage(-1, 1)
+
+
+# --- provenance pool --------------------------------------------------------------------
+
+SMELTER = OriginKey("smelter-x", "NO", Route.PRIMARY)
+REMELTER = OriginKey("remelter-y", "DE", Route.RECYCLED)
+
+
+def test_pool_add_shares_and_attributes() -> None:
+    pool = add(pool_of(SMELTER, 620, {"co2e": Decimal("4")}),
+               pool_of(REMELTER, 380, {"co2e": Decimal("0.5")}))
+    assert pool.kilograms == 1000
+    assert shares(pool) == {REMELTER: Decimal("38.00"), SMELTER: Decimal("62.00")}
+    assert route_share(pool, Route.RECYCLED) == Decimal("38.00")
+    assert attribute_per_kg(pool, "co2e") == Decimal("2.67")
+    assert attribute_per_kg(pool, "water") is None
+
+
+def test_take_splits_proportionally() -> None:
+    pool = add(pool_of(SMELTER, 2, {"co2e": Decimal("3")}), pool_of(REMELTER, 1))
+    taken, remaining = take(pool, 2)
+    assert taken.kilograms == 2 and remaining.kilograms == 1
+    assert taken.attributes["co2e"] + remaining.attributes["co2e"] == Decimal("6")
+    with pytest.raises(LedgerError, match="cannot take 4 kg from a pool of 3 kg"):
+        take(pool, 4)
+    with pytest.raises(LedgerError, match="must be positive"):
+        take(pool, 0)
+    with pytest.raises(LedgerError, match="pool part"):
+        Pool({SMELTER: 0})
+
+
+ORIGINS = st.builds(OriginKey, st.sampled_from(["f1", "f2", "f3", "f4", "f5"]),
+                    st.sampled_from(["NO", "DE", "CA"]), st.sampled_from(list(Route)))
+
+
+@settings(deadline=None)
+@given(st.dictionaries(ORIGINS, st.integers(min_value=1, max_value=10**9), min_size=1,
+                       max_size=12),
+       st.data())
+def test_take_conserves_kilograms_and_shares(parts: dict[OriginKey, int],
+                                             data: st.DataObject) -> None:
+    pool = Pool(parts, {"co2e": Decimal(sum(parts.values())) * Decimal("1.7")})
+    kg = data.draw(st.integers(min_value=1, max_value=pool.kilograms))
+    taken, remaining = take(pool, kg)
+    assert taken.kilograms == kg
+    assert taken.kilograms + remaining.kilograms == pool.kilograms
+    merged = add(taken, remaining)
+    assert dict(merged.parts) == parts
+    assert abs(merged.attributes["co2e"] - pool.attributes["co2e"]) < Decimal("1e-12")
+    for key, part in taken.parts.items():
+        assert 0 <= part <= parts[key]
+        assert abs(Decimal(part) - Decimal(parts[key] * kg) / pool.kilograms) < 1
+    whole, part_shares = shares(pool), shares(taken)
+    for key, share in part_shares.items():
+        assert abs(share - whole[key]) <= Decimal(100) / kg + Decimal("0.01")
+
+
+# --- conservation -----------------------------------------------------------------------
+
+
+def test_conservation_breaks_names_entity_and_period() -> None:
+    good = issue(produce(open_balance(AL, YEAR), 100), 100, 100)
+    bad = Balance(AL, YEAR, carried=(10,), received=50, issued=70)
+    breaks = conservation_breaks([("Smelter X", good), ("Trader Z", bad)])
+    assert breaks == [
+        "Trader Z, asi_aluminium, 2024-01-01 to 2024-12-31: CoC out 70 kg exceeds CoC in "
+        "after yields 50 kg plus carry-over 10 kg",
+    ]
+
+
+def test_conservation_checks_transformations_and_network() -> None:
+    records = [
+        TransformRecord("S", YEAR, Transformation.SMELTING, 1000, 529, Decimal("0.5293")),
+        TransformRecord("S", YEAR, Transformation.SMELTING, 1000, 530, Decimal("0.5293")),
+        TransformRecord("R", YEAR, Transformation.CASTING, 100, 100, Decimal("1.1")),
+    ]
+    breaks = conservation_breaks([("B", receive(open_balance(AL, YEAR), 5))], records)
+    assert any("S, smelting" in b and "530 kg exceeds" in b for b in breaks)
+    assert any("R, casting" in b and "physical limit" in b for b in breaks)
+    assert any(b.startswith("network, asi_aluminium") for b in breaks)
+    assert len(breaks) == 3
+    # a document issued in one period and received in the next does not break
+    issued = issue(produce(open_balance(AL, YEAR), 5), 5, 5)
+    later = receive(open_balance(AL, next_period(YEAR)), 5)
+    assert conservation_breaks([("A", issued), ("B", later)]) == []
+
+
+# --- the ledger under random operations -------------------------------------------------
+
+ENTITIES = ("mine", "refinery", "smelter", "remelter", "roller")
+OPS = st.one_of(
+    st.tuples(st.just("produce"), st.sampled_from(ENTITIES),
+              st.sampled_from([BAUXITE, ALUMINA, AL, SCRAP]),
+              st.integers(min_value=-5, max_value=5000)),
+    st.tuples(st.just("transform"), st.sampled_from(ENTITIES),
+              st.sampled_from(list(Transformation)), st.integers(min_value=-5, max_value=5000),
+              st.decimals(min_value=Decimal("-0.1"), max_value=Decimal("1.2"), places=4),
+              st.booleans()),
+    st.tuples(st.just("issue"), st.sampled_from(ENTITIES), st.sampled_from(ENTITIES),
+              st.sampled_from(list(CocMaterial)), st.integers(min_value=-5, max_value=5000),
+              st.integers(min_value=-5, max_value=5000)),
+    st.tuples(st.just("settle"), st.integers(min_value=0, max_value=20), st.booleans()),
+    st.tuples(st.just("close"), st.sampled_from([None, 0, 100, 10**6]),
+              st.integers(min_value=1, max_value=3)),
+)
+
+
+@settings(deadline=None, max_examples=150)
+@given(st.lists(OPS, max_size=60))
+def test_no_operation_sequence_breaks_the_mass_balance(ops: list[tuple[object, ...]]) -> None:
+    period = YEAR
+    books: dict[tuple[str, CocMaterial], Balance] = {}
+    history: list[tuple[str, Balance]] = []
+    records: list[TransformRecord] = []
+    pending: list[tuple[str, str, CocMaterial, int]] = []
+
+    def get(entity: str, material: CocMaterial) -> Balance:
+        return books.get((entity, material), open_balance(material, period))
+
+    for op in ops:
+        try:
+            match op:
+                case ("produce", str(e), CocMaterial() as m, int(kg)):
+                    b = get(e, m)
+                    books[(e, m)] = (take_in_scrap(b, kg, ScrapKind.POST_CONSUMER)
+                                     if m is SCRAP else produce(b, kg))
+                case ("transform", str(e), Transformation() as t, int(kg), Decimal() as y,
+                      bool(scrap_first)):
+                    src = get(e, max(t.inputs) if scrap_first else min(t.inputs))
+                    before = src.kilograms
+                    s, d = transform(src, get(e, t.output), t, kg, y)
+                    assert kg <= before and Decimal(0) < y <= yield_limit(t)
+                    books[(e, s.material)], books[(e, d.material)] = s, d
+                    if s.material is d.material:
+                        books[(e, s.material)] = d
+                    records.append(TransformRecord(e, period, t, kg,
+                                                   yield_output(kg, y), y))
+                case ("issue", str(e), str(r), CocMaterial() as m, int(q), int(cq)):
+                    books[(e, m)] = issue(get(e, m), q, cq)
+                    pending.append((e, r, m, cq))
+                case ("settle", int(i), bool(accept)):
+                    if pending:
+                        e, r, m, cq = pending.pop(i % len(pending))
+                        if accept:
+                            books[(r, m)] = receive(get(r, m), cq)
+                        else:
+                            books[(e, m)] = cancel(get(e, m), cq)
+                case ("close", cap, int(expiry)):
+                    if pending:  # documents settle within their period in this model
+                        continue
+                    rule = CarryOverRule(cap if isinstance(cap, int) else None, expiry)
+                    history.extend((e, b) for (e, _), b in books.items())
+                    books = {k: close_period(b, rule) for k, b in books.items()}
+                    period = next_period(period)
+                    for b in books.values():
+                        assert b.kilograms <= (cap if isinstance(cap, int) else b.kilograms)
+        except (LedgerError, YieldError):
+            pass
+        for b in books.values():
+            assert b.kilograms >= 0
+            assert b.coc_out <= b.coc_in
+    current = [(e, b) for (e, _), b in books.items()]
+    assert conservation_breaks([*history, *current], records) == []
