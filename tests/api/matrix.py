@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import pytest
@@ -23,14 +24,28 @@ ERROR_CODES = {401: "unauthenticated", 403: "forbidden", 404: "not_found"}
 Row = tuple[str, str, str, Any, tuple[int, ...]]
 
 
-class MatrixWorld(Protocol):
+@dataclass
+class World:
+    """What a matrix's cases run against: the app on one open connection, the values its
+    URL and body templates are filled with, and a bearer token per role."""
+
     connection: Connection
     app: FastAPI
+    values: dict[str, str]
     tokens: dict[str, str]
+
+    def fill(self, template: Any) -> Any:
+        if isinstance(template, str):
+            return template.format(**self.values)
+        if isinstance(template, dict):
+            return {k: self.fill(v) for k, v in template.items()}
+        if isinstance(template, list):
+            return [self.fill(v) for v in template]
+        return template
 
 
 @contextmanager
-def savepoint(world: MatrixWorld) -> Iterator[MatrixWorld]:
+def savepoint(world: World) -> Iterator[World]:
     """Run one case in a savepoint rolled back afterwards: every case sees the same world."""
     nested = world.connection.begin_nested()
     try:
@@ -46,7 +61,7 @@ def cases(matrix: Sequence[Row], roles: Sequence[str]) -> list[Any]:
             for role, status in zip(roles, expected, strict=True)]
 
 
-def client_as(world: MatrixWorld, role: str) -> TestClient:
+def client_as(world: World, role: str) -> TestClient:
     headers = {} if role == "anonymous" else {"Authorization": f"Bearer {world.tokens[role]}"}
     return TestClient(world.app, raise_server_exceptions=False, headers=headers)
 

@@ -15,14 +15,13 @@ from __future__ import annotations
 import importlib
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Engine
 
 from stewardship.core.auth import Role
 from stewardship.core.config import Settings
@@ -31,7 +30,14 @@ from stewardship.registry.schemas import InvitationCreate
 from stewardship.registry.service import accounts, organizations
 from stewardship.web.app import create_app
 from tests import factories
-from tests.api.matrix import assert_answer, assert_rows_well_formed, cases, client_as, savepoint
+from tests.api.matrix import (
+    World,
+    assert_answer,
+    assert_rows_well_formed,
+    cases,
+    client_as,
+    savepoint,
+)
 from tests.conftest import BACKENDS, _engine_for, session_on
 from tests.factories import SYSTEM
 
@@ -125,21 +131,6 @@ MATRIX: list[tuple[str, str, str, Any, tuple[int, ...]]] = [
 # --- the world ----------------------------------------------------------------------------
 
 
-@dataclass
-class World:
-    connection: Connection
-    app: FastAPI
-    values: dict[str, str]
-    tokens: dict[str, str]
-
-    def fill(self, template: Any) -> Any:
-        if isinstance(template, str):
-            return template.format(**self.values)
-        if isinstance(template, dict):
-            return {k: self.fill(v) for k, v in template.items()}
-        if isinstance(template, list):
-            return [self.fill(v) for v in template]
-        return template
 
 
 @pytest.fixture(scope="module", params=BACKENDS)

@@ -13,13 +13,11 @@ of the assigned firm, an auditor of another firm.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
 import pytest
-from fastapi import FastAPI
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Engine
 
 from stewardship.assurance.rules import ClaimKind, Maturity, Rating
 from stewardship.assurance.schemas import (
@@ -38,7 +36,14 @@ from stewardship.core.config import Settings
 from stewardship.registry.service import accounts
 from stewardship.web.app import create_app
 from tests import assurance_world as aw
-from tests.api.matrix import assert_answer, assert_rows_well_formed, cases, client_as, savepoint
+from tests.api.matrix import (
+    World,
+    assert_answer,
+    assert_rows_well_formed,
+    cases,
+    client_as,
+    savepoint,
+)
 from tests.conftest import BACKENDS, _engine_for, session_on
 
 ROLES = ("anonymous", "secretariat", "member_admin", "other_member_admin", "member_user",
@@ -160,21 +165,6 @@ ERROR_CODES = {401: "unauthenticated", 403: "forbidden", 404: "not_found", 409: 
                422: "invalid"}
 
 
-@dataclass
-class World:
-    connection: Connection
-    app: FastAPI
-    values: dict[str, str]
-    tokens: dict[str, str]
-
-    def fill(self, template: Any) -> Any:
-        if isinstance(template, str):
-            return template.format(**self.values)
-        if isinstance(template, dict):
-            return {k: self.fill(v) for k, v in template.items()}
-        if isinstance(template, list):
-            return [self.fill(v) for v in template]
-        return template
 
 
 def _audit_in(db: Any, w: aw.World, state: str) -> tuple[Any, Any]:

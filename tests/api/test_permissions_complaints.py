@@ -12,12 +12,10 @@ member_admin of another member, member_user of alpha, auditor.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from fastapi import FastAPI
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Engine
 
 from stewardship.complaints.rules import AttachmentUpload, SubjectKind
 from stewardship.complaints.schemas import ComplaintCreate
@@ -27,7 +25,14 @@ from stewardship.core.config import Settings
 from stewardship.registry.service import accounts
 from stewardship.web.app import create_app
 from tests import factories
-from tests.api.matrix import assert_answer, assert_rows_well_formed, cases, client_as, savepoint
+from tests.api.matrix import (
+    World,
+    assert_answer,
+    assert_rows_well_formed,
+    cases,
+    client_as,
+    savepoint,
+)
 from tests.api.test_permissions import ALL_OK, ROLES
 from tests.conftest import BACKENDS, _engine_for, session_on
 
@@ -62,12 +67,6 @@ ERROR_CODES = {401: "unauthenticated", 403: "forbidden", 404: "not_found", 409: 
                422: "validation_error"}
 
 
-@dataclass
-class World:
-    connection: Connection
-    app: FastAPI
-    values: dict[str, str]
-    tokens: dict[str, str]
 
 
 @pytest.fixture(scope="module", params=BACKENDS)

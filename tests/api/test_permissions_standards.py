@@ -46,8 +46,15 @@ from stewardship.standards.schemas import (
 from stewardship.standards.service import library, revisions, votes
 from stewardship.web.app import create_app
 from tests import factories
-from tests.api.matrix import assert_answer, assert_rows_well_formed, cases, client_as, savepoint
-from tests.api.test_permissions import ROLES, World
+from tests.api.matrix import (
+    World,
+    assert_answer,
+    assert_rows_well_formed,
+    cases,
+    client_as,
+    savepoint,
+)
+from tests.api.test_permissions import ROLES
 from tests.conftest import BACKENDS, _engine_for, session_on
 from tests.factories import SYSTEM
 
