@@ -16,6 +16,7 @@ from enum import StrEnum
 from typing import NamedTuple
 
 from stewardship.assurance.rules import add_months
+from stewardship.registry.rules import ID_ALPHABET, mod37_2_check
 
 # --- vocabularies -----------------------------------------------------------------------
 
@@ -94,6 +95,42 @@ TRANSFORMATION_OUTPUT: dict[Transformation, CocMaterial] = {
     Transformation.EXTRUSION: CocMaterial.ASI_ALUMINIUM,
     Transformation.CONVERSION: CocMaterial.ASI_ALUMINIUM,
 }
+
+
+# Facility activities where each step may happen (a smelter casts its own metal).
+TRANSFORMATION_ACTIVITIES: dict[Transformation, frozenset[str]] = {
+    Transformation.REFINING: frozenset({"alumina_refining"}),
+    Transformation.SMELTING: frozenset({"smelting"}),
+    Transformation.REMELTING: frozenset({"remelting_refining"}),
+    Transformation.CASTING: frozenset({"casthouse", "smelting", "remelting_refining"}),
+    Transformation.ROLLING: frozenset({"semi_fabrication"}),
+    Transformation.EXTRUSION: frozenset({"semi_fabrication"}),
+    Transformation.CONVERSION: frozenset({"material_conversion", "other_manufacturing",
+                                          "semi_fabrication"}),
+}
+
+# The activity of a facility where CoC material of each kind originates.
+ORIGIN_ACTIVITIES: dict[CocMaterial, str] = {
+    CocMaterial.ASI_BAUXITE: "bauxite_mining",
+    CocMaterial.ASI_ALUMINA: "alumina_refining",
+    CocMaterial.ASI_ALUMINIUM: "smelting",
+    CocMaterial.ELIGIBLE_SCRAP: "remelting_refining",
+}
+
+
+def activity_refusal(activities: Iterable[str], *, transformation: Transformation | None = None,
+                     material: CocMaterial | None = None) -> str | None:
+    """Why a facility with these activities may not host the step (None: it may)."""
+    have = set(activities)
+    if transformation is not None:
+        need = TRANSFORMATION_ACTIVITIES[transformation]
+        if not have & need:
+            return (f"{transformation.value} happens at a facility with one of these "
+                    f"activities: {', '.join(sorted(need))}")
+    if material is not None and ORIGIN_ACTIVITIES[material] not in have:
+        return (f"{material.value} originates at a facility with the "
+                f"{ORIGIN_ACTIVITIES[material]} activity")
+    return None
 
 
 def check_transformation(transformation: Transformation, source: CocMaterial,
@@ -444,6 +481,28 @@ def close_period(balance: Balance, rule: CarryOverRule = DEFAULT_CARRY_OVER) -> 
     return Balance(balance.material, next_period(balance.period), carried=carried)
 
 
+# --- document numbers -------------------------------------------------------------------
+
+
+def document_number(year: int, random_part: str) -> str | None:
+    """``COC-<year>-<8 characters><check>``; None when the random part gives no issuable
+    check character (draw again)."""
+    if len(random_part) != 8 or any(c not in ID_ALPHABET for c in random_part):
+        raise ValueError(f"the random part is 8 characters of {ID_ALPHABET}")
+    check = mod37_2_check(f"{year:04d}{random_part}")
+    return None if check == "*" else f"COC-{year:04d}-{random_part}{check}"
+
+
+def check_document_number(number: str) -> bool:
+    """True for a generated number whose check character matches (typing errors show)."""
+    parts = number.split("-")
+    if len(parts) != 3 or parts[0] != "COC" or len(parts[1]) != 4 or len(parts[2]) != 9:
+        return False
+    body = parts[1] + parts[2][:-1]
+    return all(c in ID_ALPHABET for c in parts[2][:-1]) and \
+        mod37_2_check(body) == parts[2][-1]
+
+
 # --- paired movements -------------------------------------------------------------------
 
 
@@ -592,6 +651,40 @@ def attribute_per_kg(pool: Pool, name: str) -> Decimal | None:
     if name not in pool.attributes or pool.kilograms == 0:
         return None
     return pool.attributes[name] / pool.kilograms
+
+
+def scale(pool: Pool, kilograms: int) -> Pool:
+    """The same composition carried by `kilograms` (a transformation's output): parts
+    rescaled with largest-remainder rounding so they sum to exactly `kilograms`; the
+    attribute sums are kept whole, so a per-kg attribute (a footprint) rises as the yield
+    loses mass."""
+    _kilograms(kilograms, "scaled pool mass")
+    total = pool.kilograms
+    if total == 0:
+        raise LedgerError("cannot scale an empty pool")
+    keys = sorted(pool.parts)
+    floors = {k: pool.parts[k] * kilograms // total for k in keys}
+    rests = {k: pool.parts[k] * kilograms % total for k in keys}
+    for k in sorted(keys, key=lambda k: -rests[k])[:kilograms - sum(floors.values())]:
+        floors[k] += 1
+    return Pool({k: kg for k, kg in floors.items() if kg}, dict(pool.attributes))
+
+
+def pool_to_data(pool: Pool) -> dict[str, object]:
+    """The pool as JSON data: parts sorted, attributes as decimal strings."""
+    return {"parts": [[k.facility_id, k.country, k.route.value, kg]
+                      for k, kg in sorted(pool.parts.items())],
+            "attributes": {n: str(v) for n, v in sorted(pool.attributes.items())}}
+
+
+def pool_from_data(data: Mapping[str, object] | None) -> Pool:
+    if not data:
+        return Pool()
+    parts_data = data.get("parts") or []
+    attrs_data = data.get("attributes") or {}
+    assert isinstance(parts_data, list) and isinstance(attrs_data, dict)
+    parts = {OriginKey(str(f), str(c), Route(str(r))): int(kg) for f, c, r, kg in parts_data}
+    return Pool(parts, {str(n): Decimal(str(v)) for n, v in attrs_data.items()})
 
 
 # --- conservation -----------------------------------------------------------------------

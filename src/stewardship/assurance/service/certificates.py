@@ -305,3 +305,38 @@ def suspend_for_sanction(db: Session, actor: Actor, organization_id: uuid.UUID, 
         change_status(db, actor, c, CertificateStatus.SUSPENDED, reason, today=day)
         suspended.append(c.number)
     return suspended
+
+
+# --- what the chain of custody asks ----------------------------------------------------
+
+
+def holdings_on(db: Session, entity_id: uuid.UUID, on: date) -> dict[str, str | None]:
+    """The number of the entity's current Performance and Chain of Custody certificate
+    on the day (None where it holds none): what passing CoC material on requires."""
+    out: dict[str, str | None] = {}
+    for kind in (StandardKind.PERFORMANCE, StandardKind.CHAIN_OF_CUSTODY):
+        found = repo.current_certificates(db, on=on, kind=kind.value, entity_id=entity_id)
+        out[kind.value] = found[0].number if found else None
+    return out
+
+
+def validity_on(db: Session, numbers: list[str], on: date,
+                today: date | None = None) -> list[tuple[str, str, str, bool, date, date]]:
+    """(number, kind, status today, valid on the day, valid from, valid until) for each
+    certificate number: valid on the day when the day lies in its validity and no
+    suspension or withdrawal had taken effect by then."""
+    day = today_or(today)
+    out = []
+    for number in numbers:
+        c = repo.certificate_by_number(db, number)
+        if c is None:
+            continue
+        status_then = CertificateStatus.ACTIVE.value
+        for e in repo.certificate_events(db, c.id):
+            if e.at.date() <= on and e.from_status:
+                status_then = e.to_status
+        valid = c.valid_from <= on <= c.valid_until and \
+            status_then == CertificateStatus.ACTIVE.value
+        status = effective_status(CertificateStatus(c.status), c.valid_until, day).value
+        out.append((c.number, c.standard_kind, status, valid, c.valid_from, c.valid_until))
+    return out

@@ -1,0 +1,352 @@
+"""Every query of the custody context."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.orm import Session, selectinload
+
+from stewardship.core.pagination import Page, PageParams
+from stewardship.custody.models import (
+    CocDocument,
+    CustodyOperation,
+    CustodySettings,
+    MaterialAccount,
+    Movement,
+)
+from stewardship.registry.models import Entity, Facility, FacilityActivity, Organization
+
+
+def _page(db: Session, query: Select, params: PageParams) -> Page:  # type: ignore[type-arg]
+    total = db.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+    items = list(db.scalars(query.limit(params.per_page).offset(params.offset)))
+    return Page(items=items, total=total, page=params.page, per_page=params.per_page)
+
+
+# --- settings and accounts --------------------------------------------------------------
+
+
+def settings_of(db: Session, entity_id: uuid.UUID) -> CustodySettings | None:
+    return db.get(CustodySettings, entity_id)
+
+
+def entity_has_accounts(db: Session, entity_id: uuid.UUID) -> bool:
+    return db.scalar(select(func.count()).select_from(MaterialAccount)
+                     .where(MaterialAccount.entity_id == entity_id)) != 0
+
+
+def account(db: Session, entity_id: uuid.UUID, material: str, period_start: date, *,
+            lock: bool = False) -> MaterialAccount | None:
+    """The account, row-locked for the rest of the transaction when `lock` (PostgreSQL
+    SELECT ... FOR UPDATE; SQLite writers already hold the database lock)."""
+    query = select(MaterialAccount).where(MaterialAccount.entity_id == entity_id,
+                                          MaterialAccount.material == material,
+                                          MaterialAccount.period_start == period_start)
+    if lock:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    return db.scalars(query).first()
+
+
+def account_by_id(db: Session, account_id: uuid.UUID) -> MaterialAccount | None:
+    return db.get(MaterialAccount, account_id)
+
+
+def open_accounts_before(db: Session, entity_id: uuid.UUID, period_start: date) -> int:
+    return db.scalar(select(func.count()).select_from(MaterialAccount).where(
+        MaterialAccount.entity_id == entity_id, MaterialAccount.status == "open",
+        MaterialAccount.period_start < period_start)) or 0
+
+
+def accounts_of_period(db: Session, entity_id: uuid.UUID, period_start: date, *,
+                       lock: bool = False) -> list[MaterialAccount]:
+    query = select(MaterialAccount).where(MaterialAccount.entity_id == entity_id,
+                                          MaterialAccount.period_start == period_start
+                                          ).order_by(MaterialAccount.material)
+    if lock:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    return list(db.scalars(query))
+
+
+@dataclass(frozen=True)
+class AccountFilter:
+    organization_id: uuid.UUID | None = None
+    entity_id: uuid.UUID | None = None
+    material: str | None = None
+    period_start: date | None = None
+    status: str | None = None
+
+
+def list_accounts(db: Session, f: AccountFilter, params: PageParams) -> Page:  # type: ignore[type-arg]
+    query = select(MaterialAccount)
+    if f.organization_id is not None:
+        query = query.where(MaterialAccount.organization_id == f.organization_id)
+    if f.entity_id is not None:
+        query = query.where(MaterialAccount.entity_id == f.entity_id)
+    if f.material is not None:
+        query = query.where(MaterialAccount.material == f.material)
+    if f.period_start is not None:
+        query = query.where(MaterialAccount.period_start == f.period_start)
+    if f.status is not None:
+        query = query.where(MaterialAccount.status == f.status)
+    return _page(db, query.order_by(MaterialAccount.period_start.desc(),
+                                    MaterialAccount.entity_id, MaterialAccount.material),
+                 params)
+
+
+def periods_of(db: Session, entity_id: uuid.UUID) -> list[tuple[date, date, str]]:
+    """Every period the entity has accounts in, newest first, with 'open' when any of its
+    accounts is still open."""
+    rows = db.execute(select(MaterialAccount.period_start, MaterialAccount.period_end,
+                             func.min(MaterialAccount.status))
+                      .where(MaterialAccount.entity_id == entity_id)
+                      .group_by(MaterialAccount.period_start, MaterialAccount.period_end)
+                      .order_by(MaterialAccount.period_start.desc()))
+    return [(s, e, st) for s, e, st in rows]
+
+
+# --- journal ----------------------------------------------------------------------------
+
+
+def operations_of(db: Session, entity_id: uuid.UUID, start: date, end: date) -> list[
+        CustodyOperation]:
+    return list(db.scalars(select(CustodyOperation).where(
+        CustodyOperation.entity_id == entity_id, CustodyOperation.occurred_on >= start,
+        CustodyOperation.occurred_on <= end).order_by(CustodyOperation.recorded_at)))
+
+
+def list_operations(db: Session, entity_id: uuid.UUID, params: PageParams, *,
+                    kind: str | None = None) -> Page:  # type: ignore[type-arg]
+    query = select(CustodyOperation).where(CustodyOperation.entity_id == entity_id)
+    if kind is not None:
+        query = query.where(CustodyOperation.kind == kind)
+    return _page(db, query.order_by(CustodyOperation.recorded_at.desc(),
+                                    CustodyOperation.id), params)
+
+
+def transformations(db: Session) -> Iterator[CustodyOperation]:
+    yield from db.scalars(select(CustodyOperation).where(
+        CustodyOperation.kind == "transformation").execution_options(yield_per=5000))
+
+
+def movements_of_operation(db: Session, operation_id: uuid.UUID) -> list[Movement]:
+    return list(db.scalars(select(Movement).where(Movement.operation_id == operation_id)
+                           .order_by(Movement.id)))
+
+
+# --- documents --------------------------------------------------------------------------
+
+
+def document_by_number(db: Session, number: str, *, lock: bool = False) -> CocDocument | None:
+    query = select(CocDocument).where(CocDocument.number == number)
+    if lock:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    return db.scalars(query).first()
+
+
+def document_number_taken(db: Session, number: str) -> bool:
+    return db.scalar(select(func.count()).select_from(CocDocument)
+                     .where(CocDocument.number == number)) != 0
+
+
+@dataclass(frozen=True)
+class DocumentFilter:
+    organization_id: uuid.UUID | None = None
+    direction: str | None = None
+    """outgoing, incoming or None for both (relative to organization_id)."""
+    entity_id: uuid.UUID | None = None
+    status: str | None = None
+    material: str | None = None
+    shipped_from: date | None = None
+    shipped_to: date | None = None
+    q: str | None = None
+
+
+def list_documents(db: Session, f: DocumentFilter, params: PageParams) -> Page:  # type: ignore[type-arg]
+    query = select(CocDocument)
+    if f.organization_id is not None:
+        if f.direction == "outgoing":
+            query = query.where(CocDocument.issuer_organization_id == f.organization_id)
+        elif f.direction == "incoming":
+            query = query.where(CocDocument.recipient_organization_id == f.organization_id)
+        else:
+            query = query.where(or_(CocDocument.issuer_organization_id == f.organization_id,
+                                    CocDocument.recipient_organization_id == f.organization_id))
+    if f.entity_id is not None:
+        query = query.where(or_(CocDocument.issuer_entity_id == f.entity_id,
+                                CocDocument.recipient_entity_id == f.entity_id))
+    if f.status is not None:
+        query = query.where(CocDocument.status == f.status)
+    if f.material is not None:
+        query = query.where(CocDocument.material == f.material)
+    if f.shipped_from is not None:
+        query = query.where(CocDocument.shipment_date >= f.shipped_from)
+    if f.shipped_to is not None:
+        query = query.where(CocDocument.shipment_date <= f.shipped_to)
+    if f.q:
+        query = query.where(CocDocument.number.contains(f.q.strip().upper(), autoescape=True))
+    return _page(db, query.order_by(CocDocument.shipment_date.desc(), CocDocument.number),
+                 params)
+
+
+def unmatched(db: Session, shipped_before: date, params: PageParams, *,
+              organization_id: uuid.UUID | None = None) -> Page:  # type: ignore[type-arg]
+    """Documents still waiting for their recipient, shipped before the day."""
+    query = select(CocDocument).where(CocDocument.status == "issued",
+                                      CocDocument.shipment_date < shipped_before)
+    if organization_id is not None:
+        query = query.where(or_(CocDocument.issuer_organization_id == organization_id,
+                                CocDocument.recipient_organization_id == organization_id))
+    return _page(db, query.order_by(CocDocument.shipment_date, CocDocument.number), params)
+
+
+def unmatched_by_pair(db: Session, shipped_before: date, *,
+                      organization_id: uuid.UUID | None = None) -> list[
+        tuple[uuid.UUID, uuid.UUID, int, int, date]]:
+    """(issuer entity, recipient entity, documents, CoC kg, oldest shipment) of the
+    documents waiting, per pair."""
+    query = select(CocDocument.issuer_entity_id, CocDocument.recipient_entity_id,
+                   func.count(), func.sum(CocDocument.coc_quantity_kg),
+                   func.min(CocDocument.shipment_date)).where(
+        CocDocument.status == "issued", CocDocument.shipment_date < shipped_before)
+    if organization_id is not None:
+        query = query.where(or_(CocDocument.issuer_organization_id == organization_id,
+                                CocDocument.recipient_organization_id == organization_id))
+    rows = db.execute(query.group_by(CocDocument.issuer_entity_id,
+                                     CocDocument.recipient_entity_id)
+                      .order_by(func.min(CocDocument.shipment_date)))
+    return [(i, r, int(n), int(kg or 0), d) for i, r, n, kg, d in rows]
+
+
+def received_into(db: Session, entity_id: uuid.UUID, since: date, until: date,
+                  on_or_before: date, limit: int) -> tuple[list[CocDocument], int]:
+    """Documents the entity received into periods starting between `since` and `until`,
+    on or before a day: what may have fed a later document. At most `limit`, with the
+    full count."""
+    where = (CocDocument.recipient_entity_id == entity_id, CocDocument.status == "received",
+             CocDocument.receipt_period_start >= since,
+             CocDocument.receipt_period_start <= until,
+             CocDocument.received_on <= on_or_before)
+    total = db.scalar(select(func.count()).select_from(CocDocument).where(*where)) or 0
+    rows = list(db.scalars(select(CocDocument).where(*where)
+                           .order_by(CocDocument.coc_quantity_kg.desc(), CocDocument.number)
+                           .limit(limit)))
+    return rows, total
+
+
+# --- audit ------------------------------------------------------------------------------
+
+
+def all_accounts(db: Session) -> Iterator[MaterialAccount]:
+    yield from db.scalars(select(MaterialAccount).order_by(MaterialAccount.entity_id,
+                                                           MaterialAccount.period_start)
+                          .execution_options(yield_per=5000))
+
+
+def movement_sums_by_account(db: Session) -> dict[uuid.UUID, int]:
+    rows = db.execute(select(Movement.account_id, func.sum(Movement.kilograms))
+                      .where(Movement.account_id.is_not(None)).group_by(Movement.account_id))
+    return {a: int(s) for a, s in rows}
+
+
+def unbalanced_correlations(db: Session, limit: int = 20) -> list[tuple[uuid.UUID, int]]:
+    rows = db.execute(select(Movement.correlation_id, func.sum(Movement.kilograms))
+                      .group_by(Movement.correlation_id)
+                      .having(func.sum(Movement.kilograms) != 0).limit(limit))
+    return [(c, int(s)) for c, s in rows]
+
+
+def movement_count(db: Session) -> int:
+    return db.scalar(select(func.count()).select_from(Movement)) or 0
+
+
+def document_totals(db: Session) -> list[tuple[str, str, date, int]]:
+    """(material, status, receipt or shipment period start, CoC kg) over all documents."""
+    rows = db.execute(select(CocDocument.material, CocDocument.status,
+                             CocDocument.period_start, func.sum(CocDocument.coc_quantity_kg))
+                      .group_by(CocDocument.material, CocDocument.status,
+                                CocDocument.period_start))
+    return [(m, s, p, int(kg)) for m, s, p, kg in rows]
+
+
+# --- flows and names --------------------------------------------------------------------
+
+
+def flows(db: Session, start: date, end: date) -> list[tuple[str, str, str, uuid.UUID, int]]:
+    """(issuer activity key, recipient activity key, material, issuer entity, CoC kg)
+    per document received or waiting, shipped in the window. Activities are resolved by
+    the service; here the raw rows by issuing and receiving organisation."""
+    rows = db.execute(select(CocDocument.issuer_organization_id,
+                             CocDocument.recipient_organization_id, CocDocument.material,
+                             CocDocument.issuer_entity_id,
+                             func.sum(CocDocument.coc_quantity_kg))
+                      .where(CocDocument.shipment_date >= start,
+                             CocDocument.shipment_date <= end,
+                             CocDocument.status.in_(("issued", "received")))
+                      .group_by(CocDocument.issuer_organization_id,
+                                CocDocument.recipient_organization_id, CocDocument.material,
+                                CocDocument.issuer_entity_id))
+    return [(str(i), str(r), m, e, int(kg)) for i, r, m, e, kg in rows]
+
+
+def entities_with_org(db: Session, ids: Sequence[uuid.UUID]) -> dict[
+        uuid.UUID, tuple[str, str, str]]:
+    """entity id -> (entity name, organisation slug, organisation name)."""
+    if not ids:
+        return {}
+    rows = db.execute(select(Entity.id, Entity.name, Organization.slug, Organization.name)
+                      .join(Organization, Organization.id == Entity.organization_id)
+                      .where(Entity.id.in_(set(ids))))
+    return {i: (n, s, o) for i, n, s, o in rows}
+
+
+def member_entities(db: Session) -> list[tuple[uuid.UUID, str, str, str]]:
+    """(entity id, entity name, organisation slug, organisation name) of every entity of
+    an organisation in the scheme (members and suspended members), by name."""
+    rows = db.execute(select(Entity.id, Entity.name, Organization.slug, Organization.name)
+                      .join(Organization, Organization.id == Entity.organization_id)
+                      .where(Organization.status.in_(("member", "suspended")))
+                      .order_by(Organization.name, Entity.name))
+    return [(i, n, s, o) for i, n, s, o in rows]
+
+
+def facilities_of_entity(db: Session, organization_id: uuid.UUID,
+                         entity_id: uuid.UUID) -> list[Facility]:
+    return list(db.scalars(select(Facility).where(
+        Facility.organization_id == organization_id, Facility.status == "active",
+        or_(Facility.entity_id == entity_id, Facility.entity_id.is_(None)))
+        .options(selectinload(Facility.activity_rows)).order_by(Facility.name)))
+
+
+def activities_of_organizations(db: Session, ids: Sequence[uuid.UUID]) -> dict[
+        uuid.UUID, list[str]]:
+    """The activities of each organisation's active facilities."""
+    if not ids:
+        return {}
+    out: dict[uuid.UUID, set[str]] = {}
+    for org, activity in db.execute(
+            select(Facility.organization_id, FacilityActivity.activity)
+            .join(FacilityActivity, FacilityActivity.facility_id == Facility.id)
+            .where(Facility.organization_id.in_(set(ids)), Facility.status == "active")):
+        out.setdefault(org, set()).add(activity)
+    return {k: sorted(v) for k, v in out.items()}
+
+
+def entities_of(db: Session, organization_id: uuid.UUID) -> list[Entity]:
+    return list(db.scalars(select(Entity).where(Entity.organization_id == organization_id)
+                           .order_by(Entity.name)))
+
+
+def facility_names(db: Session, public_ids: Sequence[str]) -> dict[str, str]:
+    if not public_ids:
+        return {}
+    rows = db.execute(select(Facility.public_id, Facility.name)
+                      .where(Facility.public_id.in_(set(public_ids))))
+    return {public_id: name for public_id, name in rows}
+
+
+def document_count(db: Session) -> int:
+    return db.scalar(select(func.count()).select_from(CocDocument)) or 0

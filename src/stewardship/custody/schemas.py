@@ -1,0 +1,373 @@
+"""Input and output models of the custody API and pages."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import Field, model_validator
+
+from stewardship.core.schemas import InputModel, OutputModel, PageOut
+from stewardship.custody.rules import CocMaterial, ScrapKind, Transformation
+
+MAX_KG = 10**12  # a gigatonne: far beyond any single movement, well inside BIGINT
+Kilograms = Annotated[int, Field(gt=0, le=MAX_KG, description="Whole kilograms, above zero")]
+Note = Annotated[str, Field(default="", max_length=2_000)]
+DOCUMENT_NUMBER = r"^[A-Z0-9][A-Z0-9-]{3,39}$"
+
+# --- inputs -----------------------------------------------------------------------------
+
+
+class _EntityInput(InputModel):
+    entity_id: uuid.UUID | None = Field(
+        default=None, description="The entity of your organisation whose account moves; "
+                                  "may be left out when the organisation has one entity")
+
+
+class ProductionCreate(_EntityInput):
+    """CoC material produced at its origin: a certified mine's bauxite, a certified
+    refinery's alumina, a certified smelter's aluminium."""
+
+    facility_id: str = Field(min_length=13, max_length=13,
+                             description="Public id of the producing facility")
+    material: CocMaterial
+    kilograms: Kilograms
+    occurred_on: date
+    note: Note
+
+
+class ScrapIntakeCreate(_EntityInput):
+    """Eligible scrap taken in by a remelter after its due diligence."""
+
+    facility_id: str = Field(min_length=13, max_length=13,
+                             description="Public id of the remelting facility")
+    scrap_kind: ScrapKind
+    kilograms: Kilograms
+    occurred_on: date
+    note: Note = Field(default="", max_length=2_000,
+                       description="Supplier and due-diligence reference")
+
+
+class NonCocInputCreate(_EntityInput):
+    """Material taken in without CoC status: counted for the CoC input percentage only."""
+
+    material: CocMaterial
+    kilograms: Kilograms
+    occurred_on: date
+    note: Note
+
+
+class TransformationCreate(_EntityInput):
+    """CoC input turned into CoC output at a declared yield (kg out per kg in)."""
+
+    facility_id: str = Field(min_length=13, max_length=13)
+    transformation: Transformation
+    source_material: CocMaterial
+    input_kg: Kilograms
+    declared_yield: Decimal = Field(gt=0, le=1, max_digits=8, decimal_places=6,
+                                    description="kg of CoC output per kg of CoC input")
+    occurred_on: date
+    note: Note
+
+
+class DocumentCreate(InputModel):
+    """A CoC document to a customer."""
+
+    issuer_entity_id: uuid.UUID | None = Field(
+        default=None, description="Your entity; may be left out when you have one")
+    recipient_entity_id: uuid.UUID = Field(description="The customer's entity")
+    material: CocMaterial
+    quantity_kg: Kilograms = Field(description="Kilograms shipped")
+    coc_quantity_kg: Kilograms = Field(description="Kilograms of it designated CoC material")
+    shipment_date: date
+    period_start: date | None = Field(
+        default=None, description="The accounting period the shipment belongs to; "
+                                  "computed from the shipment date when left out")
+    number: str | None = Field(default=None, pattern=DOCUMENT_NUMBER,
+                               description="Your own document number; generated when left out")
+    description: str = Field(default="", max_length=200)
+    recycled_percent: Decimal | None = Field(default=None, ge=0, le=100, max_digits=5,
+                                             decimal_places=2)
+    recycled_method: str | None = Field(default=None, max_length=200)
+
+    @model_validator(mode="after")
+    def _recycled_needs_method(self) -> DocumentCreate:
+        if self.recycled_percent is not None and not self.recycled_method:
+            raise ValueError("recycled_method: say how the recycled content was determined")
+        return self
+
+
+class Receipt(InputModel):
+    received_on: date | None = Field(default=None, description="Defaults to today")
+
+
+class Refusal(InputModel):
+    reason: str = Field(min_length=3, max_length=2_000)
+
+
+class PeriodClose(_EntityInput):
+    period_start: date
+
+
+class SettingsUpdate(InputModel):
+    period_months: Literal[1, 3, 12] = 12
+    carry_over_cap: int | None = Field(default=None, ge=0, le=MAX_KG)
+    carry_over_expiry: int = Field(default=1, ge=1, le=12)
+
+
+# --- outputs ----------------------------------------------------------------------------
+
+
+class Party(OutputModel):
+    entity_id: uuid.UUID
+    entity: str
+    organization: str = Field(description="Organisation slug")
+    organization_name: str
+    performance_certificate: str | None = None
+    coc_certificate: str | None = None
+
+
+class OriginShare(OutputModel):
+    facility_id: str
+    facility: str
+    country: str
+    route: str = Field(description="primary or recycled")
+    kilograms: int
+    percent: Decimal
+
+
+class Composition(OutputModel):
+    kilograms: int
+    origins: list[OriginShare]
+    recycled_percent: Decimal
+    primary_percent: Decimal
+    attributes_per_kg: dict[str, Decimal] = Field(default_factory=dict)
+    summary: str = Field(description="In words: '62% Fjordal smelter (NO), ...'")
+
+
+class AccountRead(OutputModel):
+    id: uuid.UUID
+    entity: Party
+    material: CocMaterial
+    material_label: str
+    period_start: date
+    period_end: date
+    status: str
+    carried_in: int
+    produced: int
+    received: int
+    transformed_in: int
+    transformed_out: int
+    issued: int
+    non_coc_in: int
+    carried_out: int
+    expired: int
+    balance_kg: int
+    input_percentage: Decimal = Field(description="CoC share of all input, percent")
+    composition: Composition
+
+
+class AccountPage(PageOut[AccountRead]):
+    pass
+
+
+class OperationRead(OutputModel):
+    id: uuid.UUID
+    kind: str
+    material: str
+    source_material: str | None
+    transformation: str | None
+    facility_id: str | None
+    input_kg: int | None
+    kilograms: int
+    declared_yield: Decimal | None
+    typical_yield: str | None = None
+    scrap_kind: str | None
+    occurred_on: date
+    period_start: date
+    document: str | None
+    note: str
+    recorded_at: datetime
+
+
+class OperationPage(PageOut[OperationRead]):
+    pass
+
+
+class CertificateAtShipment(OutputModel):
+    number: str
+    kind: str
+    status_now: str
+    valid_on_shipment: bool
+    valid_from: date
+    valid_until: date
+
+
+class DocumentRead(OutputModel):
+    number: str
+    status: str
+    issuer: Party
+    recipient: Party
+    material: CocMaterial
+    material_label: str
+    description: str
+    quantity_kg: int
+    coc_quantity_kg: int
+    shipment_date: date
+    period_start: date
+    period_end: date
+    recycled_percent: Decimal | None
+    recycled_method: str | None
+    composition: Composition
+    issued_at: datetime
+    decided_at: datetime | None
+    received_on: date | None
+    reason: str
+    verify_path: str
+    digest: str = Field(description="SHA-256 of the document's canonical JSON")
+
+
+class DocumentPage(PageOut[DocumentRead]):
+    pass
+
+
+class DocumentVerification(OutputModel):
+    """What anyone holding the number sees."""
+
+    number: str
+    status: str
+    issuer: Party
+    recipient: Party
+    material: CocMaterial
+    material_label: str
+    quantity_kg: int
+    coc_quantity_kg: int
+    shipment_date: date
+    recycled_percent: Decimal | None
+    recycled_method: str | None
+    certificates: list[CertificateAtShipment]
+    composition: Composition
+    digest: str
+
+
+class ChainLink(OutputModel):
+    number: str
+    issuer: str
+    recipient: str
+    material: str
+    coc_quantity_kg: int
+    shipment_date: date
+    fed: list[str] = Field(description="Documents of the tier below this one may have fed")
+
+
+class ChainTier(OutputModel):
+    depth: int
+    documents: list[ChainLink]
+    more: int = Field(description="Documents at this depth not listed")
+
+
+class ChainRead(OutputModel):
+    number: str
+    tiers: list[ChainTier]
+    truncated: bool
+
+
+class UnmatchedPair(OutputModel):
+    issuer: Party
+    recipient: Party
+    documents: int
+    coc_quantity_kg: int
+    oldest_shipment: date
+    days_waiting: int
+
+
+class UnmatchedRead(OutputModel):
+    days: int
+    pairs: list[UnmatchedPair]
+    documents: DocumentPage
+
+
+class SettingsRead(OutputModel):
+    entity_id: uuid.UUID
+    period_months: int
+    carry_over_cap: int | None
+    carry_over_expiry: int
+    changeable: bool
+
+
+class PeriodRead(OutputModel):
+    period_start: date
+    period_end: date
+    status: str
+
+
+class CloseResult(OutputModel):
+    entity_id: uuid.UUID
+    period_start: date
+    period_end: date
+    carried: dict[str, int]
+    expired: dict[str, int]
+
+
+class AuditResult(OutputModel):
+    ok: bool
+    accounts: int
+    movements: int
+    documents: int
+    problems: list[str]
+
+
+class ReportLine(OutputModel):
+    material: str
+    material_label: str
+    carried_in: int
+    produced: int
+    received: int
+    transformed_in: int
+    non_coc_in: int
+    issued: int
+    transformed_out: int
+    carried_out: int
+    expired: int
+    closing_kg: int
+    input_percentage: Decimal
+
+
+class ActivityLine(OutputModel):
+    transformation: str
+    source_material: str
+    material: str
+    operations: int
+    input_kg: int
+    output_kg: int
+    average_yield: Decimal
+    typical_yield: str
+
+
+class AnnualReport(OutputModel):
+    entity: Party
+    year: int
+    periods: list[PeriodRead]
+    materials: list[ReportLine]
+    activities: list[ActivityLine]
+    documents_issued: int
+    documents_received: int
+    generated_at: datetime
+
+
+class FlowLink(OutputModel):
+    source: str
+    target: str
+    material: str
+    kilograms: int
+    contributors: int
+
+
+class NetworkFlows(OutputModel):
+    year: int
+    minimum_contributors: int
+    links: list[FlowLink]
+    hidden_links: int = Field(description="Links left out: fewer contributing entities "
+                                          "than the competition rule allows")

@@ -1,0 +1,1 @@
+"""Use cases of the chain of custody, one module per flow."""

@@ -1,0 +1,278 @@
+"""What every custody use case shares: who acts for which entity, the entity's periods,
+opening and locking accounts, turning an account row into the rules' Balance and back,
+writing the journal and the paired movements, and the read models' names."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from stewardship.assurance.service import certificates
+from stewardship.core import eventlog
+from stewardship.core.auth import MEMBER_ROLES, Actor, Role, require
+from stewardship.core.errors import Conflict, InvalidInput, NotFound
+from stewardship.custody import repository as repo
+from stewardship.custody import rules
+from stewardship.custody.models import CustodyOperation, CustodySettings, MaterialAccount, Movement
+from stewardship.custody.rules import (
+    Balance,
+    CarryOverRule,
+    CocMaterial,
+    LedgerError,
+    Period,
+    Pool,
+    YieldError,
+)
+from stewardship.custody.schemas import Composition, OriginShare, Party
+from stewardship.registry import repository as registry_repo
+from stewardship.registry.models import Entity
+
+
+def today_or(day: date | None) -> date:
+    return day if day is not None else date.today()
+
+
+def member(actor: Actor | None, action: str) -> Actor:
+    """Only a member's own users move its accounts."""
+    actor = require(actor, Role.MEMBER_ADMIN, Role.MEMBER_USER, action=action)
+    if actor.organization_id is None:
+        raise InvalidInput("this account belongs to no organisation", field="organization")
+    return actor
+
+
+def own_entity(db: Session, actor: Actor, entity_id: uuid.UUID | None,
+               field: str = "entity_id") -> Entity:
+    """The actor's entity named, or its only one."""
+    assert actor.organization_id is not None
+    if entity_id is None:
+        entities = repo.entities_of(db, actor.organization_id)
+        if len(entities) == 1:
+            return entities[0]
+        if not entities:
+            raise InvalidInput("your organisation has no entity to keep accounts for",
+                               field=field)
+        raise InvalidInput("your organisation has several entities: name one", field=field)
+    entity = registry_repo.entity_of(db, actor.organization_id, entity_id)
+    if entity is None:
+        raise InvalidInput("not an entity of your organisation", field=field)
+    return entity
+
+
+def may_read(actor: Actor | None, organization_id: uuid.UUID) -> bool:
+    """An organisation's accounts and documents: its own users and the secretariat."""
+    return actor is not None and (actor.is_secretariat() or (
+        actor.role in MEMBER_ROLES and actor.organization_id == organization_id))
+
+
+def readable_entity(db: Session, actor: Actor | None, entity_id: uuid.UUID) -> Entity:
+    entity = registry_repo.entity_by_id(db, entity_id)
+    if entity is None or not may_read(actor, entity.organization_id):
+        raise NotFound("no such entity", field="entity_id")
+    return entity
+
+
+# --- settings and periods ---------------------------------------------------------------
+
+
+def settings_of(db: Session, entity: Entity) -> CustodySettings:
+    found = repo.settings_of(db, entity.id)
+    if found is not None:
+        return found
+    return CustodySettings(entity_id=entity.id, organization_id=entity.organization_id,
+                           period_months=rules.DEFAULT_PERIOD_MONTHS, carry_over_cap=None,
+                           carry_over_expiry=1)
+
+
+def carry_over_rule(s: CustodySettings) -> CarryOverRule:
+    return CarryOverRule(cap=s.carry_over_cap, expiry_periods=s.carry_over_expiry)
+
+
+def period_of(s: CustodySettings, day: date) -> Period:
+    return rules.period_for(day, s.period_months)
+
+
+def check_day(day: date, today: date, field: str) -> None:
+    if day > today:
+        raise InvalidInput(f"{day.isoformat()} is in the future", field=field)
+
+
+# --- accounts ---------------------------------------------------------------------------
+
+
+def account(db: Session, entity: Entity, material: CocMaterial, period: Period, *,
+            for_change: bool = True, field: str = "occurred_on") -> MaterialAccount:
+    """The entity's account for the material and period, created when missing and
+    row-locked for the rest of the transaction. A closed period refuses changes."""
+    row = repo.account(db, entity.id, material.value, period.start, lock=True)
+    if row is None:
+        row = MaterialAccount(organization_id=entity.organization_id, entity_id=entity.id,
+                              material=material.value, period_start=period.start,
+                              period_end=period.end, status="open", carried=[], carried_in=0,
+                              produced=0, received=0, transformed_in=0, transformed_out=0,
+                              issued=0, non_coc_in=0, carried_out=0, expired=0, balance_kg=0,
+                              pool={})
+        try:
+            with db.begin_nested():
+                db.add(row)
+        except IntegrityError:  # another writer opened it first: take theirs, locked
+            row = repo.account(db, entity.id, material.value, period.start, lock=True)
+            assert row is not None
+    if for_change and row.status == "closed":
+        raise Conflict(f"the accounting period {period.label} is closed for "
+                       f"{material.label}", field=field)
+    return row
+
+
+def balance(row: MaterialAccount) -> Balance:
+    return Balance(CocMaterial(row.material), Period(row.period_start, row.period_end),
+                   carried=tuple(row.carried or ()), produced=row.produced,
+                   received=row.received, transformed_in=row.transformed_in,
+                   transformed_out=row.transformed_out, issued=row.issued,
+                   non_coc_in=row.non_coc_in)
+
+
+def store(row: MaterialAccount, b: Balance, pool: Pool | None = None) -> None:
+    """Write the rules' new balance (and pool) back onto the row."""
+    row.carried = list(b.carried)
+    row.carried_in = b.carried_in
+    row.produced, row.received = b.produced, b.received
+    row.transformed_in, row.transformed_out = b.transformed_in, b.transformed_out
+    row.issued, row.non_coc_in = b.issued, b.non_coc_in
+    row.balance_kg = b.kilograms - row.carried_out - row.expired
+    if pool is not None:
+        row.pool = rules.pool_to_data(pool)
+    if row.balance_kg < 0:  # pragma: no cover - the rules refuse first
+        raise Conflict("the balance would go negative")
+
+
+def pool(row: MaterialAccount) -> Pool:
+    return rules.pool_from_data(row.pool)
+
+
+def ledger_refusal(error: LedgerError | YieldError | ValueError, field: str) -> Exception:
+    """A rule's refusal as the API's error: over-spending is a conflict, the rest input."""
+    text = str(error)
+    if "exceeds the available balance" in text or "cannot cancel" in text:
+        return Conflict(text, field=field)
+    return InvalidInput(text, field=field)
+
+
+# --- journal and movements --------------------------------------------------------------
+
+
+@dataclass
+class Leg:
+    account: MaterialAccount | None
+    system: str | None
+    kilograms: int
+
+
+def journal(db: Session, actor: Actor, entity: Entity, kind: str, *, material: str,
+            kilograms: int, occurred_on: date, period: Period, legs: list[Leg],
+            source_material: str | None = None, transformation: str | None = None,
+            facility_id: uuid.UUID | None = None, input_kg: int | None = None,
+            declared_yield: Decimal | None = None, scrap_kind: str | None = None,
+            document_id: uuid.UUID | None = None, note: str = "") -> CustodyOperation:
+    """One journal row and its movement legs; the legs must sum to zero."""
+    if sum(leg.kilograms for leg in legs) != 0:  # pragma: no cover - a programming error
+        raise AssertionError(f"unbalanced legs for {kind}")
+    operation = CustodyOperation(
+        id=uuid.uuid4(), organization_id=entity.organization_id, entity_id=entity.id,
+        kind=kind, material=material, source_material=source_material,
+        transformation=transformation, facility_id=facility_id, input_kg=input_kg,
+        kilograms=kilograms, declared_yield=declared_yield, scrap_kind=scrap_kind,
+        occurred_on=occurred_on, period_start=period.start, document_id=document_id,
+        note=note, actor=actor.ref)
+    db.add(operation)
+    db.flush()
+    db.add_all([Movement(correlation_id=operation.id, operation_id=operation.id,
+                         organization_id=entity.organization_id,
+                         account_id=leg.account.id if leg.account else None,
+                         system_account=leg.system, kilograms=leg.kilograms)
+                for leg in legs if leg.kilograms])
+    return operation
+
+
+def log(db: Session, actor: Actor, kind: str, subject: str, payload: dict[str, object]) -> None:
+    eventlog.append(db, actor, f"custody.{kind}", subject, payload)
+
+
+# --- names ------------------------------------------------------------------------------
+
+
+class Names:
+    """Entity, organisation and facility names for read models, fetched in batches."""
+
+    def __init__(self, db: Session, entity_ids: list[uuid.UUID],
+                 facility_ids: list[str] | None = None) -> None:
+        self._entities = repo.entities_with_org(db, entity_ids)
+        self._facilities = repo.facility_names(db, facility_ids or [])
+
+    def party(self, entity_id: uuid.UUID, performance: str | None = None,
+              coc: str | None = None) -> Party:
+        name, slug, org = self._entities.get(entity_id, ("", "", ""))
+        return Party(entity_id=entity_id, entity=name, organization=slug,
+                     organization_name=org, performance_certificate=performance,
+                     coc_certificate=coc)
+
+    def facility(self, public_id: str) -> str:
+        return self._facilities.get(public_id, public_id)
+
+
+def pool_facilities(*pools: dict[str, object]) -> list[str]:
+    out: list[str] = []
+    for data in pools:
+        for part in data.get("parts", []) or []:  # type: ignore[union-attr]
+            out.append(str(part[0]))
+    return out
+
+
+def composition(data: dict[str, object], names: Names) -> Composition:
+    p = rules.pool_from_data(data)
+    total = p.kilograms
+    if total == 0:
+        return Composition(kilograms=0, origins=[], recycled_percent=Decimal("0.00"),
+                           primary_percent=Decimal("0.00"), summary="no CoC material")
+    percents = rules.shares(p)
+    origins = sorted(
+        (OriginShare(facility_id=k.facility_id, facility=names.facility(k.facility_id),
+                     country=k.country, route=k.route.value, kilograms=kg,
+                     percent=percents[k]) for k, kg in p.parts.items()),
+        key=lambda o: (-o.kilograms, o.facility_id, o.route))
+    recycled = rules.route_share(p, rules.Route.RECYCLED)
+    primary = rules.route_share(p, rules.Route.PRIMARY)
+    attributes = {name: (value / total).quantize(Decimal("0.000001"))
+                  for name, value in p.attributes.items()}
+    words = ", ".join(f"{o.percent.normalize():f}% {o.facility} ({o.country})"
+                      for o in origins[:5])
+    if len(origins) > 5:
+        words += f" and {len(origins) - 5} more"
+    summary = f"{words}; {recycled.normalize():f}% recycled"
+    return Composition(kilograms=total, origins=origins, recycled_percent=recycled,
+                       primary_percent=primary, attributes_per_kg=attributes, summary=summary)
+
+
+# --- certificates -----------------------------------------------------------------------
+
+
+def holdings(db: Session, entity_id: uuid.UUID, day: date) -> dict[str, str | None]:
+    return certificates.holdings_on(db, entity_id, day)
+
+
+def require_certified(db: Session, entity: Entity, day: date, *, what: str,
+                      field: str) -> tuple[str, str]:
+    """The entity's Performance and CoC certificate numbers on the day, or a refusal
+    naming what is missing."""
+    held = holdings(db, entity.id, day)
+    missing = [label for kind, label in (("performance", "Performance"),
+                                         ("chain_of_custody", "Chain of Custody"))
+               if held[kind] is None]
+    if missing:
+        raise Conflict(f"{entity.name} held no valid {' or '.join(missing)} certificate on "
+                       f"{day.isoformat()}, so it may not {what}", field=field)
+    return held["performance"] or "", held["chain_of_custody"] or ""

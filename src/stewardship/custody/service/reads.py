@@ -1,0 +1,113 @@
+"""Reading accounts and the journal: an organisation's own users and the secretariat."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+
+from sqlalchemy.orm import Session
+
+from stewardship.core.auth import Actor, Role, require
+from stewardship.core.errors import NotFound
+from stewardship.core.pagination import PageParams
+from stewardship.custody import repository as repo
+from stewardship.custody import rules
+from stewardship.custody.models import CocDocument, CustodyOperation, MaterialAccount
+from stewardship.custody.repository import AccountFilter
+from stewardship.custody.rules import CocMaterial
+from stewardship.custody.schemas import (
+    AccountPage,
+    AccountRead,
+    OperationPage,
+    OperationRead,
+    PeriodRead,
+)
+from stewardship.custody.service import common
+from stewardship.registry import repository as registry_repo
+
+
+def operation_read(db: Session, op: CustodyOperation) -> OperationRead:
+    facility = registry_repo.facility_by_id(db, op.facility_id) if op.facility_id else None
+    document = None
+    if op.document_id is not None:
+        row = db.get(CocDocument, op.document_id)
+        document = row.number if row else None
+    typical = (rules.typical_yield(rules.Transformation(op.transformation)).label
+               if op.transformation else None)
+    return OperationRead(
+        id=op.id, kind=op.kind, material=op.material, source_material=op.source_material,
+        transformation=op.transformation,
+        facility_id=facility.public_id if facility else None, input_kg=op.input_kg,
+        kilograms=op.kilograms, declared_yield=op.declared_yield, typical_yield=typical,
+        scrap_kind=op.scrap_kind, occurred_on=op.occurred_on, period_start=op.period_start,
+        document=document, note=op.note, recorded_at=op.recorded_at)
+
+
+def account_reads(db: Session, rows: list[MaterialAccount]) -> list[AccountRead]:
+    names = common.Names(db, [r.entity_id for r in rows],
+                         common.pool_facilities(*(r.pool for r in rows)))
+    out = []
+    for r in rows:
+        b = common.balance(r)
+        out.append(AccountRead(
+            id=r.id, entity=names.party(r.entity_id), material=CocMaterial(r.material),
+            material_label=CocMaterial(r.material).label, period_start=r.period_start,
+            period_end=r.period_end, status=r.status, carried_in=r.carried_in,
+            produced=r.produced, received=r.received, transformed_in=r.transformed_in,
+            transformed_out=r.transformed_out, issued=r.issued, non_coc_in=r.non_coc_in,
+            carried_out=r.carried_out, expired=r.expired, balance_kg=r.balance_kg,
+            input_percentage=rules.input_percentage(b.coc_in, r.non_coc_in),
+            composition=common.composition(r.pool, names)))
+    return out
+
+
+def list_accounts(db: Session, actor: Actor | None, params: PageParams, *,
+                  entity_id: uuid.UUID | None = None, material: CocMaterial | None = None,
+                  period_start: date | None = None, status: str | None = None,
+                  organization: str | None = None) -> AccountPage:
+    """Accounts of the actor's organisation (the secretariat: anyone's, or one named)."""
+    actor = require(actor, Role.SECRETARIAT, Role.MEMBER_ADMIN, Role.MEMBER_USER,
+                    action="see material accounts")
+    org_id = actor.organization_id
+    if actor.is_secretariat():
+        org_id = None
+        if organization:
+            org = registry_repo.organization_by_slug(db, organization)
+            if org is None:
+                raise NotFound(f"no organisation '{organization}'", field="organization")
+            org_id = org.id
+    if entity_id is not None:
+        common.readable_entity(db, actor, entity_id)
+    page = repo.list_accounts(db, AccountFilter(
+        organization_id=org_id, entity_id=entity_id,
+        material=material.value if material else None, period_start=period_start,
+        status=status), params)
+    return AccountPage(items=account_reads(db, page.items), total=page.total, page=page.page,
+                       per_page=page.per_page, pages=page.pages)
+
+
+def get_account(db: Session, actor: Actor | None, account_id: uuid.UUID) -> AccountRead:
+    row = repo.account_by_id(db, account_id)
+    if row is None or not common.may_read(actor, row.organization_id):
+        raise NotFound("no such account", field="account_id")
+    return account_reads(db, [row])[0]
+
+
+def list_operations(db: Session, actor: Actor | None, entity_id: uuid.UUID,
+                    params: PageParams, *, kind: str | None = None) -> OperationPage:
+    """The journal of an entity, newest first."""
+    if actor is None:
+        require(actor, action="see the custody journal")
+    common.readable_entity(db, actor, entity_id)
+    page = repo.list_operations(db, entity_id, params, kind=kind)
+    return OperationPage(items=[operation_read(db, op) for op in page.items],
+                         total=page.total, page=page.page, per_page=page.per_page,
+                         pages=page.pages)
+
+
+def periods(db: Session, actor: Actor | None, entity_id: uuid.UUID) -> list[PeriodRead]:
+    if actor is None:
+        require(actor, action="see accounting periods")
+    common.readable_entity(db, actor, entity_id)
+    return [PeriodRead(period_start=s, period_end=e, status=st)
+            for s, e, st in repo.periods_of(db, entity_id)]
