@@ -21,6 +21,8 @@ from stewardship.core.migrate import pending_message
 from stewardship.core.security import use_password_profile
 from stewardship.core.templating import Templates
 from stewardship.core.web import BodySizeLimit, SecurityHeaders, install_error_handlers
+from stewardship.custody import api as custody_api
+from stewardship.custody import views as custody_views
 from stewardship.registry import api as registry_api
 from stewardship.registry import views as registry_views
 from stewardship.registry.service.accounts import resolve_actor
@@ -32,7 +34,7 @@ from stewardship.web import views as web_views
 PACKAGE = Path(__file__).resolve().parent.parent
 TEMPLATE_DIRS = [PACKAGE / "web" / "templates", PACKAGE / "registry" / "templates",
                  PACKAGE / "standards" / "templates", PACKAGE / "complaints" / "templates",
-                 PACKAGE / "assurance" / "templates"]
+                 PACKAGE / "assurance" / "templates", PACKAGE / "custody" / "templates"]
 
 DESCRIPTION = """\
 The open platform of a responsible-sourcing scheme for the aluminium value chain: the
@@ -91,5 +93,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(complaints_views.router)
     app.include_router(standards_views.router)
     app.include_router(assurance_views.router)
+    app.include_router(custody_api.router)
+    app.include_router(custody_views.router)
     app.mount("/static", StaticFiles(directory=PACKAGE / "web" / "static"), name="static")
     return app
