@@ -1,0 +1,102 @@
+"""Writers racing for one balance on a real, committed database (SQLite and PostgreSQL):
+the balance is never spent twice, a document is received once, and a first-time account
+opened by two writers at once ends up as one account."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, func, select
+
+from stewardship.core.db import make_sessionmaker, transaction
+from stewardship.core.errors import Conflict
+from stewardship.custody.models import MaterialAccount
+from stewardship.custody.schemas import NonCocInputCreate
+from stewardship.custody.service import audit, inputs
+from tests import custody_world as cw
+from tests.conftest import scratch_database
+
+WRITERS = 8
+
+
+def _race(engine: Engine, work: Callable[[object], object]) -> list[object]:
+    """Run `work(session)` in WRITERS threads released together, each in its own
+    transaction; return what each returned or raised."""
+    factory = make_sessionmaker(engine)
+    start = threading.Barrier(WRITERS)
+    results: list[object] = [None] * WRITERS
+
+    def run(i: int) -> None:
+        start.wait()
+        try:
+            with transaction(factory) as session:
+                results[i] = work(session)
+        except Exception as error:  # noqa: BLE001 - the race's losers are the point
+            results[i] = error
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(WRITERS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    return results
+
+
+@pytest.fixture
+def chain_db(backend: str, tmp_path: Path) -> object:
+    with scratch_database(backend, tmp_path) as engine:
+        factory = make_sessionmaker(engine)
+        with transaction(factory) as session:
+            chain = cw.build(session)
+            cw.produce(session, chain.smelter, "asi_aluminium", 1_000)
+        yield engine, factory, chain
+
+
+def test_two_writers_never_spend_one_balance_twice(chain_db: object) -> None:
+    engine, factory, w = chain_db  # type: ignore[misc]
+    results = _race(engine, lambda s: cw.ship(s, w.smelter, w.mill, "asi_aluminium", 300))
+    won = [r for r in results if isinstance(r, str)]
+    lost = [r for r in results if isinstance(r, Exception)]
+    assert len(won) == 3, results
+    assert len(lost) == WRITERS - 3
+    assert all(isinstance(e, Conflict) and "exceeds the available balance" in e.message
+               for e in lost), lost
+    with transaction(factory) as session:
+        balance = session.scalar(select(MaterialAccount.balance_kg).where(
+            MaterialAccount.entity_id == w.smelter.entity_id))
+        assert balance == 100
+        assert audit.audit(session, w.secretariat).ok
+
+
+def test_a_document_is_received_once_whoever_clicks_first(chain_db: object) -> None:
+    engine, factory, w = chain_db  # type: ignore[misc]
+    with transaction(factory) as session:
+        number = cw.ship(session, w.smelter, w.mill, "asi_aluminium", 700)
+    results = _race(engine, lambda s: cw.receive(s, w.mill, number))
+    assert sum(1 for r in results if r is None) == 1, results
+    assert all(isinstance(r, Conflict) for r in results if r is not None), results
+    with transaction(factory) as session:
+        received = session.scalar(select(func.sum(MaterialAccount.received)).where(
+            MaterialAccount.entity_id == w.mill.entity_id))
+        assert received == 700
+        assert audit.audit(session, w.secretariat).ok
+
+
+def test_racing_first_writers_share_one_new_account(chain_db: object) -> None:
+    engine, factory, w = chain_db  # type: ignore[misc]
+
+    def alumina_in(session: object) -> None:
+        inputs.record_non_coc_input(session, w.smelter.user, NonCocInputCreate(  # type: ignore[arg-type]
+            material="asi_alumina", kilograms=10, occurred_on=cw.TODAY))
+
+    results = _race(engine, alumina_in)
+    assert all(r is None for r in results), results
+    with transaction(factory) as session:
+        rows = session.scalars(select(MaterialAccount).where(
+            MaterialAccount.entity_id == w.smelter.entity_id,
+            MaterialAccount.material == "asi_alumina")).all()
+        assert len(rows) == 1
+        assert rows[0].non_coc_in == WRITERS * 10
