@@ -20,6 +20,7 @@ from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -27,7 +28,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from stewardship.core.auth import Actor, Role, require
 from stewardship.core.config import Settings
 from stewardship.core.db import transaction
-from stewardship.core.errors import DomainError, Forbidden, PayloadTooLarge
+from stewardship.core.errors import Conflict, DomainError, Forbidden, PayloadTooLarge
 from stewardship.core.pagination import PageParams
 from stewardship.core.security import decode_signed_json, encode_signed_json, sign, unsign
 
@@ -249,6 +250,14 @@ def install_error_handlers(app: FastAPI) -> None:
                        "details": []}},
             status_code=exc.status_code, headers=getattr(exc, "headers", None),
         )
+
+    @app.exception_handler(StaleDataError)
+    async def _stale(request: Request, exc: StaleDataError) -> Response:
+        # A guarded row (a material account) changed under this request between its read
+        # and its write: nothing was saved, and trying again sees the new state.
+        conflict = Conflict("the record changed in another request at the same moment; "
+                            "nothing was saved, try again")
+        return await _domain(request, conflict)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
