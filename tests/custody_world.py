@@ -173,3 +173,22 @@ def ship(db: Session, issuer: Member, recipient: Member, material: str, coc_kg: 
 
 def receive(db: Session, recipient: Member, number: str, on: date | None = None) -> None:
     documents.receive_document(db, recipient.user, number, Receipt(received_on=on))
+
+
+def add_member(db: Session, chain: Chain, name: str, country: str, activities: list[str], *,
+               certified: bool = True) -> Member:
+    """One more member beside the chain's (e.g. a third smelter for the network's
+    three-entity rule), certified for both standards unless told otherwise."""
+    m = _member(db, name, country, activities)
+    if certified:
+        certify(db, chain, m, "performance")
+        certify(db, chain, m, "chain_of_custody")
+    return m
+
+
+def add_facility(db: Session, m: Member, name: str, activities: list[str]) -> str:
+    """Another facility of the member's entity; returns its public id."""
+    n = next(_seq)
+    return str(factories.facility(db, m.slug, name=f"{name} {n}", country=m.country,
+                                  address=f"{n} Side Road", activities=activities,
+                                  entity_id=m.entity_id).facility.id)

@@ -7,7 +7,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from stewardship.core.schemas import InputModel, OutputModel, PageOut
 from stewardship.custody.rules import CocMaterial, ScrapKind, Transformation
@@ -90,13 +90,14 @@ class DocumentCreate(InputModel):
     description: str = Field(default="", max_length=200)
     recycled_percent: Decimal | None = Field(default=None, ge=0, le=100, max_digits=5,
                                              decimal_places=2)
-    recycled_method: str | None = Field(default=None, max_length=200)
+    recycled_method: str | None = Field(default=None, max_length=200, validate_default=True)
 
-    @model_validator(mode="after")
-    def _recycled_needs_method(self) -> DocumentCreate:
-        if self.recycled_percent is not None and not self.recycled_method:
-            raise ValueError("recycled_method: say how the recycled content was determined")
-        return self
+    @field_validator("recycled_method")
+    @classmethod
+    def _recycled_needs_method(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if info.data.get("recycled_percent") is not None and not value:
+            raise ValueError("say how the recycled content was determined")
+        return value
 
 
 class Receipt(InputModel):

@@ -7,6 +7,7 @@ import hashlib
 import secrets
 import uuid
 from datetime import date
+from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
@@ -36,6 +37,7 @@ from stewardship.registry.models import Entity
 from stewardship.registry.rules import ID_ALPHABET
 
 DOCUMENT_FORMAT = "stewardship-coc-document/1"
+_CENT = Decimal("0.01")
 
 
 def verify_path(number: str) -> str:
@@ -257,7 +259,8 @@ def document_data(doc: CocDocument) -> dict[str, object]:
             "quantity_kg": doc.quantity_kg, "coc_quantity_kg": doc.coc_quantity_kg,
             "shipment_date": doc.shipment_date.isoformat(),
             "period": [doc.period_start.isoformat(), doc.period_end.isoformat()],
-            "recycled_percent": (str(doc.recycled_percent)
+            # two places, as stored: the digest at issue equals every later one
+            "recycled_percent": (str(Decimal(doc.recycled_percent).quantize(_CENT))
                                  if doc.recycled_percent is not None else None),
             "recycled_method": doc.recycled_method, "composition": doc.composition}
 

@@ -38,7 +38,7 @@ def update_settings(db: Session, actor: Actor | None, entity_id: uuid.UUID,
     """Period length and carry-over rule, set by the member admin. The period length is
     fixed once the entity has an account: periods never overlap or leave gaps."""
     actor = require(actor, Role.MEMBER_ADMIN, action="change custody settings")
-    entity = common.own_entity(db, actor, entity_id)
+    entity = common.readable_entity(db, actor, entity_id)  # another member's: 404
     found = repo.settings_of(db, entity.id)
     current = common.settings_of(db, entity)
     if data.period_months != current.period_months and repo.entity_has_accounts(db, entity.id):
