@@ -20,6 +20,7 @@ from stewardship.custody.schemas import (
     AccountRead,
     OperationPage,
     OperationRead,
+    Party,
     PeriodRead,
 )
 from stewardship.custody.service import common
@@ -111,3 +112,21 @@ def periods(db: Session, actor: Actor | None, entity_id: uuid.UUID) -> list[Peri
     common.readable_entity(db, actor, entity_id)
     return [PeriodRead(period_start=s, period_end=e, status=st)
             for s, e, st in repo.periods_of(db, entity_id)]
+
+
+def own_entities(db: Session, actor: Actor | None) -> list[Party]:
+    """The entities of the actor's organisation, by name: whose accounts it keeps."""
+    actor = common.member(actor, "keep CoC accounts")
+    assert actor.organization_id is not None
+    ids = [e.id for e in repo.entities_of(db, actor.organization_id)]
+    names = common.Names(db, ids)
+    return [names.party(i) for i in ids]
+
+
+def member_entities(db: Session, actor: Actor | None) -> list[Party]:
+    """Every entity of an organisation in the scheme (members and suspended members), by
+    organisation and name: the recipients a CoC document may name."""
+    require(actor, Role.SECRETARIAT, Role.MEMBER_ADMIN, Role.MEMBER_USER,
+            action="list the scheme's entities")
+    return [Party(entity_id=i, entity=name, organization=slug, organization_name=org)
+            for i, name, slug, org in repo.member_entities(db)]

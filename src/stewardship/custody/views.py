@@ -1,7 +1,0 @@
-"""Pages of the chain of custody."""
-
-from __future__ import annotations
-
-from fastapi import APIRouter
-
-router = APIRouter(include_in_schema=False)
