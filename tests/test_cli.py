@@ -189,3 +189,46 @@ def test_verify_on_an_empty_log(tmp_path: Path) -> None:
     result = invoke(path, "verify")
     assert result.exit_code == 0
     assert "OK: 0 entries" in text_of(result)
+
+
+def test_custody_audit_of_the_demo_is_clean(loaded: Loaded) -> None:
+    result = invoke(loaded.path, "custody", "audit")
+    assert result.exit_code == 0, result.output
+    out = text_of(result)
+    assert "Chain-of-custody audit" in out and "material accounts" in out
+    assert "CoC documents" in out and "OK: every balance agrees with its movements" in out
+    assert _count(loaded.path, "coc_documents") > 50
+
+
+def test_custody_audit_names_the_entity_of_a_tampered_balance(loaded: Loaded,
+                                                               tmp_path: Path) -> None:
+    copy = _copy(loaded.path, tmp_path / "custody-tampered.db")
+    with sqlite3.connect(copy) as conn:
+        changed = conn.execute(
+            "UPDATE material_accounts SET balance_kg = balance_kg + 1000 WHERE status = 'open'"
+            " AND material = 'asi_aluminium' AND entity_id = (SELECT id FROM entities"
+            " WHERE name = 'Rheinfeld Walzwerk GmbH')").rowcount
+    assert changed == 1
+    result = invoke(copy, "custody", "audit")
+    assert result.exit_code == 1, result.output
+    out = text_of(result)
+    assert "problem(s)" in out
+    assert "Rheinfeld Walzwerk GmbH" in out and "asi_aluminium" in out
+    assert "movements sum to" in out
+    assert "Fjordal Aluminium AS" not in out
+
+
+def test_custody_unmatched_lists_the_documents_waiting_for_their_recipient(
+        loaded: Loaded) -> None:
+    result = invoke(loaded.path, "custody", "unmatched", "--days", "30")
+    assert result.exit_code == 0, result.output
+    out = text_of(result)
+    assert "CoC documents unmatched after 30 days" in out
+    for name in ("Wattlebay", "Fjordal", "Rheinfeld", "Hoshikawa"):  # names may wrap
+        assert name in out
+    assert "3 document(s) between 3 pair(s) of entities" in out
+    none = invoke(loaded.path, "custody", "unmatched", "--days", "3650")
+    assert none.exit_code == 0
+    assert "No CoC document has waited more than 3650 days" in text_of(none)
+    bad = invoke(loaded.path, "custody", "unmatched", "--days", "-1")
+    assert bad.exit_code == 2

@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
+from sqlalchemy import Engine
 
 from stewardship.core.config import get_settings
 from stewardship.core.db import make_engine, make_sessionmaker, transaction
@@ -22,6 +23,9 @@ app.add_typer(db_app, name="db")
 app.add_typer(user_app, name="user")
 standards_app = typer.Typer(help="Standards library.", no_args_is_help=True)
 app.add_typer(standards_app, name="standards")
+custody_app = typer.Typer(help="Chain of custody: the conservation audit, unmatched documents.",
+                          no_args_is_help=True)
+app.add_typer(custody_app, name="custody")
 console = Console()
 err = Console(stderr=True)
 
@@ -207,6 +211,89 @@ def standards_export(
         console.print(f"[green]Wrote[/] {output}")
 
 
+AUDIT_STAGES = {"movements": "Summing the movements", "accounts": "Checking the accounts",
+                "transformations": "Checking the transformations",
+                "network": "Checking the network"}
+
+
+def _migrated_engine() -> Engine:
+    from stewardship.core.migrate import pending_message
+
+    engine: Engine = _engine()  # type: ignore[no-untyped-call]
+    problem = pending_message(engine)
+    if problem:
+        err.print(f"[red]{problem}[/]")
+        raise typer.Exit(1)
+    return engine
+
+
+@custody_app.command("audit")
+def custody_audit() -> None:
+    """Recompute every balance from its movements and check conservation across the
+    network; exit 1 naming each place where it breaks."""
+    from stewardship.core.auth import system_actor
+    from stewardship.custody.service.audit import audit
+
+    factory = make_sessionmaker(_migrated_engine())
+    with factory() as db, Progress(TextColumn("{task.description}"), BarColumn(),
+                                   MofNCompleteColumn(), console=console,
+                                   transient=True) as progress:
+        task = progress.add_task("Auditing the chain of custody", total=None)
+
+        def advance(stage: str, done: int, total: int) -> None:
+            progress.update(task, description=AUDIT_STAGES.get(stage, stage),
+                            completed=done, total=max(total, 1))
+
+        result = audit(db, system_actor("cli"), progress=advance)
+    table = Table(title="Chain-of-custody audit")
+    table.add_column("checked")
+    table.add_column("count", justify="right")
+    table.add_row("material accounts", f"{result.accounts:,}")
+    table.add_row("movements", f"{result.movements:,}")
+    table.add_row("CoC documents", f"{result.documents:,}")
+    table.add_row("problems", f"{len(result.problems):,}",
+                  style=None if result.ok else "bold red")
+    console.print(table)
+    if result.ok:
+        console.print("[green]OK[/]: every balance agrees with its movements and the network "
+                      "conserves CoC material.")
+        return
+    err.print(f"[red]{len(result.problems)} problem(s)[/]:")
+    for problem in result.problems:
+        err.print(f"  {problem}", highlight=False)
+    raise typer.Exit(1)
+
+
+@custody_app.command("unmatched")
+def custody_unmatched(
+    days: Annotated[int, typer.Option(min=0, max=3650,
+                                      help="Waiting longer than this since shipment")] = 30,
+) -> None:
+    """CoC documents issued but not received, per issuer and recipient."""
+    from stewardship.core.auth import system_actor
+    from stewardship.core.pagination import PageParams
+    from stewardship.custody.service.chain import unmatched
+
+    factory = make_sessionmaker(_migrated_engine())
+    with factory() as db:
+        result = unmatched(db, system_actor("cli"), PageParams(1, 1), days=days)
+    if not result.pairs:
+        console.print(f"No CoC document has waited more than {days} days for its recipient.")
+        return
+    table = Table(title=f"CoC documents unmatched after {days} days")
+    table.add_column("issuer", overflow="fold")
+    table.add_column("recipient", overflow="fold")
+    for column in ("documents", "CoC kg", "oldest\nshipment", "days\nwaiting"):
+        table.add_column(column, justify="right", no_wrap=True)
+    for pair in result.pairs:
+        table.add_row(pair.issuer.entity, pair.recipient.entity,
+                      str(pair.documents), f"{pair.coc_quantity_kg:,}",
+                      pair.oldest_shipment.isoformat(), str(pair.days_waiting))
+    console.print(table)
+    total = sum(p.documents for p in result.pairs)
+    console.print(f"{total} document(s) between {len(result.pairs)} pair(s) of entities.")
+
+
 @app.command()
 def verify() -> None:
     """Re-walk the event log's hash chain; name the first entry that does not match."""
@@ -245,6 +332,95 @@ def serve(
     console.print(f"Serving on http://{host}:{port}")
     uvicorn.run("stewardship.web.app:create_app", factory=True, host=host, port=port,
                 reload=reload)
+
+
+@app.command()
+def worker(
+    once: Annotated[bool, typer.Option("--once", help="Stop when the queue is empty")] = False,
+    concurrency: Annotated[int, typer.Option(min=1, max=64,
+                                             help="Worker threads in this process")] = 1,
+) -> None:
+    """Capture queued EPCIS documents (run any number, on any number of machines)."""
+    from stewardship.core.migrate import pending_message
+    from stewardship.interop.epcis.worker import run_workers
+
+    engine = _engine()
+    problem = pending_message(engine)
+    if problem:
+        err.print(f"[red]{problem}[/]")
+        raise typer.Exit(1)
+    if not once:
+        console.print(f"Capture worker running ({concurrency} thread(s)); Ctrl-C stops it.")
+    done = run_workers(engine, get_settings(), concurrency=concurrency, once=once)
+    console.print(f"[green]{done} capture job(s) processed.[/]")
+
+
+def _benchmarks():  # type: ignore[no-untyped-def]
+    """The checkout's ``benchmarks`` package (beside ``src/``; it is not installed with the
+    package), or a clear refusal outside a checkout."""
+    checkout = Path(__file__).resolve().parents[2]
+    if not (checkout / "benchmarks" / "runner.py").is_file():
+        err.print("[red]stewardship bench runs from a source checkout[/]: the benchmarks/ "
+                  "folder beside src/ is not installed with the package. Clone the "
+                  "repository, `make`, then `.venv/bin/stewardship bench`.")
+        raise typer.Exit(2)
+    if str(checkout) not in sys.path:
+        sys.path.insert(0, str(checkout))
+    from benchmarks import runner
+
+    return runner
+
+
+@app.command()
+def bench(
+    scale: Annotated[str, typer.Option(help="tiny, small (CI smoke), medium (~1M movements) "
+                                            "or world (~10M)")] = "small",
+    db: Annotated[str, typer.Option("--db", help="sqlite or postgresql")] = "sqlite",
+    seed: Annotated[int, typer.Option(help="Same seed, same world")] = 42,
+    url: Annotated[str | None, typer.Option(help="SQLite file, or PostgreSQL server URL "
+                                                 "(default 127.0.0.1:5432)")] = None,
+    load_only: Annotated[bool, typer.Option("--load-only",
+                                            help="Generate, load and audit only")] = False,
+) -> None:
+    """Generate the seeded synthetic world into a fresh database and measure the services
+    on it; results in benchmarks/results/ and docs/performance.md."""
+    import time
+
+    from rich.progress import TimeElapsedColumn
+
+    runner = _benchmarks()
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=console) as progress:
+        tasks: dict[str, object] = {}
+        said: dict[str, float] = {}
+
+        def step(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = progress.add_task(stage, total=total or None)
+            progress.update(tasks[stage], completed=done,  # type: ignore[arg-type]
+                            total=total or None)
+            if not console.is_terminal and time.monotonic() - said.get(stage, 0) > 30:
+                said[stage] = time.monotonic()  # a log file gets a line now and then
+                console.print(f"{stage}: {done:,}" + (f" of {total:,}" if total else ""))
+
+        try:
+            out = runner.run(scale, db, seed=seed, url=url, load_only=load_only,
+                             progress=step, say=progress.console.print)
+        except runner.WorldDoesNotAudit as exc:
+            err.print(f"[red]The generated world does not audit:[/] {exc}")
+            raise typer.Exit(1) from None
+        except ValueError as exc:
+            err.print(f"[red]{exc}[/]")
+            raise typer.Exit(2) from None
+    table = Table(title=f"bench {scale} on {db} (seed {seed})")
+    for column in ("target", "wanted", "measured", "met"):
+        table.add_column(column)
+    for t in out.get("targets", []):
+        met = "[green]yes[/]" if t["met"] else "[red]no[/]"
+        table.add_row(t["what"], t["target"], str(t["measured"]),
+                      met if t["target_setting"] else f"({met}; not the target's setting)")
+    console.print(table)
+    console.print(f"Results: {runner.RESULTS / f'{scale}-{db}.json'}")
 
 
 def main() -> None:  # pragma: no cover - console entry

@@ -7,16 +7,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 from importlib import resources
 from typing import Any
 
 import yaml
 from sqlalchemy.orm import Session
 
-from stewardship.assurance.demo import load_demo_assurance
+from stewardship.assurance.demo import load_demo_assurance, load_demo_suspension
 from stewardship.complaints.demo import load_demo_complaints
 from stewardship.core.auth import Role, system_actor
 from stewardship.core.config import Settings
+from stewardship.custody.demo import load_demo_custody
 from stewardship.registry import repository as registry_repo
 from stewardship.registry.rules import OrganizationStatus
 from stewardship.registry.schemas import (
@@ -50,7 +52,7 @@ class DemoReport:
 
 def steps(world: dict[str, Any]) -> int:
     return (len(world["secretariat"]) + len(world["organizations"])
-            + len(world["audit_firms"]) + 1)
+            + len(world["audit_firms"]) + 3)
 
 
 def _user(db: Session, report: DemoReport, spec: dict[str, Any], role: Role,
@@ -113,8 +115,9 @@ def _audit_firm(db: Session, report: DemoReport, spec: dict[str, Any]) -> None:
 
 
 def load_demo(db: Session, advance: Callable[[str], None] | None = None,
-              settings: Settings | None = None) -> DemoReport:
-    """Load the demo world into the caller's transaction."""
+              settings: Settings | None = None, today: date | None = None) -> DemoReport:
+    """Load the demo world into the caller's transaction; the certification and custody
+    work is dated back from `today` (default: the real today)."""
     world = load_world()
     report = DemoReport()
     tick = advance or (lambda _label: None)
@@ -131,6 +134,14 @@ def load_demo(db: Session, advance: Callable[[str], None] | None = None,
                         settings or Settings())
     tick("standards")
     load_demo_complaints(db, settings)
-    if load_demo_assurance(db):
+    today = today or date.today()
+    certified = load_demo_assurance(db, today)
+    if certified:
         report.count("certification demos")
+    tick("certification")
+    if load_demo_custody(db, today):
+        report.count("chain-of-custody demos")
+    if certified:  # after the custody demo: Lindtal's flows precede its suspension
+        load_demo_suspension(db, today)
+    tick("chain of custody")
     return report

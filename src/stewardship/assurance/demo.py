@@ -4,13 +4,27 @@ Everything here is fictional. It builds, with dates in the past so that the deci
 hold:
 
 1. Fjordal Aluminium: its smelter and casthouse certified against the Performance
-   Standard v3 (audited by Coral Sea Audit Partners), with an approved off-product claim.
+   Standard v3 (audited by Coral Sea Audit Partners), with an approved off-product claim,
+   and against the Chain of Custody Standard.
 2. Sonkhal Aluminium: provisionally certified after an audit with two major and one minor
    non-conformity; the corrective action plans are overdue.
 3. Kebbe Bauxite Company: an initial audit of its mine in progress.
 4. Rheinfeld Rolling Group: its German rolling mill holds a Performance and a Chain of
    Custody certificate (Thistlebrook Assurance), with an approved on-product claim.
-5. Lindtal Remelt: certified, then suspended by the secretariat after a complaint.
+5. Lindtal Remelt: Performance and Chain of Custody certified; its Performance
+   certificate is then suspended by the secretariat after a complaint
+   (``load_demo_suspension``).
+6. Wattlebay Alumina (mine and refinery, AU) and Corvina Latas (can plants, BR): both
+   certificates, so that the custody demo's chain runs from mine to can.
+
+The certificates of the value chain (Wattlebay, Fjordal, Lindtal, Rheinfeld, Corvina) are
+decided before the start of the previous calendar year, so that they cover the custody
+demo's whole year of flows (``stewardship.custody.demo``); their surveillance audits are
+held where they have fallen due.
+
+Lindtal's suspension is a separate step, run after the custody demo: passing CoC material
+on needs a certificate that is in force when the flow is recorded, and Lindtal's flows all
+end before the day of its suspension.
 
 Idempotent: nothing is done when any certificate exists already.
 """
@@ -23,9 +37,17 @@ from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
-from stewardship.assurance.rules import AuditType, ClaimKind, Maturity, Rating
+from stewardship.assurance.rules import (
+    DEFAULT_POLICY,
+    AuditType,
+    ClaimKind,
+    Maturity,
+    Rating,
+    add_months,
+)
 from stewardship.assurance.schemas import (
     AuditCreate,
+    CertificateQuery,
     ClaimCreate,
     Note,
     PlanSubmit,
@@ -53,6 +75,9 @@ from stewardship.standards.service import library
 
 SECRETARIAT = "secretariat@stewardship.example"
 ALL = PageParams(page=1, per_page=100)
+LINDTAL_SUSPENDED_DAYS_AGO = 20
+"""Lindtal Remelt's Performance certificate is suspended this many days before the demo's
+day; its chain-of-custody flows end before then."""
 PLAN = ("Opening meeting with management; site tour of every facility in scope; document "
         "review; interviews with workers, contractors and community representatives; "
         "closing meeting.")
@@ -154,6 +179,33 @@ def _certify(db: Session, secretariat: Actor, admin: Actor, auditor: Actor,
     return decided.certificate.number
 
 
+def _chain_certificate(db: Session, secretariat: Actor, admin: Actor, auditor: Actor,
+                       scope: ScopeRead, firm: str, lead: uuid.UUID, start_on: date,
+                       day: date, *, minors: int = 0, summary: str,
+                       surveil_before: date | None = None) -> str:
+    """A certificate of the value chain, with its surveillance audit held where it fell
+    due before `day` (and, where given, before `surveil_before`)."""
+    number = _certify(db, secretariat, admin, auditor, scope, firm, lead, start_on,
+                      minors=minors, summary=summary)
+    due = add_months(start_on + timedelta(days=18), DEFAULT_POLICY.surveillance_months)
+    start = due - timedelta(days=60)
+    decided_on = start + timedelta(days=18)
+    if decided_on <= day - timedelta(days=3) and (surveil_before is None
+                                                   or decided_on < surveil_before):
+        audit_id = _audit(db, admin, auditor, scope, firm, lead, start,
+                          audit_type=AuditType.SURVEILLANCE, days=2)
+        audits.rate(db, auditor, audit_id, RatingBatch(ratings=_ratings(scope, 0, 0)))
+        audits.submit_report(db, auditor, audit_id, ReportSubmit(
+            proposed_maturity=Maturity.HIGH,
+            public_summary="Surveillance audit: the management system and the sites in scope "
+                           "still conform (fictional demo audit)."))
+        decisions.review_report(db, secretariat, audit_id, Note(note="Report complete."))
+        decisions.decide_audit(db, secretariat, audit_id,
+                               Note(note="Surveillance confirmed on the reviewed report."),
+                               today=decided_on)
+    return number
+
+
 def _has_version(db: Session, urn_slug: str, version: int) -> bool:
     try:
         library.load_version(db, urn_slug, version)
@@ -164,7 +216,8 @@ def _has_version(db: Session, urn_slug: str, version: int) -> bool:
 
 def load_demo_assurance(db: Session, today: date | None = None) -> bool:
     """Build the demo's certification work; False when it exists already or the world
-    lacks what it needs."""
+    lacks what it needs. Lindtal's suspension follows in ``load_demo_suspension``, once
+    the custody demo has recorded Lindtal's flows."""
     day = today or date.today()
     if certificates.list_certificates(db, PageParams(1, 1)).total:
         return False
@@ -177,6 +230,32 @@ def load_demo_assurance(db: Session, today: date | None = None) -> bool:
     return True
 
 
+def suspension_day(today: date | None = None) -> date:
+    """The day Lindtal Remelt's Performance certificate is suspended in the demo."""
+    return (today or date.today()) - timedelta(days=LINDTAL_SUSPENDED_DAYS_AGO)
+
+
+def load_demo_suspension(db: Session, today: date | None = None) -> bool:
+    """Suspend Lindtal Remelt's active Performance certificate after a complaint (False
+    when there is none active to suspend)."""
+    day = today or date.today()
+    try:
+        lindtal = registry_repo.organization_by_slug(db, "lindtal-remelt")
+        secretariat = _actor(db, SECRETARIAT)
+    except _Skip:
+        return False
+    if lindtal is None:
+        return False
+    found = certificates.list_certificates(db, ALL, CertificateQuery(
+        organization="lindtal-remelt", kind="performance", status="active"), today=day).items
+    if not found:
+        return False
+    certificates.suspend(db, secretariat, found[0].number, StatusChange(
+        reason="Suspended while a complaint about scrap sourcing at the Minden plant is "
+               "investigated (fictional)."), today=suspension_day(day))
+    return True
+
+
 def _build(db: Session, day: date) -> None:
     secretariat = _actor(db, SECRETARIAT)
     coral, thistle = "coral-sea-audit", "thistlebrook-assurance"
@@ -186,14 +265,19 @@ def _build(db: Session, day: date) -> None:
     rohan_id = _lead(db, coral, "Rohan Mehta")
     siobhan_id = _lead(db, coral, "Siobhan Kelly")
     harriet_id = _lead(db, thistle, "Harriet Lowe")
+    # The value chain's certificates are decided before the custody demo's year begins.
+    year = date(day.year - 1, 1, 1)
 
-    # 1. Fjordal: certified, high maturity, with an off-product claim.
+    def before_year(days: int) -> date:
+        return year - timedelta(days=days)
+
+    # 1. Fjordal: certified, high maturity, with an off-product claim; and CoC certified.
     fjordal = _admin(db, "fjordal-aluminium")
-    s = _scope(db, fjordal, "fjordal-aluminium", "Fjordal Aluminium AS",
-               ["Fjordal Smelter", "Fjordal Casthouse"], ["smelting", "casthouse"],
+    sites, activities = ["Fjordal Smelter", "Fjordal Casthouse"], ["smelting", "casthouse"]
+    s = _scope(db, fjordal, "fjordal-aluminium", "Fjordal Aluminium AS", sites, activities,
                "performance", 3)
-    fjordal_cert = _certify(
-        db, secretariat, fjordal, rohan, s, coral, rohan_id, day - timedelta(days=240),
+    fjordal_cert = _chain_certificate(
+        db, secretariat, fjordal, rohan, s, coral, rohan_id, before_year(140), day,
         summary="Hydropower-based smelter and casthouse; strong water and biodiversity "
                 "management. No non-conformity found (fictional demo audit).")
     claim = claims.request_claim(db, fjordal, ClaimCreate(
@@ -202,6 +286,11 @@ def _build(db: Session, day: date) -> None:
                 "Performance Standard."), today=day - timedelta(days=200))
     claims.approve_claim(db, secretariat, claim.id, Note(note="Wording as approved."),
                          today=day - timedelta(days=195))
+    s = _scope(db, fjordal, "fjordal-aluminium", "Fjordal Aluminium AS", sites, activities,
+               "chain-of-custody", 2)
+    _chain_certificate(db, secretariat, fjordal, rohan, s, coral, rohan_id, before_year(110),
+                       day, summary="Mass balance over the smelter and casthouse, and CoC "
+                                    "documents to customers, verified (fictional demo audit).")
 
     # 2. Sonkhal: provisional (two majors, one minor).
     sonkhal = _admin(db, "sonkhal-aluminium")
@@ -224,16 +313,17 @@ def _build(db: Session, day: date) -> None:
     rheinfeld = _admin(db, "rheinfeld-rolling")
     perf = _scope(db, rheinfeld, "rheinfeld-rolling", "Rheinfeld Walzwerk GmbH",
                   ["Rheinfeld Rolling Mill"], ["semi_fabrication"], "performance", 3)
-    _certify(db, secretariat, rheinfeld, harriet, perf, thistle, harriet_id,
-             day - timedelta(days=400), minors=1,
-             summary="Rolling mill with good occupational health and safety records; one "
-                     "minor non-conformity on stakeholder engagement (fictional).")
+    _chain_certificate(db, secretariat, rheinfeld, harriet, perf, thistle, harriet_id,
+                       before_year(130), day, minors=1,
+                       summary="Rolling mill with good occupational health and safety "
+                               "records; one minor non-conformity on stakeholder engagement "
+                               "(fictional).")
     coc = _scope(db, rheinfeld, "rheinfeld-rolling", "Rheinfeld Walzwerk GmbH",
                  ["Rheinfeld Rolling Mill"], ["semi_fabrication"], "chain-of-custody", 2)
-    coc_cert = _certify(db, secretariat, rheinfeld, harriet, coc, thistle, harriet_id,
-                        day - timedelta(days=150),
-                        summary="Mass-balance system and CoC documents verified "
-                                "(fictional demo audit).")
+    coc_cert = _chain_certificate(db, secretariat, rheinfeld, harriet, coc, thistle,
+                                  harriet_id, before_year(100), day,
+                                  summary="Mass-balance system and CoC documents verified "
+                                          "(fictional demo audit).")
     claim = claims.request_claim(db, rheinfeld, ClaimCreate(
         certificate=coc_cert, kind=ClaimKind.ON_PRODUCT, uses_logo=True,
         percentage=Decimal(60), wording="Made with 60 % certified aluminium from a certified "
@@ -241,14 +331,50 @@ def _build(db: Session, day: date) -> None:
     claims.approve_claim(db, secretariat, claim.id, Note(note="Percentage checked."),
                          today=day - timedelta(days=110))
 
-    # 5. Lindtal: certified, then suspended after a complaint.
+    # 5. Lindtal: certified (its Performance certificate is suspended later, after a
+    #    complaint: load_demo_suspension).
     lindtal = _admin(db, "lindtal-remelt")
-    s = _scope(db, lindtal, "lindtal-remelt", "Lindtal Remelt GmbH",
-               ["Lindtal Remelt Plant Minden", "Lindtal Remelt Plant Bitterfeld"],
+    sites = ["Lindtal Remelt Plant Minden", "Lindtal Remelt Plant Bitterfeld"]
+    s = _scope(db, lindtal, "lindtal-remelt", "Lindtal Remelt GmbH", sites,
                ["remelting_refining"], "performance", 3)
-    lindtal_cert = _certify(
-        db, secretariat, lindtal, harriet, s, thistle, harriet_id, day - timedelta(days=500),
+    suspended = suspension_day(day)
+    _chain_certificate(
+        db, secretariat, lindtal, harriet, s, thistle, harriet_id, before_year(160), day,
+        surveil_before=suspended,
         summary="Two remelt plants; scrap due diligence in place (fictional demo audit).")
-    certificates.suspend(db, secretariat, lindtal_cert, StatusChange(
-        reason="Suspended while a complaint about scrap sourcing at the Minden plant is "
-               "investigated (fictional)."), today=day - timedelta(days=20))
+    s = _scope(db, lindtal, "lindtal-remelt", "Lindtal Remelt GmbH", sites,
+               ["remelting_refining"], "chain-of-custody", 2)
+    _chain_certificate(
+        db, secretariat, lindtal, harriet, s, thistle, harriet_id, before_year(115), day,
+        surveil_before=suspended,
+        summary="Scrap intake records, due-diligence files and the mass balance of both "
+                "plants verified (fictional demo audit).")
+
+    # 6. Wattlebay (mine and refinery) and Corvina (can plants): both certificates each.
+    wattlebay = _admin(db, "wattlebay-alumina")
+    sites = ["Wattlebay Darling Range Mine", "Wattlebay Kemerton Refinery"]
+    activities = ["bauxite_mining", "alumina_refining"]
+    for standard, version, start, auditor, lead, summary in (
+            ("performance", 3, 150, rohan, rohan_id,
+             "Bauxite mine with progressive rehabilitation and an alumina refinery with "
+             "residue management in place; no non-conformity (fictional demo audit)."),
+            ("chain-of-custody", 2, 120, siobhan, siobhan_id,
+             "Mass balance from mine to refinery and CoC documents to customers verified "
+             "(fictional demo audit).")):
+        s = _scope(db, wattlebay, "wattlebay-alumina", "Wattlebay Alumina Pty Ltd", sites,
+                   activities, standard, version)
+        _chain_certificate(db, secretariat, wattlebay, auditor, s, coral, lead,
+                           before_year(start), day, summary=summary)
+    corvina = _admin(db, "corvina-latas")
+    sites = ["Corvina Can Plant Jacareí", "Corvina Can Plant Suape"]
+    for standard, version, start, summary in (
+            ("performance", 3, 125,
+             "Two can plants with good energy and water management; no non-conformity "
+             "(fictional demo audit)."),
+            ("chain-of-custody", 2, 105,
+             "Receipt of CoC documents and the plants' mass balance verified (fictional "
+             "demo audit).")):
+        s = _scope(db, corvina, "corvina-latas", "Corvina Latas S.A.", sites,
+                   ["material_conversion"], standard, version)
+        _chain_certificate(db, secretariat, corvina, harriet, s, thistle, harriet_id,
+                           before_year(start), day, summary=summary)

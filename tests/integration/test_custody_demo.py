@@ -1,0 +1,193 @@
+"""The demo year of chain-of-custody flows on a fresh database: it loads through the
+services (once per backend for the whole module: the demo world takes seconds), loading
+again changes nothing, the conservation audit finds nothing, Rheinfeld can issue from an
+open balance, some documents wait for their recipient, and the can maker's metal traces
+back to primary and recycled origins."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
+
+from stewardship.assurance.demo import suspension_day
+from stewardship.assurance.service import certificates
+from stewardship.core.auth import Actor, system_actor
+from stewardship.core.db import make_sessionmaker, transaction
+from stewardship.core.eventlog import count_entries
+from stewardship.core.pagination import PageParams
+from stewardship.custody import repository as repo
+from stewardship.custody.demo import load_demo_custody
+from stewardship.custody.models import CocDocument, CustodyOperation
+from stewardship.custody.service import audit, chain, documents, reads, reports
+from stewardship.demo import DemoReport, load_demo
+from stewardship.registry import repository as registry_repo
+from stewardship.registry.service import accounts
+from tests.conftest import BACKENDS, scratch_database, session_on
+
+ALL = PageParams(1, 100)
+SECRETARIAT = system_actor("tests")
+
+
+@dataclass
+class Demo:
+    engine: Engine
+    report: DemoReport
+    today: date
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def demo(request: pytest.FixtureRequest,
+         tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
+    today = date.today()
+    directory: Path = tmp_path_factory.mktemp("custody-demo")
+    with scratch_database(str(request.param), directory) as engine:
+        with transaction(make_sessionmaker(engine)) as db:
+            report = load_demo(db, today=today)
+        yield Demo(engine, report, today)
+
+
+@pytest.fixture
+def db(demo: Demo) -> Iterator[Session]:
+    """A session on the demo database whose changes are rolled back."""
+    connection = demo.engine.connect()
+    outer = connection.begin()
+    session = session_on(connection)
+    try:
+        yield session
+    finally:
+        session.close()
+        outer.rollback()
+        connection.close()
+
+
+def _user(db: Session, email: str) -> Actor:
+    user = registry_repo.user_by_email(db, email)
+    assert user is not None
+    return accounts.actor_for(user)
+
+
+def _entity_id(db: Session, slug: str, name: str) -> object:
+    org = registry_repo.organization_by_slug(db, slug)
+    assert org is not None
+    return next(e.id for e in repo.entities_of(db, org.id) if e.name == name)
+
+
+def _documents(db: Session) -> int:
+    return db.scalar(select(func.count()).select_from(CocDocument)) or 0
+
+
+def test_the_demo_year_is_recorded_through_the_services(demo: Demo, db: Session) -> None:
+    assert demo.report.created.get("chain-of-custody demos") == 1
+    kinds = dict(db.execute(select(CustodyOperation.kind, func.count())
+                            .group_by(CustodyOperation.kind)).all())
+    for kind in ("production", "scrap_intake", "non_coc_input", "transformation", "issue",
+                 "receipt", "rejection", "cancellation", "period_close"):
+        assert kinds.get(kind), kind
+    steps = set(db.scalars(select(CustodyOperation.transformation).distinct()))
+    assert {"refining", "smelting", "casting", "remelting", "rolling", "conversion"} <= steps
+    statuses = dict(db.execute(select(CocDocument.status, func.count())
+                               .group_by(CocDocument.status)).all())
+    assert statuses["rejected"] == 1 and statuses["cancelled"] == 1
+    assert statuses["received"] >= 60
+    # nothing is dated after the flows stop, a few days before today
+    assert db.scalar(select(func.max(CustodyOperation.occurred_on)).where(
+        CustodyOperation.kind != "period_close")) <= demo.today - timedelta(days=3)
+
+
+def test_the_previous_year_runs_in_full_at_the_declared_yields(demo: Demo,
+                                                               db: Session) -> None:
+    year = demo.today.year - 1
+    wattlebay = _entity_id(db, "wattlebay-alumina", "Wattlebay Alumina Pty Ltd")
+    report = reports.annual_report(db, SECRETARIAT, wattlebay, year)  # type: ignore[arg-type]
+    assert [p.status for p in report.periods] == ["closed"]
+    bauxite = next(m for m in report.materials if m.material == "asi_bauxite")
+    assert 150_000_000 <= bauxite.produced <= 200_000_000  # about 14,000 t a month
+    refining = next(a for a in report.activities if a.transformation == "refining")
+    assert refining.operations == 12  # monthly
+    assert abs(refining.average_yield - Decimal("0.45")) < Decimal("0.001")
+    fjordal = _entity_id(db, "fjordal-aluminium", "Fjordal Aluminium AS")
+    smelting = next(a for a in reports.annual_report(
+        db, SECRETARIAT, fjordal, year).activities  # type: ignore[arg-type]
+        if a.transformation == "smelting")
+    assert abs(smelting.average_yield - Decimal("0.52")) < Decimal("0.001")
+    assert 30_000_000 <= smelting.output_kg <= 60_000_000  # tens of thousands of tonnes
+
+
+def test_loading_again_changes_nothing(demo: Demo, db: Session) -> None:
+    documents_before, events_before = _documents(db), count_entries(db)
+    assert load_demo_custody(db, demo.today) is False
+    again = load_demo(db, today=demo.today)
+    assert "chain-of-custody demos" not in again.created
+    assert "certification demos" not in again.created
+    assert (_documents(db), count_entries(db)) == (documents_before, events_before)
+
+
+def test_the_audit_finds_nothing(db: Session) -> None:
+    result = audit.audit(db, SECRETARIAT)
+    assert result.problems == [] and result.ok
+    assert result.documents == _documents(db) and result.accounts > 10
+
+
+def test_rheinfeld_can_issue_from_an_open_aluminium_balance(demo: Demo,
+                                                            db: Session) -> None:
+    rheinfeld = _user(db, "daniel.brooks@rheinfeld-rolling.example")
+    entity = _entity_id(db, "rheinfeld-rolling", "Rheinfeld Walzwerk GmbH")
+    open_accounts = reads.list_accounts(db, rheinfeld, ALL, entity_id=entity,  # type: ignore[arg-type]
+                                        status="open").items
+    metal = [a for a in open_accounts if a.material.value == "asi_aluminium"]
+    assert len(metal) == 1
+    account = metal[0]
+    assert account.period_start <= demo.today <= account.period_end
+    assert account.balance_kg > 100_000
+    assert account.carried_in > 0  # the previous year was closed and carried over
+    assert 0 < account.input_percentage < 100  # non-CoC metal besides
+    held = certificates.holdings_on(db, entity, demo.today)  # type: ignore[arg-type]
+    assert held["performance"] and held["chain_of_custody"]
+
+
+def test_some_documents_wait_for_their_recipient(demo: Demo, db: Session) -> None:
+    waiting = chain.unmatched(db, SECRETARIAT, ALL, days=30, today=demo.today)
+    assert 2 <= waiting.documents.total <= 3
+    assert all(p.days_waiting > 30 for p in waiting.pairs)
+    assert {p.issuer.organization for p in waiting.pairs} <= {
+        "wattlebay-alumina", "fjordal-aluminium", "rheinfeld-rolling"}
+
+
+def test_can_maker_documents_trace_to_primary_and_recycled_origins(db: Session) -> None:
+    corvina = _user(db, "rafael.nascimento@corvina-latas.example")
+    page = documents.list_documents(db, corvina, ALL, direction="incoming",
+                                    status="received")
+    assert page.total >= 10
+    doc = page.items[0]
+    assert doc.issuer.organization == "rheinfeld-rolling"
+    assert doc.issuer.coc_certificate and doc.recipient.coc_certificate
+    origins = {(o.country, o.route) for o in doc.composition.origins}
+    assert ("NO", "primary") in origins  # Fjordal's own smelter metal
+    assert ("AU", "primary") in origins  # Wattlebay's bauxite, refined and smelted
+    assert ("DE", "recycled") in origins  # Lindtal's remelted scrap
+    assert 0 < doc.composition.recycled_percent < 100
+    assert doc.coc_quantity_kg < doc.quantity_kg
+
+
+def test_lindtal_passes_metal_on_only_before_its_suspension(demo: Demo,
+                                                            db: Session) -> None:
+    lindtal = _entity_id(db, "lindtal-remelt", "Lindtal Remelt GmbH")
+    last = db.scalar(select(func.max(CustodyOperation.occurred_on)).where(
+        CustodyOperation.entity_id == lindtal, CustodyOperation.kind != "period_close"))
+    assert last is not None and last < suspension_day(demo.today)
+    held = certificates.holdings_on(db, lindtal, demo.today)  # type: ignore[arg-type]
+    assert held["performance"] is None  # suspended now
+    number = db.scalar(select(CocDocument.number).where(
+        CocDocument.issuer_entity_id == lindtal).order_by(CocDocument.shipment_date.desc()))
+    assert number is not None
+    seen = documents.verify_document(db, number, today=demo.today)
+    assert seen.recycled_percent == Decimal(100)
+    assert all(c.valid_on_shipment for c in seen.certificates)
+    assert {c.status_now for c in seen.certificates} == {"active", "suspended"}
