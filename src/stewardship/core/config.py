@@ -49,6 +49,25 @@ class Settings(BaseSettings):
     comments_per_hour: int = 5
     vote_pass_share: str = "2/3"
     vote_quorum_share: str = "1/2"
+    epcis_schema: Path | None = Field(
+        default_factory=lambda: _shared_epcis_schema(),
+        description="GS1's EPCIS 2.0 JSON Schema file (not shipped: it has no open licence); "
+        "defaults to the shared conformance copy beside the checkout when there is one. "
+        "Without it, capture checks the structure of events itself.")
+    epcis_capture_limit: int = Field(
+        default=20_000, ge=1, description="Most events one capture document may hold (on "
+        "SQLite a capture holds the write lock while it runs: keep documents small).")
+    epcis_capture_max_bytes: int = Field(default=20_000_000, ge=1,
+                                         description="Largest capture document, in bytes.")
+    epcis_per_page_default: int = Field(default=30, ge=1)
+    epcis_per_page_max: int = Field(default=1000, ge=1)
+    epcis_job_lease_seconds: int = Field(
+        default=300, ge=1, description="How long a worker's claim on a capture job holds "
+        "(plus a millisecond per event) before another worker may take the job over.")
+    epcis_job_max_attempts: int = Field(default=3, ge=1)
+    embedded_worker: bool | None = Field(
+        default=None, description="Run one capture worker inside the server when the "
+        "database is SQLite; unset means yes, except in the test environment.")
 
     @model_validator(mode="after")
     def _refuse_insecure_defaults(self) -> Settings:
@@ -65,10 +84,26 @@ class Settings(BaseSettings):
         return self
 
     @property
+    def runs_embedded_worker(self) -> bool:
+        if self.embedded_worker is None:
+            return self.environment != "test"
+        return self.embedded_worker
+
+    @property
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.var_dir / 'stewardship.db').as_posix()}"
+
+
+def _shared_epcis_schema() -> Path | None:
+    """The shared conformance copy of GS1's schema, beside this checkout, if present."""
+    name = Path("shared") / "conformance" / "epcis" / "EPCIS-JSON-Schema.json"
+    checkout = Path(__file__).resolve().parents[3]
+    for candidate in (checkout.parent / name, Path.cwd().parent / name):
+        if candidate.is_file():
+            return candidate
+    return None
 
 
 @lru_cache(maxsize=1)

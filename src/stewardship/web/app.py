@@ -23,6 +23,9 @@ from stewardship.core.templating import Templates
 from stewardship.core.web import BodySizeLimit, SecurityHeaders, install_error_handlers
 from stewardship.custody import api as custody_api
 from stewardship.custody import views as custody_views
+from stewardship.interop import epcis_api
+from stewardship.interop import import_api as custody_import_api
+from stewardship.interop.epcis.worker import start_embedded_worker
 from stewardship.registry import api as registry_api
 from stewardship.registry import views as registry_views
 from stewardship.registry.service.accounts import resolve_actor
@@ -61,7 +64,14 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         problem = pending_message(engine)
         if problem:
             raise MigrationsPending(problem)
-        yield
+        worker = start_embedded_worker(engine, settings)
+        _app.state.epcis_worker = worker
+        try:
+            yield
+        finally:
+            _app.state.epcis_worker = None
+            if worker is not None:
+                worker.stop()
 
     app = FastAPI(
         title="Stewardship API",
@@ -94,6 +104,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(standards_views.router)
     app.include_router(assurance_views.router)
     app.include_router(custody_api.router)
+    app.include_router(custody_import_api.router)
+    app.include_router(epcis_api.router)
     app.include_router(custody_views.router)
     app.mount("/static", StaticFiles(directory=PACKAGE / "web" / "static"), name="static")
     return app

@@ -1,0 +1,368 @@
+"""Capturing EPCIS documents into the repository.
+
+``capture_document`` is the one path every captured event takes (the capture worker, the
+synchronous ``POST /epcis/events`` and the benchmark call it):
+
+1. validate (GS1's schema with jsonschema-rs, compiled once, or the structural checks);
+2. give events without an eventID the CBV 2.0 hash id, stamp ``recordTime``;
+3. refuse eventIDs seen twice in the document or captured before;
+4. insert events in document order, in batches with ``executemany`` (one row per event
+   plus narrow term rows), each batch under a SAVEPOINT;
+5. hand each event that names a platform identifier (``urn:stewardship:``) to the CoC
+   profile (``interop.profile.apply_event``) right after storing it, under its own
+   SAVEPOINT; events that name none cannot move the ledger and skip that cost.
+
+``rollback`` (the default) keeps all or nothing: any fault raises ``CaptureRejected`` and
+the whole capture's SAVEPOINT is rolled back. ``proceed`` skips a faulty event (and its
+ledger effect) and reports it in ``CaptureResult.errors``. The caller owns the transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from stewardship.core.auth import Actor, Role
+from stewardship.core.config import get_settings
+from stewardship.core.errors import DomainError, Forbidden, Unauthenticated
+from stewardship.interop import profile, rules
+from stewardship.interop import repository as repo
+from stewardship.interop.epcis.problems import EpcisProblem, problem
+from stewardship.interop.epcis.validation import Issue, Validation, validation_for
+
+ROLLBACK, PROCEED = "rollback", "proceed"
+BEHAVIOURS = (ROLLBACK, PROCEED)
+CAPTURE_ROLES = frozenset({Role.SECRETARIAT, Role.MEMBER_ADMIN, Role.MEMBER_USER})
+BATCH = 2000
+DUPLICATE = "epcisException:ResourceAlreadyExistsException"
+
+
+@dataclass
+class CaptureResult:
+    event_count: int = 0
+    captured: int = 0
+    event_ids: list[str] = field(default_factory=list)
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    ledger: list[str] = field(default_factory=list)
+    """What the CoC profile did, one line per ledger event."""
+
+    @property
+    def success(self) -> bool:
+        return not self.errors
+
+
+class CaptureRejected(EpcisProblem):
+    """Nothing of the document was captured; ``errors`` says what and where."""
+
+    def __init__(self, detail: str, errors: list[dict[str, Any]]) -> None:
+        duplicates_only = bool(errors) and all(e.get("status") == 409 for e in errors)
+        super().__init__(409 if duplicates_only else 400, detail, errors=errors)
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON text (orjson; the standard library for what orjson refuses, such as
+    integers beyond 64 bits)."""
+    try:
+        return orjson.dumps(value).decode("utf-8")
+    except (orjson.JSONEncodeError, TypeError):
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def loads(text: str | bytes) -> Any:
+    """Parse JSON (orjson; the standard library's parser and its messages on failure)."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
+
+
+def require_capturer(actor: Actor | None) -> Actor:
+    if actor is None:
+        raise Unauthenticated("sign in (a bearer token) to capture EPCIS events")
+    if actor.role not in CAPTURE_ROLES:
+        raise Forbidden(f"your role ({actor.role.label}) may not capture EPCIS events")
+    return actor
+
+
+def default_validation() -> Validation:
+    return validation_for(get_settings().epcis_schema)
+
+
+def event_problem(index: int, event: Any, where: str, message: str, *, status: int = 400,
+                  type_: str | None = None, title: str | None = None) -> dict[str, Any]:
+    """A problem naming the event (index, eventID) and the JSON pointer ``where``."""
+    event_id = event.get("eventID") if isinstance(event, dict) else None
+    who = f"event {index}" + (f" ({event_id})" if event_id else "")
+    return problem(status, f"{who} at {where or '/'}: {message}", type_=type_, title=title,
+                   instance=f"#{where}", eventIndex=index, eventID=event_id, path=where)
+
+
+def _context_id(db: Session, context: Any) -> int | None:
+    items = context if isinstance(context, list) else [context]
+    extra = [item for item in items
+             if not (isinstance(item, str) and item.endswith("epcis-context.jsonld"))]
+    if not extra:
+        return None
+    return repo.context_id_for(db, json.dumps(items, sort_keys=True, separators=(",", ":")))
+
+
+@dataclass
+class _Prepared:
+    index: int
+    stored: dict[str, Any]
+    row: dict[str, Any]
+    terms: list[tuple[int, str]]
+    parties: set[str]
+    profiled: bool
+    """Whether the CoC profile could act on it (it names a platform identifier)."""
+
+
+def platform_prefixes(prefixes: dict[str, str]) -> frozenset[str]:
+    """``stw`` and every prefix the document maps into the platform's namespace."""
+    return frozenset({"stw", *(p for p, iri in prefixes.items()
+                               if iri.startswith(rules.URN_PLATFORM))})
+
+
+def _prepare(index: int, event: dict[str, Any], prefixes: dict[str, str], record_time: str,
+             now: datetime, common: dict[str, Any], ours: frozenset[str]) -> _Prepared:
+    stored = {k: v for k, v in event.items() if k != "@context"}
+    if not stored.get("eventID"):
+        stored["eventID"] = rules.event_hash_id(event, prefixes)
+    stored["recordTime"] = record_time
+    biz_step, disposition = stored.get("bizStep"), stored.get("disposition")
+    row = {
+        "event_id": stored["eventID"], "event_type": str(stored.get("type", "")),
+        "event_time": rules.parse_time(str(stored["eventTime"])), "record_time": now,
+        "action": stored.get("action"),
+        "biz_step": rules.cbv_short(biz_step, "BizStep") if isinstance(biz_step, str) else None,
+        "disposition": (rules.cbv_short(disposition, "Disp")
+                        if isinstance(disposition, str) else None),
+        "biz_location": rules.where_id(stored, "bizLocation"),
+        "read_point": rules.where_id(stored, "readPoint"),
+        "transformation_id": stored.get("transformationID"),
+        "body": dumps(stored),
+        **common,
+    }
+    profiled = rules.URN_PLATFORM in row["body"] or any(
+        key.partition(":")[0] in ours for key in stored)
+    return _Prepared(index, stored, row, rules.index_terms(stored), rules.party_ids(stored),
+                     profiled)
+
+
+def _party_organizations(db: Session, prepared: list[_Prepared]) -> dict[str, str]:
+    """Platform party URNs (organisation or entity) -> the organisation id (hex)."""
+    slugs: dict[str, str] = {}
+    entities: dict[str, uuid.UUID] = {}
+    for item in prepared:
+        for party in item.parties:
+            if party.startswith(rules.URN_ORG):
+                slugs[party] = party[len(rules.URN_ORG):]
+            elif party.startswith(rules.URN_ENTITY):
+                try:
+                    entities[party] = uuid.UUID(party[len(rules.URN_ENTITY):])
+                except ValueError:
+                    continue
+    found: dict[str, str] = {}
+    if slugs:
+        by_slug = repo.organizations_by_slug(db, slugs.values())
+        found.update({urn: by_slug[s].hex for urn, s in slugs.items() if s in by_slug})
+    if entities:
+        by_entity = repo.organizations_of_entities(db, entities.values())
+        found.update({urn: by_entity[e].hex for urn, e in entities.items() if e in by_entity})
+    return found
+
+
+class _Writer:
+    """Inserts prepared events in order: plain ones in batches, profile ones one by one."""
+
+    def __init__(self, db: Session, actor: Actor, behaviour: str, parties: dict[str, str],
+                 result: CaptureResult, base: str, context: Any) -> None:
+        self.db, self.actor, self.behaviour = db, actor, behaviour
+        self.parties, self.result, self.base = parties, result, base
+        self.context = context
+        self.pending: list[_Prepared] = []
+
+    def _terms(self, item: _Prepared, pk: int) -> list[dict[str, Any]]:
+        rows = [{"event_pk": pk, "kind": kind, "value": value} for kind, value in item.terms]
+        orgs = {self.parties[p] for p in item.parties if p in self.parties}
+        rows += [{"event_pk": pk, "kind": rules.PARTY_ORG, "value": o} for o in sorted(orgs)]
+        return rows
+
+    def _insert(self, items: list[_Prepared]) -> None:
+        ids = repo.insert_events(self.db, [item.row for item in items])
+        repo.insert_terms(self.db, [t for item, pk in zip(items, ids, strict=True)
+                                    for t in self._terms(item, pk)])
+
+    def _fail(self, item: _Prepared, message: str, *, status: int = 400,
+              type_: str | None = None, title: str | None = None) -> None:
+        error = event_problem(item.index, item.stored, f"{self.base}/{item.index}", message,
+                              status=status, type_=type_, title=title)
+        if self.behaviour == ROLLBACK:
+            raise CaptureRejected(f"nothing was captured: {error['detail']}", [error])
+        self.result.errors.append(error)
+
+    def _captured(self, item: _Prepared) -> None:
+        self.result.captured += 1
+        self.result.event_ids.append(item.stored["eventID"])
+
+    def add(self, item: _Prepared) -> None:
+        if item.profiled:
+            self.flush()
+            self._profile_event(item)
+            return
+        self.pending.append(item)
+        if len(self.pending) >= BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        items, self.pending = self.pending, []
+        if not items:
+            return
+        try:
+            with self.db.begin_nested():
+                self._insert(items)
+        except IntegrityError:
+            # An eventID captured at this very moment by another capture.
+            if self.behaviour == ROLLBACK:
+                raise CaptureRejected("nothing was captured: an eventID of the document was "
+                                      "captured concurrently by another request", []) from None
+            for item in items:
+                try:
+                    with self.db.begin_nested():
+                        self._insert([item])
+                except IntegrityError:
+                    self._fail(item, "an event with this eventID was captured already",
+                               status=409, type_=DUPLICATE)
+                else:
+                    self._captured(item)
+            return
+        for item in items:
+            self._captured(item)
+
+    def _profile_event(self, item: _Prepared) -> None:
+        savepoint = self.db.begin_nested()
+        try:
+            self._insert([item])
+            # The profile sees the event with the document's @context (its prefixes).
+            event = {"@context": self.context, **item.stored} if self.context else item.stored
+            note = profile.apply_event(self.db, self.actor, event)
+            self.db.flush()
+        except DomainError as exc:
+            savepoint.rollback()
+            self._fail(item, exc.message, title="The event breaks a chain-of-custody rule")
+            return
+        except IntegrityError:
+            savepoint.rollback()
+            self._fail(item, "an event with this eventID was captured already", status=409,
+                       type_=DUPLICATE)
+            return
+        except BaseException:
+            savepoint.rollback()
+            raise
+        savepoint.commit()
+        self._captured(item)
+        if note:
+            self.result.ledger.append(note)
+
+
+def capture_document(db: Session, actor: Actor, document: dict[str, Any],
+                     behaviour: str = ROLLBACK, *, issues: list[Issue] | None = None,
+                     validation: Validation | None = None,
+                     job_id: uuid.UUID | None = None) -> CaptureResult:
+    """Capture every event of an EPCISDocument (or EPCISQueryDocument); see the module
+    docstring. ``issues``: validation already done (by the request), else it runs here."""
+    actor = require_capturer(actor)
+    if behaviour not in BEHAVIOURS:
+        raise EpcisProblem(400, f"GS1-Capture-Error-Behaviour must be one of "
+                           f"{', '.join(BEHAVIOURS)}")
+    if issues is None:
+        issues = (validation or default_validation()).document_issues(document)
+    events = rules.event_list(document) if isinstance(document, dict) else None
+    document_level = [problem(400, f"{i.pointer or '/'}: {i.message}", instance=f"#{i.pointer}",
+                              path=i.pointer) for i in issues if i.index is None]
+    if events is None or document_level:
+        raise CaptureRejected("the document is not a valid EPCIS 2.0 document; nothing was "
+                              "captured", document_level)
+    path = rules.event_list_path(document) or ()
+    base = "/" + "/".join(path)
+    result = CaptureResult(event_count=len(events))
+    skipped = {i.index for i in issues}
+    result.errors = [event_problem(i.index, events[i.index], i.pointer, i.message)
+                     for i in issues if i.index is not None and i.index < len(events)]
+    if result.errors and behaviour == ROLLBACK:
+        raise CaptureRejected(f"{len(skipped)} of {len(events)} events are not valid; nothing "
+                              "was captured", result.errors)
+    prefixes = rules.context_prefixes(document.get("@context"))
+    now = datetime.now(UTC)
+    common = {"organization_id": actor.organization_id, "job_id": job_id,
+              "context_id": _context_id(db, document.get("@context"))}
+    ours = platform_prefixes(prefixes)
+    prepared: list[_Prepared] = []
+    seen: dict[str, int] = {}
+    record_time = rules.format_time(now)
+    for index, event in enumerate(events):
+        if index in skipped:
+            continue
+        try:
+            item = _prepare(index, event, prefixes, record_time, now, common, ours)
+        except ValueError as exc:
+            result.errors.append(event_problem(index, event, f"{base}/{index}/eventTime",
+                                               str(exc)))
+            continue
+        event_id = item.stored["eventID"]
+        if event_id in seen:
+            result.errors.append(event_problem(
+                index, item.stored, f"{base}/{index}/eventID",
+                f"the same eventID is given to event {seen[event_id]} of this document",
+                status=409, type_=DUPLICATE))
+            continue
+        seen[event_id] = index
+        prepared.append(item)
+    known = repo.existing_event_ids(db, list(seen))
+    if known:
+        for item in prepared:
+            if item.stored["eventID"] in known:
+                result.errors.append(event_problem(
+                    item.index, item.stored, f"{base}/{item.index}/eventID",
+                    "an event with this eventID was captured already", status=409,
+                    type_=DUPLICATE))
+        prepared = [item for item in prepared if item.stored["eventID"] not in known]
+    if result.errors and behaviour == ROLLBACK:
+        raise CaptureRejected(f"{len(result.errors)} problem(s) in the document; nothing was "
+                              "captured", result.errors)
+    writer = _Writer(db, actor, behaviour, _party_organizations(db, prepared), result, base,
+                     document.get("@context"))
+    outer = db.begin_nested()
+    try:
+        for item in prepared:
+            writer.add(item)
+        writer.flush()
+    except BaseException:
+        outer.rollback()
+        raise
+    outer.commit()
+    result.errors.sort(key=lambda e: e.get("eventIndex", -1))
+    return result
+
+
+def capture_event(db: Session, actor: Actor, event: Any,
+                  validation: Validation | None = None) -> CaptureResult:
+    """Capture one event on its own (``POST /epcis/events``): all or nothing, and 409 when
+    its eventID (given, or the hash id) was captured before."""
+    actor = require_capturer(actor)
+    issues = (validation or default_validation()).event_issues(event)
+    if issues:
+        errors = [event_problem(0, event, i.pointer, i.message) for i in issues]
+        raise EpcisProblem(400, "the event is not a valid EPCIS 2.0 event: "
+                           f"{errors[0]['detail']}", errors=errors)
+    document = {"@context": event.get("@context"), "type": "EPCISDocument",
+                "schemaVersion": "2.0", "creationDate": rules.format_time(datetime.now(UTC)),
+                "epcisBody": {"eventList": [event]}}
+    return capture_document(db, actor, document, ROLLBACK, issues=[])

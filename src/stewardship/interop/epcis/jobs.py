@@ -1,0 +1,207 @@
+"""Capture jobs: accepting a document (``POST /epcis/capture``), showing a job, and
+processing one job for a worker.
+
+A job is claimed in a short transaction of its own (status ``running``, a worker token,
+a lease), then captured in a second transaction that ends by marking the job done, only
+if the claim still holds (``repository.finish_job``), so the events and the job's outcome
+commit together. A worker that dies leaves the job ``running``; once the lease expires,
+another worker claims it again (the dead one's work was never committed). After
+``epcis_job_max_attempts`` claims a job is given up with an error.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import uuid
+from dataclasses import asdict
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from stewardship.core.auth import Actor, Role
+from stewardship.core.config import Settings
+from stewardship.core.db import transaction
+from stewardship.core.errors import NotFound
+from stewardship.interop import repository as repo
+from stewardship.interop import rules
+from stewardship.interop.epcis.capture import (
+    BEHAVIOURS,
+    CaptureRejected,
+    capture_document,
+    event_problem,
+    loads,
+    require_capturer,
+)
+from stewardship.interop.epcis.problems import MAX_REPORTED, EpcisProblem, problem
+from stewardship.interop.epcis.validation import Issue, Validation
+from stewardship.interop.models import EpcisCaptureJob
+
+log = logging.getLogger("stewardship.epcis")
+
+
+def actor_json(actor: Actor) -> dict[str, Any]:
+    def text(value: Any) -> str | None:
+        return str(value) if value is not None else None
+
+    return {"user_id": text(actor.user_id), "role": actor.role.value, "name": actor.name,
+            "email": actor.email, "organization_id": text(actor.organization_id),
+            "organization_slug": actor.organization_slug,
+            "audit_firm_id": text(actor.audit_firm_id),
+            "audit_firm_slug": actor.audit_firm_slug, "via_token": actor.via_token}
+
+
+def actor_from_json(data: dict[str, Any]) -> Actor:
+    def ident(value: Any) -> uuid.UUID | None:
+        return uuid.UUID(value) if value else None
+
+    return Actor(user_id=ident(data.get("user_id")), role=Role(data["role"]),
+                 name=data.get("name", ""), email=data.get("email", ""),
+                 organization_id=ident(data.get("organization_id")),
+                 organization_slug=data.get("organization_slug"),
+                 audit_firm_id=ident(data.get("audit_firm_id")),
+                 audit_firm_slug=data.get("audit_firm_slug"),
+                 via_token=bool(data.get("via_token")))
+
+
+def _stamp(moment: datetime | None) -> str | None:
+    return rules.format_time(moment) if moment is not None else None
+
+
+def job_document(job: EpcisCaptureJob) -> dict[str, Any]:
+    """The capture job as the EPCIS REST binding shows it, plus our counts."""
+    return {"captureID": str(job.id), "createdAt": _stamp(job.created_at),
+            "finishedAt": _stamp(job.finished_at), "running": job.status != "done",
+            "success": job.success, "captureErrorBehaviour": job.behaviour,
+            "errors": list(job.errors or []), "status": job.status,
+            "eventCount": job.event_count, "capturedCount": job.captured_count}
+
+
+def submit_capture(db: Session, actor: Actor | None, text: str, document: Any, behaviour: str,
+                   validation: Validation, settings: Settings) -> EpcisCaptureJob:
+    """Check a received document and queue it. Raises ``CaptureRejected`` (400) when the
+    document cannot be captured at all; events that fail validation under ``proceed`` are
+    reported in the job and skipped."""
+    actor = require_capturer(actor)
+    if behaviour not in BEHAVIOURS:
+        raise EpcisProblem(400, f"GS1-Capture-Error-Behaviour must be one of "
+                           f"{', '.join(BEHAVIOURS)}, not {behaviour!r}")
+    events = rules.event_list(document) if isinstance(document, dict) else None
+    if events is not None and len(events) > settings.epcis_capture_limit:
+        raise EpcisProblem(413, f"the document holds {len(events)} events; at most "
+                           f"{settings.epcis_capture_limit} may be captured at once",
+                           headers=limit_headers(settings))
+    issues = validation.document_issues(document)
+    document_level = [problem(400, f"{i.pointer or '/'}: {i.message}", instance=f"#{i.pointer}",
+                              path=i.pointer) for i in issues if i.index is None]
+    if events is None or document_level:
+        raise CaptureRejected("the document is not a valid EPCIS 2.0 document; nothing was "
+                              "captured", document_level)
+    errors = [event_problem(i.index, events[i.index], i.pointer, i.message)
+              for i in issues if i.index is not None and i.index < len(events)]
+    if errors and behaviour == "rollback":
+        raise CaptureRejected(f"{len({e['eventIndex'] for e in errors})} of {len(events)} "
+                              "events are not valid; nothing was captured", errors)
+    return repo.add_job(db, organization_id=actor.organization_id, actor=actor_json(actor),
+                        behaviour=behaviour, status="queued", success=not errors,
+                        document=text, validation=[asdict(i) for i in issues],
+                        event_count=len(events), errors=errors[:MAX_REPORTED],
+                        captured_count=0, attempts=0)
+
+
+def limit_headers(settings: Settings) -> dict[str, str]:
+    return {"GS1-EPCIS-Capture-Limit": str(settings.epcis_capture_limit),
+            "GS1-EPCIS-Capture-File-Size-Limit": str(settings.epcis_capture_max_bytes),
+            "GS1-Capture-Error-Behaviour": "rollback,proceed"}
+
+
+def _visible_job(actor: Actor, job: EpcisCaptureJob) -> bool:
+    return actor.is_secretariat() or (actor.organization_id is not None
+                                      and job.organization_id == actor.organization_id)
+
+
+def get_job(db: Session, actor: Actor, capture_id: str) -> dict[str, Any]:
+    try:
+        job_id = uuid.UUID(capture_id)
+    except ValueError:
+        raise NotFound(f"no capture job {capture_id}") from None
+    job = repo.job_by_id(db, job_id)
+    if job is None or not _visible_job(actor, job):
+        raise NotFound(f"no capture job {capture_id}")
+    return job_document(job)
+
+
+def list_jobs(db: Session, actor: Actor, per_page: int) -> list[dict[str, Any]]:
+    jobs = repo.list_jobs(db, organization_id=actor.organization_id,
+                          see_all=actor.is_secretariat(), limit=per_page)
+    return [job_document(job) for job in jobs]
+
+
+# --- processing (the workers) ------------------------------------------------------------
+
+
+def worker_token() -> str:
+    return f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+
+
+def process_claimed(db: Session, job_id: uuid.UUID, token: str, validation: Validation) -> bool:
+    """Capture a claimed job's document and record the outcome; False if the claim was
+    lost (another worker took the job over after the lease ran out)."""
+    job = repo.held_job(db, job_id, token)
+    if job is None:
+        return False
+    now = datetime.now(UTC)
+    errors = list(job.errors or [])
+    try:
+        document = loads(job.document or "null")
+        issues = ([Issue(**i) for i in job.validation] if job.validation is not None
+                  else None)
+        result = capture_document(db, actor_from_json(job.actor), document, job.behaviour,
+                                  issues=issues, validation=validation, job_id=job.id)
+    except CaptureRejected as exc:
+        failures = exc.errors or [exc.body()]
+        return repo.finish_job(db, job_id, token, success=False, captured_count=0,
+                               errors=failures[:MAX_REPORTED], finished_at=now)
+    seen = {(e.get("eventIndex"), e.get("path")) for e in errors}
+    errors += [e for e in result.errors if (e.get("eventIndex"), e.get("path")) not in seen]
+    errors.sort(key=lambda e: e.get("eventIndex", -1))
+    if not repo.finish_job(db, job_id, token, success=not errors,
+                           captured_count=result.captured, errors=errors[:MAX_REPORTED],
+                           finished_at=now):
+        raise LostClaim(job_id)
+    return True
+
+
+class LostClaim(RuntimeError):
+    """Another worker took the job over; this worker's capture must roll back."""
+
+
+def process_next_job(factory: sessionmaker[Session], settings: Settings,
+                     validation: Validation, token: str | None = None) -> bool:
+    """Claim and process one job; False when there was none to do."""
+    token = token or worker_token()
+    with transaction(factory) as db:
+        job = repo.claim_job(db, token=token, now=datetime.now(UTC),
+                             lease_seconds=settings.epcis_job_lease_seconds)
+        if job is None:
+            return False
+        job_id = job.id
+        if job.attempts > settings.epcis_job_max_attempts:
+            repo.finish_job(db, job_id, token, success=False, finished_at=datetime.now(UTC),
+                            errors=[problem(500, f"the capture was given up after "
+                                            f"{job.attempts - 1} attempts that did not finish")])
+            return True
+    try:
+        with transaction(factory) as db:
+            process_claimed(db, job_id, token, validation)
+    except LostClaim:
+        log.warning("capture job %s was taken over by another worker", job_id)
+    except Exception:
+        log.exception("capture job %s failed", job_id)
+        with transaction(factory) as db:
+            repo.finish_job(db, job_id, token, success=False, finished_at=datetime.now(UTC),
+                            errors=[problem(500, "the capture failed on our side; nothing of "
+                                            "the document was stored")])
+    return True

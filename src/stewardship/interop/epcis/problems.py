@@ -1,0 +1,132 @@
+"""RFC 7807 problem documents, the EPCIS way: every error under ``/epcis`` leaves as
+``application/problem+json`` with ``type`` (an ``epcisException:...`` name), ``title``,
+``status``, ``detail`` and ``instance``, plus, for capture, ``errors`` naming each event
+(``eventIndex``, ``eventID``) and JSON pointer.
+
+``EpcisRoute`` is the router's route class: it turns the platform's domain errors (401
+from the auth dependency, 403, 404, 409...), request validation errors and the body-size
+guard's 413 into problem documents, and puts the version headers on every response.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from fastapi import Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from stewardship.core.errors import DomainError
+
+PROBLEM_JSON = "application/problem+json"
+VERSION_HEADERS = {
+    "GS1-EPCIS-Version": "2.0.0", "GS1-EPCIS-Min": "2.0.0", "GS1-EPCIS-Max": "2.0.0",
+    "GS1-CBV-Version": "2.0.0", "GS1-CBV-Min": "2.0.0", "GS1-CBV-Max": "2.0.0",
+    "GS1-EPC-Format": "Never_Translates", "GS1-CBV-XML-Format": "Never_Translates",
+}
+_BY_STATUS = {
+    400: ("epcisException:ValidationException", "The request is not valid"),
+    401: ("epcisException:SecurityException", "Unauthorised request"),
+    403: ("epcisException:SecurityException", "Access to resource forbidden"),
+    404: ("epcisException:NoSuchResourceException", "Resource not found"),
+    406: ("epcisException:NotAcceptableException", "Not acceptable"),
+    409: ("epcisException:ResourceAlreadyExistsException",
+          "A resource with the provided identifier already exists"),
+    413: ("epcisException:CaptureLimitExceededException", "Capture payload too large"),
+    415: ("epcisException:UnsupportedMediaTypeException", "Unsupported media type"),
+    422: ("epcisException:ValidationException", "The request is not valid"),
+    500: ("epcisException:ImplementationException", "A server-side error occurred"),
+}
+MAX_REPORTED = 100
+"""At most this many per-event problems are listed; ``errorCount`` gives the total."""
+
+
+def problem(status: int, detail: str, *, type_: str | None = None, title: str | None = None,
+            instance: str | None = None, **extra: Any) -> dict[str, Any]:
+    default_type, default_title = _BY_STATUS.get(status, _BY_STATUS[400])
+    body: dict[str, Any] = {"type": type_ or default_type, "title": title or default_title,
+                            "status": status, "detail": detail}
+    if instance is not None:
+        body["instance"] = instance
+    body.update(extra)
+    return body
+
+
+class EpcisProblem(DomainError):
+    """An error that leaves as a problem document; ``errors`` lists per-event problems."""
+
+    def __init__(self, status: int, detail: str, *, type_: str | None = None,
+                 title: str | None = None, instance: str | None = None,
+                 errors: list[dict[str, Any]] | None = None,
+                 headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail)
+        self.status_code = status
+        self.code = (type_ or _BY_STATUS.get(status, _BY_STATUS[400])[0]).split(":")[-1]
+        self.type_ = type_
+        self.title = title
+        self.instance = instance
+        self.errors = errors or []
+        self.headers = headers or {}
+
+    def body(self) -> dict[str, Any]:
+        extra: dict[str, Any] = {}
+        if self.errors:
+            extra["errors"] = self.errors[:MAX_REPORTED]
+            extra["errorCount"] = len(self.errors)
+        return problem(self.status_code, self.message, type_=self.type_, title=self.title,
+                       instance=self.instance, **extra)
+
+
+def problem_response(body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
+    return JSONResponse(body, status_code=int(body["status"]), media_type=PROBLEM_JSON,
+                        headers={**VERSION_HEADERS, **(headers or {})})
+
+
+def _from_exception(request: Request, exc: Exception) -> Response | None:
+    instance = request.url.path
+    if isinstance(exc, EpcisProblem):
+        body = exc.body()
+        body.setdefault("instance", instance)
+        return problem_response(body, exc.headers)
+    if isinstance(exc, DomainError):
+        return problem_response(problem(exc.status_code, exc.message, instance=instance))
+    if isinstance(exc, RequestValidationError):
+        parts = []
+        for err in exc.errors():
+            where = ".".join(str(p) for p in err.get("loc", ()) if p not in ("query", "path"))
+            parts.append(f"{where}: {err.get('msg', 'invalid')}")
+        return problem_response(problem(400, "; ".join(parts[:5]) or "invalid request",
+                                        type_="epcisException:QueryParameterException",
+                                        instance=instance))
+    if isinstance(exc, StarletteHTTPException):
+        return problem_response(problem(exc.status_code, str(exc.detail), instance=instance))
+    return None
+
+
+class EpcisRoute(APIRoute):
+    """Answers errors as problem documents and adds the GS1 version headers."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def route(request: Request) -> Response:
+            try:
+                response = await handler(request)
+            except Exception as exc:
+                answer = _from_exception(request, exc)
+                if answer is None:
+                    logging.getLogger("stewardship").exception(
+                        "unhandled error on %s", request.url.path)
+                    answer = problem_response(problem(
+                        500, "something went wrong on our side; nothing was saved",
+                        instance=request.url.path))
+                return answer
+            for name, value in VERSION_HEADERS.items():
+                response.headers.setdefault(name, value)
+            return response
+
+        return route

@@ -1,0 +1,108 @@
+"""Reading the repository: the event query (``GET /epcis/events``), one event, discovery.
+
+Who sees what: an organisation sees the events it captured and those naming it (as
+``urn:stewardship:org:<slug>``, or one of its entities as ``urn:stewardship:entity:<id>``)
+as owning or possessing party in a source or destination; the secretariat sees all;
+nobody else sees any. An event one may not see is "not found", never "forbidden".
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlencode
+
+from sqlalchemy.orm import Session
+
+from stewardship.core.auth import MEMBER_ROLES, Actor
+from stewardship.core.config import Settings
+from stewardship.core.errors import NotFound, Unauthenticated
+from stewardship.interop import repository as repo
+from stewardship.interop import rules
+from stewardship.interop.epcis.capture import loads
+from stewardship.interop.epcis.problems import EpcisProblem
+from stewardship.interop.epcis.validation import Validation
+
+
+def _scope(actor: Actor | None) -> tuple[uuid.UUID | None, bool]:
+    if actor is None:
+        raise Unauthenticated("sign in (a bearer token) to read EPCIS events")
+    organization = actor.organization_id if actor.role in MEMBER_ROLES else None
+    return organization, actor.is_secretariat()
+
+
+def result_context(db: Session, context_ids: list[int | None]) -> list[Any]:
+    """The standard context plus every distinct extra entry the events were written in."""
+    merged: list[Any] = [rules.STANDARD_CONTEXT]
+    for body in repo.contexts(db, [c for c in context_ids if c is not None]).values():
+        for item in json.loads(body):
+            if isinstance(item, str) and item.endswith("epcis-context.jsonld"):
+                continue
+            if item not in merged:
+                merged.append(item)
+    return merged
+
+
+def query_events(db: Session, actor: Actor | None, params: list[tuple[str, str]],
+                 settings: Settings) -> tuple[dict[str, Any], str | None]:
+    """An EPCISQueryDocument with one page of matching events, and the next page's query
+    string (None on the last page)."""
+    organization, see_all = _scope(actor)
+    try:
+        query = rules.parse_query(params, per_page_default=settings.epcis_per_page_default,
+                                  per_page_max=settings.epcis_per_page_max)
+    except rules.QueryParameterError as exc:
+        raise EpcisProblem(400, exc.message, type_="epcisException:QueryParameterException",
+                           title="Invalid query parameter") from None
+    rows = repo.query_events(db, query, organization_id=organization, see_all=see_all,
+                             limit=query.per_page + 1)
+    more = len(rows) > query.per_page
+    rows = rows[:query.per_page]
+    document = {
+        "@context": result_context(db, [c for _, _, c in rows]),
+        "type": "EPCISQueryDocument", "schemaVersion": "2.0",
+        "creationDate": rules.format_time(datetime.now(UTC)),
+        "epcisBody": {"queryResults": {
+            "queryName": "SimpleEventQuery",
+            "resultsBody": {"eventList": [loads(body) for _, body, _ in rows]}}},
+    }
+    next_query = None
+    if more:
+        token = rules.encode_page_token(rows[-1][0], query.fingerprint)
+        next_query = urlencode([*query.params, ("perPage", str(query.per_page)),
+                                ("nextPageToken", token)])
+    return document, next_query
+
+
+def get_event(db: Session, actor: Actor | None, event_id: str) -> dict[str, Any]:
+    organization, see_all = _scope(actor)
+    found = repo.event_by_event_id(db, event_id, organization_id=organization, see_all=see_all)
+    if found is None:
+        raise NotFound(f"no event {event_id} that you may see")
+    body, context_id = found
+    event = loads(body)
+    return {"@context": result_context(db, [context_id]), **event}
+
+
+def discovery(settings: Settings, validation: Validation) -> dict[str, Any]:
+    """What this repository offers: versions, validation, limits, query parameters."""
+    return {
+        "epcisVersion": "2.0.0", "cbvVersion": "2.0.0",
+        "validation": validation.describe(),
+        "capture": {"limit": settings.epcis_capture_limit,
+                    "fileSizeLimit": settings.epcis_capture_max_bytes,
+                    "errorBehaviours": ["rollback", "proceed"],
+                    "eventIdWhenMissing": "CBV 2.0 event hash id (ni:///sha-256;...?ver=CBV2.0)"},
+        "query": {"parameters": list(rules.SUPPORTED_PARAMETERS),
+                  "perPageDefault": settings.epcis_per_page_default,
+                  "perPageMax": settings.epcis_per_page_max},
+        "access": "an organisation sees the events it captured and those naming it as owning "
+                  "or possessing party; the secretariat sees all",
+        "identifiers": {"facility": rules.URN_FACILITY + "<PUBLIC_ID>",
+                        "entity": rules.URN_ENTITY + "<uuid>",
+                        "organisation": rules.URN_ORG + "<slug>",
+                        "material": rules.URN_MATERIAL + "<asi_bauxite|asi_alumina|"
+                                    "asi_aluminium|eligible_scrap>"},
+    }

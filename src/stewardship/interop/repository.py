@@ -1,0 +1,258 @@
+"""Every query of the EPCIS repository: bulk inserts, the visibility rule, the event query,
+and the capture-job queue (claimed with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL; SQLite's
+``BEGIN IMMEDIATE`` makes the claim atomic there)."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    exists,
+    false,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from stewardship.interop import rules
+from stewardship.interop.models import EpcisCaptureJob, EpcisContext, EpcisEvent, EpcisEventTerm
+from stewardship.registry.models import Entity, Organization
+
+EVENTS = EpcisEvent.__table__
+TERMS = EpcisEventTerm.__table__
+CHUNK = 500
+
+
+def _chunks(values: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(values), size):
+        yield values[start:start + size]
+
+
+# --- contexts, parties ---------------------------------------------------------------------
+
+
+def context_id_for(db: Session, body: str) -> int:
+    digest = hashlib.sha256(body.encode("utf-8")).hexdigest()
+    found = db.scalar(select(EpcisContext.id).where(EpcisContext.digest == digest))
+    if found is not None:
+        return int(found)
+    try:
+        with db.begin_nested():
+            db.execute(insert(EpcisContext).values(digest=digest, body=body))
+    except IntegrityError:
+        pass  # captured at the same moment by another worker: theirs is as good
+    return int(db.scalar(select(EpcisContext.id).where(EpcisContext.digest == digest)) or 0)
+
+
+def contexts(db: Session, ids: Iterable[int]) -> dict[int, str]:
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    rows = db.execute(select(EpcisContext.id, EpcisContext.body)
+                      .where(EpcisContext.id.in_(wanted)))
+    return {int(i): str(b) for i, b in rows}
+
+
+def organizations_by_slug(db: Session, slugs: Iterable[str]) -> dict[str, uuid.UUID]:
+    wanted = sorted(set(slugs))
+    found: dict[str, uuid.UUID] = {}
+    for part in _chunks(wanted):
+        rows = db.execute(select(Organization.slug, Organization.id)
+                          .where(Organization.slug.in_(part)))
+        found.update({slug: org for slug, org in rows})
+    return found
+
+
+def organizations_of_entities(db: Session, ids: Iterable[uuid.UUID]) -> dict[uuid.UUID,
+                                                                             uuid.UUID]:
+    wanted = sorted(set(ids))
+    found: dict[uuid.UUID, uuid.UUID] = {}
+    for part in _chunks(wanted):
+        rows = db.execute(select(Entity.id, Entity.organization_id)
+                          .where(Entity.id.in_(part)))
+        found.update({entity: org for entity, org in rows})
+    return found
+
+
+# --- events --------------------------------------------------------------------------------
+
+
+def existing_event_ids(db: Session, event_ids: Sequence[str]) -> set[str]:
+    found: set[str] = set()
+    for part in _chunks(list(event_ids)):
+        found.update(db.scalars(select(EpcisEvent.event_id)
+                                .where(EpcisEvent.event_id.in_(part))))
+    return found
+
+
+def _new_event_ids(db: Session, count: int) -> list[int]:
+    """Row ids for ``count`` new events, taken before the insert so that it needs no
+    RETURNING (one executemany instead of a statement per row)."""
+    if db.get_bind().dialect.name == "sqlite":
+        # The transaction holds SQLite's write lock (BEGIN IMMEDIATE): nobody else inserts.
+        start = int(db.scalar(select(func.max(EpcisEvent.id))) or 0)
+        return list(range(start + 1, start + 1 + count))
+    sequence = db.scalar(text("SELECT pg_get_serial_sequence('epcis_events', 'id')"))
+    rows = db.scalars(text("SELECT nextval(:sequence) FROM generate_series(1, :count)"),
+                      {"sequence": sequence, "count": count})
+    return [int(i) for i in rows]
+
+
+def insert_events(db: Session, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert many events with one executemany; their row ids, in order."""
+    if not rows:
+        return []
+    ids = _new_event_ids(db, len(rows))
+    for row, new_id in zip(rows, ids, strict=True):
+        row["id"] = new_id
+    db.execute(insert(EVENTS), rows)
+    return ids
+
+
+def insert_terms(db: Session, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        db.execute(insert(TERMS), rows)
+
+
+def _visible(organization_id: uuid.UUID | None, see_all: bool) -> ColumnElement[bool] | None:
+    if see_all:
+        return None
+    if organization_id is None:
+        return false()
+    named = exists().where(EpcisEventTerm.event_pk == EpcisEvent.id,
+                           EpcisEventTerm.kind == rules.PARTY_ORG,
+                           EpcisEventTerm.value == organization_id.hex)
+    return or_(EpcisEvent.organization_id == organization_id, named)
+
+
+def _prefix_condition(db: Session, prefix: str) -> ColumnElement[bool]:
+    value = EpcisEventTerm.value
+    if db.get_bind().dialect.name == "sqlite":
+        # Binary collation: a range is exactly "starts with", and uses the index.
+        return and_(value >= prefix, value < prefix + "\U0010ffff")
+    escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return value.like(escaped + "%", escape="\\")
+
+
+def query_events(db: Session, query: rules.EventQuery, *, organization_id: uuid.UUID | None,
+                 see_all: bool, limit: int) -> list[tuple[int, str, int | None]]:
+    """(row id, JSON body, context id) of the matching visible events, in capture order."""
+    stmt = select(EpcisEvent.id, EpcisEvent.body, EpcisEvent.context_id)
+    visible = _visible(organization_id, see_all)
+    if visible is not None:
+        stmt = stmt.where(visible)
+    columns = ((query.event_types, EpcisEvent.event_type), (query.actions, EpcisEvent.action),
+               (query.biz_steps, EpcisEvent.biz_step),
+               (query.dispositions, EpcisEvent.disposition),
+               (query.read_points, EpcisEvent.read_point),
+               (query.biz_locations, EpcisEvent.biz_location),
+               (query.transformation_ids, EpcisEvent.transformation_id),
+               (query.event_ids, EpcisEvent.event_id))
+    for values, column in columns:
+        if values:
+            stmt = stmt.where(column.in_(values))
+    if query.ge_event_time is not None:
+        stmt = stmt.where(EpcisEvent.event_time >= query.ge_event_time)
+    if query.lt_event_time is not None:
+        stmt = stmt.where(EpcisEvent.event_time < query.lt_event_time)
+    if query.ge_record_time is not None:
+        stmt = stmt.where(EpcisEvent.record_time >= query.ge_record_time)
+    if query.lt_record_time is not None:
+        stmt = stmt.where(EpcisEvent.record_time < query.lt_record_time)
+    for match in query.matches:
+        wanted = [EpcisEventTerm.value.in_(match.values)] if match.values else []
+        wanted += [_prefix_condition(db, p) for p in match.prefixes]
+        stmt = stmt.where(exists().where(EpcisEventTerm.event_pk == EpcisEvent.id,
+                                         EpcisEventTerm.kind.in_(match.kinds), or_(*wanted)))
+    if query.after is not None:
+        stmt = stmt.where(EpcisEvent.id > query.after)
+    rows = db.execute(stmt.order_by(EpcisEvent.id).limit(limit))
+    return [(int(i), str(b), c) for i, b, c in rows]
+
+
+def event_by_event_id(db: Session, event_id: str, *, organization_id: uuid.UUID | None,
+                      see_all: bool) -> tuple[str, int | None] | None:
+    stmt = select(EpcisEvent.body, EpcisEvent.context_id).where(EpcisEvent.event_id == event_id)
+    visible = _visible(organization_id, see_all)
+    if visible is not None:
+        stmt = stmt.where(visible)
+    row = db.execute(stmt).first()
+    return (str(row[0]), row[1]) if row is not None else None
+
+
+# --- capture jobs --------------------------------------------------------------------------
+
+
+def add_job(db: Session, **values: Any) -> EpcisCaptureJob:
+    job = EpcisCaptureJob(**values)
+    db.add(job)
+    db.flush()
+    return job
+
+
+def job_by_id(db: Session, job_id: uuid.UUID) -> EpcisCaptureJob | None:
+    return db.get(EpcisCaptureJob, job_id)
+
+
+def list_jobs(db: Session, *, organization_id: uuid.UUID | None, see_all: bool, limit: int,
+              before: datetime | None = None) -> list[EpcisCaptureJob]:
+    stmt = select(EpcisCaptureJob)
+    if not see_all:
+        stmt = stmt.where(EpcisCaptureJob.organization_id == organization_id
+                          if organization_id is not None else false())
+    if before is not None:
+        stmt = stmt.where(EpcisCaptureJob.created_at < before)
+    stmt = stmt.order_by(EpcisCaptureJob.created_at.desc()).limit(limit)
+    return list(db.scalars(stmt))
+
+
+def claim_job(db: Session, *, token: str, now: datetime,
+              lease_seconds: int) -> EpcisCaptureJob | None:
+    """Take the oldest job that is queued, or running under an expired lease, for this
+    worker. Locked rows (another worker claiming) are skipped, never waited for."""
+    stmt = (select(EpcisCaptureJob)
+            .where(or_(EpcisCaptureJob.status == "queued",
+                       and_(EpcisCaptureJob.status == "running",
+                            EpcisCaptureJob.lease_until < now)))
+            .order_by(EpcisCaptureJob.created_at).limit(1)
+            .with_for_update(skip_locked=True))
+    job = db.scalars(stmt).first()
+    if job is None:
+        return None
+    job.status = "running"
+    job.worker = token
+    job.attempts += 1
+    job.started_at = now
+    # A millisecond per event on top of the base lease: big documents take longer.
+    job.lease_until = now + timedelta(seconds=lease_seconds + job.event_count / 1000)
+    db.flush()
+    return job
+
+
+def held_job(db: Session, job_id: uuid.UUID, token: str) -> EpcisCaptureJob | None:
+    """The job, if this worker's claim still holds it."""
+    return db.scalars(select(EpcisCaptureJob).where(EpcisCaptureJob.id == job_id,
+                                                    EpcisCaptureJob.worker == token,
+                                                    EpcisCaptureJob.status == "running")
+                      ).first()
+
+
+def finish_job(db: Session, job_id: uuid.UUID, token: str, **values: Any) -> bool:
+    """Record a job's outcome, only if this worker still holds it (False otherwise)."""
+    result = db.execute(update(EpcisCaptureJob)
+                        .where(EpcisCaptureJob.id == job_id, EpcisCaptureJob.worker == token,
+                               EpcisCaptureJob.status == "running")
+                        .values(status="done", document=None, lease_until=None, **values)
+                        .execution_options(synchronize_session=False))
+    return bool(getattr(result, "rowcount", 0) == 1)
