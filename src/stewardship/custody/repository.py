@@ -7,7 +7,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, func, insert, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from stewardship.core.pagination import Page, PageParams
@@ -130,6 +130,18 @@ def list_operations(db: Session, entity_id: uuid.UUID, params: PageParams, *,
 def transformations(db: Session) -> Iterator[CustodyOperation]:
     yield from db.scalars(select(CustodyOperation).where(
         CustodyOperation.kind == "transformation").execution_options(yield_per=5000))
+
+
+def insert_movements(db: Session, rows: list[dict[str, object]]) -> None:
+    db.execute(insert(Movement), rows)
+
+
+def entity_and_status(db: Session, entity_id: uuid.UUID) -> tuple[Entity, str] | None:
+    """An entity with its organisation's membership status, in one query."""
+    row = db.execute(select(Entity, Organization.status)
+                     .join(Organization, Organization.id == Entity.organization_id)
+                     .where(Entity.id == entity_id)).first()
+    return (row[0], row[1]) if row else None
 
 
 def movements_of_operation(db: Session, operation_id: uuid.UUID) -> list[Movement]:

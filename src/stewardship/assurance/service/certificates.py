@@ -313,11 +313,16 @@ def suspend_for_sanction(db: Session, actor: Actor, organization_id: uuid.UUID, 
 def holdings_on(db: Session, entity_id: uuid.UUID, on: date) -> dict[str, str | None]:
     """The number of the entity's current Performance and Chain of Custody certificate
     on the day (None where it holds none): what passing CoC material on requires."""
-    out: dict[str, str | None] = {}
-    for kind in (StandardKind.PERFORMANCE, StandardKind.CHAIN_OF_CUSTODY):
-        found = repo.current_certificates(db, on=on, kind=kind.value, entity_id=entity_id)
-        out[kind.value] = found[0].number if found else None
-    return out
+    return holdings_of(db, [entity_id], on)[entity_id]
+
+
+def holdings_of(db: Session, entity_ids: list[uuid.UUID],
+                on: date) -> dict[uuid.UUID, dict[str, str | None]]:
+    """``holdings_on`` for several entities in one query."""
+    numbers = repo.current_numbers(db, entity_ids, on)
+    return {e: {kind.value: numbers.get((e, kind.value))
+                for kind in (StandardKind.PERFORMANCE, StandardKind.CHAIN_OF_CUSTODY)}
+            for e in entity_ids}
 
 
 def validity_on(db: Session, numbers: list[str], on: date,

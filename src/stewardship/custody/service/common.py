@@ -15,10 +15,11 @@ from sqlalchemy.orm import Session
 from stewardship.assurance.service import certificates
 from stewardship.core import eventlog
 from stewardship.core.auth import MEMBER_ROLES, Actor, Role, require
+from stewardship.core.db import utcnow
 from stewardship.core.errors import Conflict, InvalidInput, NotFound
 from stewardship.custody import repository as repo
 from stewardship.custody import rules
-from stewardship.custody.models import CustodyOperation, CustodySettings, MaterialAccount, Movement
+from stewardship.custody.models import CustodyOperation, CustodySettings, MaterialAccount
 from stewardship.custody.rules import (
     Balance,
     CarryOverRule,
@@ -190,11 +191,13 @@ def journal(db: Session, actor: Actor, entity: Entity, kind: str, *, material: s
         note=note, actor=actor.ref)
     db.add(operation)
     db.flush()
-    db.add_all([Movement(correlation_id=operation.id, operation_id=operation.id,
-                         organization_id=entity.organization_id,
-                         account_id=leg.account.id if leg.account else None,
-                         system_account=leg.system, kilograms=leg.kilograms)
-                for leg in legs if leg.kilograms])
+    rows = [{"correlation_id": operation.id, "operation_id": operation.id,
+             "organization_id": entity.organization_id,
+             "account_id": leg.account.id if leg.account else None,
+             "system_account": leg.system, "kilograms": leg.kilograms, "recorded_at": utcnow()}
+            for leg in legs if leg.kilograms]
+    if rows:  # one executemany: the legs need no ORM identity
+        repo.insert_movements(db, rows)
     return operation
 
 
@@ -264,11 +267,17 @@ def holdings(db: Session, entity_id: uuid.UUID, day: date) -> dict[str, str | No
     return certificates.holdings_on(db, entity_id, day)
 
 
-def require_certified(db: Session, entity: Entity, day: date, *, what: str,
-                      field: str) -> tuple[str, str]:
+def holdings_of(db: Session, entity_ids: list[uuid.UUID],
+                day: date) -> dict[uuid.UUID, dict[str, str | None]]:
+    return certificates.holdings_of(db, entity_ids, day)
+
+
+def require_certified(db: Session, entity: Entity, day: date, *, what: str, field: str,
+                      held: dict[str, str | None] | None = None) -> tuple[str, str]:
     """The entity's Performance and CoC certificate numbers on the day, or a refusal
-    naming what is missing."""
-    held = holdings(db, entity.id, day)
+    naming what is missing (`held`: the holdings when already read)."""
+    if held is None:
+        held = holdings(db, entity.id, day)
     missing = [label for kind, label in (("performance", "Performance"),
                                          ("chain_of_custody", "Chain of Custody"))
                if held[kind] is None]

@@ -70,14 +70,14 @@ def _period(settings_months: int, shipment: date, given: date | None) -> Period:
 
 
 def _recipient(db: Session, entity_id: uuid.UUID, issuer: Entity) -> Entity:
-    entity = registry_repo.entity_by_id(db, entity_id)
-    if entity is None:
+    found = repo.entity_and_status(db, entity_id)
+    if found is None:
         raise InvalidInput("no such entity", field="recipient_entity_id")
+    entity, status = found
     if entity.id == issuer.id:
         raise InvalidInput("a CoC document goes to another entity, not to its issuer",
                            field="recipient_entity_id")
-    org = registry_repo.organization_by_id(db, entity.organization_id)
-    if org is None or org.status not in ("member", "suspended"):
+    if status not in ("member", "suspended"):
         raise InvalidInput(f"{entity.name} belongs to no member of the scheme",
                            field="recipient_entity_id")
     return entity
@@ -96,9 +96,11 @@ def issue_document(db: Session, actor: Actor | None, data: DocumentCreate, *,
                            f"quantity {data.quantity_kg} kg", field="coc_quantity_kg")
     settings = common.settings_of(db, issuer)
     period = _period(settings.period_months, data.shipment_date, data.period_start)
+    held = common.holdings_of(db, [issuer.id, recipient.id], data.shipment_date)
     performance, coc = common.require_certified(
-        db, issuer, data.shipment_date, what="pass CoC material on", field="shipment_date")
-    theirs = common.holdings(db, recipient.id, data.shipment_date)
+        db, issuer, data.shipment_date, what="pass CoC material on", field="shipment_date",
+        held=held[issuer.id])
+    theirs = held[recipient.id]
     if data.number:
         if repo.document_number_taken(db, data.number):
             raise Conflict(f"document number {data.number} is already used",
