@@ -354,3 +354,40 @@ def test_operations_are_journalled_with_typical_yields(db: Session) -> None:
     kinds = [k for (k,) in db.execute(text(
         "SELECT kind FROM event_log WHERE kind LIKE 'custody.%' ORDER BY sequence"))]
     assert kinds == ["custody.production.recorded", "custody.transformation.recorded"]
+
+
+def test_chain_view_follows_every_branch_with_its_own_window(db: Session) -> None:
+    w = cw.build(db)
+    cw.produce(db, w.smelter, "asi_aluminium", 5_000)
+    inputs.record_scrap_intake(db, w.remelter.user, ScrapIntakeCreate(
+        facility_id=w.remelter.facility, scrap_kind="pre_consumer", kilograms=4_000,
+        occurred_on=TODAY))
+    cw.transform(db, w.remelter, "remelting", "eligible_scrap", 4_000, "0.9")
+    primary = cw.ship(db, w.smelter, w.mill, "asi_aluminium", 3_000)
+    recycled = cw.ship(db, w.remelter, w.mill, "asi_aluminium", 2_000)
+    for number in (primary, recycled):
+        cw.receive(db, w.mill, number)
+    sheet = cw.ship(db, w.mill, w.canmaker, "asi_aluminium", 4_000)
+    cw.receive(db, w.canmaker, sheet)
+    can = cw.ship(db, w.canmaker, w.trader, "asi_aluminium", 1_000)
+    view = chain.chain(db, w.canmaker.admin, can)
+    assert [[d.number for d in t.documents] for t in view.tiers] == [
+        [can], [sheet], [primary, recycled]]
+    assert view.tiers[2].documents[1].fed == [sheet] and view.tiers[2].more == 0
+    assert not view.truncated
+    shallow = chain.chain(db, w.canmaker.admin, can, depth=1)
+    assert shallow.truncated and len(shallow.tiers) == 2
+    with pytest.raises(InvalidInput):
+        chain.chain(db, w.canmaker.admin, can, depth=0)
+
+
+def test_periods_of_different_lengths_do_not_confuse_the_audit(db: Session) -> None:
+    w = cw.build(db)
+    periods.update_settings(db, w.mill.admin, w.mill.entity_id,
+                            SettingsUpdate(period_months=3))
+    day = date(TODAY.year - 1, 2, 10)
+    cw.produce(db, w.smelter, "asi_aluminium", 5_000, on=day)
+    number = cw.ship(db, w.smelter, w.mill, "asi_aluminium", 4_000, on=day)
+    cw.receive(db, w.mill, number, on=day + timedelta(days=3))
+    found = audit.audit(db, w.secretariat)
+    assert found.problems == []

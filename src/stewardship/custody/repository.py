@@ -7,7 +7,19 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import Select, func, insert, or_, select
+from sqlalchemy import (
+    Date,
+    Integer,
+    Select,
+    Uuid,
+    and_,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.orm import Session, selectinload
 
 from stewardship.core.pagination import Page, PageParams
@@ -233,20 +245,60 @@ def unmatched_by_pair(db: Session, shipped_before: date, *,
     return [(i, r, int(n), int(kg or 0), d) for i, r, n, kg, d in rows]
 
 
-def received_into(db: Session, entity_id: uuid.UUID, since: date, until: date,
-                  on_or_before: date, limit: int) -> tuple[list[CocDocument], int]:
-    """Documents the entity received into periods starting between `since` and `until`,
-    on or before a day: what may have fed a later document. At most `limit`, with the
-    full count."""
-    where = (CocDocument.recipient_entity_id == entity_id, CocDocument.status == "received",
-             CocDocument.receipt_period_start >= since,
-             CocDocument.receipt_period_start <= until,
-             CocDocument.received_on <= on_or_before)
-    total = db.scalar(select(func.count()).select_from(CocDocument).where(*where)) or 0
-    rows = list(db.scalars(select(CocDocument).where(*where)
-                           .order_by(CocDocument.coc_quantity_kg.desc(), CocDocument.number)
-                           .limit(limit)))
-    return rows, total
+@dataclass(frozen=True)
+class Fed:
+    """A received document found behind another: what a chain view shows of it."""
+
+    window: int
+    id: uuid.UUID
+    number: str
+    issuer_entity_id: uuid.UUID
+    recipient_entity_id: uuid.UUID
+    material: str
+    coc_quantity_kg: int
+    shipment_date: date
+    period_start: date
+    rank: int
+    total: int
+
+
+def received_in_windows(db: Session, windows: Sequence[tuple[int, uuid.UUID, date, date, date]],
+                        per_window: int) -> list[Fed]:
+    """For each window (key, entity, periods from, periods to, received on or before): the
+    documents the entity received into those periods by that day, largest first, at most
+    `per_window` of them, each with its rank and the window's full count. One statement
+    for a whole tier of a chain (window functions: SQLite 3.25+, PostgreSQL)."""
+    if not windows:
+        return []
+    # A CTE of literal rows (SQLite has no column list on a VALUES alias).
+    w = union_all(*(select(literal(k, Integer).label("k"), literal(e, Uuid).label("entity"),
+                           literal(a, Date).label("since"), literal(b, Date).label("until"),
+                           literal(c, Date).label("upto"))
+                    for k, e, a, b, c in windows)).cte("w")
+    ranked = (select(w.c.k, CocDocument.id, CocDocument.number, CocDocument.issuer_entity_id,
+                     CocDocument.recipient_entity_id, CocDocument.material,
+                     CocDocument.coc_quantity_kg, CocDocument.shipment_date,
+                     CocDocument.period_start,
+                     func.row_number().over(partition_by=w.c.k, order_by=(
+                         CocDocument.coc_quantity_kg.desc(), CocDocument.number)).label("rank"),
+                     func.count().over(partition_by=w.c.k).label("total"))
+              .join(w, and_(CocDocument.recipient_entity_id == w.c.entity,
+                            CocDocument.status == "received",
+                            CocDocument.receipt_period_start >= w.c.since,
+                            CocDocument.receipt_period_start <= w.c.until,
+                            CocDocument.received_on <= w.c.upto))
+              .subquery())
+    rows = db.execute(select(ranked).where(ranked.c.rank <= per_window)
+                      .order_by(ranked.c.k, ranked.c.rank))
+    return [Fed(*row) for row in rows]
+
+
+def settings_of_entities(db: Session, ids: Sequence[uuid.UUID]) -> dict[
+        uuid.UUID, CustodySettings]:
+    if not ids:
+        return {}
+    return {s.entity_id: s for s in db.scalars(select(CustodySettings).where(
+        CustodySettings.entity_id.in_(set(ids))))}
 
 
 # --- audit ------------------------------------------------------------------------------

@@ -3,6 +3,8 @@ recipient."""
 
 from __future__ import annotations
 
+import uuid
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 from sqlalchemy.orm import Session
@@ -12,6 +14,7 @@ from stewardship.core.auth import Actor, Role, require
 from stewardship.core.errors import InvalidInput, NotFound
 from stewardship.core.pagination import PageParams
 from stewardship.custody import repository as repo
+from stewardship.custody import rules
 from stewardship.custody.models import CocDocument
 from stewardship.custody.schemas import (
     ChainLink,
@@ -30,11 +33,29 @@ PER_TIER = 25
 PER_DOCUMENT = 10
 
 
+@dataclass(frozen=True)
+class _Node:
+    id: uuid.UUID
+    number: str
+    issuer_entity_id: uuid.UUID
+    recipient_entity_id: uuid.UUID
+    material: str
+    coc_quantity_kg: int
+    shipment_date: date
+    period_start: date
+
+
+def _node(d: CocDocument | repo.Fed) -> _Node:
+    return _Node(d.id, d.number, d.issuer_entity_id, d.recipient_entity_id, d.material,
+                 d.coc_quantity_kg, d.shipment_date, d.period_start)
+
+
 def chain(db: Session, actor: Actor | None, number: str, *, depth: int = 8) -> ChainRead:
     """The documents whose CoC material may have fed this one under mass balance: those
     its issuer received into the document's period or the periods its balance could be
-    carried from, on or before the shipment date; then theirs, to `depth` tiers. Shown
-    to the document's two parties and the secretariat."""
+    carried from, on or before the shipment date (the largest PER_DOCUMENT of them); then
+    theirs, to `depth` tiers. Two statements a tier. Shown to the document's two parties
+    and the secretariat."""
     if actor is None:
         require(actor, action="see a document's chain")
     if not 1 <= depth <= MAX_DEPTH:
@@ -43,45 +64,46 @@ def chain(db: Session, actor: Actor | None, number: str, *, depth: int = 8) -> C
     if root is None or not (common.may_read(actor, root.issuer_organization_id)
                             or common.may_read(actor, root.recipient_organization_id)):
         raise NotFound(f"no CoC document '{number}'", field="number")
-    tiers: list[list[CocDocument]] = [[root]]
+    tiers: list[list[_Node]] = [[_node(root)]]
     fed: dict[str, list[str]] = {}
     more: list[int] = [0]
     seen = {root.id}
-    windows: dict[object, int] = {}
+    months: dict[uuid.UUID, int] = {}
     truncated = False
     for level in range(1, depth + 1):
-        found: list[CocDocument] = []
-        hidden = 0
-        for doc in tiers[-1]:
-            months = windows.get(doc.issuer_entity_id)
-            if months is None:
-                entity = registry_repo.entity_by_id(db, doc.issuer_entity_id)
-                assert entity is not None
-                s = common.settings_of(db, entity)
-                months = windows[doc.issuer_entity_id] = s.period_months * s.carry_over_expiry
-            since = add_months(doc.period_start, -months)
-            rows, total = repo.received_into(db, doc.issuer_entity_id, since, doc.period_start,
-                                             doc.shipment_date, PER_DOCUMENT)
-            hidden += total - len(rows)
-            for row in rows:
-                fed.setdefault(row.number, []).append(doc.number)
-                if row.id in seen:
-                    continue
-                seen.add(row.id)
-                if len(found) < PER_TIER:
-                    found.append(row)
-                else:
-                    hidden += 1
+        parents = tiers[-1]
+        unknown = [p.issuer_entity_id for p in parents if p.issuer_entity_id not in months]
+        found_settings = repo.settings_of_entities(db, unknown)
+        for entity_id in unknown:
+            s = found_settings.get(entity_id)
+            months[entity_id] = (s.period_months * s.carry_over_expiry if s else
+                                 rules.DEFAULT_PERIOD_MONTHS)
+        windows = [(k, p.issuer_entity_id,
+                    add_months(p.period_start, -months[p.issuer_entity_id]), p.period_start,
+                    p.shipment_date) for k, p in enumerate(parents)]
+        rows = repo.received_in_windows(db, windows, PER_DOCUMENT)
+        totals = {row.window: row.total for row in rows}
+        hidden = sum(total - min(total, PER_DOCUMENT) for total in totals.values())
+        found: list[_Node] = []
+        for row in rows:
+            fed.setdefault(row.number, []).append(parents[row.window].number)
+            if row.id in seen:
+                continue
+            seen.add(row.id)
+            if len(found) < PER_TIER:
+                found.append(_node(row))
+            else:
+                hidden += 1
         if not found and not hidden:
             break
         tiers.append(found)
         more.append(hidden)
-        if level == depth and any(True for _ in found):
+        if level == depth and found:
             truncated = True
     names = common.Names(db, [d.issuer_entity_id for t in tiers for d in t]
                          + [d.recipient_entity_id for t in tiers for d in t])
 
-    def link(d: CocDocument) -> ChainLink:
+    def link(d: _Node) -> ChainLink:
         return ChainLink(number=d.number, issuer=names.party(d.issuer_entity_id).entity,
                          recipient=names.party(d.recipient_entity_id).entity,
                          material=d.material, coc_quantity_kg=d.coc_quantity_kg,
