@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test test-fast lint format typecheck browser-deps clean
+.PHONY: run test test-fast lint format typecheck browser-deps clean bench
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed")'
@@ -33,6 +33,11 @@ browser-deps:
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
 		|| echo "Chromium could not be installed; browser tests will skip"; \
 	fi
+
+# The small benchmark world (CI smoke, under two minutes); medium and world scales:
+# `$(BIN)/stewardship bench --scale medium|world --db sqlite|postgresql`.
+bench: $(STAMP)
+	$(BIN)/stewardship bench --scale small --db sqlite
 
 # The code is formatted by hand to the house style; ruff checks it, it does not reformat it.
 lint: $(STAMP)
