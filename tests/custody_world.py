@@ -153,14 +153,14 @@ def build(db: Session, *, certified: bool = True) -> Chain:
 def produce(db: Session, m: Member, material: str, kg: int, on: date | None = None) -> None:
     inputs.record_production(db, m.user, ProductionCreate(
         facility_id=m.facility, material=material, kilograms=kg,
-        occurred_on=on or TODAY))
+        occurred_on=on or TODAY), today=TODAY)
 
 
 def transform(db: Session, m: Member, transformation: str, source: str, kg: int,
               declared: str, on: date | None = None) -> None:
     inputs.record_transformation(db, m.user, TransformationCreate(
         facility_id=m.facility, transformation=transformation, source_material=source,
-        input_kg=kg, declared_yield=Decimal(declared), occurred_on=on or TODAY))
+        input_kg=kg, declared_yield=Decimal(declared), occurred_on=on or TODAY), today=TODAY)
 
 
 def ship(db: Session, issuer: Member, recipient: Member, material: str, coc_kg: int, *,
@@ -168,11 +168,12 @@ def ship(db: Session, issuer: Member, recipient: Member, material: str, coc_kg: 
     return documents.issue_document(db, issuer.user, DocumentCreate(
         recipient_entity_id=recipient.entity_id, material=material,
         quantity_kg=quantity or coc_kg, coc_quantity_kg=coc_kg,
-        shipment_date=on or TODAY)).number
+        shipment_date=on or TODAY), today=TODAY).number
 
 
 def receive(db: Session, recipient: Member, number: str, on: date | None = None) -> None:
-    documents.receive_document(db, recipient.user, number, Receipt(received_on=on))
+    documents.receive_document(db, recipient.user, number, Receipt(received_on=on),
+                               today=TODAY)
 
 
 def add_member(db: Session, chain: Chain, name: str, country: str, activities: list[str], *,

@@ -191,7 +191,8 @@ def test_bad_documents_are_refused_naming_the_field(db: Session, change: dict[st
     if values["recipient_entity_id"] == "self":
         values["recipient_entity_id"] = w.smelter.entity_id
     with pytest.raises((InvalidInput, Conflict)) as refused:
-        documents.issue_document(db, w.smelter.user, DocumentCreate.model_validate(values))
+        documents.issue_document(db, w.smelter.user, DocumentCreate.model_validate(values),
+                                 today=TODAY)
     assert message in refused.value.message
     assert refused.value.details[0]["field"] == field
     assert _balance(db, w.smelter, "asi_aluminium") == 5_000
@@ -303,11 +304,11 @@ def test_unmatched_documents_are_listed_per_pair(db: Session) -> None:
     cw.produce(db, w.smelter, "asi_aluminium", 5_000, on=TODAY - timedelta(days=60))
     old = cw.ship(db, w.smelter, w.mill, "asi_aluminium", 1_000, on=TODAY - timedelta(days=45))
     cw.ship(db, w.smelter, w.mill, "asi_aluminium", 1_000, on=TODAY - timedelta(days=2))
-    result = chain.unmatched(db, w.mill.admin, ALL, days=30)
+    result = chain.unmatched(db, w.mill.admin, ALL, days=30, today=TODAY)
     assert [d.number for d in result.documents.items] == [old]
     assert result.pairs[0].documents == 1 and result.pairs[0].days_waiting == 45
-    assert chain.unmatched(db, w.canmaker.admin, ALL, days=30).documents.total == 0
-    assert chain.unmatched(db, w.secretariat, ALL, days=0).documents.total == 2
+    assert chain.unmatched(db, w.canmaker.admin, ALL, days=30, today=TODAY).documents.total == 0
+    assert chain.unmatched(db, w.secretariat, ALL, days=0, today=TODAY).documents.total == 2
 
 
 def test_public_verification_shows_certificates_at_shipment(db: Session) -> None:
