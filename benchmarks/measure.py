@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, Table, func, insert, select, update
+from sqlalchemy import Engine, Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from benchmarks.world import YEAR, Member, World
@@ -222,8 +222,6 @@ def _raw_issue(engine: Engine, numbers: list[str], head: int) -> Result:
                      ["balance_kg"], "pool": by_id[leg["account_id"]]["pool"],
                      "version": by_id[leg["account_id"]]["version"]}
                     for leg in legs if leg["account_id"]]
-    from sqlalchemy import bindparam
-
     statement = (update(acc_t).where(acc_t.c.id == bindparam("_id"))
                  .values(balance_kg=bindparam("balance_kg"), pool=bindparam("pool"),
                          version=bindparam("version")))
