@@ -171,6 +171,14 @@ def document_by_number(db: Session, number: str, *, lock: bool = False) -> CocDo
     return db.scalars(query).first()
 
 
+def document_numbers(db: Session, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]:
+    if not ids:
+        return {}
+    rows = db.execute(select(CocDocument.id, CocDocument.number)
+                      .where(CocDocument.id.in_(set(ids))))
+    return {i: n for i, n in rows}
+
+
 def document_number_taken(db: Session, number: str) -> bool:
     return db.scalar(select(func.count()).select_from(CocDocument)
                      .where(CocDocument.number == number)) != 0

@@ -26,7 +26,6 @@ from stewardship.custody.schemas import (
 )
 from stewardship.custody.service import common
 from stewardship.custody.service.documents import to_reads
-from stewardship.registry import repository as registry_repo
 
 MAX_DEPTH = 20
 PER_TIER = 25
@@ -124,14 +123,7 @@ def unmatched(db: Session, actor: Actor | None, params: PageParams, *, days: int
         raise InvalidInput("days is 0 to 3650", field="days")
     day = common.today_or(today)
     before = day - timedelta(days=days)
-    org_id = actor.organization_id
-    if actor.is_secretariat():
-        org_id = None
-        if organization:
-            org = registry_repo.organization_by_slug(db, organization)
-            if org is None:
-                raise NotFound(f"no organisation '{organization}'", field="organization")
-            org_id = org.id
+    org_id = common.organization_for(db, actor, organization)
     pairs = repo.unmatched_by_pair(db, before, organization_id=org_id)
     names = common.Names(db, [p[0] for p in pairs] + [p[1] for p in pairs])
     page = repo.unmatched(db, before, params, organization_id=org_id)

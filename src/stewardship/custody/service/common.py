@@ -13,6 +13,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from stewardship.assurance.service import certificates
+
+# Shared with assurance: the day a use case runs on, and whose lists a caller sees.
+from stewardship.assurance.service.common import organization_for as organization_for
+from stewardship.assurance.service.common import today_or as today_or
 from stewardship.core import eventlog
 from stewardship.core.auth import MEMBER_ROLES, Actor, Role, require
 from stewardship.core.db import utcnow
@@ -32,10 +36,6 @@ from stewardship.custody.rules import (
 from stewardship.custody.schemas import Composition, OriginShare, Party
 from stewardship.registry import repository as registry_repo
 from stewardship.registry.models import Entity
-
-
-def today_or(day: date | None) -> date:
-    return day if day is not None else date.today()
 
 
 def member(actor: Actor | None, action: str) -> Actor:

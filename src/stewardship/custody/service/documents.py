@@ -345,14 +345,7 @@ def list_documents(db: Session, actor: Actor | None, params: PageParams, *,
     if status not in (None, "issued", "received", "rejected", "cancelled"):
         raise InvalidInput("status is issued, received, rejected or cancelled",
                            field="status")
-    org_id = actor.organization_id
-    if actor.is_secretariat():
-        org_id = None
-        if organization:
-            org = registry_repo.organization_by_slug(db, organization)
-            if org is None:
-                raise NotFound(f"no organisation '{organization}'", field="organization")
-            org_id = org.id
+    org_id = common.organization_for(db, actor, organization)
     if entity_id is not None:
         common.readable_entity(db, actor, entity_id)
     page = repo.list_documents(db, DocumentFilter(

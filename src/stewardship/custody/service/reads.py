@@ -12,7 +12,7 @@ from stewardship.core.errors import NotFound
 from stewardship.core.pagination import PageParams
 from stewardship.custody import repository as repo
 from stewardship.custody import rules
-from stewardship.custody.models import CocDocument, CustodyOperation, MaterialAccount
+from stewardship.custody.models import CustodyOperation, MaterialAccount
 from stewardship.custody.repository import AccountFilter
 from stewardship.custody.rules import CocMaterial
 from stewardship.custody.schemas import (
@@ -27,21 +27,27 @@ from stewardship.custody.service import common
 from stewardship.registry import repository as registry_repo
 
 
-def operation_read(db: Session, op: CustodyOperation) -> OperationRead:
-    facility = registry_repo.facility_by_id(db, op.facility_id) if op.facility_id else None
-    document = None
-    if op.document_id is not None:
-        row = db.get(CocDocument, op.document_id)
-        document = row.number if row else None
-    typical = (rules.typical_yield(rules.Transformation(op.transformation)).label
-               if op.transformation else None)
-    return OperationRead(
+def operation_reads(db: Session, ops: list[CustodyOperation]) -> list[OperationRead]:
+    """Journal rows as read models, their facilities and documents fetched in one batch
+    each."""
+    facilities = registry_repo.facilities_by_ids(
+        db, [op.facility_id for op in ops if op.facility_id is not None])
+    numbers = repo.document_numbers(db, [op.document_id for op in ops
+                                         if op.document_id is not None])
+    return [OperationRead(
         id=op.id, kind=op.kind, material=op.material, source_material=op.source_material,
         transformation=op.transformation,
-        facility_id=facility.public_id if facility else None, input_kg=op.input_kg,
-        kilograms=op.kilograms, declared_yield=op.declared_yield, typical_yield=typical,
+        facility_id=facilities[op.facility_id].public_id if op.facility_id else None,
+        input_kg=op.input_kg, kilograms=op.kilograms, declared_yield=op.declared_yield,
+        typical_yield=(rules.typical_yield(rules.Transformation(op.transformation)).label
+                       if op.transformation else None),
         scrap_kind=op.scrap_kind, occurred_on=op.occurred_on, period_start=op.period_start,
-        document=document, note=op.note, recorded_at=op.recorded_at)
+        document=numbers.get(op.document_id) if op.document_id else None, note=op.note,
+        recorded_at=op.recorded_at) for op in ops]
+
+
+def operation_read(db: Session, op: CustodyOperation) -> OperationRead:
+    return operation_reads(db, [op])[0]
 
 
 def account_reads(db: Session, rows: list[MaterialAccount]) -> list[AccountRead]:
@@ -69,14 +75,7 @@ def list_accounts(db: Session, actor: Actor | None, params: PageParams, *,
     """Accounts of the actor's organisation (the secretariat: anyone's, or one named)."""
     actor = require(actor, Role.SECRETARIAT, Role.MEMBER_ADMIN, Role.MEMBER_USER,
                     action="see material accounts")
-    org_id = actor.organization_id
-    if actor.is_secretariat():
-        org_id = None
-        if organization:
-            org = registry_repo.organization_by_slug(db, organization)
-            if org is None:
-                raise NotFound(f"no organisation '{organization}'", field="organization")
-            org_id = org.id
+    org_id = common.organization_for(db, actor, organization)
     if entity_id is not None:
         common.readable_entity(db, actor, entity_id)
     page = repo.list_accounts(db, AccountFilter(
@@ -101,7 +100,7 @@ def list_operations(db: Session, actor: Actor | None, entity_id: uuid.UUID,
         require(actor, action="see the custody journal")
     common.readable_entity(db, actor, entity_id)
     page = repo.list_operations(db, entity_id, params, kind=kind)
-    return OperationPage(items=[operation_read(db, op) for op in page.items],
+    return OperationPage(items=operation_reads(db, page.items),
                          total=page.total, page=page.page, per_page=page.per_page,
                          pages=page.pages)
 
