@@ -424,6 +424,22 @@ def test_alias_expansion_cannot_blow_up() -> None:
     assert "aliases" in problem.message
 
 
-def test_deep_nesting_is_refused() -> None:
-    problem = only_problem("principles: " + "[" * 20_000 + "]" * 20_000)
-    assert "nested too deeply" in problem.message
+NESTING_REFUSED = Problem("", 1, "lists and mappings nest more than 64 levels deep")
+
+
+@pytest.mark.parametrize("depth", [65, 999, 1_000, 20_000])
+def test_deep_flow_nesting_on_one_line_is_refused_with_the_platforms_reason(depth: int) -> None:
+    # libyaml, whose nesting limit and wording vary with the release, reads a whole line
+    # ahead: the package's own limit must still be the one reported.
+    assert only_problem("principles: " + "[" * depth + "]" * depth) == NESTING_REFUSED
+
+
+def test_deep_block_nesting_is_refused_at_the_line_that_goes_too_deep() -> None:
+    text = "".join(f"{'  ' * i}level{i}:\n" for i in range(1_200)) + "  " * 1_200 + "end\n"
+    # The root mapping is depth 0; the one opening on line 66 ("level65:") is depth 65.
+    assert only_problem(text) == Problem("", 66, NESTING_REFUSED.message)
+
+
+def test_nesting_at_the_limit_is_read() -> None:
+    problems = problems_of("principles: " + "[" * 64 + "]" * 64)
+    assert problems and all("levels deep" not in p.message for p in problems)

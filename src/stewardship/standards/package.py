@@ -53,31 +53,67 @@ class PackageInvalid(ValueError):
         self.problems = problems
 
 
-_BASE_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-class _Loader(_BASE_LOADER):  # type: ignore[misc]
-    """The safe loader (libyaml's when present: packages are read often), reading an
-    impossible date such as 2024-02-30 as text so that it is reported with its path and
-    line instead of crashing. Aliases are checked on the composed nodes (see
-    ``_refuse_collection_aliases``)."""
-
-    def construct_yaml_timestamp(self, node: yaml.ScalarNode) -> Any:
-        try:
-            return super().construct_yaml_timestamp(node)
-        except ValueError:
-            return self.construct_scalar(node)
-
-
 MAX_DEPTH = 64
 """A package nests about eight levels deep; far deeper is an attack, not a standard."""
+
+
+class _TooDeep(yaml.composer.ComposerError):
+    """Lists and mappings nested beyond MAX_DEPTH, found while reading the package."""
+
+    def __init__(self, mark: Any) -> None:
+        super().__init__(None, None, f"lists and mappings nest more than {MAX_DEPTH} "
+                                     "levels deep", mark)
+
+
+def _date_or_text(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
+    """A date, or an impossible one such as 2024-02-30 as text, so that it is reported
+    with its path and line instead of crashing."""
+    assert isinstance(node, yaml.ScalarNode)
+    try:
+        return loader.construct_yaml_timestamp(node)
+    except ValueError:
+        return loader.construct_scalar(node)
+
+
+class _CheckingLoader(yaml.SafeLoader):
+    """PyYAML's pure-Python safe loader (plain data only), refusing a list or mapping
+    deeper than MAX_DEPTH as soon as it opens, before the composer's recursion goes any
+    further."""
+
+    depth = 0
+    """Lists and mappings open around the node being composed."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if not self.check_event(yaml.SequenceStartEvent, yaml.MappingStartEvent):
+            return super().compose_node(parent, index)
+        if self.depth > MAX_DEPTH:
+            raise _TooDeep(self.current_event.start_mark)  # the one check_event just read
+        self.depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+
+_CheckingLoader.add_constructor("tag:yaml.org,2002:timestamp", _date_or_text)
+_Loader: Any = _CheckingLoader
+_LIBYAML_LOADER: Any = getattr(yaml, "CSafeLoader", None)
+if _LIBYAML_LOADER is not None:
+    class _FastLoader(_LIBYAML_LOADER):  # type: ignore[misc]
+        """libyaml's safe loader, several times faster than the pure-Python one (packages
+        are read often). Depth and aliases are checked on the composed nodes (see
+        ``_refuse_collection_aliases``)."""
+
+    _FastLoader.add_constructor("tag:yaml.org,2002:timestamp", _date_or_text)
+    _Loader = _FastLoader
 
 
 def _refuse_collection_aliases(root: yaml.Node) -> None:
     """No aliases of lists or mappings, which would let a small file expand into billions
     of nodes (aliases of single values, as ``yaml.safe_dump`` writes for a date used twice,
-    are fine), and no nesting beyond MAX_DEPTH. An alias is the same node object reached
-    twice; it is reported at the key that uses it."""
+    are fine), and no nesting beyond MAX_DEPTH (libyaml composes any depth its own limit
+    lets through). An alias is the same node object reached twice; it is reported at the
+    key that uses it."""
     seen: set[int] = set()
     stack: list[tuple[yaml.Node, Any, int]] = [(root, root.start_mark, 0)]
     while stack:
@@ -85,7 +121,7 @@ def _refuse_collection_aliases(root: yaml.Node) -> None:
         if isinstance(node, yaml.ScalarNode):
             continue
         if depth > MAX_DEPTH:
-            raise yaml.composer.ComposerError(None, None, "nested too deeply", mark)
+            raise _TooDeep(node.start_mark)  # where it opens, as the composer reports it
         if id(node) in seen:
             raise yaml.composer.ComposerError(
                 None, None, "aliases (*name) of lists or mappings are not allowed in a "
@@ -99,7 +135,43 @@ def _refuse_collection_aliases(root: yaml.Node) -> None:
             stack.extend((item, item.start_mark, depth + 1) for item in reversed(node.value))
 
 
-_Loader.add_constructor("tag:yaml.org,2002:timestamp", _Loader.construct_yaml_timestamp)
+def _compose(text: str | bytes) -> tuple[yaml.Node | None, Any]:
+    """The document's root node and the plain data it holds, or the YAMLError that stops
+    the reading (``_TooDeep`` when the nesting is what stops it)."""
+    try:
+        return _compose_with(_Loader, text)
+    except _TooDeep:
+        raise
+    except yaml.YAMLError:
+        if _Loader is _CheckingLoader:
+            raise
+        # A library may have a nesting limit of its own, worded its own way, and libyaml
+        # scans up to a line ahead of the nodes it hands over: a line of a thousand
+        # brackets is refused inside libyaml before the walk sees a single level. The
+        # pure-Python reader counts depth while composing, so reading the text again with
+        # it tells too deep nesting (raised as _TooDeep) from any other problem, for which
+        # libyaml's reason is kept. It stops at its first problem too, so on a text libyaml
+        # refuses it reads about as far as libyaml did.
+        try:
+            _compose_with(_CheckingLoader, text, construct=False)
+        except _TooDeep:
+            raise
+        except yaml.YAMLError:
+            pass
+        raise
+
+
+def _compose_with(loader_class: Any, text: str | bytes, *,
+                  construct: bool = True) -> tuple[yaml.Node | None, Any]:
+    loader = loader_class(text)  # a safe loader: plain data only
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None, None
+        _refuse_collection_aliases(node)
+        return node, loader.construct_document(node) if construct else None
+    finally:
+        loader.dispose()
 
 
 class _Lines:
@@ -292,21 +364,13 @@ def parse_package(text: str | bytes) -> StandardPackage:
         raise PackageInvalid([Problem("", None, f"the package is larger than "
                                                f"{MAX_PACKAGE_BYTES} bytes")])
     try:
-        loader = _Loader(text)  # a SafeLoader: plain data only
-        try:
-            node = loader.get_single_node()
-            if node is not None:
-                _refuse_collection_aliases(node)
-            raw = loader.construct_document(node) if node is not None else None
-        finally:
-            loader.dispose()
+        node, raw = _compose(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         reason = getattr(exc, "problem", None) or str(exc)
+        prefix = "" if isinstance(exc, _TooDeep) else "not valid YAML: "
         raise PackageInvalid([Problem("", mark.line + 1 if mark else None,
-                                      f"not valid YAML: {reason}")]) from None
-    except RecursionError:
-        raise PackageInvalid([Problem("", None, "not valid YAML: nested too deeply")]) from None
+                                      f"{prefix}{reason}")]) from None
     r = _Reader(_Lines(node))
     data = r.mapping(raw, "", _TOP_REQUIRED, _TOP_OPTIONAL)
     if data is None:
