@@ -5,15 +5,35 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# Every package `make` installs, at one version each with the hashes of its files: the same
+# environment on every machine, whatever the index has published since. `make lock`
+# refreshes it from pyproject.toml and requirements/build.in.
+LOCK := requirements/dev.lock
+LOCK_INDEX ?= https://pypi.org/simple
+UV_VERSION ?= 0.13.9
 
-.PHONY: run test test-fast lint format typecheck browser-deps clean bench
+.PHONY: run test test-fast lint format typecheck browser-deps clean bench lock
 
-$(STAMP): pyproject.toml
+# pip refuses any file whose hash the lock does not list; the project itself is then put
+# on the path in place (its dependencies are all in the lock; the build backend too).
+$(STAMP): pyproject.toml $(LOCK)
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed")'
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --require-hashes -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
+
+# Re-resolve the lock after a change to pyproject.toml, keeping every other version as it
+# is; `make lock UPGRADE=1` moves everything to the newest versions the bounds allow. The
+# lock holds every platform's wheels and Python 3.11 upward, and is resolved on PyPI alone
+# (--no-config: no local uv settings or extra indexes leak into it).
+lock:
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet "uv==$(UV_VERSION)"
+	$(BIN)/uv pip compile --quiet --no-config --default-index $(LOCK_INDEX) \
+		pyproject.toml requirements/build.in --extra dev \
+		--universal --python-version 3.11 --generate-hashes \
+		--custom-compile-command "make lock" $(if $(UPGRADE),--upgrade) -o $(LOCK)
 
 run: $(STAMP)
 	$(BIN)/stewardship db upgrade
