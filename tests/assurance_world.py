@@ -38,8 +38,8 @@ from stewardship.standards.rules import StandardPackage
 from stewardship.standards.service import library
 from tests import factories
 from tests.factories import SYSTEM
+from tests.today import TODAY
 
-TODAY = date.today()
 _seq = itertools.count(1)
 
 PDF = b"%PDF-1.7\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"

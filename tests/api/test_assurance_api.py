@@ -7,7 +7,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +21,9 @@ from stewardship.core.auth import Actor
 from stewardship.core.config import Settings
 from stewardship.core.eventlog import count_entries
 from tests import assurance_world as aw
+from tests.today import TODAY
 
 A = "/api/v1/assurance"
-TODAY = date.today()
 EVIDENCE_LIMIT = 2_000
 
 

@@ -38,9 +38,9 @@ from stewardship.registry.service import accounts, audit_firms
 from tests import assurance_world as aw
 from tests import factories
 from tests.factories import SYSTEM
+from tests.today import TODAY
 
 CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
-TODAY = date.today()
 ALL = PageParams(page=1, per_page=50)
 
 

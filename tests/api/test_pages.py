@@ -10,7 +10,7 @@ import html
 import re
 import uuid
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import timedelta
 from urllib.parse import urlencode
 
 import pytest
@@ -30,6 +30,7 @@ from stewardship.registry.rules import CHECK_ALPHABET, add_years, new_facility_i
 from stewardship.registry.schemas import AuditorCreate, InvitationCreate
 from stewardship.registry.service import accounts, audit_firms, facilities
 from tests import factories
+from tests.today import TODAY
 
 CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
 SECRET = re.compile(r'<p class="secret"[^>]*>([^<]+)</p>')
@@ -79,7 +80,7 @@ def signed_in(app: FastAPI, db: Session, settings: Settings) -> Callable[[Actor]
 def member(db: Session) -> str:
     """An admitted Norwegian member with an entity and a smelter."""
     slug = factories.organization(db, name="Fjordlight Metals",
-                                  joined_on=date.today() - timedelta(days=60))
+                                  joined_on=TODAY - timedelta(days=60))
     entity = factories.entity(db, slug, "Fjordlight Metals AS")
     factories.facility(db, slug, name="Fjordlight Smelter", entity_id=entity.id,
                        latitude="61.4519", longitude="5.857", annual_capacity_t=420000)
@@ -164,7 +165,7 @@ def test_organization_page_shows_facts_entities_and_facilities(client: TestClien
     assert page.status_code == 200
     assert "<h1>Fjordlight Metals</h1>" in page.text
     body = text(page)
-    deadline = add_years(date.today() - timedelta(days=60), 2)
+    deadline = add_years(TODAY - timedelta(days=60), 2)
     assert "Production & Transformation" in body
     assert "Must hold a Performance Standard certificate by" in body
     assert deadline.strftime("%d %b %Y") in body
@@ -546,7 +547,7 @@ def test_secretariat_records_an_applicant_and_admits_it(
     page = text(browser.get("/organizations/saltfjord-alloys"))
     assert "Admit Saltfjord Alloys" in page and "Refuse the application" in page
     future = post(browser, "/organizations/saltfjord-alloys/admit",
-                  {"joined_on": (date.today() + timedelta(days=3)).isoformat()})
+                  {"joined_on": (TODAY + timedelta(days=3)).isoformat()})
     assert future.status_code == 422
     assert "The joining date cannot be in the future" in text(future)
 

@@ -24,8 +24,8 @@ from stewardship.core.pagination import PageParams
 from stewardship.registry.rules import add_years
 from stewardship.registry.service import organizations
 from tests import assurance_world as aw
+from tests.today import TODAY
 
-TODAY = date.today()
 PAGE = PageParams(1, 50)
 
 

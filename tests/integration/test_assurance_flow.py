@@ -39,8 +39,7 @@ from stewardship.registry.rules import add_years
 from stewardship.registry.service import organizations
 from tests import assurance_world as aw
 from tests import factories
-
-TODAY = date.today()
+from tests.today import TODAY
 
 
 def _answer_everything(db: Session, w: aw.World, assessment_id: uuid.UUID,

@@ -38,8 +38,7 @@ from stewardship.standards.service import library
 from tests import assurance_world as aw
 from tests import factories
 from tests.factories import SYSTEM
-
-TODAY = date.today()
+from tests.today import TODAY
 
 
 def _field(exc: pytest.ExceptionInfo[DomainError]) -> str:

@@ -18,6 +18,7 @@ from stewardship.registry.schemas import (
 from stewardship.registry.service import audit_firms
 from tests import factories
 from tests.factories import SYSTEM
+from tests.today import TODAY
 
 ALL = PageParams(page=1, per_page=50)
 
@@ -29,7 +30,7 @@ def _scope(expires_on: date, **extra: object) -> Accreditation:
 
 
 def test_accredit_records_the_scope_and_logs(db: Session) -> None:
-    expires = date.today() + timedelta(days=365)
+    expires = TODAY + timedelta(days=365)
     firm = audit_firms.accredit(db, SYSTEM, AuditFirmCreate(
         name="Nordic Assurance AS", country="no", accreditation=_scope(expires)))
     assert firm.slug == "nordic-assurance-as"
@@ -52,7 +53,7 @@ def test_accreditation_must_expire_in_the_future(db: Session, days: int) -> None
     with pytest.raises(InvalidInput) as exc:
         audit_firms.accredit(db, SYSTEM, AuditFirmCreate(
             name="Lapsed Audits", country="GB",
-            accreditation=_scope(date.today() + timedelta(days=days))))
+            accreditation=_scope(TODAY + timedelta(days=days))))
     assert exc.value.details[0]["field"] == "accreditation.expires_on"
     assert factories.events(db) == []
 

@@ -25,7 +25,7 @@ from stewardship.custody.schemas import (
 )
 from stewardship.custody.service import audit, chain, documents, inputs, periods, reads
 from tests import custody_world as cw
-from tests.custody_world import TODAY
+from tests.today import TODAY
 
 ALL = PageParams(1, 100)
 
