@@ -17,7 +17,7 @@ machine's date instead of the platform's clock shows up there as a failure.
 from __future__ import annotations
 
 import os
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime, time, timedelta
 
 from stewardship.core import clock
 
@@ -47,3 +47,18 @@ TODAY = SESSION_START.date()
 NOON = datetime.combine(TODAY, time(12), UTC)
 SESSION_CLOCK = clock.ShiftedClock(NOON - SESSION_START)
 clock.set_clock(SESSION_CLOCK)
+
+
+def travel_points(start: datetime) -> list[str]:
+    """The instants ``make test-dates`` runs the date-sensitive tests at, seen from
+    ``start``: ten seconds before the coming midnight (the run crosses it), 5 January of
+    next year (a new accounting year, look-backs reaching into the old one), and five
+    years on (past every fixed date a test could have been written against)."""
+    midnight = datetime.combine(start.date(), time(23, 59, 50), UTC)
+    january = datetime(start.year + 1, 1, 5, 9, 0, tzinfo=UTC)
+    later = start + timedelta(days=5 * 365 + 1)
+    return [moment.strftime("%Y-%m-%dT%H:%M:%SZ") for moment in (midnight, january, later)]
+
+
+if __name__ == "__main__":
+    print(" ".join(travel_points(clock.SystemClock().now())))

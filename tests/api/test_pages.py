@@ -35,6 +35,7 @@ from tests.today import TODAY
 CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
 SECRET = re.compile(r'<p class="secret"[^>]*>([^<]+)</p>')
 ALL = PageParams(page=1, per_page=50)
+EXPIRES = TODAY + timedelta(days=540)  # an accreditation a firm is given
 
 
 def text(response: Response) -> str:
@@ -249,7 +250,7 @@ def test_audit_firm_pages_show_scope_and_auditors(client: TestClient, db: Sessio
     audit_firms.add_auditor(db, factories.SYSTEM, slug,
                             AuditorCreate(name="Ada Lead", email="ada@heron.example", lead=True))
     listing = text(client.get("/audit-firms"))
-    assert "Heron Audit" in listing and "01 Jan 2030" in listing
+    assert "Heron Audit" in listing and f"{factories.ACCREDITED_UNTIL:%d %b %Y}" in listing
     page = client.get(f"/audit-firms/{slug}")
     assert page.status_code == 200
     body = text(page)
@@ -590,7 +591,7 @@ def test_secretariat_accredits_a_firm_and_names_auditors(
     before = count(db, AuditFirm)
     invalid = post(browser, "/secretariat/audit-firms", {
         "name": "Osprey Assurance", "country": "GB", "countries": "NO, ZZ",
-        "activities": ["smelting"], "expires_on": "2031-06-30"})
+        "activities": ["smelting"], "expires_on": EXPIRES.isoformat()})
     assert invalid.status_code == 422
     body = text(invalid)
     assert "Choose at least one standard" in body
@@ -601,11 +602,11 @@ def test_secretariat_accredits_a_firm_and_names_auditors(
     created = post(browser, "/secretariat/audit-firms", {
         "name": "Osprey Assurance", "country": "GB", "website": "https://osprey.example",
         "standards": ["performance", "chain_of_custody"], "countries": "no de;gb",
-        "activities": ["smelting", "casthouse"], "expires_on": "2031-06-30"})
+        "activities": ["smelting", "casthouse"], "expires_on": EXPIRES.isoformat()})
     assert created.status_code == 303
     assert created.headers["location"] == "/audit-firms/osprey-assurance"
     page = text(browser.get("/audit-firms/osprey-assurance"))
-    assert "Osprey Assurance is accredited until 30 Jun 2031." in page
+    assert f"Osprey Assurance is accredited until {EXPIRES:%d %b %Y}." in page
     assert "Germany, United Kingdom" in page and "Northern Ireland, Norway" in page
 
     named = post(browser, "/audit-firms/osprey-assurance/auditors",

@@ -518,8 +518,9 @@ def import_standard(request: Request, db: DbSession, actor: OptionalActor,
 def _admin_body(request: Request, db: Any, **extra: Any) -> Response:
     status_code = extra.pop("status_code", 200)
     members = votes.list_body(db)
-    serving = {m.id for m in votes.list_body(db, on=clock.today())}
-    values = {"term_starts_on": clock.today().isoformat(), **extra.pop("values", {})}
+    today = clock.today()
+    serving = {m.id for m in votes.list_body(db, on=today)}
+    values = {"term_starts_on": today.isoformat(), **extra.pop("values", {})}
     return _render(request, "admin_body.html", {
         "members": members, "serving": serving, "chambers": CHAMBERS, "values": values,
         **extra}, status_code=status_code)

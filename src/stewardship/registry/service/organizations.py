@@ -171,8 +171,9 @@ def admit(db: Session, actor: Actor | None, slug: str,
     org = load(db, actor, slug)
     if org.status == OrganizationStatus.SUSPENDED:
         raise Conflict("a suspended member is reinstated, not admitted again", field="status")
-    day = joined_on or clock.today()
-    if day > clock.today():
+    today = clock.today()  # read once: the check and the default are the same day
+    day = joined_on or today
+    if day > today:
         raise InvalidInput("the joining date cannot be in the future", field="joined_on")
     _transition(db, actor, org, OrganizationStatus.MEMBER, {"joined_on": day})
     if org.joined_on is None:

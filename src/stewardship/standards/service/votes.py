@@ -232,14 +232,15 @@ def publish(db: Session, actor: Actor | None, revision_id: uuid.UUID,
     and the end of the transition from the previous version (secretariat)."""
     actor = require(actor, Role.SECRETARIAT, action="publish standards")
     revision = revisions.load(db, revision_id)
-    if data.effective_on < clock.today():
+    today = clock.today()  # read once: the day checked is the day recorded
+    if data.effective_on < today:
         # The stored package must validate again (export, diff): effective >= published.
         raise InvalidInput(f"a version takes effect on or after the day it is published "
-                           f"({clock.today()})", field="effective_on")
+                           f"({today})", field="effective_on")
     if data.transition_ends_on is not None and data.transition_ends_on <= data.effective_on:
         raise InvalidInput("the transition must end after the effective date",
                            field="transition_ends_on")
-    package = replace(revisions.draft_package(revision), published_on=clock.today(),
+    package = replace(revisions.draft_package(revision), published_on=today,
                       effective_on=data.effective_on,
                       transition_ends_on=data.transition_ends_on)
     revisions.move_status(db, actor, revision, RevisionStatus.PUBLISHED,
