@@ -88,7 +88,7 @@ class World:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def build(db: Session, *, standard: bool = True, joined_on: date = date(2024, 1, 15),
+def build(db: Session, *, standard: bool = True, joined_on: date = factories.JOINED_ON,
           membership_class: str = "production_transformation") -> World:
     n = next(_seq)
     org = factories.organization(db, name=f"Fjord Aluminium {n}", joined_on=joined_on,
