@@ -46,6 +46,22 @@ test: $(STAMP) browser-deps
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -n 2 --dist loadgroup -m "not browser"
 
+# The tests that depend on the calendar, run three times under time travel (tests/today.py):
+# from 23:59:50 UTC today (the run crosses midnight), on 5 January of next year and five
+# years on. SQLite only: the day is the platform's clock, not the database's.
+DATE_TESTS := tests/test_clock.py tests/integration/test_organizations.py \
+	tests/integration/test_audit_firms.py tests/integration/test_assurance_certificates.py \
+	tests/integration/test_assurance_refusals.py tests/integration/test_custody_ledger.py \
+	tests/integration/test_standard_setting.py tests/api/test_assurance_api.py \
+	tests/api/test_custody_api.py tests/api/test_standards_api.py
+.PHONY: test-dates
+test-dates: $(STAMP)
+	@set -e; for at in $$($(BIN)/python tests/today.py); do \
+		echo "Date-sensitive tests as if the run started at $$at"; \
+		STEWARDSHIP_TEST_TRAVEL=$$at $(BIN)/python -m pytest -n 2 -q -p no:cacheprovider \
+			-k "not postgresql" $(DATE_TESTS); \
+	done
+
 # Debian's Chromium for the browser tests; skipped quietly where apt is not ours to use.
 browser-deps:
 	@if [ ! -x /usr/bin/chromium ] && [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null; then \

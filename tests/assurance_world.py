@@ -38,8 +38,8 @@ from stewardship.standards.rules import StandardPackage
 from stewardship.standards.service import library
 from tests import factories
 from tests.factories import SYSTEM
+from tests.today import TODAY
 
-TODAY = date.today()
 _seq = itertools.count(1)
 
 PDF = b"%PDF-1.7\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
@@ -88,7 +88,7 @@ class World:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def build(db: Session, *, standard: bool = True, joined_on: date = date(2024, 1, 15),
+def build(db: Session, *, standard: bool = True, joined_on: date = factories.JOINED_ON,
           membership_class: str = "production_transformation") -> World:
     n = next(_seq)
     org = factories.organization(db, name=f"Fjord Aluminium {n}", joined_on=joined_on,

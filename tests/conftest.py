@@ -11,6 +11,7 @@ import socket
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -22,11 +23,21 @@ from stewardship.core.config import Settings
 from stewardship.core.db import make_engine
 from stewardship.core.migrate import upgrade
 from stewardship.core.security import use_password_profile
+from tests.today import TODAY
 
 # Test suites hash passwords with argon2's cheapest parameters (never allowed in
 # production); the CLI and any app built from the environment read the same setting.
 os.environ.setdefault("STEWARDSHIP_PASSWORD_PROFILE", "fast")
 use_password_profile("fast")
+
+
+@pytest.fixture(scope="session")
+def today() -> date:
+    """The session's one day (tests/today.py): importing it above set the platform's
+    clock, and under STEWARDSHIP_TEST_TRAVEL the machine's, before any test module was
+    collected."""
+    return TODAY
+
 
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 

@@ -36,8 +36,8 @@ from stewardship.registry.service import audit_firms
 from tests import factories
 from tests.assurance_world import load_standard
 from tests.factories import SYSTEM
+from tests.today import TODAY
 
-TODAY = date.today()
 YEAR_START = date(TODAY.year, 1, 1)
 _seq = itertools.count(1)
 

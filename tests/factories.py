@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import itertools
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from stewardship.core.auth import Actor, Role, system_actor
 from stewardship.registry import repository as repo
+from stewardship.registry.rules import add_years
 from stewardship.registry.schemas import (
     Accreditation,
     AuditFirmCreate,
@@ -18,15 +19,23 @@ from stewardship.registry.schemas import (
     OrganizationCreate,
 )
 from stewardship.registry.service import accounts, audit_firms, facilities, organizations
+from tests.today import TODAY
 
 SYSTEM = system_actor("tests")
 PASSWORD = "correct-horse-battery"
 _seq = itertools.count(1)
 
+# Every date a builder gives is counted from the session's day, so the same world stands
+# however far the calendar has moved on. A member has belonged for a little under three
+# years: past its two-year certification deadline.
+JOINED_ON = TODAY - timedelta(days=1050)
+# Audit firms stay accredited well beyond any audit, certificate or claim a test plans.
+ACCREDITED_UNTIL = add_years(TODAY, 5)
+
 
 def organization(db: Session, *, name: str | None = None, admitted: bool = True,
                  membership_class: str = "production_transformation", country: str = "NO",
-                 joined_on: date | None = date(2024, 1, 15)) -> str:
+                 joined_on: date | None = JOINED_ON) -> str:
     n = next(_seq)
     org = organizations.create_organization(db, SYSTEM, OrganizationCreate(
         name=name or f"Test Metals {n}", membership_class=membership_class, country=country))
@@ -56,7 +65,7 @@ def audit_firm(db: Session, *, name: str | None = None, countries: list[str] | N
         accreditation=Accreditation(standards=["performance", "chain_of_custody"],
                                     countries=countries or ["NO", "DE"],
                                     activities=activities or ["smelting", "casthouse"],
-                                    expires_on=date(2030, 1, 1))))
+                                    expires_on=ACCREDITED_UNTIL)))
     return firm.slug
 
 

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from stewardship.assurance.demo import load_demo_assurance, load_demo_suspension
 from stewardship.complaints.demo import load_demo_complaints
+from stewardship.core import clock
 from stewardship.core.auth import Role, system_actor
 from stewardship.core.config import Settings
 from stewardship.custody.demo import load_demo_custody
@@ -134,7 +135,7 @@ def load_demo(db: Session, advance: Callable[[str], None] | None = None,
                         settings or Settings())
     tick("standards")
     load_demo_complaints(db, settings)
-    today = today or date.today()
+    today = today or clock.today()
     certified = load_demo_assurance(db, today)
     if certified:
         report.count("certification demos")

@@ -7,7 +7,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +21,11 @@ from stewardship.core.auth import Actor
 from stewardship.core.config import Settings
 from stewardship.core.eventlog import count_entries
 from tests import assurance_world as aw
+from tests.today import TODAY
 
 A = "/api/v1/assurance"
-TODAY = date.today()
 EVIDENCE_LIMIT = 2_000
+LAST_MONTH = TODAY - timedelta(days=30)  # the day evidence speaks for
 
 
 @pytest.fixture
@@ -72,9 +73,9 @@ def test_the_flow_through_http(db: Session, client: TestClient,
     assert scope["applicable_count"] == len(numbers) and "5.2" not in numbers
     sa = scope["self_assessment_id"]
 
-    stored = _ok(user.post(f"{A}/evidence", data={"effective_on": "2026-03-31"},
+    stored = _ok(user.post(f"{A}/evidence", data={"effective_on": LAST_MONTH.isoformat()},
                            files={"file": ("energy.csv", aw.CSV, "text/csv")}), 201)
-    assert (stored["content_type"], stored["effective_on"]) == ("text/csv", "2026-03-31")
+    assert (stored["content_type"], stored["effective_on"]) == ("text/csv", LAST_MONTH.isoformat())
     assert stored["organization"] == w.org and not stored["already_stored"]
     download = admin.get(f"{A}/evidence/{stored['id']}/content")
     assert download.status_code == 200 and download.content == aw.CSV
@@ -212,7 +213,7 @@ def test_evidence_upload_is_checked_at_the_edge(
     before = (repo.count_evidence(db), count_entries(db))
 
     def upload(name: str, data: bytes, declared: str, **form: str) -> Response:
-        return admin.post(f"{A}/evidence", data={"effective_on": "2026-01-31", **form},
+        return admin.post(f"{A}/evidence", data={"effective_on": LAST_MONTH.isoformat(), **form},
                           files={"file": (name, data, declared)})
 
     error = _error(upload("huge.pdf", aw.PDF + bytes(EVIDENCE_LIMIT), "application/pdf"),

@@ -8,7 +8,7 @@ import html
 import re
 import uuid
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -38,10 +38,11 @@ from stewardship.registry.service import accounts, audit_firms
 from tests import assurance_world as aw
 from tests import factories
 from tests.factories import SYSTEM
+from tests.today import TODAY
 
 CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
-TODAY = date.today()
 ALL = PageParams(page=1, per_page=50)
+LAST_MONTH = TODAY - timedelta(days=30)  # the day evidence speaks for
 
 
 @pytest.fixture
@@ -180,11 +181,11 @@ def test_the_self_assessment_saves_an_answer_with_evidence_and_shows_progress(
     assert f"/api/v1/assurance/self-assessments/{s.self_assessment_id}/export" in page.text
     assert "No evidence uploaded yet" in text(page)
 
-    uploaded = post(user, f"{url}/evidence", {"effective_on": "2026-01-31"},
+    uploaded = post(user, f"{url}/evidence", {"effective_on": LAST_MONTH.isoformat()},
                     files={"file": ("energy.csv", aw.CSV, "text/csv")})
     assert uploaded.status_code == 303, text(uploaded)[-1200:]
     stored = db.scalars(select(Evidence)).one()
-    assert stored.effective_on == date(2026, 1, 31) and stored.filename == "energy.csv"
+    assert stored.effective_on == LAST_MONTH and stored.filename == "energy.csv"
 
     number = aw.applicable(s)[0]
     saved = post(user, f"{url}/answers/{number}", {
@@ -211,11 +212,11 @@ def test_evidence_refusals_are_field_errors_and_store_nothing(
     s = aw.scope(db, w)
     user = signed_in(w.member_user)
     url = f"/assurance/scopes/{s.id}/self-assessment/evidence"
-    mislabelled = post(user, url, {"effective_on": "2026-01-31"},
+    mislabelled = post(user, url, {"effective_on": LAST_MONTH.isoformat()},
                        files={"file": ("scan.pdf", aw.PNG, "application/pdf")})
     assert mislabelled.status_code == 422
     assert 'id="error-file"' in mislabelled.text
-    oversize = post(user, url, {"effective_on": "2026-01-31"},
+    oversize = post(user, url, {"effective_on": LAST_MONTH.isoformat()},
                     files={"file": ("big.csv", aw.CSV * 100, "text/csv")})
     assert oversize.status_code == 413
     assert 'id="error-file"' in oversize.text

@@ -4,6 +4,7 @@ nothing written."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -18,6 +19,7 @@ from stewardship.core.eventlog import EventLogEntry
 from stewardship.registry.models import Facility, Organization, User
 from stewardship.registry.rules import CHECK_ALPHABET, new_facility_id
 from tests import factories
+from tests.today import TODAY
 
 ORGS = "/api/v1/registry/organizations"
 FACILITIES = "/api/v1/registry/facilities"
@@ -67,8 +69,8 @@ def test_unknown_field_is_named(staff: TestClient, db: Session) -> None:
 def test_unknown_nested_field_is_named_with_its_path(staff: TestClient) -> None:
     body = {"name": "Nested Audits", "country": "GB",
             "accreditation": {"standards": ["performance"], "countries": ["NO"],
-                              "activities": ["smelting"], "expires_on": "2031-01-01",
-                              "extra": 1}}
+                              "activities": ["smelting"],
+                              "expires_on": str(TODAY + timedelta(days=365)), "extra": 1}}
     error = _error(staff.post("/api/v1/registry/audit-firms", json=body), 422)
     assert _fields(error) == {"accreditation.extra": "unknown field"}
 

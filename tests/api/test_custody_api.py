@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from stewardship.core.auth import Actor
 from stewardship.core.eventlog import count_entries
 from tests import custody_world as cw
-from tests.custody_world import TODAY
+from tests.today import TODAY
 
 C = "/api/v1/custody"
 Clients = Callable[[Actor], TestClient]

@@ -30,7 +30,7 @@ from stewardship.registry import repository as registry_repo
 from stewardship.registry.service import accounts
 from tests import custody_world as cw
 from tests import factories
-from tests.custody_world import TODAY
+from tests.today import TODAY
 
 CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
 ALL = PageParams(1, 100)

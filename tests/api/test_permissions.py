@@ -15,6 +15,7 @@ from __future__ import annotations
 import importlib
 import tempfile
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,7 @@ from tests.api.matrix import (
 )
 from tests.conftest import BACKENDS, _engine_for, session_on
 from tests.factories import SYSTEM
+from tests.today import TODAY
 
 ROLES = ("anonymous", "secretariat", "member_admin", "other_member_admin", "member_user",
          "auditor")
@@ -59,7 +61,7 @@ ORG_BODY = {"name": "Brand New Metals", "membership_class": "industrial_users", 
 FACILITY_BODY = {"organization": "{alpha}", "name": "Alpha Casthouse", "country": "NO",
                  "activities": ["casthouse"]}
 ACCREDITATION = {"standards": ["performance"], "countries": ["NO"], "activities": ["smelting"],
-                 "expires_on": "2031-01-01"}
+                 "expires_on": str(TODAY + timedelta(days=365))}
 FIRM_BODY = {"name": "Fresh Audits Ltd", "country": "GB", "accreditation": ACCREDITATION}
 INVITE_BODY = {"email": "invitee@example.org", "name": "In Vitee", "role": "member_user",
                "organization": "{alpha}"}

@@ -13,7 +13,7 @@ of the assigned firm, an auditor of another firm.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -45,6 +45,7 @@ from tests.api.matrix import (
     savepoint,
 )
 from tests.conftest import BACKENDS, _engine_for, session_on
+from tests.today import TODAY
 
 ROLES = ("anonymous", "secretariat", "member_admin", "other_member_admin", "member_user",
          "auditor", "other_auditor")
@@ -54,7 +55,6 @@ STAFF_ONLY = (401, 200, 403, 403, 403, 403, 403)
 OWN_AND_AUDITOR = (401, 200, 200, 404, 200, 200, 404)
 AUDITOR_ONLY = (401, 403, 403, 403, 403, 200, 404)
 ADMIN_ONLY = (401, 403, 200, 404, 403, 403, 403)
-TODAY = date.today()
 
 SCOPE_BODY = {"entity_id": "{entity}", "facilities": ["{casthouse}"],
               "activities": ["casthouse"], "standard": "performance", "version": 3}

@@ -32,7 +32,7 @@ from tests.api.matrix import (
     savepoint,
 )
 from tests.conftest import BACKENDS, _engine_for, session_on
-from tests.custody_world import TODAY
+from tests.today import TODAY
 
 ROLES = ("anonymous", "secretariat", "member_admin", "member_user", "other_member_admin",
          "auditor")

@@ -23,7 +23,7 @@ package import).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -57,9 +57,9 @@ from tests.api.matrix import (
 from tests.api.test_permissions import ROLES
 from tests.conftest import BACKENDS, _engine_for, session_on
 from tests.factories import SYSTEM
+from tests.today import TODAY
 
 S = "/api/v1/standards"
-TODAY = date.today()
 ALL_OK = (200,) * 6
 ALL_CREATED = (201,) * 6
 STAFF_ONLY = (401, 200, 403, 403, 403, 403)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -16,10 +16,10 @@ from stewardship.standards.demo import shipped_package_text
 from stewardship.standards.package import MAX_PACKAGE_BYTES
 from stewardship.standards.service import library
 from tests import factories
+from tests.today import TODAY
 
 API = "/api/v1/standards"
 YAML = {"Content-Type": "application/yaml"}
-TODAY = date.today()
 Clients = Callable[[Actor], TestClient]
 
 

@@ -11,7 +11,7 @@ import html
 import re
 import uuid
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import timedelta
 from urllib.parse import urlencode
 
 import pytest
@@ -37,8 +37,8 @@ from stewardship.standards.schemas import (
 )
 from stewardship.standards.service import library, revisions, votes
 from tests import factories
+from tests.today import TODAY
 
-TODAY = date.today()
 CRITERION_LINK = re.compile(r'href="/standards/performance/v3/criteria/(\d+\.\d+)"')
 
 

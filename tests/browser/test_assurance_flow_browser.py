@@ -8,7 +8,7 @@ last week, is rated, submitted, reviewed and decided by the secretariat."""
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import log_in
+from tests.today import TODAY
 
 pytestmark = pytest.mark.browser
 
@@ -61,7 +62,7 @@ def test_from_scope_definition_to_a_submitted_audit_report(new_page: Any,
     lead = member.locator("#field-lead_auditor_id option", has_text="Rohan Mehta")
     member.select_option("#field-lead_auditor_id", lead.get_attribute("value"))
     member.select_option("#field-audit_type", "certification")
-    start = date.today() + timedelta(days=56)
+    start = TODAY + timedelta(days=56)
     member.fill("#field-start_on", start.isoformat())
     member.fill("#field-end_on", (start + timedelta(days=3)).isoformat())
     member.get_by_role("button", name="Plan the audit").click()
@@ -144,7 +145,7 @@ def test_from_scope_definition_to_a_certificate(new_page: Any, artifacts: Path) 
     lead = member.locator("#field-lead_auditor_id option", has_text="Harriet Lowe")
     member.select_option("#field-lead_auditor_id", lead.get_attribute("value"))
     member.select_option("#field-audit_type", "recertification")
-    start = date.today() - timedelta(days=10)
+    start = TODAY - timedelta(days=10)
     member.fill("#field-start_on", start.isoformat())
     member.fill("#field-end_on", (start + timedelta(days=3)).isoformat())
     member.get_by_role("button", name="Plan the audit").click()

@@ -4,7 +4,7 @@ the member's good standing."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy.orm import Session
@@ -24,8 +24,9 @@ from stewardship.core.pagination import PageParams
 from stewardship.registry.rules import add_years
 from stewardship.registry.service import organizations
 from tests import assurance_world as aw
+from tests import factories
+from tests.today import TODAY
 
-TODAY = date.today()
 PAGE = PageParams(1, 50)
 
 
@@ -56,8 +57,8 @@ def test_provisional_then_refused_withdraws_the_certificate(db: Session) -> None
     overdue = dues.overdue_members(db, w.secretariat)
     assert w.org in [m.organization.slug for m in overdue]
     entry = next(m for m in overdue if m.organization.slug == w.org)
-    assert entry.deadline == date(2026, 1, 15) and entry.days_overdue == (
-        TODAY - date(2026, 1, 15)).days
+    deadline = add_years(factories.JOINED_ON, 2)
+    assert entry.deadline == deadline and entry.days_overdue == (TODAY - deadline).days
 
     # the public record of the refused audit
     public = register.list_findings(db, PAGE, FindingQuery(rating="major"))

@@ -5,7 +5,7 @@ due dates and good standing; and the refusals along the way."""
 from __future__ import annotations
 
 import uuid
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy.orm import Session
@@ -39,8 +39,7 @@ from stewardship.registry.rules import add_years
 from stewardship.registry.service import organizations
 from tests import assurance_world as aw
 from tests import factories
-
-TODAY = date.today()
+from tests.today import TODAY
 
 
 def _answer_everything(db: Session, w: aw.World, assessment_id: uuid.UUID,
@@ -54,7 +53,7 @@ def _answer_everything(db: Session, w: aw.World, assessment_id: uuid.UUID,
 def test_the_whole_flow_from_scope_to_certificate(db: Session) -> None:
     w = aw.build(db)
     org = organizations.get_organization(db, None, w.org)
-    assert org.standing == "overdue"  # joined 2024-01-15, deadline 2026-01-15, no certificate
+    assert org.standing == "overdue"  # joined_on: JOINED_ON, past the deadline, no certificate
 
     # 1. the scope and its applicable criteria
     s = aw.scope(db, w)
@@ -70,10 +69,10 @@ def test_the_whole_flow_from_scope_to_certificate(db: Session) -> None:
     # 2. evidence and the self-assessment
     stored = evidence.upload(db, w.member_user, filename="energy.csv",
                              declared_type="text/csv", data=aw.CSV,
-                             effective_on=date(2026, 3, 31), max_bytes=10_000)
+                             effective_on=TODAY - timedelta(days=30), max_bytes=10_000)
     assert stored.content_type == "text/csv" and not stored.already_stored
     again = evidence.upload(db, w.admin, filename="copy.csv", declared_type="text/csv",
-                            data=aw.CSV, effective_on=date(2026, 1, 1), max_bytes=10_000)
+                            data=aw.CSV, effective_on=TODAY - timedelta(days=90), max_bytes=10_000)
     assert again.already_stored and again.id == stored.id and again.filename == "energy.csv"
     assessment_id = s.self_assessment_id
     assert assessment_id is not None
@@ -90,7 +89,7 @@ def test_the_whole_flow_from_scope_to_certificate(db: Session) -> None:
     rows = self_assessment.export_rows(db, w.admin, assessment_id)
     assert rows[0][0] == "criterion" and len(rows) == len(numbers) + 1
     assert rows[1][3] == "conformance" and rows[1][5] == "energy.csv"
-    assert rows[1][6] == "2026-03-31"
+    assert rows[1][6] == (TODAY - timedelta(days=30)).isoformat()
     assert rows[-1][3] == ""
 
     # 3. the audit: plan, notice, start

@@ -3,7 +3,7 @@ their new number where only renumbered); the report lists what must be redone.""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy.orm import Session
@@ -14,8 +14,7 @@ from stewardship.assurance.service import audits, scopes, self_assessment
 from stewardship.core.errors import Conflict, Forbidden, InvalidInput
 from stewardship.core.eventlog import count_entries
 from tests import assurance_world as aw
-
-TODAY = date.today()
+from tests.today import TODAY
 
 ANSWERS = {
     "1.1": "unchanged",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy.orm import Session
@@ -38,8 +38,7 @@ from stewardship.standards.service import library
 from tests import assurance_world as aw
 from tests import factories
 from tests.factories import SYSTEM
-
-TODAY = date.today()
+from tests.today import TODAY
 
 
 def _field(exc: pytest.ExceptionInfo[DomainError]) -> str:
@@ -122,8 +121,9 @@ def test_audit_firm_must_be_accredited_for_the_scope(db: Session) -> None:
     assert "DE" in unaccredited.value.message and "casthouse" in unaccredited.value.message
     with pytest.raises(InvalidInput) as expired:
         audits.plan_audit(db, w.admin, AuditCreate(**{
-            **base, "start_on": date(2030, 6, 1), "end_on": date(2030, 6, 3)}))
-    assert "expires on 2030-01-01" in expired.value.message
+            **base, "start_on": factories.ACCREDITED_UNTIL + timedelta(days=150),
+            "end_on": factories.ACCREDITED_UNTIL + timedelta(days=152)}))
+    assert f"expires on {factories.ACCREDITED_UNTIL}" in expired.value.message
     for lead, words in ((not_lead.id, "not qualified to lead"),
                         (w.extra["other_lead_auditor_id"], "not an active auditor")):
         with pytest.raises(InvalidInput) as bad_lead:
@@ -269,7 +269,7 @@ def test_bad_evidence_is_refused_and_nothing_stored(db: Session, name: str, decl
     rows, events = repo.count_evidence(db), count_entries(db)
     with pytest.raises(error) as refused:
         evidence.upload(db, w.admin, filename=name, declared_type=declared, data=data,
-                        effective_on=date(2026, 1, 31), max_bytes=1000)
+                        effective_on=TODAY - timedelta(days=10), max_bytes=1000)
     assert words in refused.value.message and _field(refused) == "file"
     assert (repo.count_evidence(db), count_entries(db)) == (rows, events)
 

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from stewardship.core.auth import Role
 from stewardship.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from stewardship.core.pagination import PageParams
+from stewardship.registry.rules import add_years
 from stewardship.registry.schemas import (
     Accreditation,
     AuditFirmCreate,
@@ -18,8 +19,10 @@ from stewardship.registry.schemas import (
 from stewardship.registry.service import audit_firms
 from tests import factories
 from tests.factories import SYSTEM
+from tests.today import TODAY
 
 ALL = PageParams(page=1, per_page=50)
+NEXT_YEAR = TODAY + timedelta(days=365)
 
 
 def _scope(expires_on: date, **extra: object) -> Accreditation:
@@ -29,7 +32,7 @@ def _scope(expires_on: date, **extra: object) -> Accreditation:
 
 
 def test_accredit_records_the_scope_and_logs(db: Session) -> None:
-    expires = date.today() + timedelta(days=365)
+    expires = TODAY + timedelta(days=365)
     firm = audit_firms.accredit(db, SYSTEM, AuditFirmCreate(
         name="Nordic Assurance AS", country="no", accreditation=_scope(expires)))
     assert firm.slug == "nordic-assurance-as"
@@ -52,7 +55,7 @@ def test_accreditation_must_expire_in_the_future(db: Session, days: int) -> None
     with pytest.raises(InvalidInput) as exc:
         audit_firms.accredit(db, SYSTEM, AuditFirmCreate(
             name="Lapsed Audits", country="GB",
-            accreditation=_scope(date.today() + timedelta(days=days))))
+            accreditation=_scope(TODAY + timedelta(days=days))))
     assert exc.value.details[0]["field"] == "accreditation.expires_on"
     assert factories.events(db) == []
 
@@ -62,11 +65,11 @@ def test_only_the_secretariat_accredits_and_names_auditors(db: Session) -> None:
     auditor = factories.user(db, Role.AUDITOR, audit_firm=slug)
     with pytest.raises(Forbidden):
         audit_firms.accredit(db, auditor, AuditFirmCreate(
-            name="Self Made", country="GB", accreditation=_scope(date(2031, 1, 1))))
+            name="Self Made", country="GB", accreditation=_scope(NEXT_YEAR)))
     with pytest.raises(Forbidden):
         audit_firms.add_auditor(db, auditor, slug, AuditorCreate(name="Friend", email="f@x.io"))
     with pytest.raises(Forbidden):
-        audit_firms.update_accreditation(db, auditor, slug, _scope(date(2040, 1, 1)))
+        audit_firms.update_accreditation(db, auditor, slug, _scope(add_years(TODAY, 10)))
 
 
 def test_auditors_are_named_once_per_firm(db: Session) -> None:
@@ -90,7 +93,7 @@ def test_auditors_are_named_once_per_firm(db: Session) -> None:
 def test_scope_change_and_status_visibility(db: Session) -> None:
     slug = factories.audit_firm(db)
     changed = audit_firms.update_accreditation(db, SYSTEM, slug, _scope(
-        date(2032, 6, 30), standards=["chain_of_custody"], activities=["casthouse",
+        add_years(TODAY, 3), standards=["chain_of_custody"], activities=["casthouse",
                                                                        "remelting_refining"]))
     assert changed.standards == ["chain_of_custody"]
     assert changed.activities == ["casthouse", "remelting_refining"]
@@ -123,7 +126,7 @@ def test_list_by_country(db: Session) -> None:
 def test_covers(db: Session) -> None:
     slug = factories.audit_firm(db, countries=["NO", "DE"], activities=["smelting", "casthouse"])
     firm = audit_firms.load(db, SYSTEM, slug)
-    day = date(2029, 12, 31)
+    day = factories.ACCREDITED_UNTIL - timedelta(days=1)
     assert audit_firms.covers(firm, standard="performance", country="NO",
                               activities=["smelting", "casthouse"], on=day)
     assert not audit_firms.covers(firm, standard="performance", country="SE",
@@ -131,7 +134,7 @@ def test_covers(db: Session) -> None:
     assert not audit_firms.covers(firm, standard="performance", country="NO",
                                   activities=["smelting", "bauxite_mining"], on=day)
     assert not audit_firms.covers(firm, standard="performance", country="NO",
-                                  activities=["smelting"], on=date(2030, 1, 2))
+                                  activities=["smelting"], on=day + timedelta(days=2))
     audit_firms.set_status(db, SYSTEM, slug, "suspended", "late reports")
     assert not audit_firms.covers(audit_firms.load(db, SYSTEM, slug), standard="performance",
                                   country="NO", activities=["smelting"], on=day)
@@ -141,7 +144,7 @@ def test_names_without_latin_letters_get_distinct_usable_slugs(db: Session) -> N
     from stewardship.registry.rules import SLUG_PATTERN
 
     slugs = [audit_firms.accredit(db, SYSTEM, AuditFirmCreate(
-        name=name, country="GB", accreditation=_scope(date(2031, 1, 1)))).slug
+        name=name, country="GB", accreditation=_scope(NEXT_YEAR))).slug
         for name in ("Аудит Групп", "审计集团")]
     assert all(SLUG_PATTERN.match(s) for s in slugs), slugs
     assert slugs[0] != slugs[1]
@@ -150,11 +153,11 @@ def test_names_without_latin_letters_get_distinct_usable_slugs(db: Session) -> N
 
 def test_a_taken_slug_derived_from_the_name_gets_a_suffix(db: Session) -> None:
     first = audit_firms.accredit(db, SYSTEM, AuditFirmCreate(
-        name="Twin Audits", country="GB", accreditation=_scope(date(2031, 1, 1))))
+        name="Twin Audits", country="GB", accreditation=_scope(NEXT_YEAR)))
     second = audit_firms.accredit(db, SYSTEM, AuditFirmCreate(
-        name="Twin Audits", country="DE", accreditation=_scope(date(2031, 1, 1))))
+        name="Twin Audits", country="DE", accreditation=_scope(NEXT_YEAR)))
     assert (first.slug, second.slug) == ("twin-audits", "twin-audits-2")
     with pytest.raises(Conflict):
         audit_firms.accredit(db, SYSTEM, AuditFirmCreate(
             name="Other", slug="twin-audits", country="GB",
-            accreditation=_scope(date(2031, 1, 1))))
+            accreditation=_scope(NEXT_YEAR)))

@@ -30,6 +30,7 @@ from stewardship.demo import DemoReport, load_demo
 from stewardship.registry import repository as registry_repo
 from stewardship.registry.service import accounts
 from tests.conftest import BACKENDS, scratch_database, session_on
+from tests.today import TODAY
 
 ALL = PageParams(1, 100)
 SECRETARIAT = system_actor("tests")
@@ -45,7 +46,7 @@ class Demo:
 @pytest.fixture(scope="module", params=BACKENDS)
 def demo(request: pytest.FixtureRequest,
          tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
-    today = date.today()
+    today = TODAY
     directory: Path = tmp_path_factory.mktemp("custody-demo")
     with scratch_database(str(request.param), directory) as engine:
         with transaction(make_sessionmaker(engine)) as db:

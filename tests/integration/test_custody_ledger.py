@@ -25,7 +25,7 @@ from stewardship.custody.schemas import (
 )
 from stewardship.custody.service import audit, chain, documents, inputs, periods, reads
 from tests import custody_world as cw
-from tests.custody_world import TODAY
+from tests.today import TODAY
 
 ALL = PageParams(1, 100)
 
@@ -112,7 +112,8 @@ def test_issue_needs_both_certificates_on_the_shipment_date(db: Session) -> None
     with pytest.raises(Conflict) as refused:  # production needs them too
         cw.produce(db, w.smelter, "asi_aluminium", 5_000, on=TODAY - timedelta(days=20))
     assert "Chain of Custody" in refused.value.message
-    cw.produce(db, w.smelter, "asi_aluminium", 5_000, on=TODAY - timedelta(days=5))
+    # Produced and shipped on one day: one accounting period, even on 2 January.
+    cw.produce(db, w.smelter, "asi_aluminium", 5_000, on=TODAY - timedelta(days=3))
     with pytest.raises(Conflict) as refused:
         cw.ship(db, w.smelter, w.mill, "asi_aluminium", 100, on=TODAY - timedelta(days=11))
     assert "no valid Chain of Custody certificate" in refused.value.message
@@ -303,6 +304,9 @@ def test_unmatched_documents_are_listed_per_pair(db: Session) -> None:
     w = cw.build(db)
     cw.produce(db, w.smelter, "asi_aluminium", 5_000, on=TODAY - timedelta(days=60))
     old = cw.ship(db, w.smelter, w.mill, "asi_aluminium", 1_000, on=TODAY - timedelta(days=45))
+    # In early January the recent shipment falls in a new accounting period: its material
+    # is produced there, not carried from the old one.
+    cw.produce(db, w.smelter, "asi_aluminium", 1_000, on=TODAY - timedelta(days=2))
     cw.ship(db, w.smelter, w.mill, "asi_aluminium", 1_000, on=TODAY - timedelta(days=2))
     result = chain.unmatched(db, w.mill.admin, ALL, days=30, today=TODAY)
     assert [d.number for d in result.documents.items] == [old]

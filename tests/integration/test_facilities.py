@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -17,6 +15,7 @@ from stewardship.registry.schemas import DuplicateCheck, FacilityCreate
 from stewardship.registry.service import facilities, organizations
 from tests import factories
 from tests.factories import SYSTEM
+from tests.today import TODAY
 
 ALL = PageParams(page=1, per_page=50)
 
@@ -28,7 +27,7 @@ def test_create_gives_a_valid_public_id_and_logs(db: Session) -> None:
                                  latitude="61.4519", longitude="5.857")
     fac = created.facility
     assert parse_facility_id(fac.id) == fac.id
-    assert fac.id.startswith(f"NO{date.today().year}")
+    assert fac.id.startswith(f"NO{TODAY.year}")
     assert fac.activities == ["casthouse", "smelting"]
     assert str(fac.latitude) == "61.451900"
     assert created.possible_duplicates == []

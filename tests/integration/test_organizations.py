@@ -15,6 +15,7 @@ from stewardship.registry.schemas import EntityCreate, OrganizationCreate, Organ
 from stewardship.registry.service import organizations
 from tests import factories
 from tests.factories import SYSTEM
+from tests.today import TODAY
 
 ALL = PageParams(page=1, per_page=50)
 
@@ -77,9 +78,9 @@ def test_admit_sets_joined_on_deadline_and_logs(db: Session) -> None:
 def test_admit_defaults_to_today_and_refuses_the_future(db: Session) -> None:
     slug = _apply(db)
     with pytest.raises(InvalidInput) as exc:
-        organizations.admit(db, SYSTEM, slug, date.today() + timedelta(days=1))
+        organizations.admit(db, SYSTEM, slug, TODAY + timedelta(days=1))
     assert exc.value.details[0]["field"] == "joined_on"
-    assert organizations.admit(db, SYSTEM, slug).joined_on == date.today()
+    assert organizations.admit(db, SYSTEM, slug).joined_on == TODAY
 
 
 def test_invalid_transitions_are_conflicts(db: Session) -> None:

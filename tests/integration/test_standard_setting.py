@@ -38,8 +38,8 @@ from stewardship.standards.schemas import (
 )
 from stewardship.standards.service import library, revisions, votes
 from tests import factories
+from tests.today import TODAY
 
-TODAY = date.today()
 SYSTEM = factories.SYSTEM
 
 

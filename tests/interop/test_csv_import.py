@@ -25,7 +25,7 @@ from stewardship.registry.service import accounts
 from stewardship.web.app import create_app
 from tests import custody_world as cw
 from tests.conftest import session_on
-from tests.custody_world import TODAY
+from tests.today import TODAY
 
 DAY = (TODAY - timedelta(days=2)).isoformat()
 ALL = PageParams(1, 100)

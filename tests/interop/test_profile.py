@@ -23,7 +23,7 @@ from stewardship.custody.models import CustodyOperation
 from stewardship.custody.service import documents, reads
 from stewardship.interop.profile import CONTEXT, apply_event, event_day, kilograms
 from tests import custody_world as cw
-from tests.custody_world import TODAY
+from tests.today import TODAY
 
 DAY = TODAY - timedelta(days=2)
 GS1_EXAMPLES = Path("/work/shared/conformance/epcis/JSON")

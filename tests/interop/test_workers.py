@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select, update
 
+from stewardship.core import clock
 from stewardship.core.auth import Actor, Role
 from stewardship.core.config import Settings
 from stewardship.core.db import make_sessionmaker, transaction
@@ -52,14 +53,14 @@ def test_a_job_left_running_by_a_dead_worker_is_taken_again_after_its_lease(
     job_id = _queue(scratch_engine, actor, epcis_settings, validation, [object_event(1)])
     factory = make_sessionmaker(scratch_engine)
     with transaction(factory) as db:  # a worker claims it, then dies before finishing
-        claimed = repo.claim_job(db, token="dead-worker", now=datetime.now(UTC),
+        claimed = repo.claim_job(db, token="dead-worker", now=clock.now(),
                                  lease_seconds=60)
         assert claimed is not None and str(claimed.id) == job_id
     alive = Worker(scratch_engine, epcis_settings)
     assert alive.run_once() == 0  # the lease still holds
     with transaction(factory) as db:
         db.execute(update(EpcisCaptureJob).values(
-            lease_until=datetime.now(UTC) - timedelta(seconds=1)))
+            lease_until=clock.now() - timedelta(seconds=1)))
     assert alive.run_once() == 1
     (job,) = _jobs(scratch_engine)
     assert (job.status, job.success, job.attempts, job.captured_count) == ("done", True, 2, 1)
@@ -77,7 +78,7 @@ def test_a_job_is_given_up_after_too_many_attempts(scratch_engine: Engine,
     with transaction(make_sessionmaker(scratch_engine)) as db:
         db.execute(update(EpcisCaptureJob).values(
             status="running", attempts=epcis_settings.epcis_job_max_attempts,
-            lease_until=datetime.now(UTC) - timedelta(seconds=1)))
+            lease_until=clock.now() - timedelta(seconds=1)))
     assert Worker(scratch_engine, epcis_settings).run_once() == 1
     (job,) = _jobs(scratch_engine)
     assert (job.status, job.success, job.captured_count) == ("done", False, 0)
@@ -127,7 +128,7 @@ def test_two_claims_racing_for_one_job_get_it_once(scratch_engine: Engine,
     def claim(token: str) -> None:
         start.wait()
         with transaction(factory) as db:
-            job = repo.claim_job(db, token=token, now=datetime.now(UTC), lease_seconds=60)
+            job = repo.claim_job(db, token=token, now=clock.now(), lease_seconds=60)
             got.append(job.worker if job is not None else None)
 
     threads = [threading.Thread(target=claim, args=(t,)) for t in ("one", "two")]
@@ -161,9 +162,9 @@ def test_the_server_runs_a_worker_on_sqlite(sqlite_file: Engine, epcis_settings:
         assert app.state.epcis_worker is not None
         accepted = client.post("/epcis/capture", json=document(object_event(1)))
         assert accepted.status_code == 202
-        deadline = datetime.now(UTC) + timedelta(seconds=20)
+        deadline = clock.now() + timedelta(seconds=20)
         job = accepted.json()
-        while job["running"] and datetime.now(UTC) < deadline:
+        while job["running"] and clock.now() < deadline:
             threading.Event().wait(0.05)
             job = client.get(accepted.headers["location"]).json()
         assert (job["running"], job["success"], job["capturedCount"]) == (False, True, 1)

@@ -65,6 +65,7 @@ from stewardship.assurance.service import (
     decisions,
     scopes,
 )
+from stewardship.core import clock
 from stewardship.core.auth import Actor
 from stewardship.core.errors import DomainError
 from stewardship.core.pagination import PageParams
@@ -218,7 +219,7 @@ def load_demo_assurance(db: Session, today: date | None = None) -> bool:
     """Build the demo's certification work; False when it exists already or the world
     lacks what it needs. Lindtal's suspension follows in ``load_demo_suspension``, once
     the custody demo has recorded Lindtal's flows."""
-    day = today or date.today()
+    day = today or clock.today()
     if certificates.list_certificates(db, PageParams(1, 1)).total:
         return False
     if not (_has_version(db, "performance", 3) and _has_version(db, "chain-of-custody", 2)):
@@ -232,13 +233,13 @@ def load_demo_assurance(db: Session, today: date | None = None) -> bool:
 
 def suspension_day(today: date | None = None) -> date:
     """The day Lindtal Remelt's Performance certificate is suspended in the demo."""
-    return (today or date.today()) - timedelta(days=LINDTAL_SUSPENDED_DAYS_AGO)
+    return (today or clock.today()) - timedelta(days=LINDTAL_SUSPENDED_DAYS_AGO)
 
 
 def load_demo_suspension(db: Session, today: date | None = None) -> bool:
     """Suspend Lindtal Remelt's active Performance certificate after a complaint (False
     when there is none active to suspend)."""
-    day = today or date.today()
+    day = today or clock.today()
     try:
         lindtal = registry_repo.organization_by_slug(db, "lindtal-remelt")
         secretariat = _actor(db, SECRETARIAT)

@@ -17,6 +17,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, status
 from fastapi.responses import Response
 
+from stewardship.core import clock
 from stewardship.core.web import CurrentActor, DbSession, Pagination
 from stewardship.custody.charts import sankey
 from stewardship.custody.rules import CocMaterial
@@ -72,7 +73,7 @@ SVG_RESPONSE: dict[int | str, dict[str, Any]] = {
 
 
 def _year(year: int | None) -> int:
-    return year if year is not None else date.today().year
+    return year if year is not None else clock.today().year
 
 
 # --- accounts and the journal -----------------------------------------------------------

@@ -39,6 +39,7 @@ from sqlalchemy.orm import Session
 
 from stewardship.assurance.demo import suspension_day
 from stewardship.assurance.service import certificates
+from stewardship.core import clock
 from stewardship.core.auth import Actor, system_actor
 from stewardship.core.errors import DomainError
 from stewardship.core.pagination import PageParams
@@ -430,7 +431,7 @@ def _certified_throughout(db: Session, year: _Year) -> bool:
 def load_demo_custody(db: Session, today: date | None = None) -> bool:
     """Record the demo year of CoC flows; False when CoC documents exist already or the
     world lacks what the flows need (members, facilities, certificates)."""
-    day = today or date.today()
+    day = today or clock.today()
     if repo.document_count(db):
         return False
     try:

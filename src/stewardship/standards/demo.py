@@ -7,13 +7,14 @@ Idempotent: each part is skipped when it exists already.
 from __future__ import annotations
 
 import copy
-from datetime import date, timedelta
+from datetime import timedelta
 from importlib import resources
 from typing import Any
 
 import yaml
 from sqlalchemy.orm import Session
 
+from stewardship.core import clock
 from stewardship.core.auth import Actor
 from stewardship.core.config import Settings
 from stewardship.registry.service import accounts
@@ -55,7 +56,7 @@ def _next_draft(slug: str, version: int, edits: dict[str, str]) -> str:
     data: dict[str, Any] = copy.deepcopy(yaml.safe_load(shipped_package_text(source)))
     data["version"] = version
     data["title"] = data["title"].replace("(illustrative)", "(illustrative draft)")
-    today = date.today()
+    today = clock.today()
     data["published_on"] = data["effective_on"] = today + timedelta(days=365)
     data["transition_ends_on"] = today + timedelta(days=730)
     for principle in data["principles"]:
@@ -68,7 +69,7 @@ def _next_draft(slug: str, version: int, edits: dict[str, str]) -> str:
 def _seat_body(db: Session, actor: Actor, seats: list[dict[str, str]]) -> None:
     if repo.body_members(db):
         return
-    today = date.today()
+    today = clock.today()
     for seat in seats:
         if accounts.find_user(db, seat["email"]) is None:
             continue
@@ -84,7 +85,7 @@ def load_demo_standards(db: Session, actor: Actor, seats: list[dict[str, str]],
     _seat_body(db, actor, seats)
     if repo.list_revisions(db):
         return
-    today = date.today()
+    today = clock.today()
     # A Chain of Custody revision out for public comment.
     coc = revisions.create_revision(db, actor, RevisionCreate(
         standard="chain-of-custody", title="Chain of Custody Standard version 3",

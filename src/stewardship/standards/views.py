@@ -12,7 +12,7 @@ from __future__ import annotations
 import difflib
 import uuid
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import timedelta
 from fractions import Fraction
 from typing import Annotated, Any, TypeVar
 
@@ -21,6 +21,7 @@ from fastapi.responses import Response
 from markupsafe import Markup, escape
 from pydantic import BaseModel
 
+from stewardship.core import clock
 from stewardship.core.auth import Actor, Role, require
 from stewardship.core.errors import DomainError, InvalidInput, NotFound
 from stewardship.core.forms import form_input
@@ -68,7 +69,7 @@ Upload = Annotated[UploadFile | None, File()]
 def _render(request: Request, name: str, context: dict[str, Any],
             status_code: int = 200) -> Response:
     merged = {"labels": LABELS, "errors": {}, "notices": [], "problems": [], "values": {},
-              "today": date.today(), **context}
+              "today": clock.today(), **context}
     response: Response = request.app.state.templates.render(
         request, f"standards/{name}", merged, status_code)
     return response
@@ -264,7 +265,7 @@ def standards_page(request: Request, db: DbSession, actor: OptionalActor) -> Res
 @router.get("/standards/body")
 def body_page(request: Request, db: DbSession, actor: OptionalActor) -> Response:
     members = votes.list_body(db)
-    serving = {m.id for m in votes.list_body(db, on=date.today())}
+    serving = {m.id for m in votes.list_body(db, on=clock.today())}
     chambers = [(value, name, [m for m in members if m.chamber == value])
                 for value, name in CHAMBERS]
     return _render(request, "body.html", {"chambers": chambers, "serving": serving,
@@ -517,8 +518,9 @@ def import_standard(request: Request, db: DbSession, actor: OptionalActor,
 def _admin_body(request: Request, db: Any, **extra: Any) -> Response:
     status_code = extra.pop("status_code", 200)
     members = votes.list_body(db)
-    serving = {m.id for m in votes.list_body(db, on=date.today())}
-    values = {"term_starts_on": date.today().isoformat(), **extra.pop("values", {})}
+    today = clock.today()
+    serving = {m.id for m in votes.list_body(db, on=today)}
+    values = {"term_starts_on": today.isoformat(), **extra.pop("values", {})}
     return _render(request, "admin_body.html", {
         "members": members, "serving": serving, "chambers": CHAMBERS, "values": values,
         **extra}, status_code=status_code)
@@ -592,7 +594,7 @@ def _manage_page(request: Request, db: Any, actor: Actor, revision_id: uuid.UUID
     revision = revisions.get_revision(db, actor, revision_id)
     comments = revisions.comments(db, actor, revision_id)
     settings = settings_of(request)
-    today = date.today()
+    today = clock.today()
     days = (settings.consultation_first_round_days if not revision.rounds
             else settings.consultation_later_round_days)
     closed_rounds = {r.number for r in revision.rounds if r.closed_at is not None}

@@ -19,6 +19,7 @@ from stewardship.assurance.schemas import (
     OrganizationRef,
     StandardRef,
 )
+from stewardship.core import clock
 from stewardship.core.auth import Actor, Role
 from stewardship.core.errors import InvalidInput, NotFound
 from stewardship.registry import repository as registry_repo
@@ -31,7 +32,7 @@ from stewardship.standards.service import library
 
 
 def today_or(day: date | None) -> date:
-    return day if day is not None else date.today()
+    return day if day is not None else clock.today()
 
 
 def own_organization(db: Session, actor: Actor) -> Organization:

@@ -16,6 +16,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
+from stewardship.core import clock
 from stewardship.core.auth import Actor
 from stewardship.core.errors import DomainError, NotFound
 from stewardship.core.forms import field_message, form_input
@@ -208,4 +209,4 @@ def yield_rows() -> list[dict[str, str]]:
 
 
 def today() -> date:
-    return date.today()
+    return clock.today()

@@ -22,13 +22,14 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import orjson
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from stewardship.core import clock
 from stewardship.core.auth import Actor, Role
 from stewardship.core.config import get_settings
 from stewardship.core.errors import DomainError, Forbidden, Unauthenticated
@@ -300,7 +301,7 @@ def capture_document(db: Session, actor: Actor, document: dict[str, Any],
         raise CaptureRejected(f"{len(skipped)} of {len(events)} events are not valid; nothing "
                               "was captured", result.errors)
     prefixes = rules.context_prefixes(document.get("@context"))
-    now = datetime.now(UTC)
+    now = clock.now()
     common = {"organization_id": actor.organization_id, "job_id": job_id,
               "context_id": _context_id(db, document.get("@context"))}
     ours = platform_prefixes(prefixes)
@@ -363,6 +364,6 @@ def capture_event(db: Session, actor: Actor, event: Any,
         raise EpcisProblem(400, "the event is not a valid EPCIS 2.0 event: "
                            f"{errors[0]['detail']}", errors=errors)
     document = {"@context": event.get("@context"), "type": "EPCISDocument",
-                "schemaVersion": "2.0", "creationDate": rules.format_time(datetime.now(UTC)),
+                "schemaVersion": "2.0", "creationDate": rules.format_time(clock.now()),
                 "epcisBody": {"eventList": [event]}}
     return capture_document(db, actor, document, ROLLBACK, issues=[])

@@ -16,11 +16,12 @@ import os
 import socket
 import uuid
 from dataclasses import asdict
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from stewardship.core import clock
 from stewardship.core.auth import Actor, Role
 from stewardship.core.config import Settings
 from stewardship.core.db import transaction
@@ -152,7 +153,7 @@ def process_claimed(db: Session, job_id: uuid.UUID, token: str, validation: Vali
     job = repo.held_job(db, job_id, token)
     if job is None:
         return False
-    now = datetime.now(UTC)
+    now = clock.now()
     errors = list(job.errors or [])
     try:
         document = loads(job.document or "null")
@@ -183,13 +184,13 @@ def process_next_job(factory: sessionmaker[Session], settings: Settings,
     """Claim and process one job; False when there was none to do."""
     token = token or worker_token()
     with transaction(factory) as db:
-        job = repo.claim_job(db, token=token, now=datetime.now(UTC),
+        job = repo.claim_job(db, token=token, now=clock.now(),
                              lease_seconds=settings.epcis_job_lease_seconds)
         if job is None:
             return False
         job_id = job.id
         if job.attempts > settings.epcis_job_max_attempts:
-            repo.finish_job(db, job_id, token, success=False, finished_at=datetime.now(UTC),
+            repo.finish_job(db, job_id, token, success=False, finished_at=clock.now(),
                             errors=[problem(500, f"the capture was given up after "
                                             f"{job.attempts - 1} attempts that did not finish")])
             return True
@@ -201,7 +202,7 @@ def process_next_job(factory: sessionmaker[Session], settings: Settings,
     except Exception:
         log.exception("capture job %s failed", job_id)
         with transaction(factory) as db:
-            repo.finish_job(db, job_id, token, success=False, finished_at=datetime.now(UTC),
+            repo.finish_job(db, job_id, token, success=False, finished_at=clock.now(),
                             errors=[problem(500, "the capture failed on our side; nothing of "
                                             "the document was stored")])
     return True

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
 from sqlalchemy.orm import Session
 
+from stewardship.core import clock
 from stewardship.core.auth import MEMBER_ROLES, Actor
 from stewardship.core.config import Settings
 from stewardship.core.errors import NotFound, Unauthenticated
@@ -63,7 +63,7 @@ def query_events(db: Session, actor: Actor | None, params: list[tuple[str, str]]
     document = {
         "@context": result_context(db, [c for _, _, c in rows]),
         "type": "EPCISQueryDocument", "schemaVersion": "2.0",
-        "creationDate": rules.format_time(datetime.now(UTC)),
+        "creationDate": rules.format_time(clock.now()),
         "epcisBody": {"queryResults": {
             "queryName": "SimpleEventQuery",
             "resultsBody": {"eventList": [loads(body) for _, body, _ in rows]}}},

@@ -6,7 +6,7 @@ from datetime import date
 
 from sqlalchemy.orm import Session
 
-from stewardship.core import eventlog
+from stewardship.core import clock, eventlog
 from stewardship.core.auth import Actor, Role, require
 from stewardship.core.errors import Conflict, InvalidInput, NotFound
 from stewardship.core.pagination import Page, PageParams
@@ -70,7 +70,7 @@ def accredit(db: Session, actor: Actor | None, data: AuditFirmCreate) -> AuditFi
     """Accredit a new audit firm for standards, countries and activities."""
     actor = require(actor, Role.SECRETARIAT, action="accredit audit firms")
     slug = organizations.unique_slug(db, AuditFirm, data.slug, data.name, "audit-firm")
-    if data.accreditation.expires_on <= date.today():
+    if data.accreditation.expires_on <= clock.today():
         raise InvalidInput("the accreditation must expire in the future",
                            field="accreditation.expires_on")
     acc = data.accreditation
@@ -92,7 +92,7 @@ def update_accreditation(db: Session, actor: Actor | None, slug: str,
                          data: Accreditation) -> AuditFirmRead:
     actor = require(actor, Role.SECRETARIAT, action="change accreditations")
     firm = load(db, actor, slug)
-    if data.expires_on <= date.today():
+    if data.expires_on <= clock.today():
         raise InvalidInput("the accreditation must expire in the future", field="expires_on")
     firm.standards = [s.value for s in data.standards]
     firm.countries = data.countries

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 from sqlalchemy.orm import Session
 
-from stewardship.core import eventlog
+from stewardship.core import clock, eventlog
 from stewardship.core.auth import Actor, Role, require
 from stewardship.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from stewardship.core.pagination import Page, PageParams
@@ -144,7 +142,7 @@ def check_duplicates(db: Session, actor: Actor | None, data: DuplicateCheck) -> 
 
 def _new_public_id(db: Session, country: str) -> str:
     for _ in range(20):
-        candidate = new_facility_id(country, date.today().year)
+        candidate = new_facility_id(country, clock.today().year)
         if not repo.public_id_taken(db, candidate):
             return candidate
     raise Conflict("could not allocate a facility id; try again")

@@ -7,7 +7,7 @@ from datetime import date
 
 from sqlalchemy.orm import Session
 
-from stewardship.core import eventlog
+from stewardship.core import clock, eventlog
 from stewardship.core.auth import Actor, Role, require
 from stewardship.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from stewardship.core.pagination import Page, PageParams
@@ -44,7 +44,7 @@ def holds_performance_certificate(db: Session, organization: Organization) -> bo
     from stewardship.assurance import repository as assurance_repo
 
     return assurance_repo.holds_current_certificate(db, organization.id, "performance",
-                                                    date.today())
+                                                    clock.today())
 
 
 def _read(db: Session, org: Organization, activities: set[str], facility_count: int,
@@ -67,7 +67,7 @@ def _reads(db: Session, orgs: list[Organization]) -> list[OrganizationRead]:
     ids = [o.id for o in orgs]
     activities = repo.activities_by_organization(db, ids)
     counts = repo.facility_counts(db, ids)
-    today = date.today()
+    today = clock.today()
     return [_read(db, o, activities.get(o.id, set()), counts.get(o.id, 0), today) for o in orgs]
 
 
@@ -171,8 +171,9 @@ def admit(db: Session, actor: Actor | None, slug: str,
     org = load(db, actor, slug)
     if org.status == OrganizationStatus.SUSPENDED:
         raise Conflict("a suspended member is reinstated, not admitted again", field="status")
-    day = joined_on or date.today()
-    if day > date.today():
+    today = clock.today()  # read once: the check and the default are the same day
+    day = joined_on or today
+    if day > today:
         raise InvalidInput("the joining date cannot be in the future", field="joined_on")
     _transition(db, actor, org, OrganizationStatus.MEMBER, {"joined_on": day})
     if org.joined_on is None:

@@ -9,7 +9,7 @@ from typing import Any
 import yaml
 from sqlalchemy.orm import Session
 
-from stewardship.core import eventlog
+from stewardship.core import clock, eventlog
 from stewardship.core.auth import Actor, Role, require
 from stewardship.core.errors import Conflict, InvalidInput, NotFound
 from stewardship.standards import repository as repo
@@ -144,7 +144,7 @@ def version_status(version: StandardVersion, successor: StandardVersion | None,
 
 def _summaries(standard: StandardRow, counts: dict[uuid.UUID, int]) -> list[VersionSummary]:
     versions = sorted(standard.versions, key=lambda v: v.version)
-    today = date.today()
+    today = clock.today()
     out = []
     for i, v in enumerate(versions):
         successor = versions[i + 1] if i + 1 < len(versions) else None

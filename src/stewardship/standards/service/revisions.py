@@ -8,7 +8,7 @@ from datetime import date, timedelta
 
 from sqlalchemy.orm import Session
 
-from stewardship.core import eventlog
+from stewardship.core import clock, eventlog
 from stewardship.core.auth import Actor, Role, require
 from stewardship.core.config import Settings
 from stewardship.core.db import utcnow
@@ -91,7 +91,7 @@ def to_read(db: Session, revision: Revision) -> RevisionRead:
     from stewardship.standards.service import votes
 
     comments = repo.comments_of(db, [r.id for r in revision.rounds])
-    today = date.today()
+    today = clock.today()
     published = (repo.version_by_id(db, revision.published_version_id)
                  if revision.published_version_id else None)
     return RevisionRead(
@@ -193,7 +193,7 @@ def close_round(db: Session, actor: Actor | None, revision_id: uuid.UUID,
     actor = require(actor, Role.SECRETARIAT, action="close consultation rounds")
     revision = load(db, revision_id)
     round_ = current_round(revision)
-    day = today or date.today()
+    day = today or clock.today()
     if day < round_.closes_on:
         raise Conflict(f"round {round_.number} runs until {round_.closes_on}; it cannot close "
                        "early", field="round")
@@ -236,7 +236,7 @@ def add_comment(db: Session, actor: Actor | None, revision_id: uuid.UUID, data: 
     if revision.status != RevisionStatus.CONSULTATION:
         raise Conflict("this revision is not open for comments", field="round")
     round_ = current_round(revision)
-    if not round_accepts_comments(round_.opens_on, round_.closes_on, False, date.today()):
+    if not round_accepts_comments(round_.opens_on, round_.closes_on, False, clock.today()):
         raise Conflict(f"round {round_.number} takes comments from {round_.opens_on} to "
                        f"{round_.closes_on}", field="round")
     if data.criterion is not None and draft_package(revision).criterion(data.criterion) is None:

@@ -9,7 +9,7 @@ from fractions import Fraction
 
 from sqlalchemy.orm import Session
 
-from stewardship.core import eventlog
+from stewardship.core import clock, eventlog
 from stewardship.core.auth import Actor, Role, require
 from stewardship.core.config import Settings
 from stewardship.core.db import utcnow
@@ -116,7 +116,7 @@ def open_vote(db: Session, actor: Actor | None, revision_id: uuid.UUID, data: Vo
     today; the rule (default two-thirds of votes cast, quorum half the eligible) is data."""
     actor = require(actor, Role.SECRETARIAT, action="open votes")
     revision = revisions.load(db, revision_id)
-    today = date.today()
+    today = clock.today()
     if data.closes_on < today:
         raise InvalidInput("the vote must close today or later", field="closes_on")
     try:
@@ -142,7 +142,7 @@ def open_vote(db: Session, actor: Actor | None, revision_id: uuid.UUID, data: Vo
 
 
 def _is_open(vote: Vote) -> bool:
-    return vote.closed_at is None and date.today() <= vote.closes_on
+    return vote.closed_at is None and clock.today() <= vote.closes_on
 
 
 def _seat_on_roll(db: Session, actor: Actor, vote: Vote) -> uuid.UUID | None:
@@ -203,7 +203,7 @@ def close_vote(db: Session, actor: Actor | None, vote_id: uuid.UUID) -> Revision
     if vote.closed_at is not None:
         raise Conflict("this vote is closed already", field="vote_id")
     ballots = repo.ballots_of(db, vote.id)
-    if date.today() <= vote.closes_on and len(ballots) < len(vote.eligible):
+    if clock.today() <= vote.closes_on and len(ballots) < len(vote.eligible):
         raise Conflict(f"the vote runs until {vote.closes_on} and "
                        f"{len(vote.eligible) - len(ballots)} member(s) have not voted",
                        field="vote_id")
@@ -232,14 +232,15 @@ def publish(db: Session, actor: Actor | None, revision_id: uuid.UUID,
     and the end of the transition from the previous version (secretariat)."""
     actor = require(actor, Role.SECRETARIAT, action="publish standards")
     revision = revisions.load(db, revision_id)
-    if data.effective_on < date.today():
+    today = clock.today()  # read once: the day checked is the day recorded
+    if data.effective_on < today:
         # The stored package must validate again (export, diff): effective >= published.
         raise InvalidInput(f"a version takes effect on or after the day it is published "
-                           f"({date.today()})", field="effective_on")
+                           f"({today})", field="effective_on")
     if data.transition_ends_on is not None and data.transition_ends_on <= data.effective_on:
         raise InvalidInput("the transition must end after the effective date",
                            field="transition_ends_on")
-    package = replace(revisions.draft_package(revision), published_on=date.today(),
+    package = replace(revisions.draft_package(revision), published_on=today,
                       effective_on=data.effective_on,
                       transition_ends_on=data.transition_ends_on)
     revisions.move_status(db, actor, revision, RevisionStatus.PUBLISHED,
