@@ -20,6 +20,7 @@ from stewardship.complaints import api as complaints_api
 from stewardship.complaints import views as complaints_views
 from stewardship.core.config import Settings, get_settings
 from stewardship.core.db import make_engine, make_sessionmaker
+from stewardship.core.mail import Mailer
 from stewardship.core.migrate import pending_message
 from stewardship.core.security import use_password_profile
 from stewardship.core.templating import Templates
@@ -134,6 +135,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.sessionmaker = make_sessionmaker(engine)
     app.state.actor_resolver = resolve_actor
     app.state.templates = Templates(TEMPLATE_DIRS)
+    app.state.mailer = Mailer(settings)
 
     install_error_handlers(app)
     # Outermost first: SecurityHeaders (see StewardshipApp), the body limit, then the API's
