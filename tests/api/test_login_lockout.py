@@ -42,7 +42,8 @@ class Inbox:
     messages: list[Message] = field(default_factory=list)
     arrived: threading.Event = field(default_factory=threading.Event)
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    # aiosmtpd calls the handler's handle_DATA by that name.
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.messages.append(email.message_from_bytes(envelope.content))
         self.arrived.set()
         return "250 OK"
