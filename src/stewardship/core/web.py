@@ -4,7 +4,10 @@
   rolls back when it raises (services only flush).
 - ``OptionalActor`` / ``CurrentActor``: who is calling, from a bearer token or the session
   cookie. An endpoint without one of them is public, on purpose.
-- CSRF: a signed double-submit cookie; every form post checks its hidden field.
+- CSRF: a signed double-submit cookie; every form post checks its hidden field, and
+  ``ApiCsrfGuard`` makes cookie-authenticated unsafe API requests send it as a header.
+- ``SecurityHeaders``: the Content-Security-Policy and other protective headers on every
+  answer.
 - Flash messages: a signed cookie read once by the next page.
 - The one error handler that turns domain errors into ``{"error": {...}}``.
 """
