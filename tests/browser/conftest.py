@@ -112,17 +112,29 @@ def browser() -> Iterator[Any]:
 def new_page(browser: Any, live_server: str) -> Iterator[Callable[..., Any]]:
     """Open pages in fresh browser contexts: ``new_page()`` or ``new_page(width, height)``."""
     contexts: list[Any] = []
+    violations: list[str] = []
 
     def make(width: int = 1280, height: int = 900) -> Any:
         context = browser.new_context(base_url=live_server,
                                       viewport={"width": width, "height": height})
         context.set_default_timeout(10_000)
         contexts.append(context)
-        return context.new_page()
+        opened = context.new_page()
+        opened.on("console", lambda message: _note_csp_violation(message, opened, violations))
+        return opened
 
     yield make
     for context in contexts:
         context.close()
+    # Every page of every browser test also proves the Content-Security-Policy lets it work:
+    # Chromium reports each script, style or resource the policy blocks on the console.
+    assert violations == [], "the Content-Security-Policy blocked something:\n" + "\n".join(
+        violations)
+
+
+def _note_csp_violation(message: Any, page: Any, violations: list[str]) -> None:
+    if "Content Security Policy" in message.text:
+        violations.append(f"{page.url}: {message.text}")
 
 
 @pytest.fixture

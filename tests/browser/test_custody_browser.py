@@ -84,3 +84,18 @@ def test_issue_receive_and_verify_a_coc_document(new_page: Any, artifacts: Path)
     expect(public.locator("body")).to_contain_text("The recipient confirmed receipt")
     expect(public.get_by_role("heading", name="Origin composition")).to_be_visible()
     public.screenshot(path=str(artifacts / "custody-verify.png"), full_page=True)
+
+
+def test_the_typical_yield_help_runs_under_the_content_security_policy(page: Any) -> None:
+    # The help is a static script (no inline script is allowed): choosing a transformation
+    # puts its typical yield beside the declared one.
+    log_in(page, ISSUER)
+    page.goto("/custody/record/transformation")
+    _choose_entity(page, "Rheinfeld Walzwerk GmbH")
+    help_text = page.locator("#help-declared_yield")
+    before = help_text.inner_text()
+    select = page.locator("#field-transformation")
+    choice = select.locator("option").nth(1).get_attribute("value")
+    select.select_option(choice)
+    expect(help_text).not_to_have_text(before)
+    expect(help_text).to_contain_text(re.compile(r"\d"))

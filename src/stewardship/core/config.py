@@ -28,6 +28,19 @@ class Settings(BaseSettings):
     login_max_failures: int = 5
     login_window_minutes: int = 15
     login_lockout_minutes: int = 15
+    """Failed passwords lock sign-in for one e-mail from one client address only."""
+    login_link_minutes: int = Field(
+        default=15, ge=1, description="How long an e-mailed one-time sign-in link works.")
+    login_links_per_hour: int = Field(
+        default=3, ge=1, description="Sign-in links one account may be sent per hour.")
+    smtp_host: str = Field(
+        default="", description="The SMTP server mail is sent through; unset in development "
+        "writes each message to var_dir/outbox/ as an .eml file instead.")
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_starttls: bool = False
+    smtp_username: str = ""
+    smtp_password: str = ""
+    mail_from: str = "Stewardship <no-reply@stewardship.invalid>"
     page_size_default: int = 20
     page_size_max: int = 200
     invitation_days: int = 14

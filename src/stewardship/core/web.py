@@ -4,13 +4,19 @@
   rolls back when it raises (services only flush).
 - ``OptionalActor`` / ``CurrentActor``: who is calling, from a bearer token or the session
   cookie. An endpoint without one of them is public, on purpose.
-- CSRF: a signed double-submit cookie; every form post checks its hidden field.
+- CSRF: a signed double-submit cookie; every form post checks its hidden field, and
+  ``ApiCsrfGuard`` makes cookie-authenticated unsafe API requests send it as a header.
+- ``SecurityHeaders``: the Content-Security-Policy and other protective headers on every
+  answer.
 - Flash messages: a signed cookie read once by the next page.
 - The one error handler that turns domain errors into ``{"error": {...}}``.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import re
 import secrets
 from collections.abc import Callable, Iterator
 from typing import Annotated, Any
@@ -137,6 +143,83 @@ async def verify_csrf(request: Request) -> None:
 
 
 CsrfChecked = Depends(verify_csrf)
+
+
+# --- CSRF for the API -------------------------------------------------------------------
+#
+# The API takes a bearer token, which a browser never adds to a request on its own, or the
+# session cookie, which it adds to every request to this site, including a plain HTML form
+# posted from another page. So an unsafe request to the API that carries the cookie and no
+# bearer token must prove it comes from one of the platform's own pages: it sends the
+# token of the signed CSRF cookie (pages publish it in <meta name="csrf-token">) in the
+# X-CSRF-Token header, which a form cannot set and another origin cannot read, and its
+# Origin and Sec-Fetch-Site, when the browser sends them, must name this site.
+
+CSRF_HEADER = "X-CSRF-Token"
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+CSRF_GUARDED_PREFIXES = ("/api/", "/epcis", "/pact")
+
+
+def _origin_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower() if parts.scheme and parts.netloc else ""
+
+
+def api_csrf_problem(method: str, path: str, headers: dict[str, str], cookies: dict[str, str],
+                     *, secret: str, own_origins: frozenset[str]) -> str | None:
+    """Why this request must be refused as a possible cross-site forgery, or None.
+
+    ``headers`` are keyed in lower case. Requests that are safe, outside the API, carry
+    a bearer token or carry no session cookie are never refused here.
+    """
+    if method.upper() not in UNSAFE_METHODS or not path.startswith(CSRF_GUARDED_PREFIXES):
+        return None
+    scheme, _, value = headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return None
+    if not cookies.get(SESSION_COOKIE):
+        return None
+    fetch_site = headers.get("sec-fetch-site", "").lower()
+    if fetch_site not in ("", "same-origin", "none"):
+        return (f"the request came from another site ({fetch_site}); the API does not take "
+                "the session cookie from other sites: use a bearer token")
+    origin = headers.get("origin", "").lower()
+    if origin and origin not in own_origins:
+        return (f"the request came from {origin}, not from this site; the API does not take "
+                "the session cookie from other sites: use a bearer token")
+    sent = headers.get(CSRF_HEADER.lower(), "")
+    signed = cookies.get(CSRF_COOKIE, "")
+    expected = unsign(secret, signed) if signed else None
+    if not expected or not sent or not secrets.compare_digest(sent, expected):
+        return (f"a request signed in with the session cookie must send the page's CSRF token "
+                f"in the {CSRF_HEADER} header (or use a bearer token instead of the cookie)")
+    return None
+
+
+class ApiCsrfGuard:
+    """Refuses cookie-authenticated unsafe API requests without the CSRF header, with 403,
+    before any endpoint, body parsing or database work runs."""
+
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+        self.app = app
+        self.secret = settings.secret_key
+        self.base_origin = _origin_of(settings.base_url)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        own = {self.base_origin, _origin_of(str(request.base_url))} - {""}
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        problem = api_csrf_problem(request.method, request.url.path, headers,
+                                   dict(request.cookies), secret=self.secret,
+                                   own_origins=frozenset(own))
+        if problem is None:
+            await self.app(scope, receive, send)
+            return
+        refusal = Forbidden(problem, field=CSRF_HEADER)
+        await JSONResponse(refusal.to_dict(), status_code=403)(scope, receive, send)
 
 
 # --- flash messages ---------------------------------------------------------------------
@@ -330,8 +413,45 @@ class BodySizeLimit:
         await send({"type": "http.response.body", "body": response.body})
 
 
+def content_security_policy(*, script_src: tuple[str, ...] = (),
+                            style_src: tuple[str, ...] = (),
+                            img_src: tuple[str, ...] = ()) -> str:
+    """The pages' policy: everything from this origin only, no inline script or style, no
+    framing, forms posting only here. A page that needs more names its extra sources."""
+    directives = [
+        ("default-src", ("'self'",)),
+        ("script-src", ("'self'", *script_src)),
+        ("style-src", ("'self'", *style_src)),
+        ("img-src", ("'self'", "data:", *img_src)),
+        ("connect-src", ("'self'",)),
+        ("frame-ancestors", ("'none'",)),
+        ("form-action", ("'self'",)),
+        ("base-uri", ("'self'",)),
+        ("object-src", ("'none'",)),
+    ]
+    return "; ".join(f"{name} {' '.join(sources)}" for name, sources in directives)
+
+
+PAGE_CSP = content_security_policy()
+
+_INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>(.*?)</script>", re.S | re.I)
+
+
+def inline_script_hashes(html: str) -> tuple[str, ...]:
+    """CSP sources allowing exactly the inline scripts of one page, by their SHA-256."""
+    return tuple(
+        "'sha256-" + base64.b64encode(hashlib.sha256(m.group(1).encode()).digest()).decode()
+        + "'" for m in _INLINE_SCRIPT.finditer(html))
+
+
 class SecurityHeaders:
-    """Sets the CSRF cookie minted during the request and a few protective headers."""
+    """Sets the CSRF cookie minted during the request and the protective headers.
+
+    The application wraps its whole middleware stack in this one (see web/app.py), so that
+    every answer carries the headers: errors, a 413 from the body limit and the 500 that
+    Starlette's outermost error middleware sends included. A response that already sets a
+    Content-Security-Policy (the API docs page) keeps its own.
+    """
 
     def __init__(self, app: ASGIApp, settings: Settings) -> None:
         self.app = app
@@ -346,9 +466,12 @@ class SecurityHeaders:
         async def wrapped(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
+                present = {name.lower() for name, _ in headers}
                 headers.append((b"x-content-type-options", b"nosniff"))
                 headers.append((b"referrer-policy", b"same-origin"))
                 headers.append((b"x-frame-options", b"DENY"))
+                if b"content-security-policy" not in present:
+                    headers.append((b"content-security-policy", PAGE_CSP.encode()))
                 new_cookie = state.get("new_csrf_cookie")
                 if new_cookie:
                     flags = "; Path=/; HttpOnly; SameSite=Lax"

@@ -228,11 +228,28 @@ class UserSession(IdMixin, Base):
 
 
 class LoginAttempt(IdMixin, Base):
-    """Each failed sign-in, kept to throttle guessing."""
+    """Each failed sign-in, kept to throttle guessing. Counted per e-mail and client address,
+    so that failures from one place never lock the account's owner out elsewhere."""
 
     __tablename__ = "login_attempts"
-    __table_args__ = (Index("ix_login_attempts_email_at", "email", "at"),)
+    __table_args__ = (Index("ix_login_attempts_email_at", "email", "at"),
+                      Index("ix_login_attempts_email_ip_at", "email", "ip", "at"))
 
     email: Mapped[str] = mapped_column(String(254))
     ip: Mapped[str] = mapped_column(String(64), default="")
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class LoginLink(IdMixin, Base):
+    """A one-time sign-in link sent by e-mail, for a user locked out by failed passwords
+    (or who forgot theirs). Only the token's SHA-256 digest is stored; it works once."""
+
+    __tablename__ = "login_links"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), index=True)
+    token_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    requested_from: Mapped[str] = mapped_column(String(64), default="")
+    """The client address that asked for the link."""

@@ -19,6 +19,7 @@ from stewardship.registry.models import (
     FacilityAlias,
     Invitation,
     LoginAttempt,
+    LoginLink,
     Organization,
     User,
     UserSession,
@@ -286,15 +287,27 @@ def session_by_digest(session: Session, digest: str) -> UserSession | None:
     return session.scalar(select(UserSession).where(UserSession.token_digest == digest))
 
 
-def recent_failures(session: Session, email: str, since: datetime) -> list[datetime]:
+def recent_failures(session: Session, email: str, ip: str, since: datetime) -> list[datetime]:
+    """Failed sign-ins for this e-mail from this client address since ``since``."""
     return list(session.scalars(
         select(LoginAttempt.at).where(LoginAttempt.email == email.lower(),
-                                      LoginAttempt.at >= since)
+                                      LoginAttempt.ip == ip, LoginAttempt.at >= since)
     ))
 
 
-def clear_failures(session: Session, email: str) -> None:
-    session.execute(delete(LoginAttempt).where(LoginAttempt.email == email.lower()))
+def clear_failures(session: Session, email: str, ip: str) -> None:
+    """Forget the failures from one address: another address's count stays as it is."""
+    session.execute(delete(LoginAttempt).where(LoginAttempt.email == email.lower(),
+                                               LoginAttempt.ip == ip))
+
+
+def login_link_by_digest(session: Session, digest: str) -> LoginLink | None:
+    return session.scalar(select(LoginLink).where(LoginLink.token_digest == digest))
+
+
+def count_login_links(session: Session, user_id: uuid.UUID, since: datetime) -> int:
+    return session.scalar(select(func.count()).select_from(LoginLink).where(
+        LoginLink.user_id == user_id, LoginLink.created_at >= since)) or 0
 
 
 def delete_session(session: Session, digest: str) -> None:

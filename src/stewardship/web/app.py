@@ -7,8 +7,11 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
+from starlette.types import ASGIApp
 
 from stewardship import __version__
 from stewardship.assurance import api as assurance_api
@@ -17,10 +20,18 @@ from stewardship.complaints import api as complaints_api
 from stewardship.complaints import views as complaints_views
 from stewardship.core.config import Settings, get_settings
 from stewardship.core.db import make_engine, make_sessionmaker
+from stewardship.core.mail import Mailer
 from stewardship.core.migrate import pending_message
 from stewardship.core.security import use_password_profile
 from stewardship.core.templating import Templates
-from stewardship.core.web import BodySizeLimit, SecurityHeaders, install_error_handlers
+from stewardship.core.web import (
+    ApiCsrfGuard,
+    BodySizeLimit,
+    SecurityHeaders,
+    content_security_policy,
+    inline_script_hashes,
+    install_error_handlers,
+)
 from stewardship.custody import api as custody_api
 from stewardship.custody import views as custody_views
 from stewardship.interop import epcis_api
@@ -47,11 +58,48 @@ Public lists need no token. Everything else takes a personal bearer token
 (`Authorization: Bearer stw_...`), created at `POST /api/v1/auth/tokens` or on the
 *API tokens* page. Errors are `{"error": {"code", "message", "details"}}`; lists paginate
 with `page` and `per_page`.
+
+A browser signed in to the pages may call the API with its session cookie, but then every
+POST, PUT, PATCH and DELETE must send the page's CSRF token (its `<meta name="csrf-token">`)
+in the `X-CSRF-Token` header and come from this site; otherwise it is refused with 403.
+Bearer tokens need no such header. (On this page, *Authorize* with a bearer token to try
+the unsafe operations out.)
 """
+
+# The interactive API docs load Swagger UI from its CDN and start it with one inline
+# script; that page alone gets a policy naming the CDN, the script's hash and inline styles
+# (Swagger UI styles its widgets inline). Every other answer has core.web.PAGE_CSP.
+SWAGGER_CDN = "https://cdn.jsdelivr.net"
+SWAGGER_FAVICON = "https://fastapi.tiangolo.com"
 
 
 class MigrationsPending(RuntimeError):
     pass
+
+
+class StewardshipApp(FastAPI):
+    """FastAPI with the security headers outside everything else.
+
+    Starlette puts its server-error middleware, which sends the 500 page, outside all the
+    middleware an app adds; wrapping the built stack here is what puts the headers on a
+    500 as well as on every other answer.
+    """
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return SecurityHeaders(super().build_middleware_stack(), self.state.settings)
+
+
+def _api_docs(app: FastAPI) -> None:
+    @app.get("/api/docs", include_in_schema=False)
+    def api_docs() -> HTMLResponse:
+        page = get_swagger_ui_html(openapi_url=app.openapi_url or "/api/openapi.json",
+                                   title=f"{app.title} - docs",
+                                   swagger_ui_parameters={"validatorUrl": None})
+        policy = content_security_policy(
+            script_src=(SWAGGER_CDN, *inline_script_hashes(bytes(page.body).decode())),
+            style_src=(SWAGGER_CDN, "'unsafe-inline'"), img_src=(SWAGGER_FAVICON,))
+        page.headers["content-security-policy"] = policy
+        return page
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
@@ -73,12 +121,12 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             if worker is not None:
                 worker.stop()
 
-    app = FastAPI(
+    app = StewardshipApp(
         title="Stewardship API",
         version=__version__,
         description=DESCRIPTION,
         openapi_url="/api/openapi.json",
-        docs_url="/api/docs",
+        docs_url=None,
         redoc_url=None,
         lifespan=lifespan,
     )
@@ -87,10 +135,14 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.sessionmaker = make_sessionmaker(engine)
     app.state.actor_resolver = resolve_actor
     app.state.templates = Templates(TEMPLATE_DIRS)
+    app.state.mailer = Mailer(settings)
 
     install_error_handlers(app)
-    app.add_middleware(SecurityHeaders, settings=settings)
+    # Outermost first: SecurityHeaders (see StewardshipApp), the body limit, then the API's
+    # CSRF guard, which refuses before any endpoint or body parsing runs.
+    app.add_middleware(ApiCsrfGuard, settings=settings)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    _api_docs(app)
 
     app.include_router(registry_api.router)
     app.include_router(registry_api.auth_router)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from stewardship.assurance.schemas import CertificateQuery
@@ -14,6 +14,7 @@ from stewardship.core import eventlog
 from stewardship.core.auth import Role, require
 from stewardship.core.errors import DomainError, InvalidInput
 from stewardship.core.pagination import PageParams
+from stewardship.core.templating import sentence
 from stewardship.core.web import (
     SESSION_COOKIE,
     CsrfChecked,
@@ -23,6 +24,7 @@ from stewardship.core.web import (
     redirect,
     settings_of,
 )
+from stewardship.registry.models import User
 from stewardship.registry.service import accounts, audit_firms, facilities, organizations
 
 router = APIRouter(include_in_schema=False)
@@ -64,22 +66,88 @@ def login(request: Request, db: DbSession, email: Annotated[str, Form(max_length
     settings = settings_of(request)
     context = {"next": _safe_next(next), "email": email}
     try:
-        user = accounts.authenticate(db, email, password, settings,
-                                     ip=request.client.host if request.client else "")
+        user = accounts.authenticate(db, email, password, settings, ip=_client(request))
     except DomainError as exc:
         db.rollback()
-        return _render(request, "login.html", {**context, "errors": exc.field_errors()},
+        # A lock: the page explains it and offers the e-mailed sign-in link.
+        return _render(request, "login.html",
+                       {**context, "errors": exc.field_errors(),
+                        "locked": exc.status_code == 429},
                        status_code=exc.status_code)
     if user is None:
         # The failed attempt is committed with this response; it counts towards the lock.
         return _render(request, "login.html",
                        {**context, "errors": accounts.LOGIN_FAILED.field_errors()},
                        status_code=401)
+    return _start_session(request, db, user, _safe_next(next), f"Welcome, {user.name}.")
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else ""
+
+
+def _start_session(request: Request, db: DbSession, user: User, target: str,
+                   message: str) -> Response:
+    settings = settings_of(request)
     token = accounts.start_session(db, user, settings)
-    response = redirect(request, _safe_next(next), f"Welcome, {user.name}.")
+    response = redirect(request, target, message)
     response.set_cookie(SESSION_COOKIE, token, max_age=settings.session_days * 86400, path="/",
                         httponly=True, samesite="lax", secure=settings.secure_cookies)
     return response
+
+
+@router.get("/login/link")
+def login_link_form(request: Request, email: Annotated[str, Query(max_length=254)] = ""
+                    ) -> Response:
+    return _render(request, "login_link.html", {"email": email, "errors": {}, "sent": ""})
+
+
+@router.post("/login/link", dependencies=[CsrfChecked])
+def send_login_link(request: Request, db: DbSession,
+                    email: Annotated[str, Form(max_length=254)] = "") -> Response:
+    """E-mail a one-time sign-in link: the way in past a lock on failed passwords."""
+    try:
+        sent = accounts.request_login_link(db, email, settings_of(request),
+                                           request.app.state.mailer, ip=_client(request))
+    except DomainError as exc:
+        db.rollback()
+        return _render(request, "login_link.html",
+                       {"email": email, "errors": _field_or_form(exc), "sent": ""},
+                       status_code=exc.status_code)
+    return _render(request, "login_link.html", {"email": email, "errors": {},
+                                                "sent": sentence(sent)})
+
+
+def _field_or_form(exc: DomainError) -> dict[str, str]:
+    return exc.field_errors() or {"email": exc.message}
+
+
+@router.get("/login/link/{token}")
+def login_link_page(request: Request, db: DbSession,
+                    token: Annotated[str, Path(max_length=100)]) -> Response:
+    """The link from the e-mail. Opening it signs nobody in (mail scanners open links);
+    its button does."""
+    try:
+        accounts.open_login_link(db, token)
+    except DomainError as exc:
+        return _render(request, "login_link_use.html",
+                       {"token": token, "problem": sentence(exc.message)},
+                       status_code=exc.status_code)
+    return _render(request, "login_link_use.html", {"token": token, "problem": ""})
+
+
+@router.post("/login/link/{token}", dependencies=[CsrfChecked])
+def use_login_link(request: Request, db: DbSession,
+                   token: Annotated[str, Path(max_length=100)]) -> Response:
+    try:
+        user = accounts.sign_in_with_link(db, token, ip=_client(request))
+    except DomainError as exc:
+        db.rollback()
+        return _render(request, "login_link_use.html",
+                       {"token": token, "problem": sentence(exc.message)},
+                       status_code=exc.status_code)
+    return _start_session(request, db, user, "/dashboard",
+                          f"Welcome, {user.name}. You signed in with an e-mailed link.")
 
 
 @router.post("/logout", dependencies=[CsrfChecked])

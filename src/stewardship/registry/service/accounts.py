@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
 
 from stewardship.core import eventlog
-from stewardship.core.auth import MEMBER_ROLES, Actor, Role, require
+from stewardship.core.auth import MEMBER_ROLES, Actor, Role, require, system_actor
 from stewardship.core.config import Settings
 from stewardship.core.db import utcnow
 from stewardship.core.errors import (
@@ -19,6 +19,7 @@ from stewardship.core.errors import (
     TooManyRequests,
     Unauthenticated,
 )
+from stewardship.core.mail import Mailer
 from stewardship.core.pagination import Page, PageParams
 from stewardship.core.security import (
     API_TOKEN_PREFIX,
@@ -30,7 +31,14 @@ from stewardship.core.security import (
     verify_password,
 )
 from stewardship.registry import repository as repo
-from stewardship.registry.models import ApiToken, Invitation, LoginAttempt, User, UserSession
+from stewardship.registry.models import (
+    ApiToken,
+    Invitation,
+    LoginAttempt,
+    LoginLink,
+    User,
+    UserSession,
+)
 from stewardship.registry.rules import login_locked_until
 from stewardship.registry.schemas import (
     InvitationCreate,
@@ -237,37 +245,140 @@ def update_user(db: Session, actor: Actor | None, user_id: uuid.UUID,
 
 
 LOGIN_FAILED = Unauthenticated("the e-mail or password is not right", field="password")
+THROTTLE = system_actor("sign-in throttle")
 
 
 def authenticate(db: Session, email: str, password: str, settings: Settings,
                  ip: str = "") -> User | None:
-    """Check a password, throttling repeated failures for the same e-mail.
+    """Check a password, throttling repeated failures for the same e-mail and address.
+
+    Failures count per e-mail *and* client address: five wrong passwords from one place
+    lock that account from that place only, so whoever guesses from elsewhere can never
+    lock the owner out. A locked-out owner (or one behind the same address) signs in
+    with an e-mailed one-time link instead (``request_login_link``).
 
     A wrong password returns None after recording the failure; the caller answers 401
     without raising, so that the record is committed and counts towards the lock.
     """
     email = (email or "").strip().lower()
+    ip = ip[:64]
     now = utcnow()
     window = timedelta(minutes=settings.login_window_minutes)
     lockout = timedelta(minutes=settings.login_lockout_minutes)
-    failures = repo.recent_failures(db, email, now - window - lockout)
+    failures = repo.recent_failures(db, email, ip, now - window - lockout)
     locked = login_locked_until(failures, now, max_failures=settings.login_max_failures,
                                 window=window, lockout=lockout)
     if locked is not None:
-        minutes = max(1, int((locked - now).total_seconds() // 60) + 1)
         raise TooManyRequests(
-            f"too many failed sign-ins for this e-mail; try again in {minutes} minutes",
+            f"too many failed sign-ins for this e-mail from your address; try again in "
+            f"{_minutes_until(locked, now)} minutes, or have a sign-in link e-mailed to you",
             field="email")
     user = repo.user_by_email(db, email) if email else None
     if user is None:
         burn_password_check(password)
     if user is None or not user.active or not verify_password(user.password_hash, password):
-        db.add(LoginAttempt(email=email, ip=ip[:64], at=now))
+        db.add(LoginAttempt(email=email, ip=ip, at=now))
         db.flush()
+        now_locked = login_locked_until([*failures, now], now,
+                                        max_failures=settings.login_max_failures,
+                                        window=window, lockout=lockout)
+        if now_locked is not None and user is not None:
+            # Once per lock (the next attempts are refused before they count).
+            eventlog.append(db, THROTTLE, "registry.login.locked", f"user:{user.id}",
+                            {"email": email, "until": now_locked,
+                             "failures": settings.login_max_failures})
         return None
-    repo.clear_failures(db, email)
+    repo.clear_failures(db, email, ip)
     user.last_login_at = now
     db.flush()
+    return user
+
+
+def _minutes_until(moment: datetime, now: datetime) -> int:
+    return max(1, int((moment - now).total_seconds() // 60) + 1)
+
+
+# --- one-time sign-in links -------------------------------------------------------------
+
+LINK_SENT = ("if an account with this e-mail exists, a sign-in link is on its way; it works "
+             "once, for {minutes} minutes")
+
+
+def request_login_link(db: Session, email: str, settings: Settings, mailer: Mailer,
+                       ip: str = "") -> str:
+    """E-mail a one-time sign-in link to the account's address; returns what to tell the
+    person asking, which is the same whether or not the account exists.
+
+    The link lets the owner in past a lock that failed passwords put on their address. It
+    goes only to the account's own mailbox, so asking for one gives nobody else anything;
+    at most ``login_links_per_hour`` are sent per account, so it cannot flood a mailbox.
+    """
+    email = (email or "").strip().lower()
+    if not email or "@" not in email:
+        raise InvalidInput("give the e-mail address of your account", field="email")
+    answer = LINK_SENT.format(minutes=settings.login_link_minutes)
+    user = repo.user_by_email(db, email)
+    if user is None or not user.active:
+        return answer
+    now = utcnow()
+    if repo.count_login_links(db, user.id, now - timedelta(hours=1)) \
+            >= settings.login_links_per_hour:
+        return answer
+    token = new_token()
+    link = LoginLink(user_id=user.id, token_digest=token_digest(token), created_at=now,
+                     expires_at=now + timedelta(minutes=settings.login_link_minutes),
+                     requested_from=ip[:64])
+    db.add(link)
+    db.flush()
+    mailer.send(user.email, "Your sign-in link for Stewardship", LINK_MAIL.format(
+        name=user.name, url=f"{settings.base_url.rstrip('/')}/login/link/{token}",
+        minutes=settings.login_link_minutes))
+    eventlog.append(db, THROTTLE, "registry.login.link_sent", f"user:{user.id}",
+                    {"link": link.id, "expires_at": link.expires_at})
+    return answer
+
+
+LINK_MAIL = """\
+Hello {name},
+
+Someone (we hope you) asked for a link to sign in to Stewardship without a password.
+Open it within {minutes} minutes; it works once:
+
+{url}
+
+If you did not ask for it, ignore this message: nobody can use the link without
+access to your mailbox. Repeated failed sign-ins may mean someone is guessing your
+password; consider choosing a new one.
+"""
+
+
+def open_login_link(db: Session, token: str) -> LoginLink:
+    """The sign-in link behind a token, if it still works."""
+    link = repo.login_link_by_digest(db, token_digest(token))
+    if link is None:
+        raise NotFound("this sign-in link is not valid", field="token")
+    if link.used_at is not None:
+        raise Conflict("this sign-in link has been used already; ask for a new one",
+                       field="token")
+    if link.expires_at <= utcnow():
+        raise Conflict("this sign-in link has expired; ask for a new one", field="token")
+    return link
+
+
+def sign_in_with_link(db: Session, token: str, ip: str = "") -> User:
+    """Use a one-time link: it stops working, and the failures from this address are
+    forgotten (its owner is the one signing in)."""
+    link = open_login_link(db, token)
+    user = repo.user_by_id(db, link.user_id)
+    if user is None or not user.active:
+        raise Conflict("this account is not active", field="token")
+    now = utcnow()
+    link.used_at = now
+    repo.clear_failures(db, user.email, ip[:64])
+    user.last_login_at = now
+    db.flush()
+    eventlog.append(db, actor_for(user), "registry.user.signed_in_by_link",
+                    f"user:{user.id}", {"link": link.id})
     return user
 
 
