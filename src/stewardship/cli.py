@@ -30,12 +30,13 @@ console = Console()
 err = Console(stderr=True)
 
 
-def _engine():  # type: ignore[no-untyped-def]
+def _engine(pool_size: int | None = None):  # type: ignore[no-untyped-def]
     from stewardship.core.security import use_password_profile
 
     settings = get_settings()
     use_password_profile(settings.password_profile)
-    return make_engine(settings.resolved_database_url)
+    return make_engine(settings.resolved_database_url, pool_size=pool_size,
+                       wait_seconds=settings.database_wait_seconds)
 
 
 @db_app.command("upgrade")
@@ -319,19 +320,31 @@ def serve(
     host: str = "127.0.0.1",
     port: int = 8000,
     reload: bool = False,
+    workers: Annotated[int, typer.Option(
+        min=1, max=64, help="Server processes (each with STEWARDSHIP_SERVER_THREADS "
+        "threads and as many database connections); more than one wants PostgreSQL")] = 1,
 ) -> None:
     """Serve the platform (refuses an unmigrated database)."""
     import uvicorn
 
     from stewardship.core.migrate import pending_message
 
-    problem = pending_message(_engine())
+    engine = _engine()
+    problem = pending_message(engine)
     if problem:
         err.print(f"[red]{problem}[/]")
         raise typer.Exit(1)
-    console.print(f"Serving on http://{host}:{port}")
+    if workers > 1 and engine.dialect.name == "sqlite":
+        # SQLite has one writer: processes would queue on its file lock instead of the
+        # fair in-process queue, and each would run its own embedded capture worker.
+        err.print("[red]--workers above 1 needs PostgreSQL[/]; on SQLite one process "
+                  "serves (raise STEWARDSHIP_SERVER_THREADS instead).")
+        raise typer.Exit(2)
+    engine.dispose()
+    console.print(f"Serving on http://{host}:{port}"
+                  + (f" with {workers} processes" if workers > 1 else ""))
     uvicorn.run("stewardship.web.app:create_app", factory=True, host=host, port=port,
-                reload=reload)
+                reload=reload, workers=workers if not reload else None)
 
 
 @app.command()
@@ -344,7 +357,8 @@ def worker(
     from stewardship.core.migrate import pending_message
     from stewardship.interop.epcis.worker import run_workers
 
-    engine = _engine()
+    # A connection for each worker thread, and one for the odd bookkeeping beside them.
+    engine = _engine(pool_size=concurrency + 1)
     problem = pending_message(engine)
     if problem:
         err.print(f"[red]{problem}[/]")
