@@ -63,13 +63,14 @@ def serve_live(database_url: str, *, workers: int = 1, threads: int = 40,
            "PYTHONPATH": os.pathsep.join([str(CHECKOUT / "src"),
                                           os.environ.get("PYTHONPATH", "")]),
            **(extra_env or {})}
-    command = [sys.executable, "-m", "stewardship.cli", "serve", "--port", str(port),
+    command = [sys.executable, "-c", "from stewardship.cli import main; main()", "serve",
+               "--port", str(port),
                "--workers", str(workers)]
     out = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115 - closed below
     process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 180
         while True:
             if process.poll() is not None:
                 raise RuntimeError(f"the server stopped at start (exit {process.returncode})"
@@ -80,7 +81,7 @@ def serve_live(database_url: str, *, workers: int = 1, threads: int = 40,
             except httpx.HTTPError:
                 pass
             if time.monotonic() > deadline:
-                raise RuntimeError("the server did not answer within 60 s")
+                raise RuntimeError("the server did not answer within 180 s")
             time.sleep(0.2)
         yield base
     finally:

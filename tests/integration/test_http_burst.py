@@ -18,6 +18,7 @@ from sqlalchemy import Engine, select
 from stewardship.core.auth import Role
 from stewardship.core.db import make_sessionmaker, transaction
 from stewardship.custody.service import audit
+from stewardship.registry import repository as repo
 from stewardship.registry.models import User
 from stewardship.registry.service.accounts import actor_for
 from tests.conftest import scratch_database
@@ -41,9 +42,10 @@ def live(backend: str, tmp_path: Path) -> object:
 
 def _audit_ok(engine: Engine) -> bool:
     with transaction(make_sessionmaker(engine), write=False) as db:
-        staff = db.scalars(select(User).where(User.role == Role.SECRETARIAT.value)).first()
-        assert staff is not None
-        return bool(audit.audit(db, actor_for(staff)).ok)
+        staff = db.scalars(select(User.id).where(User.role == Role.SECRETARIAT.value)).first()
+        user = repo.user_by_id(db, staff) if staff is not None else None
+        assert user is not None
+        return bool(audit.audit(db, actor_for(user)).ok)
 
 
 def test_fifty_racing_issues_from_one_balance_are_201_or_409_and_exact(live: object) -> None:
