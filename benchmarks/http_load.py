@@ -293,3 +293,64 @@ def run_load(base: str, world: LoadWorld, clients: int, *, seconds: float = 30.0
     elapsed = time.monotonic() - began
     return LoadResult(clients=clients, seconds=elapsed, tally=tally, balance_before=before,
                       balance_after=balance(base, world))
+
+
+# --- the benchmark run ------------------------------------------------------------------
+
+
+def run_http(db: str = "sqlite", *, clients: tuple[int, ...] = (50, 200),
+             seconds: float = 30.0, url: str | None = None, workers: int | None = None,
+             say: Any = print) -> dict[str, Any]:
+    """The load test at each client count on a fresh database (``http-<db>`` in
+    ``fresh_database``: a file under var/bench, or a PostgreSQL database created for the
+    run and dropped after it); the results, also written to
+    benchmarks/results/http-<db>.json."""
+    import json
+
+    from benchmarks import runner
+
+    engine = runner.fresh_database("http", db, url)
+    processes = workers or (2 if db == "postgresql" else 1)
+    runs: list[dict[str, Any]] = []
+    try:
+        world = world_for_load(engine, 10_000_000)
+        database_url = engine.url.render_as_string(hide_password=False)
+        info = runner.machine(engine)
+        engine.dispose()
+        log = runner.RESULTS / f"http-{db}.server.log"
+        runner.RESULTS.mkdir(parents=True, exist_ok=True)
+        with serve_live(database_url, workers=processes, log=log) as base:
+            for count in clients:
+                say(f"{count} clients for {seconds:.0f} s on {db} ({processes} process(es))")
+                result = run_load(base, world, count, seconds=seconds)
+                runs.append({"clients": count, "seconds": round(result.seconds, 1),
+                             "requests": sum(r["requests"] for r in result.rows()),
+                             "per_second": round(sum(r["per_second"]
+                                                     for r in result.rows()), 1),
+                             "server_errors": result.tally.server_errors,
+                             "failures": result.tally.failures,
+                             "balance_exact": result.balance_exact,
+                             "kinds": [{**r, "per_second": round(r["per_second"], 1),
+                                        "p50_ms": round(r["p50_ms"], 1),
+                                        "p99_ms": round(r["p99_ms"], 1)}
+                                       for r in result.rows()]})
+                say(f"  {runs[-1]['per_second']} req/s, 5xx: {result.tally.server_errors}, "
+                    f"balance exact: {result.balance_exact}")
+    finally:
+        if db == "postgresql":
+            _drop_postgres(engine)
+    out = {"db": db, "workers": processes, "seconds": seconds, "machine": info,
+           "runs": runs}
+    (runner.RESULTS / f"http-{db}.json").write_text(json.dumps(out, indent=2) + "\n")
+    return out
+
+
+def _drop_postgres(engine: Any) -> None:
+    from sqlalchemy import create_engine, text
+
+    admin = create_engine(engine.url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{engine.url.database}" WITH (FORCE)'))
+    finally:
+        admin.dispose()

@@ -395,14 +395,33 @@ def bench(
                                                  "(default 127.0.0.1:5432)")] = None,
     load_only: Annotated[bool, typer.Option("--load-only",
                                             help="Generate, load and audit only")] = False,
+    http: Annotated[bool, typer.Option("--http", help="The HTTP load test instead: a real "
+                                       "server under concurrent clients")] = False,
+    clients: Annotated[str, typer.Option(help="--http: client counts, comma-separated")
+                       ] = "50,200",
+    seconds: Annotated[float, typer.Option(help="--http: seconds per client count")] = 30.0,
 ) -> None:
     """Generate the seeded synthetic world into a fresh database and measure the services
-    on it; results in benchmarks/results/ and docs/performance.md."""
+    on it; results in benchmarks/results/ and docs/performance.md. With ``--http``, load a
+    real ``stewardship serve`` with 50 and 200 concurrent clients instead."""
     import time
 
     from rich.progress import TimeElapsedColumn
 
     runner = _benchmarks()
+    if http:
+        from benchmarks import http_load
+
+        counts = tuple(int(c) for c in clients.split(",") if c.strip())
+        out = http_load.run_http(db, clients=counts, seconds=seconds, url=url,
+                                 say=console.print)
+        failed = [r["clients"] for r in out["runs"]
+                  if r["server_errors"] or not r["balance_exact"]]
+        console.print(f"Results: {runner.RESULTS / f'http-{db}.json'}")
+        if failed:
+            err.print(f"[red]5xx answers or an inexact balance at {failed} clients[/]")
+            raise typer.Exit(1)
+        return
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=console) as progress:
         tasks: dict[str, object] = {}
