@@ -69,7 +69,7 @@ class Settings(BaseSettings):
         default=40, ge=1, le=1000, description="Requests one server process works on at "
         "once: its thread pool, and the database connections kept for them.")
     database_wait_seconds: float = Field(
-        default=15.0, gt=0, le=600, description="How long a request waits for the "
+        default=30.0, gt=0, le=600, description="How long a request waits for the "
         "database (its turn to write, a connection, a row lock) before it answers 503.")
     embedded_worker: bool | None = Field(
         default=None, description="Run one capture worker inside the server when the "

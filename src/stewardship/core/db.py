@@ -41,7 +41,7 @@ NAMING_CONVENTION = {
 }
 
 
-WAIT_SECONDS = 15.0
+WAIT_SECONDS = 30.0
 """How long a unit of work waits for the database (the writer queue, a pooled connection,
 a row lock) before it gives up with ``DatabaseBusy``."""
 BUSY_TIMEOUT_SECONDS = 10.0

@@ -53,13 +53,20 @@ def settings_of(request: Request) -> Settings:
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def _admission(request: Request, size: int) -> anyio.Semaphore:
+def _admission(request: Request, name: str, size: int) -> anyio.Semaphore:
     # Created on first use, inside the event loop (a single thread, so no race).
-    gate: anyio.Semaphore | None = getattr(request.app.state, "db_admission", None)
+    gate: anyio.Semaphore | None = getattr(request.app.state, name, None)
     if gate is None:
         gate = anyio.Semaphore(size)
-        request.app.state.db_admission = gate
+        setattr(request.app.state, name, gate)
     return gate
+
+
+def _writer_slots(request: Request, threads: int) -> int:
+    # SQLite writes one unit of work at a time: one writer at work and one ready to follow
+    # it are enough; more would only sit in threads that the reads need.
+    engine = getattr(request.app.state, "engine", None)
+    return 2 if engine is not None and engine.dialect.name == "sqlite" else threads
 
 
 async def get_db(request: Request) -> AsyncIterator[Session]:
@@ -71,25 +78,34 @@ async def get_db(request: Request) -> AsyncIterator[Session]:
       connection while another holds one and waits for a thread.
     - GET, HEAD and OPTIONS only read (on SQLite a DEFERRED transaction, beside the
       writers); every other method is a writing unit that queues for the database's
-      writer (``transaction``).
+      writer (``transaction``). On SQLite writing requests first queue here, two at most
+      admitted at a time, so that a burst of writers waits in the event loop (in order)
+      and leaves the threads to the reads.
     - Waiting longer than ``database_wait_seconds`` for either answers 503 with
       ``Retry-After``; the unit commits once the endpoint returns and rolls back when it
       raises.
     """
     settings = settings_of(request)
-    gate = _admission(request, settings.server_threads)
-    with anyio.move_on_after(settings.database_wait_seconds) as waited:
-        await gate.acquire()
-    if waited.cancelled_caught:
-        raise DatabaseBusy("the server is busy; nothing was done, try again in a moment")
+    threads = settings.server_threads
+    writes = request.method not in READ_METHODS
+    gates = [_admission(request, "db_admission", threads)]
+    if writes:
+        gates.insert(0, _admission(request, "db_writers", _writer_slots(request, threads)))
+    held: list[anyio.Semaphore] = []
     try:
-        unit = transaction(request.app.state.sessionmaker,
-                           write=request.method not in READ_METHODS,
+        with anyio.move_on_after(settings.database_wait_seconds):
+            for gate in gates:
+                await gate.acquire()
+                held.append(gate)
+        if len(held) < len(gates):
+            raise DatabaseBusy("the server is busy; nothing was done, try again in a moment")
+        unit = transaction(request.app.state.sessionmaker, write=writes,
                            wait_seconds=settings.database_wait_seconds)
         async with contextmanager_in_threadpool(unit) as session:
             yield session
     finally:
-        gate.release()
+        for gate in held:
+            gate.release()
 
 
 DbSession = Annotated[Session, Depends(get_db, scope="function")]

@@ -183,6 +183,21 @@ class LostClaim(RuntimeError):
     """Another worker took the job over; this worker's capture must roll back."""
 
 
+def _first_positions(document: Any, events: list[Any]) -> dict[str, int]:
+    """eventID (given, or the CBV hash id the capture gives it) -> its first position."""
+    prefixes = rules.context_prefixes(document.get("@context"))
+    first: dict[str, int] = {}
+    for index, event in enumerate(events):
+        if not isinstance(event, dict):
+            continue
+        try:
+            event_id = event.get("eventID") or rules.event_hash_id(event, prefixes)
+        except (ValueError, KeyError, TypeError):  # refused by the capture anyway
+            continue
+        first.setdefault(str(event_id), index)
+    return first
+
+
 def process_in_chunks(factory: sessionmaker[Session], job_id: uuid.UUID, token: str,
                       validation: Validation, settings: Settings) -> bool:
     """Capture a claimed ``proceed`` job ``CHUNK_EVENTS`` events per transaction.
@@ -208,6 +223,7 @@ def process_in_chunks(factory: sessionmaker[Session], job_id: uuid.UUID, token: 
     document = loads(text)
     events = rules.event_list(document) if isinstance(document, dict) else None
     total = len(events) if events is not None else 0
+    first_seen = _first_positions(document, events) if done and events else {}
     seen = {(e.get("eventIndex"), e.get("path")) for e in errors}
     captured = 0
     for start in range(0, max(total, 1), CHUNK_EVENTS):
@@ -216,10 +232,13 @@ def process_in_chunks(factory: sessionmaker[Session], job_id: uuid.UUID, token: 
             if job is None:
                 raise LostClaim(job_id)
             try:
+                chunk = range(start, start + CHUNK_EVENTS)
+                # Only the events this chunk stored itself before the restart: a later
+                # copy of an earlier chunk's event is still a duplicate.
+                before = frozenset(i for i in done if first_seen.get(i, -1) in chunk)
                 result = capture_document(db, actor, document, behaviour, issues=issues,
                                           validation=validation, job_id=job_id,
-                                          indexes=range(start, start + CHUNK_EVENTS),
-                                          captured_before=done)
+                                          indexes=chunk, captured_before=before)
             except CaptureRejected as exc:  # the document as a whole: nothing was stored
                 failures = exc.errors or [exc.body()]
                 return repo.finish_job(db, job_id, token, success=False, captured_count=0,
