@@ -343,8 +343,12 @@ def serve(
     engine.dispose()
     console.print(f"Serving on http://{host}:{port}"
                   + (f" with {workers} processes" if workers > 1 else ""))
+    # The supervisor restarts a process that does not answer its health check; a busy
+    # process (a long capture, a starved CPU) is not a dead one, and killing it would drop
+    # every request it holds, so it is given a minute rather than uvicorn's 5 s.
     uvicorn.run("stewardship.web.app:create_app", factory=True, host=host, port=port,
-                reload=reload, workers=workers if not reload else None)
+                reload=reload, workers=workers if not reload else None,
+                timeout_worker_healthcheck=60)
 
 
 @app.command()
