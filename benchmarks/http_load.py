@@ -317,7 +317,8 @@ def run_http(db: str = "sqlite", *, clients: tuple[int, ...] = (50, 200),
         database_url = engine.url.render_as_string(hide_password=False)
         info = runner.machine(engine)
         engine.dispose()
-        log = runner.RESULTS / f"http-{db}.server.log"
+        log = runner.ROOT / "var" / "bench" / f"http-{db}.server.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
         runner.RESULTS.mkdir(parents=True, exist_ok=True)
         # The clients wait up to 120 s for an answer; the server may let a request wait
         # for the database nearly as long (the default is 30 s), so that the run shows
