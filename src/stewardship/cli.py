@@ -30,12 +30,13 @@ console = Console()
 err = Console(stderr=True)
 
 
-def _engine():  # type: ignore[no-untyped-def]
+def _engine(pool_size: int | None = None):  # type: ignore[no-untyped-def]
     from stewardship.core.security import use_password_profile
 
     settings = get_settings()
     use_password_profile(settings.password_profile)
-    return make_engine(settings.resolved_database_url)
+    return make_engine(settings.resolved_database_url, pool_size=pool_size,
+                       wait_seconds=settings.database_wait_seconds)
 
 
 @db_app.command("upgrade")
@@ -319,19 +320,35 @@ def serve(
     host: str = "127.0.0.1",
     port: int = 8000,
     reload: bool = False,
+    workers: Annotated[int, typer.Option(
+        min=1, max=64, help="Server processes (each with STEWARDSHIP_SERVER_THREADS "
+        "threads and as many database connections); more than one wants PostgreSQL")] = 1,
 ) -> None:
     """Serve the platform (refuses an unmigrated database)."""
     import uvicorn
 
     from stewardship.core.migrate import pending_message
 
-    problem = pending_message(_engine())
+    engine = _engine()
+    problem = pending_message(engine)
     if problem:
         err.print(f"[red]{problem}[/]")
         raise typer.Exit(1)
-    console.print(f"Serving on http://{host}:{port}")
+    if workers > 1 and engine.dialect.name == "sqlite":
+        # SQLite has one writer: processes would queue on its file lock instead of the
+        # fair in-process queue, and each would run its own embedded capture worker.
+        err.print("[red]--workers above 1 needs PostgreSQL[/]; on SQLite one process "
+                  "serves (raise STEWARDSHIP_SERVER_THREADS instead).")
+        raise typer.Exit(2)
+    engine.dispose()
+    console.print(f"Serving on http://{host}:{port}"
+                  + (f" with {workers} processes" if workers > 1 else ""))
+    # The supervisor restarts a process that does not answer its health check; a busy
+    # process (a long capture, a starved CPU) is not a dead one, and killing it would drop
+    # every request it holds, so it is given a minute rather than uvicorn's 5 s.
     uvicorn.run("stewardship.web.app:create_app", factory=True, host=host, port=port,
-                reload=reload)
+                reload=reload, workers=workers if not reload else None,
+                timeout_worker_healthcheck=60)
 
 
 @app.command()
@@ -344,7 +361,8 @@ def worker(
     from stewardship.core.migrate import pending_message
     from stewardship.interop.epcis.worker import run_workers
 
-    engine = _engine()
+    # A connection for each worker thread, and one for the odd bookkeeping beside them.
+    engine = _engine(pool_size=concurrency + 1)
     problem = pending_message(engine)
     if problem:
         err.print(f"[red]{problem}[/]")
@@ -381,14 +399,33 @@ def bench(
                                                  "(default 127.0.0.1:5432)")] = None,
     load_only: Annotated[bool, typer.Option("--load-only",
                                             help="Generate, load and audit only")] = False,
+    http: Annotated[bool, typer.Option("--http", help="The HTTP load test instead: a real "
+                                       "server under concurrent clients")] = False,
+    clients: Annotated[str, typer.Option(help="--http: client counts, comma-separated")
+                       ] = "50,200",
+    seconds: Annotated[float, typer.Option(help="--http: seconds per client count")] = 30.0,
 ) -> None:
     """Generate the seeded synthetic world into a fresh database and measure the services
-    on it; results in benchmarks/results/ and docs/performance.md."""
+    on it; results in benchmarks/results/ and docs/performance.md. With ``--http``, load a
+    real ``stewardship serve`` with 50 and 200 concurrent clients instead."""
     import time
 
     from rich.progress import TimeElapsedColumn
 
     runner = _benchmarks()
+    if http:
+        from benchmarks import http_load
+
+        counts = tuple(int(c) for c in clients.split(",") if c.strip())
+        out = http_load.run_http(db, clients=counts, seconds=seconds, url=url,
+                                 say=console.print)
+        failed = [r["clients"] for r in out["runs"]
+                  if r["server_errors"] or not r["balance_exact"]]
+        console.print(f"Results: {runner.RESULTS / f'http-{db}.json'}")
+        if failed:
+            err.print(f"[red]5xx answers or an inexact balance at {failed} clients[/]")
+            raise typer.Exit(1)
+        return
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=console) as progress:
         tasks: dict[str, object] = {}

@@ -183,3 +183,51 @@ def test_the_worker_command_drains_the_queue(sqlite_file: Engine, epcis_settings
     assert result.exit_code == 0, result.output
     assert "1 capture job(s) processed" in result.output
     assert [j.status for j in _jobs(sqlite_file)] == ["done"]
+
+
+def test_a_long_proceed_job_commits_in_chunks_and_a_new_claimant_resumes_it(
+        scratch_engine: Engine, epcis_settings: Settings, validation: Validation,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under ``proceed`` each chunk of events is its own transaction (each has its own
+    record time); a claim lost after the first chunk leaves it stored, and the next worker
+    counts those events as captured, not as duplicates."""
+    monkeypatch.setattr(jobs, "CHUNK_EVENTS", 10)
+    actor = _member(scratch_engine)
+    events = [object_event(n) for n in range(35)]
+    events[17] = events[3]  # the same eventTime and EPC: a duplicate in the document
+    doc = document(*events)
+    factory = make_sessionmaker(scratch_engine)
+    with transaction(factory) as db:
+        job_id = jobs.submit_capture(db, actor, json.dumps(doc), doc, "proceed", validation,
+                                     epcis_settings).id
+    with transaction(factory) as db:
+        claimed = repo.claim_job(db, token="first", now=clock.now(), lease_seconds=60)
+        assert claimed is not None
+    # The first worker gets one chunk done, then its claim runs out.
+    real = jobs.capture_document
+    calls: list[int] = []
+
+    def one_chunk_then_lose_the_claim(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 2:
+            raise jobs.LostClaim(job_id)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(jobs, "capture_document", one_chunk_then_lose_the_claim)
+    with pytest.raises(jobs.LostClaim):
+        jobs.process_in_chunks(factory, job_id, "first", validation, epcis_settings)
+    monkeypatch.setattr(jobs, "capture_document", real)
+    with transaction(factory) as db:  # the lease ran out
+        db.execute(update(EpcisCaptureJob).where(EpcisCaptureJob.id == job_id)
+                   .values(lease_until=clock.now() - timedelta(seconds=1)))
+    with make_sessionmaker(scratch_engine)() as db:
+        assert db.scalar(select(func.count()).select_from(EpcisEvent)) == 10
+    assert Worker(scratch_engine, epcis_settings).run_once() == 1
+    [job] = _jobs(scratch_engine)
+    assert (job.status, job.attempts, job.captured_count) == ("done", 2, 34)
+    assert not job.success
+    assert [e["eventIndex"] for e in job.errors] == [17] and job.errors[0]["status"] == 409
+    with make_sessionmaker(scratch_engine)() as db:
+        assert db.scalar(select(func.count()).select_from(EpcisEvent)) == 34
+        record_times = db.scalars(select(func.distinct(EpcisEvent.record_time))).all()
+    assert len(record_times) == 4  # one per committed chunk: 10, then 10, 10 and 4

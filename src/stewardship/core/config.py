@@ -78,6 +78,12 @@ class Settings(BaseSettings):
         default=300, ge=1, description="How long a worker's claim on a capture job holds "
         "(plus a millisecond per event) before another worker may take the job over.")
     epcis_job_max_attempts: int = Field(default=3, ge=1)
+    server_threads: int = Field(
+        default=40, ge=1, le=1000, description="Requests one server process works on at "
+        "once: its thread pool, and the database connections kept for them.")
+    database_wait_seconds: float = Field(
+        default=30.0, gt=0, le=600, description="How long a request waits for the "
+        "database (its turn to write, a connection, a row lock) before it answers 503.")
     embedded_worker: bool | None = Field(
         default=None, description="Run one capture worker inside the server when the "
         "database is SQLite; unset means yes, except in the test environment.")

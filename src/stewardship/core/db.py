@@ -1,9 +1,23 @@
-"""Engine, sessions and the declarative base shared by every context."""
+"""Engine, sessions and the declarative base shared by every context.
+
+Concurrency, on both databases (docs/scaling.md says more):
+
+- Every unit of work declares whether it may write (``transaction(write=...)``; a request
+  by its HTTP method). On SQLite reads begin DEFERRED and never wait; writers queue in the
+  process on a ``WriterGate`` and then take the write lock at BEGIN (IMMEDIATE).
+- The pool is sized by the caller to its threads, and nothing here checks out a second
+  connection while a unit of work holds one (``after_commit`` work runs after it).
+- "The database is busy" (the writer queue, the pool, a lock timeout, a deadlock victim)
+  raises or is recognised by ``is_busy`` and leaves as 503 with ``Retry-After``.
+"""
 
 from __future__ import annotations
 
+import sqlite3
+import threading
 import uuid
-from collections.abc import Iterator
+import weakref
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -11,10 +25,13 @@ from typing import Any
 
 from sqlalchemy import DateTime, Engine, MetaData, Uuid, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 from stewardship.core import clock
+from stewardship.core.errors import DomainError
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -23,6 +40,15 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+WAIT_SECONDS = 30.0
+"""How long a unit of work waits for the database (the writer queue, a pooled connection,
+a row lock) before it gives up with ``DatabaseBusy``."""
+BUSY_TIMEOUT_SECONDS = 10.0
+"""SQLite's own wait for a write lock held by another process."""
+READ_ONLY = "stewardship_read_only"
+AFTER_COMMIT = "stewardship_after_commit"
 
 
 def utcnow() -> datetime:
@@ -71,36 +97,191 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_SECONDS * 1000)}")
     cursor.close()
 
 
-def _sqlite_begin_immediate(connection: Any) -> None:
-    # Writers queue on the database lock from the start of their transaction, so a
-    # read-then-write (the event log head, a balance) can never be overtaken.
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+def _sqlite_begin(connection: Any) -> None:
+    # A unit of work that may write takes the database's write lock when it begins
+    # (IMMEDIATE), so a read-then-write (the event log head, a balance) can never be
+    # overtaken, and it never has to upgrade a read snapshot to a writer mid-transaction:
+    # SQLite refuses such an upgrade at once with SQLITE_BUSY whatever the busy timeout,
+    # whenever another writer committed since the snapshot. A read-only unit begins
+    # DEFERRED: in WAL mode it reads its snapshot and never waits for, or blocks, a writer.
+    if connection.get_execution_options().get(READ_ONLY):
+        connection.exec_driver_sql("BEGIN")
+    else:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
+# --- the writer gate ----------------------------------------------------------------------
+
+
+class WriterGate:
+    """The queue of this process's writers to one SQLite database.
+
+    SQLite has one writer at a time. Left to SQLite, writers that find the lock taken sleep
+    and poll (the busy timeout), unfairly, and fail with "database is locked" when the
+    timeout runs out under a burst. In front of ``BEGIN IMMEDIATE`` every writing unit of
+    work of the process therefore waits on this lock first, holding no connection while it
+    waits; the busy timeout is left as the backstop against writers of other processes (a
+    ``stewardship worker`` or a CLI command beside the server).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+
+    def acquire(self, timeout: float) -> bool:
+        if timeout <= 0:
+            return self._lock.acquire(blocking=False)
+        return self._lock.acquire(timeout=timeout)
+
+    def release(self) -> None:
+        self._lock.release()
+
+    def busy(self) -> bool:
+        return self._lock.locked()
+
+
+_gates: dict[str, WriterGate] = {}
+_gates_guard = threading.Lock()
+_read_engines: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictionary()
+
+
+def writer_gate(engine: Engine) -> WriterGate | None:
+    """The writer gate of a SQLite database (one per file, shared by every engine of the
+    process on that file); None on PostgreSQL, whose writers lock rows, not the database."""
+    if engine.dialect.name != "sqlite":
+        return None
+    database = engine.url.database or ":memory:"
+    key = database if database == ":memory:" else str(Path(database).resolve())
+    with _gates_guard:
+        gate = _gates.get(key)
+        if gate is None:
+            gate = _gates[key] = WriterGate()
+        return gate
+
+
+def read_only_engine(engine: Engine) -> Engine:
+    """The same engine (and pool) with its transactions marked read-only: DEFERRED on
+    SQLite, so that they never take the write lock."""
+    found = _read_engines.get(engine)
+    if found is None:
+        found = _read_engines[engine] = engine.execution_options(**{READ_ONLY: True})
+    return found
+
+
+def make_engine(url: str, *, pool_size: int | None = None,
+                wait_seconds: float = WAIT_SECONDS, **kwargs: Any) -> Engine:
+    """The engine for ``url``.
+
+    ``pool_size``: the connections kept open, sized by the caller to the threads that use
+    them at once (the server's thread pool, a worker's threads) so that no thread waits for
+    a connection held by a request that itself waits for a thread. There is no overflow:
+    a thread that still finds the pool empty after ``wait_seconds`` gets
+    ``sqlalchemy.exc.TimeoutError``, which the web layer answers with 503.
+    On PostgreSQL a row lock waited on for longer than ``wait_seconds`` fails the same way
+    (``lock_timeout``), instead of leaving the request hanging.
+    """
     parsed = make_url(url)
+    if pool_size is not None:
+        kwargs.setdefault("pool_size", max(1, pool_size))
+        kwargs.setdefault("max_overflow", 0)
+        kwargs.setdefault("pool_timeout", wait_seconds)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"check_same_thread": False}, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
-        event.listen(engine, "begin", _sqlite_begin_immediate)
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    connect_args = dict(kwargs.pop("connect_args", {}))
+    connect_args.setdefault("options", f"-c lock_timeout={int(wait_seconds * 1000)}")
+    return create_engine(url, pool_pre_ping=True, connect_args=connect_args, **kwargs)
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False, autoflush=True)
 
 
+class DatabaseBusy(DomainError):
+    """The database could not be had in time (the writer queue, the connection pool or a
+    row lock): nothing was done, and the same request may simply be sent again."""
+
+    status_code = 503
+    code = "busy"
+    retry_after = 2
+
+
+_BUSY_SQLSTATES = frozenset({
+    "55P03",  # lock_not_available: lock_timeout ran out, or NOWAIT
+    "40P01",  # deadlock_detected: PostgreSQL rolled this transaction back
+    "40001",  # serialization_failure
+    "57014",  # query_canceled (statement_timeout)
+})
+
+
+def is_busy(error: BaseException) -> bool:
+    """Whether ``error`` means "the database was busy", not "the request was wrong": a
+    writer that waited too long, an exhausted pool, a lock timeout or a deadlock victim.
+    Such a request changed nothing and may be retried as it is."""
+    if isinstance(error, DatabaseBusy | PoolTimeout | TimeoutError):
+        return True
+    if isinstance(error, OperationalError | DBAPIError):
+        original = error.orig
+        if isinstance(original, sqlite3.OperationalError):
+            message = str(original).lower()
+            return "locked" in message or "busy" in message
+        return getattr(original, "sqlstate", None) in _BUSY_SQLSTATES
+    return False
+
+
+AfterCommit = Callable[[Session], None]
+
+
+def after_commit(session: Session, work: AfterCommit) -> None:
+    """Do ``work`` in a short write transaction of its own once this session's unit of
+    work has ended and given its connection back; skipped when the database is busy at
+    that moment. For bookkeeping that a read must not do inside its own transaction (a
+    token's last use), and that may be missed now and then without harm."""
+    pending: list[AfterCommit] = session.info.setdefault(AFTER_COMMIT, [])
+    pending.append(work)
+
+
+def _run_after_commit(factory: sessionmaker[Session], work: list[AfterCommit]) -> None:
+    for item in work:
+        try:
+            with transaction(factory, write=True, wait_seconds=0) as session:
+                item(session)
+        except Exception as error:
+            if not is_busy(error):
+                raise
+
+
 @contextmanager
-def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
-    """One unit of work: commit when the block succeeds, roll back when it raises."""
-    session = factory()
+def transaction(factory: sessionmaker[Session], *, write: bool = True,
+                wait_seconds: float = WAIT_SECONDS) -> Iterator[Session]:
+    """One unit of work: commit when the block succeeds, roll back when it raises.
+
+    ``write=False`` declares a unit that only reads: on SQLite it begins DEFERRED and does
+    not queue behind writers. Writing in it is a mistake that SQLite may refuse under load.
+    A writing unit on SQLite first queues on the process's ``WriterGate`` for up to
+    ``wait_seconds`` (``DatabaseBusy`` after that, before anything was done), and holds
+    the gate until it has committed or rolled back. Work registered with ``after_commit``
+    runs once the unit has ended, committed or not.
+    """
+    # A factory bound to something other than an engine (a test's connection) is used as
+    # it is: its transaction is someone else's.
+    engine = getattr(factory, "kw", {}).get("bind")
+    if not isinstance(engine, Engine):
+        engine = None
+    gate = writer_gate(engine) if write and engine is not None else None
+    if gate is not None and not gate.acquire(wait_seconds):
+        raise DatabaseBusy("the database is busy with other changes; nothing was saved, "
+                           "try again in a moment")
+    session = (factory(bind=read_only_engine(engine)) if not write and engine is not None
+               else factory())
+    later: list[AfterCommit] = []
     try:
         yield session
         session.commit()
@@ -108,4 +289,9 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
         session.rollback()
         raise
     finally:
+        later = session.info.pop(AFTER_COMMIT, [])
         session.close()
+        if gate is not None:
+            gate.release()
+        if later:
+            _run_after_commit(factory, later)

@@ -1,7 +1,8 @@
 """Request plumbing shared by every context's api and views.
 
 - ``DbSession``: one session per request; it commits once when the endpoint returns and
-  rolls back when it raises (services only flush).
+  rolls back when it raises (services only flush). A GET only reads; a request waits its
+  turn for the database for a bounded time and otherwise answers 503 (``get_db``).
 - ``OptionalActor`` / ``CurrentActor``: who is calling, from a bearer token or the session
   cookie. An endpoint without one of them is public, on purpose.
 - CSRF: a signed double-submit cookie; every form post checks its hidden field, and
@@ -18,13 +19,17 @@ import base64
 import hashlib
 import re
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any
 from urllib.parse import urlencode, urlsplit
 
+import anyio
 from fastapi import Depends, FastAPI, Query, Request
+from fastapi.concurrency import contextmanager_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -33,7 +38,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from stewardship.core.auth import Actor, Role, require
 from stewardship.core.config import Settings
-from stewardship.core.db import transaction
+from stewardship.core.db import DatabaseBusy, is_busy, transaction
 from stewardship.core.errors import Conflict, DomainError, Forbidden, PayloadTooLarge
 from stewardship.core.pagination import PageParams
 from stewardship.core.security import decode_signed_json, encode_signed_json, sign, unsign
@@ -51,9 +56,62 @@ def settings_of(request: Request) -> Settings:
     return settings
 
 
-def get_db(request: Request) -> Iterator[Session]:
-    with transaction(request.app.state.sessionmaker) as session:
-        yield session
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def _admission(request: Request, name: str, size: int) -> anyio.Semaphore:
+    # Created on first use, inside the event loop (a single thread, so no race).
+    gate: anyio.Semaphore | None = getattr(request.app.state, name, None)
+    if gate is None:
+        gate = anyio.Semaphore(size)
+        setattr(request.app.state, name, gate)
+    return gate
+
+
+def _writer_slots(request: Request, threads: int) -> int:
+    # SQLite writes one unit of work at a time: one writer at work and one ready to follow
+    # it are enough; more would only sit in threads that the reads need.
+    engine = getattr(request.app.state, "engine", None)
+    return 2 if engine is not None and engine.dialect.name == "sqlite" else threads
+
+
+async def get_db(request: Request) -> AsyncIterator[Session]:
+    """The request's unit of work.
+
+    - At most ``server_threads`` requests of the process hold a unit of work at once; the
+      rest wait here, in the event loop, holding neither a thread nor a connection. The
+      pool has a connection for each admitted request, so no request ever waits for a
+      connection while another holds one and waits for a thread.
+    - GET, HEAD and OPTIONS only read (on SQLite a DEFERRED transaction, beside the
+      writers); every other method is a writing unit that queues for the database's
+      writer (``transaction``). On SQLite writing requests first queue here, two at most
+      admitted at a time, so that a burst of writers waits in the event loop (in order)
+      and leaves the threads to the reads.
+    - Waiting longer than ``database_wait_seconds`` for either answers 503 with
+      ``Retry-After``; the unit commits once the endpoint returns and rolls back when it
+      raises.
+    """
+    settings = settings_of(request)
+    threads = settings.server_threads
+    writes = request.method not in READ_METHODS
+    gates = [_admission(request, "db_admission", threads)]
+    if writes:
+        gates.insert(0, _admission(request, "db_writers", _writer_slots(request, threads)))
+    held: list[anyio.Semaphore] = []
+    try:
+        with anyio.move_on_after(settings.database_wait_seconds):
+            for gate in gates:
+                await gate.acquire()
+                held.append(gate)
+        if len(held) < len(gates):
+            raise DatabaseBusy("the server is busy; nothing was done, try again in a moment")
+        unit = transaction(request.app.state.sessionmaker, write=writes,
+                           wait_seconds=settings.database_wait_seconds)
+        async with contextmanager_in_threadpool(unit) as session:
+            yield session
+    finally:
+        for gate in held:
+            gate.release()
 
 
 DbSession = Annotated[Session, Depends(get_db, scope="function")]
@@ -294,9 +352,24 @@ def _field_name(loc: tuple[Any, ...] | list[Any]) -> str:
     return ".".join(parts) or str(loc[-1] if loc else "")
 
 
+def _busy(request: Request, exc: BaseException) -> Response:
+    """503 with ``Retry-After``: the database could not be had in time (``is_busy``); the
+    unit of work was rolled back, so nothing of the request was saved."""
+    busy = exc if isinstance(exc, DatabaseBusy) else DatabaseBusy(
+        "the database is busy with other requests; nothing was saved, try again in a moment")
+    headers = {"Retry-After": str(DatabaseBusy.retry_after)}
+    if not _wants_json(request):
+        response = _error_page(request, busy.status_code, busy.message)
+        response.headers.update(headers)
+        return response
+    return JSONResponse(busy.to_dict(), status_code=busy.status_code, headers=headers)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(request: Request, exc: DomainError) -> Response:
+        if isinstance(exc, DatabaseBusy):
+            return _busy(request, exc)
         if not _wants_json(request):
             if exc.status_code == 401:
                 return RedirectResponse("/login?" + urlencode({"next": _return_to(request)}),
@@ -341,6 +414,13 @@ def install_error_handlers(app: FastAPI) -> None:
         conflict = Conflict("the record changed in another request at the same moment; "
                             "nothing was saved, try again")
         return await _domain(request, conflict)
+
+    @app.exception_handler(DBAPIError)
+    @app.exception_handler(PoolTimeout)
+    async def _database(request: Request, exc: Exception) -> Response:
+        if is_busy(exc):
+            return _busy(request, exc)
+        return await _unexpected(request, exc)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:

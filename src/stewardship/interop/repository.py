@@ -96,6 +96,12 @@ def existing_event_ids(db: Session, event_ids: Sequence[str]) -> set[str]:
     return found
 
 
+def event_ids_of_job(db: Session, job_id: uuid.UUID) -> frozenset[str]:
+    """The eventIDs a capture job has stored so far (its committed chunks)."""
+    return frozenset(db.scalars(select(EpcisEvent.event_id)
+                                .where(EpcisEvent.job_id == job_id)))
+
+
 def _new_event_ids(db: Session, count: int) -> list[int]:
     """Row ids for ``count`` new events, taken before the insert so that it needs no
     RETURNING (one executemany instead of a statement per row)."""

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Select, delete, exists, func, or_, select
+from sqlalchemy import Select, delete, exists, func, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from stewardship.core.pagination import Page, PageParams
@@ -276,6 +276,22 @@ def list_invitations(session: Session, *, organization_id: uuid.UUID | None,
 
 def token_by_digest(session: Session, digest: str) -> ApiToken | None:
     return session.scalar(select(ApiToken).where(ApiToken.token_digest == digest))
+
+
+def record_token_use(session: Session, token_id: uuid.UUID, now: datetime,
+                     stale_before: datetime) -> bool:
+    """Set the token's last use to ``now`` if it is older than ``stale_before``; skipped
+    (False) when it is recent, or when another request holds the row at this moment
+    (``SKIP LOCKED`` on PostgreSQL: nobody waits for this bookkeeping)."""
+    target = (select(ApiToken.id)
+              .where(ApiToken.id == token_id,
+                     or_(ApiToken.last_used_at.is_(None), ApiToken.last_used_at < stale_before))
+              .with_for_update(skip_locked=True)
+              .scalar_subquery())
+    result = session.execute(update(ApiToken).where(ApiToken.id == target)
+                             .values(last_used_at=now)
+                             .execution_options(synchronize_session=False))
+    return bool(getattr(result, "rowcount", 0))
 
 
 def tokens_of(session: Session, user_id: uuid.UUID) -> list[ApiToken]:

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+from anyio import to_thread
 from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
@@ -105,13 +106,20 @@ def _api_docs(app: FastAPI) -> None:
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
     settings = settings or get_settings()
     use_password_profile(settings.password_profile)
-    engine = engine or make_engine(settings.resolved_database_url)
+    # A connection for every request the server works on at once, and two for the
+    # embedded capture worker and the odd command run beside it.
+    engine = engine or make_engine(settings.resolved_database_url,
+                                   pool_size=settings.server_threads + 2,
+                                   wait_seconds=settings.database_wait_seconds)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         problem = pending_message(engine)
         if problem:
             raise MigrationsPending(problem)
+        # Sync endpoints run in this thread pool: as many threads as requests admitted to
+        # the database at once (core.web.get_db), so an admitted request finds a thread.
+        to_thread.current_default_thread_limiter().total_tokens = settings.server_threads
         worker = start_embedded_worker(engine, settings)
         _app.state.epcis_worker = worker
         try:

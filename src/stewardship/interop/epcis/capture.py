@@ -276,9 +276,15 @@ class _Writer:
 def capture_document(db: Session, actor: Actor, document: dict[str, Any],
                      behaviour: str = ROLLBACK, *, issues: list[Issue] | None = None,
                      validation: Validation | None = None,
-                     job_id: uuid.UUID | None = None) -> CaptureResult:
+                     job_id: uuid.UUID | None = None, indexes: range | None = None,
+                     captured_before: frozenset[str] = frozenset()) -> CaptureResult:
     """Capture every event of an EPCISDocument (or EPCISQueryDocument); see the module
-    docstring. ``issues``: validation already done (by the request), else it runs here."""
+    docstring. ``issues``: validation already done (by the request), else it runs here.
+
+    ``indexes``: capture only the events at these positions (one chunk of a long
+    ``proceed`` job, each committed on its own; errors still name the document's
+    positions). ``captured_before``: eventIDs that this same job stored in a chunk
+    committed before a restart; they count as captured, not as duplicates."""
     actor = require_capturer(actor)
     if behaviour not in BEHAVIOURS:
         raise EpcisProblem(400, f"GS1-Capture-Error-Behaviour must be one of "
@@ -295,8 +301,10 @@ def capture_document(db: Session, actor: Actor, document: dict[str, Any],
     base = "/" + "/".join(path)
     result = CaptureResult(event_count=len(events))
     skipped = {i.index for i in issues}
+    wanted = indexes if indexes is not None else range(len(events))
     result.errors = [event_problem(i.index, events[i.index], i.pointer, i.message)
-                     for i in issues if i.index is not None and i.index < len(events)]
+                     for i in issues if i.index is not None and i.index < len(events)
+                     and i.index in wanted]
     if result.errors and behaviour == ROLLBACK:
         raise CaptureRejected(f"{len(skipped)} of {len(events)} events are not valid; nothing "
                               "was captured", result.errors)
@@ -309,7 +317,7 @@ def capture_document(db: Session, actor: Actor, document: dict[str, Any],
     seen: dict[str, int] = {}
     record_time = rules.format_time(now)
     for index, event in enumerate(events):
-        if index in skipped:
+        if index in skipped or index not in wanted:
             continue
         try:
             item = _prepare(index, event, prefixes, record_time, now, common, ours)
@@ -327,6 +335,14 @@ def capture_document(db: Session, actor: Actor, document: dict[str, Any],
         seen[event_id] = index
         prepared.append(item)
     known = repo.existing_event_ids(db, list(seen))
+    resumed = known & captured_before
+    if resumed:
+        for item in prepared:
+            if item.stored["eventID"] in resumed:
+                result.captured += 1
+                result.event_ids.append(item.stored["eventID"])
+        prepared = [item for item in prepared if item.stored["eventID"] not in resumed]
+        known -= resumed
     if known:
         for item in prepared:
             if item.stored["eventID"] in known:

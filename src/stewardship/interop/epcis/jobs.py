@@ -5,7 +5,9 @@ A job is claimed in a short transaction of its own (status ``running``, a worker
 a lease), then captured in a second transaction that ends by marking the job done, only
 if the claim still holds (``repository.finish_job``), so the events and the job's outcome
 commit together. A worker that dies leaves the job ``running``; once the lease expires,
-another worker claims it again (the dead one's work was never committed). After
+another worker claims it again (the dead one's work was never committed). A long
+``proceed`` job commits in chunks instead (``process_in_chunks``), so that it never holds
+the database for long, and a new claimant resumes after the chunks already committed. After
 ``epcis_job_max_attempts`` claims a job is given up with an error.
 """
 
@@ -16,7 +18,7 @@ import os
 import socket
 import uuid
 from dataclasses import asdict
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -30,6 +32,7 @@ from stewardship.interop import repository as repo
 from stewardship.interop import rules
 from stewardship.interop.epcis.capture import (
     BEHAVIOURS,
+    PROCEED,
     CaptureRejected,
     capture_document,
     event_problem,
@@ -41,6 +44,8 @@ from stewardship.interop.epcis.validation import Issue, Validation
 from stewardship.interop.models import EpcisCaptureJob
 
 log = logging.getLogger("stewardship.epcis")
+CHUNK_EVENTS = 200
+"""Events a ``proceed`` job captures per transaction (``process_in_chunks``)."""
 
 
 def actor_json(actor: Actor) -> dict[str, Any]:
@@ -179,6 +184,86 @@ class LostClaim(RuntimeError):
     """Another worker took the job over; this worker's capture must roll back."""
 
 
+def _first_positions(document: Any, events: list[Any]) -> dict[str, int]:
+    """eventID (given, or the CBV hash id the capture gives it) -> its first position."""
+    prefixes = rules.context_prefixes(document.get("@context"))
+    first: dict[str, int] = {}
+    for index, event in enumerate(events):
+        if not isinstance(event, dict):
+            continue
+        try:
+            event_id = event.get("eventID") or rules.event_hash_id(event, prefixes)
+        except (ValueError, KeyError, TypeError):  # refused by the capture anyway
+            continue
+        first.setdefault(str(event_id), index)
+    return first
+
+
+def process_in_chunks(factory: sessionmaker[Session], job_id: uuid.UUID, token: str,
+                      validation: Validation, settings: Settings) -> bool:
+    """Capture a claimed ``proceed`` job ``CHUNK_EVENTS`` events per transaction.
+
+    Under ``proceed`` every event stands or falls on its own, so committing the document
+    in chunks keeps its meaning while no transaction holds the database (SQLite's one
+    write lock) for more than one chunk: requests queued behind the job get their turn
+    between chunks. Each chunk checks that the claim still holds, renews the lease and
+    records the progress (``capturedCount`` grows while the job runs). A worker that dies
+    mid-way leaves its committed chunks; the next claimant resumes, counting the events
+    this job already stored as captured (``captured_before``), not as duplicates.
+    ``rollback`` jobs stay one transaction: all or nothing is what they ask for."""
+    with transaction(factory, write=False) as db:
+        job = repo.held_job(db, job_id, token)
+        if job is None:
+            return False
+        text, behaviour = job.document or "null", job.behaviour
+        actor = actor_from_json(job.actor)
+        issues = ([Issue(**i) for i in job.validation] if job.validation is not None
+                  else None)
+        errors = list(job.errors or [])
+        done = repo.event_ids_of_job(db, job_id) if job.attempts > 1 else frozenset()
+    document = loads(text)
+    events = rules.event_list(document) if isinstance(document, dict) else None
+    total = len(events) if events is not None else 0
+    first_seen = _first_positions(document, events) if done and events else {}
+    seen = {(e.get("eventIndex"), e.get("path")) for e in errors}
+    captured = 0
+    for start in range(0, max(total, 1), CHUNK_EVENTS):
+        with transaction(factory) as db:
+            job = repo.held_job(db, job_id, token)
+            if job is None:
+                raise LostClaim(job_id)
+            try:
+                chunk = range(start, start + CHUNK_EVENTS)
+                # Only the events this chunk stored itself before the restart: a later
+                # copy of an earlier chunk's event is still a duplicate.
+                before = frozenset(i for i in done if first_seen.get(i, -1) in chunk)
+                result = capture_document(db, actor, document, behaviour, issues=issues,
+                                          validation=validation, job_id=job_id,
+                                          indexes=chunk, captured_before=before)
+            except CaptureRejected as exc:  # the document as a whole: nothing was stored
+                failures = exc.errors or [exc.body()]
+                return repo.finish_job(db, job_id, token, success=False, captured_count=0,
+                                       errors=failures[:MAX_REPORTED],
+                                       finished_at=clock.now())
+            captured += result.captured
+            for error in result.errors:
+                key = (error.get("eventIndex"), error.get("path"))
+                if key not in seen:
+                    seen.add(key)
+                    errors.append(error)
+            errors.sort(key=lambda e: e.get("eventIndex", -1))
+            now = clock.now()
+            job.captured_count = captured
+            job.lease_until = now + timedelta(seconds=settings.epcis_job_lease_seconds)
+            db.flush()
+            last = start + CHUNK_EVENTS >= total
+            if last and not repo.finish_job(db, job_id, token, success=not errors,
+                                            captured_count=captured,
+                                            errors=errors[:MAX_REPORTED], finished_at=now):
+                raise LostClaim(job_id)
+    return True
+
+
 def process_next_job(factory: sessionmaker[Session], settings: Settings,
                      validation: Validation, token: str | None = None) -> bool:
     """Claim and process one job; False when there was none to do."""
@@ -188,15 +273,18 @@ def process_next_job(factory: sessionmaker[Session], settings: Settings,
                              lease_seconds=settings.epcis_job_lease_seconds)
         if job is None:
             return False
-        job_id = job.id
+        job_id, behaviour, event_count = job.id, job.behaviour, job.event_count
         if job.attempts > settings.epcis_job_max_attempts:
             repo.finish_job(db, job_id, token, success=False, finished_at=clock.now(),
                             errors=[problem(500, f"the capture was given up after "
                                             f"{job.attempts - 1} attempts that did not finish")])
             return True
     try:
-        with transaction(factory) as db:
-            process_claimed(db, job_id, token, validation)
+        if behaviour == PROCEED and event_count > CHUNK_EVENTS:
+            process_in_chunks(factory, job_id, token, validation, settings)
+        else:
+            with transaction(factory) as db:
+                process_claimed(db, job_id, token, validation)
     except LostClaim:
         log.warning("capture job %s was taken over by another worker", job_id)
     except Exception:

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from stewardship.core import eventlog
 from stewardship.core.auth import MEMBER_ROLES, Actor, Role, require, system_actor
 from stewardship.core.config import Settings
-from stewardship.core.db import utcnow
+from stewardship.core.db import after_commit, utcnow
 from stewardship.core.errors import (
     Conflict,
     Forbidden,
@@ -49,8 +49,9 @@ from stewardship.registry.schemas import (
 )
 from stewardship.registry.service import audit_firms, organizations
 
-# A used token's last-use time is refreshed at most this often, so reads stay reads.
-_LAST_USED_RESOLUTION = timedelta(minutes=5)
+# A used token's last-use time is refreshed at most this often, in a short transaction
+# of its own after the request's (``resolve_actor``), so that reads stay reads.
+_LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
 def to_read(user: User) -> UserRead:
@@ -394,8 +395,21 @@ def end_session(db: Session, token: str) -> None:
     repo.delete_session(db, token_digest(token))
 
 
+def _record_use_later(db: Session, token_id: uuid.UUID, now: datetime) -> None:
+    """Note the token's use once the request's unit of work has ended: never inside it, so
+    that a GET stays a read (on SQLite it does not take the write lock) and no request
+    holds the token's row while it works (every request of one client shares that row)."""
+
+    def record(session: Session) -> None:
+        repo.record_token_use(session, token_id, now, now - _LAST_USED_RESOLUTION)
+
+    after_commit(db, record)
+
+
 def resolve_actor(db: Session, kind: str, token: str) -> Actor | None:
-    """The actor behind a bearer token or a session cookie, if it is live."""
+    """The actor behind a bearer token or a session cookie, if it is live. Reads only: a
+    token's last use is written afterwards, at most once a minute (``_record_use_later``).
+    """
     digest = token_digest(token)
     now = utcnow()
     if kind == "bearer":
@@ -405,7 +419,7 @@ def resolve_actor(db: Session, kind: str, token: str) -> Actor | None:
             return None
         user_id = api_token.user_id
         if api_token.last_used_at is None or now - api_token.last_used_at > _LAST_USED_RESOLUTION:
-            api_token.last_used_at = now
+            _record_use_later(db, api_token.id, now)
     else:
         session_row = repo.session_by_digest(db, digest)
         if session_row is None or session_row.expires_at <= now:
