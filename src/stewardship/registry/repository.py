@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Select, delete, exists, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, delete, exists, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from stewardship.core.pagination import Page, PageParams
@@ -251,12 +251,33 @@ def count_admins(session: Session, organization_id: uuid.UUID) -> int:
     ) or 0
 
 
-def pending_invitation(session: Session, email: str, now: datetime) -> Invitation | None:
+def pending_invitation(session: Session, email: str, now: datetime, *,
+                       organization_id: uuid.UUID | None,
+                       audit_firm_id: uuid.UUID | None) -> Invitation | None:
+    """The live invitation of ``email`` from one inviting body: an organisation, an audit
+    firm, or the secretariat (both ids None). Other bodies' invitations are not matched."""
     return session.scalar(
         select(Invitation).where(Invitation.email == email.lower(),
+                                 _same_body(organization_id, audit_firm_id),
                                  Invitation.accepted_at.is_(None),
                                  Invitation.revoked_at.is_(None), Invitation.expires_at > now)
     )
+
+
+def _same_body(organization_id: uuid.UUID | None,
+               audit_firm_id: uuid.UUID | None) -> ColumnElement[bool]:
+    return and_(Invitation.organization_id.is_(None) if organization_id is None
+                else Invitation.organization_id == organization_id,
+                Invitation.audit_firm_id.is_(None) if audit_firm_id is None
+                else Invitation.audit_firm_id == audit_firm_id)
+
+
+def open_invitations_of(session: Session, email: str) -> list[Invitation]:
+    """Every invitation of ``email`` neither accepted nor revoked (expired ones too)."""
+    return list(session.scalars(
+        select(Invitation).where(Invitation.email == email.lower(),
+                                 Invitation.accepted_at.is_(None),
+                                 Invitation.revoked_at.is_(None))))
 
 
 def invitation_by_digest(session: Session, digest: str) -> Invitation | None:
