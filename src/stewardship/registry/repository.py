@@ -20,6 +20,7 @@ from stewardship.registry.models import (
     Invitation,
     LoginAttempt,
     Organization,
+    OrganizationNameChange,
     User,
     UserSession,
 )
@@ -49,6 +50,33 @@ def organization_by_slug(session: Session, slug: str) -> Organization | None:
 def organization_by_id(session: Session, organization_id: uuid.UUID) -> Organization | None:
     return session.get(Organization, organization_id,
                        options=[selectinload(Organization.entities)], populate_existing=True)
+
+
+def organization_by_name_key(session: Session, key: str) -> Organization | None:
+    return session.scalar(select(Organization).where(Organization.name_key == key))
+
+
+def pending_name_change(session: Session,
+                        organization_id: uuid.UUID) -> OrganizationNameChange | None:
+    return session.scalar(select(OrganizationNameChange).where(
+        OrganizationNameChange.organization_id == organization_id,
+        OrganizationNameChange.status == "pending"))
+
+
+def name_change_claiming(session: Session, key: str) -> OrganizationNameChange | None:
+    """A pending rename to a name with this key: the name is spoken for until decided."""
+    return session.scalar(select(OrganizationNameChange).where(
+        OrganizationNameChange.new_name_key == key,
+        OrganizationNameChange.status == "pending"))
+
+
+def pending_name_changes(session: Session) -> list[tuple[OrganizationNameChange, Organization]]:
+    rows = session.execute(
+        select(OrganizationNameChange, Organization)
+        .join(Organization, Organization.id == OrganizationNameChange.organization_id)
+        .where(OrganizationNameChange.status == "pending")
+        .order_by(OrganizationNameChange.requested_at))
+    return [(change, org) for change, org in rows]
 
 
 def slug_taken(session: Session, model: type[Organization] | type[AuditFirm], slug: str) -> bool:
