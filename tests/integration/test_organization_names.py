@@ -71,9 +71,8 @@ def test_the_database_refuses_a_second_row_with_the_same_name_key(db: Session) -
     key = organizations.load(db, SYSTEM, slug).name_key
     db.add(Organization(slug="race-metals-2", name="RACE METALS", name_key=key,
                         membership_class="civil_society", country="NO"))
-    with pytest.raises(IntegrityError):
-        with db.begin_nested():
-            db.flush()
+    with pytest.raises(IntegrityError), db.begin_nested():
+        db.flush()
 
 
 def test_a_certified_members_rename_waits_for_the_secretariat(db: Session) -> None:
