@@ -75,6 +75,17 @@ def test_the_database_refuses_a_second_row_with_the_same_name_key(db: Session) -
         db.flush()
 
 
+def test_a_name_taken_between_the_check_and_the_write_answers_409(db: Session) -> None:
+    # Another request's row, not yet visible to this one's check when it ran.
+    with db.no_autoflush:
+        db.add(Organization(slug="first-in", name="Photo Finish Metals",
+                            name_key="photo finish metals", membership_class="civil_society",
+                            country="NO"))
+        with pytest.raises(Conflict) as exc:
+            _apply(db, "Photo-Finish Metals")
+    assert exc.value.details[0]["field"] == "name"
+
+
 def test_a_certified_members_rename_waits_for_the_secretariat(db: Session) -> None:
     w = aw.build(db)
     old_name = organizations.get_organization(db, None, w.org).name
@@ -122,3 +133,14 @@ def test_a_certified_members_rename_waits_for_the_secretariat(db: Session) -> No
     # The secretariat itself renames directly.
     _rename(db, w.secretariat, w.org, "Fjord Global AS")
     assert organizations.get_organization(db, None, w.org).name == "Fjord Global AS"
+
+
+def test_a_rename_to_a_name_taken_meanwhile_answers_409(db: Session) -> None:
+    slug = factories.organization(db, name="Slow Rename Metals")
+    with db.no_autoflush:
+        db.add(Organization(slug="quick", name="Quick Metals", name_key="quick metals",
+                            membership_class="civil_society", country="NO"))
+        with pytest.raises(Conflict):
+            _rename(db, SYSTEM, slug, "Quick Metals")
+    db.expire_all()
+    assert organizations.load(db, SYSTEM, slug).name == "Slow Rename Metals"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import date
 
 from sqlalchemy.exc import IntegrityError
@@ -182,15 +183,19 @@ def _check_name_free(db: Session, actor: Actor | None, name: str, key: str,
                           pending=True)
 
 
-def _flush_name(db: Session, actor: Actor | None, name: str) -> None:
-    """Flush under a savepoint: the unique name index refuses what a concurrent request
-    took between the check and the write, and that answers 409, not 500."""
+def _write_name(db: Session, actor: Actor | None, name: str,
+                write: Callable[[], None]) -> None:
+    """Make the change and flush it under a savepoint: the unique name index refuses what
+    a concurrent request took between the check and the write, and that answers 409, not
+    500. (The change is made inside the savepoint: opening one flushes what is pending.)"""
     try:
         with db.begin_nested():
+            write()
             db.flush()
     except IntegrityError as exc:
-        raise _name_taken(actor, name, repo.organization_by_name_key(db, _key_of(name))) \
-            from exc
+        with db.no_autoflush:
+            holder = repo.organization_by_name_key(db, _key_of(name))
+        raise _name_taken(actor, name, holder) from exc
 
 
 def create_organization(db: Session, actor: Actor | None,
@@ -206,8 +211,7 @@ def create_organization(db: Session, actor: Actor | None,
         joined_on=None, country=data.country, website=data.website,
         description=data.description,
     )
-    db.add(org)
-    _flush_name(db, actor, data.name)
+    _write_name(db, actor, data.name, lambda: db.add(org))
     eventlog.append(db, actor, "registry.organization.applied", f"organization:{org.slug}",
                     {"name": org.name, "membership_class": org.membership_class,
                      "country": org.country})
@@ -288,8 +292,11 @@ def update_organization(db: Session, actor: Actor | None, slug: str,
 
 def _rename(db: Session, actor: Actor, org: Organization, new_name: str, key: str) -> None:
     old_name = org.name
-    org.name, org.name_key = new_name, key
-    _flush_name(db, actor, new_name)
+
+    def write() -> None:
+        org.name, org.name_key = new_name, key
+
+    _write_name(db, actor, new_name, write)
     eventlog.append(db, actor, "registry.organization.renamed", f"organization:{org.slug}",
                     {"from": old_name, "to": new_name})
 
