@@ -63,6 +63,17 @@ def pending_name_change(session: Session,
         OrganizationNameChange.status == "pending"))
 
 
+def pending_names(session: Session, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """The pending new name of each organisation that has one."""
+    if not ids:
+        return {}
+    rows = session.execute(select(OrganizationNameChange.organization_id,
+                                  OrganizationNameChange.new_name)
+                           .where(OrganizationNameChange.organization_id.in_(list(ids)),
+                                  OrganizationNameChange.status == "pending"))
+    return {org_id: name for org_id, name in rows}
+
+
 def name_change_claiming(session: Session, key: str) -> OrganizationNameChange | None:
     """A pending rename to a name with this key: the name is spoken for until decided."""
     return session.scalar(select(OrganizationNameChange).where(

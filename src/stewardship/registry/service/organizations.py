@@ -60,7 +60,7 @@ def holds_live_certificate(db: Session, organization: Organization) -> bool:
 
 
 def _read(db: Session, org: Organization, activities: set[str], facility_count: int,
-          today: date) -> OrganizationRead:
+          today: date, pending_name: str | None = None) -> OrganizationRead:
     mclass = MembershipClass(org.membership_class)
     standing = good_standing(mclass, org.joined_on, holds_performance_certificate(db, org), today)
     return OrganizationRead(
@@ -72,8 +72,7 @@ def _read(db: Session, org: Organization, activities: set[str], facility_count: 
         standing=standing.value, activities=sorted(activities),  # type: ignore[arg-type]
         facility_count=facility_count,
         entities=[EntityRead.model_validate(e) for e in org.entities],
-        pending_name=pending.new_name if (pending := repo.pending_name_change(db, org.id))
-        else None,
+        pending_name=pending_name,
     )
 
 
@@ -81,8 +80,10 @@ def _reads(db: Session, orgs: list[Organization]) -> list[OrganizationRead]:
     ids = [o.id for o in orgs]
     activities = repo.activities_by_organization(db, ids)
     counts = repo.facility_counts(db, ids)
+    renames = repo.pending_names(db, ids)
     today = date.today()
-    return [_read(db, o, activities.get(o.id, set()), counts.get(o.id, 0), today) for o in orgs]
+    return [_read(db, o, activities.get(o.id, set()), counts.get(o.id, 0), today,
+                  renames.get(o.id)) for o in orgs]
 
 
 def visible_statuses(actor: Actor | None) -> tuple[str, ...]:
