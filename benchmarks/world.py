@@ -50,6 +50,7 @@ from stewardship.registry.rules import (
     clean_address,
     clean_name,
     mod37_2_check,
+    name_key,
     new_facility_id,
     numbered_slug,
     slugify,
@@ -413,6 +414,7 @@ class Generator:
             "created_at": setup_time, "updated_at": setup_time}))
         cert_serial = {"performance": 0, "chain_of_custody": 0}
         public_ids: set[str] = set()
+        name_keys: set[str] = set()
         for tier, size in enumerate(sizes):
             members: list[Member] = []
             for i in range(size):
@@ -421,6 +423,9 @@ class Generator:
                 country = rng.choice(REGIONS[region])
                 index = len(self.members)
                 name = f"{rng.choice(_STEMS)}{rng.choice(_ENDS)} {kind.word}"
+                if name_key(name) in name_keys:  # names are unique on the register
+                    name = f"{name} {index + 1}"
+                name_keys.add(name_key(name))
                 slug = numbered_slug(slugify(name), index + 1)
                 while True:
                     part = "".join(rng.choice(ID_ALPHABET) for _ in range(6))
@@ -456,7 +461,7 @@ class Generator:
         facility_name = f"{m.name} Works"
         self.w.add("organizations", complete("organizations", {
             "id": m.organization_id, "slug": m.slug, "name": m.name,
-            "membership_class": m.kind.membership, "status": "member",
+            "name_key": name_key(m.name), "membership_class": m.kind.membership, "status": "member",
             "joined_on": date(YEAR - 3, 1 + rng.randrange(12), 1), "country": m.country,
             "website": None, "description": "A fictional member of the benchmark world.",
             "created_at": at, "updated_at": at}))
@@ -506,7 +511,8 @@ class Generator:
         number = f"STW-{prefix}-{YEAR - 1}-{serial:05d}"
         self.w.add("certificates", complete("certificates", {
             "id": cert_id, "number": number, "organization_id": m.organization_id,
-            "entity_id": m.entity_id, "scope_id": scope_id, "audit_id": audit_id,
+            "entity_id": m.entity_id, "holder_name": m.name, "entity_name": f"{m.name} Ltd",
+            "scope_id": scope_id, "audit_id": audit_id,
             "version_id": version_id, "standard_kind": kind, "certificate_type": "full",
             "maturity": "high", "valid_from": valid_from,
             "valid_until": date(YEAR + 2, 12, 31), "surveillance_due_on": None,

@@ -108,6 +108,7 @@ def certify(db: Session, chain: Chain, m: Member, kind: str, *,
     db.flush()
     number = f"T{'P' if kind == 'performance' else 'C'}-{next(_seq):05d}"
     cert = Certificate(number=number, organization_id=org.id, entity_id=m.entity_id,
+                       holder_name=org.name, entity_name=f"{org.name} entity",
                        scope_id=scope.id, audit_id=audit.id, version_id=version_id,
                        standard_kind=kind, certificate_type="full", maturity="high",
                        valid_from=valid_from, valid_until=valid_until, status="active")

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from stewardship.core.auth import Actor, Role
 from stewardship.core.config import Settings
 from stewardship.core.db import make_engine
+from stewardship.registry.service import accounts
 from stewardship.web.app import create_app
 from tests import factories
 from tests.factories import PASSWORD
@@ -174,3 +175,28 @@ def test_the_app_refuses_an_unmigrated_database(tmp_path: Path) -> None:
     assert "stewardship db upgrade" in message
     assert "no schema yet" in message
     engine.dispose()
+
+
+def test_two_organisations_invite_the_same_address(client: TestClient, db: Session,
+                                                   client_for: Callable[[Actor], TestClient]
+                                                   ) -> None:
+    first, second = factories.organization(db), factories.organization(db)
+    actor_1 = factories.user(db, Role.MEMBER_ADMIN, organization=first)
+    actor_2 = factories.user(db, Role.MEMBER_ADMIN, organization=second)
+    admin_1, admin_2 = client_for(actor_1), client_for(actor_2)
+    body = {"email": "wanted@example.org", "name": "Wanted", "role": "member_user"}
+    one = admin_1.post(f"{R}/invitations", json=body)
+    two = admin_2.post(f"{R}/invitations", json=body)
+    assert one.status_code == two.status_code == 201
+    # The second organisation's invitation did not revoke the first one's.
+    assert [i.email for i in accounts.pending_invitations(db, actor_1)] == [
+        "wanted@example.org"]
+    accepted = client.post(f"{R}/invitations/{one.json()['token']}/accept",
+                           json={"password": "my-own-password"})
+    assert accepted.status_code == 201, accepted.text
+    assert accepted.json()["organization"] == first
+    # Accepting one makes the other moot: it is revoked, its link no longer valid.
+    assert accounts.pending_invitations(db, actor_2) == []
+    moot = client.post(f"{R}/invitations/{two.json()['token']}/accept",
+                       json={"password": "my-own-password"})
+    assert moot.status_code == 404

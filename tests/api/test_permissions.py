@@ -26,6 +26,7 @@ from sqlalchemy import Engine
 
 from stewardship.core.auth import Role
 from stewardship.core.config import Settings
+from stewardship.registry.models import OrganizationNameChange
 from stewardship.registry.rules import OrganizationStatus
 from stewardship.registry.schemas import InvitationCreate
 from stewardship.registry.service import accounts, organizations
@@ -86,6 +87,13 @@ MATRIX: list[tuple[str, str, str, Any, tuple[int, ...]]] = [
      {"reason": "left the scheme"}, (401, 200, 403, 403, 403, 403)),
     ("POST", f"{R}/organizations/{{slug}}/entities", f"{R}/organizations/{{alpha}}/entities",
      {"name": "Alpha Rolling AS"}, (401, 201, 201, 403, 403, 403)),
+    ("GET", f"{R}/name-changes", f"{R}/name-changes", None, (401, 200, 403, 403, 403, 403)),
+    ("POST", f"{R}/organizations/{{slug}}/name-change/approve",
+     f"{R}/organizations/{{alpha}}/name-change/approve", {},
+     (401, 200, 403, 403, 403, 403)),
+    ("POST", f"{R}/organizations/{{slug}}/name-change/refuse",
+     f"{R}/organizations/{{alpha}}/name-change/refuse", {"reason": "not the legal name"},
+     (401, 200, 403, 403, 403, 403)),
     # facilities
     ("GET", f"{R}/facilities", f"{R}/facilities", None, ALL_OK),
     ("POST", f"{R}/facilities", f"{R}/facilities", FACILITY_BODY,
@@ -166,6 +174,11 @@ def world(request: pytest.FixtureRequest, engines: dict[str, Engine],
         _, invitation = accounts.invite(db, SYSTEM, InvitationCreate(
             email="joiner@example.org", name="Joiner", role="member_user", organization=alpha),
             settings)
+        # A rename waiting for review, as a certified member's admin would leave it.
+        alpha_id = organizations.load(db, SYSTEM, alpha).id
+        db.add(OrganizationNameChange(organization_id=alpha_id, old_name="Alpha Metals",
+                                      new_name="Alpha Aluminium", new_name_key="alpha aluminium",
+                                      requested_by="user:matrix"))
         db.flush()
         app = create_app(settings=settings, engine=engine)
         app.state.sessionmaker = lambda: session_on(connection)

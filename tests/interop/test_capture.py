@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from stewardship.core.auth import Actor
-from stewardship.core.errors import InvalidInput
+from stewardship.core.errors import InvalidInput, NotFound
 from stewardship.interop import profile, rules
 from stewardship.interop.epcis import capture as service
 from stewardship.interop.epcis import query
@@ -179,3 +179,67 @@ def test_only_members_and_the_secretariat_capture(db: Session, world: World,
                                  validation=validation)
     assert service.capture_document(db, world.secretariat, document(object_event(1)),
                                     validation=validation).captured == 1
+
+
+# --- eventIDs are the capturer's own --------------------------------------------------------
+
+
+SHARED_ID = "urn:uuid:0d3f4c1e-2b9a-4e51-8c77-5a1f0e6b9c42"
+
+
+def test_another_member_captures_the_same_event_id_as_its_own(db: Session, world: World,
+                                                              validation: Validation,
+                                                              epcis_settings: Any) -> None:
+    mine = object_event(1, eventID=SHARED_ID)
+    theirs = object_event(2, eventID=SHARED_ID, bizStep="receiving")
+    service.capture_document(db, world.a, document(mine), validation=validation)
+    # B guessed (or happens to use) A's id: captured as B's own event, nothing refused.
+    result = service.capture_document(db, world.b, document(theirs), validation=validation)
+    assert result.success and result.event_ids == [SHARED_ID]
+    staff = service.capture_document(db, world.secretariat,
+                                     document(object_event(3, eventID=SHARED_ID)),
+                                     validation=validation)
+    assert staff.success
+    owners = sorted(str(o) for o in db.scalars(
+        select(EpcisEvent.organization_id).where(EpcisEvent.event_id == SHARED_ID)))
+    assert len(owners) == 3
+    # Each reads its own event under the id; the one with no event under it sees none.
+    assert query.get_event(db, world.a, SHARED_ID)["bizStep"] == "shipping"
+    assert query.get_event(db, world.b, SHARED_ID)["bizStep"] == "receiving"
+    with pytest.raises(NotFound):
+        query.get_event(db, world.c, SHARED_ID)
+    # A query by eventID finds the reader's event only; the secretariat sees all three.
+    assert [e["bizStep"] for e in _events(db, world.b, epcis_settings,
+                                          EQ_eventID=SHARED_ID)] == ["receiving"]
+    assert len(_events(db, world.secretariat, epcis_settings, EQ_eventID=SHARED_ID)) == 3
+    # Each capturer's own id is still refused a second time, and only its own.
+    for actor in (world.a, world.b, world.secretariat):
+        with pytest.raises(service.CaptureRejected) as refused:
+            service.capture_document(db, actor, document(object_event(9, eventID=SHARED_ID)),
+                                     validation=validation)
+        assert refused.value.status_code == 409
+    assert _count(db) == 3
+
+
+def test_an_error_declaration_repeats_its_events_id_once(db: Session, world: World,
+                                                         validation: Validation,
+                                                         epcis_settings: Any) -> None:
+    original = object_event(1, eventID=SHARED_ID)
+    declaration = {**original, "errorDeclaration": {
+        "declarationTime": "2024-05-02T09:00:00Z", "reason": "incorrect_data"}}
+    service.capture_document(db, world.a, document(original), validation=validation)
+    assert service.capture_document(db, world.a, document(declaration),
+                                    validation=validation).success
+    with pytest.raises(service.CaptureRejected) as twice:
+        service.capture_document(db, world.a, document(declaration), validation=validation)
+    assert twice.value.status_code == 409
+    found = _events(db, world.a, epcis_settings, EQ_eventID=SHARED_ID)
+    assert ["errorDeclaration" in e for e in found] == [False, True]
+    # Reading by id answers the event itself, not its declaration.
+    assert "errorDeclaration" not in query.get_event(db, world.a, SHARED_ID)
+    # A hash id is kept by the declaration too: the pair is captured in one document.
+    plain = object_event(5)
+    declared = {**plain, "errorDeclaration": {"declarationTime": "2024-05-02T09:00:00Z"}}
+    pair = service.capture_document(db, world.b, document(plain, declared),
+                                    validation=validation)
+    assert pair.success and pair.event_ids[0] == pair.event_ids[1]

@@ -236,3 +236,33 @@ def test_parties_named_see_the_event_over_http(db: Session, world: World, client
     assert client_for(world.secretariat).get(path).status_code == 200
     _problem(client_for(world.c).get(path), 404, "epcisException:NoSuchResourceException")
     assert json.dumps(_events(client_for(world.b).get("/epcis/events"))).count(event_id) == 1
+
+
+def test_a_guessed_event_id_reveals_nothing_and_blocks_no_one(world: World,
+                                                              client_for: Clients) -> None:
+    a, b = client_for(world.a), client_for(world.b)
+    context = ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"]
+    event_id = "urn:uuid:3c2e8f0a-7d41-4b6e-9f12-0a9b8c7d6e5f"
+    mine = {"@context": context, **object_event(11, eventID=event_id)}
+    created = a.post("/epcis/events", json=mine)
+    assert created.status_code == 201, created.text
+    location = created.headers["location"]
+    # B reading A's id and reading an id nobody used get the same answer.
+    unknown = "/epcis/events/" + quote("urn:uuid:00000000-0000-4000-8000-000000000000",
+                                       safe="")
+    seen = _problem(b.get(location), 404, "epcisException:NoSuchResourceException")
+    never = _problem(b.get(unknown), 404, "epcisException:NoSuchResourceException")
+    assert seen["title"] == never["title"]
+    # B capturing the same id succeeds as B's own event: no 409 to learn from.
+    theirs = {"@context": context, **object_event(12, eventID=event_id,
+                                                  bizStep="receiving")}
+    again = b.post("/epcis/events", json=theirs)
+    assert again.status_code == 201, again.text
+    assert again.headers["location"] == location
+    assert b.get(location).json()["bizStep"] == "receiving"
+    assert a.get(location).json()["bizStep"] == "shipping"
+    assert [e["bizStep"] for e in _events(a.get("/epcis/events",
+                                                params={"EQ_eventID": event_id}))] == [
+        "shipping"]
+    _problem(b.post("/epcis/events", json=theirs), 409,
+             "epcisException:ResourceAlreadyExistsException")

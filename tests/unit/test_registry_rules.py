@@ -421,3 +421,14 @@ ALLOWED = {
 @pytest.mark.parametrize("target", list(S))
 def test_may_transition_table(current: OrganizationStatus, target: OrganizationStatus) -> None:
     assert may_transition(current, target) is ((current, target) in ALLOWED)
+
+
+def test_name_key_folds_case_accents_spacing_and_punctuation() -> None:
+    from stewardship.registry.rules import name_key
+
+    assert name_key("Fjord Alumínium, A.S.") == name_key("  fjord   aluminium as ") == \
+        "fjord aluminium as"
+    assert name_key("Straße-Metall GmbH") == "strasse metall gmbh"
+    assert name_key("Nordic AS") != name_key("Nordic AB")
+    assert name_key("中国铝业") == "中国铝业"
+    assert name_key("--") == ""

@@ -7,8 +7,6 @@ certificates, claims, due dates, and the public register. Evidence is uploaded a
 
 from __future__ import annotations
 
-import csv
-import io
 import uuid
 from dataclasses import dataclass
 from datetime import date
@@ -71,6 +69,7 @@ from stewardship.assurance.service import (
     scopes,
     self_assessment,
 )
+from stewardship.core.csvexport import csv_text
 from stewardship.core.errors import InvalidInput
 from stewardship.core.web import CurrentActor, DbSession, Pagination, settings_of
 from stewardship.registry.rules import Activity
@@ -88,9 +87,7 @@ Number = Annotated[str, Path(max_length=40, description="Certificate number, e.g
 
 
 def _csv(rows: list[list[str]], filename: str) -> Response:
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\r\n").writerows(rows)
-    return Response(buffer.getvalue(), media_type="text/csv; charset=utf-8",
+    return Response(csv_text(rows), media_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
 
 

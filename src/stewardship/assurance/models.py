@@ -193,6 +193,11 @@ class Certificate(IdMixin, TimestampMixin, Base):
     organization_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizations.id"),
                                                        index=True)
     entity_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("entities.id"), index=True)
+    holder_name: Mapped[str] = mapped_column(String(200))
+    """The member's name when the certificate was issued: what the certificate says, kept
+    when the member is renamed later."""
+    entity_name: Mapped[str] = mapped_column(String(200))
+    """The legal entity's name when the certificate was issued."""
     scope_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("certification_scopes.id"))
     audit_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("audits.id"))
     version_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("standard_versions.id"))

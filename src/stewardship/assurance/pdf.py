@@ -9,6 +9,7 @@ import unicodedata
 import segno
 from fpdf import FPDF
 
+from stewardship.assurance.rules import issued_to_label
 from stewardship.assurance.schemas import CertificateRead
 
 KIND_TITLES = {"performance": "Performance Standard", "chain_of_custody":
@@ -72,7 +73,7 @@ def certificate_pdf(cert: CertificateRead, verify_url: str, *, demo: bool = Fals
     pdf.ln(3)
     pdf.set_font("Helvetica", "", 11)
     pdf.multi_cell(width, 6, _latin1(
-        f"This certifies that {cert.entity.name}, an entity of {cert.organization.name}, "
+        f"This certifies that {cert.issued_to_entity}, an entity of {cert.issued_to}, "
         f"was audited against the {cert.standard.title} (version {cert.standard.version}) "
         f"for the scope below."), new_x="LMARGIN", new_y="NEXT")
     pdf.ln(3)
@@ -80,8 +81,8 @@ def certificate_pdf(cert: CertificateRead, verify_url: str, *, demo: bool = Fals
     facts = [
         ("Certificate number", cert.number),
         ("Status", cert.status.capitalize()),
-        ("Holder", cert.organization.name),
-        ("Entity", cert.entity.name),
+        ("Holder", issued_to_label(cert.issued_to, cert.organization.name)),
+        ("Entity", issued_to_label(cert.issued_to_entity, cert.entity.name)),
         ("Standard", f"{cert.standard.title}, version {cert.standard.version}"),
         ("Type", cert.certificate_type.capitalize()),
         ("Maturity", cert.maturity.value.capitalize()),

@@ -360,6 +360,15 @@ def holds_current_certificate(db: Session, organization_id: uuid.UUID, kind: str
         Certificate.valid_until >= on))) or False
 
 
+def holds_live_certificate(db: Session, organization_id: uuid.UUID, on: date) -> bool:
+    """Whether any certificate of the organisation is still in force or only suspended
+    (not withdrawn, not expired): one that carries the member's name to buyers."""
+    return db.scalar(select(exists().where(
+        Certificate.organization_id == organization_id,
+        Certificate.status.in_(("active", "suspended")), Certificate.valid_until >= on))) \
+        or False
+
+
 @dataclass(frozen=True)
 class CertificateFilter:
     kind: str | None = None

@@ -494,3 +494,9 @@ def carry_over(old_numbers: Iterable[str], diff: StandardDiff) -> CarryOver:
 
 def _number_key(number: str) -> tuple[int, ...]:
     return tuple(int(p) if p.isdigit() else 0 for p in number.split("."))
+
+
+def issued_to_label(issued_to: str, now: str) -> str:
+    """The name a certificate was issued to, with the holder's present name where it was
+    renamed since: "Fjord Aluminium (now Fjord Metals)"."""
+    return issued_to if not now or now == issued_to else f"{issued_to} (now {now})"

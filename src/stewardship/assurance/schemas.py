@@ -366,6 +366,10 @@ class CertificateSummary(OutputModel):
     certificate_type: str = Field(description="full or provisional")
     organization: OrganizationRef
     entity: EntityRef
+    issued_to: str = Field(description="The holder's name when the certificate was issued: "
+                                       "what the certificate says (organization.name is the "
+                                       "member's name now)")
+    issued_to_entity: str = Field(description="The entity's name when it was issued")
     standard: StandardRef
     maturity: Maturity
     valid_from: date
@@ -411,6 +415,8 @@ class CertificateDocument(OutputModel):
     certificate_type: str
     holder: OrganizationRef
     entity: EntityRef
+    issued_to: str = Field(description="The holder's name when the certificate was issued")
+    issued_to_entity: str
     standard: StandardRef
     maturity: Maturity
     valid_from: date

@@ -30,7 +30,7 @@ _PROBLEMS: dict[int | str, dict[str, Any]] = {
     for status, text in ((400, "Not a valid EPCIS document or query (problem document)"),
                          (401, "No valid bearer token"), (403, "Your role may not do this"),
                          (404, "Not found, or not yours to see"),
-                         (409, "An event with this eventID was captured already"),
+                         (409, "You captured an event with this eventID already"),
                          (413, "Over the capture limits"), (415, "Not JSON"))}
 _JSON_BODY = {"requestBody": {"required": True, "content": {
     "application/json": {"schema": {"type": "object"}},
@@ -146,8 +146,9 @@ def capture_job(capture_id: str, db: DbSession, actor: Capturer) -> dict[str, An
              responses=_PROBLEMS, openapi_extra=_JSON_BODY)
 def capture_event(request: Request, db: DbSession, actor: Capturer,
                   body: JsonBody) -> JSONResponse:
-    """Capture a single event (with its `@context`): 201 with `Location`, 409 when an
-    event with its eventID (given, or the CBV 2.0 hash id) was captured before."""
+    """Capture a single event (with its `@context`): 201 with `Location`, 409 when you
+    captured an event with its eventID (given, or the CBV 2.0 hash id) before. EventIDs
+    are per capturing organisation: another member's use of the same id is no clash."""
     _, event = body
     result = capture_service.capture_event(db, actor, event, _validation(settings_of(request)))
     event_id = result.event_ids[0]

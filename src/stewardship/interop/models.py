@@ -18,6 +18,7 @@ from sqlalchemy import (
     SmallInteger,
     String,
     Text,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -78,10 +79,24 @@ class EpcisEvent(Base):
     """One captured EPCIS event: its JSON as stored and the fields queries filter on."""
 
     __tablename__ = "epcis_events"
+    __table_args__ = (
+        # An eventID is unique within the capturing organisation only: a member cannot
+        # learn that another captured an id, nor block its capture by taking the id first.
+        # An error declaration repeats the id of the event it corrects, so it is the one
+        # second event an id may have. (NULLs are distinct in a unique index, hence the
+        # secretariat's own partial index.)
+        Index("uq_epcis_events_owner_event_id", "organization_id", "event_id",
+              "error_declaration", unique=True),
+        Index("uq_epcis_events_secretariat_event_id", "event_id", "error_declaration",
+              unique=True, sqlite_where=text("organization_id IS NULL"),
+              postgresql_where=text("organization_id IS NULL")),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    event_id: Mapped[str] = mapped_column(String(512), unique=True)
+    event_id: Mapped[str] = mapped_column(String(512), index=True)
     """The EPCIS eventID: as sent, or the CBV 2.0 hash id when the event had none."""
+    error_declaration: Mapped[bool] = mapped_column(Boolean, default=False)
+    """Whether the event declares an error in the event with its eventID."""
     event_type: Mapped[str] = mapped_column(String(40))
     event_time: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     record_time: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

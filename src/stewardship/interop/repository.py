@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     and_,
+    case,
     exists,
     false,
     func,
@@ -88,12 +89,20 @@ def organizations_of_entities(db: Session, ids: Iterable[uuid.UUID]) -> dict[uui
 # --- events --------------------------------------------------------------------------------
 
 
-def existing_event_ids(db: Session, event_ids: Sequence[str]) -> set[str]:
-    found: set[str] = set()
-    for part in _chunks(list(event_ids)):
-        found.update(db.scalars(select(EpcisEvent.event_id)
-                                .where(EpcisEvent.event_id.in_(part))))
-    return found
+def existing_event_ids(db: Session, keys: Sequence[tuple[str, bool]], *,
+                       organization_id: uuid.UUID | None) -> set[tuple[str, bool]]:
+    """Which (eventID, is an error declaration) pairs the organisation (None: the
+    secretariat) captured already. Other organisations' events are not looked at: an id
+    is the capturer's own."""
+    owner = (EpcisEvent.organization_id.is_(None) if organization_id is None
+             else EpcisEvent.organization_id == organization_id)
+    wanted = set(keys)
+    found: set[tuple[str, bool]] = set()
+    for part in _chunks(sorted({event_id for event_id, _ in wanted})):
+        rows = db.execute(select(EpcisEvent.event_id, EpcisEvent.error_declaration)
+                          .where(owner, EpcisEvent.event_id.in_(part)))
+        found.update((str(e), bool(d)) for e, d in rows)
+    return found & wanted
 
 
 def event_ids_of_job(db: Session, job_id: uuid.UUID) -> frozenset[str]:
@@ -189,11 +198,17 @@ def query_events(db: Session, query: rules.EventQuery, *, organization_id: uuid.
 
 def event_by_event_id(db: Session, event_id: str, *, organization_id: uuid.UUID | None,
                       see_all: bool) -> tuple[str, int | None] | None:
+    """The visible event with this eventID. Several organisations may use one id (and an
+    error declaration repeats it): the reader's own comes first, the event before its
+    error declaration, then the earliest captured."""
     stmt = select(EpcisEvent.body, EpcisEvent.context_id).where(EpcisEvent.event_id == event_id)
     visible = _visible(organization_id, see_all)
     if visible is not None:
         stmt = stmt.where(visible)
-    row = db.execute(stmt).first()
+    own = (EpcisEvent.organization_id.is_(None) if organization_id is None
+           else EpcisEvent.organization_id == organization_id)
+    stmt = stmt.order_by(case((own, 0), else_=1), EpcisEvent.error_declaration, EpcisEvent.id)
+    row = db.execute(stmt.limit(1)).first()
     return (str(row[0]), row[1]) if row is not None else None
 
 

@@ -31,6 +31,8 @@ from stewardship.registry.schemas import (
     InvitationAccept,
     InvitationCreate,
     InvitationCreated,
+    NameChangeDecision,
+    NameChangeRead,
     OrganizationCreate,
     OrganizationPage,
     OrganizationRead,
@@ -93,8 +95,33 @@ def get_organization(db: DbSession, actor: OptionalActor, slug: str) -> Organiza
 @router.patch("/organizations/{slug}", response_model=OrganizationRead)
 def update_organization(db: DbSession, actor: CurrentActor, slug: str,
                         body: OrganizationUpdate) -> OrganizationRead:
-    """Edit name, website or description (the organisation's admins or the secretariat)."""
+    """Edit name, website or description (the organisation's admins or the secretariat).
+    Names are unique without case, accents or punctuation (409 names the holder). A member
+    admin's rename of a member holding a live certificate is recorded as `pending_name`
+    for the secretariat to approve."""
     return organizations.update_organization(db, actor, slug, body)
+
+
+@router.get("/name-changes", response_model=list[NameChangeRead])
+def pending_name_changes(db: DbSession, actor: CurrentActor) -> list[NameChangeRead]:
+    """Renames of members holding a live certificate, waiting for review (secretariat)."""
+    return organizations.pending_name_changes(db, actor)
+
+
+@router.post("/organizations/{slug}/name-change/approve", response_model=NameChangeRead)
+def approve_name_change(db: DbSession, actor: CurrentActor, slug: str,
+                        body: NameChangeDecision) -> NameChangeRead:
+    """Approve a member's pending rename (secretariat). Certificates keep the name they
+    were issued to."""
+    return organizations.decide_name_change(db, actor, slug, approve=True, reason=body.reason)
+
+
+@router.post("/organizations/{slug}/name-change/refuse", response_model=NameChangeRead)
+def refuse_name_change(db: DbSession, actor: CurrentActor, slug: str,
+                       body: NameChangeDecision) -> NameChangeRead:
+    """Refuse a member's pending rename, saying why (secretariat)."""
+    return organizations.decide_name_change(db, actor, slug, approve=False,
+                                            reason=body.reason)
 
 
 @router.post("/organizations/{slug}/admit", response_model=OrganizationRead)

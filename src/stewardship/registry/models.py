@@ -17,6 +17,7 @@ from sqlalchemy import (
     Numeric,
     String,
     Text,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -31,6 +32,9 @@ class Organization(IdMixin, TimestampMixin, Base):
     slug: Mapped[str] = mapped_column(String(80), unique=True)
     """Stable public key used in URLs."""
     name: Mapped[str] = mapped_column(String(200), index=True)
+    name_key: Mapped[str] = mapped_column(String(200), unique=True)
+    """``rules.name_key`` of the name: the database refuses a second organisation whose
+    name differs from another's only in case, accents, spacing or punctuation."""
     membership_class: Mapped[str] = mapped_column(String(40), index=True)
     status: Mapped[str] = mapped_column(String(20), index=True, default="applicant")
     joined_on: Mapped[date | None] = mapped_column(Date)
@@ -42,6 +46,33 @@ class Organization(IdMixin, TimestampMixin, Base):
 
     entities: Mapped[list[Entity]] = relationship(back_populates="organization", lazy="raise",
                                                   order_by="Entity.name")
+
+
+class OrganizationNameChange(IdMixin, Base):
+    """A member admin's rename of a certified member, which the secretariat approves or
+    refuses: certificates, buyers and the register know the member by its name."""
+
+    __tablename__ = "organization_name_changes"
+    __table_args__ = (
+        CheckConstraint("status IN ('pending', 'approved', 'refused')", name="status"),
+        # One open request per organisation; decided ones stay as the history.
+        Index("uq_organization_name_changes_pending", "organization_id", unique=True,
+              sqlite_where=text("status = 'pending'"),
+              postgresql_where=text("status = 'pending'")),
+    )
+
+    organization_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizations.id"),
+                                                       index=True)
+    old_name: Mapped[str] = mapped_column(String(200))
+    new_name: Mapped[str] = mapped_column(String(200))
+    new_name_key: Mapped[str] = mapped_column(String(200), index=True)
+    status: Mapped[str] = mapped_column(String(10), default="pending")
+    requested_by: Mapped[str] = mapped_column(String(120))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    decided_by: Mapped[str | None] = mapped_column(String(120))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    """Why the secretariat refused (or a note on approval)."""
 
 
 class Entity(IdMixin, TimestampMixin, Base):

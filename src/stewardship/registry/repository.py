@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Select, delete, exists, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, delete, exists, func, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from stewardship.core.pagination import Page, PageParams
@@ -21,6 +21,7 @@ from stewardship.registry.models import (
     LoginAttempt,
     LoginLink,
     Organization,
+    OrganizationNameChange,
     User,
     UserSession,
 )
@@ -50,6 +51,44 @@ def organization_by_slug(session: Session, slug: str) -> Organization | None:
 def organization_by_id(session: Session, organization_id: uuid.UUID) -> Organization | None:
     return session.get(Organization, organization_id,
                        options=[selectinload(Organization.entities)], populate_existing=True)
+
+
+def organization_by_name_key(session: Session, key: str) -> Organization | None:
+    return session.scalar(select(Organization).where(Organization.name_key == key))
+
+
+def pending_name_change(session: Session,
+                        organization_id: uuid.UUID) -> OrganizationNameChange | None:
+    return session.scalar(select(OrganizationNameChange).where(
+        OrganizationNameChange.organization_id == organization_id,
+        OrganizationNameChange.status == "pending"))
+
+
+def pending_names(session: Session, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """The pending new name of each organisation that has one."""
+    if not ids:
+        return {}
+    rows = session.execute(select(OrganizationNameChange.organization_id,
+                                  OrganizationNameChange.new_name)
+                           .where(OrganizationNameChange.organization_id.in_(list(ids)),
+                                  OrganizationNameChange.status == "pending"))
+    return {org_id: name for org_id, name in rows}
+
+
+def name_change_claiming(session: Session, key: str) -> OrganizationNameChange | None:
+    """A pending rename to a name with this key: the name is spoken for until decided."""
+    return session.scalar(select(OrganizationNameChange).where(
+        OrganizationNameChange.new_name_key == key,
+        OrganizationNameChange.status == "pending"))
+
+
+def pending_name_changes(session: Session) -> list[tuple[OrganizationNameChange, Organization]]:
+    rows = session.execute(
+        select(OrganizationNameChange, Organization)
+        .join(Organization, Organization.id == OrganizationNameChange.organization_id)
+        .where(OrganizationNameChange.status == "pending")
+        .order_by(OrganizationNameChange.requested_at))
+    return [(change, org) for change, org in rows]
 
 
 def slug_taken(session: Session, model: type[Organization] | type[AuditFirm], slug: str) -> bool:
@@ -252,12 +291,33 @@ def count_admins(session: Session, organization_id: uuid.UUID) -> int:
     ) or 0
 
 
-def pending_invitation(session: Session, email: str, now: datetime) -> Invitation | None:
+def pending_invitation(session: Session, email: str, now: datetime, *,
+                       organization_id: uuid.UUID | None,
+                       audit_firm_id: uuid.UUID | None) -> Invitation | None:
+    """The live invitation of ``email`` from one inviting body: an organisation, an audit
+    firm, or the secretariat (both ids None). Other bodies' invitations are not matched."""
     return session.scalar(
         select(Invitation).where(Invitation.email == email.lower(),
+                                 _same_body(organization_id, audit_firm_id),
                                  Invitation.accepted_at.is_(None),
                                  Invitation.revoked_at.is_(None), Invitation.expires_at > now)
     )
+
+
+def _same_body(organization_id: uuid.UUID | None,
+               audit_firm_id: uuid.UUID | None) -> ColumnElement[bool]:
+    return and_(Invitation.organization_id.is_(None) if organization_id is None
+                else Invitation.organization_id == organization_id,
+                Invitation.audit_firm_id.is_(None) if audit_firm_id is None
+                else Invitation.audit_firm_id == audit_firm_id)
+
+
+def open_invitations_of(session: Session, email: str) -> list[Invitation]:
+    """Every invitation of ``email`` neither accepted nor revoked (expired ones too)."""
+    return list(session.scalars(
+        select(Invitation).where(Invitation.email == email.lower(),
+                                 Invitation.accepted_at.is_(None),
+                                 Invitation.revoked_at.is_(None))))
 
 
 def invitation_by_digest(session: Session, digest: str) -> Invitation | None:

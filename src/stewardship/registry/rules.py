@@ -263,6 +263,14 @@ def clean_name(name: str) -> str:
     return " ".join(kept or words)
 
 
+def name_key(name: str) -> str:
+    """What two organisation names must not share: the name without case, accents,
+    punctuation or repeated spaces ("Fjord Alumínium, A.S." and "fjord aluminium as" are
+    one name). Legal suffixes are kept: "Nordic AS" and "Nordic AB" are two companies.
+    Empty for a name with no letter or digit of any script."""
+    return " ".join(_WORD.findall(_INITIALS_DOT.sub(r"\1", _fold(name))))
+
+
 def clean_address(address: str) -> str:
     folded = _fold(address)
     folded = re.sub(r"(\w)str\b\.?", r"\1 strasse", folded)

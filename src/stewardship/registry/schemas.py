@@ -102,10 +102,32 @@ class OrganizationRead(OutputModel):
     activities: list[Activity]
     facility_count: int
     entities: list[EntityRead]
+    pending_name: str | None = Field(
+        default=None, description="A rename the secretariat has yet to approve (members "
+        "holding a live certificate are renamed on approval)")
 
 
 class OrganizationPage(PageOut[OrganizationRead]):
     pass
+
+
+class NameChangeRead(OutputModel):
+    """A rename of a certified member, pending or decided by the secretariat."""
+
+    id: uuid.UUID
+    organization: str = Field(description="The organisation's slug")
+    old_name: str
+    new_name: str
+    status: Literal["pending", "approved", "refused"]
+    requested_by: str
+    requested_at: datetime
+    decided_at: datetime | None
+    reason: str
+
+
+class NameChangeDecision(InputModel):
+    reason: str = Field(default="", max_length=1000,
+                        description="Why (required when refusing)")
 
 
 # --- facilities -------------------------------------------------------------------------

@@ -48,6 +48,7 @@ from stewardship.registry.schemas import (
     FacilityCreate,
     InvitationCreate,
     OrganizationCreate,
+    OrganizationUpdate,
     StatusChange,
     UserUpdate,
 )
@@ -206,6 +207,54 @@ def add_entity(request: Request, db: DbSession, actor: OptionalActor,
                                   status_code=exc.status_code)
     return redirect(request, f"/organizations/{slug}",
                     f"Entity “{entity.name}” is added; facilities can now be assigned to it.")
+
+
+@router.post("/organizations/{slug}/name", dependencies=[CsrfChecked])
+def rename(request: Request, db: DbSession, actor: OptionalActor,
+           slug: Annotated[str, Path(max_length=80)], new_name: Short = "") -> Response:
+    """Rename the organisation; for a certified member this asks the secretariat."""
+    actor = require(actor, Role.SECRETARIAT, Role.MEMBER_ADMIN, action="rename organisations")
+    try:
+        org = organizations.update_organization(
+            db, actor, slug, _validate(OrganizationUpdate, {"name": new_name}))
+    except DomainError as exc:
+        _reraise_access(exc)
+        db.rollback()
+        return _organization_page(request, db, actor, slug,
+                                  errors=_errors(exc, fallback="new_name",
+                                                 rename={"name": "new_name",
+                                                         "organization": "new_name"}),
+                                  values={"new_name": new_name}, status_code=exc.status_code)
+    if org.pending_name == new_name:
+        return redirect(request, f"/organizations/{slug}",
+                        f"The rename to “{new_name}” is sent to the secretariat: a member "
+                        "holding a certificate is renamed once they approve.")
+    return redirect(request, f"/organizations/{slug}", f"The organisation is now “{org.name}”.")
+
+
+@router.post("/organizations/{slug}/name-change", dependencies=[CsrfChecked])
+def decide_name_change(request: Request, db: DbSession, actor: OptionalActor,
+                       slug: Annotated[str, Path(max_length=80)],
+                       decision: Annotated[str, Form(max_length=10)] = "",
+                       reason: Annotated[str, Form(max_length=1000)] = "") -> Response:
+    """The secretariat approves or refuses a certified member's pending rename."""
+    actor = require(actor, Role.SECRETARIAT, action="review name changes")
+    try:
+        if decision not in ("approve", "refuse"):
+            raise InvalidInput("choose approve or refuse", field="decision")
+        change = organizations.decide_name_change(db, actor, slug,
+                                                  approve=decision == "approve", reason=reason)
+    except DomainError as exc:
+        _reraise_access(exc)
+        db.rollback()
+        return _organization_page(request, db, actor, slug,
+                                  errors=_errors(exc, fallback="reason",
+                                                 rename={"name": "reason", "slug": "decision"}),
+                                  values={"decision": decision, "reason": reason},
+                                  status_code=exc.status_code)
+    done = (f"renamed to “{change.new_name}”" if change.status == "approved"
+            else f"keeps its name; the rename to “{change.new_name}” is refused")
+    return redirect(request, f"/organizations/{slug}", f"{change.old_name} {done}.")
 
 
 @router.post("/organizations/{slug}/admit", dependencies=[CsrfChecked])

@@ -66,7 +66,8 @@ def _summary(c: Certificate, labels: Labels, today: date) -> CertificateSummary:
         number=c.number,
         status=effective_status(CertificateStatus(c.status), c.valid_until, today).value,
         certificate_type=c.certificate_type, organization=labels.organization(c.organization_id),
-        entity=labels.entity(c.entity_id), standard=labels.standard(c.version_id),
+        entity=labels.entity(c.entity_id), issued_to=c.holder_name,
+        issued_to_entity=c.entity_name, standard=labels.standard(c.version_id),
         maturity=Maturity(c.maturity), valid_from=c.valid_from, valid_until=c.valid_until,
         surveillance_due_on=c.surveillance_due_on, activities=c.activities,
         countries=c.countries, verify_path=verify_path(c.number))
@@ -126,6 +127,7 @@ def certificate_document(db: Session, number: str, *,
         "format": DOCUMENT_FORMAT, "number": read.number, "status": read.status,
         "status_as_of": today_or(today), "certificate_type": read.certificate_type,
         "holder": read.organization.model_dump(), "entity": read.entity.model_dump(),
+        "issued_to": read.issued_to, "issued_to_entity": read.issued_to_entity,
         "standard": read.standard.model_dump(), "maturity": read.maturity.value,
         "valid_from": read.valid_from, "valid_until": read.valid_until,
         "activities": read.activities, "countries": read.countries,
@@ -187,9 +189,11 @@ def list_certificates(db: Session, params: PageParams,
                            page=page.page, per_page=page.per_page, pages=page.pages)
 
 
+# organization and entity are the names the certificate was issued to; organization_now
+# is the member's name today where it was renamed since.
 EXPORT_HEADER = ["number", "status", "type", "organization", "entity", "standard", "version",
                  "maturity", "valid_from", "valid_until", "surveillance_due_on", "activities",
-                 "countries"]
+                 "countries", "organization_now"]
 
 
 def export_rows(db: Session, query: CertificateQuery | None = None, *,
@@ -199,11 +203,12 @@ def export_rows(db: Session, query: CertificateQuery | None = None, *,
     f = build_filter(db, query or CertificateQuery())
     rows = [list(EXPORT_HEADER)]
     for s in summaries(db, repo.all_certificates(db, f, day, EXPORT_LIMIT), day):
-        rows.append([s.number, s.status, s.certificate_type, s.organization.name,
-                     s.entity.name, s.standard.slug, str(s.standard.version), s.maturity.value,
-                     s.valid_from.isoformat(), s.valid_until.isoformat(),
+        rows.append([s.number, s.status, s.certificate_type, s.issued_to,
+                     s.issued_to_entity, s.standard.slug, str(s.standard.version),
+                     s.maturity.value, s.valid_from.isoformat(), s.valid_until.isoformat(),
                      s.surveillance_due_on.isoformat() if s.surveillance_due_on else "",
-                     " ".join(s.activities), " ".join(s.countries)])
+                     " ".join(s.activities), " ".join(s.countries),
+                     s.organization.name if s.organization.name != s.issued_to else ""])
     return rows
 
 
@@ -227,13 +232,16 @@ def issue(db: Session, actor: Actor, audit: Audit, scope: CertificationScope,
     """Issue the certificate a positive decision earned (the caller checked the rules)."""
     assert decision.valid_from is not None and decision.valid_until is not None
     facilities = registry_repo.facilities_by_ids(db, [f.facility_id for f in scope.facilities])
+    names = Labels(db, organizations=[scope.organization_id], entities=[scope.entity_id])
     year = decision.valid_from.year
     number = next_certificate_number(
         scope.standard_kind, year,
         repo.certificate_numbers(db, certificate_prefix(scope.standard_kind, year)))
     certificate = Certificate(
         number=number, organization_id=scope.organization_id, entity_id=scope.entity_id,
-        scope_id=scope.id, audit_id=audit.id, version_id=scope.version_id,
+        holder_name=names.organization(scope.organization_id).name,
+        entity_name=names.entity(scope.entity_id).name, scope_id=scope.id, audit_id=audit.id,
+        version_id=scope.version_id,
         standard_kind=scope.standard_kind, certificate_type=certificate_type(decision.outcome),
         maturity=decision.maturity.value, valid_from=decision.valid_from,
         valid_until=decision.valid_until, surveillance_due_on=decision.surveillance_due,

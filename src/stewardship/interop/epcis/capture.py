@@ -5,7 +5,9 @@ synchronous ``POST /epcis/events`` and the benchmark call it):
 
 1. validate (GS1's schema with jsonschema-rs, compiled once, or the structural checks);
 2. give events without an eventID the CBV 2.0 hash id, stamp ``recordTime``;
-3. refuse eventIDs seen twice in the document or captured before;
+3. refuse eventIDs seen twice in the document or captured before by the same
+   organisation (an id is unique per capturer: another member's use of it is neither
+   revealed nor in the way; an error declaration may repeat its event's id once);
 4. insert events in document order, in batches with ``executemany`` (one row per event
    plus narrow term rows), each batch under a SAVEPOINT;
 5. hand each event that names a platform identifier (``urn:stewardship:``) to the CoC
@@ -139,7 +141,8 @@ def _prepare(index: int, event: dict[str, Any], prefixes: dict[str, str], record
     stored["recordTime"] = record_time
     biz_step, disposition = stored.get("bizStep"), stored.get("disposition")
     row = {
-        "event_id": stored["eventID"], "event_type": str(stored.get("type", "")),
+        "event_id": stored["eventID"], "error_declaration": "errorDeclaration" in stored,
+        "event_type": str(stored.get("type", "")),
         "event_time": rules.parse_time(str(stored["eventTime"])), "record_time": now,
         "action": stored.get("action"),
         "biz_step": rules.cbv_short(biz_step, "BizStep") if isinstance(biz_step, str) else None,
@@ -155,6 +158,15 @@ def _prepare(index: int, event: dict[str, Any], prefixes: dict[str, str], record
         key.partition(":")[0] in ours for key in stored)
     return _Prepared(index, stored, row, rules.index_terms(stored), rules.party_ids(stored),
                      profiled)
+
+
+def _key(item: _Prepared) -> tuple[str, bool]:
+    """What must be unique within the capturer's events: the id, and whether the event
+    declares an error in the event of that id."""
+    return item.row["event_id"], item.row["error_declaration"]
+
+
+_ALREADY = "you captured an event with this eventID already"
 
 
 def _party_organizations(db: Session, prepared: list[_Prepared]) -> dict[str, str]:
@@ -230,7 +242,8 @@ class _Writer:
             with self.db.begin_nested():
                 self._insert(items)
         except IntegrityError:
-            # An eventID captured at this very moment by another capture.
+            # An eventID captured at this very moment by another capture of the same
+            # organisation (others' events cannot clash: the index is per capturer).
             if self.behaviour == ROLLBACK:
                 raise CaptureRejected("nothing was captured: an eventID of the document was "
                                       "captured concurrently by another request", []) from None
@@ -239,8 +252,7 @@ class _Writer:
                     with self.db.begin_nested():
                         self._insert([item])
                 except IntegrityError:
-                    self._fail(item, "an event with this eventID was captured already",
-                               status=409, type_=DUPLICATE)
+                    self._fail(item, _ALREADY, status=409, type_=DUPLICATE)
                 else:
                     self._captured(item)
             return
@@ -261,8 +273,7 @@ class _Writer:
             return
         except IntegrityError:
             savepoint.rollback()
-            self._fail(item, "an event with this eventID was captured already", status=409,
-                       type_=DUPLICATE)
+            self._fail(item, _ALREADY, status=409, type_=DUPLICATE)
             return
         except BaseException:
             savepoint.rollback()
@@ -314,7 +325,7 @@ def capture_document(db: Session, actor: Actor, document: dict[str, Any],
               "context_id": _context_id(db, document.get("@context"))}
     ours = platform_prefixes(prefixes)
     prepared: list[_Prepared] = []
-    seen: dict[str, int] = {}
+    seen: dict[tuple[str, bool], int] = {}
     record_time = rules.format_time(now)
     for index, event in enumerate(events):
         if index in skipped or index not in wanted:
@@ -325,32 +336,31 @@ def capture_document(db: Session, actor: Actor, document: dict[str, Any],
             result.errors.append(event_problem(index, event, f"{base}/{index}/eventTime",
                                                str(exc)))
             continue
-        event_id = item.stored["eventID"]
-        if event_id in seen:
+        key = _key(item)
+        if key in seen:
             result.errors.append(event_problem(
                 index, item.stored, f"{base}/{index}/eventID",
-                f"the same eventID is given to event {seen[event_id]} of this document",
+                f"the same eventID is given to event {seen[key]} of this document",
                 status=409, type_=DUPLICATE))
             continue
-        seen[event_id] = index
+        seen[key] = index
         prepared.append(item)
-    known = repo.existing_event_ids(db, list(seen))
-    resumed = known & captured_before
+    known = repo.existing_event_ids(db, list(seen), organization_id=actor.organization_id)
+    resumed = {key for key in known if key[0] in captured_before}
     if resumed:
         for item in prepared:
-            if item.stored["eventID"] in resumed:
+            if _key(item) in resumed:
                 result.captured += 1
                 result.event_ids.append(item.stored["eventID"])
-        prepared = [item for item in prepared if item.stored["eventID"] not in resumed]
+        prepared = [item for item in prepared if _key(item) not in resumed]
         known -= resumed
     if known:
         for item in prepared:
-            if item.stored["eventID"] in known:
+            if _key(item) in known:
                 result.errors.append(event_problem(
                     item.index, item.stored, f"{base}/{item.index}/eventID",
-                    "an event with this eventID was captured already", status=409,
-                    type_=DUPLICATE))
-        prepared = [item for item in prepared if item.stored["eventID"] not in known]
+                    _ALREADY, status=409, type_=DUPLICATE))
+        prepared = [item for item in prepared if _key(item) not in known]
     if result.errors and behaviour == ROLLBACK:
         raise CaptureRejected(f"{len(result.errors)} problem(s) in the document; nothing was "
                               "captured", result.errors)
@@ -372,7 +382,7 @@ def capture_document(db: Session, actor: Actor, document: dict[str, Any],
 def capture_event(db: Session, actor: Actor, event: Any,
                   validation: Validation | None = None) -> CaptureResult:
     """Capture one event on its own (``POST /epcis/events``): all or nothing, and 409 when
-    its eventID (given, or the hash id) was captured before."""
+    the capturer captured its eventID (given, or the hash id) before."""
     actor = require_capturer(actor)
     issues = (validation or default_validation()).event_issues(event)
     if issues:

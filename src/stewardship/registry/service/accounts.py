@@ -141,7 +141,10 @@ def invite(db: Session, actor: Actor | None, data: InvitationCreate,
     if repo.user_by_email(db, email) is not None:
         raise Conflict(f"{email} already has an account", field="email")
     now = utcnow()
-    previous = repo.pending_invitation(db, email, now)
+    # Inviting again from the same body replaces its own invitation; another
+    # organisation's (or firm's) invitation to the same address is none of its business.
+    previous = repo.pending_invitation(db, email, now, organization_id=org_id,
+                                       audit_firm_id=firm_id)
     if previous is not None:
         previous.revoked_at = now
     token = new_token()
@@ -188,12 +191,20 @@ def accept_invitation(db: Session, token: str, password: str) -> UserRead:
                 organization_id=invitation.organization_id,
                 audit_firm_id=invitation.audit_firm_id, active=True)
     db.add(user)
-    invitation.accepted_at = utcnow()
+    now = utcnow()
+    invitation.accepted_at = now
+    # One account per e-mail: the person's other invitations can no longer be accepted,
+    # so they are revoked rather than left to fail when the link is opened.
+    moot = [other for other in repo.open_invitations_of(db, invitation.email)
+            if other.id != invitation.id]
+    for other in moot:
+        other.revoked_at = now
     db.flush()
     loaded = repo.user_by_id(db, user.id)
     assert loaded is not None
     eventlog.append(db, actor_for(loaded), "registry.user.joined", f"user:{user.id}",
-                    {"email": user.email, "role": user.role, "invitation": invitation.id})
+                    {"email": user.email, "role": user.role, "invitation": invitation.id,
+                     "revoked_invitations": sorted(str(o.id) for o in moot)})
     return to_read(loaded)
 
 

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import date
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from stewardship.core import clock, eventlog
 from stewardship.core.auth import Actor, Role, require
+from stewardship.core.db import utcnow
 from stewardship.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from stewardship.core.pagination import Page, PageParams
 from stewardship.registry import repository as repo
-from stewardship.registry.models import AuditFirm, Entity, Organization
+from stewardship.registry.models import AuditFirm, Entity, Organization, OrganizationNameChange
 from stewardship.registry.rules import (
     Activity,
     MembershipClass,
@@ -21,6 +24,7 @@ from stewardship.registry.rules import (
     country_name,
     good_standing,
     may_transition,
+    name_key,
     normalize_country,
     numbered_slug,
     slugify,
@@ -28,6 +32,7 @@ from stewardship.registry.rules import (
 from stewardship.registry.schemas import (
     EntityCreate,
     EntityRead,
+    NameChangeRead,
     OrganizationCreate,
     OrganizationRead,
     OrganizationUpdate,
@@ -47,8 +52,15 @@ def holds_performance_certificate(db: Session, organization: Organization) -> bo
                                                     clock.today())
 
 
+def holds_live_certificate(db: Session, organization: Organization) -> bool:
+    """Whether a certificate of the member is in force or suspended: it carries the name."""
+    from stewardship.assurance import repository as assurance_repo
+
+    return assurance_repo.holds_live_certificate(db, organization.id, clock.today())
+
+
 def _read(db: Session, org: Organization, activities: set[str], facility_count: int,
-          today: date) -> OrganizationRead:
+          today: date, pending_name: str | None = None) -> OrganizationRead:
     mclass = MembershipClass(org.membership_class)
     standing = good_standing(mclass, org.joined_on, holds_performance_certificate(db, org), today)
     return OrganizationRead(
@@ -60,6 +72,7 @@ def _read(db: Session, org: Organization, activities: set[str], facility_count: 
         standing=standing.value, activities=sorted(activities),  # type: ignore[arg-type]
         facility_count=facility_count,
         entities=[EntityRead.model_validate(e) for e in org.entities],
+        pending_name=pending_name,
     )
 
 
@@ -67,8 +80,10 @@ def _reads(db: Session, orgs: list[Organization]) -> list[OrganizationRead]:
     ids = [o.id for o in orgs]
     activities = repo.activities_by_organization(db, ids)
     counts = repo.facility_counts(db, ids)
+    renames = repo.pending_names(db, ids)
     today = clock.today()
-    return [_read(db, o, activities.get(o.id, set()), counts.get(o.id, 0), today) for o in orgs]
+    return [_read(db, o, activities.get(o.id, set()), counts.get(o.id, 0), today,
+                  renames.get(o.id)) for o in orgs]
 
 
 def visible_statuses(actor: Actor | None) -> tuple[str, ...]:
@@ -132,19 +147,72 @@ def unique_slug(db: Session, model: type[Organization] | type[AuditFirm], wanted
     return slug
 
 
+# --- names ------------------------------------------------------------------------------
+
+
+def _key_of(name: str) -> str:
+    key = name_key(name)
+    if not key:
+        raise InvalidInput("the name needs at least one letter or digit", field="name")
+    return key
+
+
+def _name_taken(actor: Actor | None, name: str, other: Organization | None, *,
+                pending: bool = False) -> Conflict:
+    """409 naming the organisation that has the name, where the actor may see it (an
+    applicant's name is not revealed to members)."""
+    visible = other is not None and (
+        other.status in PUBLIC_STATUSES
+        or (actor is not None and (actor.is_secretariat() or actor.belongs_to(other.id))))
+    who = f"{other.name} ({other.slug})" if visible and other is not None \
+        else "another organisation"
+    how = "has asked to be renamed so" if pending else "is registered under that name"
+    details = [{"field": "organization", "message": other.slug}] if visible and other else []
+    return Conflict(f"the name '{name}' is taken: {who} {how} (names are compared without "
+                    "case, accents or punctuation)", field="name", details=details)
+
+
+def _check_name_free(db: Session, actor: Actor | None, name: str, key: str,
+                     own: Organization | None) -> None:
+    """Refuse a name another organisation has, or has asked for."""
+    other = repo.organization_by_name_key(db, key)
+    if other is not None and (own is None or other.id != own.id):
+        raise _name_taken(actor, name, other)
+    claim = repo.name_change_claiming(db, key)
+    if claim is not None and (own is None or claim.organization_id != own.id):
+        raise _name_taken(actor, name, db.get(Organization, claim.organization_id),
+                          pending=True)
+
+
+def _write_name(db: Session, actor: Actor | None, name: str,
+                write: Callable[[], None]) -> None:
+    """Make the change and flush it under a savepoint: the unique name index refuses what
+    a concurrent request took between the check and the write, and that answers 409, not
+    500. (The change is made inside the savepoint: opening one flushes what is pending.)"""
+    try:
+        with db.begin_nested():
+            write()
+            db.flush()
+    except IntegrityError as exc:
+        with db.no_autoflush:
+            holder = repo.organization_by_name_key(db, _key_of(name))
+        raise _name_taken(actor, name, holder) from exc
+
+
 def create_organization(db: Session, actor: Actor | None,
                         data: OrganizationCreate) -> OrganizationRead:
-    """Record an application for membership (status applicant)."""
+    """Record an application for membership (status applicant). Names are unique."""
     actor = require(actor, Role.SECRETARIAT, action="register organisations")
+    key = _key_of(data.name)
+    _check_name_free(db, actor, data.name, key, None)
     org = Organization(
         slug=unique_slug(db, Organization, data.slug, data.name, "organisation"),
-        name=data.name,
+        name=data.name, name_key=key,
         membership_class=data.membership_class.value, status=OrganizationStatus.APPLICANT.value,
         joined_on=None, country=data.country, website=data.website,
         description=data.description,
     )
-    db.add(org)
-    db.flush()
+    _write_name(db, actor, data.name, lambda: db.add(org))
     eventlog.append(db, actor, "registry.organization.applied", f"organization:{org.slug}",
                     {"name": org.name, "membership_class": org.membership_class,
                      "country": org.country})
@@ -198,19 +266,97 @@ def _may_manage(actor: Actor, org: Organization) -> bool:
 
 def update_organization(db: Session, actor: Actor | None, slug: str,
                         data: OrganizationUpdate) -> OrganizationRead:
+    """Edit name, website or description. A new name must be free; a member admin's rename
+    of a member holding a live certificate waits for the secretariat's approval (the
+    other changes apply at once)."""
     actor = require(actor, Role.SECRETARIAT, Role.MEMBER_ADMIN, action="edit an organisation")
     org = load(db, actor, slug)
     if not _may_manage(actor, org):
         raise Forbidden("only the organisation's admins or the secretariat may edit it")
     changes = data.model_dump(exclude_unset=True)
-    for key, value in changes.items():
-        if key == "name" and not value:
-            continue
-        setattr(org, key, value if value is not None else ("" if key == "description" else None))
-    db.flush()
-    eventlog.append(db, actor, "registry.organization.updated", f"organization:{org.slug}",
-                    changes)
+    new_name = changes.pop("name", None)
+    if new_name is not None and new_name != org.name:
+        key = _key_of(new_name)
+        _check_name_free(db, actor, new_name, key, org)
+        if not actor.is_secretariat() and holds_live_certificate(db, org):
+            _request_rename(db, actor, org, new_name, key)
+        else:
+            _rename(db, actor, org, new_name, key)
+    for key_, value in changes.items():
+        setattr(org, key_, value if value is not None else ("" if key_ == "description"
+                                                            else None))
+    if changes:
+        db.flush()
+        eventlog.append(db, actor, "registry.organization.updated", f"organization:{org.slug}",
+                        changes)
     return _reads(db, [org])[0]
+
+
+def _rename(db: Session, actor: Actor, org: Organization, new_name: str, key: str) -> None:
+    old_name = org.name
+
+    def write() -> None:
+        org.name, org.name_key = new_name, key
+
+    _write_name(db, actor, new_name, write)
+    eventlog.append(db, actor, "registry.organization.renamed", f"organization:{org.slug}",
+                    {"from": old_name, "to": new_name})
+
+
+def _request_rename(db: Session, actor: Actor, org: Organization, new_name: str,
+                    key: str) -> None:
+    """Record (or replace) the member's pending rename for the secretariat to decide."""
+    previous = repo.pending_name_change(db, org.id)
+    if previous is not None:
+        previous.status, previous.decided_at = "refused", utcnow()
+        previous.decided_by, previous.reason = actor.ref, "replaced by a newer request"
+        db.flush()
+    change = OrganizationNameChange(organization_id=org.id, old_name=org.name,
+                                    new_name=new_name, new_name_key=key, status="pending",
+                                    requested_by=actor.ref, requested_at=utcnow())
+    db.add(change)
+    db.flush()
+    eventlog.append(db, actor, "registry.organization.rename_requested",
+                    f"organization:{org.slug}",
+                    {"change": change.id, "from": org.name, "to": new_name})
+
+
+def _change_read(change: OrganizationNameChange, org: Organization) -> NameChangeRead:
+    return NameChangeRead(id=change.id, organization=org.slug, old_name=change.old_name,
+                          new_name=change.new_name, status=change.status,  # type: ignore[arg-type]
+                          requested_by=change.requested_by, requested_at=change.requested_at,
+                          decided_at=change.decided_at, reason=change.reason)
+
+
+def pending_name_changes(db: Session, actor: Actor | None) -> list[NameChangeRead]:
+    """Renames of certified members waiting for the secretariat, oldest first."""
+    require(actor, Role.SECRETARIAT, action="review name changes")
+    return [_change_read(c, o) for c, o in repo.pending_name_changes(db)]
+
+
+def decide_name_change(db: Session, actor: Actor | None, slug: str, *, approve: bool,
+                       reason: str = "") -> NameChangeRead:
+    """Approve (the member is renamed; its certificates keep the name they were issued
+    to) or refuse, with a reason, the organisation's pending rename."""
+    actor = require(actor, Role.SECRETARIAT, action="review name changes")
+    org = load(db, actor, slug)
+    change = repo.pending_name_change(db, org.id)
+    if change is None:
+        raise NotFound(f"{org.name} has no pending name change", field="slug")
+    reason = reason.strip()
+    if not approve and len(reason) < 3:
+        raise InvalidInput("say why the name change is refused", field="reason")
+    change.status = "approved" if approve else "refused"
+    change.decided_by, change.decided_at, change.reason = actor.ref, utcnow(), reason
+    db.flush()
+    if approve:
+        _check_name_free(db, actor, change.new_name, change.new_name_key, org)
+        _rename(db, actor, org, change.new_name, change.new_name_key)
+    else:
+        eventlog.append(db, actor, "registry.organization.rename_refused",
+                        f"organization:{org.slug}",
+                        {"change": change.id, "to": change.new_name, "reason": reason})
+    return _change_read(change, org)
 
 
 def entity_exists(db: Session, entity_id: uuid.UUID) -> bool:
