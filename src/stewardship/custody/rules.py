@@ -493,16 +493,6 @@ def document_number(year: int, random_part: str) -> str | None:
     return None if check == "*" else f"COC-{year:04d}-{random_part}{check}"
 
 
-def check_document_number(number: str) -> bool:
-    """True for a generated number whose check character matches (typing errors show)."""
-    parts = number.split("-")
-    if len(parts) != 3 or parts[0] != "COC" or len(parts[1]) != 4 or len(parts[2]) != 9:
-        return False
-    body = parts[1] + parts[2][:-1]
-    return all(c in ID_ALPHABET for c in parts[2][:-1]) and \
-        mod37_2_check(body) == parts[2][-1]
-
-
 # --- paired movements -------------------------------------------------------------------
 
 
