@@ -47,6 +47,7 @@ from stewardship.custody.rules import (
     record_non_coc,
     reverse,
     route_share,
+    scale,
     shares,
     take,
     take_in_scrap,
@@ -374,6 +375,71 @@ def test_take_splits_proportionally() -> None:
         Pool({SMELTER: 0})
 
 
+# Three origins whose keys sort F1 < F2 < F3 (the tie-break order of every split).
+F1, F2, F3 = (OriginKey("F1", "AU", Route.PRIMARY), OriginKey("F2", "BR", Route.PRIMARY),
+              OriginKey("F3", "DE", Route.RECYCLED))
+
+
+@pytest.mark.parametrize(("parts", "kilograms", "taken"), [
+    # 1 kg of {F1: 1, F2: 2}: exact shares 1/3 and 2/3, floors 0 and 0; the one missing
+    # kilogram goes to the larger remainder, F2's 2/3.
+    ({F1: 1, F2: 2}, 1, {F2: 1}),
+    # 7 kg of {F1: 5, F2: 3, F3: 2}: exact 3.5, 2.1, 1.4; floors 3 + 2 + 1 = 6; the
+    # remainders .5, .1, .4 give the seventh kilogram to F1.
+    ({F1: 5, F2: 3, F3: 2}, 7, {F1: 4, F2: 2, F3: 1}),
+    # 6 kg of {F1: 1, F2: 3, F3: 6}: exact 0.6, 1.8, 3.6; floors 0 + 1 + 3 = 4; the two
+    # largest remainders .8 (F2) and .6 (F1 and F3 tie, F1 the lower key) get one each.
+    ({F1: 1, F2: 3, F3: 6}, 6, {F1: 1, F2: 2, F3: 3}),
+    # 5 kg of {F1: 7, F2: 2, F3: 1}: exact 3.5, 1.0, 0.5; F1 and F3 tie at .5 and the
+    # lower key F1 gets the fifth kilogram; F2's exact share has no remainder at all.
+    ({F1: 7, F2: 2, F3: 1}, 5, {F1: 4, F2: 1}),
+    # equal parts, equal remainders: the lower keys take the kilograms.
+    ({F1: 1, F2: 1, F3: 1}, 2, {F1: 1, F2: 1}),
+    ({F3: 1, F1: 1}, 1, {F1: 1}),
+    # the whole pool: every part whole, nothing left.
+    ({F1: 4, F2: 9}, 13, {F1: 4, F2: 9}),
+])
+def test_take_known_splits(parts: dict[OriginKey, int], kilograms: int,
+                           taken: dict[OriginKey, int]) -> None:
+    got, rest = take(Pool(parts), kilograms)
+    assert dict(got.parts) == taken
+    assert dict(rest.parts) == {k: kg - taken.get(k, 0) for k, kg in parts.items()
+                                if kg - taken.get(k, 0)}
+
+
+@pytest.mark.parametrize(("parts", "kilograms", "scaled"), [
+    # {F1: 2, F2: 1} down to 2 kg: exact 4/3 and 2/3, floors 1 and 0, F2's 2/3 wins.
+    ({F1: 2, F2: 1}, 2, {F1: 1, F2: 1}),
+    # {F1: 1, F2: 2} up to 10 kg: exact 3 1/3 and 6 2/3, floors 3 and 6, F2 gets the 10th.
+    ({F1: 1, F2: 2}, 10, {F1: 3, F2: 7}),
+    # {F1: 1, F2: 1, F3: 2} to 3 kg: exact .75, .75, 1.5; floors 0 + 0 + 1; the remainders
+    # .75, .75, .5 give the two missing kilograms to F1 and F2.
+    ({F1: 1, F2: 1, F3: 2}, 3, {F1: 1, F2: 1, F3: 1}),
+    # to 1 kg: F3's .5 beats F1's and F2's .25.
+    ({F1: 1, F2: 1, F3: 2}, 1, {F3: 1}),
+])
+def test_scale_known_splits(parts: dict[OriginKey, int], kilograms: int,
+                            scaled: dict[OriginKey, int]) -> None:
+    pool = Pool(parts, {"co2e": Decimal("12")})
+    out = scale(pool, kilograms)
+    assert dict(out.parts) == scaled
+    assert out.attributes == {"co2e": Decimal("12")}  # the whole footprint rides along
+
+
+def test_scale_refuses_an_empty_pool_and_no_mass() -> None:
+    with pytest.raises(LedgerError, match="cannot scale an empty pool"):
+        scale(Pool(), 5)
+    with pytest.raises(LedgerError, match="scaled pool mass must be positive"):
+        scale(Pool({F1: 1}), 0)
+
+
+def test_take_splits_attributes_by_mass() -> None:
+    pool = Pool({F1: 3, F2: 1}, {"co2e": Decimal("8"), "water": Decimal("2")})
+    got, rest = take(pool, 1)
+    assert got.attributes == {"co2e": Decimal("2"), "water": Decimal("0.5")}
+    assert rest.attributes == {"co2e": Decimal("6"), "water": Decimal("1.5")}
+
+
 ORIGINS = st.builds(OriginKey, st.sampled_from(["f1", "f2", "f3", "f4", "f5"]),
                     st.sampled_from(["NO", "DE", "CA"]), st.sampled_from(list(Route)))
 
@@ -428,6 +494,26 @@ def test_conservation_checks_transformations_and_network() -> None:
     issued = issue(produce(open_balance(AL, YEAR), 5), 5, 5)
     later = receive(open_balance(AL, next_period(YEAR)), 5)
     assert conservation_breaks([("A", issued), ("B", later)]) == []
+
+
+def test_conservation_holds_a_transformation_to_its_declared_yield() -> None:
+    # 1000 kg of alumina declared at 0.5 kg/kg gives at most 500 kg: 520 kg is within
+    # physics (529 kg at 0.5293) but beyond the declaration, and breaks.
+    declared = Decimal("0.5")
+    over = TransformRecord("S", YEAR, Transformation.SMELTING, 1000, 520, declared)
+    exact = TransformRecord("S", YEAR, Transformation.SMELTING, 1000, 500, declared)
+    assert conservation_breaks([], [exact]) == []
+    assert conservation_breaks([], [over]) == [
+        "S, smelting, 2024-01-01 to 2024-12-31: CoC output 520 kg exceeds input 1000 kg x "
+        "declared yield 0.5"]
+
+
+def test_conservation_network_check_can_be_left_to_the_caller() -> None:
+    unmatched = [("B", receive(open_balance(AL, YEAR), 5))]
+    assert conservation_breaks(unmatched, network=False) == []
+    assert conservation_breaks(unmatched) == [
+        "network, asi_aluminium, up to 2024-01-01 to 2024-12-31: received 5 kg exceeds "
+        "issued 0 kg"]
 
 
 # --- the ledger under random operations -------------------------------------------------
