@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test test-fast lint format typecheck browser-deps clean bench
+.PHONY: run test test-fast lint format typecheck browser-deps clean bench coverage mutation
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed")'
@@ -20,11 +20,29 @@ run: $(STAMP)
 	$(BIN)/stewardship demo --if-empty
 	$(BIN)/stewardship serve --host $(HOST) --port $(PORT)
 
+# Every test run measures branch coverage (CI calls `make test`), so the figures in
+# docs/coverage.md come from the same run as the results. PYTEST_ARGS adds options:
+# `make test PYTEST_ARGS="-x tests/unit"`.
+COVERAGE_ARGS ?= --cov=stewardship --cov-branch --cov-report=term:skip-covered
+PYTEST_ARGS ?=
+
 test: $(STAMP) browser-deps
-	$(BIN)/python -m pytest -n 2 --dist loadgroup
+	$(BIN)/python -m pytest -n 2 --dist loadgroup $(COVERAGE_ARGS) $(PYTEST_ARGS)
 
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -n 2 --dist loadgroup -m "not browser"
+	$(BIN)/python -m pytest -n 2 --dist loadgroup -m "not browser" $(PYTEST_ARGS)
+
+# The whole suite with branch coverage written out as well: htmlcov/ and coverage.xml.
+coverage: $(STAMP) browser-deps
+	$(BIN)/python -m pytest -n 2 --dist loadgroup $(COVERAGE_ARGS) \
+		--cov-report=html --cov-report=xml $(PYTEST_ARGS)
+
+# Mutation testing of every context's rules.py against the unit tests of those rules
+# (settings in setup.cfg [mutmut]); results stay in mutants/, `mutmut results` lists the
+# survivors and `mutmut show <name>` shows one. docs/mutation.md has the last scores.
+mutation: $(STAMP)
+	$(BIN)/mutmut run --max-children 2
+	$(BIN)/mutmut results
 
 # Debian's Chromium for the browser tests; skipped quietly where apt is not ours to use.
 browser-deps:
@@ -50,4 +68,4 @@ typecheck: $(STAMP)
 	$(BIN)/mypy src/stewardship/core src/stewardship/*/rules.py
 
 clean:
-	rm -rf $(VENV) var .pytest_cache
+	rm -rf $(VENV) var .pytest_cache mutants htmlcov coverage.xml .coverage

@@ -30,6 +30,12 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 DEMO_PASSWORD = "demo-password"
 
 
+# First among the collection hooks: pytest-xdist's worker reads the xdist_group marks in
+# its own pytest_collection_modifyitems to send `--dist loadgroup` the group of each test,
+# and this conftest is loaded before that plugin when tests/browser is named on the
+# command line (so without tryfirst it would run after it, too late). One group means one
+# worker, one live server and one Chromium for the whole browser suite.
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     here = Path(__file__).parent
     skip = None
