@@ -12,7 +12,7 @@ LOCK := requirements/dev.lock
 LOCK_INDEX ?= https://pypi.org/simple
 UV_VERSION ?= 0.13.9
 
-.PHONY: run test test-fast lint format typecheck browser-deps clean bench lock
+.PHONY: run test test-fast lint format typecheck browser-deps clean bench lock coverage mutation
 
 # pip refuses any file whose hash the lock does not list; the project itself is then put
 # on the path in place (its dependencies are all in the lock; the build backend too).
@@ -40,11 +40,34 @@ run: $(STAMP)
 	$(BIN)/stewardship demo --if-empty
 	$(BIN)/stewardship serve --host $(HOST) --port $(PORT)
 
+# Every test run measures branch coverage (CI calls `make test`), so the figures in
+# docs/coverage.md come from the same run as the results. PYTEST_ARGS adds options:
+# `make test PYTEST_ARGS="-x tests/unit"`.
+COVERAGE_ARGS ?= --cov=stewardship --cov-branch --cov-report=term:skip-covered
+PYTEST_ARGS ?=
+
+# The browser tests run in a second call of their own, in one process: one server and one
+# Chromium for all of them (xdist's groups do not hold them to one worker on this pytest);
+# its coverage is added to the first call's, and the report covers both.
 test: $(STAMP) browser-deps
-	$(BIN)/python -m pytest -n 2 --dist loadgroup
+	$(BIN)/python -m pytest -n 2 -m "not browser" $(COVERAGE_ARGS) --cov-report= $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m browser tests/browser $(COVERAGE_ARGS) --cov-append
 
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -n 2 --dist loadgroup -m "not browser"
+	$(BIN)/python -m pytest -n 2 -m "not browser" $(PYTEST_ARGS)
+
+# The whole suite with branch coverage written out as well: htmlcov/ and coverage.xml.
+coverage: $(STAMP) browser-deps
+	$(BIN)/python -m pytest -n 2 -m "not browser" $(COVERAGE_ARGS) --cov-report= $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m browser tests/browser $(COVERAGE_ARGS) --cov-append \
+		--cov-report=html --cov-report=xml
+
+# Mutation testing of every context's rules.py against the unit tests of those rules
+# (settings in setup.cfg [mutmut]); results stay in mutants/, `mutmut results` lists the
+# survivors and `mutmut show <name>` shows one. docs/mutation.md has the last scores.
+mutation: $(STAMP)
+	$(BIN)/mutmut run --max-children 2
+	$(BIN)/mutmut results
 
 # The tests that depend on the calendar, run three times under time travel (tests/today.py):
 # from 23:59:50 UTC today (the run crosses midnight), on 5 January of next year and five
@@ -86,4 +109,4 @@ typecheck: $(STAMP)
 	$(BIN)/mypy src/stewardship/core src/stewardship/*/rules.py
 
 clean:
-	rm -rf $(VENV) var .pytest_cache
+	rm -rf $(VENV) var .pytest_cache mutants htmlcov coverage.xml .coverage

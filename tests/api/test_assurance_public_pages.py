@@ -269,21 +269,30 @@ def test_secretariat_approves_and_rejects_claims(
 def test_dashboards_show_due_dates_and_standing(
         certified: Certified, signed_in: Callable[[Actor], TestClient], db: Session) -> None:
     w = certified.w
-    late = aw.build(db, joined_on=date(2020, 1, 1))  # never certified: past the deadline
-    provisional = aw.certify(db, late, aw.scope(db, late), majors=1)
+    # Both joined in 2020, so both are years past the two-year deadline: one never
+    # certified, one holding a provisional Performance certificate (one major), which is a
+    # current certificate and keeps it in good standing.
+    late = aw.build(db, joined_on=date(2020, 1, 1))
+    covered = aw.build(db, joined_on=date(2020, 1, 1))
+    provisional = aw.certify(db, covered, aw.scope(db, covered), majors=1)
     assert provisional.certificate is not None
-    office = text(signed_in(w.secretariat).get("/dashboard"))
+    dashboard = signed_in(w.secretariat).get("/dashboard")
+    office, page = text(dashboard), dashboard.text
     assert "Due dates" in office and "Surveillance audit for Performance certificate" in office
     assert certified.number in office
-    assert "Members past their certification deadline" in office
-    assert w.other_org.replace("-", " ") in office.lower() or "Other Metals" in office
+    standing = page.split("Members past their certification deadline", 1)[1]
+    standing = standing.split("Certificates and claims", 1)[0]
+    assert f'href="/organizations/{late.org}"' in standing
+    assert f'href="/organizations/{covered.org}"' not in standing
+    assert f'href="/organizations/{w.org}"' not in standing  # certified, joined 2024
     member = signed_in(w.admin).get("/dashboard")
     body = text(member)
     assert "Due dates" in body and certified.number in body
     assert "Re-certification audit before Performance certificate" in body
-    # the late member's corrective plans fall due a month after the audit: none overdue yet
-    late_page = signed_in(late.admin).get("/dashboard")
-    assert "Corrective action plan" in text(late_page)
+    # the provisional holder's corrective plans fall due a month after the audit: none
+    # overdue yet
+    covered_page = signed_in(covered.admin).get("/dashboard")
+    assert "Corrective action plan" in text(covered_page)
 
 
 def test_overdue_items_are_flagged(db: Session,

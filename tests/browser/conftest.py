@@ -30,6 +30,13 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 DEMO_PASSWORD = "demo-password"
 
 
+# First among the collection hooks: pytest-xdist's worker reads the xdist_group marks in
+# its own pytest_collection_modifyitems to send `--dist loadgroup` the group of each test,
+# and this conftest is loaded before that plugin when tests/browser is named on the
+# command line (so without tryfirst it would run after it, too late). Note: pytest-xdist
+# 3.8 records the group by rewriting item._nodeid, which pytest 9 no longer reads, so with
+# that pair `--dist loadgroup` groups nothing (see docs/coverage.md).
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     here = Path(__file__).parent
     skip = None

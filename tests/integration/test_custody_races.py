@@ -5,11 +5,12 @@ opened by two writers at once ends up as one account."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, create_engine, func, select
 
 from stewardship.core.db import make_sessionmaker, transaction
 from stewardship.core.errors import Conflict
@@ -20,29 +21,74 @@ from tests import custody_world as cw
 from tests.conftest import scratch_database
 
 WRITERS = 8
+UNFINISHED = object()
+"""What a writer's slot holds until its thread records an outcome."""
 
 
-def _race(engine: Engine, work: Callable[[object], object]) -> list[object]:
+def _race(engine: Engine, work: Callable[[object], object], *,
+          timeout: float = 60) -> list[object]:
     """Run `work(session)` in WRITERS threads released together, each in its own
-    transaction; return what each returned or raised."""
+    transaction; return what each returned or raised. Every thread must finish within
+    `timeout` seconds and record its outcome: a writer still blocked (a lock never
+    released) or one that died before recording fails the race instead of passing for a
+    writer that returned None."""
     factory = make_sessionmaker(engine)
     start = threading.Barrier(WRITERS)
-    results: list[object] = [None] * WRITERS
+    results: list[object] = [UNFINISHED] * WRITERS
 
     def run(i: int) -> None:
-        start.wait()
+        start.wait(timeout=timeout)
         try:
             with transaction(factory) as session:
                 results[i] = work(session)
         except Exception as error:
             results[i] = error
 
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(WRITERS)]
+    threads = [threading.Thread(target=run, args=(i,), name=f"writer-{i}", daemon=True)
+               for i in range(WRITERS)]
     for t in threads:
         t.start()
+    ends = time.monotonic() + timeout
     for t in threads:
-        t.join(timeout=60)
+        t.join(timeout=max(0.0, ends - time.monotonic()))
+    stuck = [t.name for t in threads if t.is_alive()]
+    assert not stuck, f"still running after {timeout} s: {', '.join(stuck)}"
+    silent = [threads[i].name for i, r in enumerate(results) if r is UNFINISHED]
+    assert not silent, f"finished without an outcome: {', '.join(silent)}"
     return results
+
+
+def test_a_writer_that_never_finishes_fails_the_race(tmp_path: Path) -> None:
+    engine = create_engine(f"sqlite:///{tmp_path / 'race.db'}")
+    release = threading.Event()
+
+    def blocked(_session: object) -> None:
+        release.wait(30)
+
+    try:
+        with pytest.raises(AssertionError, match=r"still running after 0\.5 s: writer-0"):
+            _race(engine, blocked, timeout=0.5)
+    finally:
+        release.set()
+        engine.dispose()
+
+
+class _Killed(BaseException):
+    """Not an Exception: a writer that raises it records nothing."""
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_a_writer_that_dies_unrecorded_fails_the_race(tmp_path: Path) -> None:
+    engine = create_engine(f"sqlite:///{tmp_path / 'race.db'}")
+
+    def dies(_session: object) -> None:
+        raise _Killed
+
+    try:
+        with pytest.raises(AssertionError, match="finished without an outcome: writer-0"):
+            _race(engine, dies, timeout=5)
+    finally:
+        engine.dispose()
 
 
 @pytest.fixture

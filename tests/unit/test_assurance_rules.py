@@ -389,3 +389,17 @@ def test_carry_over_keeps_unchanged_and_renumbered_criteria() -> None:
     assert plan.redo == {"1.2": "reworded", "3.1": "added", "5.3": "added",
                          "8.1": "applicability changed"}
     assert plan.dropped == ["5.3"]
+
+
+def test_a_renumbered_and_reworded_criterion_is_answered_again() -> None:
+    # 4.1 moves to 4.2 under its title with a stricter requirement; 6.1 moves to 6.4 under
+    # its requirement with a new title. Both are the same criteria, renumbered, and both
+    # changed their wording: neither answer may carry, and each new number says why.
+    old = [_c("4.1", "Grievance", "Have a grievance mechanism."),
+           _c("6.1", "Water", "Measure water withdrawal."), _c("7.1", "Waste")]
+    new = [_c("4.1", "Remedy"), _c("4.2", "Grievance", "Have an accessible grievance mechanism."),
+           _c("6.4", "Water use", "Measure water withdrawal."), _c("7.2", "Waste")]
+    plan = carry_over(["4.1", "6.1", "7.1"], diff_criteria(old, new))
+    assert plan.carried == {"7.1": "7.2"}
+    assert plan.redo == {"4.1": "added", "4.2": "reworded", "6.4": "reworded"}
+    assert plan.dropped == []

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from iso3166 import countries_by_alpha2
 
@@ -91,6 +91,38 @@ def test_the_transposition_the_old_hybrid_check_missed_is_caught() -> None:
     assert not _accepted(swapped)
 
 
+# Known answers for ISO/IEC 7064 MOD 37-2, worked by hand so that a check computed with
+# another radix, modulus or final step cannot pass. Characters take their index in
+# 0-9A-Z (A=10 ... Z=35); the check symbol of value 36 is '*'. Each step is
+# p = (p + value) x 2 mod 37 from p = 0; the check is the value c with (p + c) = 1 mod 37.
+#
+#   G123498654321 (the standard's own example), p after each character:
+#     G=16: 32   1: 66 mod 37 = 29   2: 62 -> 25   3: 56 -> 19   4: 46 -> 9   9: 36
+#     8: 88 -> 14   6: 40 -> 3   5: 16   4: 40 -> 3   3: 12   2: 28   1: 58 -> 21
+#     check (1 - 21) mod 37 = 17 = 'H'
+#   NO2024AB12CD (a facility body):
+#     N=23: 46 -> 9   O=24: 66 -> 29   2: 62 -> 25   0: 50 -> 13   2: 30   4: 68 -> 31
+#     A=10: 82 -> 8   B=11: 38 -> 1   1: 4   2: 12   C=12: 48 -> 11   D=13: 48 -> 11
+#     check (1 - 11) mod 37 = 27 = 'R'
+#   A: (0 + 10) x 2 = 20, check (1 - 20) mod 37 = 18 = 'I'
+#   Z: (0 + 35) x 2 = 70 -> 33, check (1 - 33) mod 37 = 5 = '5'
+#   1: (0 + 1) x 2 = 2, check (1 - 2) mod 37 = 36 = '*'
+#   0: p stays 0, check 1 = '1' (the empty body too: nothing moves p from 0)
+@pytest.mark.parametrize(("body", "check"), [
+    ("G123498654321", "H"), ("NO2024AB12CD", "R"), ("A", "I"), ("Z", "5"), ("1", "*"),
+    ("0", "1"), ("", "1"),
+])
+def test_mod37_2_known_answers(body: str, check: str) -> None:
+    assert mod37_2_check(body) == check
+
+
+def test_facility_ids_carry_the_known_check_character() -> None:
+    assert new_facility_id("no", 2024, "AB12CD") == "NO2024AB12CDR"
+    assert parse_facility_id("no-2024-ab12cd-r") == "NO2024AB12CDR"
+    with pytest.raises(FacilityIdError, match="wrong check character"):
+        parse_facility_id("NO2024AB12CDS")
+
+
 facility_ids = st.builds(
     new_facility_id,
     st.sampled_from(COUNTRIES),
@@ -98,6 +130,7 @@ facility_ids = st.builds(
 )
 
 
+@settings(deadline=None)  # 13 x 36 parses per example: slow under coverage tracing
 @given(facility_ids)
 def test_property_any_id_parses_and_no_single_error_or_swap_slips_through(value: str) -> None:
     assert parse_facility_id(value) == value

@@ -493,16 +493,6 @@ def document_number(year: int, random_part: str) -> str | None:
     return None if check == "*" else f"COC-{year:04d}-{random_part}{check}"
 
 
-def check_document_number(number: str) -> bool:
-    """True for a generated number whose check character matches (typing errors show)."""
-    parts = number.split("-")
-    if len(parts) != 3 or parts[0] != "COC" or len(parts[1]) != 4 or len(parts[2]) != 9:
-        return False
-    body = parts[1] + parts[2][:-1]
-    return all(c in ID_ALPHABET for c in parts[2][:-1]) and \
-        mod37_2_check(body) == parts[2][-1]
-
-
 # --- paired movements -------------------------------------------------------------------
 
 
@@ -609,6 +599,22 @@ def add(pool: Pool, other: Pool) -> Pool:
     return Pool(parts, attributes)
 
 
+def _apportion(parts: Mapping[OriginKey, int], kilograms: int) -> dict[OriginKey, int]:
+    """`kilograms` shared over `parts` in proportion (largest remainder): each origin gets
+    the floor of its exact share, and the kilograms still missing go one each to the
+    origins with the largest remainders; equal remainders go to the lower origin key
+    (facility id, then country, then route), so a split never depends on insertion order.
+    The shares sum to exactly `kilograms` and each is within 1 kg of its exact share."""
+    total = sum(parts.values())
+    keys = sorted(parts)
+    floors = {k: parts[k] * kilograms // total for k in keys}
+    rests = {k: parts[k] * kilograms % total for k in keys}
+    missing = kilograms - sum(floors.values())
+    for k in sorted(keys, key=lambda k: -rests[k])[:missing]:  # sorted is stable
+        floors[k] += 1
+    return floors
+
+
 def take(pool: Pool, kilograms: int) -> tuple[Pool, Pool]:
     """Split off `kilograms` in proportion to the composition: (taken, remaining).
     Largest remainder rounding: the taken parts sum to exactly `kilograms` and every
@@ -617,14 +623,9 @@ def take(pool: Pool, kilograms: int) -> tuple[Pool, Pool]:
     total = pool.kilograms
     if kilograms > total:
         raise LedgerError(f"cannot take {kilograms} kg from a pool of {total} kg")
-    keys = sorted(pool.parts)
-    floors = {k: pool.parts[k] * kilograms // total for k in keys}
-    rests = {k: pool.parts[k] * kilograms % total for k in keys}
-    leftover = kilograms - sum(floors.values())
-    for k in sorted(keys, key=lambda k: -rests[k])[:leftover]:  # stable: ties by key
-        floors[k] += 1
-    taken = {k: kg for k, kg in floors.items() if kg}
-    remaining = {k: pool.parts[k] - floors[k] for k in keys if pool.parts[k] - floors[k]}
+    split = _apportion(pool.parts, kilograms)
+    taken = {k: kg for k, kg in split.items() if kg}
+    remaining = {k: kg - split[k] for k, kg in sorted(pool.parts.items()) if kg - split[k]}
     taken_attrs = {n: v * kilograms / total for n, v in pool.attributes.items()}
     remaining_attrs = {n: v - taken_attrs[n] for n, v in pool.attributes.items()}
     return Pool(taken, taken_attrs), Pool(remaining, remaining_attrs)
@@ -662,12 +663,8 @@ def scale(pool: Pool, kilograms: int) -> Pool:
     total = pool.kilograms
     if total == 0:
         raise LedgerError("cannot scale an empty pool")
-    keys = sorted(pool.parts)
-    floors = {k: pool.parts[k] * kilograms // total for k in keys}
-    rests = {k: pool.parts[k] * kilograms % total for k in keys}
-    for k in sorted(keys, key=lambda k: -rests[k])[:kilograms - sum(floors.values())]:
-        floors[k] += 1
-    return Pool({k: kg for k, kg in floors.items() if kg}, dict(pool.attributes))
+    split = _apportion(pool.parts, kilograms)
+    return Pool({k: kg for k, kg in split.items() if kg}, dict(pool.attributes))
 
 
 def pool_to_data(pool: Pool) -> dict[str, object]:

@@ -69,10 +69,6 @@ class Activity(StrEnum):
     def label(self) -> str:
         return ACTIVITY_LABELS[self]
 
-    @property
-    def post_casthouse(self) -> bool:
-        return self in POST_CASTHOUSE
-
 
 ACTIVITY_LABELS = {
     Activity.BAUXITE_DEVELOPMENT: "Bauxite development",
@@ -87,12 +83,6 @@ ACTIVITY_LABELS = {
     Activity.OTHER_MANUFACTURING: "Other manufacturing",
     Activity.INDUSTRIAL_USER: "Industrial user",
 }
-
-POST_CASTHOUSE = frozenset(
-    {Activity.SEMI_FABRICATION, Activity.MATERIAL_CONVERSION, Activity.OTHER_MANUFACTURING,
-     Activity.INDUSTRIAL_USER}
-)
-
 
 class OrganizationStatus(StrEnum):
     APPLICANT = "applicant"

@@ -73,13 +73,6 @@ class Criterion:
         major, minor = self.number.split(".")
         return int(major), int(minor)
 
-    def applies_to(self, activities: Iterable[str], member_class: str) -> bool:
-        if member_class not in self.member_classes:
-            return False
-        if self.activities is None:
-            return True
-        return bool(self.activities & set(activities))
-
     @property
     def text_signature(self) -> tuple[str, str, str, tuple[Part, ...]]:
         """The criterion's wording: a change to any of it is a rewording."""
