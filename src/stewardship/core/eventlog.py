@@ -148,8 +148,11 @@ def _walk(session: Session, batch: int) -> Iterator[EventLogEntry]:
 
 
 def verify_chain(session: Session, *, batch: int = 2000,
-                 progress: Callable[[int], None] | None = None) -> ChainReport:
-    """Re-walk the whole chain; stop at the first entry whose stored fields do not match."""
+                 progress: Callable[[int], None] | None = None,
+                 visit: Callable[[EventLogEntry], None] | None = None) -> ChainReport:
+    """Re-walk the whole chain; stop at the first entry whose stored fields do not match.
+    `visit` sees each entry once it has verified, so a caller that cross-checks records
+    against the log reads it in the same pass and only trusts what the chain vouches for."""
     expected_prev = GENESIS_HASH
     expected_seq = 1
     count = 0
@@ -167,6 +170,8 @@ def verify_chain(session: Session, *, batch: int = 2000,
             problem = "entry hash does not match its fields"
         if problem is not None:
             return ChainReport(count, expected_prev, entry.sequence, problem)
+        if visit is not None:
+            visit(entry)
         expected_prev = entry.hash
         expected_seq += 1
         count += 1

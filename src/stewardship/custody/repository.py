@@ -10,6 +10,7 @@ from datetime import date
 from sqlalchemy import (
     Date,
     Integer,
+    Row,
     Select,
     Uuid,
     and_,
@@ -137,11 +138,6 @@ def list_operations(db: Session, entity_id: uuid.UUID, params: PageParams, *,
         query = query.where(CustodyOperation.kind == kind)
     return _page(db, query.order_by(CustodyOperation.recorded_at.desc(),
                                     CustodyOperation.id), params)
-
-
-def transformations(db: Session) -> Iterator[CustodyOperation]:
-    yield from db.scalars(select(CustodyOperation).where(
-        CustodyOperation.kind == "transformation").execution_options(yield_per=5000))
 
 
 def insert_movements(db: Session, rows: list[dict[str, object]]) -> None:
@@ -324,11 +320,30 @@ def movement_sums_by_account(db: Session) -> dict[uuid.UUID, int]:
     return {a: int(s) for a, s in rows}
 
 
-def unbalanced_correlations(db: Session, limit: int = 20) -> list[tuple[uuid.UUID, int]]:
-    rows = db.execute(select(Movement.correlation_id, func.sum(Movement.kilograms))
-                      .group_by(Movement.correlation_id)
-                      .having(func.sum(Movement.kilograms) != 0).limit(limit))
-    return [(c, int(s)) for c, s in rows]
+def operations_by_id(db: Session) -> Iterator[Row]:  # type: ignore[type-arg]
+    """Every journal row as plain columns, by id: the audit streams it beside the legs."""
+    yield from db.execute(select(CustodyOperation.__table__).order_by(CustodyOperation.id)
+                          .execution_options(yield_per=10_000))
+
+
+def legs_by_operation(db: Session) -> Iterator[Row]:  # type: ignore[type-arg]
+    """Every movement leg, grouped by operation (the indexed correlation id, which equals
+    the operation id), in the same order as ``operations_by_id``."""
+    yield from db.execute(select(Movement.correlation_id, Movement.operation_id,
+                                 Movement.organization_id, Movement.account_id,
+                                 Movement.system_account, Movement.kilograms)
+                          .order_by(Movement.correlation_id, Movement.id)
+                          .execution_options(yield_per=10_000))
+
+
+def documents_in_bulk(db: Session) -> Iterator[Row]:  # type: ignore[type-arg]
+    """Every CoC document as plain columns (enough for its digest)."""
+    yield from db.execute(select(CocDocument.__table__)
+                          .execution_options(yield_per=10_000))
+
+
+def facility_public_ids(db: Session) -> dict[uuid.UUID, str]:
+    return {i: p for i, p in db.execute(select(Facility.id, Facility.public_id))}
 
 
 def movement_count(db: Session) -> int:

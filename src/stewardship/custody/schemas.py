@@ -312,12 +312,26 @@ class CloseResult(OutputModel):
     expired: dict[str, int]
 
 
+class AuditBreak(OutputModel):
+    """One place the custody records disagree."""
+
+    table: str
+    """The table holding the record found wrong or missing."""
+    record: str
+    """Document number, operation id or account (material) within the table."""
+    entity: str
+    period: str
+    problem: str
+
+
 class AuditResult(OutputModel):
     ok: bool
     accounts: int
     movements: int
     documents: int
     problems: list[str]
+    """Every break as one sentence naming table, record, entity and period."""
+    breaks: list[AuditBreak] = []
 
 
 class ReportLine(OutputModel):
