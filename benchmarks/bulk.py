@@ -34,6 +34,7 @@ from stewardship.assurance.models import (
     CertificationScope,
     ScopeFacility,
 )
+from stewardship.core.eventlog import EventLogEntry
 from stewardship.custody.models import (
     CocDocument,
     CustodyOperation,
@@ -58,7 +59,7 @@ TABLES: list[Table] = [t.__table__ for t in (  # type: ignore[misc]
     Organization, Entity, Facility, FacilityActivity, User, AuditFirm, Auditor,
     CertificationScope, ScopeFacility, Audit, Certificate, CertificateActivity,
     CertificateCountry, CertificateEvent, CustodySettings,
-    MaterialAccount, CocDocument, CustodyOperation, Movement)]
+    MaterialAccount, CocDocument, CustodyOperation, Movement, EventLogEntry)]
 BY_NAME = {t.name: t for t in TABLES}
 
 # Columns the database fills (the movements' serial id).
