@@ -180,6 +180,27 @@ def verify_chain(session: Session, *, batch: int = 2000,
     return ChainReport(count, expected_prev)
 
 
+def vouched_entry(session: Session, kind: str, subject: str) -> EventLogEntry | None:
+    """The first entry of `kind` about `subject`, if it vouches for its payload: the payload
+    matches its digest, the entry's hash matches its fields and the entry after it (when
+    there is one) chains to it. A cheap check for one record; ``verify_chain`` walks all."""
+    entry = session.scalars(
+        select(EventLogEntry).where(EventLogEntry.subject == subject,
+                                    EventLogEntry.kind == kind)
+        .order_by(EventLogEntry.sequence).limit(1)).first()
+    if entry is None:
+        return None
+    if digest_payload(entry.payload) != entry.payload_digest or entry.hash != entry_hash(
+            entry.sequence, entry.recorded_at, entry.actor, entry.kind, entry.subject,
+            entry.payload_digest, entry.prev_hash):
+        return None
+    after = session.scalar(select(EventLogEntry.prev_hash)
+                           .where(EventLogEntry.sequence == entry.sequence + 1))
+    if after is not None and after != entry.hash:
+        return None
+    return entry
+
+
 def count_entries(session: Session) -> int:
     return session.scalar(select(func.count()).select_from(EventLogEntry)) or 0
 

@@ -251,6 +251,15 @@ class DocumentVerification(OutputModel):
     certificates: list[CertificateAtShipment]
     composition: Composition
     digest: str
+    """The SHA-256 of the stored document's canonical JSON, recomputed for this answer."""
+    record: str
+    """``matches``: the digest is the one the event log recorded at issue;
+    ``does_not_match``: the stored document was changed since (its figures are not to be
+    trusted); ``unrecorded``: the event log holds no trustworthy entry of its issue."""
+    recorded_digest: str | None = None
+    """The digest the event log recorded at issue."""
+    recorded_coc_quantity_kg: int | None = None
+    """The CoC quantity the event log recorded at issue."""
 
 
 class ChainLink(OutputModel):
