@@ -186,24 +186,37 @@ def test_a_document_with_no_issue_in_the_event_log_is_not_in_the_record(
     assert _breaks(found, "event_log"), found.problems  # the chain no longer verifies
 
 
-def test_the_audit_cli_exits_1_naming_the_forged_document(world: World) -> None:
-    number = world.received
-    tamper(world.engine, f"UPDATE coc_documents SET coc_quantity_kg = 4500, quantity_kg = 5000 "
-                         f"WHERE number = '{number}'")
+def _cli(w: World, *args: str) -> tuple[int, str]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("STEWARDSHIP_DATABASE_URL",
-                     world.engine.url.render_as_string(hide_password=False))
+                     w.engine.url.render_as_string(hide_password=False))
         patch.setenv("STEWARDSHIP_ENVIRONMENT", "development")
         patch.setenv("COLUMNS", "250")
         get_settings.cache_clear()
         try:
-            result = CliRunner().invoke(cli_app, ["custody", "audit"])
+            result = CliRunner().invoke(cli_app, list(args))
         finally:
             get_settings.cache_clear()
-    assert result.exit_code == 1, result.output
-    out = " ".join(result.output.split())
+    return result.exit_code, " ".join(result.output.split())
+
+
+def test_the_audit_and_verify_commands_exit_1_naming_the_forged_document(
+        world: World) -> None:
+    code, out = _cli(world, "verify")
+    assert code == 0 and "OK: 2 CoC documents match the digests the event log recorded" in out
+    number = world.received
+    tamper(world.engine, "UPDATE coc_documents SET coc_quantity_kg = 4500, quantity_kg = 5000 "
+                         f"WHERE number = '{number}'")
+    code, out = _cli(world, "custody", "audit")
+    assert code == 1, out
     assert f"coc_documents {number} (Fjell Aluminium" in out
     assert "does not match the record" in out
+    code, out = _cli(world, "verify")
+    assert code == 1, out
+    assert "OK:" in out and "entries" in out  # the chain itself is intact
+    assert "1 CoC document(s) do not match the record" in out
+    assert f"coc_documents {number}: does not match the record" in out
+    assert world.waiting not in out
 
 
 # --- movement legs ----------------------------------------------------------------------

@@ -193,18 +193,7 @@ def _check_document(doc: _Doc, log: _Log, found: Findings) -> None:
     def fail(problem: str, table: str = "coc_documents") -> None:
         found.breaks.append(Break(table, doc.number, doc.issuer, doc.period, problem))
 
-    issued = log.issued.get(doc.number)
-    if issued is None:
-        if found.chain_ok:
-            fail("no issue of this document is recorded in the event log")
-    else:
-        recorded = str(issued[1].get("digest", ""))
-        if recorded != doc.digest:
-            fail(f"does not match the record: the stored row's digest {doc.digest[:16]}… is "
-                 f"not the digest {recorded[:16]}… the event log recorded at issue")
-        elif log.digests.get(doc.number, set()) - {doc.digest}:
-            fail("does not match the record: a later entry of the event log recorded "
-                 "another digest for it")
+    found.breaks += _digest_breaks(doc, log, found.chain_ok)
     decided = log.decided.get(doc.number)
     if doc.status == "issued" and decided is not None:
         fail(f"the row says issued but the event log recorded it {decided[0]}")
@@ -249,6 +238,41 @@ def _check_document(doc: _Doc, log: _Log, found: Findings) -> None:
         if seen.get(kind, 0) != 1:
             fail(f"{seen.get(kind, 0)} {kind} operations in the journal, not 1",
                  "custody_operations")
+
+
+def _digest_breaks(doc: _Doc, log: _Log, chain_ok: bool) -> list[Break]:
+    """The stored row's digest against the one the event log recorded at issue (and any
+    later entry's): the row was changed since when they differ."""
+    def fail(problem: str) -> list[Break]:
+        return [Break("coc_documents", doc.number, doc.issuer, doc.period, problem)]
+
+    issued = log.issued.get(doc.number)
+    if issued is None:
+        return fail("no issue of this document is recorded in the event log") if chain_ok else []
+    recorded = str(issued[1].get("digest", ""))
+    if recorded != doc.digest:
+        return fail(f"does not match the record: the stored row's digest {doc.digest[:16]}… "
+                    f"is not the digest {recorded[:16]}… the event log recorded at issue")
+    if log.digests.get(doc.number, set()) - {doc.digest}:
+        return fail("does not match the record: a later entry of the event log recorded "
+                    "another digest for it")
+    return []
+
+
+def verify_documents(db: Session, *, progress: Callable[[int], None] | None = None) -> tuple[
+        eventlog.ChainReport, int, list[Break]]:
+    """The event log's chain, then every CoC document against the digest the log
+    recorded for it (``stewardship verify``): the chain report, the documents checked and
+    the breaks. Nothing else of the ledger is read."""
+    log = _Log()
+    report = eventlog.verify_chain(db, progress=progress, visit=log.visit)
+    found = Findings(chain_ok=report.ok)
+    docs = _documents(db, found, log)
+    for doc in docs.values():
+        found.breaks += _digest_breaks(doc, log, report.ok)
+    if report.ok:
+        _unknown_in_log(docs, log, found)
+    return report, len(docs), found.breaks
 
 
 def _unknown_in_log(docs: dict[uuid.UUID, _Doc], log: _Log, found: Findings) -> None:
