@@ -6,19 +6,23 @@ import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from sqlalchemy import (
     Date,
     Integer,
     Row,
     Select,
+    String,
     Uuid,
     and_,
+    cast,
     func,
     insert,
     literal,
     or_,
     select,
+    type_coerce,
     union_all,
 )
 from sqlalchemy.orm import Session, selectinload
@@ -320,20 +324,44 @@ def movement_sums_by_account(db: Session) -> dict[uuid.UUID, int]:
     return {a: int(s) for a, s in rows}
 
 
+def _hex_ids(db: Session, *columns: Any) -> list[Any]:
+    """UUID columns as 32 lower-case hex digits, without building a UUID object per value
+    (the audit reads millions): SQLite stores them so, PostgreSQL prints them with dashes."""
+    if db.get_bind().dialect.name == "postgresql":
+        return [func.replace(cast(c, String), "-", "").label(c.key) for c in columns]
+    return [type_coerce(c, String).label(c.key) for c in columns]
+
+
 def operations_by_id(db: Session) -> Iterator[Row]:  # type: ignore[type-arg]
-    """Every journal row as plain columns, by id: the audit streams it beside the legs."""
-    yield from db.execute(select(CustodyOperation.__table__).order_by(CustodyOperation.id)
-                          .execution_options(yield_per=10_000))
+    """Every journal row, ids as hex, by id: the audit streams it beside the legs."""
+    o = CustodyOperation
+    yield from db.execute(
+        select(*_hex_ids(db, o.id, o.organization_id, o.entity_id, o.facility_id,
+                         o.document_id),
+               o.kind, o.material, o.source_material, o.transformation, o.input_kg,
+               o.kilograms, o.declared_yield, o.occurred_on, o.period_start, o.actor)
+        .order_by(o.id).execution_options(yield_per=10_000))
 
 
 def legs_by_operation(db: Session) -> Iterator[Row]:  # type: ignore[type-arg]
-    """Every movement leg, grouped by operation (the indexed correlation id, which equals
-    the operation id), in the same order as ``operations_by_id``."""
-    yield from db.execute(select(Movement.correlation_id, Movement.operation_id,
-                                 Movement.organization_id, Movement.account_id,
-                                 Movement.system_account, Movement.kilograms)
-                          .order_by(Movement.correlation_id, Movement.id)
-                          .execution_options(yield_per=10_000))
+    """Every movement leg, ids as hex, grouped by operation (the indexed correlation id,
+    which equals the operation id) in the order of ``operations_by_id``."""
+    m = Movement
+    yield from db.execute(
+        select(*_hex_ids(db, m.correlation_id, m.account_id), m.system_account, m.kilograms)
+        .order_by(m.correlation_id, m.id).execution_options(yield_per=10_000))
+
+
+def misfiled_legs(db: Session, limit: int = 100) -> list[tuple[uuid.UUID, uuid.UUID | None]]:
+    """(correlation id, operation) of legs whose operation id is not their correlation id
+    or whose organisation is not their operation's."""
+    rows = db.execute(
+        select(Movement.correlation_id, Movement.operation_id)
+        .join(CustodyOperation, CustodyOperation.id == Movement.operation_id, isouter=True)
+        .where(or_(Movement.operation_id != Movement.correlation_id,
+                   Movement.organization_id != CustodyOperation.organization_id))
+        .limit(limit))
+    return [(c, o) for c, o in rows]
 
 
 def documents_in_bulk(db: Session) -> Iterator[Row]:  # type: ignore[type-arg]
@@ -342,8 +370,10 @@ def documents_in_bulk(db: Session) -> Iterator[Row]:  # type: ignore[type-arg]
                           .execution_options(yield_per=10_000))
 
 
-def facility_public_ids(db: Session) -> dict[uuid.UUID, str]:
-    return {i: p for i, p in db.execute(select(Facility.id, Facility.public_id))}
+def facility_public_ids(db: Session) -> dict[str, str]:
+    """Facility id as hex -> public id."""
+    return {i: p for i, p in db.execute(select(*_hex_ids(db, Facility.id),
+                                               Facility.public_id))}
 
 
 def movement_count(db: Session) -> int:

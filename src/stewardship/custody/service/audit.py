@@ -20,7 +20,13 @@ from stewardship.custody import rules
 from stewardship.custody.rules import Balance, CocMaterial, Period, TransformRecord
 from stewardship.custody.schemas import AuditBreak, AuditResult
 from stewardship.custody.service import audit_records, common
-from stewardship.custody.service.audit_records import COUNTERS, AccountKey, Accounts, Break
+from stewardship.custody.service.audit_records import (
+    COUNTERS,
+    AccountKey,
+    Accounts,
+    Break,
+    uuid_of,
+)
 
 Progress = Callable[[str, int, int], None]
 
@@ -39,15 +45,15 @@ def audit(db: Session, actor: Actor | None, *, progress: Progress = _quiet) -> A
     sums = repo.movement_sums_by_account(db)
     progress("movements", movements, movements)
     rows = []
-    by_key: dict[AccountKey, tuple[object, date]] = {}
+    by_key: dict[AccountKey, tuple[str, date]] = {}
     for row in repo.all_accounts(db):
         counters = [getattr(row, name) for name in COUNTERS]
         rows.append((row.id, row.entity_id, row.material, row.period_start, row.period_end,
                      row.balance_kg, sum(row.carried or ()), counters, row.pool,
                      common.balance(row)))
-        by_key[(row.entity_id, row.material, row.period_start)] = (row.id, row.period_end)
-    accounts = Accounts(by_key=by_key,  # type: ignore[arg-type]
-                        by_id={v[0]: k for k, v in by_key.items()})  # type: ignore[misc]
+        by_key[(row.entity_id.hex, row.material, row.period_start)] = (row.id.hex,
+                                                                        row.period_end)
+    accounts = Accounts(by_key=by_key, by_id={v[0]: k for k, v in by_key.items()})
     found = audit_records.check(db, accounts, progress)
     breaks += found.breaks
     balances: list[tuple[object, Balance]] = []
@@ -69,7 +75,7 @@ def audit(db: Session, actor: Actor | None, *, progress: Progress = _quiet) -> A
             fail(f"counters give {counted} kg but the balance is {stored} kg")
         if carried != carried_in:
             fail(f"carried {carried} kg by period but {carried_in} kg in all")
-        journal = found.counters.pop((eid, material, start), [0] * len(COUNTERS))
+        journal = found.counters.pop((eid.hex, material, start), [0] * len(COUNTERS))
         for name, value, wanted in zip(COUNTERS, counters, journal, strict=True):
             if value != wanted:
                 fail(f"{name} is {value} kg but its journal gives {wanted} kg")
@@ -87,7 +93,7 @@ def audit(db: Session, actor: Actor | None, *, progress: Progress = _quiet) -> A
                             "movements name an account that does not exist"))
     for (eid, material, start), values in found.counters.items():
         if any(values):
-            breaks.append(Break("material_accounts", f"{material} account", eid,
+            breaks.append(Break("material_accounts", f"{material} account", uuid_of(eid),
                                 Period(start, start),
                                 "the journal moves kilograms through an account that "
                                 "does not exist"))
@@ -101,8 +107,8 @@ def audit(db: Session, actor: Actor | None, *, progress: Progress = _quiet) -> A
 
     ends = {(eid, start): end for (_, eid, _, start, end, *_rest) in rows}
     transforms = [TransformRecord(
-        entity=who(op.entity_id),
-        period=Period(op.period_start, ends.get((op.entity_id, op.period_start),
+        entity=who(uuid_of(op.entity_id)),
+        period=Period(op.period_start, ends.get((uuid_of(op.entity_id), op.period_start),
                                                 op.period_start)),
         transformation=rules.Transformation(op.transformation or ""),
         input_kg=op.input_kg or 0, output_kg=op.kilograms,

@@ -25,6 +25,10 @@ from stewardship.custody import repository as repo
 from stewardship.custody.rules import Period
 from stewardship.custody.service import documents
 
+# Ids are compared as 32 lower-case hex digits throughout (how the repository streams
+# them): building a UUID object per value would cost more than every check here.
+Hex = str
+
 # The event log kinds the custody services append, by the journal kind they vouch for.
 _INPUT_KINDS = {"production": "custody.production.recorded",
                 "scrap_intake": "custody.scrap_intake.recorded",
@@ -34,10 +38,25 @@ _DOCUMENT_KINDS = {"issue", "receipt", "rejection", "cancellation"}
 # Counters of an account, in this order, as the journal gives them.
 COUNTERS = ("carried_in", "produced", "received", "transformed_in", "transformed_out",
             "issued", "non_coc_in", "carried_out", "expired")
-_AT = {name: i for i, name in enumerate(COUNTERS)}
+(_CARRIED_IN, _PRODUCED, _RECEIVED, _T_IN, _T_OUT, _ISSUED, _NON_COC, _CARRIED_OUT,
+ _EXPIRED) = range(len(COUNTERS))
 
-AccountKey = tuple[uuid.UUID, str, date]
+AccountKey = tuple[Hex, str, date]
 """(entity, material, period start): how the journal names an account."""
+
+
+def hex_id(value: object) -> Hex:
+    """Any spelling of an id (a UUID, with or without dashes) as the audit compares it."""
+    if isinstance(value, uuid.UUID):
+        return value.hex
+    return str(value).replace("-", "").lower()
+
+
+def uuid_of(value: object) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None
 
 
 @dataclass(frozen=True)
@@ -55,10 +74,10 @@ class Break:
 @dataclass
 class _Doc:
     number: str
-    issuer: uuid.UUID
-    recipient: uuid.UUID
-    issuer_org: uuid.UUID
-    recipient_org: uuid.UUID
+    issuer: Hex
+    recipient: Hex
+    issuer_org: Hex
+    recipient_org: Hex
     material: str
     coc: int
     period: Period
@@ -66,10 +85,8 @@ class _Doc:
     status: str
     received_on: date | None
     receipt_period_start: date | None
-    reason: str
     digest: str
-    ops: list[tuple[str, uuid.UUID, uuid.UUID, uuid.UUID, int, date, date]] = field(
-        default_factory=list)
+    ops: list[tuple[str, Hex, Hex, Hex, int, date, date]] = field(default_factory=list)
     """(kind, operation, entity, organisation, kg, occurred on, period start)."""
 
 
@@ -77,26 +94,24 @@ class _Doc:
 class _Log:
     """What the verified event log recorded of custody, reduced to what is compared."""
 
-    operations: dict[uuid.UUID, tuple[str, str, dict[str, Any]]] = field(default_factory=dict)
-    """operation id -> (kind, actor, payload) of an input or transformation."""
+    operations: dict[Hex, tuple[str, str, dict[str, Any]]] = field(default_factory=dict)
+    """operation -> (kind, actor, payload) of an input or transformation."""
     issued: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)
     decided: dict[str, tuple[str, str, dict[str, Any]]] = field(default_factory=dict)
     """number -> (received / rejected / cancelled, actor, payload)."""
-    closes: dict[tuple[str, str], tuple[str, dict[str, Any]]] = field(default_factory=dict)
+    closes: dict[tuple[Hex, str], tuple[str, dict[str, Any]]] = field(default_factory=dict)
     """(entity, period start) -> (actor, payload) of a period close."""
     digests: dict[str, set[str]] = field(default_factory=dict)
     """number -> every digest the log recorded for the document."""
 
-    def visit(self, entry: eventlog.EventLogEntry) -> None:
-        kind, subject, payload = entry.kind, entry.subject, entry.payload
+    def visit(self, entry: Any) -> None:
+        kind = entry.kind
         if not kind.startswith("custody."):
             return
+        subject, payload = entry.subject, entry.payload
         _, _, key = subject.partition(":")
         if subject.startswith("custody_operation:"):
-            try:
-                self.operations[uuid.UUID(key)] = (kind, entry.actor, payload)
-            except ValueError:
-                return
+            self.operations[hex_id(key)] = (kind, entry.actor, payload)
         elif subject.startswith("coc_document:"):
             if "digest" in payload:
                 self.digests.setdefault(key, set()).add(str(payload["digest"]))
@@ -107,7 +122,7 @@ class _Log:
                 self.decided[key] = (kind.rsplit(".", 1)[1], entry.actor, payload)
         elif kind == "custody.period.closed" and subject.startswith("entity:"):
             period = payload.get("period") or [""]
-            self.closes[(key, str(period[0]))] = (entry.actor, payload)
+            self.closes[(hex_id(key), str(period[0]))] = (entry.actor, payload)
 
 
 @dataclass
@@ -126,27 +141,25 @@ class Findings:
 class Accounts:
     """The accounts as the record checks need them."""
 
-    by_key: dict[AccountKey, tuple[uuid.UUID, date]]
-    """(entity, material, period start) -> (account id, period end)."""
-    by_id: dict[uuid.UUID, AccountKey]
+    by_key: dict[AccountKey, tuple[Hex, date]]
+    """(entity, material, period start) -> (account, period end)."""
+    by_id: dict[Hex, AccountKey]
 
 
 def _kg(value: int) -> str:
     return f"{value:+d} kg"
 
 
-def _leg_text(target: tuple[str, object], kg: int, accounts: Accounts) -> str:
+def _leg_text(target: tuple[str, Any], kg: int, accounts: Accounts) -> str:
     kind, ref = target
     if kind == "system":
         return f"{ref} {_kg(kg)}"
-    key = accounts.by_id.get(ref)  # type: ignore[arg-type]
+    if kind == "missing":
+        return f"{ref[1]} account of {ref[2].isoformat()} (none) {_kg(kg)}"
+    key = accounts.by_id.get(ref)
     if key is None:
         return f"account {ref} {_kg(kg)}"
     return f"{key[1]} account of {key[2].isoformat()} {_kg(kg)}"
-
-
-def _key_text(key: AccountKey) -> str:
-    return f"{key[1]} account of {key[2].isoformat()}"
 
 
 def check(db: Session, accounts: Accounts, progress: Callable[[str, int, int], None]) -> Findings:
@@ -162,7 +175,7 @@ def check(db: Session, accounts: Accounts, progress: Callable[[str, int, int], N
             f"the event log does not verify ({report.reason}), so nothing it records after "
             "that entry vouches for a custody record"))
     progress("event log", report.entries, report.entries)
-    docs = _documents(db, found, log)
+    docs = _documents(db)
     progress("documents", len(docs), len(docs))
     _journal(db, accounts, docs, log, found, progress)
     for doc in docs.values():
@@ -175,23 +188,22 @@ def check(db: Session, accounts: Accounts, progress: Callable[[str, int, int], N
 # --- documents --------------------------------------------------------------------------
 
 
-def _documents(db: Session, found: Findings, log: _Log) -> dict[uuid.UUID, _Doc]:
-    docs: dict[uuid.UUID, _Doc] = {}
+def _documents(db: Session) -> dict[Hex, _Doc]:
+    docs: dict[Hex, _Doc] = {}
     for row in repo.documents_in_bulk(db):
-        docs[row.id] = _Doc(
-            number=row.number, issuer=row.issuer_entity_id, recipient=row.recipient_entity_id,
-            issuer_org=row.issuer_organization_id, recipient_org=row.recipient_organization_id,
-            material=row.material, coc=row.coc_quantity_kg,
-            period=Period(row.period_start, row.period_end), shipment_date=row.shipment_date,
-            status=row.status, received_on=row.received_on,
-            receipt_period_start=row.receipt_period_start, reason=row.reason or "",
-            digest=documents.digest(row))
+        docs[row.id.hex] = _Doc(
+            number=row.number, issuer=row.issuer_entity_id.hex,
+            recipient=row.recipient_entity_id.hex, issuer_org=row.issuer_organization_id.hex,
+            recipient_org=row.recipient_organization_id.hex, material=row.material,
+            coc=row.coc_quantity_kg, period=Period(row.period_start, row.period_end),
+            shipment_date=row.shipment_date, status=row.status, received_on=row.received_on,
+            receipt_period_start=row.receipt_period_start, digest=documents.digest(row))
     return docs
 
 
 def _check_document(doc: _Doc, log: _Log, found: Findings) -> None:
     def fail(problem: str, table: str = "coc_documents") -> None:
-        found.breaks.append(Break(table, doc.number, doc.issuer, doc.period, problem))
+        found.breaks.append(Break(table, doc.number, uuid_of(doc.issuer), doc.period, problem))
 
     found.breaks += _digest_breaks(doc, log, found.chain_ok)
     decided = log.decided.get(doc.number)
@@ -207,7 +219,8 @@ def _check_document(doc: _Doc, log: _Log, found: Findings) -> None:
         fail(f"received on {doc.received_on} by the row but on "
              f"{decided[2].get('received_on')} by the event log")
     # The journal: exactly the operations its status calls for, each moving its CoC kg.
-    wanted = {"issue": (doc.issuer, doc.issuer_org, doc.period.start, doc.shipment_date)}
+    wanted: dict[str, tuple[Hex, Hex, date | None, date | None]] = {
+        "issue": (doc.issuer, doc.issuer_org, doc.period.start, doc.shipment_date)}
     if doc.status == "received":
         wanted["receipt"] = (doc.recipient, doc.recipient_org, doc.receipt_period_start,
                              doc.received_on)
@@ -218,8 +231,8 @@ def _check_document(doc: _Doc, log: _Log, found: Findings) -> None:
     for kind, op_id, entity, org, kg, occurred, start in doc.ops:
         seen[kind] = seen.get(kind, 0) + 1
         if kind not in wanted:
-            fail(f"journal operation {op_id} ({kind}) names this {doc.status} document",
-                 "custody_operations")
+            fail(f"journal operation {uuid_of(op_id)} ({kind}) names this {doc.status} "
+                 "document", "custody_operations")
             continue
         w_entity, w_org, w_start, w_day = wanted[kind]
         wrong = []
@@ -233,7 +246,7 @@ def _check_document(doc: _Doc, log: _Log, found: Findings) -> None:
         if w_day is not None and occurred != w_day:
             wrong.append(f"happened on {occurred.isoformat()}, not {w_day.isoformat()}")
         if wrong:
-            fail(f"its {kind} operation {op_id} " + "; ".join(wrong))
+            fail(f"its {kind} operation {uuid_of(op_id)} " + "; ".join(wrong))
     for kind in wanted:
         if seen.get(kind, 0) != 1:
             fail(f"{seen.get(kind, 0)} {kind} operations in the journal, not 1",
@@ -244,7 +257,7 @@ def _digest_breaks(doc: _Doc, log: _Log, chain_ok: bool) -> list[Break]:
     """The stored row's digest against the one the event log recorded at issue (and any
     later entry's): the row was changed since when they differ."""
     def fail(problem: str) -> list[Break]:
-        return [Break("coc_documents", doc.number, doc.issuer, doc.period, problem)]
+        return [Break("coc_documents", doc.number, uuid_of(doc.issuer), doc.period, problem)]
 
     issued = log.issued.get(doc.number)
     if issued is None:
@@ -267,7 +280,7 @@ def verify_documents(db: Session, *, progress: Callable[[int], None] | None = No
     log = _Log()
     report = eventlog.verify_chain(db, progress=progress, visit=log.visit)
     found = Findings(chain_ok=report.ok)
-    docs = _documents(db, found, log)
+    docs = _documents(db)
     for doc in docs.values():
         found.breaks += _digest_breaks(doc, log, report.ok)
     if report.ok:
@@ -275,7 +288,7 @@ def verify_documents(db: Session, *, progress: Callable[[int], None] | None = No
     return report, len(docs), found.breaks
 
 
-def _unknown_in_log(docs: dict[uuid.UUID, _Doc], log: _Log, found: Findings) -> None:
+def _unknown_in_log(docs: dict[Hex, _Doc], log: _Log, found: Findings) -> None:
     numbers = {d.number for d in docs.values()}
     for number in log.issued:
         if number not in numbers:
@@ -287,9 +300,9 @@ def _unknown_in_log(docs: dict[uuid.UUID, _Doc], log: _Log, found: Findings) -> 
 # --- the journal and its legs -----------------------------------------------------------
 
 
-def _groups(rows: Iterator[Any]) -> Iterator[tuple[uuid.UUID, list[Any]]]:
+def _groups(rows: Iterator[Any]) -> Iterator[tuple[Hex, list[Any]]]:
     """Legs grouped by operation, in the order the repository gives them."""
-    current: uuid.UUID | None = None
+    current: Hex | None = None
     group: list[Any] = []
     for row in rows:
         if row.correlation_id != current:
@@ -301,19 +314,20 @@ def _groups(rows: Iterator[Any]) -> Iterator[tuple[uuid.UUID, list[Any]]]:
         yield current, group
 
 
-def _journal(db: Session, accounts: Accounts, docs: dict[uuid.UUID, _Doc], log: _Log,
+def _journal(db: Session, accounts: Accounts, docs: dict[Hex, _Doc], log: _Log,
              found: Findings, progress: Callable[[str, int, int], None]) -> None:
     facilities = repo.facility_public_ids(db)
     legs = _groups(repo.legs_by_operation(db))
     pending = next(legs, None)
-    seen_ops: set[uuid.UUID] = set()
+    seen_ops: set[Hex] = set()
     count = 0
 
-    def orphans(group: tuple[uuid.UUID, list[Any]]) -> None:
+    def orphans(group: tuple[Hex, list[Any]]) -> None:
         op_id, rows = group
         entity = next((accounts.by_id[r.account_id][0] for r in rows
                        if r.account_id in accounts.by_id), None)
-        found.breaks.append(Break("custody_movements", f"operation {op_id}", entity, None,
+        found.breaks.append(Break("custody_movements", f"operation {uuid_of(op_id)}",
+                                  uuid_of(entity), None,
                                   f"{len(rows)} leg(s) name an operation that is not in the "
                                   "journal"))
 
@@ -334,128 +348,126 @@ def _journal(db: Session, accounts: Accounts, docs: dict[uuid.UUID, _Doc], log: 
         orphans(pending)
         pending = next(legs, None)
     progress("journal", count, count)
+    for correlation, operation in repo.misfiled_legs(db):
+        found.breaks.append(Break("custody_movements", f"operation {correlation}", None, None,
+                                  f"a leg names operation {operation} or another "
+                                  "organisation than its operation's"))
     if found.chain_ok:
         for op_id in log.operations.keys() - seen_ops:
             kind, _, payload = log.operations[op_id]
-            found.breaks.append(Break("custody_operations", f"operation {op_id}",
-                                      _uuid(payload.get("entity")), None,
+            found.breaks.append(Break("custody_operations", f"operation {uuid_of(op_id)}",
+                                      uuid_of(payload.get("entity")), None,
                                       f"the event log recorded it ({kind}) but there is no "
                                       "such journal row"))
 
 
-def _uuid(value: object) -> uuid.UUID | None:
-    try:
-        return uuid.UUID(str(value))
-    except ValueError:
-        return None
-
-
-def _expected(op: Any, accounts: Accounts, docs: dict[uuid.UUID, _Doc],
-              facilities: dict[uuid.UUID, str]) -> tuple[list[tuple[Any, int]],
-                                                         dict[AccountKey, list[int]]]:
-    """The legs a journal row calls for, as (account key or system account, kg), and
-    what it adds to each account's counters."""
-    e, m, start = op.entity_id, op.material, op.period_start
-    here: AccountKey = (e, m, start)
+def _expected(op: Any, accounts: Accounts, docs: dict[Hex, _Doc],
+              facilities: dict[Hex, str], counters: dict[AccountKey, list[int]]) -> list[
+        tuple[Any, int]]:
+    """The legs a journal row calls for, as (account key or system account, kg), adding
+    what it does to each account's counters into `counters`."""
+    e, start = op.entity_id, op.period_start
+    here: AccountKey = (e, op.material, start)
     kg = op.kilograms
-    legs: list[tuple[Any, int]] = []
-    counts: dict[AccountKey, list[int]] = {}
+    size = len(COUNTERS)
 
-    def add(key: AccountKey, counter: str, value: int) -> None:
-        counts.setdefault(key, [0] * len(COUNTERS))[_AT[counter]] += value
+    def add(key: AccountKey, at: int, value: int) -> None:
+        row = counters.get(key)
+        if row is None:
+            row = counters[key] = [0] * size
+        row[at] += value
 
     kind = op.kind
     if kind in ("production", "scrap_intake"):
-        legs = [(("system", f"origin:{facilities.get(op.facility_id, op.facility_id)}"), -kg),
+        add(here, _PRODUCED, kg)
+        return [(("system", f"origin:{facilities.get(op.facility_id, op.facility_id)}"), -kg),
                 (here, kg)]
-        add(here, "produced", kg)
-    elif kind == "non_coc_input":
-        add(here, "non_coc_in", kg)
-    elif kind == "transformation":
+    if kind == "non_coc_input":
+        add(here, _NON_COC, kg)
+        return []
+    if kind == "transformation":
         source: AccountKey = (e, op.source_material or "", start)
         process = ("system", f"process:{facilities.get(op.facility_id, op.facility_id)}")
-        legs = [(source, -(op.input_kg or 0)), (process, op.input_kg or 0), (process, -kg),
-                (here, kg)]
-        add(source, "transformed_out", op.input_kg or 0)
-        add(here, "transformed_in", kg)
-    elif kind in _DOCUMENT_KINDS:
+        used = op.input_kg or 0
+        add(source, _T_OUT, used)
+        add(here, _T_IN, kg)
+        return [(source, -used), (process, used), (process, -kg), (here, kg)]
+    if kind in _DOCUMENT_KINDS:
         doc = docs.get(op.document_id)
         transit = ("system", f"transit:{doc.number if doc else op.document_id}")
         if kind == "issue":
-            legs = [(here, -kg), (transit, kg)]
-            add(here, "issued", kg)
+            add(here, _ISSUED, kg)
+            return [(here, -kg), (transit, kg)]
+        if kind == "receipt":
+            add(here, _RECEIVED, kg)
+        elif doc is not None and start == doc.period.start:
+            add(here, _ISSUED, -kg)  # back into the open period it left
         else:
-            legs = [(transit, -kg), (here, kg)]
-            if kind == "receipt":
-                add(here, "received", kg)
-            elif doc is not None and start == doc.period.start:
-                add(here, "issued", -kg)  # back into the open period it left
-            else:
-                add(here, "received", kg)  # that period had closed: into a later one
-    elif kind == "period_close":
+            add(here, _RECEIVED, kg)  # that period had closed: into a later one
+        return [(transit, -kg), (here, kg)]
+    if kind == "period_close":
         lost = op.input_kg or 0
-        closed = accounts.by_key.get(here)
+        legs: list[tuple[Any, int]] = []
         if kg:
-            end = closed[1] if closed else start
-            nxt: AccountKey = (e, m, end + timedelta(days=1))
+            closed = accounts.by_key.get(here)
+            nxt: AccountKey = (e, op.material, (closed[1] if closed else start)
+                               + timedelta(days=1))
             legs += [(here, -kg), (nxt, kg)]
-            add(nxt, "carried_in", kg)
+            add(nxt, _CARRIED_IN, kg)
         if lost:
-            legs += [(here, -lost), (("system", f"expired:{e}"), lost)]
-        add(here, "carried_out", kg)
-        add(here, "expired", lost)
-    return [(t, k) for t, k in legs if k], counts
+            legs += [(here, -lost), (("system", f"expired:{uuid_of(e)}"), lost)]
+        add(here, _CARRIED_OUT, kg)
+        add(here, _EXPIRED, lost)
+        return legs
+    return []
 
 
 def _check_operation(op: Any, rows: list[Any], accounts: Accounts,
-                     docs: dict[uuid.UUID, _Doc], log: _Log, facilities: dict[uuid.UUID, str],
+                     docs: dict[Hex, _Doc], log: _Log, facilities: dict[Hex, str],
                      found: Findings) -> None:
-    record = f"operation {op.id} ({op.kind})"
-    end = accounts.by_key.get((op.entity_id, op.material, op.period_start))
-    period = Period(op.period_start, end[1] if end else op.period_start)
-
     def fail(table: str, problem: str) -> None:
-        found.breaks.append(Break(table, record, op.entity_id, period, problem))
+        end = accounts.by_key.get((op.entity_id, op.material, op.period_start))
+        found.breaks.append(Break(table, f"operation {uuid_of(op.id)} ({op.kind})",
+                                  uuid_of(op.entity_id),
+                                  Period(op.period_start, end[1] if end else op.period_start),
+                                  problem))
 
-    expected, counts = _expected(op, accounts, docs, facilities)
-    for key, values in counts.items():
-        into = found.counters.setdefault(key, [0] * len(COUNTERS))
-        for i, v in enumerate(values):
-            into[i] += v
-    if op.kind == "transformation":
+    expected = _expected(op, accounts, docs, facilities, found.counters)
+    kind = op.kind
+    if kind == "transformation":
         found.transformations.append(op)
-    if op.kind in _DOCUMENT_KINDS:
+    elif kind in _DOCUMENT_KINDS:
         doc = docs.get(op.document_id)
         if doc is None:
-            fail("custody_operations", f"names CoC document {op.document_id}, which is not "
-                 "in coc_documents")
+            fail("custody_operations", f"names CoC document {uuid_of(op.document_id)}, which "
+                 "is not in coc_documents")
         else:
-            doc.ops.append((op.kind, op.id, op.entity_id, op.organization_id, op.kilograms,
+            doc.ops.append((kind, op.id, op.entity_id, op.organization_id, op.kilograms,
                             op.occurred_on, op.period_start))
-    # The legs it wrote.
-    want = sorted((t if t[0] == "system" else ("account", accounts.by_key[t][0])
-                   if t in accounts.by_key else ("missing", t), k) for t, k in expected)
-    have = sorted(((("account", r.account_id) if r.account_id is not None
-                    else ("system", r.system_account)), r.kilograms) for r in rows)
-    if not rows and expected:
-        fail("custody_operations", f"has no movement legs, though it moves {op.kilograms} kg")
-    elif want != have:
-        fail("custody_movements", "its legs are "
-             + (", ".join(_leg_text(t, k, accounts) for t, k in have) or "none")
-             + " but its journal row calls for "
-             + (", ".join(_key_text(t[1]) + f" {_kg(k)}" if t[0] == "missing"
-                          else _leg_text(t, k, accounts) for t, k in want) or "none"))
+    # The legs it wrote against the legs its row calls for (zero legs are never written).
+    by_key = accounts.by_key
+    want = sorted((t if t[0] == "system" else ("account", by_key[t][0]) if t in by_key
+                   else ("missing", t), k) for t, k in expected if k)
+    have = sorted((("account", r.account_id) if r.account_id is not None
+                   else ("system", r.system_account), r.kilograms) for r in rows)
+    if want != have:
+        if not rows:
+            fail("custody_operations", f"has no movement legs, though it moves "
+                 f"{op.kilograms} kg")
+        else:
+            fail("custody_movements", "its legs are "
+                 + ", ".join(_leg_text(t, k, accounts) for t, k in have)
+                 + " but its journal row calls for "
+                 + (", ".join(_leg_text(t, k, accounts) for t, k in want) or "none"))
     total = sum(r.kilograms for r in rows)
     if total:
         fail("custody_movements", f"its legs sum to {total} kg, not 0")
-    if any(r.operation_id != op.id or r.organization_id != op.organization_id for r in rows):
-        fail("custody_movements", "a leg names another operation or organisation")
     if found.chain_ok:
         _against_log(op, log, docs, facilities, fail)
 
 
-def _against_log(op: Any, log: _Log, docs: dict[uuid.UUID, _Doc],
-                 facilities: dict[uuid.UUID, str], fail: Callable[[str, str], None]) -> None:
+def _against_log(op: Any, log: _Log, docs: dict[Hex, _Doc], facilities: dict[Hex, str],
+                 fail: Callable[[str, str], None]) -> None:
     """The journal row against what the event log recorded when it was written."""
     table = "custody_operations"
     if op.kind in _INPUT_KINDS:
@@ -464,7 +476,7 @@ def _against_log(op: Any, log: _Log, docs: dict[uuid.UUID, _Doc],
             fail(table, "not recorded in the event log as written")
             return
         _, actor, p = entry
-        wanted: dict[str, object] = {"entity": str(op.entity_id), "on": op.occurred_on.isoformat()}
+        wanted: dict[str, object] = {"on": op.occurred_on.isoformat()}
         if op.kind == "transformation":
             wanted |= {"facility": facilities.get(op.facility_id),
                        "transformation": op.transformation, "input_kg": op.input_kg,
@@ -475,6 +487,9 @@ def _against_log(op: Any, log: _Log, docs: dict[uuid.UUID, _Doc],
                 wanted["facility"] = facilities.get(op.facility_id)
         differ = [f"{name} {value} (the event log recorded {p.get(name)})"
                   for name, value in wanted.items() if p.get(name) != value]
+        if hex_id(p.get("entity")) != op.entity_id:
+            differ.append(f"entity {uuid_of(op.entity_id)} (the event log recorded "
+                          f"{p.get('entity')})")
         if op.kind == "transformation" and not _same_decimal(p.get("declared_yield"),
                                                              op.declared_yield):
             differ.append(f"declared yield {op.declared_yield} (the event log recorded "
@@ -484,7 +499,7 @@ def _against_log(op: Any, log: _Log, docs: dict[uuid.UUID, _Doc],
         if differ:
             fail(table, "changed after the event log recorded it: " + "; ".join(differ))
     elif op.kind == "period_close":
-        entry = log.closes.get((str(op.entity_id), op.period_start.isoformat()))
+        entry = log.closes.get((op.entity_id, op.period_start.isoformat()))
         if entry is None:
             fail(table, "no close of this period is recorded in the event log")
             return
@@ -515,7 +530,7 @@ def _against_log(op: Any, log: _Log, docs: dict[uuid.UUID, _Doc],
             if p.get("coc_quantity_kg") != op.kilograms:
                 differ.append(f"{op.kilograms} kg (the event log recorded "
                               f"{p.get('coc_quantity_kg')} kg)")
-            if p.get("issuer") != str(op.entity_id):
+            if hex_id(p.get("issuer")) != op.entity_id:
                 differ.append("the issuer")
         else:
             decided = log.decided.get(doc.number)
