@@ -12,10 +12,11 @@ The year is simulated day by day with the custody rules themselves (``rules.prod
 ``transform``, ``issue``, ``receive``, ``cancel``, ``close_period`` on ``Balance``; ``take``,
 ``scale``, ``add`` on ``Pool``), and every row is the row the services would have written
 for the same operations: accounts with their counters, pools and versions, the journal,
-paired movement legs summing to zero per operation, documents with their compositions.
-Only the event log is left out for this history (the services append to it during the
-measured phases). Identifiers, document numbers and timestamps come from the seed, so one
-seed always makes one world."""
+paired movement legs summing to zero per operation, documents with their compositions,
+and the hash-chained event log entries the services append for each of them (documents
+with their digests), so the conservation audit can check every record against the log.
+Identifiers, document numbers and timestamps come from the seed, so one seed always makes
+one world."""
 
 from __future__ import annotations
 
@@ -26,13 +27,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any
 
 import argon2
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from benchmarks.bulk import BulkWriter, Row, complete
+from stewardship.core import eventlog
 from stewardship.core.auth import Actor, Role, system_actor
 from stewardship.custody import rules
 from stewardship.custody.rules import (
@@ -45,6 +48,7 @@ from stewardship.custody.rules import (
     ScrapKind,
     Transformation,
 )
+from stewardship.custody.service.documents import digest as document_digest
 from stewardship.registry.rules import (
     ID_ALPHABET,
     clean_address,
@@ -264,6 +268,8 @@ class Doc:
     taken: Pool
     arrives: date
     rejected: bool
+    digest: str
+    """The document's digest at issue, as the event log recorded it."""
 
 
 @dataclass
@@ -322,6 +328,7 @@ class Generator:
         self.doc_sample: list[str] = []
         self.docs_seen = 0
         self.start = date(YEAR, 1, 1)
+        self.log_head: tuple[int, str] = (0, eventlog.GENESIS_HASH)
 
     # -- identities ----------------------------------------------------------------------
 
@@ -359,6 +366,22 @@ class Generator:
         row = complete(table, values)
         self.held.setdefault(day, []).append((table, row))
         return row
+
+    def log(self, day: date, at: datetime, actor: str, kind: str, subject: str,
+            payload: dict[str, Any]) -> None:
+        """eventlog.append: the next entry of the chain, held with the day's rows (days are
+        simulated in order, so sequence order is the order the entries are made)."""
+        clean = eventlog.json_ready(payload)
+        sequence, prev = self.log_head[0] + 1, self.log_head[1]
+        p_digest = eventlog.digest_payload(clean)
+        kind = f"custody.{kind}"
+        entry_hash = eventlog.entry_hash(sequence, at, actor, kind, subject, p_digest, prev)
+        self.held.setdefault(day, []).append(("event_log", {
+            "sequence": sequence, "recorded_at": at, "actor": actor, "kind": kind,
+            "subject": subject, "payload": clean, "payload_digest": p_digest,
+            "prev_hash": prev, "hash": entry_hash}))
+        self.log_head = (sequence, entry_hash)
+        self.count("event log entries")
 
     def release(self, through: date) -> None:
         for day in sorted(d for d in self.held if d <= through):
@@ -682,10 +705,19 @@ class Generator:
             rows = sorted((a for (mat, start), a in m.accounts.items()
                            if start == before.start and a.status == "open"),
                           key=lambda a: a.material.value)
+            carried: dict[str, int] = {}
+            expired: dict[str, int] = {}
+            at = None
             for row in rows:
-                self.close_account(m, row, day)
+                at = self.close_account(m, row, day)
+                carried[row.material.value], expired[row.material.value] = (row.carried_out,
+                                                                             row.expired)
+            if at is not None:
+                self.log(day, at, m.ref, "period.closed", f"entity:{m.entity_id}",
+                         {"period": [before.start, before.end], "carried": carried,
+                          "expired": expired})
 
-    def close_account(self, m: Member, row: Account, day: date) -> None:
+    def close_account(self, m: Member, row: Account, day: date) -> datetime:
         at = self.at(day)
         b = row.balance
         opening = rules.close_period(b, rules.CarryOverRule(None, 1))
@@ -714,6 +746,7 @@ class Generator:
         self.store(row, b, Pool(), at)
         self.journal(day, at, m, "period_close", material=row.material.value, kilograms=keep,
                      input_kg=lost, occurred_on=row.period.end, period=row.period, legs=legs)
+        return at
 
     def produce(self, m: Member, day: date) -> None:
         rng = self.rng
@@ -738,10 +771,13 @@ class Generator:
             self.mass["scrap taken in"] += kg
         origin = rules.pool_of(OriginKey(m.public_id, m.country, route), kg)
         self.store(acct, new, rules.add(acct.pool, origin), at)
-        self.journal(day, at, m, kind, material=material.value, kilograms=kg, occurred_on=day,
-                     period=acct.period, facility_id=m.facility_id,
-                     scrap_kind=scrap.value if scrap else None,
-                     legs=[(None, f"origin:{m.public_id}", -kg), (acct, None, kg)])
+        op_id = self.journal(day, at, m, kind, material=material.value, kilograms=kg,
+                             occurred_on=day, period=acct.period, facility_id=m.facility_id,
+                             scrap_kind=scrap.value if scrap else None,
+                             legs=[(None, f"origin:{m.public_id}", -kg), (acct, None, kg)])
+        self.log(day, at, m.ref, f"{kind}.recorded", f"custody_operation:{op_id}",
+                 {"entity": m.entity_id, "facility": m.public_id, "material": material.value,
+                  "kilograms": kg, "on": day})
 
     def process(self, m: Member, day: date) -> None:
         rng = self.rng
@@ -775,18 +811,28 @@ class Generator:
             elif step is Transformation.REMELTING:
                 self.mass["aluminium remelted"] += output
             process = f"process:{m.public_id}"
-            self.journal(day, at, m, "transformation", material=target_material.value,
-                         source_material=source_material.value, transformation=step.value,
-                         facility_id=m.facility_id, input_kg=input_kg, kilograms=output,
-                         declared_yield=declared, occurred_on=day, period=source.period,
-                         legs=[(source, None, -input_kg), (None, process, input_kg),
-                               (None, process, -output), (target, None, output)])
+            op_id = self.journal(
+                day, at, m, "transformation", material=target_material.value,
+                source_material=source_material.value, transformation=step.value,
+                facility_id=m.facility_id, input_kg=input_kg, kilograms=output,
+                declared_yield=declared, occurred_on=day, period=source.period,
+                legs=[(source, None, -input_kg), (None, process, input_kg),
+                      (None, process, -output), (target, None, output)])
+            self.log(day, at, m.ref, "transformation.recorded", f"custody_operation:{op_id}",
+                     {"entity": m.entity_id, "facility": m.public_id,
+                      "transformation": step.value, "input_kg": input_kg,
+                      "output_kg": output, "declared_yield": declared, "on": day})
             if m.kind is MILL and rng.random() < 0.25:  # some non-CoC metal rolled too
                 kg = max(1, input_kg // 5)
                 at = self.at(day)
                 self.store(target, rules.record_non_coc(target.balance, kg), None, at)
-                self.journal(day, at, m, "non_coc_input", material=METAL.value, kilograms=kg,
-                             occurred_on=day, period=target.period, legs=[])
+                op_id = self.journal(day, at, m, "non_coc_input", material=METAL.value,
+                                     kilograms=kg, occurred_on=day, period=target.period,
+                                     legs=[])
+                self.log(day, at, m.ref, "non_coc_input.recorded",
+                         f"custody_operation:{op_id}",
+                         {"entity": m.entity_id, "material": METAL.value, "kilograms": kg,
+                          "on": day})
 
     def ship(self, m: Member, day: date) -> None:
         rng = self.rng
@@ -834,8 +880,15 @@ class Generator:
         self.journal(day, at, m, "issue", material=acct.material.value, kilograms=coc,
                      occurred_on=day, period=acct.period, document_id=doc_id,
                      legs=[(acct, None, -coc), (None, f"transit:{number}", coc)])
+        # The digest covers what never changes after issue, so it is taken once here.
+        row_digest = document_digest(SimpleNamespace(**row))  # type: ignore[arg-type]
+        self.log(day, at, m.ref, "document.issued", f"coc_document:{number}",
+                 {"digest": row_digest, "issuer": m.entity_id,
+                  "recipient": recipient.entity_id, "material": acct.material.value,
+                  "coc_quantity_kg": coc, "shipment_date": day})
         arrives = day + timedelta(days=rng.randint(1, MAX_LAG))
-        doc = Doc(row, m, recipient, taken, arrives, rejected=rng.random() < 0.003)
+        doc = Doc(row, m, recipient, taken, arrives, rejected=rng.random() < 0.003,
+                  digest=row_digest)
         self.arrivals.setdefault(arrives, []).append(doc)
         self.count("documents")
         self.docs_seen += 1
@@ -861,6 +914,8 @@ class Generator:
         self.journal(day, at, r, "receipt", material=material.value, kilograms=coc,
                      occurred_on=day, period=acct.period, document_id=row["id"],
                      legs=[(None, f"transit:{row['number']}", -coc), (acct, None, coc)])
+        self.log(day, at, r.ref, "document.received", f"coc_document:{row['number']}",
+                 {"digest": doc.digest, "received_on": day})
         if r.tier == len(self.tiers) - 1 and doc.issuer.tier == r.tier - 1:
             self.received_roots.append((row["shipment_date"], row["number"]))
 
@@ -886,6 +941,8 @@ class Generator:
                      occurred_on=day, period=acct.period, document_id=row["id"], note=reason,
                      actor=doc.recipient.ref,
                      legs=[(None, f"transit:{row['number']}", -coc), (acct, None, coc)])
+        self.log(day, at, doc.recipient.ref, "document.rejected",
+                 f"coc_document:{row['number']}", {"digest": doc.digest, "reason": reason})
 
     # -- the end -------------------------------------------------------------------------
 
@@ -914,6 +971,10 @@ def generate(engine: Engine, scale: Scale, seed: int = 42, *,
     gen = Generator(scale, seed, writer)
     with Session(engine) as db:
         gen.setup(db)
+        head = db.execute(select(eventlog.EventLogEntry.sequence, eventlog.EventLogEntry.hash)
+                          .order_by(eventlog.EventLogEntry.sequence.desc()).limit(1)).first()
+        if head is not None:  # the setup's own entries (standards, users) come first
+            gen.log_head = (head[0], head[1])
     progress("simulating the year", 0, 365)
     gen.simulate(progress)
     world = gen.finish()

@@ -111,6 +111,7 @@ def test_verify_says_ok(loaded: Loaded) -> None:
     result = invoke(loaded.path, "verify")
     assert result.exit_code == 0, result.output
     assert f"OK: {loaded.events} entries" in text_of(result)
+    assert "CoC documents match the digests the event log recorded" in text_of(result)
 
 
 def test_verify_names_a_tampered_entry(loaded: Loaded, tmp_path: Path) -> None:

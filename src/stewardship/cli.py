@@ -213,6 +213,8 @@ def standards_export(
 
 
 AUDIT_STAGES = {"movements": "Summing the movements", "accounts": "Checking the accounts",
+                "event log": "Verifying the event log", "documents": "Reading the documents",
+                "journal": "Checking the journal against its legs",
                 "transformations": "Checking the transformations",
                 "network": "Checking the network"}
 
@@ -230,8 +232,10 @@ def _migrated_engine() -> Engine:
 
 @custody_app.command("audit")
 def custody_audit() -> None:
-    """Recompute every balance from its movements and check conservation across the
-    network; exit 1 naming each place where it breaks."""
+    """Recompute every balance from its movements and every counter from the journal,
+    check every journal row against its legs and the event log, every CoC document
+    against its operations and the digest recorded at issue, and conservation across the
+    network; exit 1 naming each break (table, record, entity, period)."""
     from stewardship.core.auth import system_actor
     from stewardship.custody.service.audit import audit
 
@@ -297,8 +301,10 @@ def custody_unmatched(
 
 @app.command()
 def verify() -> None:
-    """Re-walk the event log's hash chain; name the first entry that does not match."""
-    from stewardship.core.eventlog import count_entries, verify_chain
+    """Re-walk the event log's hash chain, naming the first entry that does not match, then
+    check every CoC document against the digest the log recorded at its issue."""
+    from stewardship.core.eventlog import count_entries
+    from stewardship.custody.service.audit_records import verify_documents
 
     factory = make_sessionmaker(_engine())
     with factory() as db:
@@ -306,13 +312,25 @@ def verify() -> None:
         with Progress(TextColumn("Verifying the event log"), BarColumn(), MofNCompleteColumn(),
                       console=console, transient=True) as progress:
             task = progress.add_task("verify", total=total)
-            report = verify_chain(db, progress=lambda n: progress.update(task, completed=n))
+            report, documents, breaks = verify_documents(
+                db, progress=lambda n: progress.update(task, completed=n))
+    failed = False
     if report.ok:
         console.print(f"[green]OK[/]: {report.entries} entries, head {report.head_hash[:16]}…")
-        return
-    err.print(f"[red]Broken at entry {report.first_bad_sequence}[/]: {report.reason} "
-              f"({report.entries} entries before it verify).")
-    raise typer.Exit(1)
+    else:
+        failed = True
+        err.print(f"[red]Broken at entry {report.first_bad_sequence}[/]: {report.reason} "
+                  f"({report.entries} entries before it verify).")
+    if breaks:
+        failed = True
+        err.print(f"[red]{len(breaks)} CoC document(s) do not match the record[/]:")
+        for b in breaks:
+            err.print(f"  {b.table} {b.record}: {b.problem}", highlight=False)
+    elif documents:
+        console.print(f"[green]OK[/]: {documents:,} CoC documents match the digests the event "
+                      "log recorded.")
+    if failed:
+        raise typer.Exit(1)
 
 
 @app.command()

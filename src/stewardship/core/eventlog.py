@@ -17,7 +17,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, String, func, select, text
+from sqlalchemy import JSON, BigInteger, Row, String, func, select, text
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from stewardship.core.auth import Actor
@@ -127,29 +127,27 @@ class ChainReport:
         return self.first_bad_sequence is None
 
 
-def _walk(session: Session, batch: int) -> Iterator[EventLogEntry]:
-    # populate_existing: check what is stored, not entries cached earlier in this session.
-    # Only the walked entries leave the session afterwards; the caller's objects stay.
+def _walk(session: Session, batch: int) -> Iterator[Row[Any]]:
+    # Plain rows, not mapped entries: what is stored, never an object cached earlier in
+    # this session, and no identity map to fill and empty on a long chain.
+    table = EventLogEntry.__table__
     last = 0
     while True:
-        rows = session.scalars(
-            select(EventLogEntry)
-            .where(EventLogEntry.sequence > last)
-            .order_by(EventLogEntry.sequence)
-            .limit(batch)
-            .execution_options(populate_existing=True)
-        ).all()
+        rows = session.execute(
+            select(table).where(table.c.sequence > last).order_by(table.c.sequence)
+            .limit(batch)).all()
         if not rows:
             return
         yield from rows
         last = rows[-1].sequence
-        for row in rows:
-            session.expunge(row)
 
 
 def verify_chain(session: Session, *, batch: int = 2000,
-                 progress: Callable[[int], None] | None = None) -> ChainReport:
-    """Re-walk the whole chain; stop at the first entry whose stored fields do not match."""
+                 progress: Callable[[int], None] | None = None,
+                 visit: Callable[[Row[Any]], None] | None = None) -> ChainReport:
+    """Re-walk the whole chain; stop at the first entry whose stored fields do not match.
+    `visit` sees each entry once it has verified, so a caller that cross-checks records
+    against the log reads it in the same pass and only trusts what the chain vouches for."""
     expected_prev = GENESIS_HASH
     expected_seq = 1
     count = 0
@@ -167,12 +165,35 @@ def verify_chain(session: Session, *, batch: int = 2000,
             problem = "entry hash does not match its fields"
         if problem is not None:
             return ChainReport(count, expected_prev, entry.sequence, problem)
+        if visit is not None:
+            visit(entry)
         expected_prev = entry.hash
         expected_seq += 1
         count += 1
         if progress is not None:
             progress(count)
     return ChainReport(count, expected_prev)
+
+
+def vouched_entry(session: Session, kind: str, subject: str) -> EventLogEntry | None:
+    """The first entry of `kind` about `subject`, if it vouches for its payload: the payload
+    matches its digest, the entry's hash matches its fields and the entry after it (when
+    there is one) chains to it. A cheap check for one record; ``verify_chain`` walks all."""
+    entry = session.scalars(
+        select(EventLogEntry).where(EventLogEntry.subject == subject,
+                                    EventLogEntry.kind == kind)
+        .order_by(EventLogEntry.sequence).limit(1)).first()
+    if entry is None:
+        return None
+    if digest_payload(entry.payload) != entry.payload_digest or entry.hash != entry_hash(
+            entry.sequence, entry.recorded_at, entry.actor, entry.kind, entry.subject,
+            entry.payload_digest, entry.prev_hash):
+        return None
+    after = session.scalar(select(EventLogEntry.prev_hash)
+                           .where(EventLogEntry.sequence == entry.sequence + 1))
+    if after is not None and after != entry.hash:
+        return None
+    return entry
 
 
 def count_entries(session: Session) -> int:

@@ -6,18 +6,23 @@ import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from sqlalchemy import (
     Date,
     Integer,
+    Row,
     Select,
+    String,
     Uuid,
     and_,
+    cast,
     func,
     insert,
     literal,
     or_,
     select,
+    type_coerce,
     union_all,
 )
 from sqlalchemy.orm import Session, selectinload
@@ -137,11 +142,6 @@ def list_operations(db: Session, entity_id: uuid.UUID, params: PageParams, *,
         query = query.where(CustodyOperation.kind == kind)
     return _page(db, query.order_by(CustodyOperation.recorded_at.desc(),
                                     CustodyOperation.id), params)
-
-
-def transformations(db: Session) -> Iterator[CustodyOperation]:
-    yield from db.scalars(select(CustodyOperation).where(
-        CustodyOperation.kind == "transformation").execution_options(yield_per=5000))
 
 
 def insert_movements(db: Session, rows: list[dict[str, object]]) -> None:
@@ -324,11 +324,56 @@ def movement_sums_by_account(db: Session) -> dict[uuid.UUID, int]:
     return {a: int(s) for a, s in rows}
 
 
-def unbalanced_correlations(db: Session, limit: int = 20) -> list[tuple[uuid.UUID, int]]:
-    rows = db.execute(select(Movement.correlation_id, func.sum(Movement.kilograms))
-                      .group_by(Movement.correlation_id)
-                      .having(func.sum(Movement.kilograms) != 0).limit(limit))
-    return [(c, int(s)) for c, s in rows]
+def _hex_ids(db: Session, *columns: Any) -> list[Any]:
+    """UUID columns as 32 lower-case hex digits, without building a UUID object per value
+    (the audit reads millions): SQLite stores them so, PostgreSQL prints them with dashes."""
+    if db.get_bind().dialect.name == "postgresql":
+        return [func.replace(cast(c, String), "-", "").label(c.key) for c in columns]
+    return [type_coerce(c, String).label(c.key) for c in columns]
+
+
+def operations_by_id(db: Session) -> Iterator[Row]:  # type: ignore[type-arg]
+    """Every journal row, ids as hex, by id: the audit streams it beside the legs."""
+    o = CustodyOperation
+    yield from db.execute(
+        select(*_hex_ids(db, o.id, o.organization_id, o.entity_id, o.facility_id,
+                         o.document_id),
+               o.kind, o.material, o.source_material, o.transformation, o.input_kg,
+               o.kilograms, o.declared_yield, o.occurred_on, o.period_start, o.actor)
+        .order_by(o.id).execution_options(yield_per=10_000))
+
+
+def legs_by_operation(db: Session) -> Iterator[Row]:  # type: ignore[type-arg]
+    """Every movement leg, ids as hex, grouped by operation (the indexed correlation id,
+    which equals the operation id) in the order of ``operations_by_id``."""
+    m = Movement
+    yield from db.execute(
+        select(*_hex_ids(db, m.correlation_id, m.account_id), m.system_account, m.kilograms)
+        .order_by(m.correlation_id, m.id).execution_options(yield_per=10_000))
+
+
+def misfiled_legs(db: Session, limit: int = 100) -> list[tuple[uuid.UUID, uuid.UUID | None]]:
+    """(correlation id, operation) of legs whose operation id is not their correlation id
+    or whose organisation is not their operation's."""
+    rows = db.execute(
+        select(Movement.correlation_id, Movement.operation_id)
+        .join(CustodyOperation, CustodyOperation.id == Movement.operation_id, isouter=True)
+        .where(or_(Movement.operation_id != Movement.correlation_id,
+                   Movement.organization_id != CustodyOperation.organization_id))
+        .limit(limit))
+    return [(c, o) for c, o in rows]
+
+
+def documents_in_bulk(db: Session) -> Iterator[Row]:  # type: ignore[type-arg]
+    """Every CoC document as plain columns (enough for its digest)."""
+    yield from db.execute(select(CocDocument.__table__)
+                          .execution_options(yield_per=10_000))
+
+
+def facility_public_ids(db: Session) -> dict[str, str]:
+    """Facility id as hex -> public id."""
+    return {i: p for i, p in db.execute(select(*_hex_ids(db, Facility.id),
+                                               Facility.public_id))}
 
 
 def movement_count(db: Session) -> int:

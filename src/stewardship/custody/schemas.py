@@ -251,6 +251,15 @@ class DocumentVerification(OutputModel):
     certificates: list[CertificateAtShipment]
     composition: Composition
     digest: str
+    """The SHA-256 of the stored document's canonical JSON, recomputed for this answer."""
+    record: str
+    """``matches``: the digest is the one the event log recorded at issue;
+    ``does_not_match``: the stored document was changed since (its figures are not to be
+    trusted); ``unrecorded``: the event log holds no trustworthy entry of its issue."""
+    recorded_digest: str | None = None
+    """The digest the event log recorded at issue."""
+    recorded_coc_quantity_kg: int | None = None
+    """The CoC quantity the event log recorded at issue."""
 
 
 class ChainLink(OutputModel):
@@ -312,12 +321,26 @@ class CloseResult(OutputModel):
     expired: dict[str, int]
 
 
+class AuditBreak(OutputModel):
+    """One place the custody records disagree."""
+
+    table: str
+    """The table holding the record found wrong or missing."""
+    record: str
+    """Document number, operation id or account (material) within the table."""
+    entity: str
+    period: str
+    problem: str
+
+
 class AuditResult(OutputModel):
     ok: bool
     accounts: int
     movements: int
     documents: int
     problems: list[str]
+    """Every break as one sentence naming table, record, entity and period."""
+    breaks: list[AuditBreak] = []
 
 
 class ReportLine(OutputModel):

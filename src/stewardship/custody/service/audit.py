@@ -1,7 +1,10 @@
-"""The conservation audit: every balance recomputed from its movements, every operation's
-legs summing to zero, every account's counters and origin pool agreeing with its balance,
-every transformation within its declared yield and physics, and across the network no
-material received beyond what was issued. Each break names the entity and period."""
+"""The conservation audit: every balance recomputed from its movements, every account's
+counters recomputed from its journal and agreeing with its balance and origin pool, every
+operation's legs being the ones its journal row calls for and summing to zero, every CoC
+document agreeing with its operations and with the digest the event log recorded at issue
+(record checks in ``audit_records``), every transformation within its declared yield and
+physics, and across the network no material received beyond what was issued. Each break
+names the table, the record, the entity and the period."""
 
 from __future__ import annotations
 
@@ -15,8 +18,15 @@ from stewardship.core.auth import Actor, Role, require
 from stewardship.custody import repository as repo
 from stewardship.custody import rules
 from stewardship.custody.rules import Balance, CocMaterial, Period, TransformRecord
-from stewardship.custody.schemas import AuditResult
-from stewardship.custody.service import common
+from stewardship.custody.schemas import AuditBreak, AuditResult
+from stewardship.custody.service import audit_records, common
+from stewardship.custody.service.audit_records import (
+    COUNTERS,
+    AccountKey,
+    Accounts,
+    Break,
+    uuid_of,
+)
 
 Progress = Callable[[str, int, int], None]
 
@@ -28,68 +38,101 @@ def _quiet(_stage: str, _done: int, _total: int) -> None:
 def audit(db: Session, actor: Actor | None, *, progress: Progress = _quiet) -> AuditResult:
     """Run the whole audit (the secretariat, or the platform from the CLI)."""
     require(actor, Role.SECRETARIAT, action="run the custody audit")
-    problems: list[str] = []
+    breaks: list[Break] = []
+    plain: list[str] = []
     movements = repo.movement_count(db)
     progress("movements", 0, movements)
     sums = repo.movement_sums_by_account(db)
     progress("movements", movements, movements)
-    balances: list[tuple[str, Balance]] = []
-    accounts = 0
-    entity_ids = set()
     rows = []
+    by_key: dict[AccountKey, tuple[str, date]] = {}
     for row in repo.all_accounts(db):
+        counters = [getattr(row, name) for name in COUNTERS]
         rows.append((row.id, row.entity_id, row.material, row.period_start, row.period_end,
-                     row.balance_kg, row.carried_out, row.expired, row.pool,
+                     row.balance_kg, sum(row.carried or ()), counters, row.pool,
                      common.balance(row)))
-        entity_ids.add(row.entity_id)
+        by_key[(row.entity_id.hex, row.material, row.period_start)] = (row.id.hex,
+                                                                        row.period_end)
+    accounts = Accounts(by_key=by_key, by_id={v[0]: k for k, v in by_key.items()})
+    found = audit_records.check(db, accounts, progress)
+    breaks += found.breaks
+    balances: list[tuple[object, Balance]] = []
+    for n, (aid, eid, material, start, end, stored, carried, counters, pool, b) in enumerate(
+            rows, 1):
+        period = Period(start, end)
+
+        def fail(problem: str, eid: object = eid, material: str = material,
+                 period: Period = period) -> None:
+            breaks.append(Break("material_accounts", f"{material} account", eid,  # type: ignore[arg-type]
+                                period, problem))
+
+        from_movements = sums.pop(aid, 0)
+        if from_movements != stored:
+            fail(f"stored balance {stored} kg but its movements sum to {from_movements} kg")
+        carried_in, out, lost = counters[0], counters[-2], counters[-1]
+        counted = b.kilograms - out - lost
+        if counted != stored:
+            fail(f"counters give {counted} kg but the balance is {stored} kg")
+        if carried != carried_in:
+            fail(f"carried {carried} kg by period but {carried_in} kg in all")
+        journal = found.counters.pop((eid.hex, material, start), [0] * len(COUNTERS))
+        for name, value, wanted in zip(COUNTERS, counters, journal, strict=True):
+            if value != wanted:
+                fail(f"{name} is {value} kg but its journal gives {wanted} kg")
+        pooled = rules.pool_from_data(pool).kilograms
+        if pooled != stored:
+            fail(f"origins account for {pooled} kg of a {stored} kg balance")
+        if stored < 0:
+            fail(f"negative balance {stored} kg")
+        balances.append((eid, b))
+        if n % 10_000 == 0:
+            progress("accounts", n, len(rows))
+    progress("accounts", len(rows), len(rows))
+    for account_id in sums:
+        breaks.append(Break("custody_movements", f"account {account_id}", None, None,
+                            "movements name an account that does not exist"))
+    for (eid, material, start), values in found.counters.items():
+        if any(values):
+            breaks.append(Break("material_accounts", f"{material} account", uuid_of(eid),
+                                Period(start, start),
+                                "the journal moves kilograms through an account that "
+                                "does not exist"))
+    entity_ids = {eid for _, eid, *_rest in rows} | {
+        b.entity_id for b in breaks if b.entity_id is not None}
     names = common.Names(db, list(entity_ids))
 
     def who(entity_id: object) -> str:
         party = names.party(entity_id)  # type: ignore[arg-type]
         return f"{party.entity} ({party.organization})"
 
-    for (aid, eid, material, start, end, stored, out, lost, pool, b) in rows:
-        accounts += 1
-        where = f"{who(eid)}, {material}, {Period(start, end).label}"
-        from_movements = sums.pop(aid, 0)
-        if from_movements != stored:
-            problems.append(f"{where}: stored balance {stored} kg but its movements sum to "
-                            f"{from_movements} kg")
-        counted = b.kilograms - out - lost
-        if counted != stored:
-            problems.append(f"{where}: counters give {counted} kg but the balance is "
-                            f"{stored} kg")
-        pooled = rules.pool_from_data(pool).kilograms
-        if pooled != stored:
-            problems.append(f"{where}: origins account for {pooled} kg of a {stored} kg "
-                            "balance")
-        if stored < 0:
-            problems.append(f"{where}: negative balance {stored} kg")
-        balances.append((who(eid), b))
-        if accounts % 10_000 == 0:
-            progress("accounts", accounts, len(rows))
-    progress("accounts", accounts, len(rows))
-    for account_id in sums:
-        problems.append(f"movements name account {account_id}, which does not exist")
-    for correlation, total in repo.unbalanced_correlations(db):
-        problems.append(f"operation {correlation}: its legs sum to {total} kg, not 0")
     ends = {(eid, start): end for (_, eid, _, start, end, *_rest) in rows}
     transforms = [TransformRecord(
-        entity=who(op.entity_id),
-        period=Period(op.period_start, ends.get((op.entity_id, op.period_start),
+        entity=who(uuid_of(op.entity_id)),
+        period=Period(op.period_start, ends.get((uuid_of(op.entity_id), op.period_start),
                                                 op.period_start)),
         transformation=rules.Transformation(op.transformation or ""),
         input_kg=op.input_kg or 0, output_kg=op.kilograms,
         declared=op.declared_yield if op.declared_yield is not None else Decimal(0))
-        for op in repo.transformations(db)]
+        for op in found.transformations]
     progress("transformations", len(transforms), len(transforms))
     # Network-wide receipts against issues are checked per document (_network): summing
     # balances by period would misorder entities whose periods differ in length.
-    problems += rules.conservation_breaks(balances, transforms, network=False)
-    problems += _network(repo.document_totals(db))
+    plain += rules.conservation_breaks([(who(e), b) for e, b in balances], transforms,
+                                       network=False)
+    plain += _network(repo.document_totals(db))
     progress("network", 1, 1)
-    return AuditResult(ok=not problems, accounts=accounts, movements=movements,
-                       documents=repo.document_count(db), problems=problems)
+    listed = [AuditBreak(table=b.table, record=b.record,
+                         entity=who(b.entity_id) if b.entity_id is not None else "",
+                         period=b.period.label if b.period is not None else "",
+                         problem=b.problem) for b in breaks]
+    problems = [_sentence(b) for b in listed] + plain
+    return AuditResult(ok=not problems, accounts=len(rows), movements=movements,
+                       documents=repo.document_count(db), problems=problems, breaks=listed)
+
+
+def _sentence(b: AuditBreak) -> str:
+    where = ", ".join(part for part in (b.entity, b.period) if part)
+    return f"{b.table} {b.record}" + (f" ({where})" if where else "") + f": {b.problem}"
 
 
 def _network(totals: list[tuple[str, str, date, int]]) -> list[str]:

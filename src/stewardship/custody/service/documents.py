@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from stewardship.core.auth import Actor, Role, require
 from stewardship.core.db import utcnow
 from stewardship.core.errors import Conflict, Forbidden, InvalidInput, NotFound
-from stewardship.core.eventlog import canonical_json
+from stewardship.core.eventlog import canonical_json, vouched_entry
 from stewardship.core.pagination import PageParams
 from stewardship.custody import repository as repo
 from stewardship.custody import rules
@@ -323,13 +323,21 @@ def verify_document(db: Session, number: str, *,
     certs = [CertificateAtShipment(number=n, kind=k, status_now=s, valid_on_shipment=v,
                                    valid_from=f, valid_until=u)
              for n, k, s, v, f, u in certificates_then(db, doc, today)]
+    # The stored row is only as good as the event log says: recompute, compare.
+    entry = vouched_entry(db, "custody.document.issued", f"coc_document:{doc.number}")
+    recorded = str(entry.payload.get("digest")) if entry is not None else None
+    record = ("unrecorded" if recorded is None
+              else "matches" if recorded == read.digest else "does_not_match")
+    recorded_kg = entry.payload.get("coc_quantity_kg") if entry is not None else None
     return DocumentVerification(
         number=read.number, status=read.status, issuer=read.issuer, recipient=read.recipient,
         material=read.material, material_label=read.material_label,
         quantity_kg=read.quantity_kg, coc_quantity_kg=read.coc_quantity_kg,
         shipment_date=read.shipment_date, recycled_percent=read.recycled_percent,
         recycled_method=read.recycled_method, certificates=certs,
-        composition=read.composition, digest=read.digest)
+        composition=read.composition, digest=read.digest, record=record,
+        recorded_digest=recorded,
+        recorded_coc_quantity_kg=recorded_kg if isinstance(recorded_kg, int) else None)
 
 
 def list_documents(db: Session, actor: Actor | None, params: PageParams, *,
