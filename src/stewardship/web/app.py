@@ -7,8 +7,10 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
+from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
+from starlette.responses import Response
 
 from stewardship import __version__
 from stewardship.assurance import api as assurance_api
@@ -17,7 +19,10 @@ from stewardship.complaints import api as complaints_api
 from stewardship.complaints import views as complaints_views
 from stewardship.core.config import Settings, get_settings
 from stewardship.core.db import make_engine, make_sessionmaker
+from stewardship.core.errors import InvalidInput
+from stewardship.core.jsonbody import JsonDepthLimit
 from stewardship.core.migrate import pending_message
+from stewardship.core.openapi import install_openapi
 from stewardship.core.security import use_password_profile
 from stewardship.core.templating import Templates
 from stewardship.core.web import BodySizeLimit, SecurityHeaders, install_error_handlers
@@ -25,6 +30,7 @@ from stewardship.custody import api as custody_api
 from stewardship.custody import views as custody_views
 from stewardship.interop import epcis_api
 from stewardship.interop import import_api as custody_import_api
+from stewardship.interop.epcis.problems import EpcisProblem, problem_response
 from stewardship.interop.epcis.worker import start_embedded_worker
 from stewardship.registry import api as registry_api
 from stewardship.registry import views as registry_views
@@ -52,6 +58,16 @@ with `page` and `per_page`.
 
 class MigrationsPending(RuntimeError):
     pass
+
+
+def _too_deep(path: str, message: str) -> Response:
+    """A JSON body nested too deeply: a problem document under /epcis, the platform's error
+    shape (naming the body) everywhere else."""
+    if path.startswith("/epcis"):
+        refusal = EpcisProblem(400, message, instance=path)
+        return problem_response(refusal.body())
+    error = InvalidInput(message, field="body")
+    return JSONResponse(error.to_dict(), status_code=error.status_code)
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
@@ -89,6 +105,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.templates = Templates(TEMPLATE_DIRS)
 
     install_error_handlers(app)
+    app.add_middleware(JsonDepthLimit, too_deep=_too_deep)
     app.add_middleware(SecurityHeaders, settings=settings)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
 
@@ -107,5 +124,6 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(custody_import_api.router)
     app.include_router(epcis_api.router)
     app.include_router(custody_views.router)
+    install_openapi(app)
     app.mount("/static", StaticFiles(directory=PACKAGE / "web" / "static"), name="static")
     return app
