@@ -370,9 +370,8 @@ def test_json_nested_to_the_limit_reaches_the_route(staff: TestClient) -> None:
 
 def test_brackets_inside_strings_do_not_count_as_nesting(staff: TestClient) -> None:
     name = "[" * 200 + "{\\\"" * 100
-    response = staff.post(ORGS, content=('{"name": "%s", "membership_class": "civil_society",'
-                                         ' "country": "NO"}' % name).encode(),
-                          headers={"content-type": "application/json"})
+    body = f'{{"name": "{name}", "membership_class": "civil_society", "country": "NO"}}'
+    response = staff.post(ORGS, content=body, headers={"content-type": "application/json"})
     error = _error(response, 422)
     assert "body" not in _fields(error)
     assert "name" in _fields(error)
