@@ -388,3 +388,15 @@ def test_an_oversized_epcis_body_is_still_a_413_problem(staff: TestClient,
     problem = _problem(staff.post("/epcis/capture", content=chunks(),
                                   headers={"content-type": "application/json"}), 413)
     assert problem["type"] == "epcisException:CaptureLimitExceededException"
+
+
+def test_a_json_body_that_is_not_utf8_is_named(staff: TestClient, db: Session) -> None:
+    before = _counts(db)
+    body = b'{"name": "Caf\xe9 Metals", "membership_class": "civil_society", "country": "NO"}'
+    error = _error(staff.post(ORGS, content=body,
+                              headers={"content-type": "application/json"}), 422)
+    assert "not UTF-8" in _fields(error)["body"]
+    problem = _problem(staff.post("/epcis/events", content=body,
+                                  headers={"content-type": "application/json"}), 400)
+    assert "not UTF-8" in problem["detail"]
+    assert _counts(db) == before

@@ -1,4 +1,5 @@
-"""A bound on how deeply a JSON request body may nest, checked before anything parses it.
+"""JSON request bodies are UTF-8 text nested to a bounded depth, checked before anything
+parses them.
 
 Python's JSON decoder recurses once per level and orjson refuses more than 1,024, so a
 body of ``[[[[...`` a thousand levels deep would fail inside the parser (or later, inside
@@ -6,6 +7,9 @@ schema validation, which recurses several frames per level) with an error no han
 expects. No document the platform reads nests anywhere near ``MAX_JSON_DEPTH`` levels
 (an EPCIS event with its extensions, the deepest, is about ten), so the middleware counts
 the brackets of every JSON body first and refuses a deeper one with a clear answer.
+
+JSON between systems is UTF-8 (RFC 8259); a body that is not would otherwise fail inside
+FastAPI's parser with a 400 that names nothing.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ for _open in b"[{":
 for _close in b"]}":
     _STEP[_close] = -1
 
-TooDeep = Callable[[str, str], Response]
+Refusal = Callable[[str, str], Response]
 """Builds the refusal for a request path and a message (each API answers in its shape)."""
 
 
@@ -61,17 +65,31 @@ def is_json(content_type: str | None) -> bool:
                                             and media.endswith("+json"))
 
 
-class JsonDepthLimit:
-    """Reads a JSON request body whole, refuses it if it nests deeper than ``max_depth``,
-    and otherwise hands the same bytes on to the application.
+def json_body_problem(raw: bytes, max_depth: int = MAX_JSON_DEPTH) -> str | None:
+    """Why a JSON request body cannot be read, or None when the parser may have it."""
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return (f"the request body is not UTF-8 text (byte {exc.start} is not valid); "
+                "send JSON as UTF-8")
+    depth = nesting_depth(raw) if may_nest_deeper(raw, max_depth) else 0
+    if depth > max_depth:
+        return (f"the request body nests {depth} levels deep; JSON bodies may nest at "
+                f"most {max_depth} levels")
+    return None
+
+
+class JsonBodyGuard:
+    """Reads a JSON request body whole, refuses it if it is not UTF-8 or nests deeper than
+    ``max_depth``, and otherwise hands the same bytes on to the application.
 
     Sits inside the body-size guard, so the body it holds is bounded; an error raised
     while reading (the size guard's 413) is raised again to the application at the same
     point of its own read, so each route still answers it in its own shape."""
 
-    def __init__(self, app: ASGIApp, too_deep: TooDeep, max_depth: int = MAX_JSON_DEPTH) -> None:
+    def __init__(self, app: ASGIApp, refuse: Refusal, max_depth: int = MAX_JSON_DEPTH) -> None:
         self.app = app
-        self.too_deep = too_deep
+        self.refuse = refuse
         self.max_depth = max_depth
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -96,12 +114,9 @@ class JsonDepthLimit:
         except Exception as exc:  # re-raised below, at the application's own read
             failure = exc
         if failure is None and last is not None and last["type"] == "http.request":
-            raw = b"".join(chunks)
-            depth = nesting_depth(raw) if may_nest_deeper(raw, self.max_depth) else 0
-            if depth > self.max_depth:
-                response = self.too_deep(
-                    scope["path"], f"the request body nests {depth} levels deep; JSON "
-                    f"bodies may nest at most {self.max_depth} levels")
+            problem = json_body_problem(b"".join(chunks), self.max_depth)
+            if problem is not None:
+                response = self.refuse(scope["path"], problem)
                 await response(scope, receive, send)
                 return
         body = b"".join(chunks)

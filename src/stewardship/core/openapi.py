@@ -12,7 +12,8 @@ shape of ``core/errors.py`` (or, on a route class that answers RFC 7807 problem 
   where it reads a body.
 
 A route declares other errors, or a different description, in its own ``responses=``
-(429 where the service counts attempts, say); those are kept and given the error shape.
+(429 where the service counts attempts, say); those are kept and given the error shape
+unless they name a schema of their own.
 A route class may set ``error_media_type`` (the media type of its errors) and
 ``validation_status`` (the status of its parameter errors, if not 422).
 """
@@ -47,6 +48,7 @@ DESCRIPTIONS = {
 
 ERROR_SCHEMA: dict[str, Any] = {
     "title": "Error",
+    "description": "The one error shape of the platform's API",
     "type": "object",
     "required": ["error"],
     "additionalProperties": False,
@@ -123,7 +125,8 @@ def _declare(operation: dict[str, Any], status: int, media: str) -> None:
     if not content or "HTTPValidationError" in str(content):
         content = {media: {}}
     for entry in content.values():
-        entry["schema"] = {"$ref": _REFS.get(media, _REFS[JSON])}
+        if not entry.get("schema"):
+            entry["schema"] = {"$ref": _REFS.get(media, _REFS[JSON])}
     response["content"] = content
 
 

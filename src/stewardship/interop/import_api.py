@@ -35,7 +35,12 @@ REQUEST_BODY: dict[str, Any] = {
 REFUSED: dict[int | str, dict[str, Any]] = {
     422: {"description": "Rows are refused (nothing stored): the error names each row and "
                          "column, and `report` holds the whole row-by-row report; or the "
-                         "file itself is malformed"},
+                         "file itself is malformed",
+          "content": {"application/json": {"schema": {
+              "type": "object", "required": ["error"], "additionalProperties": False,
+              "properties": {
+                  "error": {"$ref": "#/components/schemas/Error/properties/error"},
+                  "report": {"$ref": "#/components/schemas/ImportReport"}}}}}},
     413: {"description": f"The file is larger than {MAX_BYTES:,} bytes or has more than "
                          f"{csv_import.MAX_ROWS:,} rows"},
 }

@@ -20,7 +20,7 @@ from stewardship.complaints import views as complaints_views
 from stewardship.core.config import Settings, get_settings
 from stewardship.core.db import make_engine, make_sessionmaker
 from stewardship.core.errors import InvalidInput
-from stewardship.core.jsonbody import JsonDepthLimit
+from stewardship.core.jsonbody import JsonBodyGuard
 from stewardship.core.migrate import pending_message
 from stewardship.core.openapi import install_openapi
 from stewardship.core.security import use_password_profile
@@ -60,9 +60,9 @@ class MigrationsPending(RuntimeError):
     pass
 
 
-def _too_deep(path: str, message: str) -> Response:
-    """A JSON body nested too deeply: a problem document under /epcis, the platform's error
-    shape (naming the body) everywhere else."""
+def _unreadable_json(path: str, message: str) -> Response:
+    """A JSON body that is not UTF-8 or nests too deeply: a problem document under /epcis,
+    the platform's error shape (naming the body) everywhere else."""
     if path.startswith("/epcis"):
         refusal = EpcisProblem(400, message, instance=path)
         return problem_response(refusal.body())
@@ -105,7 +105,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.templates = Templates(TEMPLATE_DIRS)
 
     install_error_handlers(app)
-    app.add_middleware(JsonDepthLimit, too_deep=_too_deep)
+    app.add_middleware(JsonBodyGuard, refuse=_unreadable_json)
     app.add_middleware(SecurityHeaders, settings=settings)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
 
