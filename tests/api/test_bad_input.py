@@ -400,3 +400,20 @@ def test_a_json_body_that_is_not_utf8_is_named(staff: TestClient, db: Session) -
                                   headers={"content-type": "application/json"}), 400)
     assert "not UTF-8" in problem["detail"]
     assert _counts(db) == before
+
+
+@pytest.mark.parametrize("page", ["/standards/performance/diff?from=%C2%B2&to=1",
+                                  "/certificates?version=%C2%B2",
+                                  "/findings?year=%C2%B2",
+                                  "/findings?principle=%C2%B2"])
+def test_a_digit_int_cannot_read_is_an_error_page(client: TestClient, page: str) -> None:
+    # "²" is a digit to str.isdigit() but not a number to int(): whole numbers are read
+    # with str.isdecimal().
+    response = client.get(page, headers={"accept": "text/html"})
+    assert response.status_code in (200, 404, 422), response.text[:300]
+    assert "Traceback" not in response.text
+
+
+def test_an_epcis_page_size_int_cannot_read_is_a_problem(staff: TestClient) -> None:
+    problem = _problem(staff.get("/epcis/events?perPage=%C2%B2"), 400)
+    assert "perPage" in problem["detail"]

@@ -149,7 +149,7 @@ def document_errors(schema: dict[str, Any], routes: list[Any]) -> dict[str, Any]
             if validation != 422:
                 operation.get("responses", {}).pop("422", None)
             declared = {int(code) for code in operation.get("responses", {})
-                        if code.isdigit() and int(code) >= 400}
+                        if code.isdecimal() and int(code) >= 400}
             for status in sorted(error_statuses(route) | declared):
                 _declare(operation, status, media)
     for unused in ("HTTPValidationError", "ValidationError"):

@@ -309,7 +309,7 @@ def criterion_page(request: Request, db: DbSession, actor: OptionalActor, slug: 
 
 def _version_number(text: str) -> int | None:
     text = text.strip().removeprefix("v")
-    return int(text) if text.isdigit() and 0 < int(text) < 100_000 else None
+    return int(text) if text.isdecimal() and 0 < int(text) < 100_000 else None
 
 
 @router.get("/standards/{slug}/diff")
