@@ -79,6 +79,9 @@ PROBLEM_SCHEMA: dict[str, Any] = {
     },
 }
 
+RATE_LIMITED: dict[int | str, dict[str, Any]] = {429: {"description": DESCRIPTIONS[429]}}
+"""``responses=`` of a route whose service counts attempts (sign-ins, comments, filings)."""
+
 _REFS = {JSON: "#/components/schemas/Error", PROBLEM_JSON: "#/components/schemas/Problem"}
 _BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import PlainTextResponse
 
+from stewardship.core.openapi import RATE_LIMITED
 from stewardship.core.params import MAX_VERSION, VersionNumber
 from stewardship.core.web import CurrentActor, DbSession, OptionalActor, settings_of
 from stewardship.registry.rules import Activity
@@ -195,7 +196,8 @@ def list_comments(db: DbSession, actor: OptionalActor,
 
 
 @router.post("/revisions/{revision_id}/comments", response_model=CommentRead,
-             status_code=status.HTTP_201_CREATED, tags=["standard setting"])
+             status_code=status.HTTP_201_CREATED, tags=["standard setting"],
+             responses=RATE_LIMITED)
 def add_comment(request: Request, db: DbSession, actor: OptionalActor, revision_id: uuid.UUID,
                 body: CommentCreate) -> CommentRead:
     """Comment on the draft or one clause while a round is open. No account needed: then
