@@ -417,3 +417,14 @@ def test_a_digit_int_cannot_read_is_an_error_page(client: TestClient, page: str)
 def test_an_epcis_page_size_int_cannot_read_is_a_problem(staff: TestClient) -> None:
     problem = _problem(staff.get("/epcis/events?perPage=%C2%B2"), 400)
     assert "perPage" in problem["detail"]
+
+
+def test_an_import_form_with_extra_fields_is_a_422_naming_the_file(
+        db: Session, client_for: Callable[[Actor], TestClient]) -> None:
+    slug = factories.organization(db)
+    member = client_for(factories.user(db, Role.MEMBER_ADMIN, organization=slug))
+    response = member.post("/api/v1/custody/import",
+                          files={"file": ("movements.csv", b"kind,date\n", "text/csv")},
+                          data={"note": "a field", "more": "one field too many"})
+    error = _error(response, 422)
+    assert "Too many fields" in _fields(error)["file"]

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from stewardship.core.errors import InvalidInput, PayloadTooLarge
 from stewardship.core.web import CurrentActor, DbSession
@@ -56,7 +57,11 @@ async def read_csv(request: Request) -> str:
     most one byte past the limit."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type == "multipart/form-data":
-        form = await request.form(max_files=1, max_fields=1)
+        try:
+            form = await request.form(max_files=1, max_fields=1)
+        except StarletteHTTPException as exc:  # a form Starlette cannot read (400)
+            raise InvalidInput(f"the form cannot be read: {exc.detail}; send the CSV file "
+                               "alone, in the field 'file'", field="file") from None
         upload = form.get("file")
         if not isinstance(upload, UploadFile):
             raise InvalidInput("send the CSV file in the form field 'file'", field="file")
