@@ -9,7 +9,8 @@ shape of ``core/errors.py`` (or, on a route class that answers RFC 7807 problem 
 - 422 where the route takes any input (parameters or a body): a field breaks a rule;
 - 401 and 403 where it reads the caller (a bad bearer token is refused even on a public
   route), 404 where it takes input naming a record, 409 where it changes state, 413
-  where it reads a body.
+  where it reads a body, 400 where the body is a form (a malformed multipart body, or
+  more parts than the route reads, never reaches the route).
 
 A route declares other errors, or a different description, in its own ``responses=``
 (429 where the service counts attempts, say); those are kept and given the error shape
@@ -34,7 +35,7 @@ JSON = "application/json"
 PROBLEM_JSON = "application/problem+json"
 
 DESCRIPTIONS = {
-    400: "The request is malformed",
+    400: "The request is malformed: a form that cannot be split into its fields",
     401: "No valid bearer token (or session) where one is needed",
     403: "Your role or organisation may not do this",
     404: "Not found, or not yours to see",
@@ -84,6 +85,7 @@ RATE_LIMITED: dict[int | str, dict[str, Any]] = {429: {"description": DESCRIPTIO
 
 _REFS = {JSON: "#/components/schemas/Error", PROBLEM_JSON: "#/components/schemas/Problem"}
 _BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+_FORM_TYPES = {"multipart/form-data", "application/x-www-form-urlencoded"}
 
 
 def _calls(dependant: Dependant) -> Iterator[Callable[..., Any]]:
@@ -153,7 +155,11 @@ def document_errors(schema: dict[str, Any], routes: list[Any]) -> dict[str, Any]
                 operation.get("responses", {}).pop("422", None)
             declared = {int(code) for code in operation.get("responses", {})
                         if code.isdecimal() and int(code) >= 400}
-            for status in sorted(error_statuses(route) | declared):
+            statuses = error_statuses(route) | declared
+            body_types = set(operation.get("requestBody", {}).get("content", {}))
+            if body_types & _FORM_TYPES:
+                statuses.add(400)  # a form Starlette cannot split into its parts
+            for status in sorted(statuses):
                 _declare(operation, status, media)
     for unused in ("HTTPValidationError", "ValidationError"):
         if unused not in str(schema["paths"]):
