@@ -6,13 +6,16 @@ the ones the document declares.
 The app runs on a fresh SQLite database with the demo world committed in it, so that the
 operations find real records: path parameters are drawn half the time from the demo's
 own slugs, ids and numbers (the other half random), and both the 200 and the 404 paths
-are taken. Requests commit, as in production; the fuzzer's changes stay in the module's
-database, which is dropped at the end.
+are taken. User and token ids are never drawn from the demo, so that the fuzzer cannot
+deactivate or revoke the identities it runs as. Requests commit, as in production; the
+fuzzer's changes stay in the module's database, which is dropped at the end.
 
-SQLite, not PostgreSQL: the document and the code that answers are the same on both, the
-run is bounded by time (the demo world takes seconds to load and every request commits),
-and the PostgreSQL-specific behaviour of the same operations is covered by the API tests
-that run on both backends. Bounded: a few examples per operation, derandomized, without
+SQLite, not PostgreSQL: the document and the code that answers are the same on both, and
+the run must stay short. A scratch SQLite file is made in a moment and every committed
+request costs a local fsync, where PostgreSQL would add a database created per module
+and a round trip per statement to a budget spent mostly on the demo world and on
+Hypothesis; the backend-specific behaviour of the same operations is covered by the API
+tests, which run on both. Bounded: a few examples per operation, derandomized, without
 Hypothesis's example database and without deadlines (two cores shared by other work).
 """
 
@@ -47,7 +50,7 @@ from tests.conftest import scratch_database
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_headers_conformance, response_schema_conformance]
 EXAMPLES = 4
-"""Generated cases per operation and identity."""
+"""Generated cases per operation (each sent as every identity)."""
 
 IDENTITIES = {"anonymous": None, "member": "admin@fjordal.example",
               "secretariat": "secretariat@stewardship.example"}
