@@ -268,3 +268,165 @@ def test_bad_bearer_token_is_a_json_401_even_on_public_endpoints(app: Any) -> No
                         headers={"Authorization": "Bearer stw_not-a-real-token"})
     error = _error(client.get(ORGS), 401)
     assert error["code"] == "unauthenticated"
+
+
+# --- integers beyond any column --------------------------------------------------------
+
+HUGE = "99999999999999999999999"
+STANDARD = "/api/v1/standards/performance"
+
+
+@pytest.mark.parametrize(("method", "url", "field"), [
+    ("get", f"{STANDARD}/versions/{HUGE}", "version"),
+    ("get", f"{STANDARD}/versions/{HUGE}/package", "version"),
+    ("get", f"{STANDARD}/versions/{HUGE}/criteria/1.1", "version"),
+    ("post", f"{STANDARD}/versions/{HUGE}/applicability", "version"),
+    ("post", f"{STANDARD}/versions/{HUGE}/exclusions", "version"),
+    ("get", f"{STANDARD}/diff?from={HUGE}&to=1", "from"),
+    ("get", f"{STANDARD}/diff?from=1&to={HUGE}", "to"),
+    ("get", f"{STANDARD}/versions/2147483648", "version"),
+    ("get", f"{ORGS}?per_page={HUGE}", "per_page"),
+    ("get", f"{ORGS}?page={HUGE}", "page"),
+])
+def test_an_integer_past_the_columns_is_a_422_naming_it(staff: TestClient, method: str,
+                                                       url: str, field: str) -> None:
+    response = staff.request(method, url, json={} if method == "post" else None)
+    error = _error(response, 422)
+    assert field in _fields(error)
+    assert "less than or equal to" in _fields(error)[field]
+
+
+def test_the_largest_version_number_is_a_plain_404(staff: TestClient) -> None:
+    error = _error(staff.get(f"{STANDARD}/versions/2147483647"), 404)
+    assert error["code"] == "not_found"
+
+
+@pytest.mark.parametrize("page", [f"/standards/performance/v{HUGE}",
+                                  f"/standards/performance/v{HUGE}/criteria/1.1",
+                                  f"/standards/performance/v{HUGE}/applicability",
+                                  f"/standards/performance/diff?from={HUGE}&to=1"])
+def test_an_integer_past_the_columns_on_a_page_is_an_error_page(client: TestClient,
+                                                               page: str) -> None:
+    response = client.get(page, headers={"accept": "text/html"})
+    assert response.status_code in (404, 422), response.text[:300]
+    assert response.headers["content-type"].startswith("text/html")
+    assert "Traceback" not in response.text
+
+
+# --- JSON nested beyond reason ----------------------------------------------------------
+
+
+def _nested(levels: int, kind: str) -> bytes:
+    if kind == "array":
+        return b"[" * levels + b"]" * levels
+    return b'{"a":' * levels + b"1" + b"}" * levels
+
+
+def _problem(response: Response, status: int) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert response.headers["GS1-EPCIS-Version"] == "2.0.0"
+    body: dict[str, Any] = response.json()
+    assert body["status"] == status and body["type"].startswith("epcisException:")
+    return body
+
+
+@pytest.mark.parametrize("levels", [1_030, 100_000])
+@pytest.mark.parametrize("kind", ["array", "object"])
+@pytest.mark.parametrize("url", ["/epcis/events", "/epcis/capture"])
+def test_deeply_nested_json_on_epcis_is_a_problem_document(
+        staff: TestClient, db: Session, url: str, kind: str, levels: int) -> None:
+    before = _counts(db)
+    response = staff.post(url, content=_nested(levels, kind),
+                          headers={"content-type": "application/ld+json"})
+    problem = _problem(response, 400)
+    assert problem["type"] == "epcisException:ValidationException"
+    assert f"body nests {levels} levels deep" in problem["detail"]
+    assert "at most 64" in problem["detail"]
+    assert _counts(db) == before
+
+
+@pytest.mark.parametrize("levels", [1_030, 100_000])
+@pytest.mark.parametrize("kind", ["array", "object"])
+@pytest.mark.parametrize("url", [ORGS, f"{STANDARD}/versions/3/applicability"])
+def test_deeply_nested_json_on_the_api_is_a_422_naming_the_body(
+        staff: TestClient, db: Session, url: str, kind: str, levels: int) -> None:
+    before = _counts(db)
+    response = staff.post(url, content=_nested(levels, kind),
+                          headers={"content-type": "application/json"})
+    error = _error(response, 422)
+    assert error["code"] == "invalid"
+    assert f"{levels} levels deep" in _fields(error)["body"]
+    assert _counts(db) == before
+
+
+def test_json_nested_to_the_limit_reaches_the_route(staff: TestClient) -> None:
+    # 64 levels (the object and 63 arrays) pass the guard; the name's type refuses them.
+    nested = _nested(63, "array").decode()
+    body = f'{{"name": {nested}, "membership_class": "civil_society", "country": "NO"}}'
+    response = staff.post(ORGS, content=body, headers={"content-type": "application/json"})
+    error = _error(response, 422)
+    assert error["code"] == "validation_error"
+    assert "name" in _fields(error)
+
+
+def test_brackets_inside_strings_do_not_count_as_nesting(staff: TestClient) -> None:
+    name = "[" * 200 + "{\\\"" * 100
+    body = f'{{"name": "{name}", "membership_class": "civil_society", "country": "NO"}}'
+    response = staff.post(ORGS, content=body, headers={"content-type": "application/json"})
+    error = _error(response, 422)
+    assert "body" not in _fields(error)
+    assert "name" in _fields(error)
+
+
+def test_an_oversized_epcis_body_is_still_a_413_problem(staff: TestClient,
+                                                        settings: Settings) -> None:
+    body = b'{"type": "EPCISDocument", "x": "' + b"x" * (settings.max_body_bytes + 10) + b'"}'
+
+    def chunks() -> Iterator[bytes]:
+        for start in range(0, len(body), 64 * 1024):
+            yield body[start:start + 64 * 1024]
+
+    problem = _problem(staff.post("/epcis/capture", content=chunks(),
+                                  headers={"content-type": "application/json"}), 413)
+    assert problem["type"] == "epcisException:CaptureLimitExceededException"
+
+
+def test_a_json_body_that_is_not_utf8_is_named(staff: TestClient, db: Session) -> None:
+    before = _counts(db)
+    body = b'{"name": "Caf\xe9 Metals", "membership_class": "civil_society", "country": "NO"}'
+    error = _error(staff.post(ORGS, content=body,
+                              headers={"content-type": "application/json"}), 422)
+    assert "not UTF-8" in _fields(error)["body"]
+    problem = _problem(staff.post("/epcis/events", content=body,
+                                  headers={"content-type": "application/json"}), 400)
+    assert "not UTF-8" in problem["detail"]
+    assert _counts(db) == before
+
+
+@pytest.mark.parametrize("page", ["/standards/performance/diff?from=%C2%B2&to=1",
+                                  "/certificates?version=%C2%B2",
+                                  "/findings?year=%C2%B2",
+                                  "/findings?principle=%C2%B2"])
+def test_a_digit_int_cannot_read_is_an_error_page(client: TestClient, page: str) -> None:
+    # "²" is a digit to str.isdigit() but not a number to int(): whole numbers are read
+    # with str.isdecimal().
+    response = client.get(page, headers={"accept": "text/html"})
+    assert response.status_code in (200, 404, 422), response.text[:300]
+    assert "Traceback" not in response.text
+
+
+def test_an_epcis_page_size_int_cannot_read_is_a_problem(staff: TestClient) -> None:
+    problem = _problem(staff.get("/epcis/events?perPage=%C2%B2"), 400)
+    assert "perPage" in problem["detail"]
+
+
+def test_an_import_form_with_extra_fields_is_a_422_naming_the_file(
+        db: Session, client_for: Callable[[Actor], TestClient]) -> None:
+    slug = factories.organization(db)
+    member = client_for(factories.user(db, Role.MEMBER_ADMIN, organization=slug))
+    response = member.post("/api/v1/custody/import",
+                          files={"file": ("movements.csv", b"kind,date\n", "text/csv")},
+                          data={"note": "a field", "more": "one field too many"})
+    error = _error(response, 422)
+    assert "Too many fields" in _fields(error)["file"]

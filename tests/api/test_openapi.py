@@ -91,3 +91,78 @@ def test_docs_page_is_served(client: TestClient) -> None:
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/html")
     assert "/api/openapi.json" in response.text
+
+
+def _integers(schema: dict[str, Any], node: Any, where: str, seen: frozenset[str]
+              ) -> list[tuple[str, dict[str, Any]]]:
+    """Every integer schema under ``node`` (following references), with where it is."""
+    if not isinstance(node, dict):
+        return []
+    if "$ref" in node:
+        name = node["$ref"].rsplit("/", 1)[-1]
+        if name in seen:
+            return []
+        return _integers(schema, schema["components"]["schemas"][name], f"{where}>{name}",
+                         seen | {name})
+    found = [(where, node)] if node.get("type") == "integer" else []
+    for key in ("anyOf", "oneOf", "allOf"):
+        for option in node.get(key, []):
+            found += _integers(schema, option, where, seen)
+    for name, sub in node.get("properties", {}).items():
+        found += _integers(schema, sub, f"{where}.{name}", seen)
+    if isinstance(node.get("items"), dict):
+        found += _integers(schema, node["items"], f"{where}[]", seen)
+    return found
+
+
+def test_every_integer_a_caller_sends_is_bounded(schema: dict[str, Any]) -> None:
+    # An unbounded integer reaches the database, whose columns are 32 or 64 bits.
+    unbounded = []
+    for method, path, op in _operations(schema):
+        inputs = [(f"{p['in']}:{p['name']}", p.get("schema", {}))
+                  for p in op.get("parameters", [])]
+        inputs += [("body", c.get("schema", {}))
+                   for c in op.get("requestBody", {}).get("content", {}).values()]
+        for where, node in inputs:
+            for name, integer in _integers(schema, node, where, frozenset()):
+                bounded = "enum" in integer or "const" in integer or (
+                    {"minimum", "exclusiveMinimum"} & set(integer)
+                    and {"maximum", "exclusiveMaximum"} & set(integer))
+                if not bounded:
+                    unbounded.append(f"{method.upper()} {path} {name}")
+    assert unbounded == []
+
+
+def test_every_error_is_declared_in_the_shape_it_is_sent(schema: dict[str, Any]) -> None:
+    assert "HTTPValidationError" not in str(schema)
+    wrong = []
+    for method, path, op in _operations(schema):
+        for status, response in op["responses"].items():
+            if int(status) < 400:
+                continue
+            content = response.get("content", {})
+            expected = ("application/problem+json" if path.startswith("/epcis")
+                        else "application/json")
+            if list(content) != [expected] or not content[expected].get("schema"):
+                wrong.append(f"{method.upper()} {path} {status}")
+    assert wrong == []
+
+
+@pytest.mark.parametrize(("method", "path", "statuses"), [
+    ("get", "/api/v1/standards", set()),
+    ("get", "/api/v1/standards/{slug}/versions/{version}", {"404", "422"}),
+    ("post", "/api/v1/registry/organizations", {"401", "403", "409", "413", "422"}),
+    ("get", "/api/v1/registry/organizations", {"401", "403", "422"}),
+    ("post", "/epcis/events", {"400", "401", "403", "409", "413", "415"}),
+    ("post", "/api/v1/auth/tokens", {"401", "422", "429"}),
+    ("post", "/api/v1/complaints", {"400", "422", "429"}),
+    ("post", "/api/v1/standards/revisions/{revision_id}/comments", {"404", "422", "429"}),
+])
+def test_operations_declare_the_errors_they_can_give(schema: dict[str, Any], method: str,
+                                                     path: str, statuses: set[str]) -> None:
+    declared = {s for s in schema["paths"][path][method]["responses"] if int(s) >= 400}
+    assert statuses <= declared
+    if not statuses:
+        assert declared == set()
+    if path.startswith("/epcis"):
+        assert "422" not in declared  # parameter errors there are 400 problem documents

@@ -329,7 +329,7 @@ def next_certificate_number(standard_kind: str, year: int, existing: Iterable[st
     """The next number in the year's series of that standard: ``STW-PS-2026-0001``."""
     prefix = certificate_prefix(standard_kind, year)
     used = [int(n[len(prefix):]) for n in existing
-            if n.startswith(prefix) and n[len(prefix):].isdigit()]
+            if n.startswith(prefix) and n[len(prefix):].isdecimal()]
     return f"{prefix}{max(used, default=0) + 1:04d}"
 
 
@@ -493,7 +493,7 @@ def carry_over(old_numbers: Iterable[str], diff: StandardDiff) -> CarryOver:
 
 
 def _number_key(number: str) -> tuple[int, ...]:
-    return tuple(int(p) if p.isdigit() else 0 for p in number.split("."))
+    return tuple(int(p) if p.isdecimal() else 0 for p in number.split("."))
 
 
 def issued_to_label(issued_to: str, now: str) -> str:

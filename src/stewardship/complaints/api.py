@@ -31,6 +31,7 @@ from stewardship.complaints.schemas import (
     TransitionRequest,
 )
 from stewardship.complaints.service import cases, filing, handling
+from stewardship.core.openapi import RATE_LIMITED
 from stewardship.core.pagination import Page
 from stewardship.core.web import CurrentActor, DbSession, OptionalActor, Pagination, settings_of
 
@@ -107,7 +108,7 @@ def client_source(request: Request) -> str:
 
 
 @router.post("", response_model=ComplaintFiled, status_code=status.HTTP_201_CREATED,
-             openapi_extra={"requestBody": _filing_body_schema()})
+             responses=RATE_LIMITED, openapi_extra={"requestBody": _filing_body_schema()})
 def file_complaint(request: Request, db: DbSession, actor: OptionalActor,
                    form: FilingForm) -> ComplaintFiled:
     """File a complaint about a member, an audit firm or the secretariat. Public: anyone

@@ -154,7 +154,9 @@ CurrentActor = Annotated[Actor, Depends(get_current_actor)]
 def page_params(
     request: Request,
     page: Annotated[int, Query(ge=1, le=1_000_000, description="Page number, from 1")] = 1,
-    per_page: Annotated[int | None, Query(ge=1, description="Items per page")] = None,
+    per_page: Annotated[int | None, Query(
+        ge=1, le=10_000, description="Items per page, up to the configured maximum "
+        "(200 unless set otherwise)")] = None,
 ) -> PageParams:
     settings = settings_of(request)
     size = per_page or settings.page_size_default

@@ -48,7 +48,7 @@ async def _json_body(request: Request) -> tuple[str, Any]:
     declared = request.headers.get("content-length", "")
     too_large = EpcisProblem(413, f"the body is larger than {limit} bytes, the capture "
                              "file-size limit", headers=jobs.limit_headers(settings))
-    if declared.isdigit() and int(declared) > limit:
+    if declared.isdecimal() and int(declared) > limit:
         raise too_large
     media = request.headers.get("content-type", "application/json").split(";")[0].strip()
     if media.lower() not in JSON_TYPES:

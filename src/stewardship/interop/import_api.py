@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from stewardship.core.errors import InvalidInput, PayloadTooLarge
 from stewardship.core.web import CurrentActor, DbSession
@@ -35,7 +36,12 @@ REQUEST_BODY: dict[str, Any] = {
 REFUSED: dict[int | str, dict[str, Any]] = {
     422: {"description": "Rows are refused (nothing stored): the error names each row and "
                          "column, and `report` holds the whole row-by-row report; or the "
-                         "file itself is malformed"},
+                         "file itself is malformed",
+          "content": {"application/json": {"schema": {
+              "type": "object", "required": ["error"], "additionalProperties": False,
+              "properties": {
+                  "error": {"$ref": "#/components/schemas/Error/properties/error"},
+                  "report": {"$ref": "#/components/schemas/ImportReport"}}}}}},
     413: {"description": f"The file is larger than {MAX_BYTES:,} bytes or has more than "
                          f"{csv_import.MAX_ROWS:,} rows"},
 }
@@ -51,7 +57,11 @@ async def read_csv(request: Request) -> str:
     most one byte past the limit."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type == "multipart/form-data":
-        form = await request.form(max_files=1, max_fields=1)
+        try:
+            form = await request.form(max_files=1, max_fields=1)
+        except StarletteHTTPException as exc:  # a form Starlette cannot read (400)
+            raise InvalidInput(f"the form cannot be read: {exc.detail}; send the CSV file "
+                               "alone, in the field 'file'", field="file") from None
         upload = form.get("file")
         if not isinstance(upload, UploadFile):
             raise InvalidInput("send the CSV file in the form field 'file'", field="file")

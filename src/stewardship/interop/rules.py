@@ -214,7 +214,7 @@ _SIMPLE_KEYS = {  # EPC scheme: (GS1 application identifier, fields after the co
 
 
 def _urn_to_dl(scheme: str, kind: str, fields: list[str]) -> str | None:
-    digits_only = all(f.isdigit() for f in fields[:2])
+    digits_only = all(f.isdecimal() for f in fields[:2])
     if kind == "id" and scheme == "sgtin" and len(fields) == 3 and digits_only:
         return f"{DL_HOST}/01/{_gtin(fields[0], fields[1])}/21/{fields[2]}"
     if kind == "class" and scheme == "lgtin" and len(fields) == 3 and digits_only:
@@ -222,7 +222,7 @@ def _urn_to_dl(scheme: str, kind: str, fields: list[str]) -> str | None:
     if kind == "idpat" and scheme == "sgtin" and len(fields) == 3 and digits_only \
             and fields[2] == "*":
         return f"{DL_HOST}/01/{_gtin(fields[0], fields[1])}"
-    if kind != "id" or not fields or not fields[0].isdigit():
+    if kind != "id" or not fields or not fields[0].isdecimal():
         return None
     company, rest = fields[0], fields[1:]
     simple = _SIMPLE_KEYS
@@ -758,7 +758,7 @@ def parse_query(params: list[tuple[str, str]], *, per_page_default: int,
     per_page = per_page_default
     if "perPage" in grouped:
         text = grouped["perPage"][-1]
-        if not text.isdigit() or not 1 <= int(text) <= per_page_max:
+        if not text.isdecimal() or not 1 <= int(text) <= per_page_max:
             raise QueryParameterError("perPage", f"perPage must be a whole number from 1 to "
                                       f"{per_page_max}")
         per_page = int(text)

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import JSONResponse
 
+from stewardship.core.openapi import RATE_LIMITED
 from stewardship.core.pagination import Page
 from stewardship.core.web import CurrentActor, DbSession, OptionalActor, Pagination, settings_of
 from stewardship.registry.rules import Activity, MembershipClass, OrganizationStatus
@@ -284,7 +285,8 @@ def me(db: DbSession, actor: CurrentActor) -> UserRead:
     return accounts.me(db, actor)
 
 
-@auth_router.post("/tokens", response_model=TokenCreated, status_code=status.HTTP_201_CREATED)
+@auth_router.post("/tokens", response_model=TokenCreated, status_code=status.HTTP_201_CREATED,
+                  responses=RATE_LIMITED)
 def create_token(request: Request, db: DbSession, actor: OptionalActor,
                  body: TokenCreate) -> object:
     """Create a personal API token. Signed in (cookie or token), send a name; otherwise send

@@ -8,6 +8,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import PlainTextResponse
 
+from stewardship.core.openapi import RATE_LIMITED
+from stewardship.core.params import MAX_VERSION, VersionNumber
 from stewardship.core.web import CurrentActor, DbSession, OptionalActor, settings_of
 from stewardship.registry.rules import Activity
 from stewardship.standards.package import MAX_PACKAGE_BYTES
@@ -72,7 +74,7 @@ async def import_package(request: Request, db: DbSession, actor: CurrentActor) -
 
 
 @router.get("/{slug}/versions/{version}", response_model=VersionRead)
-def get_version(db: DbSession, slug: str, version: int,
+def get_version(db: DbSession, slug: str, version: VersionNumber,
                 activity: Activity | None = None) -> VersionRead:
     """One version with its principles and criteria; ``activity`` keeps the criteria
     that apply to it."""
@@ -82,7 +84,7 @@ def get_version(db: DbSession, slug: str, version: int,
 
 @router.get("/{slug}/versions/{version}/package", response_class=PlainTextResponse,
             responses={200: {"content": {"application/yaml": {}}}})
-def export_package(db: DbSession, slug: str, version: int) -> PlainTextResponse:
+def export_package(db: DbSession, slug: str, version: VersionNumber) -> PlainTextResponse:
     """The version as a YAML package, in the import format."""
     text = library.export_package(db, slug, version)
     return PlainTextResponse(text, media_type="application/yaml", headers={
@@ -90,13 +92,13 @@ def export_package(db: DbSession, slug: str, version: int) -> PlainTextResponse:
 
 
 @router.get("/{slug}/versions/{version}/criteria/{number}", response_model=CriterionRead)
-def get_criterion(db: DbSession, slug: str, version: int, number: str) -> CriterionRead:
+def get_criterion(db: DbSession, slug: str, version: VersionNumber, number: str) -> CriterionRead:
     """One criterion."""
     return library.get_criterion(db, slug, version, number)
 
 
 @router.post("/{slug}/versions/{version}/applicability", response_model=ApplicabilityRead)
-def applicability(db: DbSession, slug: str, version: int,
+def applicability(db: DbSession, slug: str, version: VersionNumber,
                   body: ApplicabilityQuery) -> ApplicabilityRead:
     """The criteria that apply to a scope of these activities and member class, each with
     the reason it applies or not."""
@@ -105,7 +107,7 @@ def applicability(db: DbSession, slug: str, version: int,
 
 @router.post("/{slug}/versions/{version}/exclusions", response_model=ExclusionRead,
              status_code=status.HTTP_201_CREATED)
-def mark_not_applicable(db: DbSession, actor: CurrentActor, slug: str, version: int,
+def mark_not_applicable(db: DbSession, actor: CurrentActor, slug: str, version: VersionNumber,
                         body: ExclusionCreate) -> ExclusionRead:
     """Mark a criterion not applicable for one entity's scope, with the reason
     (secretariat)."""
@@ -114,8 +116,8 @@ def mark_not_applicable(db: DbSession, actor: CurrentActor, slug: str, version: 
 
 @router.get("/{slug}/diff", response_model=DiffRead)
 def diff(db: DbSession, slug: str,
-         from_version: Annotated[int, Query(alias="from", ge=1)],
-         to_version: Annotated[int, Query(alias="to", ge=1)]) -> DiffRead:
+         from_version: Annotated[int, Query(alias="from", ge=1, le=MAX_VERSION)],
+         to_version: Annotated[int, Query(alias="to", ge=1, le=MAX_VERSION)]) -> DiffRead:
     """Criteria added, removed, renumbered, reworded, with changed applicability or
     thresholds, between two versions."""
     return library.diff(db, slug, from_version, to_version)
@@ -194,7 +196,8 @@ def list_comments(db: DbSession, actor: OptionalActor,
 
 
 @router.post("/revisions/{revision_id}/comments", response_model=CommentRead,
-             status_code=status.HTTP_201_CREATED, tags=["standard setting"])
+             status_code=status.HTTP_201_CREATED, tags=["standard setting"],
+             responses=RATE_LIMITED)
 def add_comment(request: Request, db: DbSession, actor: OptionalActor, revision_id: uuid.UUID,
                 body: CommentCreate) -> CommentRead:
     """Comment on the draft or one clause while a round is open. No account needed: then

@@ -428,4 +428,4 @@ def parse_fraction(text: str) -> Fraction:
 
 
 def criterion_sort_key(number: str) -> tuple[int, ...]:
-    return tuple(int(p) if p.isdigit() else ord(p) for p in number.split("."))
+    return tuple(int(p) if p.isdecimal() else ord(p) for p in number.split("."))

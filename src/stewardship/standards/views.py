@@ -25,6 +25,7 @@ from stewardship.core import clock
 from stewardship.core.auth import Actor, Role, require
 from stewardship.core.errors import DomainError, InvalidInput, NotFound
 from stewardship.core.forms import form_input
+from stewardship.core.params import VersionNumber
 from stewardship.core.web import CsrfChecked, DbSession, OptionalActor, redirect, settings_of
 from stewardship.registry.rules import Activity, MembershipClass
 from stewardship.standards.package import MAX_PACKAGE_BYTES
@@ -274,7 +275,8 @@ def body_page(request: Request, db: DbSession, actor: OptionalActor) -> Response
 
 @router.get("/standards/{slug}/v{version:int}")
 def version_page(request: Request, db: DbSession, actor: OptionalActor, slug: str,
-                 version: int, activity: Annotated[str, Query(max_length=40)] = "") -> Response:
+                 version: VersionNumber,
+                 activity: Annotated[str, Query(max_length=40)] = "") -> Response:
     errors: dict[str, str] = {}
     chosen = activity.strip()
     if chosen and chosen not in LABELS["activity"]:
@@ -295,7 +297,7 @@ def version_page(request: Request, db: DbSession, actor: OptionalActor, slug: st
 
 @router.get("/standards/{slug}/v{version:int}/criteria/{number}")
 def criterion_page(request: Request, db: DbSession, actor: OptionalActor, slug: str,
-                   version: int, number: str) -> Response:
+                   version: VersionNumber, number: str) -> Response:
     criterion = library.get_criterion(db, slug, version, number)
     data = library.get_version(db, slug, version)
     flat = [(p, c) for p in data.principles for c in p.criteria]
@@ -308,7 +310,7 @@ def criterion_page(request: Request, db: DbSession, actor: OptionalActor, slug: 
 
 def _version_number(text: str) -> int | None:
     text = text.strip().removeprefix("v")
-    return int(text) if text.isdigit() and 0 < int(text) < 100_000 else None
+    return int(text) if text.isdecimal() and 0 < int(text) < 100_000 else None
 
 
 @router.get("/standards/{slug}/diff")
@@ -357,7 +359,7 @@ def diff_page(request: Request, db: DbSession, actor: OptionalActor, slug: str,
 
 @router.get("/standards/{slug}/v{version:int}/applicability")
 def applicability_page(request: Request, db: DbSession, actor: OptionalActor, slug: str,
-                       version: int,
+                       version: VersionNumber,
                        activities: Annotated[list[str] | None, Query(max_length=20)] = None,
                        member_class: Annotated[str, Query(max_length=40)] = "") -> Response:
     standard = _standard(db, slug)

@@ -9,9 +9,10 @@ from pathlib import Path
 from anyio import to_thread
 from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
+from starlette.responses import Response
 from starlette.types import ASGIApp
 
 from stewardship import __version__
@@ -21,8 +22,11 @@ from stewardship.complaints import api as complaints_api
 from stewardship.complaints import views as complaints_views
 from stewardship.core.config import Settings, get_settings
 from stewardship.core.db import make_engine, make_sessionmaker
+from stewardship.core.errors import InvalidInput
+from stewardship.core.jsonbody import JsonBodyGuard
 from stewardship.core.mail import Mailer
 from stewardship.core.migrate import pending_message
+from stewardship.core.openapi import install_openapi
 from stewardship.core.security import use_password_profile
 from stewardship.core.templating import Templates
 from stewardship.core.web import (
@@ -37,6 +41,7 @@ from stewardship.custody import api as custody_api
 from stewardship.custody import views as custody_views
 from stewardship.interop import epcis_api
 from stewardship.interop import import_api as custody_import_api
+from stewardship.interop.epcis.problems import EpcisProblem, problem_response
 from stewardship.interop.epcis.worker import start_embedded_worker
 from stewardship.registry import api as registry_api
 from stewardship.registry import views as registry_views
@@ -103,6 +108,16 @@ def _api_docs(app: FastAPI) -> None:
         return page
 
 
+def _unreadable_json(path: str, message: str) -> Response:
+    """A JSON body that is not UTF-8 or nests too deeply: a problem document under /epcis,
+    the platform's error shape (naming the body) everywhere else."""
+    if path.startswith("/epcis"):
+        refusal = EpcisProblem(400, message, instance=path)
+        return problem_response(refusal.body())
+    error = InvalidInput(message, field="body")
+    return JSONResponse(error.to_dict(), status_code=error.status_code)
+
+
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
     settings = settings or get_settings()
     use_password_profile(settings.password_profile)
@@ -146,8 +161,10 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.mailer = Mailer(settings)
 
     install_error_handlers(app)
-    # Outermost first: SecurityHeaders (see StewardshipApp), the body limit, then the API's
-    # CSRF guard, which refuses before any endpoint or body parsing runs.
+    # Outermost first: SecurityHeaders (see StewardshipApp), the body limit, the API's CSRF
+    # guard, which refuses before any endpoint or body parsing runs, then the JSON body
+    # guard, which reads a JSON body once to refuse one nested too deeply.
+    app.add_middleware(JsonBodyGuard, refuse=_unreadable_json)
     app.add_middleware(ApiCsrfGuard, settings=settings)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     _api_docs(app)
@@ -167,5 +184,6 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(custody_import_api.router)
     app.include_router(epcis_api.router)
     app.include_router(custody_views.router)
+    install_openapi(app)
     app.mount("/static", StaticFiles(directory=PACKAGE / "web" / "static"), name="static")
     return app

@@ -216,7 +216,7 @@ def create_token(request: Request, db: DbSession, actor: OptionalActor,
                                field="name")
         days = None
         if expires_in_days.strip():
-            if not expires_in_days.strip().isdigit() or not 1 <= int(expires_in_days) <= 3650:
+            if not expires_in_days.strip().isdecimal() or not 1 <= int(expires_in_days) <= 3650:
                 raise InvalidInput("expiry must be a number of days from 1 to 3650",
                                    field="expires_in_days")
             days = int(expires_in_days)

@@ -432,4 +432,4 @@ def submit_report(db: Session, actor: Actor | None, audit_id: uuid.UUID,
 
 
 def _key(number: str) -> tuple[int, ...]:
-    return tuple(int(p) for p in number.split(".") if p.isdigit())
+    return tuple(int(p) for p in number.split(".") if p.isdecimal())

@@ -227,4 +227,4 @@ def move(db: Session, actor: Actor | None, assessment_id: uuid.UUID, data: MoveR
 
 
 def _key(number: str) -> tuple[int, ...]:
-    return tuple(int(p) for p in number.split(".") if p.isdigit())
+    return tuple(int(p) for p in number.split(".") if p.isdecimal())

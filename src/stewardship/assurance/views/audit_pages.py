@@ -230,7 +230,7 @@ async def rate(request: Request, db: DbSession, actor: OptionalActor,
 
     def renamed(exc_field: str) -> str:
         parts = exc_field.split(".")
-        if len(parts) >= 2 and parts[0] == "ratings" and parts[1].isdigit() \
+        if len(parts) >= 2 and parts[0] == "ratings" and parts[1].isdecimal() \
                 and int(parts[1]) < len(rows):
             return f"{parts[-1]}-{rows[int(parts[1])]['criterion']}"
         return exc_field

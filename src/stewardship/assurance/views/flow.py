@@ -131,7 +131,7 @@ def define_scope(request: Request, db: DbSession, actor: OptionalActor, paging: 
               "name": name}
     try:
         standard, _, version = standard_version.partition(":")
-        if not standard or not version.isdigit():
+        if not standard or not version.isdecimal():
             raise InvalidInput("choose a standard version", field="standard_version")
         data = validate(ScopeCreate, {"entity_id": entity_id, "facilities": values["facilities"],
                                       "activities": values["activities"], "name": name,

@@ -124,7 +124,7 @@ def certificate_register(request: Request, db: DbSession, actor: OptionalActor,
                "q": q.strip()}
     problem, code = "", 200
     try:
-        if filters["version"] and not filters["version"].isdigit():
+        if filters["version"] and not filters["version"].isdecimal():
             raise InvalidInput("the version is a whole number", field="version")
         given = {k: v or None for k, v in filters.items()}
         query = CertificateQuery.model_validate(
@@ -281,7 +281,7 @@ def findings_register(request: Request, db: DbSession, paging: Pagination,
     counts: dict[str, int] = {}
     try:
         for name in ("principle", "year"):
-            if filters[name] and not filters[name].isdigit():
+            if filters[name] and not filters[name].isdecimal():
                 raise InvalidInput(f"the {name} is a whole number", field=name)
         query = FindingQuery(
             principle=int(filters["principle"]) if filters["principle"] else None,

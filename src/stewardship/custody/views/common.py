@@ -129,7 +129,7 @@ def whole_number(raw: str, default: int) -> int | None:
     raw = raw.strip()
     if not raw:
         return default
-    return int(raw) if raw.isdigit() and len(raw) <= 6 else None
+    return int(raw) if raw.isdecimal() and len(raw) <= 6 else None
 
 
 # --- the entity a member's page is about ------------------------------------------------

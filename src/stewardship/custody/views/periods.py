@@ -129,7 +129,7 @@ def change_settings(request: Request, db: DbSession, actor: OptionalActor,
     try:
         months = values["period_months"]  # a Literal of ints: pydantic does not coerce it
         data = validate(SettingsUpdate, {**values, "period_months": int(months)
-                                         if months.isdigit() else months})
+                                         if months.isdecimal() else months})
         saved = periods.update_settings(db, actor, _entity_id(entity_id), data)
     except DomainError as exc:
         reraise_access(exc)

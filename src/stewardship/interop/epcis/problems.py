@@ -110,6 +110,10 @@ def _from_exception(request: Request, exc: Exception) -> Response | None:
 class EpcisRoute(APIRoute):
     """Answers errors as problem documents and adds the GS1 version headers."""
 
+    # Read by core/openapi.py: errors are problem documents, bad parameters a 400.
+    error_media_type = PROBLEM_JSON
+    validation_status = 400
+
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
 

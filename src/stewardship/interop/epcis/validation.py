@@ -84,7 +84,7 @@ class Validation:
             return issues
         found = []
         for pointer, message in rules.document_problems(document):
-            parts = [int(p) if p.isdigit() else p for p in pointer.split("/")[1:]]
+            parts = [int(p) if p.isdecimal() else p for p in pointer.split("/")[1:]]
             found.append(Issue(pointer, message, _event_index(parts)))
         return found
 
