@@ -184,7 +184,10 @@ def make_engine(url: str, *, pool_size: int | None = None,
     (``lock_timeout``), instead of leaving the request hanging.
     """
     parsed = make_url(url)
-    if pool_size is not None:
+    in_memory = parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:")
+    # An in-memory SQLite database lives in one connection per thread (SQLAlchemy's
+    # SingletonThreadPool): there is no pool to size.
+    if pool_size is not None and not in_memory:
         kwargs.setdefault("pool_size", max(1, pool_size))
         kwargs.setdefault("max_overflow", 0)
         kwargs.setdefault("pool_timeout", wait_seconds)
