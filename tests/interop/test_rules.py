@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -223,3 +223,304 @@ def test_structural_checks_name_what_each_event_type_needs() -> None:
     assert not any(p.startswith("/epcisBody/eventList/0") for p in where)
     assert rules.document_problems({"type": "Nonsense"}) == \
         [("/type", "must be EPCISDocument or EPCISQueryDocument")]
+
+
+# --- time ---------------------------------------------------------------------------------
+
+
+def test_a_time_that_is_no_timestamp_is_hashed_as_written() -> None:
+    # the structural checks refuse it; the hash still gives such an event an id
+    assert rules.canonical_time(" yesterday ") == "yesterday"
+    assert rules.canonical_time("2024-05-01T10:00:00") == "2024-05-01T10:00:00"
+
+
+def test_format_time_writes_utc_milliseconds() -> None:
+    plus_two = timezone(timedelta(hours=2))
+    assert rules.format_time(datetime(2024, 5, 1, 12, 0, 0, 123456, tzinfo=plus_two)) == \
+        "2024-05-01T10:00:00.123Z"
+    assert rules.format_time(datetime(2024, 12, 31, 23, 59, 59, tzinfo=UTC)) == \
+        "2024-12-31T23:59:59.000Z"
+
+
+# --- identifiers --------------------------------------------------------------------------
+
+PX = dict(rules.DEFAULT_PREFIXES)
+
+
+@pytest.mark.parametrize(("urn", "link"), [
+    # the URN examples of GS1's EPCIS 2.0 examples 9.6.3 and 9.6.4 and the Digital Links
+    # of their WithDigitalLinkID twins (9.6.1's twin names another GTIN, 70614141123451:
+    # indicator 7, company 0614141, item 12345, its URN below)
+    ("urn:epc:id:sgtin:0614141.712345.2017", "https://id.gs1.org/01/70614141123451/21/2017"),
+    ("urn:epc:idpat:sgtin:4012345.098765.*", "https://id.gs1.org/01/04012345987652"),
+    ("urn:epc:class:lgtin:0614141.077777.987", "https://id.gs1.org/01/00614141777778/10/987"),
+    ("urn:epc:idpat:sgtin:4012345.066666.*", "https://id.gs1.org/01/04012345666663"),
+    # GS1's sensor examples name the same device as a GIAI URN and as a Digital Link
+    ("urn:epc:id:giai:4000001.111", "https://id.gs1.org/8004/4000001111"),
+])
+def test_gs1_examples_urn_and_digital_link_twins(urn: str, link: str) -> None:
+    assert rules.canonical_id(urn, PX) == link
+    assert rules.canonical_id(link, PX) == link
+
+
+@pytest.mark.parametrize(("urn", "link"), [
+    # SGTIN: indicator digit, company, the rest of the item reference, check digit; over
+    # 1061414107346 the weights 3, 1 from the right give 3 x (6+3+0+4+4+6+1) + (4+7+1+1+1+0)
+    # = 86, check 4
+    ("urn:epc:id:sgtin:0614141.107346.2017", "https://id.gs1.org/01/10614141073464/21/2017"),
+    # GRAI: 0, company + asset type, check digit, serial. GS1's sensor examples carry
+    # https://id.example.com/8003/040123450007718765; over 401234500077 the weights 3, 1
+    # from the right give 3 x (7+0+0+4+2+0) + (7+0+5+3+1+4) = 59, check 1
+    ("urn:epc:id:grai:4012345.00077.8765", "https://id.gs1.org/8003/040123450007718765"),
+    # 401234555555: 3 x (5+5+5+4+2+0) + (5+5+5+3+1+4) = 86, check 4
+    ("urn:epc:id:grai:4012345.55555.987", "https://id.gs1.org/8003/04012345555554987"),
+    # GSRN over 06141410000010253: 3 x (3+2+1+0+0+1+1+1+0) + (5+0+0+0+0+4+4+6) = 46, check 4
+    ("urn:epc:id:gsrn:0614141.0000010253", "https://id.gs1.org/8018/061414100000102534"),
+    ("urn:epc:id:gsrnp:0614141.0000010253", "https://id.gs1.org/8017/061414100000102534"),
+    # GSIN over 0614141123456789: 3 x 39 + 23 = 140, check 0
+    ("urn:epc:id:gsin:0614141.123456789", "https://id.gs1.org/402/06141411234567890"),
+    # SGCN: company + coupon reference, check (3 x 20 + 29 = 89: 1), then the serial
+    ("urn:epc:id:sgcn:4012345.67890.04711", "https://id.gs1.org/255/401234567890104711"),
+    # GIAI and GINC carry no check digit
+    ("urn:epc:id:giai:4012345.ABC", "https://id.gs1.org/8004/4012345ABC"),
+    ("urn:epc:id:ginc:0614141.xyz3311cba", "https://id.gs1.org/401/0614141xyz3311cba"),
+    # CPI: company + part reference, then the serial under 8011
+    ("urn:epc:id:cpi:0614141.123ABC.123456789",
+     "https://id.gs1.org/8010/0614141123ABC/8011/123456789"),
+])
+def test_epc_urns_of_every_scheme_become_digital_links(urn: str, link: str) -> None:
+    assert rules.canonical_id(urn, PX) == link
+
+
+@pytest.mark.parametrize("urn", [
+    "urn:epc:id:sgtin:ABC.107346.2017",  # a company prefix is digits
+    "urn:epc:class:lgtin:4012345.01234X.998877",  # so is an item reference
+    "urn:epc:idpat:sgtin:4012345.098765.400",  # a pattern without a star has no GTIN link
+    "urn:epc:class:other:4012345.1",
+    "urn:epc:id:sgln:4012345.00011",  # a GLN needs its extension
+    "urn:epc:id:sscc:4012345.1.2",
+    "urn:epc:id:usdod:2S194.12345",
+])
+def test_epc_urns_without_a_digital_link_are_kept_as_written(urn: str) -> None:
+    assert rules.canonical_id(f"  {urn} ", PX) == urn
+
+
+@pytest.mark.parametrize(("uri", "canonical"), [
+    ("https://id.gs1.org", "https://id.gs1.org"),  # no path: nothing to constrain
+    ("https://example.com/about/us", "https://example.com/about/us"),  # no GS1 key
+    ("https://example.com/01/09521234543213/10/LOT1/21/x#top",
+     "https://id.gs1.org/01/09521234543213/21/x"),  # the finest qualifier only
+    ("https://example.com/414/4012345000115/254/987?linkType=all",
+     "https://id.gs1.org/414/4012345000115/254/987"),
+])
+def test_digital_links_are_constrained_to_the_gs1_host_and_finest_key(uri: str,
+                                                                      canonical: str) -> None:
+    assert rules.canonical_id(uri, PX) == canonical
+
+
+@pytest.mark.parametrize(("value", "number"), [
+    (200.0, "200"), ("1.50", "1.5"), (" 0.000 ", "0"), (True, "true"), (False, "false"),
+    ("1E+3", "1000"), (-2.25, "-2.25"),
+    ("twelve", "twelve"), (" NaN ", "NaN"), ("Infinity", "Infinity"),  # as written
+])
+def test_canonical_numbers(value: object, number: str) -> None:
+    assert rules.canonical_number(value) == number
+
+
+# --- the pre-hash of sparse and untidy events --------------------------------------------
+
+
+def test_the_pre_hash_of_an_event_with_nothing_but_a_type() -> None:
+    assert rules.pre_hash({"type": "ObjectEvent"}) == "eventType=ObjectEvent"
+    assert rules.pre_hash({}) == "eventType="
+
+
+def test_the_pre_hash_skips_entries_that_are_not_objects() -> None:
+    event = {
+        "type": "ObjectEvent", "action": "OBSERVE",
+        "quantityList": [{"epcClass": "urn:epc:class:lgtin:4012345.012345.998877"}, "junk"],
+        "bizTransactionList": ["junk", {"bizTransaction": "urn:epc:id:gdti:4012345.11111.123"}],
+        "sensorElementList": [{"sensorReport": ["junk", {"type": "Temperature", "value": 26.0,
+                                                          "uom": "CEL"}]}, "junk"],
+    }
+    assert rules.pre_hash(event) == (
+        "eventType=ObjectEvent"
+        "quantityListquantityElementepcClass=https://id.gs1.org/01/04012345123456/10/998877"
+        "action=OBSERVE"
+        "bizTransactionListbizTransaction=https://id.gs1.org/253/4012345111118123"
+        "sensorElementListsensorElement"
+        "sensorReporttype=https://gs1.org/voc/Temperaturevalue=26uom=CEL")
+
+
+# --- what an event names ------------------------------------------------------------------
+
+
+def test_index_terms_name_each_epc_parent_and_class_once_by_kind() -> None:
+    event = {
+        "epcList": ["urn:epc:id:sgtin:0614141.107346.2017", 7,
+                    "urn:epc:id:sgtin:0614141.107346.2017"],
+        "parentID": "urn:epc:id:sscc:0614141.1234567890",
+        "inputEPCList": ["urn:epc:id:sgtin:4012345.011111.1"],
+        "outputEPCList": ["urn:epc:id:sgtin:4012345.022222.1"],
+        "quantityList": [{"epcClass": "urn:epc:class:lgtin:4012345.012345.998877"},
+                         {"quantity": 5}, "junk"],
+        "inputQuantityList": [{"epcClass": "urn:epc:class:lgtin:0614141.077777.987"}],
+        "outputQuantityList": [{"epcClass": "urn:epc:idpat:sgtin:4012345.066666.*"}],
+    }
+    assert rules.index_terms(event) == [
+        (rules.EPC, "urn:epc:id:sgtin:0614141.107346.2017"),
+        (rules.PARENT, "urn:epc:id:sscc:0614141.1234567890"),
+        (rules.INPUT_EPC, "urn:epc:id:sgtin:4012345.011111.1"),
+        (rules.OUTPUT_EPC, "urn:epc:id:sgtin:4012345.022222.1"),
+        (rules.CLASS, "urn:epc:class:lgtin:4012345.012345.998877"),
+        (rules.INPUT_CLASS, "urn:epc:class:lgtin:0614141.077777.987"),
+        (rules.OUTPUT_CLASS, "urn:epc:idpat:sgtin:4012345.066666.*"),
+    ]
+    assert rules.index_terms({"type": "ObjectEvent", "parentID": None}) == []
+
+
+def test_party_ids_are_owning_or_possessing_parties_in_any_spelling() -> None:
+    event = {
+        "sourceList": [
+            {"type": "owning_party", "source": "urn:epc:id:pgln:4012345.00000"},
+            {"type": "location", "source": "urn:epc:id:sgln:4012345.00011.0"},
+            {"type": "urn:epcglobal:cbv:sdt:possessing_party", "source": 12},
+            "junk"],
+        "destinationList": [
+            {"type": "https://ref.gs1.org/cbv/SDT-possessing_party",
+             "destination": "urn:stewardship:org:rhein-walzwerk"},
+            {"destination": "urn:epc:id:pgln:0614141.00000"}],
+    }
+    assert rules.party_ids(event) == {"urn:epc:id:pgln:4012345.00000",
+                                      "urn:stewardship:org:rhein-walzwerk"}
+    assert rules.party_ids({}) == set()
+
+
+def test_where_id_reads_a_location_id_or_nothing() -> None:
+    event = {"readPoint": {"id": "urn:epc:id:sgln:4012345.00011.0"},
+             "bizLocation": {"id": 5}}
+    assert rules.where_id(event, "readPoint") == "urn:epc:id:sgln:4012345.00011.0"
+    assert rules.where_id(event, "bizLocation") is None
+    assert rules.where_id({"readPoint": "urn:epc:id:sgln:4012345.00011.0"}, "readPoint") is None
+    assert rules.where_id({}, "readPoint") is None
+
+
+# --- structural checks ---------------------------------------------------------------------
+
+
+def test_an_event_that_is_not_an_object_is_refused() -> None:
+    assert rules.event_problems(["ObjectEvent"]) == [("", "an event must be a JSON object")]
+
+
+def test_every_structural_fault_of_an_event_is_named_where_it_is() -> None:
+    event = {"type": "ObjectEvent", "eventTimeZoneOffset": "CET", "action": "ADD",
+             "epcList": "urn:epc:id:sgtin:0614141.107346.2017",
+             "childEPCs": ["urn:epc:id:sgtin:0614141.107346.1", 2],
+             "quantityList": [{"quantity": 5}, "junk",
+                              {"epcClass": "urn:epc:class:lgtin:4012345.012345.998877"}],
+             "eventID": 42}
+    assert rules.event_problems(event) == [
+        ("", '"eventTime" is a required property'),
+        ("/eventTimeZoneOffset", "must look like +01:00 or -06:00"),
+        ("/epcList", "must be a list of URIs"),
+        ("/childEPCs", "must be a list of URIs"),
+        ("/quantityList/0", '"epcClass" is a required property'),
+        ("/quantityList/1", '"epcClass" is a required property'),
+        ("/eventID", "must be a URI"),
+    ]
+
+
+def test_unknown_event_types_are_refused_but_extension_types_pass() -> None:
+    base = {"eventTime": "2024-01-01T00:00:00Z", "eventTimeZoneOffset": "+00:00"}
+    assert rules.event_problems({**base, "type": "ObjectEvnt"}) == [
+        ("/type", "unknown event type 'ObjectEvnt'")]
+    assert rules.event_problems({**base}) == [("/type", "unknown event type None")]
+    # a type in a namespace of its own: no action or list is asked of it
+    assert rules.event_problems({**base, "type": "ex:MeltEvent"}) == []
+
+
+def test_each_event_type_needs_its_own_fields() -> None:
+    base = {"eventTime": "2024-01-01T00:00:00Z", "eventTimeZoneOffset": "+00:00"}
+    assert rules.event_problems({**base, "type": "AssociationEvent", "action": "ADD"}) == [
+        ("", "AssociationEvent needs one of: parentID")]
+    assert rules.event_problems({**base, "type": "TransactionEvent",
+                                 "bizTransactionList": []}) == [
+        ("/action", "must be one of ADD, OBSERVE, DELETE")]
+    assert rules.event_problems({**base, "type": "AggregationEvent", "action": "DELETE",
+                                 "parentID": "urn:epc:id:sscc:0614141.1234567890"}) == []
+
+
+def test_a_document_that_is_not_an_object_or_has_no_event_list_is_refused() -> None:
+    assert rules.document_problems([]) == [("", "the document must be a JSON object")]
+    assert rules.document_problems({"type": "EPCISDocument", "epcisBody": {}}) == [
+        ("/@context", '"@context" is a required property'),
+        ("/schemaVersion", '"schemaVersion" is a required property'),
+        ("/creationDate", '"creationDate" is a required property'),
+        ("/epcisBody/eventList", "an event list is required")]
+    query_document = {"@context": [], "type": "EPCISQueryDocument", "schemaVersion": "2.0",
+                      "creationDate": "2024-01-01T00:00:00Z",
+                      "epcisBody": {"queryResults": {"resultsBody": {"eventList": "none"}}}}
+    assert rules.document_problems(query_document) == [
+        ("/epcisBody/queryResults/resultsBody/eventList", "an event list is required")]
+    assert rules.event_list({"type": "EPCISQueryDocument", "epcisBody": []}) is None
+
+
+# --- the query language --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("value", "kinds", "exact", "prefixes"), [
+    ("urn:epc:id:sgtin:0614141.107346.2017", (rules.EPC,),
+     ["urn:epc:id:sgtin:0614141.107346.2017"], []),
+    ("https://id.gs1.org/01/70614141123451/21/2017", (rules.EPC,),
+     ["https://id.gs1.org/01/70614141123451/21/2017"], []),
+    ("urn:epc:idpat:sgtin:0614141.*.*", (rules.EPC, rules.PARENT),
+     ["urn:epc:idpat:sgtin:0614141.*.*"], ["urn:epc:id:sgtin:0614141."]),
+    ("urn:epc:idpat:sgtin:*.*.*", (rules.EPC,), ["urn:epc:idpat:sgtin:*.*.*"],
+     ["urn:epc:id:sgtin:"]),
+    ("urn:epc:idpat:sgtin:4012345.012345.*", (rules.CLASS,),
+     ["urn:epc:idpat:sgtin:4012345.012345.*"],
+     ["urn:epc:id:sgtin:4012345.012345.", "urn:epc:class:lgtin:4012345.012345."]),
+    ("urn:epc:idpat:grai:4012345.55555.*", (rules.CLASS,),
+     ["urn:epc:idpat:grai:4012345.55555.*"], ["urn:epc:id:grai:4012345.55555."]),
+    # no star: the pattern names one EPC
+    ("urn:epc:idpat:sgtin:0614141.107346.2017", (rules.EPC,),
+     ["urn:epc:idpat:sgtin:0614141.107346.2017", "urn:epc:id:sgtin:0614141.107346.2017"],
+     []),
+])
+def test_match_terms(value: str, kinds: tuple[int, ...], exact: list[str],
+                     prefixes: list[str]) -> None:
+    assert rules.match_terms(value, kinds) == (exact, prefixes)
+
+
+def test_dispositions_are_queried_by_their_short_form() -> None:
+    query = rules.parse_query([("EQ_disposition", "urn:epcglobal:cbv:disp:in_transit"),
+                               ("EQ_disposition", "https://ref.gs1.org/cbv/Disp-active"),
+                               ("EQ_action", "ADD|OBSERVE"),
+                               ("EQ_readPoint", "urn:epc:id:sgln:4012345.00011.0")],
+                              per_page_default=30, per_page_max=100)
+    assert query.dispositions == ("in_transit", "active")
+    # other values are kept as given: only CBV vocabularies have a short form
+    assert query.actions == ("ADD", "OBSERVE")
+    assert query.read_points == ("urn:epc:id:sgln:4012345.00011.0",)
+    assert query.per_page == 30 and query.after is None
+
+
+@pytest.mark.parametrize(("params", "parameter", "message"), [
+    ([("eventType", " | ")], "eventType", "eventType needs at least one value"),
+    ([("MATCH_epc", "")], "MATCH_epc", "MATCH_epc needs at least one value"),
+    ([("EQ_nonsense", "x"), ("ALPHA", "y")], "ALPHA",
+     "query parameter ALPHA is not supported here; supported: "
+     + ", ".join(rules.SUPPORTED_PARAMETERS)),
+    ([("perPage", "101")], "perPage", "perPage must be a whole number from 1 to 100"),
+    ([("perPage", "-1")], "perPage", "perPage must be a whole number from 1 to 100"),
+    ([("LT_recordTime", "2024-05-01")], "LT_recordTime",
+     "LT_recordTime must be a date-time with a time zone, e.g. 2024-05-01T00:00:00Z"),
+    ([("nextPageToken", "%%%")], "nextPageToken",
+     "the nextPageToken is not one this repository issued"),
+])
+def test_refused_query_parameters_are_named_with_the_reason(
+        params: list[tuple[str, str]], parameter: str, message: str) -> None:
+    with pytest.raises(rules.QueryParameterError) as refused:
+        rules.parse_query(params, per_page_default=30, per_page_max=100)
+    assert (refused.value.parameter, refused.value.message) == (parameter, message)
+    assert str(refused.value) == message

@@ -25,6 +25,7 @@ from stewardship.assurance.rules import (
     audit_may_move,
     carry_over,
     certificate_may_move,
+    certificate_type,
     check_evidence,
     claim_refusal,
     closure_due,
@@ -32,6 +33,8 @@ from stewardship.assurance.rules import (
     effective_status,
     finding_severity,
     is_current,
+    issued_to_label,
+    looks_like_csv,
     maturity_for,
     may_start,
     missing_ratings,
@@ -266,6 +269,16 @@ def test_add_months(day: date, months: int, expected: date) -> None:
     assert add_months(day, months) == expected
 
 
+@pytest.mark.parametrize(("day", "months"), [
+    (date(9999, 12, 1), 1),
+    (date(1, 1, 31), -1),
+])
+def test_add_months_beyond_the_calendar_says_so(day: date, months: int) -> None:
+    # the date's own refusal, not a claim that some month has no 28th
+    with pytest.raises(ValueError, match=r"^year -?\d+ is out of range$"):
+        add_months(day, months)
+
+
 def test_closure_due_dates() -> None:
     assert closure_due(Rating.MAJOR, AUDIT_END) == date(2027, 3, 31)
     assert closure_due(Rating.MINOR, AUDIT_END) == date(2028, 3, 31)
@@ -347,6 +360,29 @@ def test_oversized_evidence_is_flagged_before_anything_else() -> None:
     assert check_evidence("ok.pdf", "application/pdf", PDF, len(PDF)).problem is None
 
 
+@pytest.mark.parametrize(("text", "table"), [
+    ("site;tonnes\nFjord;1 200\n", True),
+    ("a\tb\tc\n1\t2\t3\n\n4\t5\t6\n", True),  # blank lines do not count
+    ('name,"city, country"\nFjord,"Sunndal, NO"\n', True),  # quoted delimiters respected
+    ("a,b\n", False),  # one line is no table
+    ("first line\nsecond line\n", False),  # one field per line on every delimiter
+    ("a,b\nc\n", False),  # uneven rows
+    ("a;b\nc,d\n", False),  # two lines, but not on one delimiter
+    # a field beyond what the csv reader takes fails on every delimiter: not a table
+    ("x" * 140_000 + ",a\nb,c\n", False),
+])
+def test_looks_like_csv(text: str, table: bool) -> None:
+    assert looks_like_csv(text) is table
+
+
+def test_text_with_a_field_too_long_for_csv_is_plain_text() -> None:
+    data = ("x" * 140_000 + ",a\nb,c\n").encode()
+    assert sniff_evidence(data) == "text/plain"
+    verdict = check_evidence("flows.csv", "text/csv", data, len(data))
+    assert verdict.content_type is None
+    assert verdict.problem is not None and "flows.csv" in verdict.problem
+
+
 def test_safe_filenames() -> None:
     assert safe_filename("C:\\docs\\permit.pdf") == "permit.pdf"
     assert safe_filename("../../etc/passwd") == "passwd"
@@ -365,6 +401,20 @@ def test_certificate_numbers_run_per_year_and_standard() -> None:
     assert next_certificate_number("performance", 2027, existing) == "STW-PS-2027-0001"
     assert next_certificate_number("chain_of_custody", 2026, existing) == "STW-COC-2026-0004"
     assert next_certificate_number("chain_of_custody", 2025, []) == "STW-COC-2025-0001"
+
+
+def test_a_provisional_outcome_gives_a_provisional_certificate() -> None:
+    assert certificate_type(Outcome.PROVISIONAL) == "provisional"
+    assert certificate_type(Outcome.CERTIFIED) == "full"
+
+
+@pytest.mark.parametrize(("issued_to", "now", "label"), [
+    ("Fjord Aluminium", "Fjord Metals", "Fjord Aluminium (now Fjord Metals)"),
+    ("Fjord Aluminium", "Fjord Aluminium", "Fjord Aluminium"),
+    ("Fjord Aluminium", "", "Fjord Aluminium"),  # the holder's present name unknown
+])
+def test_issued_to_label(issued_to: str, now: str, label: str) -> None:
+    assert issued_to_label(issued_to, now) == label
 
 
 # --- carrying answers to a new version ---------------------------------------------------

@@ -37,6 +37,7 @@ from stewardship.custody.rules import (
     TransformRecord,
     YieldError,
     account_totals,
+    activity_refusal,
     add,
     attribute_per_kg,
     cancel,
@@ -46,13 +47,16 @@ from stewardship.custody.rules import (
     check_yield,
     close_period,
     conservation_breaks,
+    document_number,
     input_percentage,
     issue,
     next_period,
     open_balance,
     pair,
     period_for,
+    pool_from_data,
     pool_of,
+    pool_to_data,
     produce,
     receive,
     record_non_coc,
@@ -754,3 +758,125 @@ class Ledger(RuleBasedStateMachine):
 
 Ledger.TestCase.settings = settings(max_examples=100, stateful_step_count=30, deadline=None)
 test_the_ledger_agrees_with_independent_books = Ledger.TestCase
+
+
+# --- where a step may happen ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("activities", "transformation"), [
+    (["alumina_refining"], Transformation.REFINING),
+    (["smelting"], Transformation.SMELTING),
+    (["smelting"], Transformation.CASTING),  # a smelter casts its own metal
+    (["remelting_refining", "casthouse"], Transformation.CASTING),
+    (["semi_fabrication"], Transformation.EXTRUSION),
+    (["other_manufacturing"], Transformation.CONVERSION),
+])
+def test_a_facility_with_a_fitting_activity_may_host_the_step(
+        activities: list[str], transformation: Transformation) -> None:
+    assert activity_refusal(activities, transformation=transformation) is None
+
+
+@pytest.mark.parametrize(("activities", "transformation", "refusal"), [
+    (["casthouse"], Transformation.SMELTING,
+     "smelting happens at a facility with one of these activities: smelting"),
+    (["semi_fabrication"], Transformation.CASTING,
+     "casting happens at a facility with one of these activities: casthouse, "
+     "remelting_refining, smelting"),
+    ([], Transformation.ROLLING,
+     "rolling happens at a facility with one of these activities: semi_fabrication"),
+])
+def test_a_facility_without_a_fitting_activity_is_refused_with_the_ones_needed(
+        activities: list[str], transformation: Transformation, refusal: str) -> None:
+    assert activity_refusal(activities, transformation=transformation) == refusal
+
+
+@pytest.mark.parametrize(("activities", "material", "refusal"), [
+    (["bauxite_mining"], BAUXITE, None),
+    (["smelting", "casthouse"], AL, None),
+    (["remelting_refining"], SCRAP, None),
+    (["casthouse"], AL, "asi_aluminium originates at a facility with the smelting activity"),
+    (["smelting"], ALUMINA,
+     "asi_alumina originates at a facility with the alumina_refining activity"),
+    (["casthouse"], SCRAP,
+     "eligible_scrap originates at a facility with the remelting_refining activity"),
+])
+def test_material_originates_only_where_its_activity_is(
+        activities: list[str], material: CocMaterial, refusal: str | None) -> None:
+    assert activity_refusal(activities, material=material) == refusal
+
+
+def test_the_step_is_checked_before_the_material_and_nothing_asked_is_nothing_refused() -> None:
+    # a casthouse neither smelts nor makes aluminium: the step is named first
+    assert activity_refusal(["casthouse"], transformation=Transformation.SMELTING,
+                            material=AL) == \
+        "smelting happens at a facility with one of these activities: smelting"
+    assert activity_refusal(["smelting"], transformation=Transformation.CASTING,
+                            material=ALUMINA) == \
+        "asi_alumina originates at a facility with the alumina_refining activity"
+    assert activity_refusal([]) is None
+
+
+# --- document numbers -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("year", "random_part", "number"), [
+    # 2026 then 00000000, MOD 37-2 (p -> (p + value) x 2 mod 37):
+    #   2: 4   0: 8   2: 20   6: 52 -> 15   then eight zeros: 30, 60 -> 23, 46 -> 9, 18,
+    #   36, 72 -> 35, 70 -> 33, 66 -> 29; check (1 - 29) mod 37 = 9 = '9'
+    (2026, "00000000", "COC-2026-000000009"),
+    (2026, "7KQ2M9XD", "COC-2026-7KQ2M9XD7"),
+    (2026, "ZZZZZZZZ", "COC-2026-ZZZZZZZZU"),  # the check may be a letter the body omits
+    # the year always has four digits: 0987 then 00000000,
+    #   0: 0   9: 18   8: 52 -> 15   7: 44 -> 7   then 14, 28, 56 -> 19, 38 -> 1, 2, 4, 8, 16;
+    #   check (1 - 16) mod 37 = 22 = 'M'
+    (987, "00000000", "COC-0987-00000000M"),
+])
+def test_document_number_known_answers(year: int, random_part: str, number: str) -> None:
+    assert document_number(year, random_part) == number
+
+
+def test_a_random_part_whose_check_would_be_a_star_is_drawn_again() -> None:
+    # after 2026 and seven zeros p = 33; '5' gives (33 + 5) x 2 = 76 -> 2, and the check
+    # (1 - 2) mod 37 = 36 is '*', which no document number may carry
+    assert document_number(2026, "00000005") is None
+
+
+@pytest.mark.parametrize("random_part", ["0000000", "000000000", "0000000I", "0000000o",
+                                         "0000-000"])
+def test_document_number_refuses_a_bad_random_part(random_part: str) -> None:
+    with pytest.raises(ValueError, match=r"^the random part is 8 characters of "
+                                         r"0123456789ABCDEFGHJKMNPQRSTVWXYZ$"):
+        document_number(2026, random_part)
+
+
+# --- pools stored as data and empty pools -----------------------------------------------
+
+
+def test_a_pool_written_as_data_reads_back_the_same() -> None:
+    pool = add(pool_of(SMELTER, 620, {"co2e": Decimal("4.25")}), pool_of(REMELTER, 380))
+    data = pool_to_data(pool)
+    assert data == {"parts": [["remelter-y", "DE", "recycled", 380],
+                              ["smelter-x", "NO", "primary", 620]],
+                    "attributes": {"co2e": "2635.00"}}
+    assert pool_from_data(data) == pool
+
+
+@pytest.mark.parametrize("data", [None, {}, {"parts": [], "attributes": {}},
+                                  {"parts": None}])
+def test_no_stored_pool_is_the_empty_pool(data: dict[str, object] | None) -> None:
+    assert pool_from_data(data) == Pool()
+
+
+def test_stored_parts_without_attributes_read_back() -> None:
+    assert pool_from_data({"parts": [["F1", "AU", "primary", 5]]}) == Pool({F1: 5})
+
+
+def test_an_empty_pool_has_no_route_share() -> None:
+    assert route_share(Pool(), Route.RECYCLED) == Decimal("0.00")
+    assert route_share(Pool({F1: 3}), Route.RECYCLED) == Decimal("0.00")
+    assert route_share(Pool({F1: 3}), Route.PRIMARY) == Decimal("100.00")
+
+
+def test_every_material_has_its_label() -> None:
+    assert [m.label for m in CocMaterial] == ["ASI bauxite", "ASI alumina", "ASI aluminium",
+                                              "Eligible scrap"]

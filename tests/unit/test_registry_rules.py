@@ -13,15 +13,20 @@ from iso3166 import countries_by_alpha2
 from stewardship.registry.rules import (
     CHECK_ALPHABET,
     ID_ALPHABET,
+    SLUG_MAX_LENGTH,
+    SLUG_PATTERN,
+    Activity,
     FacilityFingerprint,
     FacilityIdError,
     MembershipClass,
     OrganizationStatus,
     Standing,
     accreditation_covers,
+    all_countries,
     certification_deadline,
     clean_address,
     clean_name,
+    country_name,
     find_duplicates,
     good_standing,
     login_locked_until,
@@ -29,8 +34,11 @@ from stewardship.registry.rules import (
     mod37_2_check,
     new_facility_id,
     normalize_country,
+    numbered_slug,
     parse_coordinate,
     parse_facility_id,
+    slugify,
+    validate_coordinates,
 )
 
 # --- facility ids -----------------------------------------------------------------------
@@ -465,3 +473,99 @@ def test_name_key_folds_case_accents_spacing_and_punctuation() -> None:
     assert name_key("Nordic AS") != name_key("Nordic AB")
     assert name_key("中国铝业") == "中国铝业"
     assert name_key("--") == ""
+
+
+# --- coordinates given together ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(("latitude", "longitude"), [
+    (Decimal("61.451900"), Decimal("5.857000")),
+    (None, None),
+])
+def test_both_coordinates_or_neither_are_accepted(latitude: Decimal | None,
+                                                  longitude: Decimal | None) -> None:
+    validate_coordinates(latitude, longitude)
+
+
+@pytest.mark.parametrize(("latitude", "longitude"), [
+    (Decimal("61.451900"), None),
+    (None, Decimal("5.857000")),
+])
+def test_one_coordinate_alone_is_refused(latitude: Decimal | None,
+                                         longitude: Decimal | None) -> None:
+    with pytest.raises(ValueError, match=r"^give both latitude and longitude, or neither$"):
+        validate_coordinates(latitude, longitude)
+
+
+# --- slugs ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("name", "slug"), [
+    ("Fjordal Aluminium AS", "fjordal-aluminium-as"),
+    ("Sør-Norge Aluminium ASA", "sor-norge-aluminium-asa"),
+    ("  Rheinmetall Walzwerk GmbH & Co. KG  ", "rheinmetall-walzwerk-gmbh-co-kg"),
+    ("Straße 42 Metall", "strasse-42-metall"),
+    ("Русал Братск", ""),  # no Latin letter or digit: the caller's fallback stands in
+    ("中国铝业", ""),
+    ("--", ""),
+    # 79 letters, a space and one more: cut at 80, the cut leaves no trailing hyphen
+    ("a" * 79 + " b", "a" * 79),
+    ("x" * 100, "x" * 80),
+])
+def test_slugify_known_answers(name: str, slug: str) -> None:
+    assert slugify(name) == slug
+
+
+@settings(max_examples=300)
+@given(st.text(max_size=120))
+def test_property_a_slug_from_any_name_is_valid_or_empty(name: str) -> None:
+    slug = slugify(name)
+    assert slug == "" or SLUG_PATTERN.match(slug)
+    assert len(slug) <= SLUG_MAX_LENGTH
+
+
+@pytest.mark.parametrize(("base", "n", "slug"), [
+    ("fjordal-aluminium", 2, "fjordal-aluminium-2"),
+    ("x" * 80, 2, "x" * 78 + "-2"),
+    ("x" * 80, 12, "x" * 77 + "-12"),
+    # the shortened base would end in a hyphen: "--12" is not a valid slug
+    ("x" * 76 + "-yyy", 12, "x" * 76 + "-12"),
+])
+def test_numbered_slug_known_answers(base: str, n: int, slug: str) -> None:
+    numbered = numbered_slug(base, n)
+    assert numbered == slug
+    assert SLUG_PATTERN.match(numbered)
+    assert len(numbered) <= SLUG_MAX_LENGTH
+
+
+# --- labels and country names -----------------------------------------------------------
+
+
+def test_every_membership_class_and_activity_has_its_label() -> None:
+    assert MembershipClass.PRODUCTION_TRANSFORMATION.label == "Production & Transformation"
+    assert MembershipClass.GENERAL_SUPPORTERS.label == "General Supporters"
+    assert Activity.REMELTING_REFINING.label == "Remelting / refining"
+    assert Activity.HIGH_PURITY_ALUMINA.label == "High-purity alumina"
+    # a member added to either vocabulary without a label would fail here, not on a page
+    assert all(m.label for m in MembershipClass)
+    assert all(a.label for a in Activity)
+
+
+@pytest.mark.parametrize(("code", "name"), [
+    ("NO", "Norway"),
+    ("no", "Norway"),
+    ("GB", "United Kingdom of Great Britain and Northern Ireland"),
+    ("TW", "Taiwan"),  # the apolitical name, not "Taiwan, Province of China"
+    ("ZZ", "ZZ"),  # no such country: shown as given rather than refused on a page
+])
+def test_country_name(code: str, name: str) -> None:
+    assert country_name(code) == name
+
+
+def test_all_countries_lists_every_code_once_sorted_by_name() -> None:
+    listed = all_countries()
+    assert len(listed) == len(COUNTRIES) == 250
+    assert sorted(c for c, _ in listed) == COUNTRIES
+    names = [n for _, n in listed]
+    assert names == sorted(names)
+    assert ("NO", "Norway") in listed

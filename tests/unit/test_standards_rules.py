@@ -20,7 +20,11 @@ from stewardship.standards.rules import (
     Choice,
     Criterion,
     Part,
+    Principle,
+    PrincipleGroup,
     RevisionStatus,
+    StandardKind,
+    StandardPackage,
     Threshold,
     TransitionRefused,
     VoteRule,
@@ -581,3 +585,45 @@ def test_criterion_sort_key_handles_parts() -> None:
 def test_activity_vocabulary_matches_the_registry() -> None:
     assert frozenset(a.value for a in Activity) == ALL_ACTIVITIES
     assert frozenset({PT, IU}) == CERTIFYING
+
+
+# --- look-ups in a package --------------------------------------------------------------
+
+GHG = Threshold(key="ghg_max", value=Decimal("8.0"), unit="t CO2e/t Al",
+                applies_from=date(2025, 1, 1))
+WATER = Threshold(key="water_max", value=Decimal("12"), unit="m3/t")
+
+
+def _package() -> StandardPackage:
+    governance = Principle(number=1, title="Business integrity", group=PrincipleGroup.GOVERNANCE,
+                           intent="", criteria=(crit("1.1"), crit("1.2")))
+    environment = Principle(number=2, title="Emissions", group=PrincipleGroup.ENVIRONMENT,
+                            intent="", criteria=(crit("2.1", thresholds=(GHG,)),
+                                                 crit("2.2"),
+                                                 crit("2.3", thresholds=(WATER,))))
+    return StandardPackage(
+        urn="urn:stewardship:standard:mini", version=1, kind=StandardKind.PERFORMANCE,
+        title="Mini", provider="Stewardship", copyright="", illustrative=True,
+        published_on=date(2024, 6, 1), effective_on=date(2025, 1, 1), transition_ends_on=None,
+        principles=(governance, environment))
+
+
+def test_a_package_lists_its_criteria_in_principle_order() -> None:
+    assert [c.number for c in _package().criteria()] == ["1.1", "1.2", "2.1", "2.2", "2.3"]
+
+
+def test_a_criterion_is_found_by_its_number_or_not_at_all() -> None:
+    package = _package()
+    found = package.criterion("2.2")
+    assert found is not None and found.title == "Title of 2.2"
+    assert package.criterion("3.1") is None
+    assert package.criterion("2.20") is None
+
+
+def test_a_threshold_is_found_in_whichever_criterion_holds_it() -> None:
+    package = _package()
+    # water_max sits on the last criterion: the search passes criteria without thresholds
+    # and criteria whose thresholds are others
+    assert package.threshold("water_max") is WATER
+    assert package.threshold("ghg_max") is GHG
+    assert package.threshold("energy_max") is None

@@ -3,6 +3,7 @@ maturity, due dates, and the certificate and audit state machines. No I/O here."
 
 from __future__ import annotations
 
+import calendar
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -66,15 +67,11 @@ DEFAULT_POLICY = AssurancePolicy()
 
 
 def add_months(day: date, months: int) -> date:
-    """Calendar months; the 31st becomes the last day of a shorter month."""
+    """Calendar months; the 31st becomes the last day of a shorter month. A ValueError
+    when the result falls outside the years 1-9999 that a date can hold."""
     month_index = day.month - 1 + months
     year, month = day.year + month_index // 12, month_index % 12 + 1
-    for last in (31, 30, 29, 28):
-        try:
-            return date(year, month, min(day.day, last))
-        except ValueError:
-            continue
-    raise AssertionError("every month has a 28th")
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
 # --- the audit plan notice --------------------------------------------------------------
@@ -112,11 +109,13 @@ def may_start(audit_type: AuditType, activities: Iterable[str], plan_submitted_o
 def scope_rating(ratings: Iterable[Rating]) -> Rating | None:
     """The criterion's rating for the whole scope: a non-conformance at one facility
     applies to the whole scope; not applicable only where every facility says so."""
-    worst: Rating | None = None
-    for rating in ratings:
-        if worst is None or SEVERITY[rating] > SEVERITY[worst]:
-            worst = rating
-    return worst
+    listed = list(ratings)
+    return _worst(listed) if listed else None
+
+
+def _worst(ratings: Iterable[Rating]) -> Rating:
+    """The most severe of one or more ratings."""
+    return max(ratings, key=SEVERITY.__getitem__)
 
 
 def scope_ratings(by_facility: Mapping[str, Mapping[str, Rating]]) -> dict[str, Rating]:
@@ -125,12 +124,8 @@ def scope_ratings(by_facility: Mapping[str, Mapping[str, Rating]]) -> dict[str, 
     for facility_ratings in by_facility.values():
         for criterion, rating in facility_ratings.items():
             per_criterion.setdefault(criterion, []).append(rating)
-    out: dict[str, Rating] = {}
-    for criterion, ratings in per_criterion.items():
-        worst = scope_rating(ratings)
-        if worst is not None:
-            out[criterion] = worst
-    return out
+    # every list holds at least the one rating that created it
+    return {criterion: _worst(ratings) for criterion, ratings in per_criterion.items()}
 
 
 def missing_ratings(applicable: Iterable[str], facilities: Iterable[str],

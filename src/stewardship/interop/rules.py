@@ -668,17 +668,14 @@ SUPPORTED_PARAMETERS = ("eventType", *_TIME_PARAMS, *_EQ_FIELDS, *_MATCH_KINDS, 
 def match_terms(value: str, kinds: tuple[int, ...]) -> tuple[list[str], list[str]]:
     """Exact values and prefixes one MATCH_ value stands for (EPC patterns as prefixes:
     ``urn:epc:idpat:sgtin:0614141.107346.*`` matches every serial and, for classes, every
-    lot of that GTIN)."""
+    lot of that GTIN). A pattern without a star names one EPC, and matches that EPC."""
     match = _EPC_URN.match(value)
     if match is None or match.group(1) != "idpat":
         return [value], []
     scheme, fields = match.group(2), match.group(3).split(".")
-    fixed = []
-    for part in fields:
-        if part == "*":
-            break
-        fixed.append(part)
-    stem = "".join(f"{part}." for part in fixed)
+    if "*" not in fields:
+        return [value, f"urn:epc:id:{scheme}:{match.group(3)}"], []
+    stem = "".join(f"{part}." for part in fields[:fields.index("*")])
     prefixes = [f"urn:epc:id:{scheme}:{stem}"]
     if _CLASS_KINDS & set(kinds) and scheme == "sgtin":
         prefixes.append(f"urn:epc:class:lgtin:{stem}")

@@ -65,10 +65,6 @@ class Criterion:
     thresholds: tuple[Threshold, ...] = ()
 
     @property
-    def principle(self) -> int:
-        return int(self.number.split(".")[0])
-
-    @property
     def sort_key(self) -> tuple[int, int]:
         major, minor = self.number.split(".")
         return int(major), int(minor)
@@ -215,9 +211,9 @@ def diff_criteria(old: Sequence[Criterion], new: Sequence[Criterion]) -> Standar
         for criterion in new_left.values():
             candidates.setdefault(key(criterion), []).append(criterion)
         for number, criterion in list(old_left.items()):
-            queue = candidates.get(key(criterion), [])
-            while queue and queue[0].number not in new_left:
-                queue.pop(0)
+            # A new criterion leaves new_left only here, popped from its one queue of this
+            # pass: every criterion still queued is still unpaired.
+            queue = candidates.get(key(criterion))
             if not queue:
                 continue
             match = queue.pop(0)
