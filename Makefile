@@ -8,7 +8,7 @@ PORT ?= 8000
 # Every package `make` installs, at one version each with the hashes of its files: the same
 # environment on every machine, whatever the index has published since. `make lock`
 # refreshes it from pyproject.toml and requirements/build.in.
-LOCK := requirements/dev.lock
+LOCK := requirements.txt
 LOCK_INDEX ?= https://pypi.org/simple
 UV_VERSION ?= 0.13.9
 

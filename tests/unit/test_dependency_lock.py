@@ -14,7 +14,7 @@ from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 ROOT = Path(__file__).resolve().parents[2]
-LOCK = ROOT / "requirements" / "dev.lock"
+LOCK = ROOT / "requirements.txt"
 
 
 def _locked() -> dict[str, list[tuple[Version, list[str]]]]:
