@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta
+from typing import Protocol, TypeVar
 
 from sqlalchemy.orm import Session
 
@@ -168,17 +169,34 @@ def pending_invitations(db: Session, actor: Actor | None) -> list[Invitation]:
     return repo.list_invitations(db, organization_id=org_id, now=utcnow())
 
 
+class _OneTime(Protocol):
+    expires_at: datetime
+
+
+_T = TypeVar("_T", bound=_OneTime)
+
+
+def _usable(found: _T | None, kind: str, subject: str, used_at: datetime | None,
+            used_hint: str) -> _T:
+    """A one-time token's record, if it can still be used: it exists, has not been used
+    and has not expired. Every refusal names the token field."""
+    if found is None:
+        raise NotFound(f"this {kind} is not valid", field="token")
+    if used_at is not None:
+        raise Conflict(f"{subject} {used_hint}", field="token")
+    if found.expires_at <= utcnow():
+        raise Conflict(f"{subject} has expired; ask for a new one", field="token")
+    return found
+
+
 def open_invitation(db: Session, token: str) -> Invitation:
     """The invitation behind a link, if it can still be accepted."""
     invitation = repo.invitation_by_digest(db, token_digest(token))
-    if invitation is None or invitation.revoked_at is not None:
-        raise NotFound("this invitation link is not valid", field="token")
-    if invitation.accepted_at is not None:
-        raise Conflict("this invitation has been accepted already; sign in instead",
-                       field="token")
-    if invitation.expires_at <= utcnow():
-        raise Conflict("this invitation has expired; ask for a new one", field="token")
-    return invitation
+    if invitation is not None and invitation.revoked_at is not None:
+        invitation = None
+    return _usable(invitation, "invitation link", "this invitation",
+                   None if invitation is None else invitation.accepted_at,
+                   "has been accepted already; sign in instead")
 
 
 def accept_invitation(db: Session, token: str, password: str) -> UserRead:
@@ -367,14 +385,9 @@ password; consider choosing a new one.
 def open_login_link(db: Session, token: str) -> LoginLink:
     """The sign-in link behind a token, if it still works."""
     link = repo.login_link_by_digest(db, token_digest(token))
-    if link is None:
-        raise NotFound("this sign-in link is not valid", field="token")
-    if link.used_at is not None:
-        raise Conflict("this sign-in link has been used already; ask for a new one",
-                       field="token")
-    if link.expires_at <= utcnow():
-        raise Conflict("this sign-in link has expired; ask for a new one", field="token")
-    return link
+    return _usable(link, "sign-in link", "this sign-in link",
+                   None if link is None else link.used_at,
+                   "has been used already; ask for a new one")
 
 
 def sign_in_with_link(db: Session, token: str, ip: str = "") -> User:
