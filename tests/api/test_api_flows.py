@@ -98,7 +98,7 @@ def test_invitation_flow(app: FastAPI, client: TestClient, db: Session,
     assert response.status_code == 201, response.text
     invitation = response.json()
     assert invitation["email"] == "newcomer@example.org"
-    assert invitation["accept_url"] == f"{settings.base_url}/invitations/{invitation['token']}"
+    assert invitation["accept_url"] == f"http://testserver/invitations/{invitation['token']}"
     accepted = client.post(f"{R}/invitations/{invitation['token']}/accept",
                            json={"password": "my-own-password"})
     assert accepted.status_code == 201, accepted.text

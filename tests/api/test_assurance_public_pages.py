@@ -89,7 +89,7 @@ def test_certificate_page_shows_facts_qr_links_and_history(client: TestClient,
     assert "Smelting" in body and "Norway" in body and "Germany" in body
     assert "Surveillance audit due" in body and "Full" in body
     assert '<svg' in page.text and 'class="qr-code"' in page.text
-    verify = settings.base_url.rstrip("/") + f"/certificates/{certified.number}"
+    verify = f"http://testserver/certificates/{certified.number}"
     assert verify in body
     assert f'href="/certificates/{certified.number}.pdf"' in page.text
     assert f'href="/api/v1/assurance/certificates/{certified.number}/document"' in page.text

@@ -52,9 +52,12 @@ class Inbox:
         assert self.arrived.wait(10), "no message reached the SMTP receiver"
         body = self.messages[-1].get_payload(decode=True)
         assert isinstance(body, bytes)
-        match = re.search(r"http://\S+/login/link/(\S+)", body.decode())
+        match = re.search(r"https?://\S+/login/link/(\S+)", body.decode())
         assert match, body
         return match.group(1)
+
+
+BASE = "https://stewardship.example.org"
 
 
 def _free_port() -> int:
@@ -188,10 +191,13 @@ def test_links_expire_and_unknown_addresses_get_the_same_answer(
     factories.user(db, Role.MEMBER_ADMIN, organization=factories.organization(db),
                    email=OWNER)
     mailer = Mailer(mail_settings)
-    unknown = accounts.request_login_link(db, "nobody@example.org", mail_settings, mailer)
-    known = accounts.request_login_link(db, OWNER, mail_settings, mailer)
+    unknown = accounts.request_login_link(db, "nobody@example.org", mail_settings, mailer,
+                                           base_url=BASE)
+    known = accounts.request_login_link(db, OWNER, mail_settings, mailer, base_url=BASE)
     assert unknown == known
     token = inbox.link()
+    sent = inbox.messages[-1].get_payload(decode=True)
+    assert isinstance(sent, bytes) and f"{BASE}/login/link/{token}" in sent.decode()
     assert len(inbox.messages) == 1  # nothing was sent for the unknown address
     db.execute(update(LoginLink).values(expires_at=utcnow() - timedelta(seconds=1)))
     from stewardship.core.errors import Conflict
@@ -206,7 +212,7 @@ def test_links_per_hour_are_limited(db: Session, mail_settings: Settings,
     factories.user(db, Role.SECRETARIAT, email=OWNER)
     mailer = Mailer(mail_settings)
     for _ in range(mail_settings.login_links_per_hour + 2):
-        accounts.request_login_link(db, OWNER, mail_settings, mailer)
+        accounts.request_login_link(db, OWNER, mail_settings, mailer, base_url=BASE)
     inbox.link()
     assert len(inbox.messages) == mail_settings.login_links_per_hour
 

@@ -33,7 +33,14 @@ from stewardship.complaints.schemas import (
 from stewardship.complaints.service import cases, filing, handling
 from stewardship.core.openapi import RATE_LIMITED
 from stewardship.core.pagination import Page
-from stewardship.core.web import CurrentActor, DbSession, OptionalActor, Pagination, settings_of
+from stewardship.core.web import (
+    CurrentActor,
+    DbSession,
+    OptionalActor,
+    Pagination,
+    public_base_url,
+    settings_of,
+)
 
 router = APIRouter(prefix="/api/v1/complaints", tags=["complaints"])
 
@@ -124,7 +131,7 @@ def file_complaint(request: Request, db: DbSession, actor: OptionalActor,
                                         source=client_source(request))
     return ComplaintFiled(reference=case.reference, status=case.status, due_on=case.due_on,
                           tracking_token=token,
-                          tracking_url=f"{settings.base_url}/complaints/track/{token}",
+                          tracking_url=f"{public_base_url(request)}/complaints/track/{token}",
                           attachments=case.attachments)
 
 

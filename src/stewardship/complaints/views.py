@@ -31,6 +31,7 @@ from stewardship.core.web import (
     DbSession,
     OptionalActor,
     Pagination,
+    public_base_url,
     redirect,
     settings_of,
 )
@@ -154,7 +155,7 @@ def file_complaint(request: Request, db: DbSession, actor: OptionalActor,
                        status_code=exc.status_code)
     return _render(request, "complaints/filed.html",
                    {"case": case, "token": token,
-                    "tracking_url": f"{settings.base_url}/complaints/track/{token}"},
+                    "tracking_url": f"{public_base_url(request)}/complaints/track/{token}"},
                    status_code=201, private=True)
 
 

@@ -22,7 +22,10 @@ class Settings(BaseSettings):
     )
     var_dir: Path = Path("var")
     secret_key: str = DEV_SECRET
-    base_url: str = "http://127.0.0.1:8000"
+    base_url: str = Field(
+        default="", description="The address the public reaches the platform at (e.g. "
+        "https://stewardship.example.org), printed in QR codes, PDFs and e-mailed links; "
+        "unset, each request's own address is used.")
     session_days: int = 14
     max_body_bytes: int = 26_214_400
     login_max_failures: int = 5

@@ -56,6 +56,14 @@ def settings_of(request: Request) -> Settings:
     return settings
 
 
+def public_base_url(request: Request) -> str:
+    """The address links printed or sent from this request start with: the configured
+    public base URL where there is one (a proxy in front), the address the request came
+    to otherwise (``make run PORT=...``). No trailing slash."""
+    configured = settings_of(request).base_url
+    return (configured or str(request.base_url)).rstrip("/")
+
+
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 

@@ -10,7 +10,14 @@ from fastapi.responses import JSONResponse
 
 from stewardship.core.openapi import RATE_LIMITED
 from stewardship.core.pagination import Page
-from stewardship.core.web import CurrentActor, DbSession, OptionalActor, Pagination, settings_of
+from stewardship.core.web import (
+    CurrentActor,
+    DbSession,
+    OptionalActor,
+    Pagination,
+    public_base_url,
+    settings_of,
+)
 from stewardship.registry.rules import Activity, MembershipClass, OrganizationStatus
 from stewardship.registry.schemas import (
     Accreditation,
@@ -266,7 +273,7 @@ def invite(request: Request, db: DbSession, actor: CurrentActor,
     invitation, token = accounts.invite(db, actor, body, settings)
     return InvitationCreated(id=invitation.id, email=invitation.email, role=invitation.role,
                              expires_at=invitation.expires_at, token=token,
-                             accept_url=f"{settings.base_url}/invitations/{token}")
+                             accept_url=f"{public_base_url(request)}/invitations/{token}")
 
 
 @router.post("/invitations/{token}/accept", response_model=UserRead,

@@ -28,6 +28,7 @@ from stewardship.core.web import (
     DbSession,
     OptionalActor,
     Pagination,
+    public_base_url,
     redirect,
     settings_of,
 )
@@ -538,7 +539,7 @@ def invite_auditor(request: Request, db: DbSession, actor: OptionalActor,
         return _firm_page(request, db, actor, slug, values=values,
                           errors=_errors(exc, prefix="invite_", fallback="email"),
                           status_code=exc.status_code)
-    invited = {"invitation": invitation, "link": f"{settings.base_url}/invitations/{token}"}
+    invited = {"invitation": invitation, "link": f"{public_base_url(request)}/invitations/{token}"}
     return _firm_page(request, db, actor, slug, invited=invited, status_code=201)
 
 
@@ -667,7 +668,7 @@ def invite_user(request: Request, db: DbSession, actor: OptionalActor, name: Sho
         db.rollback()
         return _users_page(request, db, actor, _first_page(request), values=values,
                            errors=_errors(exc, fallback="email"), status_code=exc.status_code)
-    invited = {"invitation": invitation, "link": f"{settings.base_url}/invitations/{token}"}
+    invited = {"invitation": invitation, "link": f"{public_base_url(request)}/invitations/{token}"}
     return _users_page(request, db, actor, _first_page(request), invited=invited,
                        status_code=201)
 

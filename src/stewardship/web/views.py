@@ -21,6 +21,7 @@ from stewardship.core.web import (
     DbSession,
     OptionalActor,
     Pagination,
+    public_base_url,
     redirect,
     settings_of,
 )
@@ -108,7 +109,8 @@ def send_login_link(request: Request, db: DbSession,
     """E-mail a one-time sign-in link: the way in past a lock on failed passwords."""
     try:
         sent = accounts.request_login_link(db, email, settings_of(request),
-                                           request.app.state.mailer, ip=_client(request))
+                                           request.app.state.mailer,
+                                           base_url=public_base_url(request), ip=_client(request))
     except DomainError as exc:
         db.rollback()
         return _render(request, "login_link.html",

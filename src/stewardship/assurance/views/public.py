@@ -41,6 +41,7 @@ from stewardship.core.web import (
     DbSession,
     OptionalActor,
     Pagination,
+    public_base_url,
     redirect,
     settings_of,
 )
@@ -163,7 +164,7 @@ def certificate_register(request: Request, db: DbSession, actor: OptionalActor,
 
 
 def _verify_url(request: Request, number: str) -> str:
-    return settings_of(request).base_url.rstrip("/") + certificates.verify_path(number)
+    return public_base_url(request) + certificates.verify_path(number)
 
 
 def _status_actions(actor: Actor | None, status: str) -> list[tuple[str, str]]:

@@ -22,7 +22,7 @@ from stewardship.core.errors import DomainError, NotFound
 from stewardship.core.forms import field_message, form_input
 from stewardship.core.pagination import PageParams
 from stewardship.core.templating import sentence
-from stewardship.core.web import settings_of
+from stewardship.core.web import public_base_url, settings_of
 from stewardship.custody import rules
 from stewardship.custody.rules import CocMaterial, ScrapKind, Transformation
 from stewardship.custody.schemas import Party
@@ -115,7 +115,7 @@ def reraise_access(exc: DomainError) -> None:
 
 
 def absolute(request: Request, path: str) -> str:
-    return settings_of(request).base_url.rstrip("/") + path
+    return public_base_url(request) + path
 
 
 def qr_svg(url: str) -> str:

@@ -335,9 +335,10 @@ LINK_SENT = ("if an account with this e-mail exists, a sign-in link is on its wa
 
 
 def request_login_link(db: Session, email: str, settings: Settings, mailer: Mailer,
-                       ip: str = "") -> str:
+                       base_url: str, ip: str = "") -> str:
     """E-mail a one-time sign-in link to the account's address; returns what to tell the
-    person asking, which is the same whether or not the account exists.
+    person asking, which is the same whether or not the account exists. The link starts
+    with ``base_url``, the platform's public address.
 
     The link lets the owner in past a lock that failed passwords put on their address. It
     goes only to the account's own mailbox, so asking for one gives nobody else anything;
@@ -361,7 +362,7 @@ def request_login_link(db: Session, email: str, settings: Settings, mailer: Mail
     db.add(link)
     db.flush()
     mailer.send(user.email, "Your sign-in link for Stewardship", LINK_MAIL.format(
-        name=user.name, url=f"{settings.base_url.rstrip('/')}/login/link/{token}",
+        name=user.name, url=f"{base_url.rstrip('/')}/login/link/{token}",
         minutes=settings.login_link_minutes))
     eventlog.append(db, THROTTLE, "registry.login.link_sent", f"user:{user.id}",
                     {"link": link.id, "expires_at": link.expires_at})
