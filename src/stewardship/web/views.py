@@ -25,6 +25,7 @@ from stewardship.core.web import (
     redirect,
     settings_of,
 )
+from stewardship.custody.service import documents
 from stewardship.registry.models import User
 from stewardship.registry.service import accounts, audit_firms, facilities, organizations
 
@@ -51,6 +52,28 @@ def home(request: Request, db: DbSession, actor: OptionalActor) -> Response:
     firms = audit_firms.list_audit_firms(db, actor, PageParams(page=1, per_page=1))
     return _render(request, "home.html", {"members": members, "facility_total": sites.total,
                                           "firm_total": firms.total})
+
+
+VERIFY_KINDS = (("STW-", certificates.verify_path), ("COC-", documents.verify_path))
+"""What a number printed on paper starts with, and the page that verifies it."""
+
+
+@router.get("/verify")
+def verify_lookup(request: Request,
+                  number: Annotated[str, Query(max_length=100)] = "") -> Response:
+    """One box for whatever a buyer holds: a certificate number or a CoC document
+    number; the QR code printed on either opens the same pages."""
+    wanted = "".join(number.split()).upper()
+    if not wanted:
+        return _render(request, "verify.html", {"number": "", "error": ""})
+    for prefix, path_of in VERIFY_KINDS:
+        if wanted.startswith(prefix) and len(wanted) > len(prefix):
+            return redirect(request, path_of(wanted))
+    return _render(request, "verify.html", {
+        "number": number.strip(),
+        "error": "A certificate number starts with STW- (for example STW-PS-2026-0001) and a "
+                 "CoC document number with COC- (for example COC-2026-K7QP3WXA4): type it as "
+                 "printed."}, 422)
 
 
 @router.get("/login")
