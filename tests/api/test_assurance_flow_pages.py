@@ -402,3 +402,27 @@ def test_moving_the_self_assessment_to_the_current_version_shows_the_report(
     old = self_assessment.get_self_assessment(db, w.admin, s.self_assessment_id)
     assert old.status == "moved"
     assert "Move to version" not in text(admin.get(f"/assurance/scopes/{s.id}/self-assessment"))
+
+
+def test_the_auditor_dashboard_lists_the_firms_audits_by_step(
+        db: Session, w: aw.World, signed_in: Callable[[Actor], TestClient]) -> None:
+    s = aw.scope(db, w)
+    running = aw.plan(db, w, s.id)
+    aw.start(db, w, running)
+    # A second member's audit by the same firm, not started yet.
+    later = aw.build(db, standard=False)
+    waiting = aw.scope(db, later)
+    aw.plan(db, later, waiting.id, firm=w.firm, lead=w.lead_auditor_id,
+            start_on=TODAY + timedelta(days=40))
+    page = signed_in(w.auditor).get("/dashboard")
+    assert page.status_code == 200
+    body = text(page)
+    assert "No audits are assigned" not in body
+    assert "1 in progress" in body and "1 planned" in body and "0 submitted" in body
+    assert s.name in body and waiting.name in body
+    assert body.index(s.name) < body.index("Planned") < body.index(waiting.name)
+    assert f'href="/assurance/audits/{running}"' in page.text
+    assert "All 2 audits of your firm" in body
+    # Another firm's auditor sees none of them.
+    other = text(signed_in(w.other_auditor).get("/dashboard"))
+    assert "No audits are assigned to your firm yet." in other

@@ -8,7 +8,9 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
+from stewardship.assurance.rules import AuditStatus
 from stewardship.assurance.schemas import CertificateQuery
+from stewardship.assurance.service import audits as audit_service
 from stewardship.assurance.service import certificates, dues
 from stewardship.core import eventlog
 from stewardship.core.auth import Role, require
@@ -218,7 +220,17 @@ def dashboard(request: Request, db: DbSession, actor: OptionalActor) -> Response
         template = "dashboards/member.html"
     else:
         assert actor.audit_firm_slug is not None
-        context.update(firm=audit_firms.get_audit_firm(db, actor, actor.audit_firm_slug))
+        first = PageParams(1, 10)
+        context.update(
+            firm=audit_firms.get_audit_firm(db, actor, actor.audit_firm_slug),
+            in_progress=audit_service.list_audits(db, actor, first,
+                                                  status=AuditStatus.IN_PROGRESS.value),
+            planned=audit_service.list_audits(db, actor, first,
+                                              status=AuditStatus.PLANNED.value),
+            submitted=audit_service.list_audits(db, actor, PageParams(1, 1),
+                                                status=AuditStatus.SUBMITTED.value),
+            all_audits=audit_service.list_audits(db, actor, PageParams(1, 1)),
+        )
         template = "dashboards/auditor.html"
     return _render(request, template, context)
 
