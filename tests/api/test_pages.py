@@ -685,3 +685,23 @@ def test_event_log_page_reports_the_chain(db: Session,
     assert "registry.organization.applied" not in only_entities
     assert "No events of a kind starting with" in text(
         browser.get("/secretariat/events?kind=nothing.here"))
+
+
+def test_the_secretariat_menu_is_grouped_without_near_duplicates(
+        db: Session, signed_in: Callable[[Actor], TestClient]) -> None:
+    page = signed_in(factories.user(db, Role.SECRETARIAT)).get("/secretariat/audits")
+    assert page.status_code == 200
+    wide = page.text[page.text.index('<div class="nav-wide">'):page.text.index("</nav>")]
+    menu = wide[:wide.index('<div class="nav-account">')]
+    outer = re.sub(r"(<summary[^>]*>[^<]+</summary>).*?</details>", r"\1", menu, flags=re.S)
+    top = re.findall(r'<summary[^>]*>([^<]+)</summary>|<a href="[^"]+"[^>]*>([^<]+)</a>', outer)
+    labels = [group or link for group, link in top]
+    assert labels == ["Dashboard", "Members", "Standards", "Assurance", "Complaints",
+                      "Custody", "Event log", "Verify"]
+    links = re.findall(r'<a href="([^"]+)"[^>]*>([^<]+)</a>', menu)
+    names = [name for _, name in links]
+    assert len(names) == len(set(names)), names
+    assert len(links) == 18 and "/secretariat/audit-firms" in dict(links)
+    # The group of the page shown is marked; the link itself is the current page.
+    assert re.search(r'<summary aria-current="true">Assurance</summary>', menu)
+    assert '<a href="/secretariat/audits" aria-current="page">' in menu
