@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from stewardship.core import clock
@@ -204,7 +204,7 @@ def test_seating_from_csv_is_all_or_nothing_with_a_report_naming_row_and_field(
 
 
 def test_seating_from_a_csv_file_through_the_page(
-        db: Session, signed_in: Callable[[Actor], TestClient]) -> None:
+        db: Session, signed_in: Callable[[Actor], TestClient]) -> None:  # noqa: F811
     staff_actor = factories.user(db, Role.SECRETARIAT)
     browser = signed_in(staff_actor)
     page = browser.get("/secretariat/standards/body")
