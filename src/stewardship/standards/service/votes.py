@@ -197,6 +197,25 @@ def _row_input(cells: dict[str, str]) -> BodyMemberCreate:
     return BodyMemberCreate.model_validate(values)
 
 
+def _seat_row(db: Session, actor: Actor, line: int, cells: dict[str, str]) -> list[SeatingRow]:
+    """Seat one row of a seating file, in a savepoint; what it did, or each fault."""
+    try:
+        data = _row_input(cells)
+    except ValidationError as exc:
+        return [SeatingRow(row=line, ok=False, field=str(err["loc"][0]) if err["loc"] else None,
+                           message=str(err["msg"]).removeprefix("Value error, "))
+                for err in exc.errors()]
+    try:
+        with db.begin_nested():
+            member = _seat(db, actor, data)
+    except DomainError as exc:
+        return [SeatingRow(row=line, ok=False, field=field or None, message=message)
+                for field, message in (exc.field_errors() or {"": exc.message}).items()]
+    return [SeatingRow(row=line, ok=True,
+                       message=f"{member.name}, {member.chamber.replace('_', ' ')}, "
+                               f"{member.term_starts_on} to {member.term_ends_on}")]
+
+
 def seat_from_csv(db: Session, actor: Actor | None, text: str) -> SeatingReport:
     """Seat the body from a CSV file (secretariat): one seat per row, columns email, name,
     chamber, affiliation, term_starts_on, term_ends_on (name only for a person without an
@@ -206,36 +225,14 @@ def seat_from_csv(db: Session, actor: Actor | None, text: str) -> SeatingReport:
     actor = require(actor, Role.SECRETARIAT, action="seat body members")
     rows = _seating_rows(text)
     results: list[SeatingRow] = []
-    outer = db.begin_nested()
-    for line, cells in rows:
-        try:
-            data = _row_input(cells)
-        except ValidationError as exc:
-            for err in exc.errors():
-                field = str(err["loc"][0]) if err["loc"] else None
-                results.append(SeatingRow(row=line, ok=False, field=field,
-                                          message=str(err["msg"]).removeprefix(
-                                              "Value error, ")))
-            continue
-        inner = db.begin_nested()
-        try:
-            member = _seat(db, actor, data)
-        except DomainError as exc:
-            inner.rollback()
-            fields = exc.field_errors() or {"": exc.message}
-            for field, message in fields.items():
-                results.append(SeatingRow(row=line, ok=False, field=field or None,
-                                          message=message))
-            continue
-        inner.commit()
-        results.append(SeatingRow(
-            row=line, ok=True, message=f"{member.name}, {member.chamber.replace('_', ' ')}, "
-                                       f"{member.term_starts_on} to {member.term_ends_on}"))
-    report = SeatingReport(seated=0, rows=results)
-    if any(not r.ok for r in results):
-        outer.rollback()
-        raise SeatingRefused(report)
-    outer.commit()
+    # The whole file in one savepoint, each row in one of its own: a refused row is
+    # undone alone and reported, and any refusal undoes every row.
+    with db.begin_nested():
+        for line, cells in rows:
+            results.extend(_seat_row(db, actor, line, cells))
+        report = SeatingReport(seated=0, rows=results)
+        if any(not r.ok for r in results):
+            raise SeatingRefused(report)
     return report.model_copy(update={"seated": len(results)})
 
 
