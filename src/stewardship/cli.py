@@ -212,6 +212,26 @@ def standards_export(
         console.print(f"[green]Wrote[/] {output}")
 
 
+@standards_app.command("close-votes")
+def standards_close_votes() -> None:
+    """Close and count every vote past its closing time, and publish its tally (each vote
+    once, however often this runs). Votes also close on their first read after closing
+    time; run this from cron or a timer so that the tally and the revision's new status
+    are out without waiting for a reader."""
+    from stewardship.standards.service import votes
+
+    factory = make_sessionmaker(_migrated_engine())
+    with transaction(factory) as db:
+        closed = [votes.get_vote(db, vote_id) for vote_id in votes.close_due(db)]
+    if not closed:
+        console.print("No vote is past its closing time.")
+        return
+    for vote in closed:
+        console.print(f"Vote {vote.id} closed at {vote.closes_at:%Y-%m-%d %H:%M} UTC: "
+                      f"{'PASSED' if vote.passed else 'NOT PASSED'} (yes {vote.yes}, "
+                      f"no {vote.no}, abstain {vote.abstain}, {vote.eligible} eligible)")
+
+
 AUDIT_STAGES = {"movements": "Summing the movements", "accounts": "Checking the accounts",
                 "event log": "Verifying the event log", "documents": "Reading the documents",
                 "journal": "Checking the journal against its legs",

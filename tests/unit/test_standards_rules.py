@@ -627,3 +627,52 @@ def test_a_threshold_is_found_in_whichever_criterion_holds_it() -> None:
     assert package.threshold("water_max") is WATER
     assert package.threshold("ghg_max") is GHG
     assert package.threshold("energy_max") is None
+
+
+# --- seats and closing times ------------------------------------------------------------
+
+
+def test_industry_seats_need_a_users_organisation_and_other_chambers_do_not() -> None:
+    from stewardship.standards.rules import Chamber, check_seat_holder
+
+    for chamber in (Chamber.INDUSTRY_UPSTREAM, Chamber.INDUSTRY_DOWNSTREAM):
+        check_seat_holder(chamber, has_account=True, has_organization=True)
+        with pytest.raises(ValueError, match="member organisation"):
+            check_seat_holder(chamber, has_account=False, has_organization=False)
+        with pytest.raises(ValueError):
+            check_seat_holder(chamber, has_account=True, has_organization=False)
+    for chamber in (Chamber.CIVIL_SOCIETY, Chamber.INDIGENOUS_PEOPLES):
+        check_seat_holder(chamber, has_account=False, has_organization=False)
+
+
+def test_a_seat_counts_within_its_term_until_the_day_it_ends_early() -> None:
+    from datetime import date
+
+    from stewardship.standards.rules import check_seat_end, last_serving_day, seat_serves
+
+    start, end = date(2030, 1, 1), date(2031, 12, 31)
+    assert seat_serves(start, end, None, start) and seat_serves(start, end, None, end)
+    assert not seat_serves(start, end, None, date(2029, 12, 31))
+    assert not seat_serves(start, end, None, date(2032, 1, 1))
+    ended = date(2030, 6, 1)
+    assert seat_serves(start, end, ended, date(2030, 5, 31))
+    assert not seat_serves(start, end, ended, ended)
+    assert last_serving_day(end, None) == end
+    assert last_serving_day(end, ended) == date(2030, 5, 31)
+    check_seat_end(start, end, start)
+    check_seat_end(start, end, end)
+    for outside in (date(2029, 12, 31), date(2032, 1, 1)):
+        with pytest.raises(ValueError, match="can end from 2030-01-01"):
+            check_seat_end(start, end, outside)
+
+
+def test_a_vote_closes_at_midnight_utc_after_its_closing_day() -> None:
+    from datetime import UTC, date, datetime
+
+    from stewardship.standards.rules import closing_instant, counting_day, vote_is_due
+
+    day = date(2030, 12, 31)
+    assert closing_instant(day) == datetime(2031, 1, 1, tzinfo=UTC)
+    assert not vote_is_due(day, day) and vote_is_due(day, date(2031, 1, 1))
+    assert counting_day(day, date(2031, 1, 3)) == day
+    assert counting_day(day, date(2030, 12, 20)) == date(2030, 12, 20)

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import DateTime, Engine, MetaData, Uuid, create_engine, event
 from sqlalchemy.engine import make_url
@@ -146,6 +146,7 @@ class WriterGate:
 _gates: dict[str, WriterGate] = {}
 _gates_guard = threading.Lock()
 _read_engines: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictionary()
+_writing_engines: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictionary()
 
 
 def writer_gate(engine: Engine) -> WriterGate | None:
@@ -168,6 +169,7 @@ def read_only_engine(engine: Engine) -> Engine:
     found = _read_engines.get(engine)
     if found is None:
         found = _read_engines[engine] = engine.execution_options(**{READ_ONLY: True})
+        _writing_engines[found] = engine
     return found
 
 
@@ -298,3 +300,25 @@ def transaction(factory: sessionmaker[Session], *, write: bool = True,
             gate.release()
         if later:
             _run_after_commit(factory, later)
+
+
+T = TypeVar("T")
+
+
+def write_now(session: Session, work: Callable[[Session], T]) -> T:
+    """Do ``work`` that a unit of work found due (a vote past its closing time) and that
+    must be stored whatever the unit goes on to do.
+
+    In a unit that may write, ``work`` runs in it. A read-only unit (a GET) must not
+    write: its transaction, which has only read, is ended first so that it holds no
+    connection; ``work`` runs in a short writing unit of its own that commits; and the
+    session then reads on in a new transaction that sees what ``work`` stored. Objects the
+    session had loaded are expired: load what you need after calling this.
+    """
+    bind = session.get_bind()
+    engine = _writing_engines.get(bind) if isinstance(bind, Engine) else None
+    if engine is None:
+        return work(session)
+    session.rollback()
+    with transaction(make_sessionmaker(engine)) as writer:
+        return work(writer)

@@ -9,17 +9,13 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from starlette.datastructures import UploadFile
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from stewardship.core.errors import InvalidInput, PayloadTooLarge
+from stewardship.core.uploads import read_text_upload
 from stewardship.core.web import CurrentActor, DbSession
 from stewardship.interop import csv_import
 from stewardship.interop.csv_import import MAX_BYTES, ImportReport
 
 router = APIRouter(prefix="/api/v1/custody", tags=["custody"])
-
-CSV_TYPES = ("text/csv", "text/plain", "application/csv", "application/vnd.ms-excel")
 
 REQUEST_BODY: dict[str, Any] = {
     "required": True,
@@ -47,43 +43,13 @@ REFUSED: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _too_large() -> PayloadTooLarge:
-    return PayloadTooLarge(f"the file is larger than {MAX_BYTES:,} bytes; split it into "
-                           "several imports", field="file")
-
-
 async def read_csv(request: Request) -> str:
     """The CSV text of a ``text/csv`` body or of the ``file`` field of a form, read at
     most one byte past the limit."""
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type == "multipart/form-data":
-        try:
-            form = await request.form(max_files=1, max_fields=1)
-        except StarletteHTTPException as exc:  # a form Starlette cannot read (400)
-            raise InvalidInput(f"the form cannot be read: {exc.detail}; send the CSV file "
-                               "alone, in the field 'file'", field="file") from None
-        upload = form.get("file")
-        if not isinstance(upload, UploadFile):
-            raise InvalidInput("send the CSV file in the form field 'file'", field="file")
-        data = await upload.read(MAX_BYTES + 1)
-    elif content_type in CSV_TYPES:
-        chunks = bytearray()
-        async for chunk in request.stream():
-            chunks += chunk
-            if len(chunks) > MAX_BYTES:
-                raise _too_large()
-        data = bytes(chunks)
-    else:
-        raise InvalidInput("send the file as text/csv, or as multipart/form-data in the "
-                           f"field 'file', not {content_type or 'without a content type'}",
-                           field="content-type")
-    if len(data) > MAX_BYTES:
-        raise _too_large()
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise InvalidInput("the file is not UTF-8 text: save it as 'CSV UTF-8'",
-                           field="file") from None
+    return await read_text_upload(
+        request, max_bytes=MAX_BYTES,
+        too_large=f"the file is larger than {MAX_BYTES:,} bytes; split it into several "
+                  "imports")
 
 
 CsvText = Annotated[str, Depends(read_csv)]

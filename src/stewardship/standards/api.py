@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, status
+from fastapi import APIRouter, Depends, Query, Request, status
 from fastapi.responses import PlainTextResponse
 
 from stewardship.core.openapi import RATE_LIMITED
 from stewardship.core.params import MAX_VERSION, VersionNumber
+from stewardship.core.uploads import csv_request_body, read_text_upload
 from stewardship.core.web import CurrentActor, DbSession, OptionalActor, settings_of
 from stewardship.registry.rules import Activity
 from stewardship.standards.package import MAX_PACKAGE_BYTES
@@ -17,6 +18,7 @@ from stewardship.standards.schemas import (
     ApplicabilityQuery,
     ApplicabilityRead,
     BallotCast,
+    BallotRecord,
     BodyMemberCreate,
     BodyMemberRead,
     CommentCreate,
@@ -31,6 +33,8 @@ from stewardship.standards.schemas import (
     RevisionCreate,
     RevisionRead,
     RoundOpen,
+    SeatEnd,
+    SeatingReport,
     StandardRead,
     Transition,
     VersionRead,
@@ -40,6 +44,7 @@ from stewardship.standards.schemas import (
 from stewardship.standards.service import library, revisions, votes
 
 router = APIRouter(prefix="/api/v1/standards", tags=["standards"])
+MAX_SEATING_BYTES = 200_000
 
 YAML_BODY = {
     "requestBody": {
@@ -223,8 +228,50 @@ def list_body(db: DbSession) -> list[BodyMemberRead]:
 @router.post("/body", response_model=BodyMemberRead, status_code=status.HTTP_201_CREATED,
              tags=["standard setting"])
 def seat_member(db: DbSession, actor: CurrentActor, body: BodyMemberCreate) -> BodyMemberRead:
-    """Seat a user on the body in a chamber for a term (secretariat)."""
+    """Seat a member on the body in a chamber for a term (secretariat): a user found by
+    e-mail, or a person without an organisation or account, given by name and e-mail."""
     return votes.add_body_member(db, actor, body)
+
+
+SEATING_BODY = csv_request_body(
+    "email,name,chamber,affiliation,term_starts_on,term_ends_on\n"
+    "a.mensah@upstream.example,,industry_upstream,Upstream Metals,2027-01-01,2028-12-31\n"
+    "n.tjapaltjarri@ipaf.example,Nora Tjapaltjarri,indigenous_peoples,Nominated by the "
+    "Indigenous Peoples Advisory Forum,2027-01-01,2028-12-31\n")
+SEATING_REFUSED: dict[int | str, dict[str, Any]] = {
+    422: {"description": "Rows are refused (nobody seated): the error names each row and "
+                         "column, and `report` holds the whole row-by-row report; or the "
+                         "file itself is malformed"},
+    413: {"description": f"The file is larger than {MAX_SEATING_BYTES:,} bytes"},
+}
+
+
+async def read_seating_csv(request: Request) -> str:
+    return await read_text_upload(request, max_bytes=MAX_SEATING_BYTES,
+                                  too_large=f"the file is larger than {MAX_SEATING_BYTES:,} "
+                                            "bytes")
+
+
+@router.post("/body/import", response_model=SeatingReport, status_code=status.HTTP_201_CREATED,
+             responses=SEATING_REFUSED, openapi_extra={"requestBody": SEATING_BODY},
+             tags=["standard setting"])
+def seat_from_csv(db: DbSession, actor: CurrentActor,
+                  text: Annotated[str, Depends(read_seating_csv)]) -> SeatingReport:
+    """Seat the body from a CSV file (secretariat): columns email, name, chamber,
+    affiliation, term_starts_on, term_ends_on; one seat per row. A user is found by
+    e-mail; a person without an organisation or account is seated in their own right with
+    a name (civil society or Indigenous peoples chamber). Every row is checked; the seats
+    are stored only when every row is valid, otherwise 422 names each refused row and
+    column and nobody is seated."""
+    return votes.seat_from_csv(db, actor, text)
+
+
+@router.post("/body/{member_id}/end", response_model=BodyMemberRead, tags=["standard setting"])
+def end_seat(db: DbSession, actor: CurrentActor, member_id: uuid.UUID,
+             body: SeatEnd) -> BodyMemberRead:
+    """End a seat before its term, with the reason (secretariat). From `ended_on` the seat
+    no longer counts for the quorum of a vote, nor may it vote; it stays on record."""
+    return votes.end_seat(db, actor, member_id, body)
 
 
 @router.post("/revisions/{revision_id}/votes", response_model=RevisionRead,
@@ -237,7 +284,8 @@ def open_vote(request: Request, db: DbSession, actor: CurrentActor, revision_id:
 
 @router.get("/votes/{vote_id}", response_model=VoteRead, tags=["standard setting"])
 def get_vote(db: DbSession, vote_id: uuid.UUID) -> VoteRead:
-    """A vote; the tally by chamber and who voted how are public once it closes."""
+    """A vote; the tally by chamber and who voted how are public once it closes. Past
+    its closing time (`closes_at`) a vote closes itself: the first read counts it."""
     return votes.get_vote(db, vote_id)
 
 
@@ -245,6 +293,15 @@ def get_vote(db: DbSession, vote_id: uuid.UUID) -> VoteRead:
 def cast(db: DbSession, actor: CurrentActor, vote_id: uuid.UUID, body: BallotCast) -> VoteRead:
     """Cast or change your ballot (members of the body on the vote's roll)."""
     return votes.cast(db, actor, vote_id, body.choice)
+
+
+@router.put("/votes/{vote_id}/ballots/{member_id}", response_model=VoteRead,
+            tags=["standard setting"])
+def record_ballot(db: DbSession, actor: CurrentActor, vote_id: uuid.UUID,
+                  member_id: uuid.UUID, body: BallotRecord) -> VoteRead:
+    """Record the ballot that a member seated without an account sent in (secretariat),
+    saying how it came."""
+    return votes.record_ballot(db, actor, vote_id, member_id, body.choice, body.received_by)
 
 
 @router.post("/votes/{vote_id}/close", response_model=RevisionRead, tags=["standard setting"])

@@ -127,6 +127,8 @@ def load_demo_standards(db: Session, actor: Actor, seats: list[dict[str, str]],
     members = repo.active_body_members(db, today)
     choices = [Choice.YES] * max(0, len(members) - 2) + [Choice.NO, Choice.ABSTAIN]
     for member, choice in zip(members, choices, strict=False):
-        user = accounts.user_actor(db, member.user_id)
-        votes.cast(db, user, vote_id, choice)
+        if member.user_id is None:
+            votes.record_ballot(db, actor, vote_id, member.id, choice, "by e-mail")
+        else:
+            votes.cast(db, accounts.user_actor(db, member.user_id), vote_id, choice)
     votes.close_vote(db, actor, vote_id)

@@ -181,16 +181,30 @@ class Comment(IdMixin, Base):
 
 
 class BodyMember(IdMixin, TimestampMixin, Base):
-    """A member of the standard-setting body, in one chamber, for a term."""
+    """A seat on the standard-setting body: one person, in one chamber, for a term.
+
+    The holder is a user of the platform, or a person in their own right (no organisation,
+    no account) known by name and e-mail. A seat that ends before its term keeps its row:
+    ``ended_on`` is the first day it no longer counts."""
 
     __tablename__ = "body_members"
+    __table_args__ = (
+        CheckConstraint("user_id IS NOT NULL OR email IS NOT NULL", name="holder"),
+        CheckConstraint("(ended_on IS NULL) = (end_reason IS NULL)", name="end_reason"),
+    )
 
-    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), index=True)
+    user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"), index=True)
+    """Null for a person seated in their own right, without an account."""
+    email: Mapped[str | None] = mapped_column(String(254), index=True)
+    """Contact of a person seated without an account (lower-cased); kept private."""
     name: Mapped[str] = mapped_column(String(200))
     affiliation: Mapped[str] = mapped_column(String(200), default="")
     chamber: Mapped[str] = mapped_column(String(30))
     term_starts_on: Mapped[date] = mapped_column(Date)
     term_ends_on: Mapped[date] = mapped_column(Date)
+    ended_on: Mapped[date | None] = mapped_column(Date)
+    """Set when the seat ends before its term: from this day it no longer counts."""
+    end_reason: Mapped[str | None] = mapped_column(Text)
 
 
 class Vote(IdMixin, Base):

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import date, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from stewardship.standards.models import (
@@ -124,13 +124,25 @@ def body_members(db: Session) -> list[BodyMember]:
 
 
 def active_body_members(db: Session, on: date) -> list[BodyMember]:
-    return list(db.scalars(select(BodyMember).where(BodyMember.term_starts_on <= on,
-                                                    BodyMember.term_ends_on >= on)
-                           .order_by(BodyMember.chamber, BodyMember.name)))
+    """Seats that count on ``on``: within their term and not ended before it."""
+    return list(db.scalars(select(BodyMember).where(
+        BodyMember.term_starts_on <= on, BodyMember.term_ends_on >= on,
+        or_(BodyMember.ended_on.is_(None), BodyMember.ended_on > on))
+        .order_by(BodyMember.chamber, BodyMember.name)))
 
 
 def body_members_of_user(db: Session, user_id: uuid.UUID) -> list[BodyMember]:
     return list(db.scalars(select(BodyMember).where(BodyMember.user_id == user_id)))
+
+
+def body_members_of_email(db: Session, email: str) -> list[BodyMember]:
+    """Seats held without an account by the person with this contact address."""
+    return list(db.scalars(select(BodyMember).where(BodyMember.user_id.is_(None),
+                                                    BodyMember.email == email)))
+
+
+def body_member_by_id(db: Session, member_id: uuid.UUID) -> BodyMember | None:
+    return db.get(BodyMember, member_id, populate_existing=True)
 
 
 def body_members_by_ids(db: Session, ids: Sequence[uuid.UUID]) -> list[BodyMember]:
@@ -147,6 +159,28 @@ def vote_by_id(db: Session, vote_id: uuid.UUID) -> Vote | None:
 def votes_of(db: Session, revision_id: uuid.UUID) -> list[Vote]:
     return list(db.scalars(select(Vote).where(Vote.revision_id == revision_id)
                            .order_by(Vote.opened_at)))
+
+
+def vote_for_update(db: Session, vote_id: uuid.UUID) -> Vote | None:
+    """The vote, its row locked until the transaction ends (PostgreSQL; SQLite has one
+    writer at a time), read afresh."""
+    return db.scalar(select(Vote).where(Vote.id == vote_id).with_for_update()
+                     .execution_options(populate_existing=True))
+
+
+def due_votes(db: Session, today: date, *, vote_id: uuid.UUID | None = None,
+              revision_id: uuid.UUID | None = None, lock: bool = False) -> list[Vote]:
+    """Open votes whose closing day is over (of one vote or revision, or all), oldest
+    first; ``lock`` locks their rows and reads them afresh."""
+    query = select(Vote).where(Vote.closed_at.is_(None), Vote.closes_on < today)
+    if vote_id is not None:
+        query = query.where(Vote.id == vote_id)
+    if revision_id is not None:
+        query = query.where(Vote.revision_id == revision_id)
+    query = query.order_by(Vote.closes_on, Vote.opened_at)
+    if lock:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    return list(db.scalars(query))
 
 
 def open_vote_of(db: Session, revision_id: uuid.UUID) -> Vote | None:

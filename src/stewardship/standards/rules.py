@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from fractions import Fraction
@@ -342,6 +342,58 @@ class Chamber(StrEnum):
     INDUSTRY_DOWNSTREAM = "industry_downstream"
     CIVIL_SOCIETY = "civil_society"
     INDIGENOUS_PEOPLES = "indigenous_peoples"
+
+
+INDUSTRY_CHAMBERS = frozenset({Chamber.INDUSTRY_UPSTREAM, Chamber.INDUSTRY_DOWNSTREAM})
+"""Chambers whose seats speak for industry members: a seat there is held through a user of
+a member organisation. Civil society and Indigenous peoples' seats may be held by a person
+in their own right (an independent expert, a representative nominated by the Indigenous
+Peoples Advisory Forum), who needs no organisation and no account."""
+
+
+def check_seat_holder(chamber: Chamber, *, has_account: bool, has_organization: bool) -> None:
+    """Raise ValueError, saying why, unless this holder may take a seat in ``chamber``."""
+    if chamber in INDUSTRY_CHAMBERS and not (has_account and has_organization):
+        raise ValueError(f"a seat in the {chamber.value.replace('_', ' ')} chamber is held "
+                         "through a user of a member organisation; seat a person without an "
+                         "organisation in the civil society or Indigenous peoples chamber")
+
+
+def seat_serves(term_starts_on: date, term_ends_on: date, ended_on: date | None,
+                on: date) -> bool:
+    """Whether a seat counts on day ``on``: within its term (both days included) and before
+    the day it ended early, if it did."""
+    return term_starts_on <= on <= term_ends_on and (ended_on is None or on < ended_on)
+
+
+def last_serving_day(term_ends_on: date, ended_on: date | None) -> date:
+    """The last day a seat counts: its term's end, or the day before it ended early."""
+    return term_ends_on if ended_on is None else min(term_ends_on, ended_on - timedelta(days=1))
+
+
+def check_seat_end(term_starts_on: date, term_ends_on: date, ended_on: date) -> None:
+    """An early end falls within the term: from its first day (the seat never counted) to
+    its last (the seat stops counting on that day)."""
+    if not term_starts_on <= ended_on <= term_ends_on:
+        raise ValueError(f"the seat can end from {term_starts_on} (its first day) to "
+                         f"{term_ends_on} (its term's last day); after that it ends with "
+                         "its term")
+
+
+def vote_is_due(closes_on: date, today: date) -> bool:
+    """A vote runs to the end of its closing day (UTC) and is due to close after it."""
+    return today > closes_on
+
+
+def closing_instant(closes_on: date) -> datetime:
+    """The moment a vote closes by itself: midnight UTC at the end of its closing day."""
+    return datetime.combine(closes_on + timedelta(days=1), time(0), UTC)
+
+
+def counting_day(closes_on: date, today: date) -> date:
+    """The day whose seats a vote's count takes: its closing day, or today when it is
+    closed before then."""
+    return min(closes_on, today)
 
 
 @dataclass(frozen=True)

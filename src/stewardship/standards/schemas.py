@@ -227,6 +227,10 @@ class RollEntry(OutputModel):
     affiliation: str
     chamber: str
     choice: str | None = Field(description="null: did not vote")
+    counted: bool = Field(default=True, description="False: the seat ended before the "
+                                                    "count, so neither it nor its ballot "
+                                                    "counted")
+    seat_ended_on: date | None = None
 
 
 class OwnBallotRead(OutputModel):
@@ -242,6 +246,8 @@ class VoteRead(OutputModel):
     revision_id: uuid.UUID
     opened_at: datetime
     closes_on: date
+    closes_at: datetime = Field(description="When the vote closes by itself: midnight UTC "
+                                            "after its closing day")
     pass_share: str
     quorum_share: str
     eligible: int
@@ -280,7 +286,12 @@ class RevisionRead(OutputModel):
 
 
 class BodyMemberCreate(InputModel):
-    email: EmailStr = Field(description="The member's user account")
+    email: EmailStr = Field(description="The e-mail of the member's user account; for a "
+                                        "person seated in their own right (no organisation, "
+                                        "no account), their contact address")
+    name: str | None = Field(default=None, min_length=2, max_length=200,
+                             description="Needed for a person without an account; a user's "
+                                         "seat takes the user's name")
     affiliation: str = Field(default="", max_length=200)
     chamber: Chamber
     term_starts_on: date
@@ -294,5 +305,34 @@ class BodyMemberRead(OutputModel):
     chamber: str
     term_starts_on: date
     term_ends_on: date
+    has_account: bool = Field(description="False: seated in their own right, without an "
+                                          "account; the secretariat records their ballots")
+    ended_on: date | None = Field(description="The seat ended before its term: from this "
+                                              "day it no longer counts")
+    end_reason: str | None
 
 
+class SeatEnd(InputModel):
+    ended_on: date = Field(description="The first day the seat no longer counts")
+    reason: str = Field(min_length=3, max_length=2000)
+
+
+class SeatingRow(OutputModel):
+    row: int = Field(description="Line of the file; the header is line 1")
+    ok: bool
+    field: str | None = Field(default=None, description="The column at fault")
+    message: str = Field(description="Who the row seats, or why it is refused")
+
+
+class SeatingReport(OutputModel):
+    seated: int = Field(description="Seats created; 0 unless every row is valid")
+    rows: list[SeatingRow]
+
+
+class BallotRecord(InputModel):
+    """A ballot that a member without an account sent to the secretariat."""
+
+    choice: Choice
+    received_by: str = Field(min_length=3, max_length=200,
+                             description="How the ballot reached the secretariat "
+                                         "(e-mail of 3 May, the meeting's minutes...)")

@@ -42,6 +42,7 @@ from stewardship.standards.schemas import (
     RevisionCreate,
     RevisionRead,
     RoundOpen,
+    SeatEnd,
     StandardRead,
     VersionSummary,
     VoteOpen,
@@ -149,16 +150,16 @@ def _refused(db: Any, exc: DomainError, fields: set[str]) -> None:
     db.rollback()
 
 
-def _upload_text(upload: UploadFile | None, field: str) -> str:
+def _upload_text(upload: UploadFile | None, field: str, kind: str = "YAML") -> str:
     if upload is None:
         return ""
     raw = upload.file.read(MAX_PACKAGE_BYTES + 1)
     if len(raw) > MAX_PACKAGE_BYTES:
         raise InvalidInput(f"the file is larger than {MAX_PACKAGE_BYTES} bytes", field=field)
     try:
-        return raw.decode("utf-8")
+        return raw.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise InvalidInput("the file is not UTF-8 text; save it as UTF-8 YAML",
+        raise InvalidInput(f"the file is not UTF-8 text; save it as UTF-8 {kind}",
                            field=field) from None
 
 
@@ -453,7 +454,8 @@ def _vote_page(request: Request, db: Any, actor: Actor | None, vote_id: uuid.UUI
     revision = revisions.get_revision(db, actor, vote.revision_id)
     on_roll: dict[str, int] = {}
     for entry in vote.roll:
-        on_roll[entry.chamber] = on_roll.get(entry.chamber, 0) + 1
+        if entry.counted:
+            on_roll[entry.chamber] = on_roll.get(entry.chamber, 0) + 1
     status_code = extra.pop("status_code", 200)
     return _render(request, "vote.html", {
         "vote": vote, "revision": revision, "mine": votes.own_ballot(db, actor, vote_id),
@@ -525,7 +527,7 @@ def _admin_body(request: Request, db: Any, **extra: Any) -> Response:
     values = {"term_starts_on": today.isoformat(), **extra.pop("values", {})}
     return _render(request, "admin_body.html", {
         "members": members, "serving": serving, "chambers": CHAMBERS, "values": values,
-        **extra}, status_code=status_code)
+        "form": "", **extra}, status_code=status_code)
 
 
 @router.get("/secretariat/standards/body")
@@ -536,20 +538,61 @@ def admin_body_page(request: Request, db: DbSession, actor: OptionalActor) -> Re
 
 @router.post("/secretariat/standards/body", dependencies=[CsrfChecked])
 def seat_member(request: Request, db: DbSession, actor: OptionalActor, email: Text = "",
-                chamber: Text = "", affiliation: Text = "", term_starts_on: Text = "",
-                term_ends_on: Text = "") -> Response:
+                name: Text = "", chamber: Text = "", affiliation: Text = "",
+                term_starts_on: Text = "", term_ends_on: Text = "") -> Response:
     require(actor, Role.SECRETARIAT, action="seat body members")
-    values = {"email": email, "chamber": chamber, "affiliation": affiliation,
+    values = {"email": email, "name": name, "chamber": chamber, "affiliation": affiliation,
               "term_starts_on": term_starts_on, "term_ends_on": term_ends_on}
     try:
-        seated = votes.add_body_member(db, actor, _build(BodyMemberCreate, values))
+        seated = votes.add_body_member(db, actor, _build(
+            BodyMemberCreate, {**values, "name": name.strip() or None}))
     except DomainError as exc:
         _refused(db, exc, set(values))
-        return _admin_body(request, db, values=values, status_code=exc.status_code,
-                           **_problems(exc, set(values)))
+        return _admin_body(request, db, values=values, form="seat",
+                           status_code=exc.status_code, **_problems(exc, set(values)))
+    own = "" if seated.has_account else " in their own right"
     return redirect(request, "/secretariat/standards/body",
-                    f"{seated.name} is seated in the {LABELS['chamber'][seated.chamber]} "
+                    f"{seated.name} is seated{own} in the {LABELS['chamber'][seated.chamber]} "
                     f"chamber until {seated.term_ends_on:%d %b %Y}.")
+
+
+@router.post("/secretariat/standards/body/import", dependencies=[CsrfChecked])
+def seat_from_csv(request: Request, db: DbSession, actor: OptionalActor,
+                  seats_file: Upload = None) -> Response:
+    require(actor, Role.SECRETARIAT, action="seat body members")
+    try:
+        text = _upload_text(seats_file, "seats_file", "CSV")
+        if not text.strip():
+            raise InvalidInput("choose a CSV file with one seat per row", field="seats_file")
+        report = votes.seat_from_csv(db, actor, text)
+    except votes.SeatingRefused as exc:
+        db.rollback()
+        return _admin_body(request, db, form="import", status_code=exc.status_code,
+                           notices=[_sentence(exc.message)],
+                           problems=[f"Row {r.row}" + (f", {r.field}" if r.field else "")
+                                     + f": {r.message}" for r in exc.report.rows if not r.ok])
+    except DomainError as exc:
+        _refused(db, exc, {"seats_file"})
+        return _admin_body(request, db, form="import", status_code=exc.status_code,
+                           **_problems(exc, {"seats_file"}, {"file": "seats_file"}))
+    return redirect(request, "/secretariat/standards/body",
+                    f"{report.seated} member(s) are seated from the file.")
+
+
+@router.post("/secretariat/standards/body/{member_id}/end", dependencies=[CsrfChecked])
+def end_seat(request: Request, db: DbSession, actor: OptionalActor, member_id: uuid.UUID,
+             ended_on: Text = "", reason: LongText = "") -> Response:
+    require(actor, Role.SECRETARIAT, action="end seats")
+    values = {"ended_on": ended_on, "reason": reason}
+    try:
+        ended = votes.end_seat(db, actor, member_id, _build(SeatEnd, values))
+    except DomainError as exc:
+        _refused(db, exc, set(values))
+        return _admin_body(request, db, form=f"end-{member_id}", values=values,
+                           status_code=exc.status_code, **_problems(exc, set(values)))
+    return redirect(request, "/secretariat/standards/body",
+                    f"{ended.name}'s seat ends on {ended.ended_on:%d %b %Y}; from that day "
+                    "it no longer counts for any vote.")
 
 
 # --- the secretariat: revisions -----------------------------------------------------------

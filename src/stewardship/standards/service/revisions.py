@@ -59,6 +59,14 @@ def load(db: Session, revision_id: uuid.UUID) -> Revision:
     return revision
 
 
+def settled(db: Session, revision_id: uuid.UUID) -> Revision:
+    """The revision once a vote of it past its closing time has closed itself."""
+    from stewardship.standards.service import votes
+
+    votes.close_due(db, revision_id=revision_id)
+    return load(db, revision_id)
+
+
 def draft_package(revision: Revision) -> StandardPackage:
     return parse_package_cached(revision.draft_yaml)
 
@@ -106,6 +114,9 @@ def to_read(db: Session, revision: Revision) -> RevisionRead:
 def list_revisions(db: Session, actor: Actor | None) -> list[RevisionRead]:
     """Revisions in progress and past. Public; drafts not yet consulted on are the
     secretariat's until a round opens."""
+    from stewardship.standards.service import votes
+
+    votes.close_due(db)
     rows = repo.list_revisions(db)
     if actor is None or not actor.is_secretariat():
         # Never consulted on (still a draft, or withdrawn before a round): not public.
@@ -114,7 +125,7 @@ def list_revisions(db: Session, actor: Actor | None) -> list[RevisionRead]:
 
 
 def get_revision(db: Session, actor: Actor | None, revision_id: uuid.UUID) -> RevisionRead:
-    revision = load(db, revision_id)
+    revision = settled(db, revision_id)
     if not revision.rounds and not (
             actor is not None and actor.is_secretariat()):
         raise NotFound("no such revision", field="revision_id")
@@ -207,7 +218,7 @@ def close_round(db: Session, actor: Actor | None, revision_id: uuid.UUID,
 def withdraw(db: Session, actor: Actor | None, revision_id: uuid.UUID,
              reason: str) -> RevisionRead:
     actor = require(actor, Role.SECRETARIAT, action="withdraw revisions")
-    revision = load(db, revision_id)
+    revision = settled(db, revision_id)
     if not reason.strip():
         raise InvalidInput("say why the revision is withdrawn", field="reason")
     move_status(db, actor, revision, RevisionStatus.WITHDRAWN, {"reason": reason})
