@@ -5,7 +5,7 @@ account (``user_id`` null, ``email`` their contact), and may end before its term
 (``ended_on``, the first day it no longer counts, with ``end_reason``). Existing seats are
 users' seats that run to their term's end.
 
-Revision ID: 0014
+Revision ID: 0009
 Revises: 0008
 Create Date: 2026-12-10 00:00:00
 """
@@ -15,7 +15,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0014'
+revision = '0009'
 down_revision = '0008'
 branch_labels = None
 depends_on = None
