@@ -454,6 +454,69 @@ def receive(balance: Balance, coc_quantity: int) -> Balance:
     return replace(balance, received=balance.received + coc_quantity)
 
 
+# --- reversals -------------------------------------------------------------------------
+
+# Journal kinds a reversal may undo; the others have their own correction (a document is
+# cancelled or rejected, a period close is final, a reversal is not itself reversed).
+REVERSIBLE_KINDS = frozenset({"production", "scrap_intake", "non_coc_input", "transformation"})
+_OWN_CORRECTION = {
+    "issue": "an issued document is corrected by cancelling the document",
+    "receipt": "a received document is final; the issuer and recipient settle it by a new "
+               "document",
+    "rejection": "a rejected document is final",
+    "cancellation": "a cancelled document is final",
+    "period_close": "a period close is final",
+    "reversal": "a reversal cannot itself be reversed; record the entry again instead",
+}
+
+
+def reversal_refusal(kind: str) -> str | None:
+    """Why an entry of `kind` cannot be reversed, or None when it can."""
+    if kind in REVERSIBLE_KINDS:
+        return None
+    return _OWN_CORRECTION.get(kind, f"a {kind} entry cannot be reversed")
+
+
+def _still_held(balance: Balance, kilograms: int, what: str) -> None:
+    if kilograms > balance.kilograms:
+        raise LedgerError(f"the {kilograms} kg of {balance.material.value} this {what} "
+                          f"credited have already left: only {balance.kilograms} kg remain "
+                          f"in {balance.period.label}")
+
+
+def reverse_production(balance: Balance, kilograms: int) -> Balance:
+    """Undo a production or scrap intake: refused when the kilograms it credited are no
+    longer in the balance (issued or transformed out since). Counters never go below zero
+    (``Balance`` refuses)."""
+    _kilograms(kilograms, "reversed production")
+    _still_held(balance, kilograms, "entry")
+    return replace(balance, produced=balance.produced - kilograms)
+
+
+def reverse_non_coc(balance: Balance, kilograms: int) -> Balance:
+    """Undo a non-CoC input: it never entered the balance, so nothing can have left."""
+    _kilograms(kilograms, "reversed non-CoC input")
+    return replace(balance, non_coc_in=balance.non_coc_in - kilograms)
+
+
+def reverse_transform(source: Balance, target: Balance, input_kg: int,
+                      output_kg: int) -> tuple[Balance, Balance]:
+    """Undo a transformation: the CoC output leaves `target` (refused when it has already
+    left) and the input returns to `source`. One account (metal to metal): both returned
+    balances are the same new one."""
+    _kilograms(input_kg, "reversed transformation input")
+    _kilograms(output_kg, "reversed transformation output")
+    if source.period != target.period:
+        raise LedgerError("a transformation stays in one period")
+    _still_held(target, output_kg, "transformation")
+    if source.material is target.material:
+        both = replace(source, transformed_out=source.transformed_out - input_kg,
+                       transformed_in=source.transformed_in - output_kg)
+        return both, both
+    return (replace(source, transformed_out=source.transformed_out - input_kg),
+            replace(target, transformed_in=target.transformed_in - output_kg))
+
+
 def close_period(balance: Balance, rule: CarryOverRule = DEFAULT_CARRY_OVER) -> Balance:
     """The opening balance of the next period. Out-goings spend the oldest kilograms
     first; what is left ages one period, expires past `rule.expiry_periods`, and the
@@ -531,6 +594,15 @@ def reverse(movement: Movement, correlation_id: str | None = None) -> Movement:
                     correlation_id or f"{movement.correlation_id}:reversal")
 
 
+def reverse_rows(rows: Iterable[Row], correlation_id: str) -> list[Row]:
+    """The correction of an operation's ledger rows: every row the other way, under the
+    correction's own id (the leg-wise form of ``reverse``); they sum to zero when the
+    originals did."""
+    if not correlation_id:
+        raise LedgerError("a movement needs a correlation id")
+    return [Row(row.account, -row.kilograms, correlation_id) for row in rows]
+
+
 def account_totals(rows: Iterable[Row]) -> dict[str, int]:
     totals: dict[str, int] = {}
     for row in rows:
@@ -596,6 +668,32 @@ def add(pool: Pool, other: Pool) -> Pool:
     attributes = dict(pool.attributes)
     for name, value in other.attributes.items():
         attributes[name] = attributes.get(name, Decimal(0)) + value
+    return Pool(parts, attributes)
+
+
+def remove(pool: Pool, part: Pool) -> Pool:
+    """`pool` without `part`, an entry's contribution being reversed. Refused when the
+    pool no longer holds all of it, origin by origin: what a later document or
+    transformation took in proportion has left with that origin named, and it is not
+    taken back from other origins. The attribute sums fall by the part's (never below
+    zero, which rounding of earlier splits could otherwise reach)."""
+    parts = dict(pool.parts)
+    for key, kg in sorted(part.parts.items()):
+        held = parts.get(key, 0)
+        if held < kg:
+            raise LedgerError(f"of the {kg} kg from {key.facility_id} ({key.country}, "
+                              f"{key.route.value}) only {held} kg remain in the balance; "
+                              "the rest has already left in later documents or "
+                              "transformations")
+        if held == kg:
+            del parts[key]
+        else:
+            parts[key] = held - kg
+    if not parts:
+        return Pool()
+    attributes = dict(pool.attributes)
+    for name, value in part.attributes.items():
+        attributes[name] = max(attributes.get(name, Decimal(0)) - value, Decimal(0))
     return Pool(parts, attributes)
 
 
