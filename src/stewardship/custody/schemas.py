@@ -183,6 +183,7 @@ class AccountPage(PageOut[AccountRead]):
 
 class OperationRead(OutputModel):
     id: uuid.UUID
+    entity_id: uuid.UUID
     kind: str
     material: str
     source_material: str | None

@@ -45,8 +45,8 @@ def operation_reads(db: Session, ops: list[CustodyOperation]) -> list[OperationR
     reversals = repo.reversals_of(db, [op.id for op in ops
                                        if op.kind in rules.REVERSIBLE_KINDS])
     return [OperationRead(
-        id=op.id, kind=op.kind, material=op.material, source_material=op.source_material,
-        transformation=op.transformation,
+        id=op.id, entity_id=op.entity_id, kind=op.kind, material=op.material,
+        source_material=op.source_material, transformation=op.transformation,
         facility_id=facilities[op.facility_id].public_id if op.facility_id else None,
         input_kg=op.input_kg, kilograms=op.kilograms, declared_yield=op.declared_yield,
         typical_yield=(rules.typical_yield(rules.Transformation(op.transformation)).label
