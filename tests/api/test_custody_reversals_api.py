@@ -161,6 +161,9 @@ def test_a_transformation_is_reversed_with_its_input_and_origins(
     assert bauxite["composition"]["kilograms"] == 10_000
     assert (alumina["balance_kg"], alumina["transformed_in"]) == (0, 0)
     assert alumina["composition"]["origins"] == []
+    report = _ok(mine.get(f"{C}/entities/{w.mine.entity_id}/report",
+                          params={"year": TODAY.year}))
+    assert report["activities"] == []  # the reversed refining no longer counts
     assert _ok(staff.get(f"{C}/audit"))["problems"] == []
 
 
