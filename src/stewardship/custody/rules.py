@@ -456,65 +456,29 @@ def receive(balance: Balance, coc_quantity: int) -> Balance:
 
 # --- reversals -------------------------------------------------------------------------
 
-# Journal kinds a reversal may undo; the others have their own correction (a document is
-# cancelled or rejected, a period close is final, a reversal is not itself reversed).
 REVERSIBLE_KINDS = frozenset({"production", "scrap_intake", "non_coc_input", "transformation"})
-_OWN_CORRECTION = {
-    "issue": "an issued document is corrected by cancelling the document",
-    "receipt": "a received document is final; the issuer and recipient settle it by a new "
-               "document",
-    "rejection": "a rejected document is final",
-    "cancellation": "a cancelled document is final",
-    "period_close": "a period close is final",
-    "reversal": "a reversal cannot itself be reversed; record the entry again instead",
-}
+_OWN_CORRECTION = {"issue": "an issued document is corrected by cancelling the document",
+                   "reversal": "a reversal cannot itself be reversed; record the entry again"}
 
 
 def reversal_refusal(kind: str) -> str | None:
-    """Why an entry of `kind` cannot be reversed, or None when it can."""
+    """Why a journal entry of `kind` cannot be reversed (None: it can): an issue has its
+    own correction, a reversal is not undone, a document's other entries and a period
+    close are final."""
     if kind in REVERSIBLE_KINDS:
         return None
-    return _OWN_CORRECTION.get(kind, f"a {kind} entry cannot be reversed")
+    return _OWN_CORRECTION.get(kind, f"a {kind.replace('_', ' ')} entry is final")
 
 
-def _still_held(balance: Balance, kilograms: int, what: str) -> None:
-    if kilograms > balance.kilograms:
-        raise LedgerError(f"the {kilograms} kg of {balance.material.value} this {what} "
-                          f"credited have already left: only {balance.kilograms} kg remain "
-                          f"in {balance.period.label}")
-
-
-def reverse_production(balance: Balance, kilograms: int) -> Balance:
-    """Undo a production or scrap intake: refused when the kilograms it credited are no
-    longer in the balance (issued or transformed out since). Counters never go below zero
-    (``Balance`` refuses)."""
-    _kilograms(kilograms, "reversed production")
-    _still_held(balance, kilograms, "entry")
-    return replace(balance, produced=balance.produced - kilograms)
-
-
-def reverse_non_coc(balance: Balance, kilograms: int) -> Balance:
-    """Undo a non-CoC input: it never entered the balance, so nothing can have left."""
-    _kilograms(kilograms, "reversed non-CoC input")
-    return replace(balance, non_coc_in=balance.non_coc_in - kilograms)
-
-
-def reverse_transform(source: Balance, target: Balance, input_kg: int,
-                      output_kg: int) -> tuple[Balance, Balance]:
-    """Undo a transformation: the CoC output leaves `target` (refused when it has already
-    left) and the input returns to `source`. One account (metal to metal): both returned
-    balances are the same new one."""
-    _kilograms(input_kg, "reversed transformation input")
-    _kilograms(output_kg, "reversed transformation output")
-    if source.period != target.period:
-        raise LedgerError("a transformation stays in one period")
-    _still_held(target, output_kg, "transformation")
-    if source.material is target.material:
-        both = replace(source, transformed_out=source.transformed_out - input_kg,
-                       transformed_in=source.transformed_in - output_kg)
-        return both, both
-    return (replace(source, transformed_out=source.transformed_out - input_kg),
-            replace(target, transformed_in=target.transformed_in - output_kg))
+def unwind(balance: Balance, held: int = 0, **counters: int) -> Balance:
+    """`balance` with an entry's counters taken back (``produced=400``), refused when the
+    `held` kg it credited are no longer in the balance (issued or transformed since).
+    Counters never go below zero (``Balance`` refuses)."""
+    if held > balance.kilograms:
+        raise LedgerError(f"the {held} kg of {balance.material.value} the entry credited "
+                          f"have already left: only {balance.kilograms} kg remain in "
+                          f"{balance.period.label}")
+    return replace(balance, **{n: getattr(balance, n) - kg for n, kg in counters.items()})
 
 
 def close_period(balance: Balance, rule: CarryOverRule = DEFAULT_CARRY_OVER) -> Balance:
@@ -595,9 +559,8 @@ def reverse(movement: Movement, correlation_id: str | None = None) -> Movement:
 
 
 def reverse_rows(rows: Iterable[Row], correlation_id: str) -> list[Row]:
-    """The correction of an operation's ledger rows: every row the other way, under the
-    correction's own id (the leg-wise form of ``reverse``); they sum to zero when the
-    originals did."""
+    """An operation's ledger rows the other way under the correction's id (``reverse``,
+    leg by leg)."""
     if not correlation_id:
         raise LedgerError("a movement needs a correlation id")
     return [Row(row.account, -row.kilograms, correlation_id) for row in rows]
@@ -672,28 +635,20 @@ def add(pool: Pool, other: Pool) -> Pool:
 
 
 def remove(pool: Pool, part: Pool) -> Pool:
-    """`pool` without `part`, an entry's contribution being reversed. Refused when the
-    pool no longer holds all of it, origin by origin: what a later document or
-    transformation took in proportion has left with that origin named, and it is not
-    taken back from other origins. The attribute sums fall by the part's (never below
-    zero, which rounding of earlier splits could otherwise reach)."""
+    """`pool` without `part` (a reversed entry's origins), refused unless every origin of
+    it is still wholly there: what later documents took in proportion has left, named,
+    and is not taken from other origins. Attribute sums fall by the part's, not below 0."""
     parts = dict(pool.parts)
     for key, kg in sorted(part.parts.items()):
-        held = parts.get(key, 0)
-        if held < kg:
+        if parts.get(key, 0) < kg:
             raise LedgerError(f"of the {kg} kg from {key.facility_id} ({key.country}, "
-                              f"{key.route.value}) only {held} kg remain in the balance; "
-                              "the rest has already left in later documents or "
+                              f"{key.route.value}) only {parts.get(key, 0)} kg remain in "
+                              "the balance; the rest has left in later documents or "
                               "transformations")
-        if held == kg:
-            del parts[key]
-        else:
-            parts[key] = held - kg
-    if not parts:
-        return Pool()
-    attributes = dict(pool.attributes)
-    for name, value in part.attributes.items():
-        attributes[name] = max(attributes.get(name, Decimal(0)) - value, Decimal(0))
+        parts[key] -= kg
+    parts = {k: kg for k, kg in parts.items() if kg}
+    attributes = {n: max(v - part.attributes.get(n, Decimal(0)), Decimal(0))
+                  for n, v in pool.attributes.items()} if parts else {}
     return Pool(parts, attributes)
 
 

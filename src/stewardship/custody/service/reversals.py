@@ -93,19 +93,21 @@ def reverse_operation(db: Session, actor: Actor | None, operation_id: uuid.UUID,
     try:
         if op.kind == "transformation":
             source = rows[CocMaterial(op.source_material or "")]
-            new_source, new_target = rules.reverse_transform(
-                common.balance(source), common.balance(target), op.input_kg or 0,
-                op.kilograms)
+            used, made = op.input_kg or 0, op.kilograms
             left = rules.remove(common.pool(target), added)
             if source is target:
-                common.store(source, new_source, rules.add(left, taken))
+                common.store(source, rules.unwind(common.balance(source), made,
+                                                  transformed_out=used, transformed_in=made),
+                             rules.add(left, taken))
             else:
+                new_target = rules.unwind(common.balance(target), made, transformed_in=made)
+                new_source = rules.unwind(common.balance(source), transformed_out=used)
                 common.store(target, new_target, left)
                 common.store(source, new_source, rules.add(common.pool(source), taken))
         elif op.kind == "non_coc_input":
-            common.store(target, rules.reverse_non_coc(common.balance(target), op.kilograms))
-        else:
-            new = rules.reverse_production(common.balance(target), op.kilograms)
+            common.store(target, rules.unwind(common.balance(target), non_coc_in=op.kilograms))
+        else:  # production or scrap intake: both count as produced
+            new = rules.unwind(common.balance(target), op.kilograms, produced=op.kilograms)
             common.store(target, new, rules.remove(common.pool(target), added))
     except LedgerError as error:
         raise Conflict(f"{_what(op)} cannot be reversed: {error}", field=FIELD) from error
