@@ -20,10 +20,11 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from stewardship.core.config import Settings
 from stewardship.core.pagination import PageParams
+from stewardship.custody.models import CustodyOperation
 from stewardship.custody.service import reads
 from stewardship.registry.service import accounts
 from stewardship.web.app import create_app
@@ -94,6 +95,12 @@ MATRIX: list[tuple[str, str, str, Any, tuple[int, ...]]] = [
      SETTINGS, (401, 403, 200, 403, 404, 404, 403)),
     ("GET", f"{C}/entities/{{entity_id}}/report",
      f"{C}/entities/{ENTITY}/report?year={TODAY.year}", None, ISSUER_READS),
+    # one journal entry, and its reversal: the issuer's users only
+    ("GET", f"{C}/operations/{{operation_id}}", f"{C}/operations/{{last_year_production}}",
+     None, ISSUER_READS),
+    ("POST", f"{C}/operations/{{operation_id}}/reverse",
+     f"{C}/operations/{{last_year_production}}/reverse", {"reason": "Booked twice"},
+     (401, 403, 201, 201, 404, 404, 403)),
     # what comes in
     ("POST", f"{C}/production", f"{C}/production", PRODUCTION, ISSUER_WRITES),
     ("POST", f"{C}/scrap-intake", f"{C}/scrap-intake", SCRAP, ISSUER_WRITES),
@@ -149,6 +156,9 @@ def world(request: pytest.FixtureRequest, engines: dict[str, Engine],
         issued = cw.ship(db, w.smelter, w.mill, "asi_aluminium", 2_000)
         received = cw.ship(db, w.smelter, w.mill, "asi_aluminium", 3_000)
         cw.receive(db, w.mill, received)
+        last_year = db.scalars(select(CustodyOperation.id).where(
+            CustodyOperation.entity_id == w.smelter.entity_id,
+            CustodyOperation.occurred_on == LAST_YEAR)).one()
         account = reads.list_accounts(db, w.smelter.user, PageParams(1, 10),
                                       entity_id=w.smelter.entity_id).items[0]
         actors = {"secretariat": w.secretariat, "member_admin": w.smelter.admin,
@@ -165,7 +175,7 @@ def world(request: pytest.FixtureRequest, engines: dict[str, Engine],
             "smelter": w.smelter.slug, "smelter_entity": str(w.smelter.entity_id),
             "smelter_facility": w.smelter.facility, "remelt_line": remelt_line,
             "mill_entity": str(w.mill.entity_id), "account": str(account.id),
-            "issued": issued, "received": received})
+            "issued": issued, "received": received, "last_year_production": str(last_year)})
     finally:
         db.close()
         outer.rollback()

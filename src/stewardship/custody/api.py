@@ -41,6 +41,7 @@ from stewardship.custody.schemas import (
     ProductionCreate,
     Receipt,
     Refusal,
+    ReversalCreate,
     ScrapIntakeCreate,
     SettingsRead,
     SettingsUpdate,
@@ -55,6 +56,7 @@ from stewardship.custody.service import (
     periods,
     reads,
     reports,
+    reversals,
 )
 
 router = APIRouter(prefix="/api/v1/custody", tags=["custody"])
@@ -66,7 +68,7 @@ Number = Annotated[str, Path(max_length=40, description="CoC document number, e.
 Year = Annotated[int | None, Query(ge=2000, le=2100, description="Calendar year; "
                                                                  "this year when left out")]
 OPERATION_KINDS = ("production|scrap_intake|non_coc_input|transformation|issue|receipt|"
-                   "rejection|cancellation|period_close")
+                   "rejection|cancellation|period_close|reversal")
 SVG_RESPONSE: dict[int | str, dict[str, Any]] = {
     200: {"content": {"image/svg+xml": {"schema": {"type": "string"}}},
           "description": "An SVG image"}}
@@ -109,8 +111,30 @@ def list_operations(db: DbSession, actor: CurrentActor, entity_id: uuid.UUID,
                     ) -> OperationPage:
     """The entity's custody journal, newest first: every production, scrap intake,
     non-CoC input, transformation (with the typical yield beside the declared one),
-    document issued, received, rejected or cancelled, and period close."""
+    document issued, received, rejected or cancelled, period close and reversal. A
+    reversed entry names its reversal (``reversed_by``), a reversal the entry it undoes
+    (``reverses``) and its reason (``note``)."""
     return reads.list_operations(db, actor, entity_id, paging, kind=kind)
+
+
+@router.get("/operations/{operation_id}", response_model=OperationRead)
+def get_operation(db: DbSession, actor: CurrentActor,
+                  operation_id: uuid.UUID) -> OperationRead:
+    """One journal entry (its organisation and the secretariat; 404 for anyone else)."""
+    return reads.get_operation(db, actor, operation_id)
+
+
+@router.post("/operations/{operation_id}/reverse", response_model=OperationRead,
+             status_code=status.HTTP_201_CREATED)
+def reverse_operation(db: DbSession, actor: CurrentActor, operation_id: uuid.UUID,
+                      body: ReversalCreate) -> OperationRead:
+    """Reverse a mistaken production, scrap intake, non-CoC input or transformation of
+    your organisation, with the reason: a journal entry of its own that moves the
+    kilograms, counters and origins back; the reversed entry stays in the journal.
+    Refused (409) when the material it credited has already left the balance (issued or
+    transformed since), when it is already reversed, or when its period is closed; (422)
+    for a reversal or an entry with its own correction (a document is cancelled)."""
+    return reversals.reverse_operation(db, actor, operation_id, body)
 
 
 @router.get("/entities/{entity_id}/periods", response_model=list[PeriodRead])

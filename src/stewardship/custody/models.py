@@ -30,6 +30,9 @@ from stewardship.core.db import Base, IdMixin, TimestampMixin, UTCDateTime, utcn
 BigId = BigInteger().with_variant(Integer, "sqlite")
 
 MATERIALS_SQL = "('asi_bauxite', 'asi_alumina', 'asi_aluminium', 'eligible_scrap')"
+OPERATION_KINDS_SQL = ("('production', 'scrap_intake', 'non_coc_input', 'transformation', "
+                       "'issue', 'receipt', 'rejection', 'cancellation', 'period_close', "
+                       "'reversal')")
 
 
 class CustodySettings(TimestampMixin, Base):
@@ -107,10 +110,10 @@ class CustodyOperation(IdMixin, Base):
 
     __tablename__ = "custody_operations"
     __table_args__ = (
-        CheckConstraint("kind IN ('production', 'scrap_intake', 'non_coc_input', "
-                        "'transformation', 'issue', 'receipt', 'rejection', 'cancellation', "
-                        "'period_close')", name="kind"),
+        CheckConstraint(f"kind IN {OPERATION_KINDS_SQL}", name="kind"),
         Index("ix_custody_operations_entity_period", "entity_id", "period_start", "kind"),
+        # An entry is reversed at most once, whoever asks first.
+        Index("uq_custody_operations_reverses_id", "reverses_id", unique=True),
     )
 
     organization_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizations.id"),
@@ -132,8 +135,15 @@ class CustodyOperation(IdMixin, Base):
     document_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("coc_documents.id"),
                                                           index=True)
     note: Mapped[str] = mapped_column(Text, default="")
+    """Free text; a reversal's reason."""
     actor: Mapped[str] = mapped_column(String(120))
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    reverses_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("custody_operations.id"))
+    """A reversal: the entry it undoes (same entity, period and figures)."""
+    composition: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    """The origins the entry moved, as pools: ``{"in": ...}`` added to the credited account,
+    ``{"out": ...}`` taken from the debited one; what a reversal gives back. NULL on
+    entries that move no origins and on those written before it was kept."""
 
 
 class Movement(Base):

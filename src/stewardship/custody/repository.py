@@ -144,6 +144,34 @@ def list_operations(db: Session, entity_id: uuid.UUID, params: PageParams, *,
                                     CustodyOperation.id), params)
 
 
+def operation_by_id(db: Session, operation_id: uuid.UUID) -> CustodyOperation | None:
+    return db.get(CustodyOperation, operation_id)
+
+
+def reversals_of(db: Session, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, CustodyOperation]:
+    """The reversal of each entry named that has one, by the entry it reverses."""
+    if not ids:
+        return {}
+    rows = db.scalars(select(CustodyOperation).where(
+        CustodyOperation.reverses_id.in_(list(ids))).execution_options(
+            populate_existing=True))
+    found: dict[uuid.UUID, CustodyOperation] = {}
+    for r in rows:
+        if r.reverses_id is not None:
+            found[r.reverses_id] = r
+    return found
+
+
+def operations_named(db: Session, ids: Sequence[str]) -> dict[str, Row]:  # type: ignore[type-arg]
+    """Journal rows by hex id, as ``operations_by_id`` gives them (the audit's look-up of
+    the entries its reversals name)."""
+    if not ids:
+        return {}
+    wanted = [uuid.UUID(i) for i in ids]
+    rows = db.execute(_operation_columns(db).where(CustodyOperation.id.in_(wanted)))
+    return {r.id: r for r in rows}
+
+
 def insert_movements(db: Session, rows: list[dict[str, object]]) -> None:
     db.execute(insert(Movement), rows)
 
@@ -334,13 +362,19 @@ def _hex_ids(db: Session, *columns: Any) -> list[Any]:
 
 def operations_by_id(db: Session) -> Iterator[Row]:  # type: ignore[type-arg]
     """Every journal row, ids as hex, by id: the audit streams it beside the legs."""
+    yield from db.execute(_operation_columns(db).order_by(CustodyOperation.id)
+                          .execution_options(yield_per=10_000))
+
+
+def _operation_columns(db: Session) -> Select:  # type: ignore[type-arg]
+    """A journal row as the audit reads it: plain columns, ids as hex."""
     o = CustodyOperation
-    yield from db.execute(
+    return (
         select(*_hex_ids(db, o.id, o.organization_id, o.entity_id, o.facility_id,
-                         o.document_id),
+                         o.document_id, o.reverses_id),
                o.kind, o.material, o.source_material, o.transformation, o.input_kg,
-               o.kilograms, o.declared_yield, o.occurred_on, o.period_start, o.actor)
-        .order_by(o.id).execution_options(yield_per=10_000))
+               o.kilograms, o.declared_yield, o.scrap_kind, o.occurred_on, o.period_start,
+               o.actor, o.note))
 
 
 def legs_by_operation(db: Session) -> Iterator[Row]:  # type: ignore[type-arg]

@@ -454,6 +454,33 @@ def receive(balance: Balance, coc_quantity: int) -> Balance:
     return replace(balance, received=balance.received + coc_quantity)
 
 
+# --- reversals -------------------------------------------------------------------------
+
+REVERSIBLE_KINDS = frozenset({"production", "scrap_intake", "non_coc_input", "transformation"})
+_OWN_CORRECTION = {"issue": "an issued document is corrected by cancelling the document",
+                   "reversal": "a reversal cannot itself be reversed; record the entry again"}
+
+
+def reversal_refusal(kind: str) -> str | None:
+    """Why a journal entry of `kind` cannot be reversed (None: it can): an issue has its
+    own correction, a reversal is not undone, a document's other entries and a period
+    close are final."""
+    if kind in REVERSIBLE_KINDS:
+        return None
+    return _OWN_CORRECTION.get(kind, f"a {kind.replace('_', ' ')} entry is final")
+
+
+def unwind(balance: Balance, held: int = 0, **counters: int) -> Balance:
+    """`balance` with an entry's counters taken back (``produced=400``), refused when the
+    `held` kg it credited are no longer in the balance (issued or transformed since).
+    Counters never go below zero (``Balance`` refuses)."""
+    if held > balance.kilograms:
+        raise LedgerError(f"the {held} kg of {balance.material.value} the entry credited "
+                          f"have already left: only {balance.kilograms} kg remain in "
+                          f"{balance.period.label}")
+    return replace(balance, **{n: getattr(balance, n) - kg for n, kg in counters.items()})
+
+
 def close_period(balance: Balance, rule: CarryOverRule = DEFAULT_CARRY_OVER) -> Balance:
     """The opening balance of the next period. Out-goings spend the oldest kilograms
     first; what is left ages one period, expires past `rule.expiry_periods`, and the
@@ -531,6 +558,14 @@ def reverse(movement: Movement, correlation_id: str | None = None) -> Movement:
                     correlation_id or f"{movement.correlation_id}:reversal")
 
 
+def reverse_rows(rows: Iterable[Row], correlation_id: str) -> list[Row]:
+    """An operation's ledger rows the other way under the correction's id (``reverse``,
+    leg by leg)."""
+    if not correlation_id:
+        raise LedgerError("a movement needs a correlation id")
+    return [Row(row.account, -row.kilograms, correlation_id) for row in rows]
+
+
 def account_totals(rows: Iterable[Row]) -> dict[str, int]:
     totals: dict[str, int] = {}
     for row in rows:
@@ -596,6 +631,24 @@ def add(pool: Pool, other: Pool) -> Pool:
     attributes = dict(pool.attributes)
     for name, value in other.attributes.items():
         attributes[name] = attributes.get(name, Decimal(0)) + value
+    return Pool(parts, attributes)
+
+
+def remove(pool: Pool, part: Pool) -> Pool:
+    """`pool` without `part` (a reversed entry's origins), refused unless every origin of
+    it is still wholly there: what later documents took in proportion has left, named,
+    and is not taken from other origins. Attribute sums fall by the part's, not below 0."""
+    parts = dict(pool.parts)
+    for key, kg in sorted(part.parts.items()):
+        if parts.get(key, 0) < kg:
+            raise LedgerError(f"of the {kg} kg from {key.facility_id} ({key.country}, "
+                              f"{key.route.value}) only {parts.get(key, 0)} kg remain in "
+                              "the balance; the rest has left in later documents or "
+                              "transformations")
+        parts[key] -= kg
+    parts = {k: kg for k, kg in parts.items() if kg}
+    attributes = {n: max(v - part.attributes.get(n, Decimal(0)), Decimal(0))
+                  for n, v in pool.attributes.items()} if parts else {}
     return Pool(parts, attributes)
 
 

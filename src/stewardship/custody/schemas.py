@@ -108,6 +108,13 @@ class Refusal(InputModel):
     reason: str = Field(min_length=3, max_length=2_000)
 
 
+class ReversalCreate(InputModel):
+    """Why a journal entry is reversed: it stays in the journal, beside its reversal."""
+
+    reason: str = Field(min_length=3, max_length=2_000,
+                        description="Why the entry was mistaken (kept on the reversal)")
+
+
 class PeriodClose(_EntityInput):
     period_start: date
 
@@ -176,6 +183,7 @@ class AccountPage(PageOut[AccountRead]):
 
 class OperationRead(OutputModel):
     id: uuid.UUID
+    entity_id: uuid.UUID
     kind: str
     material: str
     source_material: str | None
@@ -190,7 +198,15 @@ class OperationRead(OutputModel):
     period_start: date
     document: str | None
     note: str
+    """Free text; a reversal's reason."""
     recorded_at: datetime
+    reverses: uuid.UUID | None = Field(default=None, description="A reversal: the entry "
+                                                                 "it undoes")
+    reversed_by: uuid.UUID | None = Field(default=None, description="The reversal that "
+                                                                    "undid this entry")
+    reversible: bool = Field(default=False, description="A reversal of this entry may be "
+                                                        "asked for (its kind allows one and "
+                                                        "none exists yet)")
 
 
 class OperationPage(PageOut[OperationRead]):

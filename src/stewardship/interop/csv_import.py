@@ -1,6 +1,7 @@
 """CSV import of custody movements, for companies without EPCIS: one row per movement
-(production, scrap intake, non-CoC input, transformation, shipment, receipt), the same
-custody services behind every row as behind the API and the EPCIS profile.
+(production, scrap intake, non-CoC input, transformation, shipment, receipt, and the
+reversal of a mistaken journal entry), the same custody services behind every row as
+behind the API and the EPCIS profile.
 
 Every row runs in a savepoint of its own, in file order (a later row may spend what an
 earlier one produced); a refused row's savepoint is rolled back and the row reported with
@@ -32,10 +33,11 @@ from stewardship.custody.schemas import (
     NonCocInputCreate,
     ProductionCreate,
     Receipt,
+    ReversalCreate,
     ScrapIntakeCreate,
     TransformationCreate,
 )
-from stewardship.custody.service import documents, inputs
+from stewardship.custody.service import documents, inputs, reversals
 from stewardship.interop.profile import (
     build,
     declared_yield,
@@ -54,7 +56,7 @@ MAX_CELL = 2_000
 COLUMNS = ("kind", "date", "entity_id", "facility_id", "material", "kilograms", "scrap_kind",
            "transformation", "source_material", "input_kg", "output_kg", "declared_yield",
            "recipient_entity_id", "document_number", "quantity_kg", "coc_quantity_kg",
-           "note")
+           "note", "reverses", "reason")
 
 # kind: (required columns, optional columns)
 KINDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
@@ -67,12 +69,14 @@ KINDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "shipment": (("date", "recipient_entity_id", "material", "coc_quantity_kg"),
                  ("quantity_kg", "document_number", "entity_id", "note")),
     "receipt": (("date", "document_number"), ()),
+    "reversal": (("reverses", "reason"), ()),
 }
 
 # Custody input fields, as the file's columns name them.
 CSV_FIELDS = {"occurred_on": "date", "shipment_date": "date", "received_on": "date",
               "period_start": "date", "number": "document_number",
-              "issuer_entity_id": "entity_id", "description": "note"}
+              "issuer_entity_id": "entity_id", "description": "note",
+              "operation_id": "reverses"}
 
 
 class RowResult(OutputModel):
@@ -221,13 +225,13 @@ def _decimal(values: dict[str, str], name: str) -> Decimal:
     return value
 
 
-def _uuid(values: dict[str, str], name: str) -> uuid.UUID | None:
+def _uuid(values: dict[str, str], name: str, what: str = "an entity id") -> uuid.UUID | None:
     if name not in values:
         return None
     try:
         return uuid.UUID(values[name])
     except ValueError:
-        raise InvalidInput(f"{name}: {values[name]!r} is not an entity id (a UUID)",
+        raise InvalidInput(f"{name}: {values[name]!r} is not {what} (a UUID)",
                            field=name) from None
 
 
@@ -302,11 +306,18 @@ def _receipt(db: Session, actor: Actor, v: dict[str, str]) -> str:
         documents.receive_document(db, actor, v["document_number"], receipt), "received")
 
 
+def _reversal(db: Session, actor: Actor, v: dict[str, str]) -> str:
+    entry = _uuid(v, "reverses", "a journal entry id")
+    assert entry is not None  # a required column
+    data = build(ReversalCreate, CSV_FIELDS, reason=v["reason"])
+    return operation_effect(reversals.reverse_operation(db, actor, entry, data))
+
+
 _Row = Callable[[Session, Actor, dict[str, str]], str]
 _ROWS: dict[str, _Row] = {
     "production": _production, "scrap_intake": _scrap_intake,
     "non_coc_input": _non_coc_input, "transformation": _transformation,
-    "shipment": _shipment, "receipt": _receipt,
+    "shipment": _shipment, "receipt": _receipt, "reversal": _reversal,
 }
 
 

@@ -193,6 +193,9 @@ def operation_effect(op: OperationRead) -> str:
                 f"yield of {yield_} kg/kg")
     if op.kind == "scrap_intake":
         return f"scrap intake ({op.scrap_kind}){where} on {day}: {op.kilograms} kg {op.material}"
+    if op.kind == "reversal":
+        return (f"reversal of entry {op.reverses}{where} of {day}: {op.kilograms} kg "
+                f"{op.material} undone ({op.note})")
     label = "non-CoC input" if op.kind == "non_coc_input" else op.kind
     return f"{label}{where} on {day}: {op.kilograms} kg {op.material}"
 

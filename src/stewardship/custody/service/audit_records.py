@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from stewardship.core import eventlog
 from stewardship.custody import repository as repo
+from stewardship.custody import rules
 from stewardship.custody.rules import Period
 from stewardship.custody.service import documents
 
@@ -320,6 +321,7 @@ def _journal(db: Session, accounts: Accounts, docs: dict[Hex, _Doc], log: _Log,
     legs = _groups(repo.legs_by_operation(db))
     pending = next(legs, None)
     seen_ops: set[Hex] = set()
+    reversals: list[tuple[Any, list[Any]]] = []
     count = 0
 
     def orphans(group: tuple[Hex, list[Any]]) -> None:
@@ -340,13 +342,22 @@ def _journal(db: Session, accounts: Accounts, docs: dict[Hex, _Doc], log: _Log,
             mine = pending[1]
             pending = next(legs, None)
         seen_ops.add(op.id)
-        _check_operation(op, mine, accounts, docs, log, facilities, found)
+        if op.kind == "reversal":  # checked below, beside the entry it names
+            reversals.append((op, mine))
+        else:
+            _check_operation(op, mine, accounts, docs, log, facilities, found)
         count += 1
         if count % 50_000 == 0:
             progress("journal", count, count)
     while pending is not None:
         orphans(pending)
         pending = next(legs, None)
+    originals = repo.operations_named(db, sorted({op.reverses_id for op, _ in reversals
+                                                  if op.reverses_id is not None}))
+    reversed_once: set[Hex] = set()
+    for op, mine in reversals:
+        _check_operation(op, mine, accounts, docs, log, facilities, found, originals)
+        _check_reversal(op, originals.get(op.reverses_id), reversed_once, accounts, found)
     progress("journal", count, count)
     for correlation, operation in repo.misfiled_legs(db):
         found.breaks.append(Break("custody_movements", f"operation {correlation}", None, None,
@@ -362,10 +373,22 @@ def _journal(db: Session, accounts: Accounts, docs: dict[Hex, _Doc], log: _Log,
 
 
 def _expected(op: Any, accounts: Accounts, docs: dict[Hex, _Doc],
-              facilities: dict[Hex, str], counters: dict[AccountKey, list[int]]) -> list[
-        tuple[Any, int]]:
+              facilities: dict[Hex, str], counters: dict[AccountKey, list[int]],
+              originals: dict[Hex, Any] | None = None) -> list[tuple[Any, int]]:
     """The legs a journal row calls for, as (account key or system account, kg), adding
-    what it does to each account's counters into `counters`."""
+    what it does to each account's counters into `counters`. A reversal calls for the
+    legs and counters of the entry it names (`originals`), the other way."""
+    if op.kind == "reversal":
+        original = (originals or {}).get(op.reverses_id)
+        if original is None or rules.reversal_refusal(original.kind) is not None:
+            return []
+        undone: dict[AccountKey, list[int]] = {}
+        calls_for = _expected(original, accounts, docs, facilities, undone)
+        for key, values in undone.items():
+            sums = counters.setdefault(key, [0] * len(COUNTERS))
+            for at, value in enumerate(values):
+                sums[at] -= value
+        return [(target, -kg) for target, kg in calls_for]
     e, start = op.entity_id, op.period_start
     here: AccountKey = (e, op.material, start)
     kg = op.kilograms
@@ -422,17 +445,49 @@ def _expected(op: Any, accounts: Accounts, docs: dict[Hex, _Doc],
     return []
 
 
-def _check_operation(op: Any, rows: list[Any], accounts: Accounts,
-                     docs: dict[Hex, _Doc], log: _Log, facilities: dict[Hex, str],
-                     found: Findings) -> None:
+def _failing(op: Any, accounts: Accounts, found: Findings) -> Callable[[str, str], None]:
+    """How a break of journal row `op` is recorded: its table, the row, entity, period."""
     def fail(table: str, problem: str) -> None:
         end = accounts.by_key.get((op.entity_id, op.material, op.period_start))
         found.breaks.append(Break(table, f"operation {uuid_of(op.id)} ({op.kind})",
                                   uuid_of(op.entity_id),
                                   Period(op.period_start, end[1] if end else op.period_start),
                                   problem))
+    return fail
 
-    expected = _expected(op, accounts, docs, facilities, found.counters)
+
+# What a reversal copies from the entry it reverses.
+_REVERSAL_COPIES = ("organization_id", "entity_id", "material", "source_material",
+                    "transformation", "facility_id", "input_kg", "kilograms",
+                    "declared_yield", "scrap_kind", "occurred_on", "period_start")
+
+
+def _check_reversal(op: Any, original: Any, reversed_once: set[Hex], accounts: Accounts,
+                    found: Findings) -> None:
+    """A reversal names an entry of the journal that may be reversed, reversed by it
+    alone, and carries that entry's figures."""
+    fail = _failing(op, accounts, found)
+    if original is None:
+        fail("custody_operations", f"reverses entry {uuid_of(op.reverses_id)}, which is not "
+             "in the journal")
+        return
+    refusal = rules.reversal_refusal(original.kind)
+    if refusal is not None:
+        fail("custody_operations", f"reverses a {original.kind} entry ({refusal})")
+    if original.id in reversed_once:
+        fail("custody_operations", f"entry {uuid_of(original.id)} is reversed more than once")
+    reversed_once.add(original.id)
+    differ = [f"{name} {getattr(op, name)} (the entry has {getattr(original, name)})"
+              for name in _REVERSAL_COPIES if getattr(op, name) != getattr(original, name)]
+    if differ:
+        fail("custody_operations", "differs from the entry it reverses: " + "; ".join(differ))
+
+
+def _check_operation(op: Any, rows: list[Any], accounts: Accounts,
+                     docs: dict[Hex, _Doc], log: _Log, facilities: dict[Hex, str],
+                     found: Findings, originals: dict[Hex, Any] | None = None) -> None:
+    fail = _failing(op, accounts, found)
+    expected = _expected(op, accounts, docs, facilities, found.counters, originals)
     kind = op.kind
     if kind == "transformation":
         found.transformations.append(op)
@@ -494,6 +549,27 @@ def _against_log(op: Any, log: _Log, docs: dict[Hex, _Doc], facilities: dict[Hex
                                                              op.declared_yield):
             differ.append(f"declared yield {op.declared_yield} (the event log recorded "
                           f"{p.get('declared_yield')})")
+        if actor != op.actor:
+            differ.append(f"actor {op.actor} (the event log recorded {actor})")
+        if differ:
+            fail(table, "changed after the event log recorded it: " + "; ".join(differ))
+    elif op.kind == "reversal":
+        written = log.operations.get(op.id)
+        if written is None or written[0] != "custody.reversal.recorded":
+            fail(table, "not recorded in the event log as written")
+            return
+        _, actor, p = written
+        differ = []
+        if hex_id(p.get("reverses")) != op.reverses_id:
+            differ.append(f"reverses {uuid_of(op.reverses_id)} (the event log recorded "
+                          f"{p.get('reverses')})")
+        if hex_id(p.get("entity")) != op.entity_id:
+            differ.append(f"entity {uuid_of(op.entity_id)} (the event log recorded "
+                          f"{p.get('entity')})")
+        if p.get("kilograms") != op.kilograms:
+            differ.append(f"{op.kilograms} kg (the event log recorded {p.get('kilograms')})")
+        if p.get("reason") != op.note:
+            differ.append(f"reason {op.note!r} (the event log recorded {p.get('reason')!r})")
         if actor != op.actor:
             differ.append(f"actor {op.actor} (the event log recorded {actor})")
         if differ:

@@ -178,8 +178,12 @@ def journal(db: Session, actor: Actor, entity: Entity, kind: str, *, material: s
             source_material: str | None = None, transformation: str | None = None,
             facility_id: uuid.UUID | None = None, input_kg: int | None = None,
             declared_yield: Decimal | None = None, scrap_kind: str | None = None,
-            document_id: uuid.UUID | None = None, note: str = "") -> CustodyOperation:
-    """One journal row and its movement legs; the legs must sum to zero."""
+            document_id: uuid.UUID | None = None, note: str = "",
+            composition: dict[str, Pool] | None = None,
+            reverses_id: uuid.UUID | None = None) -> CustodyOperation:
+    """One journal row and its movement legs; the legs must sum to zero. `composition`:
+    the origins moved (``in``: added to the credited account, ``out``: taken from the
+    debited one), kept so that a reversal can give them back."""
     if sum(leg.kilograms for leg in legs) != 0:  # pragma: no cover - a programming error
         raise AssertionError(f"unbalanced legs for {kind}")
     operation = CustodyOperation(
@@ -188,7 +192,9 @@ def journal(db: Session, actor: Actor, entity: Entity, kind: str, *, material: s
         transformation=transformation, facility_id=facility_id, input_kg=input_kg,
         kilograms=kilograms, declared_yield=declared_yield, scrap_kind=scrap_kind,
         occurred_on=occurred_on, period_start=period.start, document_id=document_id,
-        note=note, actor=actor.ref)
+        note=note, actor=actor.ref, reverses_id=reverses_id,
+        composition={side: rules.pool_to_data(p) for side, p in composition.items()}
+        if composition is not None else None)
     db.add(operation)
     db.flush()
     rows = [{"correlation_id": operation.id, "operation_id": operation.id,

@@ -76,6 +76,11 @@ def record_scrap_intake(db: Session, actor: Actor | None, data: ScrapIntakeCreat
                           data.scrap_kind.value, data.note)
 
 
+def origin_pool(facility: Facility, route: Route, kilograms: int) -> rules.Pool:
+    """What a production or scrap intake at `facility` adds to the account's origins."""
+    return rules.pool_of(OriginKey(facility.public_id, facility.country, route), kilograms)
+
+
 def _credit_origin(db: Session, actor: Actor, entity: Entity, facility: Facility,
                    material: CocMaterial, kilograms: int, day: date, route: Route, kind: str,
                    scrap_kind: str | None, note: str) -> OperationRead:
@@ -90,13 +95,13 @@ def _credit_origin(db: Session, actor: Actor, entity: Entity, facility: Facility
                                       rules.ScrapKind(scrap_kind))
     except LedgerError as error:
         raise common.ledger_refusal(error, "kilograms") from error
-    origin = rules.pool_of(OriginKey(facility.public_id, facility.country, route), kilograms)
+    origin = origin_pool(facility, route, kilograms)
     common.store(row, new, rules.add(common.pool(row), origin))
     operation = common.journal(
         db, actor, entity, kind, material=material.value, kilograms=kilograms,
         occurred_on=day, period=period, facility_id=facility.id, scrap_kind=scrap_kind,
-        note=note, legs=[Leg(None, f"origin:{facility.public_id}", -kilograms),
-                         Leg(row, None, kilograms)])
+        note=note, composition={"in": origin},
+        legs=[Leg(None, f"origin:{facility.public_id}", -kilograms), Leg(row, None, kilograms)])
     common.log(db, actor, f"{kind}.recorded", f"custody_operation:{operation.id}",
                {"entity": entity.id, "facility": facility.public_id,
                 "material": material.value, "kilograms": kilograms, "on": day})
@@ -179,7 +184,8 @@ def record_transformation(db: Session, actor: Actor | None, data: Transformation
         source_material=source_material.value, transformation=transformation.value,
         facility_id=facility.id, input_kg=data.input_kg, kilograms=output,
         declared_yield=data.declared_yield, occurred_on=data.occurred_on, period=period,
-        note=data.note, legs=[Leg(source, None, -data.input_kg),
+        note=data.note, composition={"out": taken, "in": produced},
+        legs=[Leg(source, None, -data.input_kg),
                               Leg(None, process, data.input_kg),
                               Leg(None, process, -output), Leg(target, None, output)])
     common.log(db, actor, "transformation.recorded", f"custody_operation:{operation.id}",

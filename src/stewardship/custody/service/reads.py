@@ -26,28 +26,52 @@ from stewardship.custody.schemas import (
 from stewardship.custody.service import common
 from stewardship.registry import repository as registry_repo
 
+KIND_LABELS = {"production": "Production", "scrap_intake": "Scrap intake",
+               "non_coc_input": "Non-CoC input", "transformation": "Transformation",
+               "issue": "Document issued", "receipt": "Document received",
+               "rejection": "Document rejected (returned)",
+               "cancellation": "Document cancelled (returned)",
+               "period_close": "Period closed", "reversal": "Reversal"}
+"""Each journal kind as the journal names it."""
+
 
 def operation_reads(db: Session, ops: list[CustodyOperation]) -> list[OperationRead]:
-    """Journal rows as read models, their facilities and documents fetched in one batch
-    each."""
+    """Journal rows as read models, their facilities, documents and reversals fetched in
+    one batch each."""
     facilities = registry_repo.facilities_by_ids(
         db, [op.facility_id for op in ops if op.facility_id is not None])
     numbers = repo.document_numbers(db, [op.document_id for op in ops
                                          if op.document_id is not None])
+    reversals = repo.reversals_of(db, [op.id for op in ops
+                                       if op.kind in rules.REVERSIBLE_KINDS])
     return [OperationRead(
-        id=op.id, kind=op.kind, material=op.material, source_material=op.source_material,
-        transformation=op.transformation,
+        id=op.id, entity_id=op.entity_id, kind=op.kind, material=op.material,
+        source_material=op.source_material, transformation=op.transformation,
         facility_id=facilities[op.facility_id].public_id if op.facility_id else None,
         input_kg=op.input_kg, kilograms=op.kilograms, declared_yield=op.declared_yield,
         typical_yield=(rules.typical_yield(rules.Transformation(op.transformation)).label
                        if op.transformation else None),
         scrap_kind=op.scrap_kind, occurred_on=op.occurred_on, period_start=op.period_start,
         document=numbers.get(op.document_id) if op.document_id else None, note=op.note,
-        recorded_at=op.recorded_at) for op in ops]
+        recorded_at=op.recorded_at, reverses=op.reverses_id,
+        reversed_by=reversals[op.id].id if op.id in reversals else None,
+        reversible=rules.reversal_refusal(op.kind) is None and op.id not in reversals)
+        for op in ops]
 
 
 def operation_read(db: Session, op: CustodyOperation) -> OperationRead:
     return operation_reads(db, [op])[0]
+
+
+def get_operation(db: Session, actor: Actor | None, operation_id: uuid.UUID) -> OperationRead:
+    """One journal entry: its organisation's users and the secretariat (404 for anyone
+    else)."""
+    if actor is None:
+        require(actor, action="see the custody journal")
+    op = repo.operation_by_id(db, operation_id)
+    if op is None or not common.may_read(actor, op.organization_id):
+        raise NotFound("no such journal entry", field="operation_id")
+    return operation_read(db, op)
 
 
 def account_reads(db: Session, rows: list[MaterialAccount]) -> list[AccountRead]:

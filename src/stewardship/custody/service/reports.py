@@ -73,7 +73,11 @@ def annual_report(db: Session, actor: Actor | None, entity_id: uuid.UUID,
             input_percentage=rules.input_percentage(coc_in, t["non_coc_in"])))
     steps: dict[tuple[str, str, str], list[int]] = defaultdict(lambda: [0, 0, 0])
     issued = received = 0
-    for op in repo.operations_of(db, entity.id, start, end):
+    journal = repo.operations_of(db, entity.id, start, end)
+    undone = {op.reverses_id for op in journal if op.kind == "reversal"}
+    for op in journal:
+        if op.id in undone:  # reversed: as if never recorded
+            continue
         if op.kind == "transformation":
             step = steps[(op.transformation or "", op.source_material or "", op.material)]
             step[0] += 1

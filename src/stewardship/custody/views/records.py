@@ -4,6 +4,7 @@ beside the typical one) and the journal where every movement is listed."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -24,10 +25,11 @@ from stewardship.custody.schemas import (
     OperationPage,
     OperationRead,
     ProductionCreate,
+    ReversalCreate,
     ScrapIntakeCreate,
     TransformationCreate,
 )
-from stewardship.custody.service import inputs, reads
+from stewardship.custody.service import inputs, reads, reversals
 from stewardship.custody.views.common import (
     MATERIAL_LABELS,
     MATERIALS,
@@ -85,12 +87,7 @@ KINDS: dict[str, RecordKind] = {
          "occurred_on", "note")),
 }
 Kind = Annotated[str, Path(pattern="^(" + "|".join(KINDS) + ")$")]
-OPERATION_KINDS = [("production", "Production"), ("scrap_intake", "Scrap intake"),
-                   ("non_coc_input", "Non-CoC input"), ("transformation", "Transformation"),
-                   ("issue", "Document issued"), ("receipt", "Document received"),
-                   ("rejection", "Document rejected (returned)"),
-                   ("cancellation", "Document cancelled (returned)"),
-                   ("period_close", "Period closed")]
+OPERATION_KINDS = list(reads.KIND_LABELS.items())
 
 
 def _done(op: OperationRead) -> str:
@@ -197,3 +194,46 @@ def journal(request: Request, db: DbSession, actor: OptionalActor, paging: Pagin
         "problem": problem, "filtered": bool(kind),
     }, code)
 
+
+
+# --- reversing an entry -----------------------------------------------------------------
+
+
+def reverse_page(request: Request, db: Session, actor: Actor | None, operation_id: uuid.UUID,
+                 *, errors: dict[str, str] | None = None, reason: str = "",
+                 status_code: int = 200) -> Response:
+    actor = require(actor, action="reverse journal entries")
+    op = reads.get_operation(db, actor, operation_id)
+    choice = choose_entity(db, actor, str(op.entity_id))  # another member's entry: 404
+    reversal = (reads.get_operation(db, actor, op.reversed_by) if op.reversed_by
+                else None)
+    return render(request, "custody/reverse.html", {
+        "op": op, "choice": choice, "reversal": reversal, "errors": errors or {},
+        "reason": reason, "kind_labels": reads.KIND_LABELS,
+        "material_labels": MATERIAL_LABELS}, status_code)
+
+
+@router.get("/custody/journal/{operation_id}/reverse")
+def reverse_form(request: Request, db: DbSession, actor: OptionalActor,
+                 operation_id: uuid.UUID) -> Response:
+    return reverse_page(request, db, actor, operation_id)
+
+
+@router.post("/custody/journal/{operation_id}/reverse", dependencies=[CsrfChecked])
+def reverse(request: Request, db: DbSession, actor: OptionalActor, operation_id: uuid.UUID,
+            reason: LongText = "") -> Response:
+    actor = require(actor, action="reverse journal entries")
+    try:
+        data = validate(ReversalCreate, {"reason": reason.strip()}, whole_form_field="reason")
+        done = reversals.reverse_operation(db, actor, operation_id, data)
+    except DomainError as exc:
+        reraise_access(exc)
+        db.rollback()
+        return reverse_page(request, db, actor, operation_id,
+                            errors=errors_of(exc, shown=("reason",), fallback="form"),
+                            reason=reason, status_code=exc.status_code)
+    choice = choose_entity(db, actor, str(done.entity_id))
+    label = reads.KIND_LABELS.get(done.kind, done.kind)
+    return redirect(request, "/custody/journal" + choice.query,
+                    f"The entry is reversed: a {label.lower()} entry of "
+                    f"{done.kilograms:,} kg now undoes it, with your reason.")
