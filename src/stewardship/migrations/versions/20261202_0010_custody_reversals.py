@@ -10,8 +10,8 @@ SQLite it is not rebuilt: the columns are added in place and the kind's CHECK co
 is widened in the stored schema, as SQLite documents for changing a CHECK constraint.
 Widening cannot invalidate an existing row.
 
-Revision ID: 0011
-Revises: 0008
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-12-10 00:00:00
 """
 
@@ -20,8 +20,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0011'
-down_revision = '0008'
+revision = '0010'
+down_revision = '0009'
 branch_labels = None
 depends_on = None
 
