@@ -3,20 +3,27 @@ yield limits, accounting periods, the mass-balance ledger, paired movements, the
 input percentage, the provenance pool and the conservation check.
 
 No I/O here. Mass is whole kilograms (int) everywhere; yields and shares are Decimal.
-Every rounding of a CoC quantity goes down, so nothing is ever over-claimed.
+Every rounding of a CoC quantity goes down, so nothing is ever over-claimed; shares of
+a whole (origins, routes) round to the nearest so that they add up (`percent_shares`).
 """
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from decimal import ROUND_DOWN, ROUND_FLOOR, Decimal
 from enum import StrEnum
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple, TypeVar
 
 from stewardship.assurance.rules import add_months
 from stewardship.registry.rules import ID_ALPHABET, mod37_2_check
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsRichComparison
+
+K = TypeVar("K", bound="SupportsRichComparison")
 
 # --- vocabularies -----------------------------------------------------------------------
 
@@ -557,10 +564,96 @@ def input_percentage(coc_in: int, non_coc_in: int) -> Decimal:
 # --- provenance pool --------------------------------------------------------------------
 
 
+class Stage(StrEnum):
+    """The stage of the chain a site of origin stands for."""
+
+    SMELTER = "smelter"
+    REMELTER = "remelter"
+    REFINERY = "refinery"
+    MINE = "bauxite_mine"
+    UNRECORDED = "unrecorded"
+    """A stored origin from before stages were kept, where the stage cannot be told."""
+
+    @property
+    def label(self) -> str:
+        return STAGE_LABELS[self]
+
+
+STAGE_LABELS = {
+    Stage.SMELTER: "Smelter",
+    Stage.REMELTER: "Remelter",
+    Stage.REFINERY: "Alumina refinery",
+    Stage.MINE: "Bauxite mine",
+    Stage.UNRECORDED: "Origin (stage not recorded)",
+}
+
+# Latest stage first: the metal's smelter or remelter, then the refinery, then the mine.
+STAGE_RANK = {Stage.SMELTER: 0, Stage.REMELTER: 0, Stage.REFINERY: 1, Stage.MINE: 2,
+              Stage.UNRECORDED: 3}
+
+# The stage of the facility where CoC material of each kind enters the chain.
+ENTRY_STAGES: dict[CocMaterial, Stage] = {
+    CocMaterial.ASI_BAUXITE: Stage.MINE,
+    CocMaterial.ASI_ALUMINA: Stage.REFINERY,
+    CocMaterial.ASI_ALUMINIUM: Stage.SMELTER,
+    CocMaterial.ELIGIBLE_SCRAP: Stage.REMELTER,
+}
+
+# The stage a transformation's facility becomes for the material it turns out; the
+# metal-to-metal steps (casting, rolling, extrusion, conversion) change no origin.
+TRANSFORMATION_STAGES: dict[Transformation, Stage] = {
+    Transformation.REFINING: Stage.REFINERY,
+    Transformation.SMELTING: Stage.SMELTER,
+    Transformation.REMELTING: Stage.REMELTER,
+}
+
+
+class Site(NamedTuple):
+    """One stage's facility and its country (ISO 3166-1 alpha-2)."""
+
+    stage: Stage
+    facility_id: str
+    country: str
+
+
 class OriginKey(NamedTuple):
+    """Where one part of a pool came from, stage by stage. The first level (facility,
+    country, stage) is the latest stage: the smelter or remelter of the metal, the
+    refinery of alumina, the mine of bauxite. `upstream` holds the earlier stages known
+    for it, latest first (for smelted metal: its refinery, then its mine)."""
+
     facility_id: str
     country: str
     route: Route
+    stage: Stage = Stage.UNRECORDED
+    upstream: tuple[Site, ...] = ()
+
+    @property
+    def site(self) -> Site:
+        return Site(self.stage, self.facility_id, self.country)
+
+    @property
+    def sites(self) -> tuple[Site, ...]:
+        return (self.site, *self.upstream)
+
+
+def origin_key(route: Route, sites: Iterable[Site]) -> OriginKey:
+    """The key of an origin with these sites (one per stage), ordered latest first."""
+    ordered = sorted(sites, key=lambda s: STAGE_RANK[s.stage])  # sorted is stable
+    if not ordered:
+        raise LedgerError("an origin names at least one site")
+    if len({s.stage for s in ordered}) != len(ordered):
+        raise LedgerError("an origin names one site per stage")
+    first, *rest = ordered
+    return OriginKey(first.facility_id, first.country, route, first.stage, tuple(rest))
+
+
+def entry_origin(material: CocMaterial, facility_id: str, country: str) -> OriginKey:
+    """The origin of CoC material put into the chain at a facility: production at a mine
+    (bauxite), a refinery (alumina) or a smelter (aluminium), or eligible scrap taken in
+    at a remelter (the recycled route)."""
+    route = Route.RECYCLED if material is CocMaterial.ELIGIBLE_SCRAP else Route.PRIMARY
+    return origin_key(route, [Site(ENTRY_STAGES[material], facility_id, country)])
 
 
 @dataclass(frozen=True)
@@ -599,20 +692,86 @@ def add(pool: Pool, other: Pool) -> Pool:
     return Pool(parts, attributes)
 
 
-def _apportion(parts: Mapping[OriginKey, int], kilograms: int) -> dict[OriginKey, int]:
-    """`kilograms` shared over `parts` in proportion (largest remainder): each origin gets
-    the floor of its exact share, and the kilograms still missing go one each to the
-    origins with the largest remainders; equal remainders go to the lower origin key
-    (facility id, then country, then route), so a split never depends on insertion order.
-    The shares sum to exactly `kilograms` and each is within 1 kg of its exact share."""
+def through(pool: Pool, transformation: Transformation, facility_id: str,
+            country: str) -> Pool:
+    """The origins of a transformation's output: refining records the refinery and
+    smelting the smelter as each origin's latest stage (an origin keeps its earlier
+    stages: smelted metal names its smelter, refinery and mine); remelting records the
+    remelter of the recycled route only, since remelted primary metal still names the
+    smelter where it was made. A stage already named is replaced by the new site.
+    Origins that come to name the same sites merge; the attributes are unchanged."""
+    stage = TRANSFORMATION_STAGES.get(transformation)
+    if stage is None:
+        return pool
+    site = Site(stage, facility_id, country)
+    parts: dict[OriginKey, int] = {}
+    for key, kg in sorted(pool.parts.items()):
+        if stage is Stage.REMELTER and key.route is not Route.RECYCLED:
+            new = key
+        else:
+            new = origin_key(key.route, [site, *(s for s in key.sites if s.stage != stage)])
+        parts[new] = parts.get(new, 0) + kg
+    return Pool(parts, dict(pool.attributes))
+
+
+def _apportion(parts: Mapping[K, int], amount: int) -> dict[K, int]:
+    """`amount` shared over `parts` in proportion (largest remainder): each key gets the
+    floor of its exact share, and the units still missing go one each to the keys with
+    the largest remainders; equal remainders go to the lower key (for an origin: facility
+    id, then country, then route), so a split never depends on insertion order. The
+    shares sum to exactly `amount` and each is within 1 unit of its exact share."""
     total = sum(parts.values())
     keys = sorted(parts)
-    floors = {k: parts[k] * kilograms // total for k in keys}
-    rests = {k: parts[k] * kilograms % total for k in keys}
-    missing = kilograms - sum(floors.values())
+    floors = {k: parts[k] * amount // total for k in keys}
+    rests = {k: parts[k] * amount % total for k in keys}
+    missing = amount - sum(floors.values())
     for k in sorted(keys, key=lambda k: -rests[k])[:missing]:  # sorted is stable
         floors[k] += 1
     return floors
+
+
+HUNDREDTHS = 10_000
+"""100.00 % in hundredths of a percent: the unit every shown share is counted in."""
+
+
+def percent_shares(weights: Mapping[K, int]) -> dict[K, Decimal]:
+    """Each key's share of the whole, in percent with 2 decimals, such that the shares
+    shown always add up to exactly 100.00 and no real share shows as 0.00.
+
+    The rule: the 10,000 hundredths of a percent are apportioned by the largest
+    remainder method (each key gets the floor of its exact share in hundredths; the
+    hundredths still missing go one each to the largest remainders, equal remainders to
+    the lower key). Then every key with a positive weight that got no hundredth gets the
+    minimum of 0.01, taken from the key standing furthest above its exact share among
+    those keeping at least 0.01 (equal excess: the lower key). Each share is so within
+    0.02 of its exact value (within 0.01 when no minimum was needed). A zero weight
+    shares nothing (0.00); with no weight at all every share is 0.00. (The minimum holds
+    for up to 10,000 positive weights; beyond, the smallest keep 0.00.)"""
+    for key, w in weights.items():
+        if isinstance(w, bool) or not isinstance(w, int) or w < 0:
+            raise ValueError(f"the weight of {key} is a non-negative whole number, "
+                             f"not {w!r}")
+    positive = {k: w for k, w in weights.items() if w}
+    if not positive:
+        return {k: Decimal(0).quantize(_CENT) for k in weights}
+    total = sum(positive.values())
+    cents = {k: 0 for k in weights}
+    cents.update(_apportion(positive, HUNDREDTHS))
+    # Donors by excess over the exact share (in 1/total of a hundredth), the greatest
+    # first, equal excess the lower key (its place in key order).
+    order = sorted(positive)
+    donors = [(-(cents[k] * total - HUNDREDTHS * positive[k]), i) for i, k in
+              enumerate(order) if cents[k] >= 2]
+    heapq.heapify(donors)
+    for k in sorted(order, key=lambda k: -positive[k]):  # the largest unshown first
+        if cents[k] or not donors:
+            continue
+        minus_excess, i = heapq.heappop(donors)
+        cents[order[i]] -= 1
+        cents[k] = 1
+        if cents[order[i]] >= 2:
+            heapq.heappush(donors, (minus_excess + total, i))
+    return {k: Decimal(c).scaleb(-2) for k, c in cents.items()}
 
 
 def take(pool: Pool, kilograms: int) -> tuple[Pool, Pool]:
@@ -632,19 +791,63 @@ def take(pool: Pool, kilograms: int) -> tuple[Pool, Pool]:
 
 
 def shares(pool: Pool) -> dict[OriginKey, Decimal]:
-    """Percent of the pool per origin, 2 decimals, rounded down."""
-    total = pool.kilograms
-    return {k: (Decimal(100) * kg / total).quantize(_CENT, rounding=ROUND_DOWN)
-            for k, kg in sorted(pool.parts.items())}
+    """Percent of the pool per origin (`percent_shares`: they add up to 100.00)."""
+    return dict(sorted(percent_shares(pool.parts).items()))
+
+
+def route_shares(pool: Pool) -> dict[Route, Decimal]:
+    """Percent of the pool per route, primary and recycled (`percent_shares`: they add up
+    to 100.00, or are both 0.00 for an empty pool)."""
+    by_route = {route: 0 for route in Route}
+    for key, kg in pool.parts.items():
+        by_route[key.route] += kg
+    return percent_shares(by_route)
 
 
 def route_share(pool: Pool, route: Route) -> Decimal:
-    """Percent of the pool from `route` (primary or recycled), 2 decimals, rounded down."""
-    total = pool.kilograms
-    if total == 0:
-        return Decimal("0.00")
-    kg = sum(v for k, v in pool.parts.items() if k.route is route)
-    return (Decimal(100) * kg / total).quantize(_CENT, rounding=ROUND_DOWN)
+    """Percent of the pool from `route` (primary or recycled), as `route_shares`."""
+    return route_shares(pool)[route]
+
+
+class UpstreamLevel(NamedTuple):
+    """The earlier stages of part of an origin (none known: `sites` is empty), its
+    kilograms and its percent of that origin."""
+
+    sites: tuple[Site, ...]
+    kilograms: int
+    percent: Decimal
+
+
+class OriginLevel(NamedTuple):
+    """The first level of the origins: a latest-stage site and route, its kilograms, its
+    percent of the pool and, within it, the second level: where it came from before."""
+
+    site: Site
+    route: Route
+    kilograms: int
+    percent: Decimal
+    upstream: tuple[UpstreamLevel, ...]
+
+
+def origin_levels(pool: Pool) -> list[OriginLevel]:
+    """The pool's origins in two levels, largest first (equal kilograms: by site and
+    route). The first level groups the parts by their latest stage's site and route, with
+    its percent of the pool; the second splits each by its earlier stages, with its
+    percent of that first-level origin. Either level's percents add up to 100.00
+    (`percent_shares`), however the material entered the chain."""
+    groups: dict[tuple[Site, Route], dict[tuple[Site, ...], int]] = {}
+    for key, kg in pool.parts.items():
+        group = groups.setdefault((key.site, key.route), {})
+        group[key.upstream] = group.get(key.upstream, 0) + kg
+    totals = {g: sum(parts.values()) for g, parts in groups.items()}
+    percents = percent_shares(totals)
+    levels = []
+    for g in sorted(groups, key=lambda g: (-totals[g], g)):
+        within = percent_shares(groups[g])
+        upstream = tuple(UpstreamLevel(sites, kg, within[sites]) for sites, kg in
+                         sorted(groups[g].items(), key=lambda item: (-item[1], item[0])))
+        levels.append(OriginLevel(g[0], g[1], totals[g], percents[g], upstream))
+    return levels
 
 
 def attribute_per_kg(pool: Pool, name: str) -> Decimal | None:
@@ -668,19 +871,39 @@ def scale(pool: Pool, kilograms: int) -> Pool:
 
 
 def pool_to_data(pool: Pool) -> dict[str, object]:
-    """The pool as JSON data: parts sorted, attributes as decimal strings."""
-    return {"parts": [[k.facility_id, k.country, k.route.value, kg]
+    """The pool as JSON data: parts sorted, each ``[facility id, country, route, kg,
+    stage, [[stage, facility id, country], ...]]`` (the first level, then its upstream
+    sites), attributes as decimal strings."""
+    return {"parts": [[k.facility_id, k.country, k.route.value, kg, k.stage.value,
+                       [[s.stage.value, s.facility_id, s.country] for s in k.upstream]]
                       for k, kg in sorted(pool.parts.items())],
             "attributes": {n: str(v) for n, v in sorted(pool.attributes.items())}}
 
 
 def pool_from_data(data: Mapping[str, object] | None) -> Pool:
+    """The pool stored by `pool_to_data`. Parts stored before stages were kept are
+    ``[facility id, country, route, kg]``; they read as an origin with no upstream: of
+    the remelter stage on the recycled route (eligible scrap only ever entered at a
+    remelter), of an unrecorded stage on the primary route (a mine, a refinery or a
+    smelter: the stored part cannot tell). They are read, never rewritten: a document's
+    composition is covered by the digest the event log recorded at its issue."""
     if not data:
         return Pool()
     parts_data = data.get("parts") or []
     attrs_data = data.get("attributes") or {}
     assert isinstance(parts_data, list) and isinstance(attrs_data, dict)
-    parts = {OriginKey(str(f), str(c), Route(str(r))): int(kg) for f, c, r, kg in parts_data}
+    parts: dict[OriginKey, int] = {}
+    for f, c, r, kg, *staged in parts_data:
+        route = Route(str(r))
+        if staged:
+            stage_value, upstream = staged
+            key = OriginKey(str(f), str(c), route, Stage(str(stage_value)),
+                            tuple(Site(Stage(str(s)), str(sf), str(sc))
+                                  for s, sf, sc in upstream))
+        else:
+            key = OriginKey(str(f), str(c), route, Stage.REMELTER if route is
+                            Route.RECYCLED else Stage.UNRECORDED)
+        parts[key] = parts.get(key, 0) + int(kg)
     return Pool(parts, {str(n): Decimal(str(v)) for n, v in attrs_data.items()})
 
 
