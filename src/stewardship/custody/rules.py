@@ -9,21 +9,24 @@ a whole (origins, routes) round to the nearest so that they add up (`percent_sha
 
 from __future__ import annotations
 
-import heapq
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from decimal import ROUND_DOWN, ROUND_FLOOR, Decimal
 from enum import StrEnum
-from typing import TYPE_CHECKING, NamedTuple, TypeVar
+from typing import NamedTuple
 
 from stewardship.assurance.rules import add_months
+
+# Origins and shares have rules of their own; the services find them here too.
+from stewardship.custody.origins.rules import OriginKey as OriginKey
+from stewardship.custody.origins.rules import OriginLevel, apportion, origin_key
+from stewardship.custody.origins.rules import Route as Route
+from stewardship.custody.origins.rules import Site as Site
+from stewardship.custody.origins.rules import Stage as Stage
+from stewardship.custody.origins.rules import origin_levels as _levels
+from stewardship.custody.origins.rules import percent_shares as percent_shares
 from stewardship.registry.rules import ID_ALPHABET, mod37_2_check
-
-if TYPE_CHECKING:
-    from _typeshed import SupportsRichComparison
-
-K = TypeVar("K", bound="SupportsRichComparison")
 
 # --- vocabularies -----------------------------------------------------------------------
 
@@ -55,11 +58,6 @@ ORIGIN_MATERIALS = frozenset(
 class ScrapKind(StrEnum):
     PRE_CONSUMER = "pre_consumer"
     POST_CONSUMER = "post_consumer"
-
-
-class Route(StrEnum):
-    PRIMARY = "primary"
-    RECYCLED = "recycled"
 
 
 class Transformation(StrEnum):
@@ -563,34 +561,6 @@ def input_percentage(coc_in: int, non_coc_in: int) -> Decimal:
 
 # --- provenance pool --------------------------------------------------------------------
 
-
-class Stage(StrEnum):
-    """The stage of the chain a site of origin stands for."""
-
-    SMELTER = "smelter"
-    REMELTER = "remelter"
-    REFINERY = "refinery"
-    MINE = "bauxite_mine"
-    UNRECORDED = "unrecorded"
-    """A stored origin from before stages were kept, where the stage cannot be told."""
-
-    @property
-    def label(self) -> str:
-        return STAGE_LABELS[self]
-
-
-STAGE_LABELS = {
-    Stage.SMELTER: "Smelter",
-    Stage.REMELTER: "Remelter",
-    Stage.REFINERY: "Alumina refinery",
-    Stage.MINE: "Bauxite mine",
-    Stage.UNRECORDED: "Origin (stage not recorded)",
-}
-
-# Latest stage first: the metal's smelter or remelter, then the refinery, then the mine.
-STAGE_RANK = {Stage.SMELTER: 0, Stage.REMELTER: 0, Stage.REFINERY: 1, Stage.MINE: 2,
-              Stage.UNRECORDED: 3}
-
 # The stage of the facility where CoC material of each kind enters the chain.
 ENTRY_STAGES: dict[CocMaterial, Stage] = {
     CocMaterial.ASI_BAUXITE: Stage.MINE,
@@ -606,46 +576,6 @@ TRANSFORMATION_STAGES: dict[Transformation, Stage] = {
     Transformation.SMELTING: Stage.SMELTER,
     Transformation.REMELTING: Stage.REMELTER,
 }
-
-
-class Site(NamedTuple):
-    """One stage's facility and its country (ISO 3166-1 alpha-2)."""
-
-    stage: Stage
-    facility_id: str
-    country: str
-
-
-class OriginKey(NamedTuple):
-    """Where one part of a pool came from, stage by stage. The first level (facility,
-    country, stage) is the latest stage: the smelter or remelter of the metal, the
-    refinery of alumina, the mine of bauxite. `upstream` holds the earlier stages known
-    for it, latest first (for smelted metal: its refinery, then its mine)."""
-
-    facility_id: str
-    country: str
-    route: Route
-    stage: Stage = Stage.UNRECORDED
-    upstream: tuple[Site, ...] = ()
-
-    @property
-    def site(self) -> Site:
-        return Site(self.stage, self.facility_id, self.country)
-
-    @property
-    def sites(self) -> tuple[Site, ...]:
-        return (self.site, *self.upstream)
-
-
-def origin_key(route: Route, sites: Iterable[Site]) -> OriginKey:
-    """The key of an origin with these sites (one per stage), ordered latest first."""
-    ordered = sorted(sites, key=lambda s: STAGE_RANK[s.stage])  # sorted is stable
-    if not ordered:
-        raise LedgerError("an origin names at least one site")
-    if len({s.stage for s in ordered}) != len(ordered):
-        raise LedgerError("an origin names one site per stage")
-    first, *rest = ordered
-    return OriginKey(first.facility_id, first.country, route, first.stage, tuple(rest))
 
 
 def entry_origin(material: CocMaterial, facility_id: str, country: str) -> OriginKey:
@@ -694,12 +624,11 @@ def add(pool: Pool, other: Pool) -> Pool:
 
 def through(pool: Pool, transformation: Transformation, facility_id: str,
             country: str) -> Pool:
-    """The origins of a transformation's output: refining records the refinery and
-    smelting the smelter as each origin's latest stage (an origin keeps its earlier
-    stages: smelted metal names its smelter, refinery and mine); remelting records the
-    remelter of the recycled route only, since remelted primary metal still names the
-    smelter where it was made. A stage already named is replaced by the new site.
-    Origins that come to name the same sites merge; the attributes are unchanged."""
+    """The origins of a transformation's output: refining names the refinery, smelting
+    the smelter as each origin's latest stage, keeping the earlier ones (smelted metal
+    names its smelter, refinery and mine); remelting names the remelter of the recycled
+    route only (remelted primary metal still names its smelter). A stage named already
+    is replaced; origins that come to name the same sites merge."""
     stage = TRANSFORMATION_STAGES.get(transformation)
     if stage is None:
         return pool
@@ -714,66 +643,6 @@ def through(pool: Pool, transformation: Transformation, facility_id: str,
     return Pool(parts, dict(pool.attributes))
 
 
-def _apportion(parts: Mapping[K, int], amount: int) -> dict[K, int]:
-    """`amount` shared over `parts` in proportion (largest remainder): each key gets the
-    floor of its exact share, and the units still missing go one each to the keys with
-    the largest remainders; equal remainders go to the lower key (for an origin: facility
-    id, then country, then route), so a split never depends on insertion order. The
-    shares sum to exactly `amount` and each is within 1 unit of its exact share."""
-    total = sum(parts.values())
-    keys = sorted(parts)
-    floors = {k: parts[k] * amount // total for k in keys}
-    rests = {k: parts[k] * amount % total for k in keys}
-    missing = amount - sum(floors.values())
-    for k in sorted(keys, key=lambda k: -rests[k])[:missing]:  # sorted is stable
-        floors[k] += 1
-    return floors
-
-
-HUNDREDTHS = 10_000
-"""100.00 % in hundredths of a percent: the unit every shown share is counted in."""
-
-
-def percent_shares(weights: Mapping[K, int]) -> dict[K, Decimal]:
-    """Each key's share of the whole, in percent with 2 decimals, such that the shares
-    shown always add up to exactly 100.00 and no real share shows as 0.00.
-
-    The rule: the 10,000 hundredths of a percent are apportioned by the largest
-    remainder method (each key gets the floor of its exact share in hundredths; the
-    hundredths still missing go one each to the largest remainders, equal remainders to
-    the lower key). Then every key with a positive weight that got no hundredth gets the
-    minimum of 0.01, taken from the key standing furthest above its exact share among
-    those keeping at least 0.01 (equal excess: the lower key). Each share is so within
-    0.02 of its exact value (within 0.01 when no minimum was needed). A zero weight
-    shares nothing (0.00); with no weight at all every share is 0.00. (The minimum holds
-    for up to 10,000 positive weights; beyond, the smallest keep 0.00.)"""
-    for key, w in weights.items():
-        if isinstance(w, bool) or not isinstance(w, int) or w < 0:
-            raise ValueError(f"the weight of {key} is a non-negative whole number, "
-                             f"not {w!r}")
-    positive = {k: w for k, w in weights.items() if w}
-    if not positive:
-        return {k: Decimal(0).quantize(_CENT) for k in weights}
-    total = sum(positive.values())
-    cents = {k: 0 for k in weights}
-    cents.update(_apportion(positive, HUNDREDTHS))
-    # Donors by excess over the exact share (in 1/total of a hundredth), the greatest
-    # first, equal excess the lower key (its place in key order).
-    order = sorted(positive)
-    donors = [(-(cents[k] * total - HUNDREDTHS * positive[k]), i) for i, k in
-              enumerate(order) if cents[k] >= 2]
-    heapq.heapify(donors)
-    for k in sorted(order, key=lambda k: -positive[k]):  # the largest unshown first
-        if cents[k] or not donors:
-            continue
-        minus_excess, i = heapq.heappop(donors)
-        cents[order[i]] -= 1
-        cents[k] = 1
-        if cents[order[i]] >= 2:
-            heapq.heappush(donors, (minus_excess + total, i))
-    return {k: Decimal(c).scaleb(-2) for k, c in cents.items()}
-
-
 def take(pool: Pool, kilograms: int) -> tuple[Pool, Pool]:
     """Split off `kilograms` in proportion to the composition: (taken, remaining).
     Largest remainder rounding: the taken parts sum to exactly `kilograms` and every
@@ -782,7 +651,7 @@ def take(pool: Pool, kilograms: int) -> tuple[Pool, Pool]:
     total = pool.kilograms
     if kilograms > total:
         raise LedgerError(f"cannot take {kilograms} kg from a pool of {total} kg")
-    split = _apportion(pool.parts, kilograms)
+    split = apportion(pool.parts, kilograms)
     taken = {k: kg for k, kg in split.items() if kg}
     remaining = {k: kg - split[k] for k, kg in sorted(pool.parts.items()) if kg - split[k]}
     taken_attrs = {n: v * kilograms / total for n, v in pool.attributes.items()}
@@ -809,45 +678,9 @@ def route_share(pool: Pool, route: Route) -> Decimal:
     return route_shares(pool)[route]
 
 
-class UpstreamLevel(NamedTuple):
-    """The earlier stages of part of an origin (none known: `sites` is empty), its
-    kilograms and its percent of that origin."""
-
-    sites: tuple[Site, ...]
-    kilograms: int
-    percent: Decimal
-
-
-class OriginLevel(NamedTuple):
-    """The first level of the origins: a latest-stage site and route, its kilograms, its
-    percent of the pool and, within it, the second level: where it came from before."""
-
-    site: Site
-    route: Route
-    kilograms: int
-    percent: Decimal
-    upstream: tuple[UpstreamLevel, ...]
-
-
 def origin_levels(pool: Pool) -> list[OriginLevel]:
-    """The pool's origins in two levels, largest first (equal kilograms: by site and
-    route). The first level groups the parts by their latest stage's site and route, with
-    its percent of the pool; the second splits each by its earlier stages, with its
-    percent of that first-level origin. Either level's percents add up to 100.00
-    (`percent_shares`), however the material entered the chain."""
-    groups: dict[tuple[Site, Route], dict[tuple[Site, ...], int]] = {}
-    for key, kg in pool.parts.items():
-        group = groups.setdefault((key.site, key.route), {})
-        group[key.upstream] = group.get(key.upstream, 0) + kg
-    totals = {g: sum(parts.values()) for g, parts in groups.items()}
-    percents = percent_shares(totals)
-    levels = []
-    for g in sorted(groups, key=lambda g: (-totals[g], g)):
-        within = percent_shares(groups[g])
-        upstream = tuple(UpstreamLevel(sites, kg, within[sites]) for sites, kg in
-                         sorted(groups[g].items(), key=lambda item: (-item[1], item[0])))
-        levels.append(OriginLevel(g[0], g[1], totals[g], percents[g], upstream))
-    return levels
+    """The pool's origins in two levels, smelter or remelter first (`origins.rules`)."""
+    return _levels(pool.parts)
 
 
 def attribute_per_kg(pool: Pool, name: str) -> Decimal | None:
@@ -866,7 +699,7 @@ def scale(pool: Pool, kilograms: int) -> Pool:
     total = pool.kilograms
     if total == 0:
         raise LedgerError("cannot scale an empty pool")
-    split = _apportion(pool.parts, kilograms)
+    split = apportion(pool.parts, kilograms)
     return Pool({k: kg for k, kg in split.items() if kg}, dict(pool.attributes))
 
 
@@ -881,12 +714,10 @@ def pool_to_data(pool: Pool) -> dict[str, object]:
 
 
 def pool_from_data(data: Mapping[str, object] | None) -> Pool:
-    """The pool stored by `pool_to_data`. Parts stored before stages were kept are
-    ``[facility id, country, route, kg]``; they read as an origin with no upstream: of
-    the remelter stage on the recycled route (eligible scrap only ever entered at a
-    remelter), of an unrecorded stage on the primary route (a mine, a refinery or a
-    smelter: the stored part cannot tell). They are read, never rewritten: a document's
-    composition is covered by the digest the event log recorded at its issue."""
+    """The pool stored by `pool_to_data`. A part stored before stages were kept,
+    ``[facility id, country, route, kg]``, reads as an origin of the remelter stage on the
+    recycled route (scrap only ever entered at a remelter), else of an unrecorded stage.
+    Never rewritten: a document's composition is covered by its digest at issue."""
     if not data:
         return Pool()
     parts_data = data.get("parts") or []
