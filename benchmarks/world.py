@@ -41,10 +41,8 @@ from stewardship.custody import rules
 from stewardship.custody.rules import (
     Balance,
     CocMaterial,
-    OriginKey,
     Period,
     Pool,
-    Route,
     ScrapKind,
     Transformation,
 )
@@ -756,9 +754,9 @@ class Generator:
             return
         at = self.at(day)
         if m.kind is MINE:
-            material, route, kind, scrap = BAUXITE, Route.PRIMARY, "production", None
+            material, kind, scrap = BAUXITE, "production", None
         else:
-            material, route, kind = SCRAP, Route.RECYCLED, "scrap_intake"
+            material, kind = SCRAP, "scrap_intake"
             scrap = rng.choice((ScrapKind.PRE_CONSUMER, ScrapKind.POST_CONSUMER))
         acct = self.account(m, material, day)
         assert acct is not None
@@ -769,7 +767,7 @@ class Generator:
             assert scrap is not None
             new = rules.take_in_scrap(acct.balance, kg, scrap)
             self.mass["scrap taken in"] += kg
-        origin = rules.pool_of(OriginKey(m.public_id, m.country, route), kg)
+        origin = rules.pool_of(rules.entry_origin(material, m.public_id, m.country), kg)
         self.store(acct, new, rules.add(acct.pool, origin), at)
         op_id = self.journal(day, at, m, kind, material=material.value, kilograms=kg,
                              occurred_on=day, period=acct.period, facility_id=m.facility_id,
@@ -800,7 +798,7 @@ class Generator:
             new_source, new_target = rules.transform(source.balance, target.balance, step,
                                                      input_kg, declared)
             taken, remaining = rules.take(source.pool, input_kg)
-            produced = rules.scale(taken, output)
+            produced = rules.through(rules.scale(taken, output), step, m.public_id, m.country)
             if source is target:
                 self.store(source, new_source, rules.add(remaining, produced), at)
             else:

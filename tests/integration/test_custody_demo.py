@@ -11,14 +11,17 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from stewardship.assurance.demo import suspension_day
 from stewardship.assurance.service import certificates
 from stewardship.core.auth import Actor, system_actor
+from stewardship.core.config import Settings
 from stewardship.core.db import make_sessionmaker, transaction
 from stewardship.core.eventlog import count_entries
 from stewardship.core.pagination import PageParams
@@ -29,6 +32,7 @@ from stewardship.custody.service import audit, chain, documents, reads, reports
 from stewardship.demo import DemoReport, load_demo
 from stewardship.registry import repository as registry_repo
 from stewardship.registry.service import accounts
+from stewardship.web.app import create_app
 from tests.conftest import BACKENDS, scratch_database, session_on
 from tests.today import TODAY
 
@@ -169,10 +173,14 @@ def test_can_maker_documents_trace_to_primary_and_recycled_origins(db: Session) 
     doc = page.items[0]
     assert doc.issuer.organization == "rheinfeld-rolling"
     assert doc.issuer.coc_certificate and doc.recipient.coc_certificate
-    origins = {(o.country, o.route) for o in doc.composition.origins}
-    assert ("NO", "primary") in origins  # Fjordal's own smelter metal
-    assert ("AU", "primary") in origins  # Wattlebay's bauxite, refined and smelted
-    assert ("DE", "recycled") in origins  # Lindtal's remelted scrap
+    origins = {(o.country, o.route, o.stage) for o in doc.composition.origins}
+    # Fjordal's smelter: its own metal and Wattlebay's bauxite, refined and smelted there
+    assert ("NO", "primary", "smelter") in origins
+    assert ("DE", "recycled", "remelter") in origins  # Lindtal's remelted scrap
+    assert not any(country == "AU" for country, _, _ in origins)
+    upstream = {s.country for o in doc.composition.origins for u in o.upstream
+                for s in u.sites}
+    assert upstream == {"AU"}
     assert 0 < doc.composition.recycled_percent < 100
     assert doc.coc_quantity_kg < doc.quantity_kg
 
@@ -192,3 +200,88 @@ def test_lindtal_passes_metal_on_only_before_its_suspension(demo: Demo,
     assert seen.recycled_percent == Decimal(100)
     assert all(c.valid_on_shipment for c in seen.certificates)
     assert {c.status_now for c in seen.certificates} == {"active", "suspended"}
+
+
+# --- origins over HTTP --------------------------------------------------------------------
+
+METAL_STAGES = {"smelter": "primary", "remelter": "recycled"}
+
+
+def _client(demo: Demo, db: Session, tmp_path: Path, email: str) -> TestClient:
+    """A bearer-token client on the demo world, inside the test's rolled-back session."""
+    app = create_app(settings=Settings(environment="test", password_profile="fast",
+                                       var_dir=tmp_path, secret_key="t" * 40),
+                     engine=demo.engine)
+    connection = db.connection()
+    app.state.sessionmaker = lambda: session_on(connection)
+    token = accounts.create_token(db, _user(db, email), "tests").token
+    db.flush()
+    return TestClient(app, raise_server_exceptions=False,
+                      headers={"Authorization": f"Bearer {token}"})
+
+
+def _every_document(client: TestClient, **params: str) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    page = 1
+    while True:
+        response = client.get("/api/v1/custody/documents",
+                              params={**params, "page": str(page), "per_page": "50"})
+        assert response.status_code == 200, response.text
+        body = response.json()
+        found.extend(body["items"])
+        if page >= body["pages"]:
+            return found
+        page += 1
+
+
+def _shares_add_up(comp: dict[str, Any]) -> None:
+    hundred = Decimal("100.00")
+    assert sum(Decimal(o["percent"]) for o in comp["origins"]) == hundred
+    assert Decimal(comp["primary_percent"]) + Decimal(comp["recycled_percent"]) == hundred
+    assert all(Decimal(o["percent"]) > 0 for o in comp["origins"])
+    for o in comp["origins"]:
+        assert not o["upstream"] or sum(
+            Decimal(u["percent"]) for u in o["upstream"]) == hundred
+
+
+def test_every_document_downstream_of_a_smelter_names_the_smelter_first(
+        demo: Demo, db: Session, tmp_path: Path) -> None:
+    staff = _client(demo, db, tmp_path, "secretariat@stewardship.example")
+    docs = _every_document(staff)
+    assert len(docs) == _documents(db)
+    for doc in docs:
+        comp = doc["composition"]
+        _shares_add_up(comp)
+        stages = {(o["stage"], o["route"]) for o in comp["origins"]}
+        if doc["material"] == "asi_aluminium":  # everything downstream of a smelter
+            assert stages <= set(METAL_STAGES.items()), (doc["number"], stages)
+        elif doc["material"] == "asi_alumina":
+            assert stages == {("refinery", "primary")}, doc["number"]
+    # Fjordal smelted Wattlebay's alumina: its metal names the refinery and the mine.
+    smelted = [o for d in docs for o in d["composition"]["origins"]
+               if o["facility"] == "Fjordal Smelter"]
+    assert smelted and all(o["country"] == "NO" for o in smelted)
+    assert {tuple((s["stage"], s["facility"], s["country"]) for s in u["sites"])
+            for o in smelted for u in o["upstream"]} == {
+        (("refinery", "Wattlebay Kemerton Refinery", "AU"),
+         ("bauxite_mine", "Wattlebay Darling Range Mine", "AU")),
+        ()}  # and its own production, upstream not recorded
+
+
+def test_a_can_buyer_reads_where_its_aluminium_was_smelted(demo: Demo, db: Session,
+                                                            tmp_path: Path) -> None:
+    buyer = _client(demo, db, tmp_path, "youssef.elamrani@duinbron-beverages.example")
+    cans = _every_document(buyer, direction="incoming")
+    assert cans and all(d["issuer"]["organization"] == "corvina-latas" for d in cans)
+    for doc in cans:
+        origins = doc["composition"]["origins"]
+        assert origins[0]["stage"] in METAL_STAGES
+        assert ("Fjordal Smelter", "NO", "smelter") in {
+            (o["facility"], o["country"], o["stage"]) for o in origins}
+        chain = buyer.get(f"/api/v1/custody/documents/{doc['number']}/chain")
+        assert chain.status_code == 200, chain.text
+        for tier in chain.json()["tiers"]:
+            for link in tier["documents"]:
+                assert link["origins"], link["number"]
+                assert all(o["facility"] and o["country"] for o in link["origins"])
+        break  # one document's chain is enough; every document's origins were checked

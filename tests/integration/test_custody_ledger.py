@@ -60,9 +60,14 @@ def test_material_flows_from_mine_to_mill_with_its_origins(db: Session) -> None:
     assert doc.issuer.coc_certificate == w.smelter.certificates["chain_of_custody"]
     assert doc.recipient.performance_certificate == w.mill.certificates["performance"]
     origins = doc.composition.origins
-    assert [(o.facility_id, o.country, o.route) for o in origins] == [
-        (w.mine.facility, "AU", "primary")]
+    # The smelter first; where its alumina was refined and its bauxite mined second.
+    assert [(o.facility_id, o.country, o.route, o.stage) for o in origins] == [
+        (w.smelter.facility, "NO", "primary", "smelter")]
     assert origins[0].kilograms == 1_000_000 and origins[0].percent == Decimal("100.00")
+    assert [([(s.stage, s.facility_id, s.country) for s in u.sites], u.percent)
+            for u in origins[0].upstream] == [
+        ([("refinery", w.mine.facility, "AU"), ("bauxite_mine", w.mine.facility, "AU")],
+         Decimal("100.00"))]
     assert audit.audit(db, w.secretariat).problems == []
 
 

@@ -477,8 +477,11 @@ def test_take_conserves_kilograms_and_shares(parts: dict[OriginKey, int],
         assert 0 <= part <= parts[key]
         assert abs(Decimal(part) - Decimal(parts[key] * kg) / pool.kilograms) < 1
     whole, part_shares = shares(pool), shares(taken)
+    # Each shown share is within 0.01 of its exact value but for the 0.01 minimums
+    # given to the smallest origins (at most one per origin).
+    rounding = Decimal("0.01") * len(parts)
     for key, share in part_shares.items():
-        assert abs(share - whole[key]) <= Decimal(100) / kg + Decimal("0.01")
+        assert abs(share - whole[key]) <= Decimal(100) / kg + 2 * rounding
 
 
 # --- conservation -----------------------------------------------------------------------
@@ -855,8 +858,8 @@ def test_document_number_refuses_a_bad_random_part(random_part: str) -> None:
 def test_a_pool_written_as_data_reads_back_the_same() -> None:
     pool = add(pool_of(SMELTER, 620, {"co2e": Decimal("4.25")}), pool_of(REMELTER, 380))
     data = pool_to_data(pool)
-    assert data == {"parts": [["remelter-y", "DE", "recycled", 380],
-                              ["smelter-x", "NO", "primary", 620]],
+    assert data == {"parts": [["remelter-y", "DE", "recycled", 380, "unrecorded", []],
+                              ["smelter-x", "NO", "primary", 620, "unrecorded", []]],
                     "attributes": {"co2e": "2635.00"}}
     assert pool_from_data(data) == pool
 

@@ -97,8 +97,10 @@ class MaterialAccount(IdMixin, TimestampMixin, Base):
     """Lost at close by expiry or the cap."""
     balance_kg: Mapped[int] = mapped_column(BigInteger, default=0)
     pool: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    """Origin composition of ``balance_kg``: ``{"parts": [[facility, country, route, kg]],
-    "attributes": {name: mass-weighted sum}}``."""
+    """Origin composition of ``balance_kg``: ``{"parts": [[facility, country, route, kg,
+    stage, [[stage, facility, country], ...]]], "attributes": {name: mass-weighted sum}}``
+    (``rules.pool_to_data``; parts stored before stages were kept have only the first
+    four fields and are read as they are, see ``rules.pool_from_data``)."""
     version: Mapped[int] = mapped_column(Integer, default=1)
 
     __mapper_args__ = {"version_id_col": version}

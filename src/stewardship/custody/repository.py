@@ -294,6 +294,7 @@ class Fed:
     coc_quantity_kg: int
     shipment_date: date
     period_start: date
+    composition: dict[str, object]
     rank: int
     total: int
 
@@ -314,7 +315,7 @@ def received_in_windows(db: Session, windows: Sequence[tuple[int, uuid.UUID, dat
     ranked = (select(w.c.k, CocDocument.id, CocDocument.number, CocDocument.issuer_entity_id,
                      CocDocument.recipient_entity_id, CocDocument.material,
                      CocDocument.coc_quantity_kg, CocDocument.shipment_date,
-                     CocDocument.period_start,
+                     CocDocument.period_start, CocDocument.composition,
                      func.row_number().over(partition_by=w.c.k, order_by=(
                          CocDocument.coc_quantity_kg.desc(), CocDocument.number)).label("rank"),
                      func.count().over(partition_by=w.c.k).label("total"))

@@ -3,7 +3,8 @@ yield limits, accounting periods, the mass-balance ledger, paired movements, the
 input percentage, the provenance pool and the conservation check.
 
 No I/O here. Mass is whole kilograms (int) everywhere; yields and shares are Decimal.
-Every rounding of a CoC quantity goes down, so nothing is ever over-claimed.
+Every rounding of a CoC quantity goes down, so nothing is ever over-claimed; shares of
+a whole (origins, routes) round to the nearest so that they add up (`percent_shares`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,33 @@ from enum import StrEnum
 from typing import NamedTuple
 
 from stewardship.assurance.rules import add_months
+from stewardship.custody.origins.rules import (  # noqa: F401  (re-exported)
+    LedgerError,
+    OriginLevel,
+    Pool,
+    add,
+    apportion,
+    attribute_per_kg,
+    origin_key,
+    pool_from_data,
+    pool_of,
+    pool_to_data,
+    remove,
+    route_share,
+    route_shares,
+    scale,
+    shares,
+    take,
+    whole_kilograms,
+)
+
+# Origins and shares have rules of their own; the services find them here too.
+from stewardship.custody.origins.rules import OriginKey as OriginKey
+from stewardship.custody.origins.rules import Route as Route
+from stewardship.custody.origins.rules import Site as Site
+from stewardship.custody.origins.rules import Stage as Stage
+from stewardship.custody.origins.rules import origin_levels as _levels
+from stewardship.custody.origins.rules import percent_shares as percent_shares
 from stewardship.registry.rules import ID_ALPHABET, mod37_2_check
 
 # --- vocabularies -----------------------------------------------------------------------
@@ -48,11 +76,6 @@ ORIGIN_MATERIALS = frozenset(
 class ScrapKind(StrEnum):
     PRE_CONSUMER = "pre_consumer"
     POST_CONSUMER = "post_consumer"
-
-
-class Route(StrEnum):
-    PRIMARY = "primary"
-    RECYCLED = "recycled"
 
 
 class Transformation(StrEnum):
@@ -297,10 +320,6 @@ def check_shipment_in_period(shipment_date: date, period: Period) -> None:
 # --- the ledger: balances per (material, period) ----------------------------------------
 
 
-class LedgerError(ValueError):
-    """An operation the mass balance refuses."""
-
-
 @dataclass(frozen=True)
 class CarryOverRule:
     """How a positive balance moves to the next period: at most `cap` kg (None: no cap),
@@ -318,14 +337,6 @@ class CarryOverRule:
 
 
 DEFAULT_CARRY_OVER = CarryOverRule()
-
-
-def _kilograms(value: object, what: str) -> int:
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise LedgerError(f"{what} is a whole number of kilograms, not {value!r}")
-    if value <= 0:
-        raise LedgerError(f"{what} must be positive, got {value} kg")
-    return value
 
 
 @dataclass(frozen=True)
@@ -383,7 +394,7 @@ def _spend(balance: Balance, kilograms: int, what: str) -> None:
 
 def produce(balance: Balance, kilograms: int) -> Balance:
     """Production of CoC material at a certified origin (mine, refinery, smelter)."""
-    _kilograms(kilograms, "production")
+    whole_kilograms(kilograms, "production")
     if balance.material not in ORIGIN_MATERIALS:
         raise LedgerError(f"{balance.material.value} is not produced at an origin; "
                           "eligible scrap enters through a remelter's intake")
@@ -392,7 +403,7 @@ def produce(balance: Balance, kilograms: int) -> Balance:
 
 def take_in_scrap(balance: Balance, kilograms: int, kind: ScrapKind) -> Balance:
     """Eligible scrap (pre- or post-consumer) taken in by a remelter after due diligence."""
-    _kilograms(kilograms, "scrap intake")
+    whole_kilograms(kilograms, "scrap intake")
     ScrapKind(kind)
     if balance.material is not CocMaterial.ELIGIBLE_SCRAP:
         raise LedgerError(f"scrap is taken into an eligible_scrap account, "
@@ -402,7 +413,7 @@ def take_in_scrap(balance: Balance, kilograms: int, kind: ScrapKind) -> Balance:
 
 def record_non_coc(balance: Balance, kilograms: int) -> Balance:
     """A non-CoC input: no CoC quantity, counted for the input percentage."""
-    _kilograms(kilograms, "non-CoC input")
+    whole_kilograms(kilograms, "non-CoC input")
     return replace(balance, non_coc_in=balance.non_coc_in + kilograms)
 
 
@@ -412,7 +423,7 @@ def transform(source: Balance, target: Balance, transformation: Transformation,
     """Consume `kilograms` CoC input from `source`, credit floor(kg x yield) CoC output
     to `target`. When source and target are one account (metal to metal) both returned
     balances are the same new one."""
-    _kilograms(kilograms, "transformation input")
+    whole_kilograms(kilograms, "transformation input")
     check_transformation(transformation, source.material, target.material)
     check_yield(transformation, declared, policy)
     if source.period != target.period:
@@ -430,8 +441,8 @@ def transform(source: Balance, target: Balance, transformation: Transformation,
 
 def issue(balance: Balance, quantity: int, coc_quantity: int) -> Balance:
     """Designate `coc_quantity` of a shipment of `quantity` kg as CoC material."""
-    _kilograms(quantity, "quantity")
-    _kilograms(coc_quantity, "CoC quantity")
+    whole_kilograms(quantity, "quantity")
+    whole_kilograms(coc_quantity, "CoC quantity")
     if coc_quantity > quantity:
         raise LedgerError(f"CoC quantity {coc_quantity} kg exceeds the shipped quantity "
                           f"{quantity} kg")
@@ -441,7 +452,7 @@ def issue(balance: Balance, quantity: int, coc_quantity: int) -> Balance:
 
 def cancel(balance: Balance, coc_quantity: int) -> Balance:
     """A document cancelled before receipt: its CoC quantity returns to the issuer."""
-    _kilograms(coc_quantity, "cancelled CoC quantity")
+    whole_kilograms(coc_quantity, "cancelled CoC quantity")
     if coc_quantity > balance.issued:
         raise LedgerError(f"cannot cancel {coc_quantity} kg: only {balance.issued} kg of "
                           f"{balance.material.value} was issued in {balance.period.label}")
@@ -450,7 +461,7 @@ def cancel(balance: Balance, coc_quantity: int) -> Balance:
 
 def receive(balance: Balance, coc_quantity: int) -> Balance:
     """A received document credits the recipient's account."""
-    _kilograms(coc_quantity, "received CoC quantity")
+    whole_kilograms(coc_quantity, "received CoC quantity")
     return replace(balance, received=balance.received + coc_quantity)
 
 
@@ -533,7 +544,7 @@ class Movement:
     correlation_id: str
 
     def __post_init__(self) -> None:
-        _kilograms(self.kilograms, "a movement")
+        whole_kilograms(self.kilograms, "a movement")
         if self.debit == self.credit:
             raise LedgerError(f"a movement needs two accounts, got {self.debit!r} twice")
         if not self.correlation_id:
@@ -591,150 +602,55 @@ def input_percentage(coc_in: int, non_coc_in: int) -> Decimal:
 
 # --- provenance pool --------------------------------------------------------------------
 
+# The stage of the facility where CoC material of each kind enters the chain.
+ENTRY_STAGES: dict[CocMaterial, Stage] = {
+    CocMaterial.ASI_BAUXITE: Stage.MINE,
+    CocMaterial.ASI_ALUMINA: Stage.REFINERY,
+    CocMaterial.ASI_ALUMINIUM: Stage.SMELTER,
+    CocMaterial.ELIGIBLE_SCRAP: Stage.REMELTER,
+}
 
-class OriginKey(NamedTuple):
-    facility_id: str
-    country: str
-    route: Route
-
-
-@dataclass(frozen=True)
-class Pool:
-    """A mass-weighted composition: kg per origin, and per attribute the mass-weighted
-    sum (kg x value per kg), so any per-kg attribute (a footprint) rides along."""
-
-    parts: Mapping[OriginKey, int] = field(default_factory=dict)
-    attributes: Mapping[str, Decimal] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        for key, kg in self.parts.items():
-            if isinstance(kg, bool) or not isinstance(kg, int) or kg <= 0:
-                raise LedgerError(f"pool part {key} must be positive whole kg, not {kg!r}")
-
-    @property
-    def kilograms(self) -> int:
-        return sum(self.parts.values())
+# The stage a transformation's facility becomes for the material it turns out; the
+# metal-to-metal steps (casting, rolling, extrusion, conversion) change no origin.
+TRANSFORMATION_STAGES: dict[Transformation, Stage] = {
+    Transformation.REFINING: Stage.REFINERY,
+    Transformation.SMELTING: Stage.SMELTER,
+    Transformation.REMELTING: Stage.REMELTER,
+}
 
 
-def pool_of(key: OriginKey, kilograms: int,
-            per_kg: Mapping[str, Decimal] | None = None) -> Pool:
-    """A pool of one origin; `per_kg` gives attribute values per kilogram."""
-    _kilograms(kilograms, "pool mass")
-    return Pool({key: kilograms},
-                {name: value * kilograms for name, value in (per_kg or {}).items()})
+def entry_origin(material: CocMaterial, facility_id: str, country: str) -> OriginKey:
+    """The origin of CoC material put into the chain at a facility: production at a mine
+    (bauxite), a refinery (alumina) or a smelter (aluminium), or eligible scrap taken in
+    at a remelter (the recycled route)."""
+    route = Route.RECYCLED if material is CocMaterial.ELIGIBLE_SCRAP else Route.PRIMARY
+    return origin_key(route, [Site(ENTRY_STAGES[material], facility_id, country)])
 
 
-def add(pool: Pool, other: Pool) -> Pool:
-    parts = dict(pool.parts)
-    for key, kg in other.parts.items():
-        parts[key] = parts.get(key, 0) + kg
-    attributes = dict(pool.attributes)
-    for name, value in other.attributes.items():
-        attributes[name] = attributes.get(name, Decimal(0)) + value
-    return Pool(parts, attributes)
+def through(pool: Pool, transformation: Transformation, facility_id: str,
+            country: str) -> Pool:
+    """The origins of a transformation's output: refining names the refinery, smelting
+    the smelter as each origin's latest stage, keeping the earlier ones (smelted metal
+    names its smelter, refinery and mine); remelting names the remelter of the recycled
+    route only (remelted primary metal still names its smelter). A stage named already
+    is replaced; origins that come to name the same sites merge."""
+    stage = TRANSFORMATION_STAGES.get(transformation)
+    if stage is None:
+        return pool
+    site = Site(stage, facility_id, country)
+    parts: dict[OriginKey, int] = {}
+    for key, kg in sorted(pool.parts.items()):
+        if stage is Stage.REMELTER and key.route is not Route.RECYCLED:
+            new = key
+        else:
+            new = origin_key(key.route, [site, *(s for s in key.sites if s.stage != stage)])
+        parts[new] = parts.get(new, 0) + kg
+    return Pool(parts, dict(pool.attributes))
 
 
-def remove(pool: Pool, part: Pool) -> Pool:
-    """`pool` without `part` (a reversed entry's origins), refused unless every origin of
-    it is still wholly there: what later documents took in proportion has left, named,
-    and is not taken from other origins. Attribute sums fall by the part's, not below 0."""
-    parts = dict(pool.parts)
-    for key, kg in sorted(part.parts.items()):
-        if parts.get(key, 0) < kg:
-            raise LedgerError(f"of the {kg} kg from {key.facility_id} ({key.country}, "
-                              f"{key.route.value}) only {parts.get(key, 0)} kg remain in "
-                              "the balance; the rest has left in later documents or "
-                              "transformations")
-        parts[key] -= kg
-    parts = {k: kg for k, kg in parts.items() if kg}
-    attributes = {n: max(v - part.attributes.get(n, Decimal(0)), Decimal(0))
-                  for n, v in pool.attributes.items()} if parts else {}
-    return Pool(parts, attributes)
-
-
-def _apportion(parts: Mapping[OriginKey, int], kilograms: int) -> dict[OriginKey, int]:
-    """`kilograms` shared over `parts` in proportion (largest remainder): each origin gets
-    the floor of its exact share, and the kilograms still missing go one each to the
-    origins with the largest remainders; equal remainders go to the lower origin key
-    (facility id, then country, then route), so a split never depends on insertion order.
-    The shares sum to exactly `kilograms` and each is within 1 kg of its exact share."""
-    total = sum(parts.values())
-    keys = sorted(parts)
-    floors = {k: parts[k] * kilograms // total for k in keys}
-    rests = {k: parts[k] * kilograms % total for k in keys}
-    missing = kilograms - sum(floors.values())
-    for k in sorted(keys, key=lambda k: -rests[k])[:missing]:  # sorted is stable
-        floors[k] += 1
-    return floors
-
-
-def take(pool: Pool, kilograms: int) -> tuple[Pool, Pool]:
-    """Split off `kilograms` in proportion to the composition: (taken, remaining).
-    Largest remainder rounding: the taken parts sum to exactly `kilograms` and every
-    part is within 1 kg of its exact share; attributes split exactly by mass."""
-    _kilograms(kilograms, "kilograms taken")
-    total = pool.kilograms
-    if kilograms > total:
-        raise LedgerError(f"cannot take {kilograms} kg from a pool of {total} kg")
-    split = _apportion(pool.parts, kilograms)
-    taken = {k: kg for k, kg in split.items() if kg}
-    remaining = {k: kg - split[k] for k, kg in sorted(pool.parts.items()) if kg - split[k]}
-    taken_attrs = {n: v * kilograms / total for n, v in pool.attributes.items()}
-    remaining_attrs = {n: v - taken_attrs[n] for n, v in pool.attributes.items()}
-    return Pool(taken, taken_attrs), Pool(remaining, remaining_attrs)
-
-
-def shares(pool: Pool) -> dict[OriginKey, Decimal]:
-    """Percent of the pool per origin, 2 decimals, rounded down."""
-    total = pool.kilograms
-    return {k: (Decimal(100) * kg / total).quantize(_CENT, rounding=ROUND_DOWN)
-            for k, kg in sorted(pool.parts.items())}
-
-
-def route_share(pool: Pool, route: Route) -> Decimal:
-    """Percent of the pool from `route` (primary or recycled), 2 decimals, rounded down."""
-    total = pool.kilograms
-    if total == 0:
-        return Decimal("0.00")
-    kg = sum(v for k, v in pool.parts.items() if k.route is route)
-    return (Decimal(100) * kg / total).quantize(_CENT, rounding=ROUND_DOWN)
-
-
-def attribute_per_kg(pool: Pool, name: str) -> Decimal | None:
-    """The mass-weighted average of an attribute, or None when the pool lacks it."""
-    if name not in pool.attributes or pool.kilograms == 0:
-        return None
-    return pool.attributes[name] / pool.kilograms
-
-
-def scale(pool: Pool, kilograms: int) -> Pool:
-    """The same composition carried by `kilograms` (a transformation's output): parts
-    rescaled with largest-remainder rounding so they sum to exactly `kilograms`; the
-    attribute sums are kept whole, so a per-kg attribute (a footprint) rises as the yield
-    loses mass."""
-    _kilograms(kilograms, "scaled pool mass")
-    total = pool.kilograms
-    if total == 0:
-        raise LedgerError("cannot scale an empty pool")
-    split = _apportion(pool.parts, kilograms)
-    return Pool({k: kg for k, kg in split.items() if kg}, dict(pool.attributes))
-
-
-def pool_to_data(pool: Pool) -> dict[str, object]:
-    """The pool as JSON data: parts sorted, attributes as decimal strings."""
-    return {"parts": [[k.facility_id, k.country, k.route.value, kg]
-                      for k, kg in sorted(pool.parts.items())],
-            "attributes": {n: str(v) for n, v in sorted(pool.attributes.items())}}
-
-
-def pool_from_data(data: Mapping[str, object] | None) -> Pool:
-    if not data:
-        return Pool()
-    parts_data = data.get("parts") or []
-    attrs_data = data.get("attributes") or {}
-    assert isinstance(parts_data, list) and isinstance(attrs_data, dict)
-    parts = {OriginKey(str(f), str(c), Route(str(r))): int(kg) for f, c, r, kg in parts_data}
-    return Pool(parts, {str(n): Decimal(str(v)) for n, v in attrs_data.items()})
+def origin_levels(pool: Pool) -> list[OriginLevel]:
+    """The pool's origins in two levels, smelter or remelter first (`origins.rules`)."""
+    return _levels(pool.parts)
 
 
 # --- conservation -----------------------------------------------------------------------

@@ -137,22 +137,55 @@ class Party(OutputModel):
     coc_certificate: str | None = None
 
 
+class OriginSite(OutputModel):
+    stage: str = Field(description="smelter, remelter, refinery, bauxite_mine, or "
+                                   "unrecorded (an origin stored before stages were kept)")
+    stage_label: str
+    facility_id: str
+    facility: str
+    country: str
+
+
+class UpstreamShare(OutputModel):
+    """Part of an origin, by where it came from before its first-level site."""
+
+    sites: list[OriginSite] = Field(description="The earlier stages, latest first (the "
+                                                "refinery, then the mine); empty: not "
+                                                "recorded in the chain")
+    kilograms: int
+    percent: Decimal = Field(description="Percent of this origin; an origin's add up to "
+                                         "100.00")
+
+
 class OriginShare(OutputModel):
+    """A first-level origin: the smelter or remelter of metal (the refinery of alumina,
+    the mine of bauxite), and where its material came from before."""
+
     facility_id: str
     facility: str
     country: str
     route: str = Field(description="primary or recycled")
+    stage: str = Field(description="smelter, remelter, refinery, bauxite_mine or "
+                                   "unrecorded")
+    stage_label: str
     kilograms: int
-    percent: Decimal
+    percent: Decimal = Field(description="Percent of the composition, rounded to the "
+                                         "nearest by the largest remainder: the origins "
+                                         "add up to exactly 100.00, and none with mass "
+                                         "shows less than 0.01")
+    upstream: list[UpstreamShare] = Field(
+        default_factory=list, description="The second level: its earlier stages (for "
+                                          "smelted metal its refinery and mine), largest "
+                                          "first; empty when none is recorded")
 
 
 class Composition(OutputModel):
     kilograms: int
     origins: list[OriginShare]
-    recycled_percent: Decimal
+    recycled_percent: Decimal = Field(description="Primary and recycled add up to 100.00")
     primary_percent: Decimal
     attributes_per_kg: dict[str, Decimal] = Field(default_factory=dict)
-    summary: str = Field(description="In words: '62% Fjordal smelter (NO), ...'")
+    summary: str = Field(description="In words: '62.00% Fjordal Smelter (NO), ...'")
 
 
 class AccountRead(OutputModel):
@@ -285,6 +318,9 @@ class ChainLink(OutputModel):
     material: str
     coc_quantity_kg: int
     shipment_date: date
+    origins: list[OriginShare] = Field(
+        default_factory=list, description="Where its CoC material came from: facility, "
+                                          "country and share, smelter or remelter first")
     fed: list[str] = Field(description="Documents of the tier below this one may have fed")
 
 

@@ -42,18 +42,20 @@ class _Node:
     coc_quantity_kg: int
     shipment_date: date
     period_start: date
+    composition: dict[str, object]
 
 
 def _node(d: CocDocument | repo.Fed) -> _Node:
     return _Node(d.id, d.number, d.issuer_entity_id, d.recipient_entity_id, d.material,
-                 d.coc_quantity_kg, d.shipment_date, d.period_start)
+                 d.coc_quantity_kg, d.shipment_date, d.period_start, d.composition)
 
 
 def chain(db: Session, actor: Actor | None, number: str, *, depth: int = 8) -> ChainRead:
     """The documents whose CoC material may have fed this one under mass balance: those
     its issuer received into the document's period or the periods its balance could be
     carried from, on or before the shipment date (the largest PER_DOCUMENT of them); then
-    theirs, to `depth` tiers. Two statements a tier. Shown to the document's two parties
+    theirs, to `depth` tiers; each with its origins (facility, country, share). Two
+    statements a tier. Shown to the document's two parties
     and the secretariat."""
     if actor is None:
         require(actor, action="see a document's chain")
@@ -100,13 +102,16 @@ def chain(db: Session, actor: Actor | None, number: str, *, depth: int = 8) -> C
         if level == depth and found:
             truncated = True
     names = common.Names(db, [d.issuer_entity_id for t in tiers for d in t]
-                         + [d.recipient_entity_id for t in tiers for d in t])
+                         + [d.recipient_entity_id for t in tiers for d in t],
+                         common.pool_facilities(*(d.composition for t in tiers for d in t)))
 
     def link(d: _Node) -> ChainLink:
         return ChainLink(number=d.number, issuer=names.party(d.issuer_entity_id).entity,
                          recipient=names.party(d.recipient_entity_id).entity,
                          material=d.material, coc_quantity_kg=d.coc_quantity_kg,
-                         shipment_date=d.shipment_date, fed=sorted(set(fed.get(d.number, []))))
+                         shipment_date=d.shipment_date,
+                         origins=common.origins(rules.pool_from_data(d.composition), names),
+                         fed=sorted(set(fed.get(d.number, []))))
 
     return ChainRead(number=root.number, truncated=truncated,
                      tiers=[ChainTier(depth=i, documents=[link(d) for d in t], more=more[i])

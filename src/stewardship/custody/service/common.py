@@ -33,7 +33,13 @@ from stewardship.custody.rules import (
     Pool,
     YieldError,
 )
-from stewardship.custody.schemas import Composition, OriginShare, Party
+from stewardship.custody.schemas import (
+    Composition,
+    OriginShare,
+    OriginSite,
+    Party,
+    UpstreamShare,
+)
 from stewardship.registry import repository as registry_repo
 from stewardship.registry.models import Entity
 
@@ -234,11 +240,31 @@ class Names:
 
 
 def pool_facilities(*pools: dict[str, object]) -> list[str]:
+    """The public ids of every facility the stored pools name, at every stage."""
     out: list[str] = []
     for data in pools:
-        for part in data.get("parts", []) or []:  # type: ignore[union-attr]
-            out.append(str(part[0]))
+        for key in rules.pool_from_data(data).parts:
+            out.extend(site.facility_id for site in key.sites)
     return out
+
+
+def _site(site: rules.Site, names: Names) -> OriginSite:
+    return OriginSite(stage=site.stage.value, stage_label=site.stage.label,
+                      facility_id=site.facility_id, facility=names.facility(site.facility_id),
+                      country=site.country)
+
+
+def origins(pool: Pool, names: Names) -> list[OriginShare]:
+    """The pool's origins as read models: the first level (smelter or remelter of metal)
+    with its share, and under it the second level (refinery and mine) with theirs."""
+    return [OriginShare(
+        facility_id=level.site.facility_id, facility=names.facility(level.site.facility_id),
+        country=level.site.country, route=level.route.value, stage=level.site.stage.value,
+        stage_label=level.site.stage.label, kilograms=level.kilograms, percent=level.percent,
+        upstream=[UpstreamShare(sites=[_site(s, names) for s in up.sites],
+                                kilograms=up.kilograms, percent=up.percent)
+                  for up in level.upstream] if any(up.sites for up in level.upstream) else [])
+        for level in rules.origin_levels(pool)]
 
 
 def composition(data: dict[str, object], names: Names) -> Composition:
@@ -247,23 +273,19 @@ def composition(data: dict[str, object], names: Names) -> Composition:
     if total == 0:
         return Composition(kilograms=0, origins=[], recycled_percent=Decimal("0.00"),
                            primary_percent=Decimal("0.00"), summary="no CoC material")
-    percents = rules.shares(p)
-    origins = sorted(
-        (OriginShare(facility_id=k.facility_id, facility=names.facility(k.facility_id),
-                     country=k.country, route=k.route.value, kilograms=kg,
-                     percent=percents[k]) for k, kg in p.parts.items()),
-        key=lambda o: (-o.kilograms, o.facility_id, o.route))
-    recycled = rules.route_share(p, rules.Route.RECYCLED)
-    primary = rules.route_share(p, rules.Route.PRIMARY)
+    found = origins(p, names)
+    routes = rules.route_shares(p)
+    recycled = routes[rules.Route.RECYCLED]
     attributes = {name: (value / total).quantize(Decimal("0.000001"))
                   for name, value in p.attributes.items()}
     words = ", ".join(f"{o.percent.normalize():f}% {o.facility} ({o.country})"
-                      for o in origins[:5])
-    if len(origins) > 5:
-        words += f" and {len(origins) - 5} more"
+                      for o in found[:5])
+    if len(found) > 5:
+        words += f" and {len(found) - 5} more"
     summary = f"{words}; {recycled.normalize():f}% recycled"
-    return Composition(kilograms=total, origins=origins, recycled_percent=recycled,
-                       primary_percent=primary, attributes_per_kg=attributes, summary=summary)
+    return Composition(kilograms=total, origins=found, recycled_percent=recycled,
+                       primary_percent=routes[rules.Route.PRIMARY],
+                       attributes_per_kg=attributes, summary=summary)
 
 
 # --- certificates -----------------------------------------------------------------------

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from stewardship.core.auth import Actor
 from stewardship.core.errors import InvalidInput
 from stewardship.custody import rules
-from stewardship.custody.rules import CocMaterial, LedgerError, OriginKey, Route, YieldError
+from stewardship.custody.rules import CocMaterial, LedgerError, YieldError
 from stewardship.custody.schemas import (
     NonCocInputCreate,
     OperationRead,
@@ -55,7 +55,7 @@ def record_production(db: Session, actor: Actor | None, data: ProductionCreate, 
     common.require_certified(db, entity, data.occurred_on, what="put CoC material into the "
                              "chain", field="occurred_on")
     return _credit_origin(db, actor, entity, facility, material, data.kilograms,
-                          data.occurred_on, Route.PRIMARY, "production", None, data.note)
+                          data.occurred_on, "production", None, data.note)
 
 
 def record_scrap_intake(db: Session, actor: Actor | None, data: ScrapIntakeCreate, *,
@@ -72,17 +72,12 @@ def record_scrap_intake(db: Session, actor: Actor | None, data: ScrapIntakeCreat
     common.require_certified(db, entity, data.occurred_on, what="take in eligible scrap",
                              field="occurred_on")
     return _credit_origin(db, actor, entity, facility, CocMaterial.ELIGIBLE_SCRAP,
-                          data.kilograms, data.occurred_on, Route.RECYCLED, "scrap_intake",
+                          data.kilograms, data.occurred_on, "scrap_intake",
                           data.scrap_kind.value, data.note)
 
 
-def origin_pool(facility: Facility, route: Route, kilograms: int) -> rules.Pool:
-    """What a production or scrap intake at `facility` adds to the account's origins."""
-    return rules.pool_of(OriginKey(facility.public_id, facility.country, route), kilograms)
-
-
 def _credit_origin(db: Session, actor: Actor, entity: Entity, facility: Facility,
-                   material: CocMaterial, kilograms: int, day: date, route: Route, kind: str,
+                   material: CocMaterial, kilograms: int, day: date, kind: str,
                    scrap_kind: str | None, note: str) -> OperationRead:
     settings = common.settings_of(db, entity)
     period = common.period_of(settings, day)
@@ -95,7 +90,8 @@ def _credit_origin(db: Session, actor: Actor, entity: Entity, facility: Facility
                                       rules.ScrapKind(scrap_kind))
     except LedgerError as error:
         raise common.ledger_refusal(error, "kilograms") from error
-    origin = origin_pool(facility, route, kilograms)
+    origin = rules.pool_of(
+        rules.entry_origin(material, facility.public_id, facility.country), kilograms)
     common.store(row, new, rules.add(common.pool(row), origin))
     operation = common.journal(
         db, actor, entity, kind, material=material.value, kilograms=kilograms,
@@ -172,7 +168,8 @@ def record_transformation(db: Session, actor: Actor | None, data: Transformation
     except LedgerError as error:
         raise common.ledger_refusal(error, "input_kg") from error
     taken, remaining = rules.take(common.pool(source), data.input_kg)
-    produced = rules.scale(taken, output)
+    produced = rules.through(rules.scale(taken, output), transformation,
+                             facility.public_id, facility.country)
     if source is target:
         common.store(source, new_source, rules.add(remaining, produced))
     else:

@@ -22,7 +22,6 @@ from stewardship.custody.rules import CocMaterial, LedgerError, Period, Pool, Ro
 from stewardship.custody.schemas import OperationRead, ReversalCreate
 from stewardship.custody.service import common
 from stewardship.custody.service.common import Leg
-from stewardship.custody.service.inputs import origin_pool
 from stewardship.custody.service.reads import KIND_LABELS, operation_read
 from stewardship.registry import repository as registry_repo
 
@@ -54,11 +53,13 @@ def _pools(db: Session, op: CustodyOperation) -> tuple[Pool, Pool]:
     if "in" in kept or "out" in kept:
         return rules.pool_from_data(kept.get("in")), rules.pool_from_data(kept.get("out"))
     if op.kind in ("production", "scrap_intake") and op.facility_id is not None:
-        # Written before entries kept their origins: the origin is the facility's.
+        # Written before entries kept their origins: the origin is the facility's, as
+        # the pools of that time stored it (and read it back).
         facility = registry_repo.facility_by_id(db, op.facility_id)
         if facility is not None:
             route = Route.PRIMARY if op.kind == "production" else Route.RECYCLED
-            return origin_pool(facility, route, op.kilograms), Pool()
+            legacy = [[facility.public_id, facility.country, route.value, op.kilograms]]
+            return rules.pool_from_data({"parts": legacy}), Pool()
     if op.kind == "non_coc_input":
         return Pool(), Pool()
     raise Conflict(f"{_what(op)} was recorded before entries kept the origins they moved, "
