@@ -6,6 +6,7 @@ behind the platform's back is caught by the audit."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import date
 
@@ -82,7 +83,7 @@ def test_a_casting_within_one_account_and_a_non_coc_input_are_reversed(db: Sessi
     metal = _account(db, w.smelter.entity_id, "asi_aluminium")
     assert (metal.balance_kg, metal.transformed_in, metal.transformed_out,
             metal.non_coc_in) == (1_000, 0, 0, 0)
-    assert metal.pool["parts"] == [[w.smelter.facility, "NO", "primary", 1_000]]
+    assert metal.pool["parts"] == [[w.smelter.facility, "NO", "primary", 1_000, "smelter", []]]
     _clean(db, w)
 
 
@@ -167,7 +168,13 @@ def test_an_entry_written_before_origins_were_kept_is_still_reversed(
     with Session(engine) as db:
         first = db.scalars(select(CustodyOperation.id).where(
             CustodyOperation.kind == "production", CustodyOperation.kilograms == 5_000)).one()
+    # As the entry and the account's origins were stored before either kept stages.
     tamper(engine, f"UPDATE custody_operations SET composition = NULL WHERE id = '{_hex(first)}'")
+    legacy = json.dumps({"parts": [[w.smelter.facility, "NO", "primary", 5_000]],
+                         "attributes": {}})
+    tamper(engine, f"UPDATE material_accounts SET pool = '{legacy}' "
+                   f"WHERE entity_id = '{_hex(w.smelter.entity_id)}' "
+                   "AND material = 'asi_aluminium'")
     with Session(engine) as db:
         reversals.reverse_operation(db, w.smelter.user, first, WHY)
         db.commit()
