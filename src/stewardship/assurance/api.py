@@ -378,8 +378,8 @@ def verify_closure(db: DbSession, actor: CurrentActor, finding_id: uuid.UUID,
 # --- certificates -----------------------------------------------------------------------
 
 
-CertStatus = Annotated[str | None, Query(pattern="^(active|suspended|withdrawn|expired)$",
-                                         description="As of today")]
+CertStatus = Annotated[str | None, Query(
+    pattern="^(active|suspended|withdrawn|expired|superseded)$", description="As of today")]
 
 
 def _certificate_query(kind: StandardKind | None = None,

@@ -345,11 +345,30 @@ def current_numbers(db: Session, entity_ids: Sequence[uuid.UUID], on: date) -> d
     return out
 
 
-def live_certificates(db: Session, *, entity_id: uuid.UUID, kind: str) -> list[Certificate]:
-    """Active or suspended certificates of an entity for a standard kind."""
+def live_certificates(db: Session, *, scope_ids: Sequence[uuid.UUID]) -> list[Certificate]:
+    """Active or suspended certificates of the scopes (expired by date included: the
+    caller decides), oldest first."""
+    if not scope_ids:
+        return []
     return list(db.scalars(select(Certificate).where(
-        Certificate.entity_id == entity_id, Certificate.standard_kind == kind,
-        Certificate.status.in_(("active", "suspended"))).options(*_CERT_LOAD)))
+        Certificate.scope_id.in_(set(scope_ids)),
+        Certificate.status.in_(("active", "suspended"))).options(*_CERT_LOAD)
+        .order_by(Certificate.valid_from, Certificate.number)))
+
+
+def scope_lineage(db: Session, scope_id: uuid.UUID) -> list[uuid.UUID]:
+    """The scope and every scope it was moved from to a newer version, newest first: one
+    unit of certification across standard versions."""
+    out = [scope_id]
+    while True:
+        moved_from = db.scalars(select(SelfAssessment.moved_from_id).where(
+            SelfAssessment.scope_id == out[-1],
+            SelfAssessment.moved_from_id.is_not(None)).limit(1)).first()
+        previous = None if moved_from is None else db.scalar(
+            select(SelfAssessment.scope_id).where(SelfAssessment.id == moved_from))
+        if previous is None or previous in out:
+            return out
+        out.append(previous)
 
 
 def holds_current_certificate(db: Session, organization_id: uuid.UUID, kind: str,
@@ -449,7 +468,7 @@ def certificates_of_audits(db: Session,
         return {}
     rows = db.scalars(select(Certificate).where(Certificate.audit_id.in_(set(audit_ids)))
                       .options(*_CERT_LOAD))
-    return {c.audit_id: c for c in rows}
+    return {c.audit_id: c for c in rows if c.audit_id is not None}
 
 
 # --- the public register ----------------------------------------------------------------

@@ -362,7 +362,9 @@ class CertificateEventRead(OutputModel):
 
 class CertificateSummary(OutputModel):
     number: str
-    status: str = Field(description="As of today: active, suspended, withdrawn or expired")
+    status: str = Field(description="As of today: active, suspended, withdrawn, expired or "
+                                    "superseded (replaced by a later certificate for the "
+                                    "same scope)")
     certificate_type: str = Field(description="full or provisional")
     organization: OrganizationRef
     entity: EntityRef
@@ -378,11 +380,15 @@ class CertificateSummary(OutputModel):
     activities: list[str]
     countries: list[str]
     verify_path: str
+    imported: bool = Field(default=False, description="Issued before the platform existed "
+                                                      "and imported; no platform audit")
+    audit_reference: str | None = Field(default=None, description="An imported "
+                                        "certificate's audit, as the old records name it")
 
 
 class CertificateRead(CertificateSummary):
-    audit_id: uuid.UUID
-    scope_id: uuid.UUID
+    audit_id: uuid.UUID | None = Field(description="The platform audit; None when imported")
+    scope_id: uuid.UUID | None = Field(description="None when imported without a scope")
     facilities: list[FacilityBrief]
     history: list[CertificateEventRead]
 
@@ -400,7 +406,7 @@ class CertificateQuery(InputModel):
     activity: str | None = Field(default=None, max_length=40)
     country: str | None = Field(default=None, max_length=2)
     status: str | None = Field(default=None, description="As of today: active, suspended, "
-                                                         "withdrawn or expired")
+                                                         "withdrawn, expired or superseded")
     organization: str | None = Field(default=None, max_length=80)
     q: str | None = Field(default=None, max_length=100, description="Number or entity name")
 
@@ -445,8 +451,39 @@ class DecisionRead(OutputModel):
     surveillance_due: date | None
     corrective_plan_due: date | None
     major_closure_due: date | None
-    certificate: CertificateSummary | None
+    certificate: CertificateSummary | None = Field(
+        description="The certificate issued, or the one a passed surveillance audit kept")
     withdrawn: list[str] = Field(description="Numbers of certificates withdrawn by a refusal")
+    superseded: list[str] = Field(default_factory=list,
+                                  description="Numbers of certificates the new one replaced")
+    kept: list[str] = Field(default_factory=list,
+                            description="Numbers of certificates a passed surveillance audit "
+                                        "left in force")
+    effect: str = Field(default="", description="What the decision did to certificates, in "
+                                                "words")
+
+
+class DecisionPreview(OutputModel):
+    """What deciding today would do; nothing is changed by asking."""
+
+    audit_id: uuid.UUID
+    as_of: date
+    outcome: Outcome
+    majors: int
+    minors: int
+    maturity: Maturity
+    valid_from: date | None
+    valid_until: date | None
+    issues: str | None = Field(description="full or provisional: the certificate it would "
+                                           "issue; None when it issues none")
+    corrective_plan_due: date | None
+    major_closure_due: date | None
+    supersedes: list[CertificateSummary]
+    withdraws: list[CertificateSummary]
+    keeps: list[CertificateSummary]
+    effect: str = Field(description="What the decision would do to certificates, in words")
+    may_decide: bool
+    blockers: list[str] = Field(description="What must happen before deciding")
 
 
 # --- due dates and standing -------------------------------------------------------------

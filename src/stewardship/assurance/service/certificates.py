@@ -70,7 +70,8 @@ def _summary(c: Certificate, labels: Labels, today: date) -> CertificateSummary:
         issued_to_entity=c.entity_name, standard=labels.standard(c.version_id),
         maturity=Maturity(c.maturity), valid_from=c.valid_from, valid_until=c.valid_until,
         surveillance_due_on=c.surveillance_due_on, activities=c.activities,
-        countries=c.countries, verify_path=verify_path(c.number))
+        countries=c.countries, verify_path=verify_path(c.number),
+        imported=c.imported_at is not None, audit_reference=c.audit_reference)
 
 
 def summaries(db: Session, certificates: list[Certificate],
@@ -105,12 +106,11 @@ def load(db: Session, number: str) -> Certificate:
 def to_read(db: Session, c: Certificate, today: date | None = None) -> CertificateRead:
     day = today_or(today)
     summary = summaries(db, [c], day)[0]
-    scope = repo.scope_by_id(db, c.scope_id)
-    assert scope is not None
-    facilities = Labels(db, facilities=[f.facility_id for f in scope.facilities])
+    scope = repo.scope_by_id(db, c.scope_id) if c.scope_id is not None else None
+    ids = [f.facility_id for f in scope.facilities] if scope is not None else []
+    facilities = Labels(db, facilities=ids)
     return CertificateRead(**summary.model_dump(), audit_id=c.audit_id, scope_id=c.scope_id,
-                           facilities=[facilities.facility(f.facility_id)
-                                       for f in scope.facilities],
+                           facilities=[facilities.facility(f) for f in ids],
                            history=_history(db, c, day))
 
 
@@ -148,8 +148,8 @@ def build_filter(db: Session, query: CertificateQuery) -> CertificateFilter:
     if activity is not None and activity not in {a.value for a in Activity}:
         raise InvalidInput(f"'{activity}' is not an activity", field="activity")
     if status is not None and status not in {s.value for s in CertificateStatus}:
-        raise InvalidInput("status must be active, suspended, withdrawn or expired",
-                           field="status")
+        raise InvalidInput("status must be active, suspended, withdrawn, expired or "
+                           "superseded", field="status")
     if country:
         try:
             country = normalize_country(country)
@@ -222,14 +222,15 @@ def _record(db: Session, actor: Actor, c: Certificate, before: str | None, after
     db.flush()
     kind = "issued" if before is None else {
         "suspended": "suspended", "withdrawn": "withdrawn", "active": "reinstated",
-        "expired": "expired"}[after]
+        "expired": "expired", "superseded": "superseded"}[after]
     eventlog.append(db, actor, f"assurance.certificate.{kind}", f"certificate:{c.number}",
                     {"from": before, "to": after, "reason": reason})
 
 
 def issue(db: Session, actor: Actor, audit: Audit, scope: CertificationScope,
-          decision: Decision) -> Certificate:
-    """Issue the certificate a positive decision earned (the caller checked the rules)."""
+          decision: Decision, *, supersedes: list[str] | None = None) -> Certificate:
+    """Issue the certificate a positive decision earned (the caller checked the rules and
+    supersedes the certificates named in ``supersedes``)."""
     assert decision.valid_from is not None and decision.valid_until is not None
     facilities = registry_repo.facilities_by_ids(db, [f.facility_id for f in scope.facilities])
     names = Labels(db, organizations=[scope.organization_id], entities=[scope.entity_id])
@@ -252,8 +253,10 @@ def issue(db: Session, actor: Actor, audit: Audit, scope: CertificationScope,
                                 for c in sorted({f.country for f in facilities.values()})]
     db.add(certificate)
     db.flush()
+    replaces = f"; supersedes {', '.join(supersedes)}" if supersedes else ""
     _record(db, actor, certificate, None, CertificateStatus.ACTIVE.value,
-            f"{decision.outcome.value} after audit {audit.id}")
+            f"{decision.outcome.value} after audit {audit.id} ({audit.audit_type})"
+            f"{replaces}")
     return certificate
 
 
