@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select
 from sqlalchemy.orm import Session, defer, selectinload
@@ -333,11 +333,17 @@ def current_numbers(db: Session, entity_ids: Sequence[uuid.UUID], on: date) -> d
     """(entity, standard kind) -> the number of the newest certificate current on the day,
     for several entities in one lean query (no eager loads): what custody checks on every
     shipment."""
+    # A superseded certificate still counts for the days before it was replaced.
+    replaced_later = exists().where(
+        CertificateEvent.certificate_id == Certificate.id,
+        CertificateEvent.to_status == "superseded",
+        CertificateEvent.at >= datetime.combine(on + timedelta(days=1), time(), UTC))
     rows = db.execute(select(Certificate.entity_id, Certificate.standard_kind,
                              Certificate.number)
                       .where(Certificate.entity_id.in_(set(entity_ids)),
-                             Certificate.status == "active", Certificate.valid_from <= on,
-                             Certificate.valid_until >= on)
+                             or_(Certificate.status == "active",
+                                 and_(Certificate.status == "superseded", replaced_later)),
+                             Certificate.valid_from <= on, Certificate.valid_until >= on)
                       .order_by(Certificate.valid_from.desc(), Certificate.number))
     out: dict[tuple[uuid.UUID, str], str] = {}
     for entity_id, kind, number in rows:
@@ -354,6 +360,26 @@ def live_certificates(db: Session, *, scope_ids: Sequence[uuid.UUID]) -> list[Ce
         Certificate.scope_id.in_(set(scope_ids)),
         Certificate.status.in_(("active", "suspended"))).options(*_CERT_LOAD)
         .order_by(Certificate.valid_from, Certificate.number)))
+
+
+def certificates_covering(db: Session, entity_id: uuid.UUID, kind: str,
+                          on: date) -> list[Certificate]:
+    """The entity's certificates of the kind whose validity covers the day, in any status,
+    newest first."""
+    return list(db.scalars(select(Certificate).where(
+        Certificate.entity_id == entity_id, Certificate.standard_kind == kind,
+        Certificate.valid_from <= on, Certificate.valid_until >= on)
+        .order_by(Certificate.valid_from.desc(), Certificate.number.desc())))
+
+
+def next_certificate_from(db: Session, entity_id: uuid.UUID, kind: str,
+                          on: date) -> Certificate | None:
+    """The entity's first certificate of the kind valid only after the day (not withdrawn
+    or superseded)."""
+    return db.scalars(select(Certificate).where(
+        Certificate.entity_id == entity_id, Certificate.standard_kind == kind,
+        Certificate.valid_from > on, Certificate.status.in_(("active", "suspended")))
+        .order_by(Certificate.valid_from, Certificate.number).limit(1)).first()
 
 
 def scope_lineage(db: Session, scope_id: uuid.UUID) -> list[uuid.UUID]:

@@ -207,6 +207,13 @@ class MoveReport(OutputModel):
 # --- audits -----------------------------------------------------------------------------
 
 
+def _end_not_before_start(value: date, info: ValidationInfo) -> date:
+    start = info.data.get("start_on")
+    if start is not None and value < start:
+        raise ValueError("the audit cannot end before it starts")
+    return value
+
+
 class AuditCreate(InputModel):
     scope_id: uuid.UUID
     audit_firm: str = Field(min_length=2, max_length=80, description="Audit firm slug")
@@ -219,14 +226,33 @@ class AuditCreate(InputModel):
     @field_validator("end_on")
     @classmethod
     def _after_start(cls, value: date, info: ValidationInfo) -> date:
-        start = info.data.get("start_on")
-        if start is not None and value < start:
-            raise ValueError("the audit cannot end before it starts")
-        return value
+        return _end_not_before_start(value, info)
 
 
 class PlanSubmit(InputModel):
     plan: str = Field(min_length=10, max_length=20_000)
+
+
+class AuditReschedule(InputModel):
+    """New dates for a planned audit (secretariat)."""
+
+    start_on: date = Field(description="Today or later")
+    end_on: date
+    reason: str = Field(min_length=3, max_length=2000)
+
+    @field_validator("end_on")
+    @classmethod
+    def _after_start(cls, value: date, info: ValidationInfo) -> date:
+        return _end_not_before_start(value, info)
+
+
+class PlanReceipt(InputModel):
+    """The secretariat's record that an audit plan reached it (by e-mail, on paper)."""
+
+    received_on: date = Field(description="The day the plan arrived; not after today")
+    note: str = Field(min_length=3, max_length=2000, description="How it arrived, from whom")
+    plan: str | None = Field(default=None, min_length=10, max_length=20_000,
+                             description="The plan's text, when it replaces the draft")
 
 
 class Reason(InputModel):
@@ -260,7 +286,10 @@ class AuditRead(OutputModel):
     start_on: date
     end_on: date
     plan: str
-    plan_submitted_on: date | None
+    plan_submitted_on: date | None = Field(description="The day the plan reached the "
+                                                       "secretariat")
+    plan_note: str = Field(default="", description="The secretariat's note on how the plan "
+                                                   "was received")
     notice_required: bool = Field(description="An initial audit of mining, refining or "
                                               "smelting: the plan is due 6 weeks ahead")
     plan_due_by: date | None

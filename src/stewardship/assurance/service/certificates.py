@@ -336,6 +336,40 @@ def holdings_of(db: Session, entity_ids: list[uuid.UUID],
             for e in entity_ids}
 
 
+KIND_LABELS = {"performance": "Performance", "chain_of_custody": "Chain of Custody"}
+
+
+def lapse_on(db: Session, entity_id: uuid.UUID, kind: str, on: date) -> str | None:
+    """Why the entity's certificate of the kind whose validity covers the day does not
+    count, in words and with its dates ("its Chain of Custody certificate X was valid on
+    D but has been suspended since E"); None when no certificate covers the day (or one
+    counts). What a refusal to pass CoC material on says instead of "held none"."""
+    label = KIND_LABELS.get(kind, kind)
+    covering = repo.certificates_covering(db, entity_id, kind, on)
+    if not covering:
+        later = repo.next_certificate_from(db, entity_id, kind, on)
+        if later is None:
+            return None
+        return (f"it held no valid {label} certificate on {on}: its certificate "
+                f"{later.number} is valid only from {later.valid_from}")
+    c = covering[0]
+    status = CertificateStatus(c.status)
+    if status is CertificateStatus.ACTIVE:
+        return None
+    since = next((e.at.date() for e in reversed(repo.certificate_events(db, c.id))
+                  if e.to_status == status.value), None)
+    what = f"its {label} certificate {c.number}"
+    if since is None:
+        return f"{what} is {status.value}"
+    verb = {CertificateStatus.SUSPENDED: f"has been suspended since {since}",
+            CertificateStatus.WITHDRAWN: f"was withdrawn on {since}",
+            CertificateStatus.SUPERSEDED: f"was superseded on {since}",
+            CertificateStatus.EXPIRED: f"was marked expired on {since}"}[status]
+    if since > on:
+        return f"{what} was valid on {on} but {verb}"
+    return f"{what} {verb}"
+
+
 def validity_on(db: Session, numbers: list[str], on: date,
                 today: date | None = None) -> list[tuple[str, str, str, bool, date, date]]:
     """(number, kind, status today, valid on the day, valid from, valid until) for each
