@@ -193,7 +193,7 @@ def list_certificates(db: Session, params: PageParams,
 # is the member's name today where it was renamed since.
 EXPORT_HEADER = ["number", "status", "type", "organization", "entity", "standard", "version",
                  "maturity", "valid_from", "valid_until", "surveillance_due_on", "activities",
-                 "countries", "organization_now"]
+                 "countries", "organization_now", "imported", "audit_reference"]
 
 
 def export_rows(db: Session, query: CertificateQuery | None = None, *,
@@ -208,7 +208,8 @@ def export_rows(db: Session, query: CertificateQuery | None = None, *,
                      s.maturity.value, s.valid_from.isoformat(), s.valid_until.isoformat(),
                      s.surveillance_due_on.isoformat() if s.surveillance_due_on else "",
                      " ".join(s.activities), " ".join(s.countries),
-                     s.organization.name if s.organization.name != s.issued_to else ""])
+                     s.organization.name if s.organization.name != s.issued_to else "",
+                     "yes" if s.imported else "", s.audit_reference or ""])
     return rows
 
 
