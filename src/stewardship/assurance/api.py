@@ -25,6 +25,8 @@ from stewardship.assurance.schemas import (
     AuditReschedule,
     AuditSummary,
     CertificateDocument,
+    CertificateImport,
+    CertificateImportReport,
     CertificatePage,
     CertificateQuery,
     CertificateRead,
@@ -68,6 +70,7 @@ from stewardship.assurance.service import (
     dues,
     evidence,
     findings,
+    imports,
     register,
     scopes,
     self_assessment,
@@ -447,6 +450,17 @@ def list_certificates(db: DbSession, paging: Pagination,
 def export_certificates(db: DbSession, filters: CertificateFilters) -> Response:
     """The filtered register as CSV. Public."""
     return _csv(certificates.export_rows(db, filters), "certificates.csv")
+
+
+@router.post("/certificates/import", response_model=CertificateImportReport,
+             status_code=status.HTTP_201_CREATED)
+def import_certificates(db: DbSession, actor: CurrentActor,
+                        body: CertificateImport) -> CertificateImportReport:
+    """Register certificates issued before the platform existed, with their own numbers,
+    dates and audit references (secretariat): they are marked imported in the register and
+    on their pages. Every row is checked; when any has a problem nothing is imported and
+    the 422's details name each problem with its row."""
+    return imports.import_certificates(db, actor, body.certificates)
 
 
 @router.get("/certificates/{number}", response_model=CertificateRead)

@@ -60,6 +60,14 @@ def entity_names(db: Session, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]:
     return dict(db.execute(select(Entity.id, Entity.name).where(Entity.id.in_(set(ids)))).all())
 
 
+def entity_named(db: Session, organization_id: uuid.UUID, name: str) -> Entity | None:
+    """The organisation's entity of that name (case and surrounding blanks aside)."""
+    return db.scalars(select(Entity).where(
+        Entity.organization_id == organization_id,
+        func.lower(Entity.name) == name.strip().lower()).order_by(Entity.created_at)
+        .limit(1)).first()
+
+
 def organization_refs(db: Session, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, tuple[str, str]]:
     """id -> (slug, name)."""
     if not ids:

@@ -463,6 +463,59 @@ class CertificateDocument(OutputModel):
     digest: str = Field(description="SHA-256 of the document's other fields, canonical JSON")
 
 
+class CertificateImportRow(InputModel):
+    """A certificate issued before the platform existed, as the scheme's records hold it."""
+
+    number: str = Field(min_length=3, max_length=40, pattern=r"^[A-Za-z0-9][A-Za-z0-9./-]*$",
+                        description="The certificate's own number, kept as it was issued")
+    organization: str = Field(min_length=2, max_length=80, description="Member slug")
+    entity: str = Field(min_length=1, max_length=200,
+                        description="The member's entity: its id or its exact name")
+    standard: str = Field(min_length=2, max_length=80, description="Standard slug")
+    version: int = Field(ge=1, le=10_000)
+    certificate_type: str = Field(pattern="^(full|provisional)$")
+    maturity: Maturity
+    valid_from: date = Field(description="The day it was issued; not after today")
+    valid_until: date
+    surveillance_due_on: date | None = Field(default=None, description="Full certificates")
+    audit_reference: str = Field(min_length=1, max_length=100,
+                                 description="The audit it rests on, as the old records "
+                                             "name it")
+    status: str = Field(default="active", pattern="^(active|suspended)$",
+                        description="active or suspended on the day of the import")
+    activities: list[Activity] = Field(min_length=1, max_length=11)
+    countries: list[str] = Field(min_length=1, max_length=60,
+                                 description="ISO 3166 codes of the facilities' countries")
+    scope_id: uuid.UUID | None = Field(default=None, description="A platform scope of the "
+                                       "entity for the same standard, where one exists: a "
+                                       "later decision on it supersedes this certificate")
+
+    @field_validator("valid_until")
+    @classmethod
+    def _after_start(cls, value: date, info: ValidationInfo) -> date:
+        start = info.data.get("valid_from")
+        if start is not None and value < start:
+            raise ValueError("the certificate cannot end before it starts")
+        return value
+
+
+class CertificateImport(InputModel):
+    certificates: list[CertificateImportRow] = Field(min_length=1, max_length=2000)
+
+
+class ImportRowReport(OutputModel):
+    row: int = Field(description="1 for the first certificate (in a CSV file: the line "
+                                 "after the header)")
+    number: str
+    ok: bool
+    problems: list[str]
+
+
+class CertificateImportReport(OutputModel):
+    imported: int
+    certificates: list[CertificateSummary]
+
+
 class StatusChange(InputModel):
     reason: str = Field(min_length=3, max_length=2000)
     complaint: str | None = Field(default=None, max_length=40,

@@ -27,9 +27,9 @@ from stewardship.assurance.rules import (
 from stewardship.assurance.schemas import (
     AuditCreate,
     AuditorRef,
-    AuditReschedule,
     AuditPage,
     AuditRead,
+    AuditReschedule,
     FirmRef,
     MissingRating,
     PlanReceipt,

@@ -216,16 +216,24 @@ def export_rows(db: Session, query: CertificateQuery | None = None, *,
 # --- issuing and status changes ---------------------------------------------------------
 
 
-def _record(db: Session, actor: Actor, c: Certificate, before: str | None, after: str,
-            reason: str) -> None:
+def record_change(db: Session, actor: Actor, c: Certificate, before: str | None, after: str,
+                  reason: str, *, kind: str | None = None) -> None:
+    """A status change in the certificate's public history and in the event log."""
     db.add(CertificateEvent(certificate_id=c.id, from_status=before, to_status=after,
                             reason=reason, actor=actor.ref))
     db.flush()
-    kind = "issued" if before is None else {
-        "suspended": "suspended", "withdrawn": "withdrawn", "active": "reinstated",
-        "expired": "expired", "superseded": "superseded"}[after]
+    if kind is None:
+        kind = "issued" if before is None else {
+            "suspended": "suspended", "withdrawn": "withdrawn", "active": "reinstated",
+            "expired": "expired", "superseded": "superseded"}[after]
     eventlog.append(db, actor, f"assurance.certificate.{kind}", f"certificate:{c.number}",
                     {"from": before, "to": after, "reason": reason})
+
+
+def attach_coverage(c: Certificate, activities: list[str], countries: list[str]) -> None:
+    """The activities and countries the register filters the certificate by."""
+    c.activity_rows = [CertificateActivity(activity=a) for a in sorted(set(activities))]
+    c.country_rows = [CertificateCountry(country=k) for k in sorted(set(countries))]
 
 
 def issue(db: Session, actor: Actor, audit: Audit, scope: CertificationScope,
@@ -248,14 +256,12 @@ def issue(db: Session, actor: Actor, audit: Audit, scope: CertificationScope,
         maturity=decision.maturity.value, valid_from=decision.valid_from,
         valid_until=decision.valid_until, surveillance_due_on=decision.surveillance_due,
         status=CertificateStatus.ACTIVE.value)
-    certificate.activity_rows = [CertificateActivity(activity=a)
-                                 for a in sorted(set(scope.activities))]
-    certificate.country_rows = [CertificateCountry(country=c)
-                                for c in sorted({f.country for f in facilities.values()})]
+    attach_coverage(certificate, list(scope.activities),
+                    [f.country for f in facilities.values()])
     db.add(certificate)
     db.flush()
     replaces = f"; supersedes {', '.join(supersedes)}" if supersedes else ""
-    _record(db, actor, certificate, None, CertificateStatus.ACTIVE.value,
+    record_change(db, actor, certificate, None, CertificateStatus.ACTIVE.value,
             f"{decision.outcome.value} after audit {audit.id} ({audit.audit_type})"
             f"{replaces}")
     return certificate
@@ -272,7 +278,7 @@ def change_status(db: Session, actor: Actor, c: Certificate, target: Certificate
     before = c.status
     c.status = target.value
     db.flush()
-    _record(db, actor, c, before, target.value, reason)
+    record_change(db, actor, c, before, target.value, reason)
 
 
 def _secretariat_change(db: Session, actor: Actor | None, number: str, data: StatusChange,
