@@ -18,16 +18,18 @@ from sqlalchemy.orm import Session
 
 from stewardship.assurance.rules import AuditType, Maturity
 from stewardship.assurance.schemas import ReportSubmit, StatusChange
-from stewardship.assurance.service import audits, certificates, common
+from stewardship.assurance.service import audits, certificates, common, imports
 from stewardship.core.auth import Actor
 from stewardship.core.eventlog import count_entries
 from stewardship.registry.rules import add_years
 from tests import assurance_world as aw
 from tests import custody_world as cw
+from tests.api.test_assurance_flow_pages import post, signed_in, text
 from tests.today import TODAY
 
 A = "/api/v1/assurance"
 Clients = Callable[[Actor], TestClient]
+__all__ = ["signed_in"]  # the fixture of the flow pages' tests, signed in by cookie
 
 
 def _ok(response: Response, status: int = 200) -> Any:
@@ -332,3 +334,33 @@ def test_the_secretariat_imports_certificates_issued_before_the_platform(
     again = _error(staff.post(f"{A}/certificates/import", json={"certificates": [good]}),
                    422, "invalid")
     assert "already registered" in again["details"][0]["message"]
+
+
+def test_the_csv_import_page_reports_every_row_and_imports_all_or_nothing(
+        db: Session, w: aw.World, signed_in: Callable[[Actor], TestClient]) -> None:
+    entity = common.Labels(db, entities=[w.entity_id]).entity(w.entity_id).name
+    header = ",".join(imports.CSV_COLUMNS)
+    dates = f"{TODAY - timedelta(days=90)},{TODAY + timedelta(days=900)}"
+    good = (f"PS-LEGACY-1,{w.org},{entity},performance,3,full,medium,{dates},,AUD-77,,"
+            "smelting casthouse,NO DE,")
+    bad = f"PS-LEGACY-2,{w.org},{entity},performance,3,full,medium,{dates},,,,smelting,XX,"
+    staff = signed_in(w.secretariat)
+    page = staff.get("/secretariat/certificates/import")
+    assert page.status_code == 200 and "Upload a CSV file" in page.text
+    template = staff.get("/secretariat/certificates/import/template.csv")
+    assert template.text.splitlines()[0] == header
+    assert signed_in(w.admin).get("/secretariat/certificates/import").status_code == 403
+    refused = post(staff, "/secretariat/certificates/import", files={
+        "file": ("old.csv", f"{header}\n{good}\n{bad}\n".encode(), "text/csv")})
+    assert refused.status_code == 422
+    words = text(refused)
+    assert "1 of 2 row(s) have problems; nothing was imported" in words
+    assert "PS-LEGACY-1 Ready" in words
+    assert "audit_reference: Field required" in words
+    assert staff.get(f"{A}/certificates/PS-LEGACY-1").status_code == 404
+    done = post(staff, "/secretariat/certificates/import", files={
+        "file": ("old.csv", f"{header}\n{good}\n".encode(), "text/csv")})
+    assert done.status_code == 303 and done.headers["location"] == "/certificates"
+    imported = _ok(staff.get(f"{A}/certificates/PS-LEGACY-1"))
+    assert imported["imported"] and imported["audit_reference"] == "AUD-77"
+    assert imported["activities"] == ["casthouse", "smelting"]
