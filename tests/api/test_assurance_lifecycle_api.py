@@ -329,6 +329,8 @@ def test_the_secretariat_imports_certificates_issued_before_the_platform(
     page = client.get("/certificates/PS-2024-017")
     assert page.status_code == 200 and "Imported certificate" in page.text
     assert "OLD-AUD-2024-017" in page.text and "Public audit summary" not in page.text
+    assert client.get("/certificates/PS-2024-017.pdf").headers["content-type"] == \
+        "application/pdf"
     register = client.get("/certificates")
     assert "(imported)" in register.text
     again = _error(staff.post(f"{A}/certificates/import", json={"certificates": [good]}),
