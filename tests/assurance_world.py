@@ -181,10 +181,12 @@ def rate_all(db: Session, w: World, audit_id: uuid.UUID, s: ScopeRead, **kw: Any
     audits.rate(db, w.auditor, audit_id, RatingBatch(ratings=ratings_for(s, **kw)))
 
 
-def submit_and_review(db: Session, w: World, audit_id: uuid.UUID) -> None:
+def submit_and_review(db: Session, w: World, audit_id: uuid.UUID, *,
+                      today: date | None = None) -> None:
     audits.submit_report(db, w.auditor, audit_id, ReportSubmit(
         proposed_maturity=Maturity.HIGH,
-        public_summary="The audit covered both sites; see the findings by criterion."))
+        public_summary="The audit covered both sites; see the findings by criterion."),
+        today=today)
     decisions.review_report(db, w.secretariat, audit_id, Note(note="complete"))
 
 

@@ -338,8 +338,7 @@ def test_planning_with_an_unaccredited_firm_is_refused(
 def test_a_certification_audit_of_a_smelter_cannot_start_without_the_plan_notice(
         db: Session, w: aw.World, signed_in: Callable[[Actor], TestClient]) -> None:
     s = aw.scope(db, w)
-    audit_id = aw.plan(db, w, s.id, audit_type=AuditType.CERTIFICATION,
-                       start_on=TODAY + timedelta(days=10))
+    audit_id = aw.plan(db, w, s.id, audit_type=AuditType.CERTIFICATION, start_on=TODAY)
     admin, auditor = signed_in(w.admin), signed_in(w.auditor)
     page = text(admin.get(f"/assurance/audits/{audit_id}"))
     assert "the plan must reach the secretariat by" in page

@@ -55,24 +55,35 @@ def test_from_scope_definition_to_a_submitted_audit_report(new_page: Any,
     member.screenshot(path=str(artifacts / "assurance-self-assessment-phone.png"),
                       full_page=False)
 
-    # 3. the audit: an initial certification audit 8 weeks ahead, plan sent today
+    # 3. the audit: an initial certification audit held today, whose plan reached the
+    # secretariat by e-mail seven weeks ago (work on an audit opens on its start date and
+    # its report waits for its last day)
     member.goto(scope_url)
     firm = member.locator("#field-audit_firm option", has_text="Coral Sea Audit")
     member.select_option("#field-audit_firm", firm.get_attribute("value"))
     lead = member.locator("#field-lead_auditor_id option", has_text="Rohan Mehta")
     member.select_option("#field-lead_auditor_id", lead.get_attribute("value"))
     member.select_option("#field-audit_type", "certification")
-    start = TODAY + timedelta(days=56)
-    member.fill("#field-start_on", start.isoformat())
-    member.fill("#field-end_on", (start + timedelta(days=3)).isoformat())
+    member.fill("#field-start_on", TODAY.isoformat())
+    member.fill("#field-end_on", TODAY.isoformat())
     member.get_by_role("button", name="Plan the audit").click()
     expect(member.locator(".flash-success")).to_contain_text("is planned")
     expect(member.locator("#start-refusal")).to_contain_text("cannot start yet")
     audit_url = member.url
-    member.fill("#field-plan", "Day 1 opening meeting and potline tour; day 2 interviews; "
-                              "day 3 records; day 4 closing meeting.")
+    member.fill("#field-plan", "Day 1 opening meeting and potline tour; interviews; "
+                              "records; closing meeting.")
     member.get_by_role("button", name="Send the plan to the secretariat").click()
     expect(member.locator(".flash-success")).to_contain_text("reached the secretariat")
+    expect(member.locator("#start-refusal")).to_contain_text("cannot start yet")
+
+    staff = new_page()
+    log_in(staff, SECRETARIAT)
+    staff.goto(audit_url)
+    staff.fill("#field-received_on", (TODAY - timedelta(days=49)).isoformat())
+    staff.fill("#field-note", "Received by e-mail from the lead auditor")
+    staff.get_by_role("button", name="Record the plan as received").click()
+    expect(staff.locator(".flash-success")).to_contain_text("recorded as received")
+    member.goto(audit_url)
     expect(member.locator("#start-refusal")).to_contain_text("may start")
 
     # 4. the lead auditor: sees the audit, starts it, rates everything, submits

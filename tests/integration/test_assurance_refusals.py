@@ -148,8 +148,8 @@ def test_plan_notice_for_an_initial_smelter_audit(db: Session) -> None:
     late = aw.plan(db, w, s.id, start_on=TODAY + timedelta(days=41))
     audits.submit_plan(db, w.admin, late, PlanSubmit(plan="Site visit over two days."))
     events = count_entries(db)
-    with pytest.raises(Conflict) as refused:
-        audits.start_audit(db, w.auditor, late)
+    with pytest.raises(Conflict) as refused:  # on its start date: the plan came too late
+        audits.start_audit(db, w.auditor, late, today=TODAY + timedelta(days=41))
     due = TODAY - timedelta(days=1)
     assert f"by {due}" not in refused.value.message
     assert str(TODAY) in refused.value.message and str(due) in refused.value.message
@@ -158,7 +158,8 @@ def test_plan_notice_for_an_initial_smelter_audit(db: Session) -> None:
     audits.cancel_audit(db, w.admin, late, "moved to a later date")
     in_time = aw.plan(db, w, s.id, start_on=TODAY + timedelta(days=42))
     audits.submit_plan(db, w.admin, in_time, PlanSubmit(plan="Site visit over two days."))
-    assert audits.start_audit(db, w.auditor, in_time).status == "in_progress"
+    assert audits.start_audit(db, w.auditor, in_time,
+                              today=TODAY + timedelta(days=42)).status == "in_progress"
     with pytest.raises(Conflict):
         audits.submit_plan(db, w.admin, in_time, PlanSubmit(plan="Changed after starting"))
 
@@ -166,7 +167,8 @@ def test_plan_notice_for_an_initial_smelter_audit(db: Session) -> None:
     casthouse_only = aw.scope(db, w, facilities=[w.casthouse], activities=["casthouse"])
     audit_id = aw.plan(db, w, casthouse_only.id, start_on=TODAY + timedelta(days=3))
     assert not audits.get_audit(db, w.admin, audit_id).notice_required
-    assert audits.start_audit(db, w.auditor, audit_id).status == "in_progress"
+    assert audits.start_audit(db, w.auditor, audit_id,
+                              today=TODAY + timedelta(days=3)).status == "in_progress"
 
 
 def test_ratings_are_checked_and_all_or_nothing(db: Session) -> None:
@@ -231,10 +233,10 @@ def test_decisions_need_a_reviewed_report_of_an_ended_audit(db: Session) -> None
         decisions.decide_audit(db, w.secretariat, audit_id, Note())
     assert "in_progress" in not_submitted.value.message
     aw.rate_all(db, w, audit_id, s)
-    aw.submit_and_review(db, w, audit_id)
-    with pytest.raises(Conflict) as too_early:
-        decisions.decide_audit(db, w.secretariat, audit_id, Note())
-    assert "decide once it has ended" in too_early.value.message
+    with pytest.raises(Conflict) as too_early:  # the audit's last day is still to come
+        aw.submit_and_review(db, w, audit_id)
+    assert "submit the report on or after it" in too_early.value.message
+    aw.submit_and_review(db, w, audit_id, today=TODAY + timedelta(days=2))
     with pytest.raises(Forbidden):
         decisions.decide_audit(db, w.admin, audit_id, Note(),
                                today=TODAY + timedelta(days=5))
@@ -243,7 +245,7 @@ def test_decisions_need_a_reviewed_report_of_an_ended_audit(db: Session) -> None
     assert (returned.status, returned.reviewed_at) == ("in_progress", None)
     audits.rate(db, w.auditor, audit_id, RatingBatch(ratings=[RatingWrite(
         facility=w.casthouse, criterion="6.3", rating=Rating.MINOR, reason="Records late")]))
-    aw.submit_and_review(db, w, audit_id)
+    aw.submit_and_review(db, w, audit_id, today=TODAY + timedelta(days=2))
     decision = decisions.decide_audit(db, w.secretariat, audit_id, Note(),
                                       today=TODAY + timedelta(days=5))
     assert (decision.outcome.value, decision.minors) == ("certified", 1)

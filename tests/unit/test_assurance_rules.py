@@ -24,12 +24,14 @@ from stewardship.assurance.rules import (
     add_months,
     audit_may_move,
     carry_over,
+    certificate_changes,
     certificate_may_move,
     certificate_type,
     check_evidence,
     claim_refusal,
     closure_due,
     decide,
+    describe_changes,
     effective_status,
     finding_severity,
     is_current,
@@ -217,7 +219,8 @@ def test_other_activities_never_need_notice(activities: list[str]) -> None:
 C = CertificateStatus
 CERTIFICATE_ALLOWED = {(C.ACTIVE, C.SUSPENDED), (C.ACTIVE, C.WITHDRAWN), (C.ACTIVE, C.EXPIRED),
                        (C.SUSPENDED, C.ACTIVE), (C.SUSPENDED, C.WITHDRAWN),
-                       (C.SUSPENDED, C.EXPIRED)}
+                       (C.SUSPENDED, C.EXPIRED), (C.ACTIVE, C.SUPERSEDED),
+                       (C.SUSPENDED, C.SUPERSEDED)}
 A = AuditStatus
 AUDIT_ALLOWED = {(A.PLANNED, A.IN_PROGRESS), (A.PLANNED, A.CANCELLED),
                  (A.IN_PROGRESS, A.SUBMITTED), (A.IN_PROGRESS, A.CANCELLED),
@@ -237,6 +240,42 @@ def test_audit_state_machine(current: A, target: A) -> None:
 def test_the_tables_name_every_state() -> None:
     assert set(CERTIFICATE_TRANSITIONS) == set(C)
     assert set(AUDIT_TRANSITIONS) == set(A)
+
+
+@pytest.mark.parametrize(("outcome", "audit_type", "expected"), [
+    (Outcome.REFUSED, AuditType.RECERTIFICATION, (None, (), ("A", "B"), ())),
+    (Outcome.REFUSED, AuditType.SURVEILLANCE, (None, (), ("A", "B"), ())),
+    (Outcome.CERTIFIED, AuditType.SURVEILLANCE, (None, (), (), ("A", "B"))),
+    (Outcome.PROVISIONAL, AuditType.SURVEILLANCE, ("provisional", ("A", "B"), (), ())),
+    (Outcome.CERTIFIED, AuditType.RECERTIFICATION, ("full", ("A", "B"), (), ())),
+    (Outcome.CERTIFIED, AuditType.CERTIFICATION, ("full", ("A", "B"), (), ())),
+    (Outcome.PROVISIONAL, AuditType.SCOPE_CHANGE, ("provisional", ("A", "B"), (), ())),
+])
+def test_what_a_decision_does_to_the_scopes_certificates(
+        outcome: Outcome, audit_type: AuditType,
+        expected: tuple[str | None, tuple[str, ...], tuple[str, ...], tuple[str, ...]]) -> None:
+    changes = certificate_changes(outcome, audit_type, ["A", "B"])
+    assert (changes.issue, changes.supersede, changes.withdraw, changes.keep) == expected
+
+
+def test_the_decisions_effect_in_words() -> None:
+    issue = certificate_changes(Outcome.PROVISIONAL, AuditType.SURVEILLANCE, ["PS-1"])
+    assert describe_changes(issue, done=False, valid_until=date(2027, 3, 1)) == (
+        "Issues a provisional certificate, valid until 2027-03-01; it supersedes "
+        "certificate PS-1.")
+    assert describe_changes(issue, done=True, issued="PS-2", valid_until=date(2027, 3, 1)) \
+        == ("Issued a provisional certificate PS-2, valid until 2027-03-01; it superseded "
+            "certificate PS-1.")
+    refused = certificate_changes(Outcome.REFUSED, AuditType.SURVEILLANCE, ["PS-1", "PS-2"])
+    assert describe_changes(refused, done=True) == "Withdrew certificates PS-1, PS-2."
+    kept = certificate_changes(Outcome.CERTIFIED, AuditType.SURVEILLANCE, ["PS-1"])
+    assert describe_changes(kept, done=False) == (
+        "Certificate PS-1 stays in force as it was; the surveillance audit is done.")
+    nothing = certificate_changes(Outcome.CERTIFIED, AuditType.SURVEILLANCE, [])
+    assert describe_changes(nothing, done=True) == (
+        "No certificate of the scope is issued or changed.")
+    first = certificate_changes(Outcome.CERTIFIED, AuditType.CERTIFICATION, [])
+    assert describe_changes(first, done=False) == "Issues a full certificate."
 
 
 def test_expiry_happens_by_date() -> None:

@@ -22,8 +22,11 @@ from stewardship.assurance.schemas import (
     AuditCreate,
     AuditPage,
     AuditRead,
+    AuditReschedule,
     AuditSummary,
     CertificateDocument,
+    CertificateImport,
+    CertificateImportReport,
     CertificatePage,
     CertificateQuery,
     CertificateRead,
@@ -32,6 +35,7 @@ from stewardship.assurance.schemas import (
     ClaimRead,
     ClosureVerify,
     CorrectivePlan,
+    DecisionPreview,
     DecisionRead,
     DueItem,
     EvidencePage,
@@ -43,6 +47,7 @@ from stewardship.assurance.schemas import (
     MoveRequest,
     Note,
     OverdueMember,
+    PlanReceipt,
     PlanSubmit,
     PublicClaimPage,
     PublicFindingPage,
@@ -65,6 +70,7 @@ from stewardship.assurance.service import (
     dues,
     evidence,
     findings,
+    imports,
     register,
     scopes,
     self_assessment,
@@ -258,10 +264,28 @@ def submit_plan(db: DbSession, actor: CurrentActor, audit_id: uuid.UUID,
     return audits.submit_plan(db, actor, audit_id, body)
 
 
+@router.post("/audits/{audit_id}/plan-received", response_model=AuditRead)
+def record_plan_received(db: DbSession, actor: CurrentActor, audit_id: uuid.UUID,
+                         body: PlanReceipt) -> AuditRead:
+    """Record the day a plan reached the secretariat outside the platform (by e-mail, on
+    paper), with a note and optionally the plan's text (secretariat). The six-week notice
+    counts from that day."""
+    return audits.record_plan_received(db, actor, audit_id, body)
+
+
+@router.post("/audits/{audit_id}/reschedule", response_model=AuditRead)
+def reschedule_audit(db: DbSession, actor: CurrentActor, audit_id: uuid.UUID,
+                     body: AuditReschedule) -> AuditRead:
+    """Move a planned audit to new dates, today or later, with the reason (secretariat).
+    The standard version and the firm's accreditation must hold on the new start date."""
+    return audits.reschedule_audit(db, actor, audit_id, body)
+
+
 @router.post("/audits/{audit_id}/start", response_model=AuditRead)
 def start_audit(db: DbSession, actor: CurrentActor, audit_id: uuid.UUID) -> AuditRead:
-    """Start the audit (the assigned firm's auditor). An initial audit of mining, refining
-    or smelting needs its plan at the secretariat 6 weeks before the start date (409)."""
+    """Start the audit (the assigned firm's auditor), on or after its start date. An
+    initial audit of mining, refining or smelting needs its plan at the secretariat 6 weeks
+    before the start date (409)."""
     return audits.start_audit(db, actor, audit_id)
 
 
@@ -297,8 +321,9 @@ def list_findings(db: DbSession, actor: CurrentActor,
 @router.post("/audits/{audit_id}/report", response_model=AuditRead)
 def submit_report(db: DbSession, actor: CurrentActor, audit_id: uuid.UUID,
                   body: ReportSubmit) -> AuditRead:
-    """Submit the audit report (the lead auditor); refused (409) while any applicable
-    criterion is unrated at any facility."""
+    """Submit the audit report (the lead auditor), on or after the audit's last day;
+    refused (409) before then or while any applicable criterion is unrated at any
+    facility."""
     return audits.submit_report(db, actor, audit_id, body)
 
 
@@ -316,11 +341,23 @@ def return_report(db: DbSession, actor: CurrentActor, audit_id: uuid.UUID,
     return decisions.return_report(db, actor, audit_id, body)
 
 
+@router.get("/audits/{audit_id}/decision/preview", response_model=DecisionPreview)
+def preview_decision(db: DbSession, actor: CurrentActor,
+                     audit_id: uuid.UUID) -> DecisionPreview:
+    """What deciding on the submitted report today would do, changing nothing: the outcome,
+    its dates, and the certificates it would issue, supersede, withdraw or keep, with what
+    still stands in the way of deciding (secretariat)."""
+    return decisions.preview_decision(db, actor, audit_id)
+
+
 @router.post("/audits/{audit_id}/decision", response_model=DecisionRead)
 def decide(db: DbSession, actor: CurrentActor, audit_id: uuid.UUID,
            body: Note) -> DecisionRead:
     """Decide on a reviewed report (secretariat): certified (3 years), provisional (1 year,
-    one to three majors) or refused (current certificate withdrawn)."""
+    one to three majors) or refused (the audited scope's live certificates withdrawn). A
+    new certificate supersedes the scope's live one; a surveillance audit without a major
+    keeps it, one with one to three majors issues a provisional certificate that supersedes
+    it. ``effect`` says in words what was done."""
     return decisions.decide_audit(db, actor, audit_id, body)
 
 
@@ -378,8 +415,8 @@ def verify_closure(db: DbSession, actor: CurrentActor, finding_id: uuid.UUID,
 # --- certificates -----------------------------------------------------------------------
 
 
-CertStatus = Annotated[str | None, Query(pattern="^(active|suspended|withdrawn|expired)$",
-                                         description="As of today")]
+CertStatus = Annotated[str | None, Query(
+    pattern="^(active|suspended|withdrawn|expired|superseded)$", description="As of today")]
 
 
 def _certificate_query(kind: StandardKind | None = None,
@@ -413,6 +450,17 @@ def list_certificates(db: DbSession, paging: Pagination,
 def export_certificates(db: DbSession, filters: CertificateFilters) -> Response:
     """The filtered register as CSV. Public."""
     return _csv(certificates.export_rows(db, filters), "certificates.csv")
+
+
+@router.post("/certificates/import", response_model=CertificateImportReport,
+             status_code=status.HTTP_201_CREATED)
+def import_certificates(db: DbSession, actor: CurrentActor,
+                        body: CertificateImport) -> CertificateImportReport:
+    """Register certificates issued before the platform existed, with their own numbers,
+    dates and audit references (secretariat): they are marked imported in the register and
+    on their pages. Every row is checked; when any has a problem nothing is imported and
+    the 422's details name each problem with its row."""
+    return imports.import_certificates(db, actor, body.certificates)
 
 
 @router.get("/certificates/{number}", response_model=CertificateRead)

@@ -168,10 +168,12 @@ def _certify(db: Session, secretariat: Actor, admin: Actor, auditor: Actor,
              scope: ScopeRead, firm: str, lead: uuid.UUID, start_on: date, *,
              majors: int = 0, minors: int = 0, summary: str) -> str:
     audit_id = _audit(db, admin, auditor, scope, firm, lead, start_on)
-    audits.rate(db, auditor, audit_id, RatingBatch(ratings=_ratings(scope, majors, minors)))
+    last_day = start_on + timedelta(days=4)
+    audits.rate(db, auditor, audit_id, RatingBatch(ratings=_ratings(scope, majors, minors)),
+                today=start_on)
     audits.submit_report(db, auditor, audit_id, ReportSubmit(
         proposed_maturity=Maturity.HIGH if majors + minors == 0 else Maturity.MEDIUM,
-        public_summary=summary))
+        public_summary=summary), today=last_day)
     decisions.review_report(db, secretariat, audit_id, Note(note="Report complete."))
     decided = decisions.decide_audit(db, secretariat, audit_id,
                                      Note(note="Decided on the reviewed report."),
@@ -195,11 +197,13 @@ def _chain_certificate(db: Session, secretariat: Actor, admin: Actor, auditor: A
                                                    or decided_on < surveil_before):
         audit_id = _audit(db, admin, auditor, scope, firm, lead, start,
                           audit_type=AuditType.SURVEILLANCE, days=2)
-        audits.rate(db, auditor, audit_id, RatingBatch(ratings=_ratings(scope, 0, 0)))
+        audits.rate(db, auditor, audit_id, RatingBatch(ratings=_ratings(scope, 0, 0)),
+                    today=start)
         audits.submit_report(db, auditor, audit_id, ReportSubmit(
             proposed_maturity=Maturity.HIGH,
             public_summary="Surveillance audit: the management system and the sites in scope "
-                           "still conform (fictional demo audit)."))
+                           "still conform (fictional demo audit)."),
+            today=start + timedelta(days=2))
         decisions.review_report(db, secretariat, audit_id, Note(note="Report complete."))
         decisions.decide_audit(db, secretariat, audit_id,
                                Note(note="Surveillance confirmed on the reviewed report."),
@@ -308,7 +312,7 @@ def _build(db: Session, day: date) -> None:
     s = _scope(db, kebbe, "kebbe-bauxite", "Kebbe Bauxite Company SA",
                ["Kebbe Plateau Mine"], ["bauxite_mining"], "performance", 3)
     audit_id = _audit(db, kebbe, rohan, s, coral, rohan_id, day - timedelta(days=2), days=5)
-    audits.rate(db, rohan, audit_id, RatingBatch(ratings=_ratings(s, 0, 1, only=6)))
+    audits.rate(db, rohan, audit_id, RatingBatch(ratings=_ratings(s, 0, 1, only=6)), today=day)
 
     # 4. Rheinfeld: Performance and Chain of Custody, with an on-product claim.
     rheinfeld = _admin(db, "rheinfeld-rolling")

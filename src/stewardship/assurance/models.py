@@ -121,6 +121,9 @@ class Audit(IdMixin, TimestampMixin, Base):
     end_on: Mapped[date] = mapped_column(Date)
     plan: Mapped[str] = mapped_column(Text, default="")
     plan_submitted_on: Mapped[date | None] = mapped_column(Date)
+    """The day the plan reached the secretariat (sent here, or recorded by it)."""
+    plan_note: Mapped[str] = mapped_column(Text, default="")
+    """The secretariat's note on how and when the plan was received."""
     status: Mapped[str] = mapped_column(String(20), default="planned", index=True)
     proposed_maturity: Mapped[str | None] = mapped_column(String(10))
     public_summary: Mapped[str] = mapped_column(Text, default="")
@@ -185,8 +188,8 @@ class Certificate(IdMixin, TimestampMixin, Base):
     __tablename__ = "certificates"
     __table_args__ = (
         Index("ix_certificates_status_kind", "status", "standard_kind"),
-        CheckConstraint("status IN ('active', 'suspended', 'withdrawn', 'expired')",
-                        name="status"),
+        CheckConstraint("status IN ('active', 'suspended', 'withdrawn', 'expired', "
+                        "'superseded')", name="status"),
     )
 
     number: Mapped[str] = mapped_column(String(40), unique=True)
@@ -198,8 +201,15 @@ class Certificate(IdMixin, TimestampMixin, Base):
     when the member is renamed later."""
     entity_name: Mapped[str] = mapped_column(String(200))
     """The legal entity's name when the certificate was issued."""
-    scope_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("certification_scopes.id"))
-    audit_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("audits.id"))
+    scope_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("certification_scopes.id"),
+                                                       index=True)
+    """None only for a certificate imported without a platform scope."""
+    audit_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("audits.id"))
+    """The platform audit that earned it; None for an imported certificate."""
+    audit_reference: Mapped[str | None] = mapped_column(String(100))
+    """The audit an imported certificate rests on, as the scheme's old records name it."""
+    imported_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    """When a certificate issued before the platform existed was registered here."""
     version_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("standard_versions.id"))
     standard_kind: Mapped[str] = mapped_column(String(30))
     certificate_type: Mapped[str] = mapped_column(String(20))
@@ -209,7 +219,8 @@ class Certificate(IdMixin, TimestampMixin, Base):
     valid_until: Mapped[date] = mapped_column(Date)
     surveillance_due_on: Mapped[date | None] = mapped_column(Date)
     status: Mapped[str] = mapped_column(String(20), default="active")
-    """As last changed; expiry by date is computed (rules.effective_status)."""
+    """As last changed; expiry by date is computed (rules.effective_status). superseded:
+    a later certificate for the same scope replaced it."""
 
     activity_rows: Mapped[list[CertificateActivity]] = relationship(
         lazy="raise", cascade="all, delete-orphan", order_by="CertificateActivity.activity")

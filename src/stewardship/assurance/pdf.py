@@ -95,6 +95,8 @@ def certificate_pdf(cert: CertificateRead, verify_url: str, *, demo: bool = Fals
         ("Facilities", "; ".join(f"{f.name} ({f.id}, {f.country})"
                                  for f in cert.facilities)),
     ]
+    if cert.imported:
+        facts.append(("Imported", f"Issued before the platform; audit {cert.audit_reference}"))
     label_w = 52
     for term, value in facts:
         pdf.set_font("Helvetica", "B", 10)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select
 from sqlalchemy.orm import Session, defer, selectinload
@@ -58,6 +58,14 @@ def entity_names(db: Session, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]:
     if not ids:
         return {}
     return dict(db.execute(select(Entity.id, Entity.name).where(Entity.id.in_(set(ids)))).all())
+
+
+def entity_named(db: Session, organization_id: uuid.UUID, name: str) -> Entity | None:
+    """The organisation's entity of that name (case and surrounding blanks aside)."""
+    return db.scalars(select(Entity).where(
+        Entity.organization_id == organization_id,
+        func.lower(Entity.name) == name.strip().lower()).order_by(Entity.created_at)
+        .limit(1)).first()
 
 
 def organization_refs(db: Session, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, tuple[str, str]]:
@@ -333,11 +341,17 @@ def current_numbers(db: Session, entity_ids: Sequence[uuid.UUID], on: date) -> d
     """(entity, standard kind) -> the number of the newest certificate current on the day,
     for several entities in one lean query (no eager loads): what custody checks on every
     shipment."""
+    # A superseded certificate still counts for the days before it was replaced.
+    replaced_later = exists().where(
+        CertificateEvent.certificate_id == Certificate.id,
+        CertificateEvent.to_status == "superseded",
+        CertificateEvent.at >= datetime.combine(on + timedelta(days=1), time(), UTC))
     rows = db.execute(select(Certificate.entity_id, Certificate.standard_kind,
                              Certificate.number)
                       .where(Certificate.entity_id.in_(set(entity_ids)),
-                             Certificate.status == "active", Certificate.valid_from <= on,
-                             Certificate.valid_until >= on)
+                             or_(Certificate.status == "active",
+                                 and_(Certificate.status == "superseded", replaced_later)),
+                             Certificate.valid_from <= on, Certificate.valid_until >= on)
                       .order_by(Certificate.valid_from.desc(), Certificate.number))
     out: dict[tuple[uuid.UUID, str], str] = {}
     for entity_id, kind, number in rows:
@@ -345,11 +359,50 @@ def current_numbers(db: Session, entity_ids: Sequence[uuid.UUID], on: date) -> d
     return out
 
 
-def live_certificates(db: Session, *, entity_id: uuid.UUID, kind: str) -> list[Certificate]:
-    """Active or suspended certificates of an entity for a standard kind."""
+def live_certificates(db: Session, *, scope_ids: Sequence[uuid.UUID]) -> list[Certificate]:
+    """Active or suspended certificates of the scopes (expired by date included: the
+    caller decides), oldest first."""
+    if not scope_ids:
+        return []
+    return list(db.scalars(select(Certificate).where(
+        Certificate.scope_id.in_(set(scope_ids)),
+        Certificate.status.in_(("active", "suspended"))).options(*_CERT_LOAD)
+        .order_by(Certificate.valid_from, Certificate.number)))
+
+
+def certificates_covering(db: Session, entity_id: uuid.UUID, kind: str,
+                          on: date) -> list[Certificate]:
+    """The entity's certificates of the kind whose validity covers the day, in any status,
+    newest first."""
     return list(db.scalars(select(Certificate).where(
         Certificate.entity_id == entity_id, Certificate.standard_kind == kind,
-        Certificate.status.in_(("active", "suspended"))).options(*_CERT_LOAD)))
+        Certificate.valid_from <= on, Certificate.valid_until >= on)
+        .order_by(Certificate.valid_from.desc(), Certificate.number.desc())))
+
+
+def next_certificate_from(db: Session, entity_id: uuid.UUID, kind: str,
+                          on: date) -> Certificate | None:
+    """The entity's first certificate of the kind valid only after the day (not withdrawn
+    or superseded)."""
+    return db.scalars(select(Certificate).where(
+        Certificate.entity_id == entity_id, Certificate.standard_kind == kind,
+        Certificate.valid_from > on, Certificate.status.in_(("active", "suspended")))
+        .order_by(Certificate.valid_from, Certificate.number).limit(1)).first()
+
+
+def scope_lineage(db: Session, scope_id: uuid.UUID) -> list[uuid.UUID]:
+    """The scope and every scope it was moved from to a newer version, newest first: one
+    unit of certification across standard versions."""
+    out = [scope_id]
+    while True:
+        moved_from = db.scalars(select(SelfAssessment.moved_from_id).where(
+            SelfAssessment.scope_id == out[-1],
+            SelfAssessment.moved_from_id.is_not(None)).limit(1)).first()
+        previous = None if moved_from is None else db.scalar(
+            select(SelfAssessment.scope_id).where(SelfAssessment.id == moved_from))
+        if previous is None or previous in out:
+            return out
+        out.append(previous)
 
 
 def holds_current_certificate(db: Session, organization_id: uuid.UUID, kind: str,
@@ -449,7 +502,7 @@ def certificates_of_audits(db: Session,
         return {}
     rows = db.scalars(select(Certificate).where(Certificate.audit_id.in_(set(audit_ids)))
                       .options(*_CERT_LOAD))
-    return {c.audit_id: c for c in rows}
+    return {c.audit_id: c for c in rows if c.audit_id is not None}
 
 
 # --- the public register ----------------------------------------------------------------

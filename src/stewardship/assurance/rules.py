@@ -207,18 +207,26 @@ class CertificateStatus(StrEnum):
     SUSPENDED = "suspended"
     WITHDRAWN = "withdrawn"
     EXPIRED = "expired"
+    SUPERSEDED = "superseded"
+    """A later certificate for the same scope replaced it."""
 
 
 CERTIFICATE_TRANSITIONS: dict[CertificateStatus, frozenset[CertificateStatus]] = {
     CertificateStatus.ACTIVE: frozenset({CertificateStatus.SUSPENDED,
                                          CertificateStatus.WITHDRAWN,
-                                         CertificateStatus.EXPIRED}),
+                                         CertificateStatus.EXPIRED,
+                                         CertificateStatus.SUPERSEDED}),
     CertificateStatus.SUSPENDED: frozenset({CertificateStatus.ACTIVE,
                                             CertificateStatus.WITHDRAWN,
-                                            CertificateStatus.EXPIRED}),
+                                            CertificateStatus.EXPIRED,
+                                            CertificateStatus.SUPERSEDED}),
     CertificateStatus.WITHDRAWN: frozenset(),
     CertificateStatus.EXPIRED: frozenset(),
+    CertificateStatus.SUPERSEDED: frozenset(),
 }
+LIVE_CERTIFICATE_STATUSES = frozenset({CertificateStatus.ACTIVE, CertificateStatus.SUSPENDED})
+"""Still in force or only suspended: what a decision on the same scope replaces or
+withdraws."""
 
 
 def certificate_may_move(current: CertificateStatus, target: CertificateStatus) -> bool:
@@ -309,6 +317,64 @@ def finding_severity(ratings: Iterable[Rating]) -> Rating | None:
 
 def certificate_type(outcome: Outcome) -> str:
     return "provisional" if outcome is Outcome.PROVISIONAL else "full"
+
+
+@dataclass(frozen=True)
+class CertificateChanges:
+    """What a decision does to the certificates of the audited scope."""
+
+    issue: str | None
+    """The type of the certificate it issues (full or provisional), or None."""
+    supersede: tuple[str, ...]
+    """Live certificates the new one replaces."""
+    withdraw: tuple[str, ...]
+    keep: tuple[str, ...]
+    """Live certificates that stay as they are (a passed surveillance audit)."""
+
+
+def certificate_changes(outcome: Outcome, audit_type: AuditType,
+                        live: Iterable[str]) -> CertificateChanges:
+    """A refusal withdraws the scope's live certificates. A surveillance audit without a
+    major keeps them (its surveillance is done). Any other positive outcome, including a
+    surveillance audit that found one to three majors, issues a new certificate (full or
+    provisional) that supersedes them: a scope has one live certificate at a time."""
+    numbers = tuple(live)
+    if outcome is Outcome.REFUSED:
+        return CertificateChanges(None, (), numbers, ())
+    if audit_type is AuditType.SURVEILLANCE and outcome is Outcome.CERTIFIED:
+        return CertificateChanges(None, (), (), numbers)
+    return CertificateChanges(certificate_type(outcome), numbers, (), ())
+
+
+def describe_changes(changes: CertificateChanges, *, done: bool, issued: str | None = None,
+                     valid_until: date | None = None) -> str:
+    """The decision's effect on certificates in plain words: what it will do (a preview,
+    ``done`` false) or what it did."""
+    parts: list[str] = []
+    if changes.issue is not None:
+        what = f"a {changes.issue} certificate" + (f" {issued}" if issued else "")
+        until = f", valid until {valid_until}" if valid_until else ""
+        parts.append(f"{'Issued' if done else 'Issues'} {what}{until}")
+        if changes.supersede:
+            parts[-1] += (f"; it {'superseded' if done else 'supersedes'} "
+                          f"{_listed(changes.supersede)}")
+    if changes.withdraw:
+        parts.append(f"{'Withdrew' if done else 'Withdraws'} {_listed(changes.withdraw)}")
+    if changes.keep:
+        kept = _listed(changes.keep)
+        parts.append(f"{kept[0].upper()}{kept[1:]} "
+                     f"{'stays' if len(changes.keep) == 1 else 'stay'} in force as "
+                     f"{'it was' if len(changes.keep) == 1 else 'they were'}; the "
+                     "surveillance audit is done")
+    if not parts:
+        parts.append("No certificate of the scope is issued or changed")
+    return ". ".join(parts) + "."
+
+
+def _listed(numbers: Iterable[str]) -> str:
+    items = list(numbers)
+    word = "certificate" if len(items) == 1 else "certificates"
+    return f"{word} {', '.join(items)}"
 
 
 # --- certificate numbers ----------------------------------------------------------------

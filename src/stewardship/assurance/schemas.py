@@ -207,6 +207,13 @@ class MoveReport(OutputModel):
 # --- audits -----------------------------------------------------------------------------
 
 
+def _end_not_before_start(value: date, info: ValidationInfo) -> date:
+    start = info.data.get("start_on")
+    if start is not None and value < start:
+        raise ValueError("the audit cannot end before it starts")
+    return value
+
+
 class AuditCreate(InputModel):
     scope_id: uuid.UUID
     audit_firm: str = Field(min_length=2, max_length=80, description="Audit firm slug")
@@ -219,14 +226,33 @@ class AuditCreate(InputModel):
     @field_validator("end_on")
     @classmethod
     def _after_start(cls, value: date, info: ValidationInfo) -> date:
-        start = info.data.get("start_on")
-        if start is not None and value < start:
-            raise ValueError("the audit cannot end before it starts")
-        return value
+        return _end_not_before_start(value, info)
 
 
 class PlanSubmit(InputModel):
     plan: str = Field(min_length=10, max_length=20_000)
+
+
+class AuditReschedule(InputModel):
+    """New dates for a planned audit (secretariat)."""
+
+    start_on: date = Field(description="Today or later")
+    end_on: date
+    reason: str = Field(min_length=3, max_length=2000)
+
+    @field_validator("end_on")
+    @classmethod
+    def _after_start(cls, value: date, info: ValidationInfo) -> date:
+        return _end_not_before_start(value, info)
+
+
+class PlanReceipt(InputModel):
+    """The secretariat's record that an audit plan reached it (by e-mail, on paper)."""
+
+    received_on: date = Field(description="The day the plan arrived; not after today")
+    note: str = Field(min_length=3, max_length=2000, description="How it arrived, from whom")
+    plan: str | None = Field(default=None, min_length=10, max_length=20_000,
+                             description="The plan's text, when it replaces the draft")
 
 
 class Reason(InputModel):
@@ -260,7 +286,10 @@ class AuditRead(OutputModel):
     start_on: date
     end_on: date
     plan: str
-    plan_submitted_on: date | None
+    plan_submitted_on: date | None = Field(description="The day the plan reached the "
+                                                       "secretariat")
+    plan_note: str = Field(default="", description="The secretariat's note on how the plan "
+                                                   "was received")
     notice_required: bool = Field(description="An initial audit of mining, refining or "
                                               "smelting: the plan is due 6 weeks ahead")
     plan_due_by: date | None
@@ -362,7 +391,9 @@ class CertificateEventRead(OutputModel):
 
 class CertificateSummary(OutputModel):
     number: str
-    status: str = Field(description="As of today: active, suspended, withdrawn or expired")
+    status: str = Field(description="As of today: active, suspended, withdrawn, expired or "
+                                    "superseded (replaced by a later certificate for the "
+                                    "same scope)")
     certificate_type: str = Field(description="full or provisional")
     organization: OrganizationRef
     entity: EntityRef
@@ -378,11 +409,15 @@ class CertificateSummary(OutputModel):
     activities: list[str]
     countries: list[str]
     verify_path: str
+    imported: bool = Field(default=False, description="Issued before the platform existed "
+                                                      "and imported; no platform audit")
+    audit_reference: str | None = Field(default=None, description="An imported "
+                                        "certificate's audit, as the old records name it")
 
 
 class CertificateRead(CertificateSummary):
-    audit_id: uuid.UUID
-    scope_id: uuid.UUID
+    audit_id: uuid.UUID | None = Field(description="The platform audit; None when imported")
+    scope_id: uuid.UUID | None = Field(description="None when imported without a scope")
     facilities: list[FacilityBrief]
     history: list[CertificateEventRead]
 
@@ -400,7 +435,7 @@ class CertificateQuery(InputModel):
     activity: str | None = Field(default=None, max_length=40)
     country: str | None = Field(default=None, max_length=2)
     status: str | None = Field(default=None, description="As of today: active, suspended, "
-                                                         "withdrawn or expired")
+                                                         "withdrawn, expired or superseded")
     organization: str | None = Field(default=None, max_length=80)
     q: str | None = Field(default=None, max_length=100, description="Number or entity name")
 
@@ -428,6 +463,59 @@ class CertificateDocument(OutputModel):
     digest: str = Field(description="SHA-256 of the document's other fields, canonical JSON")
 
 
+class CertificateImportRow(InputModel):
+    """A certificate issued before the platform existed, as the scheme's records hold it."""
+
+    number: str = Field(min_length=3, max_length=40, pattern=r"^[A-Za-z0-9][A-Za-z0-9./-]*$",
+                        description="The certificate's own number, kept as it was issued")
+    organization: str = Field(min_length=2, max_length=80, description="Member slug")
+    entity: str = Field(min_length=1, max_length=200,
+                        description="The member's entity: its id or its exact name")
+    standard: str = Field(min_length=2, max_length=80, description="Standard slug")
+    version: int = Field(ge=1, le=10_000)
+    certificate_type: str = Field(pattern="^(full|provisional)$")
+    maturity: Maturity
+    valid_from: date = Field(description="The day it was issued; not after today")
+    valid_until: date
+    surveillance_due_on: date | None = Field(default=None, description="Full certificates")
+    audit_reference: str = Field(min_length=1, max_length=100,
+                                 description="The audit it rests on, as the old records "
+                                             "name it")
+    status: str = Field(default="active", pattern="^(active|suspended)$",
+                        description="active or suspended on the day of the import")
+    activities: list[Activity] = Field(min_length=1, max_length=11)
+    countries: list[str] = Field(min_length=1, max_length=60,
+                                 description="ISO 3166 codes of the facilities' countries")
+    scope_id: uuid.UUID | None = Field(default=None, description="A platform scope of the "
+                                       "entity for the same standard, where one exists: a "
+                                       "later decision on it supersedes this certificate")
+
+    @field_validator("valid_until")
+    @classmethod
+    def _after_start(cls, value: date, info: ValidationInfo) -> date:
+        start = info.data.get("valid_from")
+        if start is not None and value < start:
+            raise ValueError("the certificate cannot end before it starts")
+        return value
+
+
+class CertificateImport(InputModel):
+    certificates: list[CertificateImportRow] = Field(min_length=1, max_length=2000)
+
+
+class ImportRowReport(OutputModel):
+    row: int = Field(description="1 for the first certificate (in a CSV file: the line "
+                                 "after the header)")
+    number: str
+    ok: bool
+    problems: list[str]
+
+
+class CertificateImportReport(OutputModel):
+    imported: int
+    certificates: list[CertificateSummary]
+
+
 class StatusChange(InputModel):
     reason: str = Field(min_length=3, max_length=2000)
     complaint: str | None = Field(default=None, max_length=40,
@@ -445,8 +533,39 @@ class DecisionRead(OutputModel):
     surveillance_due: date | None
     corrective_plan_due: date | None
     major_closure_due: date | None
-    certificate: CertificateSummary | None
+    certificate: CertificateSummary | None = Field(
+        description="The certificate issued, or the one a passed surveillance audit kept")
     withdrawn: list[str] = Field(description="Numbers of certificates withdrawn by a refusal")
+    superseded: list[str] = Field(default_factory=list,
+                                  description="Numbers of certificates the new one replaced")
+    kept: list[str] = Field(default_factory=list,
+                            description="Numbers of certificates a passed surveillance audit "
+                                        "left in force")
+    effect: str = Field(default="", description="What the decision did to certificates, in "
+                                                "words")
+
+
+class DecisionPreview(OutputModel):
+    """What deciding today would do; nothing is changed by asking."""
+
+    audit_id: uuid.UUID
+    as_of: date
+    outcome: Outcome
+    majors: int
+    minors: int
+    maturity: Maturity
+    valid_from: date | None
+    valid_until: date | None
+    issues: str | None = Field(description="full or provisional: the certificate it would "
+                                           "issue; None when it issues none")
+    corrective_plan_due: date | None
+    major_closure_due: date | None
+    supersedes: list[CertificateSummary]
+    withdraws: list[CertificateSummary]
+    keeps: list[CertificateSummary]
+    effect: str = Field(description="What the decision would do to certificates, in words")
+    may_decide: bool
+    blockers: list[str] = Field(description="What must happen before deciding")
 
 
 # --- due dates and standing -------------------------------------------------------------

@@ -29,8 +29,10 @@ from stewardship.assurance.schemas import (
     AuditorRef,
     AuditPage,
     AuditRead,
+    AuditReschedule,
     FirmRef,
     MissingRating,
+    PlanReceipt,
     PlanSubmit,
     RatingBatch,
     RatingProgress,
@@ -94,7 +96,8 @@ def reads(db: Session, audits: list[Audit], *, with_progress: bool = False) -> l
             audit_firm=FirmRef(slug=slug, name=name),
             lead_auditor=AuditorRef(id=a.lead_auditor_id, name=lead.name if lead else ""),
             audit_type=AuditType(a.audit_type), start_on=a.start_on, end_on=a.end_on,
-            plan=a.plan, plan_submitted_on=a.plan_submitted_on, notice_required=notice,
+            plan=a.plan, plan_submitted_on=a.plan_submitted_on, plan_note=a.plan_note,
+            notice_required=notice,
             plan_due_by=plan_due_by(a.start_on) if notice else None, status=a.status,
             proposed_maturity=Maturity(a.proposed_maturity) if a.proposed_maturity else None,
             public_summary=a.public_summary, submitted_at=a.submitted_at,
@@ -233,6 +236,7 @@ def submit_plan(db: Session, actor: Actor | None, audit_id: uuid.UUID, data: Pla
                        field="status")
     audit.plan = data.plan
     audit.plan_submitted_on = today_or(today)
+    audit.plan_note = ""
     db.flush()
     eventlog.append(db, actor, "assurance.audit.plan_submitted", f"audit:{audit.id}",
                     {"submitted_on": audit.plan_submitted_on,
@@ -266,6 +270,8 @@ def start_audit(db: Session, actor: Actor | None, audit_id: uuid.UUID, *,
     _require_firm_auditor(actor, audit, "start this audit")
     if audit.status != AuditStatus.PLANNED:
         raise Conflict(f"the audit is {audit.status}, not planned", field="status")
+    day = today_or(today)
+    _require_open(audit, day)
     scope = repo.scope_by_id(db, audit.scope_id)
     assert scope is not None
     reason = may_start(AuditType(audit.audit_type), scope.activities, audit.plan_submitted_on,
@@ -274,12 +280,78 @@ def start_audit(db: Session, actor: Actor | None, audit_id: uuid.UUID, *,
         raise Conflict(f"the audit cannot start: {reason}", field="plan_submitted_on")
     firm = registry_repo.audit_firm_by_id(db, audit.audit_firm_id)
     assert firm is not None
-    gaps = accreditation_gaps(firm, scope, _scope_facilities(db, scope),
-                              max(audit.start_on, today_or(today)))
+    gaps = accreditation_gaps(firm, scope, _scope_facilities(db, scope), day)
     if gaps:
         raise Conflict(f"{firm.name} may no longer audit this scope: " + "; ".join(gaps),
                        field="audit_firm")
     _move(db, actor, audit, AuditStatus.IN_PROGRESS, {})
+    return reads(db, [audit])[0]
+
+
+def _require_open(audit: Audit, day: date) -> None:
+    """Work on an audit (starting it, rating) opens on its start date."""
+    if day < audit.start_on:
+        raise Conflict(f"the audit starts on {audit.start_on}; work on it opens that day",
+                       field="start_on")
+
+
+def reschedule_audit(db: Session, actor: Actor | None, audit_id: uuid.UUID,
+                     data: AuditReschedule, *, today: date | None = None) -> AuditRead:
+    """Move a planned audit to new dates, with the reason (secretariat). The standard
+    version and the firm's accreditation must hold on the new start date; a plan that must
+    reach the secretariat six weeks ahead counts against the new start."""
+    actor = require(actor, Role.SECRETARIAT, action="reschedule audits")
+    audit = load_audit(db, actor, audit_id)
+    if audit.status != AuditStatus.PLANNED:
+        raise Conflict(f"the audit is {audit.status}; only a planned audit is rescheduled",
+                       field="status")
+    day = today_or(today)
+    if data.start_on < day:
+        raise InvalidInput(f"the new start date {data.start_on} is in the past",
+                           field="start_on")
+    if (data.start_on, data.end_on) == (audit.start_on, audit.end_on):
+        raise InvalidInput("the audit already has these dates", field="start_on")
+    scope = repo.scope_by_id(db, audit.scope_id)
+    assert scope is not None
+    refusal = version_refusal(db, version_row(db, scope.version_id), data.start_on)
+    if refusal:
+        raise InvalidInput(refusal, field="start_on")
+    firm = registry_repo.audit_firm_by_id(db, audit.audit_firm_id)
+    assert firm is not None
+    gaps = accreditation_gaps(firm, scope, _scope_facilities(db, scope), data.start_on)
+    if gaps:
+        raise InvalidInput(f"{firm.name} may not audit this scope on {data.start_on}: "
+                           + "; ".join(gaps), field="start_on")
+    before = {"start_on": audit.start_on, "end_on": audit.end_on}
+    audit.start_on, audit.end_on = data.start_on, data.end_on
+    db.flush()
+    eventlog.append(db, actor, "assurance.audit.rescheduled", f"audit:{audit.id}", {
+        "from": before, "to": {"start_on": audit.start_on, "end_on": audit.end_on},
+        "reason": data.reason})
+    return reads(db, [audit])[0]
+
+
+def record_plan_received(db: Session, actor: Actor | None, audit_id: uuid.UUID,
+                         data: PlanReceipt, *, today: date | None = None) -> AuditRead:
+    """Record the day an audit plan reached the secretariat outside the platform, with a
+    note (secretariat); the notice rule counts from that day."""
+    actor = require(actor, Role.SECRETARIAT, action="record audit plans")
+    audit = load_audit(db, actor, audit_id)
+    if audit.status != AuditStatus.PLANNED:
+        raise Conflict(f"the audit is {audit.status}; its plan can no longer change",
+                       field="status")
+    day = today_or(today)
+    if data.received_on > day:
+        raise InvalidInput(f"{data.received_on} is after today; record a plan once it has "
+                           "arrived", field="received_on")
+    if data.plan is not None:
+        audit.plan = data.plan
+    audit.plan_submitted_on = data.received_on
+    audit.plan_note = data.note
+    db.flush()
+    eventlog.append(db, actor, "assurance.audit.plan_recorded", f"audit:{audit.id}", {
+        "received_on": data.received_on, "note": data.note,
+        "plan_digest": eventlog.digest_payload({"plan": audit.plan})})
     return reads(db, [audit])[0]
 
 
@@ -334,7 +406,7 @@ def list_ratings(db: Session, actor: Actor | None, audit_id: uuid.UUID) -> Ratin
 
 
 def rate(db: Session, actor: Actor | None, audit_id: uuid.UUID,
-         data: RatingBatch) -> RatingsRead:
+         data: RatingBatch, *, today: date | None = None) -> RatingsRead:
     """Rate applicable criteria per facility (all or nothing). A non-conformance at one
     facility is a finding of the whole scope, kept at the worst severity."""
     actor = require(actor, Role.AUDITOR, action="rate criteria")
@@ -343,6 +415,7 @@ def rate(db: Session, actor: Actor | None, audit_id: uuid.UUID,
     if audit.status != AuditStatus.IN_PROGRESS:
         raise Conflict(f"the audit is {audit.status}; ratings change only while it is in "
                        "progress", field="status")
+    _require_open(audit, today_or(today))
     scope = repo.scope_by_id(db, audit.scope_id)
     assert scope is not None
     facilities = _facility_ids(db, scope)
@@ -399,9 +472,10 @@ def _pid(raw: str) -> str:
 
 
 def submit_report(db: Session, actor: Actor | None, audit_id: uuid.UUID,
-                  data: ReportSubmit) -> AuditRead:
-    """The lead auditor submits the report with a proposed maturity and a public summary;
-    refused while any applicable criterion is unrated at any facility."""
+                  data: ReportSubmit, *, today: date | None = None) -> AuditRead:
+    """The lead auditor submits the report with a proposed maturity and a public summary,
+    on or after the audit's last day; refused while any applicable criterion is unrated
+    at any facility."""
     actor = require(actor, Role.AUDITOR, action="submit audit reports")
     audit = load_audit(db, actor, audit_id)
     _require_firm_auditor(actor, audit, "submit this report")
@@ -411,6 +485,9 @@ def submit_report(db: Session, actor: Actor | None, audit_id: uuid.UUID,
                         + (f" ({lead.name})" if lead else "") + " submits the report")
     if audit.status != AuditStatus.IN_PROGRESS:
         raise Conflict(f"the audit is {audit.status}, not in progress", field="status")
+    if today_or(today) < audit.end_on:
+        raise Conflict(f"the audit's last day is {audit.end_on}; submit the report on or "
+                       "after it", field="end_on")
     ratings = ratings_read(db, actor, audit)
     unrated = ratings.progress.required - ratings.progress.rated
     if unrated:

@@ -70,7 +70,8 @@ def _summary(c: Certificate, labels: Labels, today: date) -> CertificateSummary:
         issued_to_entity=c.entity_name, standard=labels.standard(c.version_id),
         maturity=Maturity(c.maturity), valid_from=c.valid_from, valid_until=c.valid_until,
         surveillance_due_on=c.surveillance_due_on, activities=c.activities,
-        countries=c.countries, verify_path=verify_path(c.number))
+        countries=c.countries, verify_path=verify_path(c.number),
+        imported=c.imported_at is not None, audit_reference=c.audit_reference)
 
 
 def summaries(db: Session, certificates: list[Certificate],
@@ -105,12 +106,11 @@ def load(db: Session, number: str) -> Certificate:
 def to_read(db: Session, c: Certificate, today: date | None = None) -> CertificateRead:
     day = today_or(today)
     summary = summaries(db, [c], day)[0]
-    scope = repo.scope_by_id(db, c.scope_id)
-    assert scope is not None
-    facilities = Labels(db, facilities=[f.facility_id for f in scope.facilities])
+    scope = repo.scope_by_id(db, c.scope_id) if c.scope_id is not None else None
+    ids = [f.facility_id for f in scope.facilities] if scope is not None else []
+    facilities = Labels(db, facilities=ids)
     return CertificateRead(**summary.model_dump(), audit_id=c.audit_id, scope_id=c.scope_id,
-                           facilities=[facilities.facility(f.facility_id)
-                                       for f in scope.facilities],
+                           facilities=[facilities.facility(f) for f in ids],
                            history=_history(db, c, day))
 
 
@@ -148,8 +148,8 @@ def build_filter(db: Session, query: CertificateQuery) -> CertificateFilter:
     if activity is not None and activity not in {a.value for a in Activity}:
         raise InvalidInput(f"'{activity}' is not an activity", field="activity")
     if status is not None and status not in {s.value for s in CertificateStatus}:
-        raise InvalidInput("status must be active, suspended, withdrawn or expired",
-                           field="status")
+        raise InvalidInput("status must be active, suspended, withdrawn, expired or "
+                           "superseded", field="status")
     if country:
         try:
             country = normalize_country(country)
@@ -193,7 +193,7 @@ def list_certificates(db: Session, params: PageParams,
 # is the member's name today where it was renamed since.
 EXPORT_HEADER = ["number", "status", "type", "organization", "entity", "standard", "version",
                  "maturity", "valid_from", "valid_until", "surveillance_due_on", "activities",
-                 "countries", "organization_now"]
+                 "countries", "organization_now", "imported", "audit_reference"]
 
 
 def export_rows(db: Session, query: CertificateQuery | None = None, *,
@@ -208,28 +208,38 @@ def export_rows(db: Session, query: CertificateQuery | None = None, *,
                      s.maturity.value, s.valid_from.isoformat(), s.valid_until.isoformat(),
                      s.surveillance_due_on.isoformat() if s.surveillance_due_on else "",
                      " ".join(s.activities), " ".join(s.countries),
-                     s.organization.name if s.organization.name != s.issued_to else ""])
+                     s.organization.name if s.organization.name != s.issued_to else "",
+                     "yes" if s.imported else "", s.audit_reference or ""])
     return rows
 
 
 # --- issuing and status changes ---------------------------------------------------------
 
 
-def _record(db: Session, actor: Actor, c: Certificate, before: str | None, after: str,
-            reason: str) -> None:
+def record_change(db: Session, actor: Actor, c: Certificate, before: str | None, after: str,
+                  reason: str, *, kind: str | None = None) -> None:
+    """A status change in the certificate's public history and in the event log."""
     db.add(CertificateEvent(certificate_id=c.id, from_status=before, to_status=after,
                             reason=reason, actor=actor.ref))
     db.flush()
-    kind = "issued" if before is None else {
-        "suspended": "suspended", "withdrawn": "withdrawn", "active": "reinstated",
-        "expired": "expired"}[after]
+    if kind is None:
+        kind = "issued" if before is None else {
+            "suspended": "suspended", "withdrawn": "withdrawn", "active": "reinstated",
+            "expired": "expired", "superseded": "superseded"}[after]
     eventlog.append(db, actor, f"assurance.certificate.{kind}", f"certificate:{c.number}",
                     {"from": before, "to": after, "reason": reason})
 
 
+def attach_coverage(c: Certificate, activities: list[str], countries: list[str]) -> None:
+    """The activities and countries the register filters the certificate by."""
+    c.activity_rows = [CertificateActivity(activity=a) for a in sorted(set(activities))]
+    c.country_rows = [CertificateCountry(country=k) for k in sorted(set(countries))]
+
+
 def issue(db: Session, actor: Actor, audit: Audit, scope: CertificationScope,
-          decision: Decision) -> Certificate:
-    """Issue the certificate a positive decision earned (the caller checked the rules)."""
+          decision: Decision, *, supersedes: list[str] | None = None) -> Certificate:
+    """Issue the certificate a positive decision earned (the caller checked the rules and
+    supersedes the certificates named in ``supersedes``)."""
     assert decision.valid_from is not None and decision.valid_until is not None
     facilities = registry_repo.facilities_by_ids(db, [f.facility_id for f in scope.facilities])
     names = Labels(db, organizations=[scope.organization_id], entities=[scope.entity_id])
@@ -246,14 +256,14 @@ def issue(db: Session, actor: Actor, audit: Audit, scope: CertificationScope,
         maturity=decision.maturity.value, valid_from=decision.valid_from,
         valid_until=decision.valid_until, surveillance_due_on=decision.surveillance_due,
         status=CertificateStatus.ACTIVE.value)
-    certificate.activity_rows = [CertificateActivity(activity=a)
-                                 for a in sorted(set(scope.activities))]
-    certificate.country_rows = [CertificateCountry(country=c)
-                                for c in sorted({f.country for f in facilities.values()})]
+    attach_coverage(certificate, list(scope.activities),
+                    [f.country for f in facilities.values()])
     db.add(certificate)
     db.flush()
-    _record(db, actor, certificate, None, CertificateStatus.ACTIVE.value,
-            f"{decision.outcome.value} after audit {audit.id}")
+    replaces = f"; supersedes {', '.join(supersedes)}" if supersedes else ""
+    record_change(db, actor, certificate, None, CertificateStatus.ACTIVE.value,
+            f"{decision.outcome.value} after audit {audit.id} ({audit.audit_type})"
+            f"{replaces}")
     return certificate
 
 
@@ -268,7 +278,7 @@ def change_status(db: Session, actor: Actor, c: Certificate, target: Certificate
     before = c.status
     c.status = target.value
     db.flush()
-    _record(db, actor, c, before, target.value, reason)
+    record_change(db, actor, c, before, target.value, reason)
 
 
 def _secretariat_change(db: Session, actor: Actor | None, number: str, data: StatusChange,
@@ -331,6 +341,40 @@ def holdings_of(db: Session, entity_ids: list[uuid.UUID],
     return {e: {kind.value: numbers.get((e, kind.value))
                 for kind in (StandardKind.PERFORMANCE, StandardKind.CHAIN_OF_CUSTODY)}
             for e in entity_ids}
+
+
+KIND_LABELS = {"performance": "Performance", "chain_of_custody": "Chain of Custody"}
+
+
+def lapse_on(db: Session, entity_id: uuid.UUID, kind: str, on: date) -> str | None:
+    """Why the entity's certificate of the kind whose validity covers the day does not
+    count, in words and with its dates ("its Chain of Custody certificate X was valid on
+    D but has been suspended since E"); None when no certificate covers the day (or one
+    counts). What a refusal to pass CoC material on says instead of "held none"."""
+    label = KIND_LABELS.get(kind, kind)
+    covering = repo.certificates_covering(db, entity_id, kind, on)
+    if not covering:
+        later = repo.next_certificate_from(db, entity_id, kind, on)
+        if later is None:
+            return None
+        return (f"it held no valid {label} certificate on {on}: its certificate "
+                f"{later.number} is valid only from {later.valid_from}")
+    c = covering[0]
+    status = CertificateStatus(c.status)
+    if status is CertificateStatus.ACTIVE:
+        return None
+    since = next((e.at.date() for e in reversed(repo.certificate_events(db, c.id))
+                  if e.to_status == status.value), None)
+    what = f"its {label} certificate {c.number}"
+    if since is None:
+        return f"{what} is {status.value}"
+    verb = {CertificateStatus.SUSPENDED: f"has been suspended since {since}",
+            CertificateStatus.WITHDRAWN: f"was withdrawn on {since}",
+            CertificateStatus.SUPERSEDED: f"was superseded on {since}",
+            CertificateStatus.EXPIRED: f"was marked expired on {since}"}[status]
+    if since > on:
+        return f"{what} was valid on {on} but {verb}"
+    return f"{what} {verb}"
 
 
 def validity_on(db: Session, numbers: list[str], on: date,

@@ -3,26 +3,36 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy.orm import Session
 
 from stewardship.assurance import repository as repo
-from stewardship.assurance.models import Audit
+from stewardship.assurance.models import Audit, Certificate, CertificationScope
 from stewardship.assurance.rules import (
     DEFAULT_POLICY,
     AuditStatus,
     AuditType,
+    CertificateChanges,
     CertificateStatus,
+    Decision,
     Maturity,
-    Outcome,
     Rating,
+    certificate_changes,
     decide,
+    describe_changes,
     effective_status,
     missing_ratings,
     scope_ratings,
 )
-from stewardship.assurance.schemas import AuditRead, DecisionRead, Note, Reason
+from stewardship.assurance.schemas import (
+    AuditRead,
+    DecisionPreview,
+    DecisionRead,
+    Note,
+    Reason,
+)
 from stewardship.assurance.service import audits, certificates
 from stewardship.assurance.service.common import load_audit, scope_applicability, today_or
 from stewardship.core import eventlog
@@ -71,18 +81,24 @@ def return_report(db: Session, actor: Actor | None, audit_id: uuid.UUID,
     return audits.reads(db, [audit])[0]
 
 
-def decide_audit(db: Session, actor: Actor | None, audit_id: uuid.UUID, data: Note, *,
-                 today: date | None = None) -> DecisionRead:
-    """Decide on a reviewed report. No major: certified for 3 years with surveillance at 18
-    months; one to three majors: provisional for 1 year; more: refused, and the entity's
-    current certificate for the standard is withdrawn. A surveillance audit keeps the
-    current certificate instead of issuing a new one."""
-    actor = require(actor, Role.SECRETARIAT, action="decide on audits")
-    day = today_or(today)
+@dataclass(frozen=True)
+class _Plan:
+    """A decision worked out but not yet taken: its outcome and what it does to the
+    certificates of the audited scope."""
+
+    audit: Audit
+    scope: CertificationScope
+    decision: Decision
+    changes: CertificateChanges
+    live: dict[str, Certificate]
+
+
+def _plan(db: Session, actor: Actor, audit_id: uuid.UUID, day: date, *,
+          deciding: bool) -> _Plan:
     audit = _submitted(db, actor, audit_id)
-    if audit.reviewed_at is None:
+    if deciding and audit.reviewed_at is None:
         raise Conflict("review the report before deciding on it", field="reviewed_at")
-    if day < audit.end_on:
+    if deciding and day < audit.end_on:
         raise Conflict(f"the audit ends on {audit.end_on}; decide once it has ended",
                        field="end_on")
     scope = repo.scope_by_id(db, audit.scope_id)
@@ -102,30 +118,85 @@ def decide_audit(db: Session, actor: Actor | None, audit_id: uuid.UUID, data: No
     proposed = Maturity(audit.proposed_maturity) if audit.proposed_maturity else None
     decision = decide(scope_ratings(by_facility).values(), audit.end_on, day,
                       proposed_maturity=proposed, policy=DEFAULT_POLICY)
-    withdrawn: list[str] = []
+    live = {c.number: c for c in repo.live_certificates(
+        db, scope_ids=repo.scope_lineage(db, scope.id))
+        if effective_status(CertificateStatus(c.status), c.valid_until, day)
+        is not CertificateStatus.EXPIRED}
+    changes = certificate_changes(decision.outcome, AuditType(audit.audit_type), list(live))
+    return _Plan(audit, scope, decision, changes, live)
+
+
+def preview_decision(db: Session, actor: Actor | None, audit_id: uuid.UUID, *,
+                     today: date | None = None) -> DecisionPreview:
+    """What deciding on the submitted report today would do, without doing it: the
+    outcome, its dates, and the certificates it would issue, supersede, withdraw or keep
+    (secretariat)."""
+    actor = require(actor, Role.SECRETARIAT, action="preview decisions")
+    day = today_or(today)
+    p = _plan(db, actor, audit_id, day, deciding=False)
+    d = p.decision
+    summaries = {s.number: s for s in certificates.summaries(db, list(p.live.values()), day)}
+    kept = [p.live[n] for n in p.changes.keep]
+    blockers = []
+    if p.audit.reviewed_at is None:
+        blockers.append("the report is not reviewed yet")
+    if day < p.audit.end_on:
+        blockers.append(f"the audit ends on {p.audit.end_on}")
+    return DecisionPreview(
+        audit_id=p.audit.id, as_of=day, outcome=d.outcome, majors=d.majors, minors=d.minors,
+        maturity=d.maturity,
+        valid_from=d.valid_from if p.changes.issue else (kept[0].valid_from if kept else None),
+        valid_until=d.valid_until if p.changes.issue else (
+            kept[0].valid_until if kept else None),
+        issues=p.changes.issue, corrective_plan_due=d.corrective_plan_due,
+        major_closure_due=d.major_closure_due,
+        supersedes=[summaries[n] for n in p.changes.supersede],
+        withdraws=[summaries[n] for n in p.changes.withdraw],
+        keeps=[summaries[n] for n in p.changes.keep],
+        effect=describe_changes(p.changes, done=False,
+                                valid_until=d.valid_until if p.changes.issue else None),
+        may_decide=not blockers, blockers=blockers)
+
+
+def decide_audit(db: Session, actor: Actor | None, audit_id: uuid.UUID, data: Note, *,
+                 today: date | None = None) -> DecisionRead:
+    """Decide on a reviewed report. No major: certified for 3 years with surveillance at 18
+    months; one to three majors: provisional for 1 year; more: refused, and the live
+    certificates of the audited scope are withdrawn (other scopes' are untouched). A new
+    certificate supersedes the scope's live one. A surveillance audit without a major
+    keeps the live certificate and clears its surveillance; one with one to three majors
+    issues a provisional certificate (one year from the decision) that supersedes it."""
+    actor = require(actor, Role.SECRETARIAT, action="decide on audits")
+    day = today_or(today)
+    p = _plan(db, actor, audit_id, day, deciding=True)
+    audit, scope, decision, changes = p.audit, p.scope, p.decision, p.changes
     certificate = None
     valid_from, valid_until = decision.valid_from, decision.valid_until
-    if decision.outcome is Outcome.REFUSED:
-        for c in repo.live_certificates(db, entity_id=scope.entity_id, kind=scope.standard_kind):
-            if effective_status(CertificateStatus(c.status), c.valid_until, day) \
-                    is not CertificateStatus.EXPIRED:
-                certificates.change_status(db, actor, c, CertificateStatus.WITHDRAWN,
-                                           f"certification refused after audit {audit.id} "
-                                           f"({decision.majors} major non-conformities)",
-                                           today=day)
-                withdrawn.append(c.number)
-    elif AuditType(audit.audit_type) is AuditType.SURVEILLANCE:
-        current = repo.current_certificates(db, on=day, scope_id=scope.id)
-        for c in current:
-            c.surveillance_due_on = None
-            db.flush()
-            eventlog.append(db, actor, "assurance.certificate.surveillance_done",
-                            f"certificate:{c.number}", {"audit": str(audit.id)})
-        certificate = current[0] if current else None
-        valid_from = certificate.valid_from if certificate else None
-        valid_until = certificate.valid_until if certificate else None
-    else:
-        certificate = certificates.issue(db, actor, audit, scope, decision)
+    what = f"audit {audit.id} ({audit.audit_type})"
+    for number in changes.withdraw:
+        certificates.change_status(db, actor, p.live[number], CertificateStatus.WITHDRAWN,
+                                   f"certification refused after {what} "
+                                   f"({decision.majors} major non-conformities)", today=day)
+    for number in changes.keep:
+        c = p.live[number]
+        c.surveillance_due_on = None
+        db.flush()
+        eventlog.append(db, actor, "assurance.certificate.surveillance_done",
+                        f"certificate:{c.number}", {"audit": str(audit.id)})
+    if changes.keep:
+        certificate = p.live[changes.keep[-1]]
+        valid_from, valid_until = certificate.valid_from, certificate.valid_until
+    elif changes.issue is not None:
+        certificate = certificates.issue(db, actor, audit, scope, decision,
+                                         supersedes=list(changes.supersede))
+        for number in changes.supersede:
+            certificates.change_status(db, actor, p.live[number], CertificateStatus.SUPERSEDED,
+                                       f"superseded by {certificate.number} "
+                                       f"({decision.outcome.value} after {what})", today=day)
+    effect = describe_changes(changes, done=True,
+                              issued=certificate.number if changes.issue and certificate
+                              else None,
+                              valid_until=valid_until if changes.issue else None)
     audit.status = AuditStatus.DECIDED.value
     audit.outcome = decision.outcome.value
     audit.maturity = decision.maturity.value
@@ -136,7 +207,8 @@ def decide_audit(db: Session, actor: Actor | None, audit_id: uuid.UUID, data: No
     eventlog.append(db, actor, "assurance.audit.decided", f"audit:{audit.id}", {
         "outcome": decision.outcome.value, "majors": decision.majors,
         "minors": decision.minors, "maturity": decision.maturity.value,
-        "certificate": certificate.number if certificate else None, "withdrawn": withdrawn})
+        "certificate": certificate.number if certificate else None,
+        "withdrawn": list(changes.withdraw), "superseded": list(changes.supersede)})
     return DecisionRead(
         audit_id=audit.id, outcome=decision.outcome, majors=decision.majors,
         minors=decision.minors, maturity=decision.maturity, valid_from=valid_from,
@@ -144,4 +216,5 @@ def decide_audit(db: Session, actor: Actor | None, audit_id: uuid.UUID, data: No
         if certificate else None, corrective_plan_due=decision.corrective_plan_due,
         major_closure_due=decision.major_closure_due,
         certificate=certificates.summaries(db, [certificate], day)[0] if certificate else None,
-        withdrawn=withdrawn)
+        withdrawn=list(changes.withdraw), superseded=list(changes.supersede),
+        kept=list(changes.keep), effect=effect)

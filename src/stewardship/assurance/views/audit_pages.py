@@ -15,9 +15,11 @@ from sqlalchemy.orm import Session
 from stewardship.assurance.rules import AuditStatus, AuditType, Maturity, Rating, may_start
 from stewardship.assurance.schemas import (
     AuditCreate,
+    AuditReschedule,
     ClosureVerify,
     CorrectivePlan,
     Note,
+    PlanReceipt,
     PlanSubmit,
     RatingBatch,
     Reason,
@@ -30,6 +32,7 @@ from stewardship.assurance.views.flow_common import (
     reraise_access,
     validate,
 )
+from stewardship.core import clock
 from stewardship.core.auth import Actor, Role, require
 from stewardship.core.errors import DomainError, InvalidInput
 from stewardship.core.web import CsrfChecked, DbSession, OptionalActor, Pagination, redirect
@@ -102,11 +105,26 @@ def _audit_page(request: Request, db: Session, actor: Actor | None, audit_id: uu
     scope = scopes.get_scope(db, actor, audit.scope_id)
     start_refusal = may_start(AuditType(audit.audit_type), scope.activities,
                               audit.plan_submitted_on, audit.start_on)
+    if clock.today() < audit.start_on:
+        start_refusal = "; ".join(filter(None, [
+            f"it starts on {audit.start_on:%d %b %Y}, and work on it opens that day",
+            start_refusal]))
+    preview = None
+    if actor.is_secretariat() and audit.status == AuditStatus.SUBMITTED:
+        try:
+            preview = decisions.preview_decision(db, actor, audit.id)
+        except DomainError as exc:  # e.g. the applicable criteria changed since the report
+            preview_error = exc.message
+        else:
+            preview_error = ""
+    else:
+        preview_error = ""
     own_admin = (actor.role is Role.MEMBER_ADMIN
                  and actor.organization_slug == audit.organization.slug)
     return render(request, "assurance/flow/audit.html", {
         "audit": audit, "scope": scope, "findings": findings.list_findings(db, actor, audit.id),
-        "start_refusal": start_refusal, "own_admin": own_admin,
+        "start_refusal": start_refusal, "own_admin": own_admin, "preview": preview,
+        "preview_error": preview_error,
         "is_auditor": actor.role is Role.AUDITOR, "is_secretariat": actor.is_secretariat(),
         "errors": errors or {}, "failed": failed, "values": values or {},
     }, status_code)
@@ -147,6 +165,31 @@ def submit_plan(request: Request, db: DbSession, actor: OptionalActor, audit_id:
                 values={"plan": plan}, rename={"status": "plan"})
 
 
+@router.post("/assurance/audits/{audit_id}/plan-received", dependencies=[CsrfChecked])
+def plan_received(request: Request, db: DbSession, actor: OptionalActor,
+                  audit_id: uuid.UUID, received_on: Short = "", note: Text = "") -> Response:
+    actor = require(actor, Role.SECRETARIAT, action="record audit plans")
+    values = {"received_on": received_on, "note": note}
+    return _act(request, db, actor, audit_id, "received",
+                lambda: audits.record_plan_received(db, actor, audit_id,
+                                                    validate(PlanReceipt, values)),
+                lambda a: f"The plan is recorded as received on "
+                          f"{a.plan_submitted_on:%d %b %Y}.",
+                values=values, rename={"status": "form"})
+
+
+@router.post("/assurance/audits/{audit_id}/reschedule", dependencies=[CsrfChecked])
+def reschedule(request: Request, db: DbSession, actor: OptionalActor, audit_id: uuid.UUID,
+               start_on: Short = "", end_on: Short = "", reason: Text = "") -> Response:
+    actor = require(actor, Role.SECRETARIAT, action="reschedule audits")
+    values = {"start_on": start_on, "end_on": end_on, "reason": reason}
+    return _act(request, db, actor, audit_id, "reschedule",
+                lambda: audits.reschedule_audit(db, actor, audit_id,
+                                                validate(AuditReschedule, values)),
+                lambda a: f"The audit now runs {a.start_on:%d %b %Y} to {a.end_on:%d %b %Y}.",
+                values=values, rename={"status": "form"})
+
+
 @router.post("/assurance/audits/{audit_id}/start", dependencies=[CsrfChecked])
 def start(request: Request, db: DbSession, actor: OptionalActor,
           audit_id: uuid.UUID) -> Response:
@@ -155,7 +198,8 @@ def start(request: Request, db: DbSession, actor: OptionalActor,
                 lambda: audits.start_audit(db, actor, audit_id),
                 "The audit is in progress: rate every applicable criterion at each facility.",
                 back=f"/assurance/audits/{audit_id}/ratings",
-                rename={"plan_submitted_on": "form", "status": "form", "audit_firm": "form"})
+                rename={"plan_submitted_on": "form", "status": "form", "audit_firm": "form",
+                        "start_on": "form"})
 
 
 @router.post("/assurance/audits/{audit_id}/findings/{finding_id}/corrective-plan",
@@ -271,7 +315,8 @@ def submit_report(request: Request, db: DbSession, actor: OptionalActor, audit_i
                 lambda: audits.submit_report(db, actor, audit_id,
                                              validate(ReportSubmit, values)),
                 "The report is submitted to the secretariat.", values=values,
-                rename={"status": "form", "ratings": "form"}, page=_ratings_page)
+                rename={"status": "form", "ratings": "form", "end_on": "form"},
+                page=_ratings_page)
 
 
 # --- the secretariat --------------------------------------------------------------------
@@ -303,6 +348,10 @@ def _decided(d: Any) -> str:
     text = f"Decision: {d.outcome.value}, maturity {d.maturity.value}"
     if d.certificate is not None:
         text += f"; certificate {d.certificate.number} valid until {d.valid_until:%d %b %Y}"
+    if d.superseded:
+        text += f"; it supersedes {', '.join(d.superseded)}"
+    if d.kept:
+        text += ", kept as it was (the surveillance audit is done)"
     if d.withdrawn:
         text += f"; withdrawn: {', '.join(d.withdrawn)}"
     return text + "."

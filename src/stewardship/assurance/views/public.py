@@ -18,6 +18,7 @@ from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
+from starlette.datastructures import UploadFile
 
 from stewardship.assurance import charts
 from stewardship.assurance.pdf import certificate_pdf, qr_svg
@@ -30,8 +31,9 @@ from stewardship.assurance.schemas import (
     Reason,
     StatusChange,
 )
-from stewardship.assurance.service import certificates, claims, register
+from stewardship.assurance.service import certificates, claims, imports, register
 from stewardship.core.auth import Actor, Role, require
+from stewardship.core.csvexport import csv_text
 from stewardship.core.errors import DomainError, InvalidInput
 from stewardship.core.forms import form_input
 from stewardship.core.pagination import Page, PageParams
@@ -366,3 +368,57 @@ def decide_claim(request: Request, db: DbSession, actor: OptionalActor, claim_id
     return redirect(request, "/secretariat/claims",
                     f"The claim of {claim.organization.name} on certificate "
                     f"{claim.certificate_number} is {done}.")
+
+
+# --- importing certificates issued before the platform ----------------------------------
+
+IMPORT_MAX_BYTES = 2_000_000
+
+
+def _import_page(request: Request, *, errors: dict[str, str] | None = None,
+                 rows: list[Any] | None = None, status_code: int = 200) -> Response:
+    return _render(request, "assurance/public/import.html", {
+        "columns": imports.CSV_COLUMNS, "required": imports.REQUIRED_COLUMNS,
+        "errors": errors or {}, "rows": rows or [], "json_url": f"{API}/certificates/import",
+    }, status_code)
+
+
+@router.get("/secretariat/certificates/import")
+def import_form(request: Request, actor: OptionalActor) -> Response:
+    require(actor, Role.SECRETARIAT, action="import certificates")
+    return _import_page(request)
+
+
+@router.get("/secretariat/certificates/import/template.csv")
+def import_template(actor: OptionalActor) -> Response:
+    require(actor, Role.SECRETARIAT, action="import certificates")
+    return Response(csv_text(imports.csv_template()), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition":
+                             'attachment; filename="certificate-import.csv"'})
+
+
+@router.post("/secretariat/certificates/import", dependencies=[CsrfChecked])
+async def import_upload(request: Request, db: DbSession, actor: OptionalActor) -> Response:
+    actor = require(actor, Role.SECRETARIAT, action="import certificates")
+    form = await request.form()
+    upload = form.get("file")
+    try:
+        if not isinstance(upload, UploadFile) or not upload.filename:
+            raise InvalidInput("choose a CSV file to upload", field="file")
+        data = await upload.read(IMPORT_MAX_BYTES + 1)
+        if len(data) > IMPORT_MAX_BYTES:
+            raise InvalidInput(f"the file is larger than {IMPORT_MAX_BYTES:,} bytes; split it"
+                               .replace(",", " "), field="file")
+        report = imports.import_csv(db, actor, data)
+    except imports.ImportRefused as exc:
+        db.rollback()
+        return _import_page(request, errors={"file": sentence(exc.message)}, rows=exc.rows,
+                            status_code=exc.status_code)
+    except DomainError as exc:
+        _reraise_access(exc)
+        db.rollback()
+        return _import_page(request, errors=_errors(exc, "file"), status_code=exc.status_code)
+    return redirect(request, "/certificates",
+                    f"{report.imported} certificate(s) imported: "
+                    + ", ".join(c.number for c in report.certificates[:10])
+                    + (" and more" if report.imported > 10 else "") + ".")

@@ -306,10 +306,18 @@ def require_certified(db: Session, entity: Entity, day: date, *, what: str, fiel
     naming what is missing (`held`: the holdings when already read)."""
     if held is None:
         held = holdings(db, entity.id, day)
-    missing = [label for kind, label in (("performance", "Performance"),
-                                         ("chain_of_custody", "Chain of Custody"))
+    missing = [(kind, label) for kind, label in (("performance", "Performance"),
+                                                 ("chain_of_custody", "Chain of Custody"))
                if held[kind] is None]
     if missing:
-        raise Conflict(f"{entity.name} held no valid {' or '.join(missing)} certificate on "
-                       f"{day.isoformat()}, so it may not {what}", field=field)
+        lapses = [(label, certificates.lapse_on(db, entity.id, kind, day))
+                  for kind, label in missing]
+        none = " or ".join(label for label, lapse in lapses if lapse is None)
+        said = [lapse for _, lapse in lapses if lapse is not None]
+        if not said:
+            raise Conflict(f"{entity.name} held no valid {none} certificate on "
+                           f"{day.isoformat()}, so it may not {what}", field=field)
+        if none:
+            said.append(f"it held no valid {none} certificate on {day.isoformat()}")
+        raise Conflict(f"{entity.name} may not {what}: {'; '.join(said)}", field=field)
     return held["performance"] or "", held["chain_of_custody"] or ""
