@@ -135,6 +135,15 @@ MATRIX: list[tuple[str, str, str, Any, tuple[int, ...]]] = [
      {"email": "{unseated_email}", "chamber": "civil_society", "affiliation": "Beta",
       "term_starts_on": str(TODAY), "term_ends_on": str(TODAY + timedelta(days=700))},
      STAFF_CREATES),
+    ("POST", f"{S}/body/import", f"{S}/body/import",
+     ("text/csv", "email,name,chamber,affiliation,term_starts_on,term_ends_on\n"
+                  f"ina.river@forum.example,Ina River,civil_society,,{TODAY},"
+                  f"{TODAY + timedelta(days=700)}\n"), STAFF_CREATES),
+    ("POST", f"{S}/body/{{member_id}}/end", f"{S}/body/{{independent}}/end",
+     {"ended_on": str(TODAY), "reason": "Stood down from the body."}, STAFF_ONLY),
+    ("PUT", f"{S}/votes/{{vote_id}}/ballots/{{member_id}}",
+     f"{S}/votes/{{vote}}/ballots/{{independent}}",
+     {"choice": "yes", "received_by": "E-mail to the secretariat"}, STAFF_ONLY),
     ("POST", f"{S}/revisions/{{revision_id}}/votes", f"{S}/revisions/{{drafted}}/votes",
      {"closes_on": str(TODAY + timedelta(days=14))}, STAFF_CREATES),
     ("GET", f"{S}/votes/{{vote_id}}", f"{S}/votes/{{vote}}", None, ALL_OK),
@@ -181,6 +190,11 @@ def world(request: pytest.FixtureRequest, engines: dict[str, Engine],
             email=voter.email, chamber=Chamber.INDUSTRY_UPSTREAM, affiliation="Alpha",
             term_starts_on=TODAY - timedelta(days=30),
             term_ends_on=TODAY + timedelta(days=700)))
+        # Seated in her own right: no organisation, no account.
+        independent = votes.add_body_member(db, SYSTEM, BodyMemberCreate(
+            email="tove.independent@forum.example", name="Tove Independent",
+            chamber=Chamber.CIVIL_SOCIETY, term_starts_on=TODAY - timedelta(days=30),
+            term_ends_on=TODAY + timedelta(days=700)))
 
         def revision(standard: str, draft: str) -> Any:
             return revisions.create_revision(db, SYSTEM, RevisionCreate(
@@ -203,6 +217,7 @@ def world(request: pytest.FixtureRequest, engines: dict[str, Engine],
                             VoteOpen(closes_on=TODAY + timedelta(days=14)), settings)
             vote_id = revisions.to_read(db, revisions.load(db, revision_id)).votes[-1].id
             votes.cast(db, voter, vote_id, Choice.YES)
+            votes.record_ballot(db, SYSTEM, vote_id, independent.id, Choice.YES, "By post")
             return vote_id
 
         fresh = revision("chain-of-custody", COC_V3)
@@ -224,7 +239,7 @@ def world(request: pytest.FixtureRequest, engines: dict[str, Engine],
             "entity": str(entity.id), "unseated_email": actors["other_member_admin"].email,
             "fresh": str(fresh), "consult": str(consult), "closable": str(closable),
             "drafted": str(drafted), "approved": str(approved), "vote": str(vote),
-            "comment": str(comment.id)})
+            "comment": str(comment.id), "independent": str(independent.id)})
     finally:
         db.close()
         outer.rollback()
@@ -241,7 +256,12 @@ def isolated(world: World) -> Iterator[World]:
 def test_standards_permission_matrix(isolated: World, method: str, url: str, body: Any,
                                      role: str, expected: int) -> None:
     client = client_as(isolated, role)
-    if isinstance(body, str):  # a raw YAML package
+    if isinstance(body, tuple):  # (media type, raw text): a CSV file
+        media_type, raw = body
+        response = client.request(method, isolated.fill(url),
+                                  content=isolated.fill(raw).encode(),
+                                  headers={"Content-Type": media_type})
+    elif isinstance(body, str):  # a raw YAML package
         response = client.request(method, isolated.fill(url), content=body.encode(),
                                   headers={"Content-Type": "application/yaml"})
     else:
