@@ -221,6 +221,21 @@ def facilities_in_country(session: Session, country: str) -> list[Facility]:
     ))
 
 
+def main_zone_of_entity(session: Session, entity: Entity) -> tuple[str | None, str | None]:
+    """The time zone of the entity's main facility (its first registered active one, else
+    its organisation's first not assigned to any entity; None when it has neither), and
+    its organisation's country."""
+    zone = session.scalar(
+        select(Facility.time_zone)
+        .where(Facility.organization_id == entity.organization_id, Facility.status == "active",
+               or_(Facility.entity_id == entity.id, Facility.entity_id.is_(None)))
+        .order_by(Facility.entity_id.is_(None), Facility.created_at, Facility.public_id)
+        .limit(1))
+    country = session.scalar(select(Organization.country)
+                             .where(Organization.id == entity.organization_id))
+    return zone, country
+
+
 def facilities_by_ids(session: Session, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Facility]:
     if not ids:
         return {}
