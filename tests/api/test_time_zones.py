@@ -167,3 +167,24 @@ def test_a_facility_keeps_its_countrys_zone_until_its_admin_changes_it(
     assert count_entries(db) == before + 1
     staff = client_for(factories.user(db, Role.SECRETARIAT))
     assert _ok(staff.patch(path, json={"time_zone": "UTC"}))["time_zone"] == "UTC"
+
+
+def test_evidence_speaks_for_days_begun_at_the_members_main_facility(
+        db: Session, client_for: Clients) -> None:
+    east = factories.organization(db, name="Line Islands Evidence", country="KI")
+    factories.facility(db, east, name="Kiritimati Works", country="KI",
+                       time_zone="Pacific/Kiritimati")
+    west = factories.organization(db, name="Niue Evidence", country="NU")  # no facility yet
+    pdf = b"%PDF-1.7\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
+
+    def upload(slug: str, day: Any) -> Response:
+        admin = client_for(factories.user(db, Role.MEMBER_ADMIN, organization=slug))
+        return admin.post("/api/v1/assurance/evidence", data={"effective_on": str(day)},
+                          files={"file": ("permit.pdf", pdf, "application/pdf")})
+
+    with stopped_at(MOMENT):
+        assert _ok(upload(east, TOMORROW), 201)["effective_on"] == str(TOMORROW)
+        error = _error(upload(west, TODAY), 422)
+        assert error["details"][0]["field"] == "effective_on"
+        assert "a day still to come" in error["message"]
+        assert _ok(upload(west, YESTERDAY), 201)["effective_on"] == str(YESTERDAY)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import date
 
 from sqlalchemy.orm import Session
@@ -221,7 +222,16 @@ def today_of_entity(db: Session, entity: Entity) -> date:
     """The calendar day it is now where the entity works: at its main facility (its first
     registered active one, else its organisation's first not assigned to an entity), else
     in its organisation's country's main zone."""
-    zone, country = repo.main_zone_of_entity(db, entity)
+    return _today_in(*repo.main_zone(db, entity.organization_id, entity.id))
+
+
+def today_of_organization(db: Session, organization_id: uuid.UUID) -> date:
+    """The calendar day it is now at the organisation's main facility (its first registered
+    active one), else in its country's main zone."""
+    return _today_in(*repo.main_zone(db, organization_id))
+
+
+def _today_in(zone: str | None, country: str | None) -> date:
     name = zone or (timezones.default_zone(country) if country else timezones.FALLBACK)
     return clock.today_in(timezones.zone(name))
 
