@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import UTC, datetime, time, timedelta
 
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
@@ -14,8 +15,10 @@ from stewardship.core.auth import Actor, Role
 from stewardship.core.eventlog import count_entries
 from stewardship.core.pagination import PageParams
 from stewardship.registry.service import facilities
+from tests import custody_world as cw
 from tests import factories
 from tests.api.test_pages import post, signed_in, text
+from tests.today import TODAY, stopped_at
 
 __all__ = ["signed_in"]  # the fixture, shared with the registry's page tests
 
@@ -87,3 +90,15 @@ def test_the_owners_admin_changes_the_zone_on_the_facility_page(
     assert post(user, f"/members/facilities/{site}/time-zone",
                 {"time_zone": "UTC"}).status_code == 403
     assert facilities.get_facility(db, None, site).time_zone == "Australia/Perth"
+
+
+def test_the_record_form_offers_the_day_it_is_at_the_members_site(
+        db: Session, signed_in: Browser) -> None:
+    w = cw.build(db)
+    niue = cw.add_member(db, w, "Niue Casting", "NU", ["smelting"])
+    browser = signed_in(niue.user)
+    with stopped_at(datetime.combine(TODAY, time(10, 30), UTC)):  # still yesterday at Niue
+        form = browser.get("/custody/record/production")
+    assert form.status_code == 200, text(form)
+    yesterday = (TODAY - timedelta(days=1)).isoformat()
+    assert re.search(rf'name="occurred_on" value="{yesterday}"', form.text), form.text

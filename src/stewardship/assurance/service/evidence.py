@@ -53,7 +53,7 @@ def upload(db: Session, actor: Actor | None, *, filename: str, declared_type: st
     if verdict.problem or verdict.content_type is None:
         raise InvalidInput(verdict.problem or "", field="file")
     # A day still to come at the member's main facility: the member's own calendar.
-    if effective_on > (today or facility_service.today_of_organization(db, org.id)):
+    if effective_on > (today or facility_service.today_where(db, org.id)):
         raise InvalidInput("the evidence cannot speak for a day still to come",
                            field="effective_on")
     digest = hashlib.sha256(data).hexdigest()

@@ -111,7 +111,8 @@ def today_at(facility: Facility, today: date | None = None) -> date:
 def today_of(db: Session, entity: Entity, today: date | None = None) -> date:
     """The day it is at the entity's main facility, for what names no facility (a
     document's shipment or receipt, a non-CoC input); ``today``: the caller's day."""
-    return today if today is not None else facility_service.today_of_entity(db, entity)
+    return today if today is not None else facility_service.today_where(
+        db, entity.organization_id, entity.id)
 
 
 # --- accounts ---------------------------------------------------------------------------

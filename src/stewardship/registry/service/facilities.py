@@ -12,7 +12,7 @@ from stewardship.core.auth import Actor, Role, require
 from stewardship.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from stewardship.core.pagination import Page, PageParams
 from stewardship.registry import repository as repo
-from stewardship.registry.models import Entity, Facility, FacilityActivity, FacilityAlias
+from stewardship.registry.models import Facility, FacilityActivity, FacilityAlias
 from stewardship.registry.rules import (
     FacilityFingerprint,
     FacilityIdError,
@@ -218,20 +218,13 @@ def today_at(facility: Facility) -> date:
     return clock.today_in(timezones.zone(facility.time_zone))
 
 
-def today_of_entity(db: Session, entity: Entity) -> date:
-    """The calendar day it is now where the entity works: at its main facility (its first
-    registered active one, else its organisation's first not assigned to an entity), else
-    in its organisation's country's main zone."""
-    return _today_in(*repo.main_zone(db, entity.organization_id, entity.id))
-
-
-def today_of_organization(db: Session, organization_id: uuid.UUID) -> date:
-    """The calendar day it is now at the organisation's main facility (its first registered
-    active one), else in its country's main zone."""
-    return _today_in(*repo.main_zone(db, organization_id))
-
-
-def _today_in(zone: str | None, country: str | None) -> date:
+def today_where(db: Session, organization_id: uuid.UUID,
+                entity_id: uuid.UUID | None = None) -> date:
+    """The calendar day it is now where the entity (or, without one, the organisation)
+    works: at its main facility, its first registered active one (for an entity: of its
+    own, else its organisation's first not assigned to an entity); without a facility, in
+    the organisation's country's main zone."""
+    zone, country = repo.main_zone(db, organization_id, entity_id)
     name = zone or (timezones.default_zone(country) if country else timezones.FALLBACK)
     return clock.today_in(timezones.zone(name))
 
