@@ -76,7 +76,8 @@ DATE_TESTS := tests/test_clock.py tests/integration/test_organizations.py \
 	tests/integration/test_audit_firms.py tests/integration/test_assurance_certificates.py \
 	tests/integration/test_assurance_refusals.py tests/integration/test_custody_ledger.py \
 	tests/integration/test_standard_setting.py tests/api/test_assurance_api.py \
-	tests/api/test_custody_api.py tests/api/test_standards_api.py
+	tests/api/test_custody_api.py tests/api/test_standards_api.py \
+	tests/api/test_time_zones.py tests/interop/test_epcis_time_zones.py
 .PHONY: test-dates
 test-dates: $(STAMP)
 	@set -e; for at in $$($(BIN)/python tests/today.py); do \

@@ -17,6 +17,8 @@ machine's date instead of the platform's clock shows up there as a failure.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, time, timedelta
 
 from stewardship.core import clock
@@ -47,6 +49,17 @@ TODAY = SESSION_START.date()
 NOON = datetime.combine(TODAY, time(12), UTC)
 SESSION_CLOCK = clock.ShiftedClock(NOON - SESSION_START)
 clock.set_clock(SESSION_CLOCK)
+
+
+@contextmanager
+def stopped_at(instant: datetime) -> Iterator[None]:
+    """The machine's clock stopped at ``instant`` and the platform reading it there (not
+    the session's noon), for a test about one moment: where time zones disagree on the
+    date, say. The session's clock is back afterwards."""
+    import time_machine
+
+    with time_machine.travel(instant, tick=False), clock.use(clock.SystemClock()):
+        yield
 
 
 def travel_points(start: datetime) -> list[str]:

@@ -103,6 +103,10 @@ MATRIX: list[tuple[str, str, str, Any, tuple[int, ...]]] = [
     ("GET", f"{R}/facilities/{{facility_id}}", f"{R}/facilities/{{fa}}", None, ALL_OK),
     ("GET", f"{R}/facilities/{{facility_id}}", f"{R}/facilities/{{fg}}", None,
      (404, 200, 404, 404, 404, 404)),
+    ("PATCH", f"{R}/facilities/{{facility_id}}", f"{R}/facilities/{{fa}}",
+     {"time_zone": "Europe/Oslo"}, (401, 200, 200, 403, 403, 403)),
+    ("PATCH", f"{R}/facilities/{{facility_id}}", f"{R}/facilities/{{fg}}",
+     {"time_zone": "Europe/Oslo"}, (401, 200, 404, 404, 403, 403)),
     ("POST", f"{R}/facilities/{{facility_id}}/merge", f"{R}/facilities/{{fb}}/merge",
      {"into": "{fa}"}, (401, 200, 403, 403, 403, 403)),
     # audit firms

@@ -7,9 +7,11 @@ sees one consistent time, and a test or a demo can set it.
 
 The scheme's "today" is the calendar date in UTC. The secretariat, the members and the
 audit firms are spread over many time zones; one zone for the whole register keeps every
-deadline, validity and accounting period the same for everyone who reads it. Dates a
-member types (a shipment date, an audit's start) are taken as that member's calendar
-dates and only compared with UTC today, which is at most a day off at either end.
+deadline, validity and accounting period the same for everyone who reads it. What a
+member records as having happened is judged where it happened: an instant (an EPCIS
+eventTime with its offset) is compared with the present instant, and a day given without
+a time (a production's or a shipment's date) with ``today_in`` the facility's zone, so a
+member east of UTC may record its own today before UTC has reached it.
 
 The current clock is a module-level value rather than something attached to the web
 application, because the services it serves are called from the web, the CLI, the
@@ -21,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Protocol
 
 
@@ -76,6 +78,11 @@ def now() -> datetime:
 def today() -> date:
     """The scheme's calendar day: the current instant's date in UTC."""
     return now().date()
+
+
+def today_in(zone: tzinfo) -> date:
+    """The calendar day it is now in ``zone`` (a facility's zone, an event's offset)."""
+    return now().astimezone(zone).date()
 
 
 def current() -> Clock:

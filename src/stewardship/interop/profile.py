@@ -35,6 +35,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session
 
+from stewardship.core import clock
 from stewardship.core.auth import Actor, Role, require
 from stewardship.core.errors import Conflict, DomainError, InvalidInput
 from stewardship.custody import rules
@@ -362,10 +363,9 @@ def _zone(offset: object) -> tzinfo | None:
     return timezone(sign * timedelta(hours=int(match.group(2)), minutes=int(match.group(3))))
 
 
-def event_day(event: Mapping[str, Any]) -> date:
-    """The operation's date: eventTime as a calendar date where it happened, i.e. the
-    instant moved to eventTimeZoneOffset (the instant's own offset, else UTC, when the
-    offset is missing)."""
+def _moment(event: Mapping[str, Any]) -> tuple[datetime, tzinfo]:
+    """eventTime as an instant, and the zone it happened in: eventTimeZoneOffset (the
+    instant's own offset, else UTC, when the offset is missing)."""
     raw = event.get("eventTime")
     if not isinstance(raw, str):
         raise InvalidInput("eventTime is required: the date of the operation", field="eventTime")
@@ -377,7 +377,29 @@ def event_day(event: Mapping[str, Any]) -> date:
     zone = _zone(event.get("eventTimeZoneOffset")) or instant.tzinfo or UTC
     if instant.tzinfo is None:
         instant = instant.replace(tzinfo=zone)
+    return instant, zone
+
+
+def event_day(event: Mapping[str, Any]) -> date:
+    """The operation's date: eventTime as a calendar date where it happened, i.e. the
+    instant moved to eventTimeZoneOffset (the instant's own offset, else UTC, when the
+    offset is missing)."""
+    instant, zone = _moment(event)
     return instant.astimezone(zone).date()
+
+
+def _when(event: Mapping[str, Any]) -> tuple[date, date]:
+    """The operation's date and the day it is now where it happened (what the custody
+    service judges the date against). An event that has not happened yet is refused: its
+    eventTime is an instant, compared with the present instant whatever the offsets."""
+    instant, zone = _moment(event)
+    now = clock.now()
+    if instant > now:
+        raise InvalidInput(f"eventTime {event['eventTime']} is after the present instant "
+                           f"({now.astimezone(zone).isoformat(timespec='seconds')} at "
+                           "the event's offset): capture an event once it has happened",
+                           field="eventTime")
+    return instant.astimezone(zone).date(), now.astimezone(zone).date()
 
 
 def _extension_kilograms(value: object, name: str) -> int:
@@ -491,7 +513,7 @@ def _note(event: Mapping[str, Any]) -> str:
 
 def _transformation(db: Session, actor: Actor, event: Mapping[str, Any],
                     ext: dict[str, Any]) -> str:
-    day = event_day(event)
+    day, today = _when(event)
     found = _facility(db, actor, event, required=True)
     assert found is not None
     public_id, entity_id = found
@@ -504,7 +526,7 @@ def _transformation(db: Session, actor: Actor, event: Mapping[str, Any],
                  input_kg=input_kg, declared_yield=declared, occurred_on=day,
                  note=_note(event))
     with fields_named(EPCIS_FIELDS):
-        op = inputs.record_transformation(db, actor, data)
+        op = inputs.record_transformation(db, actor, data, today=today)
     text = operation_effect(op)
     if op.kilograms != output_kg:
         text += (f" (the event's {output_kg} kg, rounded down to a yield of six decimals)")
@@ -516,7 +538,7 @@ def _commissioning(db: Session, actor: Actor, event: Mapping[str, Any],
     if event.get("action") != "ADD":
         raise InvalidInput("commissioning puts CoC material into the chain with action ADD",
                            field="action")
-    day = event_day(event)
+    day, today = _when(event)
     found = _facility(db, actor, event, required=True)
     assert found is not None
     public_id, entity_id = found
@@ -530,14 +552,16 @@ def _commissioning(db: Session, actor: Actor, event: Mapping[str, Any],
             intake = build(ScrapIntakeCreate, EPCIS_FIELDS, entity_id=entity_id,
                            facility_id=public_id, scrap_kind=scrap_kind, kilograms=kg,
                            occurred_on=day, note=_note(event))
-            return operation_effect(inputs.record_scrap_intake(db, actor, intake))
+            return operation_effect(inputs.record_scrap_intake(db, actor, intake,
+                                                               today=today))
         if scrap_kind is not None:
             raise InvalidInput("stw:scrapKind is for eligible scrap only",
                                field="stw:scrapKind")
         production = build(ProductionCreate, EPCIS_FIELDS, entity_id=entity_id,
                             facility_id=public_id, material=material, kilograms=kg,
                             occurred_on=day, note=_note(event))
-        return operation_effect(inputs.record_production(db, actor, production))
+        return operation_effect(inputs.record_production(db, actor, production,
+                                                         today=today))
 
 
 def _recycled(ext: dict[str, Any]) -> tuple[Decimal | None, str | None]:
@@ -556,7 +580,7 @@ def _recycled(ext: dict[str, Any]) -> tuple[Decimal | None, str | None]:
 
 def _shipping(db: Session, actor: Actor, event: Mapping[str, Any],
               ext: dict[str, Any]) -> str:
-    day = event_day(event)
+    day, today = _when(event)
     number = _document_number(event)
     _facility(db, actor, event, required=False)
     material, quantity_kg = _one(event, "quantityList")
@@ -585,12 +609,13 @@ def _shipping(db: Session, actor: Actor, event: Mapping[str, Any],
                  coc_quantity_kg=coc_kg, shipment_date=day, number=number,
                  recycled_percent=percent, recycled_method=method)
     with fields_named(EPCIS_FIELDS):
-        return document_effect(documents.issue_document(db, actor, data), "issued")
+        return document_effect(documents.issue_document(db, actor, data, today=today),
+                               "issued")
 
 
 def _receiving(db: Session, actor: Actor, event: Mapping[str, Any],
                ext: dict[str, Any]) -> str:
-    day = event_day(event)
+    day, today = _when(event)
     number = _document_number(event)
     _facility(db, actor, event, required=False)
     with fields_named(EPCIS_FIELDS):
@@ -615,7 +640,8 @@ def _receiving(db: Session, actor: Actor, event: Mapping[str, Any],
                            f"the event {coc_kg} kg; a document is received whole or "
                            "rejected", field="stw:cocQuantity")
     with fields_named(EPCIS_FIELDS):
-        received = documents.receive_document(db, actor, number, Receipt(received_on=day))
+        received = documents.receive_document(db, actor, number, Receipt(received_on=day),
+                                              today=today)
     return document_effect(received, "received")
 
 

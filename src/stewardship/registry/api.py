@@ -36,6 +36,7 @@ from stewardship.registry.schemas import (
     FacilityMerge,
     FacilityPage,
     FacilityRead,
+    FacilityUpdate,
     InvitationAccept,
     InvitationCreate,
     InvitationCreated,
@@ -202,6 +203,14 @@ def get_facility(db: DbSession, actor: OptionalActor, facility_id: str) -> Facil
     """One facility. The id's check character is verified; a merged id resolves to the
     surviving facility, with ``requested_id`` saying which id was asked for."""
     return facilities.get_facility(db, actor, facility_id)
+
+
+@router.patch("/facilities/{facility_id}", response_model=FacilityRead)
+def update_facility(db: DbSession, actor: CurrentActor, facility_id: str,
+                    body: FacilityUpdate) -> FacilityRead:
+    """Change the time zone the site keeps (the owner's admins, or the secretariat): the
+    day its dates without a time (a production's, a shipment's) are judged in."""
+    return facilities.change_time_zone(db, actor, facility_id, body)
 
 
 @router.post("/facilities/{facility_id}/merge", response_model=FacilityRead)

@@ -112,6 +112,9 @@ class Facility(IdMixin, TimestampMixin, Base):
     longitude: Mapped[Decimal | None] = mapped_column(Numeric(9, 6))
     annual_capacity_t: Mapped[int | None] = mapped_column(BigInteger)
     """Capacity of the main output in whole tonnes per year."""
+    time_zone: Mapped[str] = mapped_column(String(64), default="UTC")
+    """IANA name of the zone the site keeps (``Europe/Oslo``): the day a date without a
+    time is judged in. Starts as its country's main zone (core/timezones.py)."""
     status: Mapped[str] = mapped_column(String(10), default="active", index=True)
     merged_into_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("facilities.id"))
 

@@ -221,6 +221,22 @@ def facilities_in_country(session: Session, country: str) -> list[Facility]:
     ))
 
 
+def main_zone(session: Session, organization_id: uuid.UUID,
+              entity_id: uuid.UUID | None = None) -> tuple[str | None, str | None]:
+    """The time zone of the main facility (the first registered active one) of the entity
+    (else its organisation's first not assigned to any entity) or, without an entity, of
+    the organisation; None when there is none. With the organisation's country."""
+    query = select(Facility.time_zone).where(Facility.organization_id == organization_id,
+                                             Facility.status == "active")
+    if entity_id is not None:
+        query = query.where(or_(Facility.entity_id == entity_id, Facility.entity_id.is_(None)))
+        query = query.order_by(Facility.entity_id.is_(None))
+    zone = session.scalar(query.order_by(Facility.created_at, Facility.public_id).limit(1))
+    country = session.scalar(select(Organization.country)
+                             .where(Organization.id == organization_id))
+    return zone, country
+
+
 def facilities_by_ids(session: Session, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Facility]:
     if not ids:
         return {}

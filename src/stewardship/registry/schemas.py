@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 from pydantic import EmailStr, Field, ValidationInfo, field_validator
 
 from stewardship.core.schemas import InputModel, OutputModel, PageOut
+from stewardship.core.timezones import zone_name
 from stewardship.registry.rules import (
     SLUG_PATTERN,
     Activity,
@@ -31,6 +32,14 @@ Password = Annotated[str, Field(min_length=10, max_length=200)]
 
 def _country(value: str) -> str:
     return normalize_country(value)
+
+
+def _zone(value: str | None) -> str | None:
+    return zone_name(value) if value is not None else None
+
+
+TimeZone = Annotated[str, Field(min_length=1, max_length=64,
+                                description="IANA time zone name, e.g. Europe/Oslo")]
 
 
 def _slug(value: str | None) -> str | None:
@@ -144,8 +153,12 @@ class FacilityCreate(InputModel):
     longitude: Decimal | str | None = Field(default=None, validate_default=True)
     activities: list[Activity] = Field(min_length=1, max_length=11)
     annual_capacity_t: int | None = Field(default=None, ge=0, le=10**12)
+    time_zone: TimeZone | None = Field(
+        default=None, description="IANA zone the site keeps, e.g. Australia/Perth; "
+        "defaults to the country's main zone. Dates without a time are judged in it")
 
     _c = field_validator("country")(_country)
+    _z = field_validator("time_zone")(_zone)
 
     @field_validator("latitude")
     @classmethod
@@ -187,6 +200,8 @@ class FacilityRead(OutputModel):
     longitude: Decimal | None
     activities: list[Activity]
     annual_capacity_t: int | None
+    time_zone: str = Field(description="IANA zone the site keeps: the day a date without "
+                           "a time is judged in")
     status: str
     organization: OrganizationRef
     entity: EntityRead | None
@@ -210,6 +225,12 @@ class DuplicateRead(OutputModel):
 class FacilityCreated(OutputModel):
     facility: FacilityRead
     possible_duplicates: list[DuplicateRead]
+
+
+class FacilityUpdate(InputModel):
+    time_zone: TimeZone = Field(description="IANA zone the site keeps, e.g. Australia/Perth")
+
+    _z = field_validator("time_zone")(_zone)
 
 
 class FacilityMerge(InputModel):

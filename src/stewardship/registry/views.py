@@ -18,6 +18,7 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
+from stewardship.core import timezones
 from stewardship.core.auth import Actor, Role, require
 from stewardship.core.errors import DomainError, InvalidInput, NotFound
 from stewardship.core.forms import form_input
@@ -47,6 +48,7 @@ from stewardship.registry.schemas import (
     DuplicateCheck,
     EntityCreate,
     FacilityCreate,
+    FacilityUpdate,
     InvitationCreate,
     OrganizationCreate,
     OrganizationUpdate,
@@ -62,6 +64,7 @@ router = APIRouter(include_in_schema=False)
 COUNTRIES = all_countries()
 COUNTRY_NAMES = dict(COUNTRIES)
 ACTIVITIES = [(a.value, a.label) for a in Activity]
+ZONES = timezones.all_zones()
 CLASSES = [(m.value, m.label) for m in MembershipClass]
 STANDARDS = [(Standard.PERFORMANCE.value, "Performance Standard"),
              (Standard.CHAIN_OF_CUSTODY.value, "Chain of Custody Standard")]
@@ -345,10 +348,42 @@ def facility_page(request: Request, db: DbSession, actor: OptionalActor,
                 merged_from = merged.upper()
         except DomainError:
             merged_from = ""  # a hand-made link; say nothing rather than something untrue
+    return _facility_page(request, actor, facility, merged_from=merged_from)
+
+
+def _facility_page(request: Request, actor: Actor | None, facility: Any, *,
+                   merged_from: str = "", errors: dict[str, str] | None = None,
+                   time_zone: str | None = None, status_code: int = 200) -> Response:
+    # A zone set through the API may be one no place's list has (Etc/GMT-14): offer it too.
+    zones = ZONES if facility.time_zone in ZONES else sorted([*ZONES, facility.time_zone])
     return _render(request, "registry/facility.html", {
         "facility": facility, "merged_from": merged_from,
-        "manage": _manages(actor, facility.organization.slug),
-    })
+        "manage": _manages(actor, facility.organization.slug), "zones": zones,
+        "errors": errors or {}, "time_zone": facility.time_zone if time_zone is None
+        else time_zone,
+    }, status_code)
+
+
+@router.post("/members/facilities/{facility_id}/time-zone", dependencies=[CsrfChecked])
+def change_time_zone(request: Request, db: DbSession, actor: OptionalActor,
+                     facility_id: Annotated[str, Path(max_length=40)],
+                     time_zone: Annotated[str, Form(max_length=64)] = "") -> Response:
+    """Set the zone the site keeps: the day its dates without a time are judged in."""
+    actor = require(actor, Role.SECRETARIAT, Role.MEMBER_ADMIN,
+                    action="change a facility's time zone")
+    try:
+        changed = facilities.change_time_zone(
+            db, actor, facility_id, _validate(FacilityUpdate, {"time_zone": time_zone}))
+    except DomainError as exc:
+        _reraise_access(exc)
+        db.rollback()
+        facility = facilities.get_facility(db, actor, facility_id)
+        return _facility_page(request, actor, facility,
+                              errors=_errors(exc, fallback="time_zone"), time_zone=time_zone,
+                              status_code=exc.status_code)
+    return redirect(request, f"/facilities/{changed.id}",
+                    f"The time zone of {changed.name} is {changed.time_zone}: its dates "
+                    "without a time are judged by the day there.")
 
 
 def _facility_form(request: Request, db: Session, actor: Actor, values: dict[str, Any], *,
@@ -365,18 +400,20 @@ def _facility_form(request: Request, db: Session, actor: Actor, values: dict[str
     return _render(request, "registry/facility_form.html", {
         "values": values, "errors": errors, "duplicates": duplicates,
         "organization": organization, "countries": COUNTRIES, "activities": ACTIVITIES,
+        "zones": ZONES,
         "entities": [(str(e.id), e.name) for e in organization.entities] if organization else [],
     }, status_code)
 
 
 def _facility_values(organization: str, name: str, address: str, country: str,
                      latitude: str, longitude: str, activities: list[str] | None,
-                     annual_capacity_t: str, entity_id: str) -> dict[str, Any]:
+                     annual_capacity_t: str, entity_id: str,
+                     time_zone: str) -> dict[str, Any]:
     return {"organization": organization.strip(), "name": name, "address": address,
             "country": country, "latitude": latitude.strip(), "longitude": longitude.strip(),
             "activities": activities or [],
             "annual_capacity_t": annual_capacity_t.replace(" ", "").replace("\u202f", ""),
-            "entity_id": entity_id}
+            "entity_id": entity_id, "time_zone": time_zone.strip()}
 
 
 @router.get("/members/facilities/new")
@@ -396,10 +433,11 @@ def create_facility(request: Request, db: DbSession, actor: OptionalActor,
                     longitude: Annotated[str, Form(max_length=20)] = "",
                     activities: Many = None,
                     annual_capacity_t: Annotated[str, Form(max_length=20)] = "",
-                    entity_id: Annotated[str, Form(max_length=40)] = "") -> Response:
+                    entity_id: Annotated[str, Form(max_length=40)] = "",
+                    time_zone: Annotated[str, Form(max_length=64)] = "") -> Response:
     actor = require(actor, Role.SECRETARIAT, Role.MEMBER_ADMIN, action="register facilities")
     values = _facility_values(organization, name, address, country, latitude, longitude,
-                              activities, annual_capacity_t, entity_id)
+                              activities, annual_capacity_t, entity_id, time_zone)
     fields = dict(values)
     if not actor.is_secretariat():
         fields["organization"] = ""
@@ -425,10 +463,11 @@ def check_facility(request: Request, db: DbSession, actor: OptionalActor,
                    longitude: Annotated[str, Form(max_length=20)] = "",
                    activities: Many = None,
                    annual_capacity_t: Annotated[str, Form(max_length=20)] = "",
-                   entity_id: Annotated[str, Form(max_length=40)] = "") -> Response:
+                   entity_id: Annotated[str, Form(max_length=40)] = "",
+                   time_zone: Annotated[str, Form(max_length=64)] = "") -> Response:
     actor = require(actor, Role.SECRETARIAT, Role.MEMBER_ADMIN, action="check facilities")
     values = _facility_values(organization, name, address, country, latitude, longitude,
-                              activities, annual_capacity_t, entity_id)
+                              activities, annual_capacity_t, entity_id, time_zone)
     try:
         data = _validate(DuplicateCheck, {"name": name, "address": address, "country": country})
         duplicates = facilities.check_duplicates(db, actor, data)

@@ -19,12 +19,12 @@ from stewardship.assurance.service.common import (
     may_see,
     organization_for,
     own_organization,
-    today_or,
 )
 from stewardship.core import eventlog
 from stewardship.core.auth import MEMBER_ROLES, Actor, Role, require
 from stewardship.core.errors import InvalidInput, NotFound, PayloadTooLarge
 from stewardship.core.pagination import PageParams
+from stewardship.registry.service import facilities as facility_service
 
 
 def to_read(evidence: Evidence, org_slug: str) -> EvidenceRead:
@@ -52,7 +52,8 @@ def upload(db: Session, actor: Actor | None, *, filename: str, declared_type: st
         raise PayloadTooLarge(verdict.problem or "", field="file")
     if verdict.problem or verdict.content_type is None:
         raise InvalidInput(verdict.problem or "", field="file")
-    if effective_on > today_or(today):
+    # A day still to come at the member's main facility: the member's own calendar.
+    if effective_on > (today or facility_service.today_where(db, org.id)):
         raise InvalidInput("the evidence cannot speak for a day still to come",
                            field="effective_on")
     digest = hashlib.sha256(data).hexdigest()

@@ -41,7 +41,8 @@ from stewardship.custody.schemas import (
     UpstreamShare,
 )
 from stewardship.registry import repository as registry_repo
-from stewardship.registry.models import Entity
+from stewardship.registry.models import Entity, Facility
+from stewardship.registry.service import facilities as facility_service
 
 
 def member(actor: Actor | None, action: str) -> Actor:
@@ -106,6 +107,18 @@ def period_of(s: CustodySettings, day: date) -> Period:
 def check_day(day: date, today: date, field: str) -> None:
     if day > today:
         raise InvalidInput(f"{day.isoformat()} is in the future", field=field)
+
+
+def today_at(facility: Facility, today: date | None = None) -> date:
+    """The day it is at the facility, in its time zone (``today``: the caller's day)."""
+    return today if today is not None else facility_service.today_at(facility)
+
+
+def today_of(db: Session, entity: Entity, today: date | None = None) -> date:
+    """The day it is at the entity's main facility, for what names no facility (a
+    document's shipment or receipt, a non-CoC input); ``today``: the caller's day."""
+    return today if today is not None else facility_service.today_where(
+        db, entity.organization_id, entity.id)
 
 
 # --- accounts ---------------------------------------------------------------------------

@@ -90,7 +90,7 @@ def issue_document(db: Session, actor: Actor | None, data: DocumentCreate, *,
     actor = common.member(actor, "issue CoC documents")
     issuer = common.own_entity(db, actor, data.issuer_entity_id, field="issuer_entity_id")
     recipient = _recipient(db, data.recipient_entity_id, issuer)
-    common.check_day(data.shipment_date, common.today_or(today), "shipment_date")
+    common.check_day(data.shipment_date, common.today_of(db, issuer, today), "shipment_date")
     if data.coc_quantity_kg > data.quantity_kg:
         raise InvalidInput(f"CoC quantity {data.coc_quantity_kg} kg exceeds the shipped "
                            f"quantity {data.quantity_kg} kg", field="coc_quantity_kg")
@@ -169,8 +169,11 @@ def receive_document(db: Session, actor: Actor | None, number: str, data: Receip
     actor = common.member(actor, "confirm CoC documents")
     doc = _load_for_party(db, actor, number, "recipient")
     _still_issued(doc)
-    day = data.received_on or common.today_or(today)
-    common.check_day(day, common.today_or(today), "received_on")
+    recipient = registry_repo.entity_by_id(db, doc.recipient_entity_id)
+    assert recipient is not None
+    recipient_today = common.today_of(db, recipient, today)
+    day = data.received_on or recipient_today
+    common.check_day(day, recipient_today, "received_on")
     if day < doc.shipment_date:
         raise InvalidInput(f"received on {day.isoformat()}, before the shipment date "
                            f"{doc.shipment_date.isoformat()}", field="received_on")
@@ -179,8 +182,6 @@ def receive_document(db: Session, actor: Actor | None, number: str, data: Receip
             raise Conflict(f"certificate {number_} of the issuer was not valid on the "
                            f"shipment date; the material cannot be taken in as CoC material",
                            field="number")
-    recipient = registry_repo.entity_by_id(db, doc.recipient_entity_id)
-    assert recipient is not None
     settings = common.settings_of(db, recipient)
     period = common.period_of(settings, day)
     row = common.account(db, recipient, CocMaterial(doc.material), period,

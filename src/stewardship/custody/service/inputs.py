@@ -43,12 +43,12 @@ def record_production(db: Session, actor: Actor | None, data: ProductionCreate, 
     """CoC material produced at a certified origin facility."""
     actor = common.member(actor, "record production")
     entity = common.own_entity(db, actor, data.entity_id)
-    common.check_day(data.occurred_on, common.today_or(today), "occurred_on")
     material = CocMaterial(data.material)
     if material not in rules.ORIGIN_MATERIALS:
         raise InvalidInput("eligible scrap enters through a remelter's scrap intake, "
                            "not as production", field="material")
     facility = _facility(db, actor, entity, data.facility_id)
+    common.check_day(data.occurred_on, common.today_at(facility, today), "occurred_on")
     refusal = rules.activity_refusal(facility.activities, material=material)
     if refusal:
         raise InvalidInput(f"facility {facility.public_id}: {refusal}", field="facility_id")
@@ -63,8 +63,8 @@ def record_scrap_intake(db: Session, actor: Actor | None, data: ScrapIntakeCreat
     """Eligible scrap taken in by a certified remelter after due diligence."""
     actor = common.member(actor, "record scrap intake")
     entity = common.own_entity(db, actor, data.entity_id)
-    common.check_day(data.occurred_on, common.today_or(today), "occurred_on")
     facility = _facility(db, actor, entity, data.facility_id)
+    common.check_day(data.occurred_on, common.today_at(facility, today), "occurred_on")
     refusal = rules.activity_refusal(facility.activities,
                                      material=CocMaterial.ELIGIBLE_SCRAP)
     if refusal:
@@ -109,7 +109,7 @@ def record_non_coc_input(db: Session, actor: Actor | None, data: NonCocInputCrea
     """Material taken in without CoC status: counted for the input percentage only."""
     actor = common.member(actor, "record non-CoC input")
     entity = common.own_entity(db, actor, data.entity_id)
-    common.check_day(data.occurred_on, common.today_or(today), "occurred_on")
+    common.check_day(data.occurred_on, common.today_of(db, entity, today), "occurred_on")
     settings = common.settings_of(db, entity)
     period = common.period_of(settings, data.occurred_on)
     material = CocMaterial(data.material)
@@ -133,7 +133,6 @@ def record_transformation(db: Session, actor: Actor | None, data: Transformation
     """CoC input turned into CoC output at a declared yield within physics."""
     actor = common.member(actor, "record a transformation")
     entity = common.own_entity(db, actor, data.entity_id)
-    common.check_day(data.occurred_on, common.today_or(today), "occurred_on")
     transformation = rules.Transformation(data.transformation)
     source_material = CocMaterial(data.source_material)
     target_material = transformation.output
@@ -152,6 +151,7 @@ def record_transformation(db: Session, actor: Actor | None, data: Transformation
         raise InvalidInput(f"{data.input_kg} kg at {data.declared_yield} kg/kg gives no whole "
                            "kilogram of output", field="input_kg")
     facility = _facility(db, actor, entity, data.facility_id)
+    common.check_day(data.occurred_on, common.today_at(facility, today), "occurred_on")
     refusal = rules.activity_refusal(facility.activities, transformation=transformation)
     if refusal:
         raise InvalidInput(f"facility {facility.public_id}: {refusal}", field="facility_id")

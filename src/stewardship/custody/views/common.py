@@ -210,3 +210,12 @@ def yield_rows() -> list[dict[str, str]]:
 
 def today() -> date:
     return clock.today()
+
+
+def today_of(db: Session, actor: Actor, choice: EntityChoice) -> date:
+    """The day it is where the chosen entity works (at its main facility): the date a
+    form offers for what happened today, one the custody service takes as it stands."""
+    if choice.selected is None or actor.organization_id is None:
+        return today()
+    return registry_facilities.today_where(db, actor.organization_id,
+                                           choice.selected.entity_id)

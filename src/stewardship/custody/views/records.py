@@ -43,7 +43,7 @@ from stewardship.custody.views.common import (
     facility_options,
     render,
     reraise_access,
-    today,
+    today_of,
     validate,
     yield_rows,
 )
@@ -120,7 +120,7 @@ def record_page(request: Request, db: Session, actor: Actor | None, kind: str, e
                 status_code: int = 200) -> Response:
     actor = require(actor, action="record custody movements")
     choice = choose_entity(db, actor, entity)
-    values = values or {"occurred_on": today().isoformat()}
+    values = values or {"occurred_on": today_of(db, actor, choice).isoformat()}
     spec = KINDS[kind]
     materials = ([(m.value, m.label) for m in CocMaterial if m in rules.ORIGIN_MATERIALS]
                  if kind == "production" else MATERIALS)

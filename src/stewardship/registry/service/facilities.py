@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import uuid
+from datetime import date
+
 from sqlalchemy.orm import Session
 
-from stewardship.core import clock, eventlog
+from stewardship.core import clock, eventlog, timezones
 from stewardship.core.auth import Actor, Role, require
 from stewardship.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from stewardship.core.pagination import Page, PageParams
@@ -30,6 +33,7 @@ from stewardship.registry.schemas import (
     FacilityCreated,
     FacilityRead,
     FacilityRef,
+    FacilityUpdate,
     OrganizationRef,
 )
 from stewardship.registry.service import organizations
@@ -44,7 +48,8 @@ def to_read(facility: Facility, requested_id: str | None = None,
         country=facility.country, country_name=country_name(facility.country),
         latitude=facility.latitude, longitude=facility.longitude,
         activities=facility.activities,  # type: ignore[arg-type]
-        annual_capacity_t=facility.annual_capacity_t, status=facility.status,
+        annual_capacity_t=facility.annual_capacity_t, time_zone=facility.time_zone,
+        status=facility.status,
         organization=OrganizationRef(slug=facility.organization.slug,
                                      name=facility.organization.name),
         entity=EntityRead.model_validate(facility.entity) if facility.entity else None,
@@ -171,7 +176,8 @@ def create_facility(db: Session, actor: Actor | None, data: FacilityCreate) -> F
         entity_id=data.entity_id, name=data.name, name_clean=clean_name(data.name),
         address=data.address, address_clean=clean_address(data.address),
         country=data.country, latitude=data.latitude, longitude=data.longitude,
-        annual_capacity_t=data.annual_capacity_t, status="active",
+        annual_capacity_t=data.annual_capacity_t,
+        time_zone=data.time_zone or timezones.default_zone(data.country), status="active",
     )
     facility.activity_rows = [FacilityActivity(activity=a.value)
                               for a in sorted(set(data.activities))]
@@ -179,12 +185,48 @@ def create_facility(db: Session, actor: Actor | None, data: FacilityCreate) -> F
     db.flush()
     eventlog.append(db, actor, "registry.facility.registered", f"facility:{facility.public_id}",
                     {"organization": org.slug, "name": facility.name,
-                     "country": facility.country, "activities": facility.activities})
+                     "country": facility.country, "activities": facility.activities,
+                     "time_zone": facility.time_zone})
     loaded = repo.facility_by_id(db, facility.id)
     assert loaded is not None
     duplicates = duplicates_of(db, actor, key=loaded.public_id, country=loaded.country,
                                name=loaded.name, address=loaded.address)
     return FacilityCreated(facility=to_read(loaded), possible_duplicates=duplicates)
+
+
+def change_time_zone(db: Session, actor: Actor | None, raw_id: str,
+                     data: FacilityUpdate) -> FacilityRead:
+    """Set the zone the site keeps (its owner's admins, or the secretariat): the day its
+    dates without a time are judged in from now on; what was recorded stays as it is."""
+    actor = require(actor, Role.SECRETARIAT, Role.MEMBER_ADMIN,
+                    action="change a facility's time zone")
+    facility, _ = resolve(db, actor, raw_id)
+    if not (actor.is_secretariat() or actor.is_admin_of(facility.organization_id)):
+        raise Forbidden("only the owner's admins may change a facility's time zone",
+                        field="facility_id")
+    if facility.time_zone != data.time_zone:
+        previous, facility.time_zone = facility.time_zone, data.time_zone
+        db.flush()
+        eventlog.append(db, actor, "registry.facility.time_zone_changed",
+                        f"facility:{facility.public_id}",
+                        {"from": previous, "to": facility.time_zone})
+    return to_read(facility)
+
+
+def today_at(facility: Facility) -> date:
+    """The calendar day it is now at the facility."""
+    return clock.today_in(timezones.zone(facility.time_zone))
+
+
+def today_where(db: Session, organization_id: uuid.UUID,
+                entity_id: uuid.UUID | None = None) -> date:
+    """The calendar day it is now where the entity (or, without one, the organisation)
+    works: at its main facility, its first registered active one (for an entity: of its
+    own, else its organisation's first not assigned to an entity); without a facility, in
+    the organisation's country's main zone."""
+    zone, country = repo.main_zone(db, organization_id, entity_id)
+    name = zone or (timezones.default_zone(country) if country else timezones.FALLBACK)
+    return clock.today_in(timezones.zone(name))
 
 
 def merge(db: Session, actor: Actor | None, source_raw: str, into_raw: str) -> FacilityRead:
