@@ -6,7 +6,7 @@ Facilities registered before this revision get their country's main zone
 (core/timezones.py); their owners change it where the site keeps another.
 
 Revision ID: 0012
-Revises: 0008
+Revises: 0011
 Create Date: 2026-12-03 09:00:00
 """
 
@@ -18,7 +18,7 @@ from alembic import op
 from stewardship.core.timezones import default_zone
 
 revision = '0012'
-down_revision = '0008'
+down_revision = '0011'
 branch_labels = None
 depends_on = None
 
