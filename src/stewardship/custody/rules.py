@@ -240,6 +240,152 @@ def yield_output(kilograms: int, declared: Decimal) -> int:
     return int((Decimal(kilograms) * declared).to_integral_value(rounding=ROUND_FLOOR))
 
 
+YIELD_PLACES = Decimal("0.000001")
+"""The journal keeps a yield to six decimals (rounded down, never over-stated)."""
+
+
+@dataclass(frozen=True)
+class Physical:
+    """A transformation as it physically happened: everything that went in, everything
+    that came out, and the CoC part of what went in. The yield, the CoC credit and the
+    CoC input percentage follow from these three."""
+
+    total_input: int
+    total_output: int
+    coc_input: int
+
+    @property
+    def exact_yield(self) -> Decimal:
+        return Decimal(self.total_output) / Decimal(self.total_input)
+
+    @property
+    def declared_yield(self) -> Decimal:
+        """The yield as the journal records it: six decimals, rounded down."""
+        return self.exact_yield.quantize(YIELD_PLACES, rounding=ROUND_DOWN)
+
+    @property
+    def coc_output(self) -> int:
+        """The CoC credit: the CoC input times the yield, exactly, rounded down."""
+        return self.coc_input * self.total_output // self.total_input
+
+    @property
+    def coc_input_percent(self) -> Decimal:
+        return input_percentage(self.coc_input, self.total_input - self.coc_input)
+
+
+def physical(total_input: int, total_output: int, coc_input: int,
+             transformation: Transformation,
+             policy: YieldPolicy = DEFAULT_YIELDS) -> Physical:
+    """The transformation's figures checked: whole positive kilograms, the CoC input
+    within the total input, the yield (total output / total input) within physics.
+    FigureError names the figure refused (``total_input_kg``...); YieldError is about
+    the yield."""
+    for value, what in ((total_input, "total_input_kg"), (total_output, "total_output_kg"),
+                        (coc_input, "coc_input_kg")):
+        try:
+            _kilograms(value, what)
+        except LedgerError as error:
+            raise FigureError(str(error), what) from None
+    if coc_input > total_input:
+        raise FigureError(f"the CoC input {coc_input} kg exceeds the total input "
+                          f"{total_input} kg", "coc_input_kg")
+    found = Physical(total_input, total_output, coc_input)
+    check_yield(transformation, found.exact_yield, policy)
+    if found.declared_yield == 0:
+        raise YieldError(f"{total_output} kg out of {total_input} kg is a yield below "
+                         f"{YIELD_PLACES} kg/kg")
+    return found
+
+
+# --- capacity: what a facility can physically put out -----------------------------------
+
+# The facility activity whose capacity bounds the output of each step, in order of
+# preference (the first the facility has counts). A metal step at a smelter without a
+# casthouse is not held against the smelting capacity: that metal was counted once when
+# it was smelted.
+CAPACITY_ACTIVITIES: dict[Transformation, tuple[str, ...]] = {
+    Transformation.REFINING: ("alumina_refining",),
+    Transformation.SMELTING: ("smelting",),
+    Transformation.REMELTING: ("remelting_refining",),
+    Transformation.CASTING: ("casthouse",),
+    Transformation.ROLLING: ("semi_fabrication",),
+    Transformation.EXTRUSION: ("semi_fabrication",),
+    Transformation.CONVERSION: ("material_conversion", "other_manufacturing",
+                                "semi_fabrication"),
+}
+
+
+def output_activity(activities: Iterable[str], *, transformation: Transformation | None = None,
+                    material: CocMaterial | None = None) -> str | None:
+    """The activity whose capacity a step's output (or an origin's production of
+    `material`) counts against at a facility with these activities; None: none does."""
+    have = set(activities)
+    if transformation is not None:
+        return next((a for a in CAPACITY_ACTIVITIES[transformation] if a in have), None)
+    if material is not None and material in ORIGIN_MATERIALS:
+        activity = ORIGIN_ACTIVITIES[material]
+        return activity if activity in have else None
+    return None
+
+
+def capacity_for(annual_kg: int, period: Period) -> Decimal:
+    """The annual capacity prorated to the period (by whole months)."""
+    return Decimal(annual_kg) * period.months / 12
+
+
+def over_capacity(output_kg: int, annual_kg: int, period: Period) -> bool:
+    """Whether `output_kg` in the period is beyond the annual capacity prorated to it
+    (compared exactly, in whole numbers)."""
+    return output_kg * 12 > annual_kg * period.months
+
+
+def capacity_refusal(facility: str, activity: str, annual_kg: int, period: Period,
+                     recorded_kg: int, adding_kg: int) -> str | None:
+    """Why output of `adding_kg` beside `recorded_kg` already recorded in the period is
+    refused at a facility of `annual_kg` a year for the activity (None: it fits)."""
+    total = recorded_kg + adding_kg
+    if not over_capacity(total, annual_kg, period):
+        return None
+    room = int(capacity_for(annual_kg, period).to_integral_value(rounding=ROUND_FLOOR))
+    return (f"{adding_kg:,} kg would bring the {activity} output of {facility} in "
+            f"{period.label} to {total:,} kg, beyond its capacity of {room:,} kg for the "
+            f"period ({annual_kg:,} kg a year; {recorded_kg:,} kg recorded already); the "
+            "secretariat may record it with a capacity override and the reason")
+
+
+# --- plausibility: what the audit flags without calling the books broken -----------------
+
+YIELD_FLAG_MARGIN = Decimal("0.1")
+"""A yield is far from typical when it is more than this share below the typical low or
+above the typical high."""
+
+
+def capacity_flag(annual_kg: int, period: Period, output_kg: int) -> str | None:
+    """A sentence when the period's output is beyond the prorated capacity."""
+    if not over_capacity(output_kg, annual_kg, period):
+        return None
+    share = (Decimal(100) * output_kg / capacity_for(annual_kg, period)).quantize(
+        Decimal(1), rounding=ROUND_DOWN)
+    return (f"output {output_kg:,} kg is {share:,}% of the capacity for the period "
+            f"({annual_kg:,} kg a year)")
+
+
+def yield_flag(transformation: Transformation, total_input: int, total_output: int,
+               policy: YieldPolicy = DEFAULT_YIELDS) -> str | None:
+    """A sentence when the period's yield of a step is far from its typical yield."""
+    if total_input <= 0:
+        return None
+    typical = policy.typical[transformation]
+    actual = Decimal(total_output) / Decimal(total_input)
+    low = typical.low * (1 - YIELD_FLAG_MARGIN)
+    high = typical.high * (1 + YIELD_FLAG_MARGIN)
+    if low <= actual <= high:
+        return None
+    shown = actual.quantize(Decimal("0.0001"), rounding=ROUND_DOWN)
+    return (f"{transformation.value} yield {shown} kg/kg ({total_output:,} kg out of "
+            f"{total_input:,} kg) is far from the typical {typical.label}")
+
+
 # --- accounting periods -----------------------------------------------------------------
 
 PERIOD_MONTHS = (1, 3, 12)
@@ -299,6 +445,14 @@ def check_shipment_in_period(shipment_date: date, period: Period) -> None:
 
 class LedgerError(ValueError):
     """An operation the mass balance refuses."""
+
+
+class FigureError(LedgerError):
+    """One figure of an operation refused; `figure` names it as the API does."""
+
+    def __init__(self, message: str, figure: str) -> None:
+        super().__init__(message)
+        self.figure = figure
 
 
 @dataclass(frozen=True)
@@ -415,11 +569,24 @@ def transform(source: Balance, target: Balance, transformation: Transformation,
     _kilograms(kilograms, "transformation input")
     check_transformation(transformation, source.material, target.material)
     check_yield(transformation, declared, policy)
+    return _transform(source, target, transformation, kilograms,
+                      yield_output(kilograms, declared))
+
+
+def transform_physical(source: Balance, target: Balance, transformation: Transformation,
+                       found: Physical) -> tuple[Balance, Balance]:
+    """Consume the CoC input of a transformation as it physically happened (checked by
+    `physical`) from `source` and credit its CoC output to `target`."""
+    check_transformation(transformation, source.material, target.material)
+    return _transform(source, target, transformation, found.coc_input, found.coc_output)
+
+
+def _transform(source: Balance, target: Balance, transformation: Transformation,
+               kilograms: int, output: int) -> tuple[Balance, Balance]:
     if source.period != target.period:
         raise LedgerError(f"a transformation stays in one period: input in "
                           f"{source.period.label}, output in {target.period.label}")
     _spend(source, kilograms, f"{transformation.value} input")
-    output = yield_output(kilograms, declared)
     if source.material is target.material:
         both = replace(source, transformed_out=source.transformed_out + kilograms,
                        transformed_in=source.transformed_in + output)
@@ -689,7 +856,8 @@ def pool_from_data(data: Mapping[str, object] | None) -> Pool:
 
 @dataclass(frozen=True)
 class TransformRecord:
-    """One transformation as declared: input and CoC output kilograms at a yield."""
+    """One transformation as recorded: CoC input and CoC output kilograms at a yield,
+    and, where recorded, the total input and output it was part of."""
 
     entity: str
     period: Period
@@ -697,6 +865,8 @@ class TransformRecord:
     input_kg: int
     output_kg: int
     declared: Decimal
+    total_input_kg: int | None = None
+    total_output_kg: int | None = None
 
 
 def conservation_breaks(balances: Iterable[tuple[str, Balance]],
@@ -721,6 +891,9 @@ def conservation_breaks(balances: Iterable[tuple[str, Balance]],
         received[key] = received.get(key, 0) + b.received
     for t in transforms:
         where = f"{t.entity}, {t.transformation.value}, {t.period.label}"
+        if t.total_input_kg is not None and t.total_output_kg is not None:
+            breaks += [f"{where}: {problem}" for problem in _physical_breaks(t, policy)]
+            continue
         try:
             check_yield(t.transformation, t.declared, policy)
         except YieldError as error:
@@ -741,3 +914,18 @@ def conservation_breaks(balances: Iterable[tuple[str, Balance]],
             breaks.append(f"network, {material.value}, up to {period.label}: received "
                           f"{done_out} kg exceeds issued {done_in} kg")
     return breaks
+
+
+def _physical_breaks(t: TransformRecord, policy: YieldPolicy) -> list[str]:
+    """A transformation recorded with its totals: the yield they give within physics,
+    the CoC input within the total, the CoC output within the CoC input times the yield."""
+    assert t.total_input_kg is not None and t.total_output_kg is not None
+    try:
+        found = physical(t.total_input_kg, t.total_output_kg, t.input_kg, t.transformation,
+                         policy)
+    except (LedgerError, YieldError) as error:
+        return [str(error)]
+    if t.output_kg > found.coc_output:
+        return [f"CoC output {t.output_kg} kg exceeds CoC input {t.input_kg} kg x the yield "
+                f"{t.total_output_kg} kg / {t.total_input_kg} kg"]
+    return []
