@@ -339,7 +339,8 @@ def operations_by_id(db: Session) -> Iterator[Row]:  # type: ignore[type-arg]
         select(*_hex_ids(db, o.id, o.organization_id, o.entity_id, o.facility_id,
                          o.document_id),
                o.kind, o.material, o.source_material, o.transformation, o.input_kg,
-               o.kilograms, o.declared_yield, o.occurred_on, o.period_start, o.actor)
+               o.kilograms, o.declared_yield, o.occurred_on, o.period_start, o.actor,
+               o.total_input_kg, o.total_output_kg, o.capacity_override)
         .order_by(o.id).execution_options(yield_per=10_000))
 
 

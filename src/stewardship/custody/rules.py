@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
-from decimal import ROUND_DOWN, ROUND_FLOOR, Decimal
+from decimal import ROUND_DOWN, ROUND_FLOOR, ROUND_UP, Decimal
 from enum import StrEnum
 from typing import NamedTuple
 
@@ -290,7 +290,12 @@ def physical(total_input: int, total_output: int, coc_input: int,
         raise FigureError(f"the CoC input {coc_input} kg exceeds the total input "
                           f"{total_input} kg", "coc_input_kg")
     found = Physical(total_input, total_output, coc_input)
-    check_yield(transformation, found.exact_yield, policy)
+    limit = policy.limits[transformation]
+    if found.exact_yield > limit.maximum:
+        shown = found.exact_yield.quantize(YIELD_PLACES, rounding=ROUND_UP).normalize()
+        raise YieldError(f"{total_output} kg out of {total_input} kg is a yield of {shown:f} "
+                         f"kg/kg for {transformation.value}, beyond the physical limit of "
+                         f"{limit.maximum} kg/kg: {limit.reason}")
     if found.declared_yield == 0:
         raise YieldError(f"{total_output} kg out of {total_input} kg is a yield below "
                          f"{YIELD_PLACES} kg/kg")

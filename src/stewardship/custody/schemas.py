@@ -27,7 +27,7 @@ class _EntityInput(InputModel):
 
 
 OverrideReason = Annotated[str | None, Field(
-    default=None, min_length=10, max_length=2_000,
+    min_length=10, max_length=2_000,
     description="Secretariat only: why output beyond the facility's capacity for the "
                 "period is recorded all the same (stored on the operation and in the "
                 "event log). The secretariat records for a member's entity, named in "
@@ -44,7 +44,7 @@ class ProductionCreate(_EntityInput):
     kilograms: Kilograms
     occurred_on: date
     note: Note
-    capacity_override_reason: OverrideReason
+    capacity_override_reason: OverrideReason = None
 
 
 class ScrapIntakeCreate(_EntityInput):
@@ -68,7 +68,7 @@ class NonCocInputCreate(_EntityInput):
     note: Note
 
 
-OptionalKilograms = Annotated[int | None, Field(default=None, gt=0, le=MAX_KG)]
+OptionalKilograms = Annotated[int | None, Field(gt=0, le=MAX_KG)]
 
 
 class TransformationCreate(_EntityInput):
@@ -99,7 +99,7 @@ class TransformationCreate(_EntityInput):
         description="Older shape: kg of output per kg of input")
     occurred_on: date
     note: Note
-    capacity_override_reason: OverrideReason
+    capacity_override_reason: OverrideReason = None
 
 
 class DocumentCreate(InputModel):

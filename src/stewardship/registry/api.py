@@ -20,6 +20,7 @@ from stewardship.registry.schemas import (
     AuditFirmRead,
     AuditorCreate,
     AuditorRead,
+    CapacityUpdate,
     DuplicateCheck,
     DuplicateRead,
     EntityCreate,
@@ -195,6 +196,16 @@ def get_facility(db: DbSession, actor: OptionalActor, facility_id: str) -> Facil
     """One facility. The id's check character is verified; a merged id resolves to the
     surviving facility, with ``requested_id`` saying which id was asked for."""
     return facilities.get_facility(db, actor, facility_id)
+
+
+@router.put("/facilities/{facility_id}/capacities", response_model=FacilityRead)
+def set_capacities(db: DbSession, actor: CurrentActor, facility_id: str,
+                   body: CapacityUpdate) -> FacilityRead:
+    """Set the annual capacity, in whole kilograms, of activities the facility carries
+    out (its organisation's member admins, or the secretariat). Production and
+    transformation output beyond the capacity prorated to the accounting period is then
+    refused (409), unless the secretariat records it with a reason."""
+    return facilities.set_capacities(db, actor, facility_id, body)
 
 
 @router.post("/facilities/{facility_id}/merge", response_model=FacilityRead)

@@ -43,6 +43,7 @@ from stewardship.registry.schemas import (
     AdmitRequest,
     AuditFirmCreate,
     AuditorCreate,
+    CapacityUpdate,
     DuplicateCheck,
     EntityCreate,
     FacilityCreate,
@@ -344,10 +345,50 @@ def facility_page(request: Request, db: DbSession, actor: OptionalActor,
                 merged_from = merged.upper()
         except DomainError:
             merged_from = ""  # a hand-made link; say nothing rather than something untrue
+    return _facility_page(request, actor, facility, merged_from=merged_from)
+
+
+def _facility_page(request: Request, actor: Actor | None, facility: Any, *,
+                   merged_from: str = "", errors: dict[str, str] | None = None,
+                   values: dict[str, str] | None = None, status_code: int = 200) -> Response:
     return _render(request, "registry/facility.html", {
         "facility": facility, "merged_from": merged_from,
         "manage": _manages(actor, facility.organization.slug),
-    })
+        "capacity_errors": errors or {}, "capacity_values": values or {},
+    }, status_code)
+
+
+@router.post("/facilities/{facility_id}/capacities", dependencies=[CsrfChecked])
+def set_capacities(request: Request, db: DbSession, actor: OptionalActor,
+                   facility_id: Annotated[str, Path(max_length=40)],
+                   activity: Annotated[list[str], Form(max_length=11)],
+                   annual_capacity_kg: Annotated[list[str], Form(max_length=11)]) -> Response:
+    """The facility page's capacity form: one annual figure in kg per activity; an empty
+    one clears it."""
+    actor = require(actor, Role.SECRETARIAT, Role.MEMBER_ADMIN,
+                    action="set facility capacities")
+    values = {a[:40]: v.strip()[:24] for a, v in zip(activity, annual_capacity_kg,
+                                                      strict=False)}
+    try:
+        capacities: dict[str, int | None] = {}
+        for name, raw in values.items():
+            digits = raw.replace(",", "").replace(" ", "").replace("\u202f", "")
+            if digits and not digits.isdigit():
+                raise InvalidInput(f"the capacity of {name} is whole kilograms a year, "
+                                   f"not {raw!r}", field=f"capacities.{name}")
+            capacities[name] = int(digits) if digits else None
+        done = facilities.set_capacities(db, actor, facility_id,
+                                         _validate(CapacityUpdate, {"capacities": capacities}))
+    except DomainError as exc:
+        _reraise_access(exc)
+        db.rollback()
+        facility = facilities.get_facility(db, actor, facility_id)
+        errors = {name.replace("capacities.", "capacity_"): message
+                  for name, message in _errors(exc, fallback="form").items()}
+        return _facility_page(request, actor, facility, errors=errors, values=values,
+                              status_code=exc.status_code)
+    return redirect(request, f"/facilities/{done.id}",
+                    f"The capacities of {done.name} are saved.")
 
 
 def _facility_form(request: Request, db: Session, actor: Actor, values: dict[str, Any], *,

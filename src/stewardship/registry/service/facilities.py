@@ -23,6 +23,7 @@ from stewardship.registry.rules import (
     parse_facility_id,
 )
 from stewardship.registry.schemas import (
+    CapacityUpdate,
     DuplicateCheck,
     DuplicateRead,
     EntityRead,
@@ -44,7 +45,8 @@ def to_read(facility: Facility, requested_id: str | None = None,
         country=facility.country, country_name=country_name(facility.country),
         latitude=facility.latitude, longitude=facility.longitude,
         activities=facility.activities,  # type: ignore[arg-type]
-        annual_capacity_t=facility.annual_capacity_t, status=facility.status,
+        annual_capacity_t=facility.annual_capacity_t, capacities=facility.capacities,
+        status=facility.status,
         organization=OrganizationRef(slug=facility.organization.slug,
                                      name=facility.organization.name),
         entity=EntityRead.model_validate(facility.entity) if facility.entity else None,
@@ -185,6 +187,33 @@ def create_facility(db: Session, actor: Actor | None, data: FacilityCreate) -> F
     duplicates = duplicates_of(db, actor, key=loaded.public_id, country=loaded.country,
                                name=loaded.name, address=loaded.address)
     return FacilityCreated(facility=to_read(loaded), possible_duplicates=duplicates)
+
+
+def set_capacities(db: Session, actor: Actor | None, raw_id: str,
+                   data: CapacityUpdate) -> FacilityRead:
+    """Set the annual capacity (kg) of activities of a facility: the secretariat, or a
+    member admin of the owning organisation."""
+    actor = require(actor, Role.SECRETARIAT, Role.MEMBER_ADMIN,
+                    action="set facility capacities")
+    facility, public_id = resolve(db, actor, raw_id)
+    if not (actor.is_secretariat() or actor.is_admin_of(facility.organization_id)):
+        raise Forbidden("only the owning organisation's admins and the secretariat set a "
+                        "facility's capacities")
+    if facility.status != "active" or facility.public_id != public_id:
+        raise Conflict(f"facility {public_id} is merged into {facility.public_id}: set the "
+                       "capacities there", field="facility_id")
+    rows = {row.activity: row for row in facility.activity_rows}
+    for activity, kg in data.capacities.items():
+        if activity.value not in rows:
+            raise InvalidInput(f"{facility.name} does not carry out {activity.value} "
+                               f"(its activities: {', '.join(rows)})",
+                               field=f"capacities.{activity.value}")
+        rows[activity.value].annual_capacity_kg = kg
+    db.flush()
+    eventlog.append(db, actor, "registry.facility.capacities_set",
+                    f"facility:{facility.public_id}",
+                    {"capacities": {a.value: kg for a, kg in data.capacities.items()}})
+    return to_read(facility)
 
 
 def merge(db: Session, actor: Actor | None, source_raw: str, into_raw: str) -> FacilityRead:
