@@ -294,7 +294,7 @@ def physical(total_input: int, total_output: int, coc_input: int,
     if found.exact_yield > limit.maximum:
         shown = found.exact_yield.quantize(YIELD_PLACES, rounding=ROUND_UP).normalize()
         raise YieldError(f"{total_output} kg out of {total_input} kg is a yield of {shown:f} "
-                         f"kg/kg for {transformation.value}, beyond the physical limit of "
+                         f"kg/kg for {transformation.value}, which exceeds the physical limit of "
                          f"{limit.maximum} kg/kg: {limit.reason}")
     if found.declared_yield == 0:
         raise YieldError(f"{total_output} kg out of {total_input} kg is a yield below "
