@@ -103,6 +103,8 @@ MATRIX: list[tuple[str, str, str, Any, tuple[int, ...]]] = [
     ("GET", f"{R}/facilities/{{facility_id}}", f"{R}/facilities/{{fa}}", None, ALL_OK),
     ("GET", f"{R}/facilities/{{facility_id}}", f"{R}/facilities/{{fg}}", None,
      (404, 200, 404, 404, 404, 404)),
+    ("PUT", f"{R}/facilities/{{facility_id}}/capacities", f"{R}/facilities/{{fa}}/capacities",
+     {"capacities": {"smelting": 420_000_000}}, (401, 200, 200, 403, 403, 403)),
     ("POST", f"{R}/facilities/{{facility_id}}/merge", f"{R}/facilities/{{fb}}/merge",
      {"into": "{fa}"}, (401, 200, 403, 403, 403, 403)),
     # audit firms
