@@ -920,10 +920,10 @@ def test_physical_figures_are_refused_naming_the_figure(
 
 def test_physical_yield_is_held_to_physics_and_six_decimals() -> None:
     from stewardship.custody.rules import physical
-    with pytest.raises(YieldError, match="yield of 0.850001 kg/kg .* exceeds the physical "
-                                         "limit of 0.85"):
+    with pytest.raises(YieldError, match=r"yield of 0\.850001 kg/kg .* exceeds the physical "
+                                         r"limit of 0\.85"):
         physical(1_000_000, 850_001, 1, Transformation.REFINING)
-    with pytest.raises(YieldError, match="below 0.000001"):
+    with pytest.raises(YieldError, match=r"below 0\.000001"):
         physical(10_000_000, 1, 1, Transformation.REFINING)
 
 
