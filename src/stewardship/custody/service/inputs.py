@@ -1,6 +1,7 @@
 """What comes into an entity's accounts other than by document: production at an origin,
 eligible scrap at a remelter, non-CoC inputs, and transformations of one material into
-another at a declared yield."""
+another as they physically happened; production and output are held to the facility's
+capacity for the period."""
 
 from __future__ import annotations
 
