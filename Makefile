@@ -107,7 +107,7 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix src tests
 
 typecheck: $(STAMP)
-	$(BIN)/mypy src/stewardship/core src/stewardship/*/rules.py
+	$(BIN)/mypy src/stewardship/core src/stewardship/*/rules.py src/stewardship/*/*/rules.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache mutants htmlcov coverage.xml .coverage

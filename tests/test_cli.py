@@ -112,6 +112,23 @@ def test_verify_says_ok(loaded: Loaded) -> None:
     assert result.exit_code == 0, result.output
     assert f"OK: {loaded.events} entries" in text_of(result)
     assert "CoC documents match the digests the event log recorded" in text_of(result)
+    assert "no output beyond a facility's capacity" in text_of(result)
+
+
+def test_verify_and_audit_flag_output_beyond_a_capacity(loaded: Loaded,
+                                                        tmp_path: Path) -> None:
+    # The smelter's capacity lowered after the year was recorded: its output is now far
+    # beyond it, which both commands flag without failing.
+    copy = _copy(loaded.path, tmp_path / "capacity.db")
+    with sqlite3.connect(copy) as conn:
+        conn.execute("UPDATE facility_activities SET annual_capacity_kg = 1000000 WHERE "
+                     "facility_id IN (SELECT id FROM facilities WHERE name = 'Fjordal Smelter')")
+    for command in (("verify",), ("custody", "audit")):
+        result = invoke(copy, *command)
+        assert result.exit_code == 0, result.output
+        out = text_of(result)
+        assert "flag(s)" in out and "capacity: Fjordal Aluminium AS" in out, out
+        assert "Fjordal Smelter" in out and "smelting" in out
 
 
 def test_verify_names_a_tampered_entry(loaded: Loaded, tmp_path: Path) -> None:

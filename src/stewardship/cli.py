@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -236,7 +236,21 @@ AUDIT_STAGES = {"movements": "Summing the movements", "accounts": "Checking the 
                 "event log": "Verifying the event log", "documents": "Reading the documents",
                 "journal": "Checking the journal against its legs",
                 "transformations": "Checking the transformations",
-                "network": "Checking the network"}
+                "network": "Checking the network",
+                "plausibility": "Holding output against capacities and typical yields"}
+
+
+def _print_flags(flags: list[Any]) -> None:
+    """The audit's plausibility flags: worth a look, never a failure."""
+    from stewardship.custody.service.audit import flag_sentence
+
+    if not flags:
+        console.print("[green]OK[/]: no output beyond a facility's capacity and no yield "
+                      "far from the typical one.")
+        return
+    console.print(f"[yellow]{len(flags)} flag(s)[/] (implausible, not a break):")
+    for flag in flags:
+        console.print(f"  {flag.kind}: {flag_sentence(flag)}", highlight=False)
 
 
 def _migrated_engine() -> Engine:
@@ -278,7 +292,10 @@ def custody_audit() -> None:
     table.add_row("CoC documents", f"{result.documents:,}")
     table.add_row("problems", f"{len(result.problems):,}",
                   style=None if result.ok else "bold red")
+    table.add_row("flags", f"{len(result.flags):,}",
+                  style="yellow" if result.flags else None)
     console.print(table)
+    _print_flags(result.flags)
     if result.ok:
         console.print("[green]OK[/]: every balance agrees with its movements and the network "
                       "conserves CoC material.")
@@ -324,6 +341,7 @@ def verify() -> None:
     """Re-walk the event log's hash chain, naming the first entry that does not match, then
     check every CoC document against the digest the log recorded at its issue."""
     from stewardship.core.eventlog import count_entries
+    from stewardship.custody.service.audit import plausibility
     from stewardship.custody.service.audit_records import verify_documents
 
     factory = make_sessionmaker(_engine())
@@ -334,6 +352,7 @@ def verify() -> None:
             task = progress.add_task("verify", total=total)
             report, documents, breaks = verify_documents(
                 db, progress=lambda n: progress.update(task, completed=n))
+        flags = plausibility(db)
     failed = False
     if report.ok:
         console.print(f"[green]OK[/]: {report.entries} entries, head {report.head_hash[:16]}…")
@@ -349,6 +368,7 @@ def verify() -> None:
     elif documents:
         console.print(f"[green]OK[/]: {documents:,} CoC documents match the digests the event "
                       "log recorded.")
+    _print_flags(flags)
     if failed:
         raise typer.Exit(1)
 

@@ -357,19 +357,23 @@ def test_recording_a_transformation_shows_the_typical_yield_beside_the_declared_
     assert w.smelter.facility in form.text
     values = {"entity_id": str(w.smelter.entity_id), "facility_id": w.smelter.facility,
               "transformation": "casting", "source_material": "asi_aluminium",
-              "input_kg": "10000", "occurred_on": TODAY.isoformat()}
+              "total_input_kg": "12,000", "coc_input_kg": "10000",
+              "occurred_on": TODAY.isoformat()}
     refused = post(client, "/custody/record/transformation",
-                   {**values, "declared_yield": "1.2"})
+                   {**values, "total_output_kg": "14400"})
     assert refused.status_code == 422
-    assert 'id="error-declared_yield"' in refused.text
+    assert 'id="error-total_output_kg"' in refused.text
     assert "Typical for casting: 0.95 to 0.98 kg/kg (indicative)" in text(refused)
     assert count(db, CustodyOperation) == 1
-    done = post(client, "/custody/record/transformation", {**values, "declared_yield": "0.97"})
+    done = post(client, "/custody/record/transformation",
+                {**values, "total_output_kg": "11640"})
     assert done.status_code == 303
     after = text(client.get(done.headers["location"]))
-    assert "became 9,700 kg of ASI aluminium at 0.97" in after
+    assert "became 11,640 kg of ASI aluminium at 0.97" in after
+    assert "CoC input of 10,000 kg (83.33%) gives 9,700 kg of CoC ASI aluminium" in after
     journal = text(client.get("/custody/journal?kind=transformation"))
-    assert "0.97 kg/kg declared" in journal and "typical 0.95 to 0.98" in journal
+    assert "0.97 kg/kg" in journal and "typical 0.95 to 0.98" in journal
+    assert "83.33% CoC input" in journal
 
 
 def test_recording_production_scrap_and_non_coc_input(

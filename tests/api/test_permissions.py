@@ -107,6 +107,8 @@ MATRIX: list[tuple[str, str, str, Any, tuple[int, ...]]] = [
      {"time_zone": "Europe/Oslo"}, (401, 200, 200, 403, 403, 403)),
     ("PATCH", f"{R}/facilities/{{facility_id}}", f"{R}/facilities/{{fg}}",
      {"time_zone": "Europe/Oslo"}, (401, 200, 404, 404, 403, 403)),
+    ("PUT", f"{R}/facilities/{{facility_id}}/capacities", f"{R}/facilities/{{fa}}/capacities",
+     {"capacities": {"smelting": 420_000_000}}, (401, 200, 200, 403, 403, 403)),
     ("POST", f"{R}/facilities/{{facility_id}}/merge", f"{R}/facilities/{{fb}}/merge",
      {"into": "{fa}"}, (401, 200, 403, 403, 403, 403)),
     # audit firms

@@ -88,11 +88,11 @@ def test_issue_receive_and_verify_a_coc_document(new_page: Any, artifacts: Path)
 
 def test_the_typical_yield_help_runs_under_the_content_security_policy(page: Any) -> None:
     # The help is a static script (no inline script is allowed): choosing a transformation
-    # puts its typical yield beside the declared one.
+    # puts its typical yield beside the total output.
     log_in(page, ISSUER)
     page.goto("/custody/record/transformation")
     _choose_entity(page, "Rheinfeld Walzwerk GmbH")
-    help_text = page.locator("#help-declared_yield")
+    help_text = page.locator("#help-total_output_kg")
     before = help_text.inner_text()
     select = page.locator("#field-transformation")
     choice = select.locator("option").nth(1).get_attribute("value")

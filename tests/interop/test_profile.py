@@ -123,14 +123,39 @@ def test_transformation_moves_the_ledger_at_the_declared_yield(db: Session) -> N
     assert _balance(db, w.mine, "asi_alumina") == 1_800_000
 
 
-def test_a_yield_beyond_six_decimals_is_recorded_rounded_down(db: Session) -> None:
+def test_a_yield_beyond_six_decimals_is_shown_rounded_down_and_the_output_kept(
+        db: Session) -> None:
     w = cw.build(db)
     cw.produce(db, w.mine, "asi_bauxite", 7_000_000, on=DAY)
     effect = apply_event(db, w.mine.user, _transformation(
         w.mine, [_q("asi_bauxite", 7_000_000)], [_q("asi_alumina", 3_000_001)]))
     assert effect is not None and "0.428571 kg/kg" in effect
-    assert "the event's 3000001 kg, rounded down" in effect
-    assert _balance(db, w.mine, "asi_alumina") == 2_999_997  # never above the event's
+    # The whole input was CoC: the CoC output is the event's output, to the kilogram
+    # (the CoC input times the exact yield), never above it.
+    assert _balance(db, w.mine, "asi_alumina") == 3_000_001
+
+
+def test_a_transformation_event_with_non_coc_input_credits_the_coc_part(
+        db: Session) -> None:
+    # 10,000 t of bauxite, of which 6,000 t CoC, refined into 4,000 t of alumina.
+    w = cw.build(db)
+    cw.produce(db, w.mine, "asi_bauxite", 6_000_000, on=DAY)
+    effect = apply_event(db, w.mine.user, _transformation(
+        w.mine, [_q("asi_bauxite", 10_000, "TNE")], [_q("asi_alumina", 4_000, "TNE")],
+        **{"stw:cocQuantity": {"quantity": 6_000, "uom": "TNE"}}))
+    assert effect is not None and "60.00% CoC input" in effect
+    op = reads.list_operations(db, w.mine.user, w.mine.entity_id, ALL,
+                               kind="transformation").items[0]
+    assert (op.total_input_kg, op.total_output_kg, op.input_kg, op.kilograms) == (
+        10_000_000, 4_000_000, 6_000_000, 2_400_000)
+    assert (op.declared_yield, op.coc_input_percent) == (Decimal("0.4"), Decimal("60.00"))
+    assert _balance(db, w.mine, "asi_bauxite") == 0
+    assert _balance(db, w.mine, "asi_alumina") == 2_400_000
+    # A CoC part beyond the whole input names stw:cocQuantity.
+    error = _raises(InvalidInput, db, w.mine.user, _transformation(
+        w.mine, [_q("asi_bauxite", 1_000)], [_q("asi_alumina", 400)],
+        **{"stw:cocQuantity": {"quantity": 2, "uom": "TNE"}}), "exceeds the total input")
+    assert error.details[0]["field"] == "stw:cocQuantity"
 
 
 def test_commissioning_is_production_on_the_local_date(db: Session) -> None:

@@ -22,6 +22,10 @@ from hypothesis.stateful import (
     rule,
 )
 
+from stewardship.custody.plausibility.rules import (
+    TransformRecord,
+    conservation_breaks,
+)
 from stewardship.custody.rules import (
     Balance,
     CarryOverRule,
@@ -34,7 +38,6 @@ from stewardship.custody.rules import (
     Route,
     ScrapKind,
     Transformation,
-    TransformRecord,
     YieldError,
     account_totals,
     activity_refusal,
@@ -46,7 +49,6 @@ from stewardship.custody.rules import (
     check_transformation,
     check_yield,
     close_period,
-    conservation_breaks,
     document_number,
     input_percentage,
     issue,
@@ -883,3 +885,110 @@ def test_an_empty_pool_has_no_route_share() -> None:
 def test_every_material_has_its_label() -> None:
     assert [m.label for m in CocMaterial] == ["ASI bauxite", "ASI alumina", "ASI aluminium",
                                               "Eligible scrap"]
+
+
+# --- transformations as they physically happen ------------------------------------------
+
+BAUXITE, ALUMINA = CocMaterial.ASI_BAUXITE, CocMaterial.ASI_ALUMINA
+
+
+def test_physical_figures_give_the_coc_credit_and_input_percentage() -> None:
+    from stewardship.custody.rules import physical, transform_physical
+    # 10,000 t of bauxite (6,000 t CoC) refined into 4,000 t of alumina.
+    found = physical(10_000_000, 4_000_000, 6_000_000, Transformation.REFINING)
+    assert (found.coc_output, found.declared_yield) == (2_400_000, Decimal("0.4"))
+    assert found.coc_input_percent == Decimal("60.00")
+    source = produce(open_balance(BAUXITE, YEAR), 6_000_000)
+    spent, made = transform_physical(source, open_balance(ALUMINA, YEAR),
+                                     Transformation.REFINING, found)
+    assert (spent.kilograms, made.kilograms) == (0, 2_400_000)
+    # The credit is the exact ratio, rounded down once: 7 t of which 3 t CoC at 1/3.
+    assert physical(7_000, 2_333, 3_000, Transformation.REFINING).coc_output == 999
+    with pytest.raises(LedgerError, match="exceeds the available balance"):
+        transform_physical(source, open_balance(ALUMINA, YEAR), Transformation.REFINING,
+                           physical(10_000_000, 4_000_000, 6_000_001, Transformation.REFINING))
+
+
+@pytest.mark.parametrize(("figures", "figure", "words"), [
+    ((0, 400, 0), "total_input_kg", "must be positive"),
+    ((1000, -1, 10), "total_output_kg", "must be positive"),
+    ((1000, 400, True), "coc_input_kg", "whole number"),
+    ((1000, 400, 1001), "coc_input_kg", "exceeds the total input 1000 kg"),
+])
+def test_physical_figures_are_refused_naming_the_figure(
+        figures: tuple[int, int, int], figure: str, words: str) -> None:
+    from stewardship.custody.rules import FigureError, physical
+    with pytest.raises(FigureError, match=words) as raised:
+        physical(*figures, Transformation.REFINING)
+    assert raised.value.figure == figure
+
+
+def test_physical_yield_is_held_to_physics_and_six_decimals() -> None:
+    from stewardship.custody.rules import physical
+    with pytest.raises(YieldError, match=r"yield of 0\.850001 kg/kg .* exceeds the physical "
+                                         r"limit of 0\.85"):
+        physical(1_000_000, 850_001, 1, Transformation.REFINING)
+    with pytest.raises(YieldError, match=r"below 0\.000001"):
+        physical(10_000_000, 1, 1, Transformation.REFINING)
+
+
+def test_conservation_checks_recorded_totals() -> None:
+    def record(coc_in: int, coc_out: int, total_in: int, total_out: int) -> TransformRecord:
+        return TransformRecord("M", YEAR, Transformation.REFINING, coc_in, coc_out,
+                               Decimal("0.4"), total_in, total_out)
+
+    assert conservation_breaks([], [record(6_000, 2_400, 10_000, 4_000)]) == []
+    assert conservation_breaks([], [record(6_000, 2_401, 10_000, 4_000)]) == [
+        "M, refining, 2024-01-01 to 2024-12-31: CoC output 2401 kg exceeds CoC input "
+        "6000 kg x the yield 4000 kg / 10000 kg"]
+    [beyond] = conservation_breaks([], [record(6_000, 2_400, 10_000, 9_000)])
+    assert "physical limit of 0.85" in beyond
+    [over] = conservation_breaks([], [record(11_000, 2_400, 10_000, 4_000)])
+    assert "exceeds the total input" in over
+
+
+# --- capacity and plausibility ----------------------------------------------------------
+
+
+def test_the_output_of_each_step_counts_against_one_activity() -> None:
+    from stewardship.custody.plausibility.rules import output_activity
+    smelter = ["smelting", "casthouse"]
+    assert output_activity(smelter, material=CocMaterial.ASI_ALUMINIUM) == "smelting"
+    assert output_activity(smelter, transformation=Transformation.CASTING) == "casthouse"
+    assert output_activity(["smelting"], transformation=Transformation.CASTING) is None
+    assert output_activity(["smelting"], material=BAUXITE) is None
+    assert output_activity(["remelting_refining"],
+                           material=CocMaterial.ELIGIBLE_SCRAP) is None
+    assert output_activity(["semi_fabrication", "other_manufacturing"],
+                           transformation=Transformation.CONVERSION) == "other_manufacturing"
+    assert output_activity([]) is None
+
+
+def test_capacity_is_prorated_by_months_and_counts_what_is_recorded() -> None:
+    from stewardship.custody.plausibility.rules import capacity_refusal
+    quarter = Period(date(2024, 1, 1), date(2024, 3, 31))
+    assert capacity_refusal("F", "smelting", 420_000_000, quarter, 0, 105_000_000) is None
+    refused = capacity_refusal("Fjordal Smelter (NO1)", "smelting", 420_000_000, quarter,
+                               100_000_000, 5_000_001)
+    assert refused is not None
+    assert refused.startswith("5,000,001 kg would bring the smelting output of Fjordal "
+                              "Smelter (NO1) in 2024-01-01 to 2024-03-31 to 105,000,001 kg")
+    assert "capacity of 105,000,000 kg for the period (420,000,000 kg a year; " \
+           "100,000,000 kg recorded already)" in refused
+    assert "secretariat" in refused
+
+
+def test_plausibility_flags() -> None:
+    from stewardship.custody.plausibility.rules import capacity_flag, yield_flag
+    assert capacity_flag(420_000_000, YEAR, 420_000_000) is None
+    assert capacity_flag(420_000_000, YEAR, 900_000_000_000) == (
+        "output 900,000,000,000 kg is 214,285% of the capacity for the period "
+        "(420,000,000 kg a year)")
+    # Refining is typically 0.3 to 0.5: within 10 % beyond either end is not flagged.
+    assert yield_flag(Transformation.REFINING, 1000, 270) is None
+    assert yield_flag(Transformation.REFINING, 1000, 550) is None
+    assert yield_flag(Transformation.REFINING, 1000, 269) == (
+        "refining yield 0.2690 kg/kg (269 kg out of 1,000 kg) is far from the typical "
+        "0.3 to 0.5 kg/kg (indicative)")
+    assert yield_flag(Transformation.REFINING, 1000, 551) is not None
+    assert yield_flag(Transformation.REFINING, 0, 10) is None

@@ -177,7 +177,11 @@ def record_production(db: DbSession, actor: CurrentActor,
                       body: ProductionCreate) -> OperationRead:
     """Record CoC material produced at a certified origin facility of your entity:
     bauxite at a mine, alumina at a refinery, aluminium at a smelter. Refused (409)
-    without valid Performance and CoC certificates on the day."""
+    without valid Performance and CoC certificates on the day, or when it would bring the
+    facility's output beyond its capacity for the accounting period (the annual capacity
+    of the activity, prorated); the secretariat may record such output for the member's
+    entity with `capacity_override_reason`, which is kept on the operation and in the
+    event log."""
     return inputs.record_production(db, actor, body)
 
 
@@ -203,10 +207,17 @@ def record_non_coc_input(db: DbSession, actor: CurrentActor,
              status_code=status.HTTP_201_CREATED)
 def record_transformation(db: DbSession, actor: CurrentActor,
                           body: TransformationCreate) -> OperationRead:
-    """Turn CoC input into CoC output at a declared yield (kg out per kg in) at a facility
-    of your entity that hosts the step. A yield beyond physics (alumina to aluminium above
-    0.5293, bauxite to alumina above 0.85, any metal step above 1) is refused (422);
-    input beyond the balance is a conflict (409)."""
+    """Record a transformation as it physically happened at a facility of your entity
+    that hosts the step: `total_input_kg` (all input, CoC or not), `total_output_kg` and
+    `coc_input_kg` (the CoC part of the input). The CoC input leaves the balance and the
+    CoC input times the yield (total output / total input) arrives as CoC output; the
+    answer gives the yield and the CoC input percentage. A yield beyond physics (alumina
+    to aluminium above 0.5293, bauxite to alumina above 0.85, any metal step above 1) is
+    refused (422); CoC input beyond the balance, or output beyond the facility's capacity
+    for the period, is a conflict (409).
+
+    The older body, `input_kg` at a `declared_yield`, is still taken and means that all
+    of the input was CoC."""
     return inputs.record_transformation(db, actor, body)
 
 

@@ -128,9 +128,17 @@ class CustodyOperation(IdMixin, Base):
     transformation: Mapped[str | None] = mapped_column(String(20))
     facility_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("facilities.id"))
     input_kg: Mapped[int | None] = mapped_column(BigInteger)
+    """A transformation's CoC input (a period close: the kilograms expired)."""
     kilograms: Mapped[int] = mapped_column(BigInteger)
     """Kilograms credited or debited (a transformation's CoC output)."""
     declared_yield: Mapped[Decimal | None] = mapped_column(Numeric(8, 6))
+    """A transformation's yield: total output / total input, six decimals rounded down."""
+    total_input_kg: Mapped[int | None] = mapped_column(BigInteger)
+    """Everything a transformation took in, CoC or not (``input_kg`` is its CoC part)."""
+    total_output_kg: Mapped[int | None] = mapped_column(BigInteger)
+    """Everything a transformation put out (``kilograms`` is its CoC part)."""
+    capacity_override: Mapped[str | None] = mapped_column(Text)
+    """The secretariat's reason for recording output beyond the facility's capacity."""
     scrap_kind: Mapped[str | None] = mapped_column(String(20))
     occurred_on: Mapped[date] = mapped_column(Date)
     period_start: Mapped[date] = mapped_column(Date)

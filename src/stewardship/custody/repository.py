@@ -375,7 +375,7 @@ def _operation_columns(db: Session) -> Select:  # type: ignore[type-arg]
                          o.document_id, o.reverses_id),
                o.kind, o.material, o.source_material, o.transformation, o.input_kg,
                o.kilograms, o.declared_yield, o.scrap_kind, o.occurred_on, o.period_start,
-               o.actor, o.note))
+               o.actor, o.note, o.total_input_kg, o.total_output_kg, o.capacity_override))
 
 
 def legs_by_operation(db: Session) -> Iterator[Row]:  # type: ignore[type-arg]
@@ -502,3 +502,31 @@ def facility_names(db: Session, public_ids: Sequence[str]) -> dict[str, str]:
 
 def document_count(db: Session) -> int:
     return db.scalar(select(func.count()).select_from(CocDocument)) or 0
+
+
+def facility_output(db: Session, facility_id: uuid.UUID, start: date,
+                    end: date) -> list[tuple[str, str, str | None, int]]:
+    """(kind, material, transformation, kg put out) of every production and
+    transformation at the facility on the days from `start` to `end`: a transformation's
+    whole output (its CoC output where no total was recorded)."""
+    o = CustodyOperation
+    rows = db.execute(
+        select(o.kind, o.material, o.transformation,
+               func.coalesce(o.total_output_kg, o.kilograms))
+        .where(o.facility_id == facility_id, o.occurred_on >= start, o.occurred_on <= end,
+               o.kind.in_(("production", "transformation"))))
+    return [(k, m, t, int(kg)) for k, m, t, kg in rows]
+
+
+def output_by_facility(db: Session) -> Iterator[Row]:  # type: ignore[type-arg]
+    """The plausibility checks' reading of the journal: per entity, period, facility,
+    kind, material and step, the kilograms put out and (transformations) taken in."""
+    o = CustodyOperation
+    yield from db.execute(
+        select(o.entity_id, o.period_start, o.facility_id, o.kind, o.material,
+               o.transformation,
+               func.sum(func.coalesce(o.total_output_kg, o.kilograms)).label("output_kg"),
+               func.sum(func.coalesce(o.total_input_kg, o.input_kg, 0)).label("input_kg"))
+        .where(o.kind.in_(("production", "transformation")), o.facility_id.is_not(None))
+        .group_by(o.entity_id, o.period_start, o.facility_id, o.kind, o.material,
+                  o.transformation))

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
-from decimal import ROUND_DOWN, ROUND_FLOOR, Decimal
+from decimal import ROUND_DOWN, ROUND_FLOOR, ROUND_UP, Decimal
 from enum import StrEnum
 from typing import NamedTuple
 
@@ -263,6 +263,68 @@ def yield_output(kilograms: int, declared: Decimal) -> int:
     return int((Decimal(kilograms) * declared).to_integral_value(rounding=ROUND_FLOOR))
 
 
+YIELD_PLACES = Decimal("0.000001")
+"""The journal keeps a yield to six decimals (rounded down, never over-stated)."""
+
+
+@dataclass(frozen=True)
+class Physical:
+    """A transformation as it physically happened: everything that went in, everything
+    that came out, and the CoC part of what went in. The yield, the CoC credit and the
+    CoC input percentage follow from these three."""
+
+    total_input: int
+    total_output: int
+    coc_input: int
+
+    @property
+    def exact_yield(self) -> Decimal:
+        return Decimal(self.total_output) / Decimal(self.total_input)
+
+    @property
+    def declared_yield(self) -> Decimal:
+        """The yield as the journal records it: six decimals, rounded down."""
+        return self.exact_yield.quantize(YIELD_PLACES, rounding=ROUND_DOWN)
+
+    @property
+    def coc_output(self) -> int:
+        """The CoC credit: the CoC input times the yield, exactly, rounded down."""
+        return self.coc_input * self.total_output // self.total_input
+
+    @property
+    def coc_input_percent(self) -> Decimal:
+        return input_percentage(self.coc_input, self.total_input - self.coc_input)
+
+
+def physical(total_input: int, total_output: int, coc_input: int,
+             transformation: Transformation,
+             policy: YieldPolicy = DEFAULT_YIELDS) -> Physical:
+    """The transformation's figures checked: whole positive kilograms, the CoC input
+    within the total input, the yield (total output / total input) within physics.
+    FigureError names the figure refused (``total_input_kg``...); YieldError is about
+    the yield."""
+    for value, what in ((total_input, "total_input_kg"), (total_output, "total_output_kg"),
+                        (coc_input, "coc_input_kg")):
+        try:
+            whole_kilograms(value, what)
+        except LedgerError as error:
+            raise FigureError(str(error), what) from None
+    if coc_input > total_input:
+        raise FigureError(f"the CoC input {coc_input} kg exceeds the total input "
+                          f"{total_input} kg", "coc_input_kg")
+    found = Physical(total_input, total_output, coc_input)
+    limit = policy.limits[transformation]
+    if found.exact_yield > limit.maximum:
+        shown = found.exact_yield.quantize(YIELD_PLACES, rounding=ROUND_UP).normalize()
+        raise YieldError(f"{total_output} kg out of {total_input} kg is a yield of {shown:f} "
+                         f"kg/kg for {transformation.value}, which exceeds the physical limit of "
+                         f"{limit.maximum} kg/kg: {limit.reason}")
+    if found.declared_yield == 0:
+        raise YieldError(f"{total_output} kg out of {total_input} kg is a yield below "
+                         f"{YIELD_PLACES} kg/kg")
+    return found
+
+
 # --- accounting periods -----------------------------------------------------------------
 
 PERIOD_MONTHS = (1, 3, 12)
@@ -318,6 +380,14 @@ def check_shipment_in_period(shipment_date: date, period: Period) -> None:
 
 
 # --- the ledger: balances per (material, period) ----------------------------------------
+
+
+class FigureError(LedgerError):
+    """One figure of an operation refused; `figure` names it as the API does."""
+
+    def __init__(self, message: str, figure: str) -> None:
+        super().__init__(message)
+        self.figure = figure
 
 
 @dataclass(frozen=True)
@@ -426,11 +496,24 @@ def transform(source: Balance, target: Balance, transformation: Transformation,
     whole_kilograms(kilograms, "transformation input")
     check_transformation(transformation, source.material, target.material)
     check_yield(transformation, declared, policy)
+    return _transform(source, target, transformation, kilograms,
+                      yield_output(kilograms, declared))
+
+
+def transform_physical(source: Balance, target: Balance, transformation: Transformation,
+                       found: Physical) -> tuple[Balance, Balance]:
+    """Consume the CoC input of a transformation as it physically happened (checked by
+    `physical`) from `source` and credit its CoC output to `target`."""
+    check_transformation(transformation, source.material, target.material)
+    return _transform(source, target, transformation, found.coc_input, found.coc_output)
+
+
+def _transform(source: Balance, target: Balance, transformation: Transformation,
+               kilograms: int, output: int) -> tuple[Balance, Balance]:
     if source.period != target.period:
         raise LedgerError(f"a transformation stays in one period: input in "
                           f"{source.period.label}, output in {target.period.label}")
     _spend(source, kilograms, f"{transformation.value} input")
-    output = yield_output(kilograms, declared)
     if source.material is target.material:
         both = replace(source, transformed_out=source.transformed_out + kilograms,
                        transformed_in=source.transformed_in + output)
@@ -651,62 +734,3 @@ def through(pool: Pool, transformation: Transformation, facility_id: str,
 def origin_levels(pool: Pool) -> list[OriginLevel]:
     """The pool's origins in two levels, smelter or remelter first (`origins.rules`)."""
     return _levels(pool.parts)
-
-
-# --- conservation -----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class TransformRecord:
-    """One transformation as declared: input and CoC output kilograms at a yield."""
-
-    entity: str
-    period: Period
-    transformation: Transformation
-    input_kg: int
-    output_kg: int
-    declared: Decimal
-
-
-def conservation_breaks(balances: Iterable[tuple[str, Balance]],
-                        transforms: Iterable[TransformRecord] = (),
-                        policy: YieldPolicy = DEFAULT_YIELDS, *,
-                        network: bool = True) -> list[str]:
-    """Every place the mass balance breaks, as a sentence naming entity and period:
-    out beyond in (after yields) plus carry-over, a transformation beyond its declared
-    yield or physics, and network-wide receipts beyond issues per material (cumulative
-    up to each period, since a document may be received in a later period)."""
-    breaks: list[str] = []
-    issued: dict[tuple[CocMaterial, Period], int] = {}
-    received: dict[tuple[CocMaterial, Period], int] = {}
-    for entity, b in balances:
-        if b.coc_out > b.coc_in:
-            breaks.append(
-                f"{entity}, {b.material.value}, {b.period.label}: CoC out {b.coc_out} kg "
-                f"exceeds CoC in after yields {b.coc_in - b.carried_in} kg plus carry-over "
-                f"{b.carried_in} kg")
-        key = (b.material, b.period)
-        issued[key] = issued.get(key, 0) + b.issued
-        received[key] = received.get(key, 0) + b.received
-    for t in transforms:
-        where = f"{t.entity}, {t.transformation.value}, {t.period.label}"
-        try:
-            check_yield(t.transformation, t.declared, policy)
-        except YieldError as error:
-            breaks.append(f"{where}: {error}")
-            continue
-        if t.output_kg > yield_output(t.input_kg, t.declared):
-            breaks.append(f"{where}: CoC output {t.output_kg} kg exceeds input {t.input_kg} "
-                          f"kg x declared yield {t.declared}")
-    if not network:  # the caller checks receipts against issues document by document
-        return breaks
-    running: dict[CocMaterial, tuple[int, int]] = {}  # cumulative (issued, received)
-    for material, period in sorted(issued, key=lambda k: (k[1], k[0])):
-        done_in, done_out = running.get(material, (0, 0))
-        done_in += issued[(material, period)]
-        done_out += received[(material, period)]
-        running[material] = (done_in, done_out)
-        if done_out > done_in:
-            breaks.append(f"network, {material.value}, up to {period.label}: received "
-                          f"{done_out} kg exceeds issued {done_in} kg")
-    return breaks

@@ -26,6 +26,14 @@ class _EntityInput(InputModel):
                                   "may be left out when the organisation has one entity")
 
 
+OverrideReason = Annotated[str | None, Field(
+    min_length=10, max_length=2_000,
+    description="Secretariat only: why output beyond the facility's capacity for the "
+                "period is recorded all the same (stored on the operation and in the "
+                "event log). The secretariat records for a member's entity, named in "
+                "entity_id, only with this reason; a member sending it is refused (403).")]
+
+
 class ProductionCreate(_EntityInput):
     """CoC material produced at its origin: a certified mine's bauxite, a certified
     refinery's alumina, a certified smelter's aluminium."""
@@ -36,6 +44,7 @@ class ProductionCreate(_EntityInput):
     kilograms: Kilograms
     occurred_on: date
     note: Note
+    capacity_override_reason: OverrideReason = None
 
 
 class ScrapIntakeCreate(_EntityInput):
@@ -59,17 +68,38 @@ class NonCocInputCreate(_EntityInput):
     note: Note
 
 
+OptionalKilograms = Annotated[int | None, Field(gt=0, le=MAX_KG)]
+
+
 class TransformationCreate(_EntityInput):
-    """CoC input turned into CoC output at a declared yield (kg out per kg in)."""
+    """A transformation as it physically happened: ``total_input_kg`` (everything that
+    went in, CoC or not), ``total_output_kg`` (everything that came out) and
+    ``coc_input_kg`` (the CoC part of the input, taken from the balance). The yield is
+    total output / total input (held against physics), the CoC credit is the CoC input
+    times that yield, rounded down.
+
+    The older shape, ``input_kg`` at a ``declared_yield``, still works and means a
+    transformation whose whole input was CoC (input_kg is then total and CoC input, and
+    the total output is input_kg times the yield, rounded down). Give one shape."""
 
     facility_id: str = Field(min_length=13, max_length=13)
     transformation: Transformation
     source_material: CocMaterial
-    input_kg: Kilograms
-    declared_yield: Decimal = Field(gt=0, le=1, max_digits=8, decimal_places=6,
-                                    description="kg of CoC output per kg of CoC input")
+    total_input_kg: OptionalKilograms = Field(
+        default=None, description="Everything that went in, CoC and non-CoC, whole kg")
+    total_output_kg: OptionalKilograms = Field(
+        default=None, description="Everything that came out, whole kg")
+    coc_input_kg: OptionalKilograms = Field(
+        default=None, description="The CoC part of the input (at most the total input); "
+                                  "it must be covered by the balance")
+    input_kg: OptionalKilograms = Field(
+        default=None, description="Older shape: CoC input, all of the input")
+    declared_yield: Decimal | None = Field(
+        default=None, gt=0, le=1, max_digits=8, decimal_places=6,
+        description="Older shape: kg of output per kg of input")
     occurred_on: date
     note: Note
+    capacity_override_reason: OverrideReason = None
 
 
 class DocumentCreate(InputModel):
@@ -222,10 +252,21 @@ class OperationRead(OutputModel):
     source_material: str | None
     transformation: str | None
     facility_id: str | None
-    input_kg: int | None
-    kilograms: int
-    declared_yield: Decimal | None
+    input_kg: int | None = Field(description="A transformation's CoC input")
+    kilograms: int = Field(description="Kilograms credited or debited (a transformation's "
+                                       "CoC output)")
+    declared_yield: Decimal | None = Field(
+        description="A transformation's yield, total output / total input (six decimals)")
     typical_yield: str | None = None
+    total_input_kg: int | None = Field(
+        default=None, description="A transformation's whole input, CoC and non-CoC")
+    total_output_kg: int | None = Field(
+        default=None, description="A transformation's whole output")
+    coc_input_percent: Decimal | None = Field(
+        default=None, description="A transformation's CoC share of its input, percent")
+    capacity_override: str | None = Field(
+        default=None, description="The secretariat's reason for recording output beyond "
+                                  "the facility's capacity")
     scrap_kind: str | None
     occurred_on: date
     period_start: date
@@ -385,6 +426,17 @@ class AuditBreak(OutputModel):
     problem: str
 
 
+class AuditFlag(OutputModel):
+    """Something implausible the audit points at without calling the books broken."""
+
+    kind: Literal["capacity", "yield"]
+    entity: str
+    period: str
+    facility: str = Field(description="Facility public id (capacity flags)")
+    subject: str = Field(description="The activity (capacity) or transformation (yield)")
+    problem: str
+
+
 class AuditResult(OutputModel):
     ok: bool
     accounts: int
@@ -393,6 +445,9 @@ class AuditResult(OutputModel):
     problems: list[str]
     """Every break as one sentence naming table, record, entity and period."""
     breaks: list[AuditBreak] = []
+    flags: list[AuditFlag] = []
+    """Output beyond a facility's capacity, yields far from typical: worth a look, not
+    breaks (``ok`` does not depend on them)."""
 
 
 class ReportLine(OutputModel):

@@ -40,7 +40,6 @@ from stewardship.custody.schemas import (
 from stewardship.custody.service import documents, inputs, reversals
 from stewardship.interop.profile import (
     build,
-    declared_yield,
     document_effect,
     fields_named,
     operation_effect,
@@ -54,7 +53,8 @@ MAX_CELL = 2_000
 """Longest cell (the note)."""
 
 COLUMNS = ("kind", "date", "entity_id", "facility_id", "material", "kilograms", "scrap_kind",
-           "transformation", "source_material", "input_kg", "output_kg", "declared_yield",
+           "transformation", "source_material", "input_kg", "output_kg", "coc_input_kg",
+           "declared_yield",
            "recipient_entity_id", "document_number", "quantity_kg", "coc_quantity_kg",
            "note", "reverses", "reason")
 
@@ -65,7 +65,8 @@ KINDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
                      ("entity_id", "note")),
     "non_coc_input": (("date", "material", "kilograms"), ("entity_id", "note")),
     "transformation": (("date", "facility_id", "transformation", "source_material",
-                        "input_kg"), ("output_kg", "declared_yield", "entity_id", "note")),
+                        "input_kg"), ("output_kg", "coc_input_kg", "declared_yield",
+                                      "entity_id", "note")),
     "shipment": (("date", "recipient_entity_id", "material", "coc_quantity_kg"),
                  ("quantity_kg", "document_number", "entity_id", "note")),
     "receipt": (("date", "document_number"), ()),
@@ -76,7 +77,8 @@ KINDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 CSV_FIELDS = {"occurred_on": "date", "shipment_date": "date", "received_on": "date",
               "period_start": "date", "number": "document_number",
               "issuer_entity_id": "entity_id", "description": "note",
-              "operation_id": "reverses"}
+              "operation_id": "reverses", "total_input_kg": "input_kg",
+              "total_output_kg": "output_kg"}
 
 
 class RowResult(OutputModel):
@@ -274,17 +276,20 @@ def _transformation(db: Session, actor: Actor, v: dict[str, str]) -> str:
     input_kg = _kg(v, "input_kg")
     if ("output_kg" in v) == ("declared_yield" in v):
         raise InvalidInput("give either output_kg or declared_yield", field="output_kg")
-    if "output_kg" in v:
-        if source not in step.inputs:
-            raise InvalidInput(f"{step.value} does not take {source.value} as input",
-                               field="source_material")
-        declared = declared_yield(step, input_kg, _kg(v, "output_kg"), field="output_kg")
+    shared = {"entity_id": _uuid(v, "entity_id"), "facility_id": v["facility_id"],
+              "transformation": step, "source_material": source, "occurred_on": _day(v),
+              "note": v.get("note", "")}
+    if "output_kg" in v:  # what happened: input_kg and output_kg are the totals
+        data = build(TransformationCreate, CSV_FIELDS, total_input_kg=input_kg,
+                     total_output_kg=_kg(v, "output_kg"),
+                     coc_input_kg=_kg(v, "coc_input_kg") if "coc_input_kg" in v else input_kg,
+                     **shared)
+    elif "coc_input_kg" in v:
+        raise InvalidInput("coc_input_kg goes with output_kg: a declared yield is for a "
+                           "wholly CoC input", field="coc_input_kg")
     else:
-        declared = _decimal(v, "declared_yield")
-    data = build(TransformationCreate, CSV_FIELDS, entity_id=_uuid(v, "entity_id"),
-                 facility_id=v["facility_id"], transformation=step, source_material=source,
-                 input_kg=input_kg, declared_yield=declared, occurred_on=_day(v),
-                 note=v.get("note", ""))
+        data = build(TransformationCreate, CSV_FIELDS, input_kg=input_kg,
+                     declared_yield=_decimal(v, "declared_yield"), **shared)
     return operation_effect(inputs.record_transformation(db, actor, data))
 
 

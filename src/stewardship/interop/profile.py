@@ -11,7 +11,9 @@ An event follows the profile when it is one of four ledger kinds AND uses the sc
 identifiers (a material class ``urn:stewardship:material:*``, a CoC document transaction
 ``urn:stewardship:coc:*`` or one of our ``stw:`` extensions):
 
-- TransformationEvent: a transformation at the declared yield output / input;
+- TransformationEvent: a transformation as it happened: the input and output quantity
+  lists are the whole input and output (their ratio the yield), ``stw:cocQuantity`` the
+  CoC part of the input (all of it when left out);
 - ObjectEvent, action ADD, bizStep commissioning: production at an origin facility (or
   eligible scrap taken in by a remelter);
 - ObjectEvent or TransactionEvent, bizStep shipping: a CoC document is issued;
@@ -29,7 +31,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
-from decimal import ROUND_DOWN, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -39,7 +41,7 @@ from stewardship.core import clock
 from stewardship.core.auth import Actor, Role, require
 from stewardship.core.errors import Conflict, DomainError, InvalidInput
 from stewardship.custody import rules
-from stewardship.custody.rules import CocMaterial, LedgerError, Transformation, YieldError
+from stewardship.custody.rules import CocMaterial, LedgerError, Transformation
 from stewardship.custody.schemas import (
     DOCUMENT_NUMBER,
     DocumentCreate,
@@ -76,7 +78,6 @@ EXTENSIONS = ("cocQuantity", "transformation", "scrapKind", "recycledContent")
 
 UNITS = {"KGM": 1, "TNE": 1000}
 """UN/ECE Rec 20 units of mass the profile takes, in kilograms."""
-YIELD_PLACES = Decimal("0.000001")
 QUANTITY_LISTS = ("quantityList", "inputQuantityList", "outputQuantityList",
                   "childQuantityList")
 MATERIALS = "|".join(m.value for m in CocMaterial)
@@ -95,6 +96,8 @@ _CBV = {
 EPCIS_FIELDS = {
     "facility_id": "bizLocation", "entity_id": "bizLocation", "input_kg": "inputQuantityList",
     "source_material": "inputQuantityList", "declared_yield": "outputQuantityList",
+    "total_input_kg": "inputQuantityList", "total_output_kg": "outputQuantityList",
+    "coc_input_kg": "stw:cocQuantity",
     "transformation": "stw:transformation", "material": "quantityList",
     "kilograms": "quantityList", "quantity_kg": "quantityList", "scrap_kind": "stw:scrapKind",
     "occurred_on": "eventTime", "shipment_date": "eventTime", "received_on": "eventTime",
@@ -165,33 +168,19 @@ def transformation_for(source: CocMaterial, target: CocMaterial, named: object,
     return step
 
 
-def declared_yield(step: Transformation, input_kg: int, output_kg: int,
-                   field: str = "outputQuantityList") -> Decimal:
-    """output / input as the ledger's declared yield. The exact ratio is held against
-    physics; the ledger keeps six decimals, rounded down, so the recorded output is never
-    above the event's."""
-    ratio = Decimal(output_kg) / Decimal(input_kg)
-    try:
-        rules.check_yield(step, ratio)
-    except YieldError as error:
-        raise InvalidInput(f"{output_kg} kg out of {input_kg} kg: {error}; typical: "
-                           f"{rules.typical_yield(step).label}", field=field) from error
-    declared = ratio.quantize(YIELD_PLACES, rounding=ROUND_DOWN)
-    if declared == 0:
-        raise InvalidInput(f"{output_kg} kg out of {input_kg} kg is a yield below "
-                           f"{YIELD_PLACES} kg/kg", field=field)
-    return declared
-
-
 def operation_effect(op: OperationRead) -> str:
     """One line saying what a journal operation did."""
     where = f" at {op.facility_id}" if op.facility_id else ""
     day = op.occurred_on.isoformat()
     if op.kind == "transformation":
         yield_ = f"{op.declared_yield.normalize():f}" if op.declared_yield is not None else "?"
-        return (f"transformation ({op.transformation}){where} on {day}: {op.input_kg} kg "
+        text = (f"transformation ({op.transformation}){where} on {day}: {op.input_kg} kg "
                 f"{op.source_material} -> {op.kilograms} kg {op.material} at a declared "
                 f"yield of {yield_} kg/kg")
+        if op.total_input_kg != op.input_kg:
+            text += (f" (CoC part of {op.total_input_kg} kg in, {op.total_output_kg} kg out; "
+                     f"{op.coc_input_percent}% CoC input)")
+        return text
     if op.kind == "scrap_intake":
         return f"scrap intake ({op.scrap_kind}){where} on {day}: {op.kilograms} kg {op.material}"
     if op.kind == "reversal":
@@ -520,17 +509,17 @@ def _transformation(db: Session, actor: Actor, event: Mapping[str, Any],
     source, input_kg = _one(event, "inputQuantityList")
     target, output_kg = _one(event, "outputQuantityList")
     step = transformation_for(source, target, ext.get("transformation"))
-    declared = declared_yield(step, input_kg, output_kg)
+    # The quantity lists are everything that went in and came out; stw:cocQuantity, when
+    # given, is the CoC part of the input (all of it otherwise).
+    coc_kg = (_extension_kilograms(ext["cocQuantity"], "cocQuantity")
+              if ext.get("cocQuantity") is not None else input_kg)
     data = build(TransformationCreate, EPCIS_FIELDS, entity_id=entity_id,
                  facility_id=public_id, transformation=step, source_material=source,
-                 input_kg=input_kg, declared_yield=declared, occurred_on=day,
-                 note=_note(event))
+                 total_input_kg=input_kg, total_output_kg=output_kg, coc_input_kg=coc_kg,
+                 occurred_on=day, note=_note(event))
     with fields_named(EPCIS_FIELDS):
         op = inputs.record_transformation(db, actor, data, today=today)
-    text = operation_effect(op)
-    if op.kilograms != output_kg:
-        text += (f" (the event's {output_kg} kg, rounded down to a yield of six decimals)")
-    return text
+    return operation_effect(op)
 
 
 def _commissioning(db: Session, actor: Actor, event: Mapping[str, Any],

@@ -27,6 +27,7 @@ from stewardship.registry.schemas import (
     AuditFirmRead,
     AuditorCreate,
     AuditorRead,
+    CapacityUpdate,
     DuplicateCheck,
     DuplicateRead,
     EntityCreate,
@@ -211,6 +212,16 @@ def update_facility(db: DbSession, actor: CurrentActor, facility_id: str,
     """Change the time zone the site keeps (the owner's admins, or the secretariat): the
     day its dates without a time (a production's, a shipment's) are judged in."""
     return facilities.change_time_zone(db, actor, facility_id, body)
+
+
+@router.put("/facilities/{facility_id}/capacities", response_model=FacilityRead)
+def set_capacities(db: DbSession, actor: CurrentActor, facility_id: str,
+                   body: CapacityUpdate) -> FacilityRead:
+    """Set the annual capacity, in whole kilograms, of activities the facility carries
+    out (its organisation's member admins, or the secretariat). Production and
+    transformation output beyond the capacity prorated to the accounting period is then
+    refused (409), unless the secretariat records it with a reason."""
+    return facilities.set_capacities(db, actor, facility_id, body)
 
 
 @router.post("/facilities/{facility_id}/merge", response_model=FacilityRead)

@@ -127,6 +127,16 @@ class Facility(IdMixin, TimestampMixin, Base):
     def activities(self) -> list[str]:
         return [row.activity for row in self.activity_rows]
 
+    @property
+    def capacities(self) -> dict[str, int]:
+        """Annual capacity in kg per activity, where known: the activity's own, else,
+        for a facility of one activity, the facility's annual capacity in tonnes."""
+        out = {row.activity: row.annual_capacity_kg for row in self.activity_rows
+               if row.annual_capacity_kg is not None}
+        if not out and len(self.activity_rows) == 1 and self.annual_capacity_t is not None:
+            out[self.activity_rows[0].activity] = self.annual_capacity_t * 1000
+        return out
+
 
 class FacilityActivity(Base):
     """One supply-chain activity carried out at a facility (a row each, so lists filter)."""
@@ -137,6 +147,9 @@ class FacilityActivity(Base):
     facility_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("facilities.id"),
                                                    primary_key=True)
     activity: Mapped[str] = mapped_column(String(40), primary_key=True)
+    annual_capacity_kg: Mapped[int | None] = mapped_column(BigInteger)
+    """What the facility can put out in this activity in a year, whole kilograms; NULL:
+    not given (a facility of one activity then has its ``annual_capacity_t``)."""
 
 
 class FacilityAlias(Base):

@@ -202,6 +202,11 @@ class FacilityRead(OutputModel):
     annual_capacity_t: int | None
     time_zone: str = Field(description="IANA zone the site keeps: the day a date without "
                            "a time is judged in")
+    capacities: dict[str, int] = Field(
+        default_factory=dict,
+        description="Annual capacity in whole kg per activity, where known (a facility "
+                    "of one activity without its own figure: annual_capacity_t x 1000); "
+                    "production and output beyond it in a period is refused")
     status: str
     organization: OrganizationRef
     entity: EntityRead | None
@@ -231,6 +236,24 @@ class FacilityUpdate(InputModel):
     time_zone: TimeZone = Field(description="IANA zone the site keeps, e.g. Australia/Perth")
 
     _z = field_validator("time_zone")(_zone)
+
+
+class CapacityUpdate(InputModel):
+    """Annual capacities per activity of the facility, in whole kilograms; null clears
+    one. Activities left out keep theirs."""
+
+    capacities: dict[Activity, int | None] = Field(
+        min_length=1, max_length=11,
+        description='e.g. {"smelting": 420000000} for 420,000 t a year')
+
+    @field_validator("capacities")
+    @classmethod
+    def _whole_positive(cls, value: dict[Activity, int | None]) -> dict[Activity, int | None]:
+        for activity, kg in value.items():
+            if kg is not None and not 0 < kg <= 10**13:
+                raise ValueError(f"the capacity of {activity.value} is whole kilograms a "
+                                 f"year above 0 and at most 10 Gt, not {kg}")
+        return value
 
 
 class FacilityMerge(InputModel):

@@ -45,6 +45,7 @@ from stewardship.registry.schemas import (
     AdmitRequest,
     AuditFirmCreate,
     AuditorCreate,
+    CapacityUpdate,
     DuplicateCheck,
     EntityCreate,
     FacilityCreate,
@@ -353,7 +354,9 @@ def facility_page(request: Request, db: DbSession, actor: OptionalActor,
 
 def _facility_page(request: Request, actor: Actor | None, facility: Any, *,
                    merged_from: str = "", errors: dict[str, str] | None = None,
-                   time_zone: str | None = None, status_code: int = 200) -> Response:
+                   time_zone: str | None = None,
+                   capacity_errors: dict[str, str] | None = None,
+                   values: dict[str, str] | None = None, status_code: int = 200) -> Response:
     # A zone set through the API may be one no place's list has (Etc/GMT-14): offer it too.
     zones = ZONES if facility.time_zone in ZONES else sorted([*ZONES, facility.time_zone])
     return _render(request, "registry/facility.html", {
@@ -361,6 +364,7 @@ def _facility_page(request: Request, actor: Actor | None, facility: Any, *,
         "manage": _manages(actor, facility.organization.slug), "zones": zones,
         "errors": errors or {}, "time_zone": facility.time_zone if time_zone is None
         else time_zone,
+        "capacity_errors": capacity_errors or {}, "capacity_values": values or {},
     }, status_code)
 
 
@@ -384,6 +388,39 @@ def change_time_zone(request: Request, db: DbSession, actor: OptionalActor,
     return redirect(request, f"/facilities/{changed.id}",
                     f"The time zone of {changed.name} is {changed.time_zone}: its dates "
                     "without a time are judged by the day there.")
+
+
+@router.post("/facilities/{facility_id}/capacities", dependencies=[CsrfChecked])
+def set_capacities(request: Request, db: DbSession, actor: OptionalActor,
+                   facility_id: Annotated[str, Path(max_length=40)],
+                   activity: Annotated[list[str], Form(max_length=11)],
+                   annual_capacity_kg: Annotated[list[str], Form(max_length=11)]) -> Response:
+    """The facility page's capacity form: one annual figure in kg per activity; an empty
+    one clears it."""
+    actor = require(actor, Role.SECRETARIAT, Role.MEMBER_ADMIN,
+                    action="set facility capacities")
+    values = {a[:40]: v.strip()[:24] for a, v in zip(activity, annual_capacity_kg,
+                                                      strict=False)}
+    try:
+        capacities: dict[str, int | None] = {}
+        for name, raw in values.items():
+            digits = raw.replace(",", "").replace(" ", "").replace("\u202f", "")
+            if digits and not digits.isdigit():
+                raise InvalidInput(f"the capacity of {name} is whole kilograms a year, "
+                                   f"not {raw!r}", field=f"capacities.{name}")
+            capacities[name] = int(digits) if digits else None
+        done = facilities.set_capacities(db, actor, facility_id,
+                                         _validate(CapacityUpdate, {"capacities": capacities}))
+    except DomainError as exc:
+        _reraise_access(exc)
+        db.rollback()
+        facility = facilities.get_facility(db, actor, facility_id)
+        errors = {name.replace("capacities.", "capacity_"): message
+                  for name, message in _errors(exc, fallback="form").items()}
+        return _facility_page(request, actor, facility, capacity_errors=errors, values=values,
+                              status_code=exc.status_code)
+    return redirect(request, f"/facilities/{done.id}",
+                    f"The capacities of {done.name} are saved.")
 
 
 def _facility_form(request: Request, db: Session, actor: Actor, values: dict[str, Any], *,

@@ -11,14 +11,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy.orm import Session
 
 from stewardship.core.auth import Actor, Role, require
 from stewardship.custody import repository as repo
 from stewardship.custody import rules
-from stewardship.custody.rules import Balance, CocMaterial, Period, TransformRecord
-from stewardship.custody.schemas import AuditBreak, AuditResult
+from stewardship.custody.plausibility import rules as physics
+from stewardship.custody.rules import Balance, CocMaterial, Period
+from stewardship.custody.schemas import AuditBreak, AuditFlag, AuditResult
 from stewardship.custody.service import audit_records, common
 from stewardship.custody.service.audit_records import (
     COUNTERS,
@@ -27,6 +29,7 @@ from stewardship.custody.service.audit_records import (
     Break,
     uuid_of,
 )
+from stewardship.registry import repository as registry_repo
 
 Progress = Callable[[str, int, int], None]
 
@@ -106,18 +109,19 @@ def audit(db: Session, actor: Actor | None, *, progress: Progress = _quiet) -> A
         return f"{party.entity} ({party.organization})"
 
     ends = {(eid, start): end for (_, eid, _, start, end, *_rest) in rows}
-    transforms = [TransformRecord(
+    transforms = [physics.TransformRecord(
         entity=who(uuid_of(op.entity_id)),
         period=Period(op.period_start, ends.get((uuid_of(op.entity_id), op.period_start),
                                                 op.period_start)),
         transformation=rules.Transformation(op.transformation or ""),
         input_kg=op.input_kg or 0, output_kg=op.kilograms,
-        declared=op.declared_yield if op.declared_yield is not None else Decimal(0))
+        declared=op.declared_yield if op.declared_yield is not None else Decimal(0),
+        total_input_kg=op.total_input_kg, total_output_kg=op.total_output_kg)
         for op in found.transformations]
     progress("transformations", len(transforms), len(transforms))
     # Network-wide receipts against issues are checked per document (_network): summing
     # balances by period would misorder entities whose periods differ in length.
-    plain += rules.conservation_breaks([(who(e), b) for e, b in balances], transforms,
+    plain += physics.conservation_breaks([(who(e), b) for e, b in balances], transforms,
                                        network=False)
     plain += _network(repo.document_totals(db))
     progress("network", 1, 1)
@@ -126,8 +130,71 @@ def audit(db: Session, actor: Actor | None, *, progress: Progress = _quiet) -> A
                          period=b.period.label if b.period is not None else "",
                          problem=b.problem) for b in breaks]
     problems = [_sentence(b) for b in listed] + plain
+    flags = plausibility(db)
+    progress("plausibility", len(flags), len(flags))
     return AuditResult(ok=not problems, accounts=len(rows), movements=movements,
-                       documents=repo.document_count(db), problems=problems, breaks=listed)
+                       documents=repo.document_count(db), problems=problems, breaks=listed,
+                       flags=flags)
+
+
+def plausibility(db: Session) -> list[AuditFlag]:
+    """What the books hold that is physically implausible without breaking the balance:
+    an entity's output in a period at a facility beyond that facility's capacity for the
+    activity (prorated to the period), and a period's yield of a step far from the
+    typical one. Flags, not breaks: an override or a capacity lowered later explains the
+    first, an unusual process the second."""
+    groups = list(repo.output_by_facility(db))
+    facilities = registry_repo.facilities_by_ids(db, list({g.facility_id for g in groups}))
+    settings = repo.settings_of_entities(db, list({g.entity_id for g in groups}))
+    output: dict[tuple[Any, date, Any, str], int] = {}
+    steps: dict[tuple[Any, date, str], list[int]] = {}
+    for g in groups:
+        facility = facilities.get(g.facility_id)
+        step = rules.Transformation(g.transformation) if g.transformation else None
+        if step is not None:
+            pair = steps.setdefault((g.entity_id, g.period_start, step.value), [0, 0])
+            pair[0] += int(g.input_kg)
+            pair[1] += int(g.output_kg)
+        if facility is None:
+            continue
+        activity = physics.output_activity(
+            facility.activities, transformation=step,
+            material=CocMaterial(g.material) if g.kind == "production" else None)
+        if activity is not None and activity in facility.capacities:
+            key = (g.entity_id, g.period_start, g.facility_id, activity)
+            output[key] = output.get(key, 0) + int(g.output_kg)
+    names = common.Names(db, list({g.entity_id for g in groups}))
+
+    def where(entity_id: Any, start: date) -> tuple[str, Period]:
+        party = names.party(entity_id)
+        own = settings.get(entity_id)
+        months = own.period_months if own is not None else rules.DEFAULT_PERIOD_MONTHS
+        return f"{party.entity} ({party.organization})", rules.period_for(start, months)
+
+    flags = []
+    for (entity_id, start, facility_id, activity), kg in sorted(
+            output.items(), key=lambda item: (str(item[0][0]), item[0][1], str(item[0][2]),
+                                              item[0][3])):
+        facility = facilities[facility_id]
+        who, period = where(entity_id, start)
+        problem = physics.capacity_flag(facility.capacities[activity], period, kg)
+        if problem:
+            flags.append(AuditFlag(
+                kind="capacity", entity=who, period=period.label,
+                facility=facility.public_id, subject=activity,
+                problem=f"{facility.name} ({facility.public_id}), {activity}: {problem}"))
+    for (entity_id, start, step), (taken, made) in sorted(
+            steps.items(), key=lambda item: (str(item[0][0]), item[0][1], item[0][2])):
+        problem = physics.yield_flag(rules.Transformation(step), taken, made)
+        if problem:
+            who, period = where(entity_id, start)
+            flags.append(AuditFlag(kind="yield", entity=who, period=period.label,
+                                   facility="", subject=step, problem=problem))
+    return flags
+
+
+def flag_sentence(flag: AuditFlag) -> str:
+    return f"{flag.entity}, {flag.period}: {flag.problem}"
 
 
 def _sentence(b: AuditBreak) -> str:

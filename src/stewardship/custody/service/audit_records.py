@@ -536,10 +536,15 @@ def _against_log(op: Any, log: _Log, docs: dict[Hex, _Doc], facilities: dict[Hex
             wanted |= {"facility": facilities.get(op.facility_id),
                        "transformation": op.transformation, "input_kg": op.input_kg,
                        "output_kg": op.kilograms}
+            if "total_input_kg" in p or op.total_input_kg is not None:
+                wanted |= {"total_input_kg": op.total_input_kg,
+                           "total_output_kg": op.total_output_kg}
         else:
             wanted |= {"material": op.material, "kilograms": op.kilograms}
             if op.kind != "non_coc_input":
                 wanted["facility"] = facilities.get(op.facility_id)
+        if "capacity_override" in p or op.capacity_override is not None:
+            wanted["capacity_override"] = op.capacity_override
         differ = [f"{name} {value} (the event log recorded {p.get(name)})"
                   for name, value in wanted.items() if p.get(name) != value]
         if hex_id(p.get("entity")) != op.entity_id:

@@ -20,7 +20,7 @@ from stewardship.assurance.service.common import today_or as today_or
 from stewardship.core import eventlog
 from stewardship.core.auth import MEMBER_ROLES, Actor, Role, require
 from stewardship.core.db import utcnow
-from stewardship.core.errors import Conflict, InvalidInput, NotFound
+from stewardship.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from stewardship.custody import repository as repo
 from stewardship.custody import rules
 from stewardship.custody.models import CustodyOperation, CustodySettings, MaterialAccount
@@ -51,6 +51,30 @@ def member(actor: Actor | None, action: str) -> Actor:
     if actor.organization_id is None:
         raise InvalidInput("this account belongs to no organisation", field="organization")
     return actor
+
+
+def recorder(db: Session, actor: Actor | None, entity_id: uuid.UUID | None,
+             override: str | None, action: str) -> tuple[Actor, Entity]:
+    """Who records production or a transformation, and for which entity: a member's own
+    users for its own entities; the secretariat for any member's entity named, and only
+    to record output beyond a facility's capacity with the reason (``override``)."""
+    if actor is not None and actor.is_secretariat():
+        if not override:
+            raise Forbidden(f"the secretariat may {action} only to override a facility's "
+                            "capacity, with the reason in capacity_override_reason",
+                            field="capacity_override_reason")
+        if entity_id is None:
+            raise InvalidInput("name the member's entity the operation is recorded for",
+                               field="entity_id")
+        entity = registry_repo.entity_by_id(db, entity_id)
+        if entity is None:
+            raise InvalidInput("no such entity", field="entity_id")
+        return actor, entity
+    actor = member(actor, action)
+    if override is not None:
+        raise Forbidden("only the secretariat may record output beyond a facility's "
+                        "capacity", field="capacity_override_reason")
+    return actor, own_entity(db, actor, entity_id)
 
 
 def own_entity(db: Session, actor: Actor, entity_id: uuid.UUID | None,
@@ -199,7 +223,9 @@ def journal(db: Session, actor: Actor, entity: Entity, kind: str, *, material: s
             declared_yield: Decimal | None = None, scrap_kind: str | None = None,
             document_id: uuid.UUID | None = None, note: str = "",
             composition: dict[str, Pool] | None = None,
-            reverses_id: uuid.UUID | None = None) -> CustodyOperation:
+            reverses_id: uuid.UUID | None = None,
+            total_input_kg: int | None = None, total_output_kg: int | None = None,
+            capacity_override: str | None = None) -> CustodyOperation:
     """One journal row and its movement legs; the legs must sum to zero. `composition`:
     the origins moved (``in``: added to the credited account, ``out``: taken from the
     debited one), kept so that a reversal can give them back."""
@@ -213,7 +239,8 @@ def journal(db: Session, actor: Actor, entity: Entity, kind: str, *, material: s
         occurred_on=occurred_on, period_start=period.start, document_id=document_id,
         note=note, actor=actor.ref, reverses_id=reverses_id,
         composition={side: rules.pool_to_data(p) for side, p in composition.items()}
-        if composition is not None else None)
+        if composition is not None else None, total_input_kg=total_input_kg,
+        total_output_kg=total_output_kg, capacity_override=capacity_override)
     db.add(operation)
     db.flush()
     rows = [{"correlation_id": operation.id, "operation_id": operation.id,

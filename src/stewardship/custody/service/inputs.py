@@ -1,16 +1,20 @@
 """What comes into an entity's accounts other than by document: production at an origin,
 eligible scrap at a remelter, non-CoC inputs, and transformations of one material into
-another at a declared yield."""
+another as they physically happened; production and output are held to the facility's
+capacity for the period."""
 
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
 from stewardship.core.auth import Actor
-from stewardship.core.errors import InvalidInput
+from stewardship.core.errors import Conflict, InvalidInput
+from stewardship.custody import repository as repo
 from stewardship.custody import rules
+from stewardship.custody.plausibility import rules as plausibility
 from stewardship.custody.rules import CocMaterial, LedgerError, YieldError
 from stewardship.custody.schemas import (
     NonCocInputCreate,
@@ -41,8 +45,8 @@ def _facility(db: Session, actor: Actor, entity: Entity, raw_id: str) -> Facilit
 def record_production(db: Session, actor: Actor | None, data: ProductionCreate, *,
                       today: date | None = None) -> OperationRead:
     """CoC material produced at a certified origin facility."""
-    actor = common.member(actor, "record production")
-    entity = common.own_entity(db, actor, data.entity_id)
+    actor, entity = common.recorder(db, actor, data.entity_id, data.capacity_override_reason,
+                                    "record production")
     material = CocMaterial(data.material)
     if material not in rules.ORIGIN_MATERIALS:
         raise InvalidInput("eligible scrap enters through a remelter's scrap intake, "
@@ -54,8 +58,36 @@ def record_production(db: Session, actor: Actor | None, data: ProductionCreate, 
         raise InvalidInput(f"facility {facility.public_id}: {refusal}", field="facility_id")
     common.require_certified(db, entity, data.occurred_on, what="put CoC material into the "
                              "chain", field="occurred_on")
+    period = common.period_of(common.settings_of(db, entity), data.occurred_on)
+    check_capacity(db, facility, period, data.kilograms, data.capacity_override_reason,
+                   "kilograms", material=material)
     return _credit_origin(db, actor, entity, facility, material, data.kilograms,
-                          data.occurred_on, "production", None, data.note)
+                          data.occurred_on, "production", None, data.note,
+                          data.capacity_override_reason)
+
+
+def check_capacity(db: Session, facility: Facility, period: rules.Period, adding_kg: int,
+                   override: str | None, field: str, *,
+                   transformation: rules.Transformation | None = None,
+                   material: CocMaterial | None = None) -> None:
+    """Refuse output beyond the facility's capacity for the activity it counts against,
+    prorated to the period, counting what is already recorded there in the period; the
+    secretariat's override (with its reason) lets it through."""
+    activities = facility.activities
+    activity = plausibility.output_activity(activities, transformation=transformation,
+                                     material=material)
+    annual = facility.capacities.get(activity) if activity else None
+    if activity is None or annual is None or override:
+        return
+    recorded = sum(kg for kind, made, step, kg in repo.facility_output(
+        db, facility.id, period.start, period.end)
+        if plausibility.output_activity(
+            activities, transformation=rules.Transformation(step) if step else None,
+            material=CocMaterial(made) if kind == "production" else None) == activity)
+    refusal = plausibility.capacity_refusal(f"{facility.name} ({facility.public_id})", activity,
+                                     annual, period, recorded, adding_kg)
+    if refusal:
+        raise Conflict(refusal, field=field)
 
 
 def record_scrap_intake(db: Session, actor: Actor | None, data: ScrapIntakeCreate, *,
@@ -78,7 +110,8 @@ def record_scrap_intake(db: Session, actor: Actor | None, data: ScrapIntakeCreat
 
 def _credit_origin(db: Session, actor: Actor, entity: Entity, facility: Facility,
                    material: CocMaterial, kilograms: int, day: date, kind: str,
-                   scrap_kind: str | None, note: str) -> OperationRead:
+                   scrap_kind: str | None, note: str,
+                   override: str | None = None) -> OperationRead:
     settings = common.settings_of(db, entity)
     period = common.period_of(settings, day)
     row = common.account(db, entity, material, period)
@@ -96,11 +129,14 @@ def _credit_origin(db: Session, actor: Actor, entity: Entity, facility: Facility
     operation = common.journal(
         db, actor, entity, kind, material=material.value, kilograms=kilograms,
         occurred_on=day, period=period, facility_id=facility.id, scrap_kind=scrap_kind,
-        note=note, composition={"in": origin},
+        note=note, composition={"in": origin}, capacity_override=override,
         legs=[Leg(None, f"origin:{facility.public_id}", -kilograms), Leg(row, None, kilograms)])
-    common.log(db, actor, f"{kind}.recorded", f"custody_operation:{operation.id}",
-               {"entity": entity.id, "facility": facility.public_id,
-                "material": material.value, "kilograms": kilograms, "on": day})
+    payload: dict[str, object] = {"entity": entity.id, "facility": facility.public_id,
+                                  "material": material.value, "kilograms": kilograms,
+                                  "on": day}
+    if override:
+        payload["capacity_override"] = override
+    common.log(db, actor, f"{kind}.recorded", f"custody_operation:{operation.id}", payload)
     return operation_read(db, operation)
 
 
@@ -128,11 +164,69 @@ def record_non_coc_input(db: Session, actor: Actor | None, data: NonCocInputCrea
     return operation_read(db, operation)
 
 
+def figures(data: TransformationCreate,
+            transformation: rules.Transformation) -> tuple[rules.Physical, Decimal]:
+    """The transformation's physical figures and the yield the journal records, from
+    either shape of the input (``TransformationCreate``); refusals name the field."""
+    given = {"total_input_kg": data.total_input_kg, "total_output_kg": data.total_output_kg,
+             "coc_input_kg": data.coc_input_kg}
+    older = {"input_kg": data.input_kg, "declared_yield": data.declared_yield}
+    if any(v is not None for v in given.values()):
+        mixed = next((name for name, v in older.items() if v is not None), None)
+        if mixed:
+            raise InvalidInput(f"give total_input_kg, total_output_kg and coc_input_kg, or "
+                               f"the older input_kg with declared_yield, not both ({mixed})",
+                               field=mixed)
+        missing = next((name for name, v in given.items() if v is None), None)
+        if missing:
+            raise InvalidInput(f"{missing} is required with the other figures of what "
+                               "physically happened (total_input_kg, total_output_kg, "
+                               "coc_input_kg)", field=missing)
+        total_in, total_out, coc_in = (int(v) for v in given.values())  # type: ignore[arg-type]
+        declared = None
+    else:
+        missing = next((name for name, v in older.items() if v is None), None)
+        if missing:
+            field = "total_input_kg" if data.input_kg is None else missing
+            raise InvalidInput(f"{field} is required: give total_input_kg, "
+                               "total_output_kg and coc_input_kg (or the older input_kg "
+                               "with declared_yield)", field=field)
+        assert data.input_kg is not None and data.declared_yield is not None
+        declared = data.declared_yield
+        try:
+            rules.check_yield(transformation, declared)
+        except YieldError as error:
+            raise _yield_refusal(error, transformation, "declared_yield") from error
+        total_in = coc_in = data.input_kg
+        total_out = rules.yield_output(data.input_kg, declared)
+        if total_out == 0:
+            raise InvalidInput(f"{data.input_kg} kg at {declared} kg/kg gives no whole "
+                               "kilogram of output", field="input_kg")
+    try:
+        found = rules.physical(total_in, total_out, coc_in, transformation)
+    except rules.FigureError as error:
+        raise InvalidInput(str(error), field=error.figure) from error
+    except YieldError as error:
+        raise _yield_refusal(error, transformation, "total_output_kg") from error
+    if found.coc_output == 0:
+        raise InvalidInput(f"{coc_in} kg of CoC input at {found.declared_yield} kg/kg gives "
+                           "no whole kilogram of CoC output", field="coc_input_kg")
+    return found, declared if declared is not None else found.declared_yield
+
+
+def _yield_refusal(error: YieldError, transformation: rules.Transformation,
+                   field: str) -> InvalidInput:
+    return InvalidInput(f"{error}; typical: {rules.typical_yield(transformation).label}",
+                        field=field)
+
+
 def record_transformation(db: Session, actor: Actor | None, data: TransformationCreate, *,
                           today: date | None = None) -> OperationRead:
-    """CoC input turned into CoC output at a declared yield within physics."""
-    actor = common.member(actor, "record a transformation")
-    entity = common.own_entity(db, actor, data.entity_id)
+    """A transformation as it physically happened: its CoC input leaves the balance and
+    the CoC input times the yield (total output / total input, within physics) arrives
+    as CoC output."""
+    actor, entity = common.recorder(db, actor, data.entity_id, data.capacity_override_reason,
+                                    "record a transformation")
     transformation = rules.Transformation(data.transformation)
     source_material = CocMaterial(data.source_material)
     target_material = transformation.output
@@ -140,16 +234,8 @@ def record_transformation(db: Session, actor: Actor | None, data: Transformation
         rules.check_transformation(transformation, source_material, target_material)
     except LedgerError as error:
         raise InvalidInput(str(error), field="source_material") from error
-    try:
-        rules.check_yield(transformation, data.declared_yield)
-    except YieldError as error:
-        raise InvalidInput(f"{error}; typical: "
-                           f"{rules.typical_yield(transformation).label}",
-                           field="declared_yield") from error
-    output = rules.yield_output(data.input_kg, data.declared_yield)
-    if output == 0:
-        raise InvalidInput(f"{data.input_kg} kg at {data.declared_yield} kg/kg gives no whole "
-                           "kilogram of output", field="input_kg")
+    found, declared = figures(data, transformation)
+    spent_field = "coc_input_kg" if data.input_kg is None else "input_kg"
     facility = _facility(db, actor, entity, data.facility_id)
     common.check_day(data.occurred_on, common.today_at(facility, today), "occurred_on")
     refusal = rules.activity_refusal(facility.activities, transformation=transformation)
@@ -157,17 +243,20 @@ def record_transformation(db: Session, actor: Actor | None, data: Transformation
         raise InvalidInput(f"facility {facility.public_id}: {refusal}", field="facility_id")
     settings = common.settings_of(db, entity)
     period = common.period_of(settings, data.occurred_on)
+    check_capacity(db, facility, period, found.total_output, data.capacity_override_reason,
+                   "total_output_kg" if data.input_kg is None else "input_kg",
+                   transformation=transformation)
     # Lock in a fixed order (material name) so two transformations never deadlock.
     materials = sorted({source_material, target_material})
     rows = {m: common.account(db, entity, m, period) for m in materials}
     source, target = rows[source_material], rows[target_material]
     try:
-        new_source, new_target = rules.transform(
-            common.balance(source), common.balance(target), transformation, data.input_kg,
-            data.declared_yield)
+        new_source, new_target = rules.transform_physical(
+            common.balance(source), common.balance(target), transformation, found)
     except LedgerError as error:
-        raise common.ledger_refusal(error, "input_kg") from error
-    taken, remaining = rules.take(common.pool(source), data.input_kg)
+        raise common.ledger_refusal(error, spent_field) from error
+    spent, output = found.coc_input, found.coc_output
+    taken, remaining = rules.take(common.pool(source), spent)
     produced = rules.through(rules.scale(taken, output), transformation,
                              facility.public_id, facility.country)
     if source is target:
@@ -176,18 +265,23 @@ def record_transformation(db: Session, actor: Actor | None, data: Transformation
         common.store(source, new_source, remaining)
         common.store(target, new_target, rules.add(common.pool(target), produced))
     process = f"process:{facility.public_id}"
+    override = data.capacity_override_reason
     operation = common.journal(
         db, actor, entity, "transformation", material=target_material.value,
         source_material=source_material.value, transformation=transformation.value,
-        facility_id=facility.id, input_kg=data.input_kg, kilograms=output,
-        declared_yield=data.declared_yield, occurred_on=data.occurred_on, period=period,
-        note=data.note, composition={"out": taken, "in": produced},
-        legs=[Leg(source, None, -data.input_kg),
-                              Leg(None, process, data.input_kg),
-                              Leg(None, process, -output), Leg(target, None, output)])
+        facility_id=facility.id, input_kg=spent, kilograms=output,
+        declared_yield=declared, occurred_on=data.occurred_on, period=period,
+        note=data.note, total_input_kg=found.total_input, total_output_kg=found.total_output,
+        capacity_override=override, composition={"out": taken, "in": produced},
+        legs=[Leg(source, None, -spent), Leg(None, process, spent),
+              Leg(None, process, -output), Leg(target, None, output)])
+    payload: dict[str, object] = {
+        "entity": entity.id, "facility": facility.public_id,
+        "transformation": transformation.value, "input_kg": spent, "output_kg": output,
+        "declared_yield": declared, "total_input_kg": found.total_input,
+        "total_output_kg": found.total_output, "on": data.occurred_on}
+    if override:
+        payload["capacity_override"] = override
     common.log(db, actor, "transformation.recorded", f"custody_operation:{operation.id}",
-               {"entity": entity.id, "facility": facility.public_id,
-                "transformation": transformation.value, "input_kg": data.input_kg,
-                "output_kg": output, "declared_yield": data.declared_yield,
-                "on": data.occurred_on})
+               payload)
     return operation_read(db, operation)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
+from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
@@ -25,6 +26,7 @@ from stewardship.custody.schemas import (
 )
 from stewardship.custody.service import common
 from stewardship.registry import repository as registry_repo
+from stewardship.registry.models import Facility
 
 KIND_LABELS = {"production": "Production", "scrap_intake": "Scrap intake",
                "non_coc_input": "Non-CoC input", "transformation": "Transformation",
@@ -44,7 +46,21 @@ def operation_reads(db: Session, ops: list[CustodyOperation]) -> list[OperationR
                                          if op.document_id is not None])
     reversals = repo.reversals_of(db, [op.id for op in ops
                                        if op.kind in rules.REVERSIBLE_KINDS])
-    return [OperationRead(
+    return [_operation_read(op, facilities, numbers, reversals) for op in ops]
+
+
+def _operation_read(op: CustodyOperation, facilities: dict[uuid.UUID, Facility],
+                    numbers: dict[uuid.UUID, str],
+                    reversals: dict[uuid.UUID, CustodyOperation]) -> OperationRead:
+    totals: tuple[int | None, int | None, Decimal | None] = (None, None, None)
+    if op.kind == "transformation":
+        # Rows from before totals were recorded took CoC input only.
+        total_in = op.total_input_kg if op.total_input_kg is not None else op.input_kg or 0
+        total_out = op.total_output_kg if op.total_output_kg is not None else op.kilograms
+        coc_in = op.input_kg or 0
+        totals = (total_in, total_out,
+                  rules.input_percentage(coc_in, max(total_in - coc_in, 0)))
+    return OperationRead(
         id=op.id, entity_id=op.entity_id, kind=op.kind, material=op.material,
         source_material=op.source_material, transformation=op.transformation,
         facility_id=facilities[op.facility_id].public_id if op.facility_id else None,
@@ -55,8 +71,9 @@ def operation_reads(db: Session, ops: list[CustodyOperation]) -> list[OperationR
         document=numbers.get(op.document_id) if op.document_id else None, note=op.note,
         recorded_at=op.recorded_at, reverses=op.reverses_id,
         reversed_by=reversals[op.id].id if op.id in reversals else None,
-        reversible=rules.reversal_refusal(op.kind) is None and op.id not in reversals)
-        for op in ops]
+        reversible=rules.reversal_refusal(op.kind) is None and op.id not in reversals,
+        total_input_kg=totals[0], total_output_kg=totals[1],
+        coc_input_percent=totals[2], capacity_override=op.capacity_override)
 
 
 def operation_read(db: Session, op: CustodyOperation) -> OperationRead:

@@ -53,6 +53,8 @@ FIELD_NAMES = {
     "kilograms": "the kilograms", "occurred_on": "the date", "scrap_kind": "the kind of scrap",
     "transformation": "the transformation", "source_material": "the input material",
     "input_kg": "the input", "declared_yield": "the declared yield", "reason": "the reason",
+    "total_input_kg": "the total input", "total_output_kg": "the total output",
+    "coc_input_kg": "the CoC input",
     "received_on": "the date of receipt", "period_months": "the period length",
     "carry_over_cap": "the carry-over cap", "carry_over_expiry": "the carry-over expiry",
 }

@@ -1,6 +1,6 @@
 """What a member records in its accounts other than by document (production at an origin,
-eligible scrap at a remelter, non-CoC input, a transformation at a declared yield shown
-beside the typical one) and the journal where every movement is listed."""
+eligible scrap at a remelter, non-CoC input, a transformation as it physically happened,
+its yield shown beside the typical one) and the journal where every movement is listed."""
 
 from __future__ import annotations
 
@@ -80,11 +80,12 @@ KINDS: dict[str, RecordKind] = {
         ("material", "kilograms", "occurred_on", "note")),
     "transformation": RecordKind(
         "Record a transformation",
-        "CoC input turned into CoC output at the yield you declare (kg out per kg in). "
-        "The physical maximum is enforced; the typical yield is shown for comparison.",
+        "What went in and came out, as it physically happened: the total input, the total "
+        "output and the CoC part of the input. The yield (output per kg of input) is held "
+        "to the physical maximum; the CoC input times that yield becomes CoC output.",
         TransformationCreate, inputs.record_transformation,
-        ("facility_id", "transformation", "source_material", "input_kg", "declared_yield",
-         "occurred_on", "note")),
+        ("facility_id", "transformation", "source_material", "total_input_kg",
+         "total_output_kg", "coc_input_kg", "occurred_on", "note")),
 }
 Kind = Annotated[str, Path(pattern="^(" + "|".join(KINDS) + ")$")]
 OPERATION_KINDS = list(reads.KIND_LABELS.items())
@@ -101,9 +102,11 @@ def _done(op: OperationRead) -> str:
         return (f"{op.kilograms:,} kg of non-CoC {label} input is recorded; it counts for "
                 "the CoC input percentage only.")
     source = MATERIAL_LABELS.get(op.source_material or "", op.source_material)
-    return (f"The {op.transformation} is recorded: {op.input_kg or 0:,} kg of {source} "
-            f"became {op.kilograms:,} kg of {label} at {op.declared_yield} kg/kg "
-            f"(typical: {op.typical_yield}).")
+    return (f"The {op.transformation} is recorded: {op.total_input_kg or 0:,} kg of {source} "
+            f"became {op.total_output_kg or 0:,} kg of {label} at "
+            f"{(op.declared_yield or 0).normalize():f} kg/kg (typical: {op.typical_yield}); "
+            f"the CoC input of {op.input_kg or 0:,} kg ({op.coc_input_percent}%) gives "
+            f"{op.kilograms:,} kg of CoC {label}.")
 
 
 def _typical(transformation: str) -> str:
@@ -145,16 +148,19 @@ def record_form(request: Request, db: DbSession, actor: OptionalActor, kind: Kin
 def record(request: Request, db: DbSession, actor: OptionalActor, kind: Kind,
            entity_id: Short = "", facility_id: Short = "", material: Short = "",
            scrap_kind: Short = "", kilograms: Short = "", occurred_on: Short = "",
-           transformation: Short = "", source_material: Short = "", input_kg: Short = "",
-           declared_yield: Short = "", note: LongText = "") -> Response:
+           transformation: Short = "", source_material: Short = "",
+           total_input_kg: Short = "", total_output_kg: Short = "", coc_input_kg: Short = "",
+           note: LongText = "") -> Response:
     actor = require(actor, action="record custody movements")
     spec = KINDS[kind]
     given = {"facility_id": facility_id.strip().upper(), "material": material,
              "scrap_kind": scrap_kind, "kilograms": kilograms.strip().replace(",", ""),
              "occurred_on": occurred_on.strip(), "transformation": transformation,
              "source_material": source_material,
-             "input_kg": input_kg.strip().replace(",", ""),
-             "declared_yield": declared_yield.strip().replace(",", "."), "note": note.strip()}
+             **{name: raw.strip().replace(",", "").replace(" ", "") for name, raw in (
+                 ("total_input_kg", total_input_kg), ("total_output_kg", total_output_kg),
+                 ("coc_input_kg", coc_input_kg))},
+             "note": note.strip()}
     values = {name: given[name] for name in spec.fields}
     try:
         data = validate(spec.model, {**values, "entity_id": entity_id})

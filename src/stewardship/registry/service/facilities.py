@@ -26,6 +26,7 @@ from stewardship.registry.rules import (
     parse_facility_id,
 )
 from stewardship.registry.schemas import (
+    CapacityUpdate,
     DuplicateCheck,
     DuplicateRead,
     EntityRead,
@@ -49,6 +50,7 @@ def to_read(facility: Facility, requested_id: str | None = None,
         latitude=facility.latitude, longitude=facility.longitude,
         activities=facility.activities,  # type: ignore[arg-type]
         annual_capacity_t=facility.annual_capacity_t, time_zone=facility.time_zone,
+        capacities=facility.capacities,
         status=facility.status,
         organization=OrganizationRef(slug=facility.organization.slug,
                                      name=facility.organization.name),
@@ -227,6 +229,33 @@ def today_where(db: Session, organization_id: uuid.UUID,
     zone, country = repo.main_zone(db, organization_id, entity_id)
     name = zone or (timezones.default_zone(country) if country else timezones.FALLBACK)
     return clock.today_in(timezones.zone(name))
+
+
+def set_capacities(db: Session, actor: Actor | None, raw_id: str,
+                   data: CapacityUpdate) -> FacilityRead:
+    """Set the annual capacity (kg) of activities of a facility: the secretariat, or a
+    member admin of the owning organisation."""
+    actor = require(actor, Role.SECRETARIAT, Role.MEMBER_ADMIN,
+                    action="set facility capacities")
+    facility, public_id = resolve(db, actor, raw_id)
+    if not (actor.is_secretariat() or actor.is_admin_of(facility.organization_id)):
+        raise Forbidden("only the owning organisation's admins and the secretariat set a "
+                        "facility's capacities")
+    if facility.status != "active" or facility.public_id != public_id:
+        raise Conflict(f"facility {public_id} is merged into {facility.public_id}: set the "
+                       "capacities there", field="facility_id")
+    rows = {row.activity: row for row in facility.activity_rows}
+    for activity, kg in data.capacities.items():
+        if activity.value not in rows:
+            raise InvalidInput(f"{facility.name} does not carry out {activity.value} "
+                               f"(its activities: {', '.join(rows)})",
+                               field=f"capacities.{activity.value}")
+        rows[activity.value].annual_capacity_kg = kg
+    db.flush()
+    eventlog.append(db, actor, "registry.facility.capacities_set",
+                    f"facility:{facility.public_id}",
+                    {"capacities": {a.value: kg for a, kg in data.capacities.items()}})
+    return to_read(facility)
 
 
 def merge(db: Session, actor: Actor | None, source_raw: str, into_raw: str) -> FacilityRead:

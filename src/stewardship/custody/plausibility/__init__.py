@@ -1,0 +1,1 @@
+"""What is physically plausible in the custody books."""
