@@ -34,7 +34,7 @@ from tests.today import TODAY
 
 CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
 ALL = PageParams(1, 100)
-BASE = "http://127.0.0.1:8000"
+BASE = "http://testserver"  # no public base URL configured: the request's own address
 
 
 def text(response: Response) -> str:

@@ -88,6 +88,15 @@ _BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 _FORM_TYPES = {"multipart/form-data", "application/x-www-form-urlencoded"}
 
 
+def refused_with_report(description: str, report_schema: str) -> dict[str, Any]:
+    """A 422 of an all-or-nothing import: the platform's error, which names each refused
+    row, and beside it `report`, the whole row-by-row report (schema `report_schema`)."""
+    return {"description": description, "content": {JSON: {"schema": {
+        "type": "object", "required": ["error"], "additionalProperties": False,
+        "properties": {"error": {"$ref": "#/components/schemas/Error/properties/error"},
+                       "report": {"$ref": f"#/components/schemas/{report_schema}"}}}}}}
+
+
 def _calls(dependant: Dependant) -> Iterator[Callable[..., Any]]:
     for sub in dependant.dependencies:
         if sub.call is not None:

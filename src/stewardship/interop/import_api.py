@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 
+from stewardship.core.openapi import refused_with_report
 from stewardship.core.uploads import read_text_upload
 from stewardship.core.web import CurrentActor, DbSession
 from stewardship.interop import csv_import
@@ -30,14 +31,9 @@ REQUEST_BODY: dict[str, Any] = {
     },
 }
 REFUSED: dict[int | str, dict[str, Any]] = {
-    422: {"description": "Rows are refused (nothing stored): the error names each row and "
-                         "column, and `report` holds the whole row-by-row report; or the "
-                         "file itself is malformed",
-          "content": {"application/json": {"schema": {
-              "type": "object", "required": ["error"], "additionalProperties": False,
-              "properties": {
-                  "error": {"$ref": "#/components/schemas/Error/properties/error"},
-                  "report": {"$ref": "#/components/schemas/ImportReport"}}}}}},
+    422: refused_with_report("Rows are refused (nothing stored): the error names each row "
+                             "and column, and `report` holds the whole row-by-row report; "
+                             "or the file itself is malformed", "ImportReport"),
     413: {"description": f"The file is larger than {MAX_BYTES:,} bytes or has more than "
                          f"{csv_import.MAX_ROWS:,} rows"},
 }

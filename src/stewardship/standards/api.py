@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request, status
 from fastapi.responses import PlainTextResponse
 
-from stewardship.core.openapi import RATE_LIMITED
+from stewardship.core.openapi import RATE_LIMITED, refused_with_report
 from stewardship.core.params import MAX_VERSION, VersionNumber
 from stewardship.core.uploads import csv_request_body, read_text_upload
 from stewardship.core.web import CurrentActor, DbSession, OptionalActor, settings_of
@@ -239,9 +239,9 @@ SEATING_BODY = csv_request_body(
     "n.tjapaltjarri@ipaf.example,Nora Tjapaltjarri,indigenous_peoples,Nominated by the "
     "Indigenous Peoples Advisory Forum,2027-01-01,2028-12-31\n")
 SEATING_REFUSED: dict[int | str, dict[str, Any]] = {
-    422: {"description": "Rows are refused (nobody seated): the error names each row and "
-                         "column, and `report` holds the whole row-by-row report; or the "
-                         "file itself is malformed"},
+    422: refused_with_report("Rows are refused (nobody seated): the error names each row "
+                             "and column, and `report` holds the whole row-by-row report; "
+                             "or the file itself is malformed", "SeatingReport"),
     413: {"description": f"The file is larger than {MAX_SEATING_BYTES:,} bytes"},
 }
 
