@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 from datetime import date
+from decimal import Decimal
 
 import pytest
 from hypothesis import given
@@ -45,7 +46,7 @@ from stewardship.assurance.rules import (
     scope_ratings,
     sniff_evidence,
 )
-from stewardship.standards.rules import Criterion, diff_criteria
+from stewardship.standards.rules import Criterion, Threshold, diff_criteria
 
 AUDIT_END = date(2026, 3, 31)
 DECIDED = date(2026, 5, 29)
@@ -453,3 +454,29 @@ def test_a_renumbered_and_reworded_criterion_is_answered_again() -> None:
     assert plan.carried == {"7.1": "7.2"}
     assert plan.redo == {"4.1": "added", "4.2": "reworded", "6.4": "reworded"}
     assert plan.dropped == []
+
+
+# --- exact values and boundaries (each kills a surviving mutant) --------------------------
+
+
+def test_a_certificate_counts_from_its_first_day() -> None:
+    start, end = date(2026, 1, 1), date(2028, 12, 31)
+    assert is_current(CertificateStatus.ACTIVE, start, end, start)
+
+
+def test_missing_ratings_in_numeric_order_and_for_a_facility_with_no_ratings() -> None:
+    rated = {"A": {"1.9": Rating.CONFORMANCE}}
+    assert missing_ratings(["1.10", "1.9", "2.1"], ["C", "A"], rated) == [
+        ("A", "1.10"), ("A", "2.1"), ("C", "1.9"), ("C", "1.10"), ("C", "2.1")]
+
+
+def test_carry_over_names_changed_thresholds_and_reads_past_a_removed_criterion() -> None:
+    low = (Threshold("k", Decimal("1"), "t"),)
+    high = (Threshold("k", Decimal("2"), "t"),)
+    old = [_c("1.1", "Gone"), _c("1.2", "Kept"), _c("1.3", "Limit", thresholds=low),
+           _c("1.10", "Also gone")]
+    new = [_c("1.2", "Kept"), _c("1.3", "Limit", thresholds=high)]
+    plan = carry_over(["1.10", "1.1", "1.2", "1.3"], diff_criteria(old, new))
+    assert plan.dropped == ["1.1", "1.10"]
+    assert plan.carried == {"1.2": "1.2"}
+    assert plan.redo == {"1.3": "thresholds changed"}

@@ -880,3 +880,18 @@ def test_an_empty_pool_has_no_route_share() -> None:
 def test_every_material_has_its_label() -> None:
     assert [m.label for m in CocMaterial] == ["ASI bauxite", "ASI alumina", "ASI aluminium",
                                               "Eligible scrap"]
+
+
+# --- whole messages and boundaries (each kills a surviving mutant) ------------------------
+
+
+def test_a_non_coc_input_refusal_names_it() -> None:
+    with pytest.raises(LedgerError) as refused:
+        record_non_coc(open_balance(AL, YEAR), 0)
+    assert str(refused.value) == "non-CoC input must be positive, got 0 kg"
+
+
+def test_attribute_per_kg_of_an_empty_pool_is_none_and_of_one_kilogram_its_sum() -> None:
+    assert attribute_per_kg(Pool({}, {"co2e": Decimal("0")}), "co2e") is None
+    one = pool_of(SMELTER, 1, {"co2e": Decimal("4.5")})
+    assert attribute_per_kg(one, "co2e") == Decimal("4.5")
