@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from stewardship.assurance.rules import (
     AUDIT_TRANSITIONS,
     CERTIFICATE_TRANSITIONS,
+    AssurancePolicy,
     AuditStatus,
     AuditType,
     CertificateStatus,
@@ -480,3 +481,21 @@ def test_carry_over_names_changed_thresholds_and_reads_past_a_removed_criterion(
     assert plan.dropped == ["1.1", "1.10"]
     assert plan.carried == {"1.2": "1.2"}
     assert plan.redo == {"1.3": "thresholds changed"}
+
+
+def test_claim_refusals_in_full_words() -> None:
+    assert claim_refusal(ClaimKind.ON_PRODUCT, False, True) == (
+        "a claim needs a current Performance Standard certificate")
+    assert claim_refusal(ClaimKind.ON_PRODUCT, True, False) == (
+        "an on-product claim also needs a current Chain of Custody certificate")
+
+
+def test_the_plan_notice_follows_the_policy_in_force() -> None:
+    policy = AssurancePolicy(plan_notice_days=14, plan_notice_activities=frozenset({"casthouse"}))
+    # Under the policy, casthouse needs notice and smelting does not.
+    assert may_start(AuditType.CERTIFICATION, ["smelting"], None, START, policy) is None
+    assert may_start(AuditType.CERTIFICATION, ["casthouse"], date(2026, 6, 1), START,
+                     policy) is None
+    assert may_start(AuditType.CERTIFICATION, ["casthouse"], date(2026, 6, 2), START,
+                     policy) == ("the audit plan reached the secretariat on 2026-06-02, "
+                                 "after 2026-06-01; move the start date")

@@ -756,7 +756,8 @@ class Ledger(RuleBasedStateMachine):
         assert conservation_breaks([*self.history, *current], self.records) == []
 
 
-Ledger.TestCase.settings = settings(max_examples=100, stateful_step_count=30, deadline=None)
+# 100 examples (Hypothesis's default) in a normal run, fewer under mutmut (tests/conftest.py).
+Ledger.TestCase.settings = settings(stateful_step_count=30, deadline=None)
 test_the_ledger_agrees_with_independent_books = Ledger.TestCase
 
 
@@ -895,3 +896,36 @@ def test_attribute_per_kg_of_an_empty_pool_is_none_and_of_one_kilogram_its_sum()
     assert attribute_per_kg(Pool({}, {"co2e": Decimal("0")}), "co2e") is None
     one = pool_of(SMELTER, 1, {"co2e": Decimal("4.5")})
     assert attribute_per_kg(one, "co2e") == Decimal("4.5")
+
+
+def test_quantity_refusals_name_the_quantity() -> None:
+    balance = produce(open_balance(AL, YEAR), 100)
+    for call, what in ((lambda: cancel(balance, 0), "cancelled CoC quantity"),
+                       (lambda: receive(balance, 0), "received CoC quantity"),
+                       (lambda: pool_of(SMELTER, 0), "pool mass")):
+        with pytest.raises(LedgerError) as refused:
+            call()
+        assert str(refused.value) == f"{what} must be positive, got 0 kg"
+    with pytest.raises(LedgerError) as refused:
+        scale(Pool(), 5)
+    assert str(refused.value) == "cannot scale an empty pool"
+
+
+@pytest.mark.parametrize(("coc_in", "non_coc_in", "message"), [
+    (True, 1, "CoC input is a non-negative whole number of kg, not True"),
+    (1.5, 1, "CoC input is a non-negative whole number of kg, not 1.5"),
+    (-1, 1, "CoC input is a non-negative whole number of kg, not -1"),
+    (1, False, "non-CoC input is a non-negative whole number of kg, not False"),
+    (1, 2.0, "non-CoC input is a non-negative whole number of kg, not 2.0"),
+])
+def test_input_percentage_refusals_in_full_words(coc_in: object, non_coc_in: object,
+                                                 message: str) -> None:
+    with pytest.raises(ValueError) as refused:
+        input_percentage(coc_in, non_coc_in)  # type: ignore[arg-type]
+    assert str(refused.value) == message
+
+
+def test_route_share_rounds_down_not_to_nearest() -> None:
+    pool = Pool({SMELTER: 2, REMELTER: 1})
+    assert route_share(pool, Route.PRIMARY) == Decimal("66.66")
+    assert route_share(pool, Route.RECYCLED) == Decimal("33.33")
