@@ -362,3 +362,52 @@ def test_sanction_refusals_in_full_words() -> None:
                               Sanction.TERMINATE_MEMBERSHIP], SubjectKind.SECRETARIAT) == (
         "suspend_membership, terminate_membership cannot fall on a complaint about "
         "the secretariat")
+
+
+def test_appeal_refusals_in_full_words_and_by_the_schedule_in_force() -> None:
+    decided = date(2026, 5, 1)
+    assert appeal_problem(S.MEDIATION, decided, decided, already_appealed=False) == (
+        "only a decision (resolved or out of scope) can be appealed")
+    assert appeal_problem(S.RESOLVED, decided, decided, already_appealed=True) == (
+        "this case has been appealed once already; an appeal decision is final")
+    short = DueSchedule(appeal_window=10)
+    assert appeal_problem(S.RESOLVED, decided, date(2026, 5, 11), already_appealed=False,
+                          schedule=short) == "the appeal window closed on 2026-05-10"
+
+
+def test_a_refused_file_keeps_its_safe_name_and_the_size_is_grouped_by_spaces() -> None:
+    empty = check_attachment(AttachmentUpload("a/nothing.txt", b""))
+    assert (empty.filename, empty.reason) == ("nothing.txt", "the file nothing.txt is empty")
+    big = check_attachment(AttachmentUpload("scan.pdf", PDF + b"0" * 2000), max_bytes=1234)
+    assert (big.filename, big.reason) == ("scan.pdf",
+                                          "the file scan.pdf is larger than 1 234 bytes")
+    exe = check_attachment(AttachmentUpload("report.pdf", EXE))
+    assert (exe.filename, exe.reason) == (
+        "report.pdf", "the file report.pdf is not a PDF, PNG, JPEG or plain-text file")
+
+
+@pytest.mark.parametrize(("raw", "kind", "expected"), [
+    ("report.v2.pdf", "application/pdf", "report.v2.pdf"),   # only the last extension goes
+    ("X-ray_.png", "image/png", "X-ray.png"),                # the stem loses a trailing _
+    ("X-ray", None, "X-ray"),
+])
+def test_safe_filenames_keep_inner_dots_and_capitals(raw: str, kind: str | None,
+                                                      expected: str) -> None:
+    assert safe_filename(raw, kind) == expected
+
+
+def test_a_name_without_a_type_is_cut_to_100_characters() -> None:
+    assert safe_filename("a" * 300) == "a" * 100
+
+
+def test_schedule_override_refusals_in_full_words_and_one_day_is_enough() -> None:
+    assert DueSchedule().with_overrides({"received": 1}).received == 1
+    with pytest.raises(ValueError) as refused:
+        DueSchedule().with_overrides({"zeta": 3, "alpha": 3})
+    assert str(refused.value) == (
+        "unknown complaint due-date names: alpha, zeta; known: accepted, appeal_decision, "
+        "appeal_window, close, investigation, mediation, panel, received")
+    with pytest.raises(ValueError) as refused:
+        DueSchedule().with_overrides({"panel": 0, "close": -2})
+    assert str(refused.value) == (
+        "complaint due days must be whole numbers of at least 1: close, panel")
