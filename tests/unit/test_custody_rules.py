@@ -5,7 +5,7 @@ provenance pool and the conservation check; with property tests of the invariant
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from dataclasses import field as dc_field
 from datetime import date
 from decimal import Decimal
@@ -929,3 +929,29 @@ def test_route_share_rounds_down_not_to_nearest() -> None:
     pool = Pool({SMELTER: 2, REMELTER: 1})
     assert route_share(pool, Route.PRIMARY) == Decimal("66.66")
     assert route_share(pool, Route.RECYCLED) == Decimal("33.33")
+
+
+def test_closing_carries_everything_that_came_in_this_period() -> None:
+    balance = Balance(AL, YEAR, produced=100, received=50, transformed_in=30)
+    assert close_period(balance).carried == (180,)
+    assert close_period(replace(balance, issued=20)).carried == (160,)
+
+
+def test_account_totals_add_signed_rows() -> None:
+    rows = [*pair(Movement("a", "b", 30, "c1")), *pair(Movement("a", "b", 12, "c2")),
+            *pair(Movement("b", "c", 5, "c3"))]
+    assert account_totals(rows) == {"a": -42, "b": 37, "c": 5}
+    assert pair(Movement("a", "b", 30, "c1"))[1] == ("b", 30, "c1")
+
+
+def test_adding_pools_sums_attributes_from_zero() -> None:
+    a = pool_of(SMELTER, 10, {"co2e": Decimal("2")})
+    b = pool_of(REMELTER, 30, {"co2e": Decimal("0.5"), "water": Decimal("1")})
+    total = add(a, b)
+    assert dict(total.attributes) == {"co2e": Decimal("35.0"), "water": Decimal("30")}
+    assert add(Pool(), b).attributes == b.attributes
+
+
+def test_shares_round_down_not_to_nearest() -> None:
+    assert shares(Pool({SMELTER: 2, REMELTER: 1})) == {SMELTER: Decimal("66.66"),
+                                                       REMELTER: Decimal("33.33")}
