@@ -20,6 +20,7 @@ from stewardship.assurance.rules import (
     AuditType,
     CertificateStatus,
     ClaimKind,
+    EvidenceVerdict,
     Maturity,
     Outcome,
     Rating,
@@ -499,3 +500,36 @@ def test_the_plan_notice_follows_the_policy_in_force() -> None:
     assert may_start(AuditType.CERTIFICATION, ["casthouse"], date(2026, 6, 2), START,
                      policy) == ("the audit plan reached the secretariat on 2026-06-02, "
                                  "after 2026-06-01; move the start date")
+
+
+def test_evidence_verdicts_keep_the_safe_name_and_say_why_in_full_words() -> None:
+    assert check_evidence("a/big.pdf", "application/pdf", PDF + bytes(2000), 1234) == (
+        EvidenceVerdict("big.pdf", None, "big.pdf is larger than the limit of 1 234 bytes",
+                        too_large=True))
+    assert check_evidence("a/none.pdf", "application/pdf", b"", 100) == (
+        EvidenceVerdict("none.pdf", None, "none.pdf is empty"))
+    assert check_evidence("a/x.bin", "application/pdf", b"\x00\x01\x02", 100) == (
+        EvidenceVerdict("x.bin", None, "x.bin is not a PDF, PNG, JPEG, UTF-8 text or CSV file"))
+    assert check_evidence("a/r.pdf", None, PDF, 100) == EvidenceVerdict(
+        "r.pdf", None, "r.pdf is declared as 'nothing'; "
+        "evidence must be PDF, PNG, JPEG, plain text or CSV")
+    assert check_evidence("a/r.pdf", "Application/PDF; x=1; y=2", PDF, 100) == (
+        EvidenceVerdict("r.pdf", "application/pdf"))
+    assert check_evidence("a/r.png", "image/png", PDF, 100) == EvidenceVerdict(
+        "r.png", None, "r.png is declared as PNG (image/png) but its content is PDF")
+    # Plain text may be a CSV; a CSV declared as plain text passes, not the other way round.
+    assert check_evidence("a/t.csv", "text/csv", b"just words\n", 100).problem == (
+        "t.csv is declared as CSV (text/csv) but its content is plain text")
+    assert check_evidence("a/r.txt", "text/plain", PDF, 100).problem == (
+        "r.txt is declared as plain text (text/plain) but its content is PDF")
+
+
+@pytest.mark.parametrize(("raw", "safe"), [
+    ("", "evidence"),
+    ("C:\\a\\b/..hidden..", "hidden"),
+    ("my report X.pdf", "my report X.pdf"),
+    ("bad\x7fname\x1f.pdf", "badname.pdf"),
+    ("X-ray.pdf", "X-ray.pdf"),
+])
+def test_evidence_file_names(raw: str, safe: str) -> None:
+    assert safe_filename(raw) == safe
