@@ -900,9 +900,11 @@ def test_attribute_per_kg_of_an_empty_pool_is_none_and_of_one_kilogram_its_sum()
 
 def test_quantity_refusals_name_the_quantity() -> None:
     balance = produce(open_balance(AL, YEAR), 100)
-    for call, what in ((lambda: cancel(balance, 0), "cancelled CoC quantity"),
-                       (lambda: receive(balance, 0), "received CoC quantity"),
-                       (lambda: pool_of(SMELTER, 0), "pool mass")):
+    calls: list[tuple[Callable[[], object], str]] = [
+        (lambda: cancel(balance, 0), "cancelled CoC quantity"),
+        (lambda: receive(balance, 0), "received CoC quantity"),
+        (lambda: pool_of(SMELTER, 0), "pool mass")]
+    for call, what in calls:
         with pytest.raises(LedgerError) as refused:
             call()
         assert str(refused.value) == f"{what} must be positive, got 0 kg"
@@ -921,7 +923,7 @@ def test_quantity_refusals_name_the_quantity() -> None:
 def test_input_percentage_refusals_in_full_words(coc_in: object, non_coc_in: object,
                                                  message: str) -> None:
     with pytest.raises(ValueError) as refused:
-        input_percentage(coc_in, non_coc_in)  # type: ignore[arg-type]
+        input_percentage(coc_in, non_coc_in)
     assert str(refused.value) == message
 
 
