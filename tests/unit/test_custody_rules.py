@@ -957,3 +957,13 @@ def test_adding_pools_sums_attributes_from_zero() -> None:
 def test_shares_round_down_not_to_nearest() -> None:
     assert shares(Pool({SMELTER: 2, REMELTER: 1})) == {SMELTER: Decimal("66.66"),
                                                        REMELTER: Decimal("33.33")}
+
+
+def test_take_splits_attribute_sums_by_mass_and_names_a_bad_quantity() -> None:
+    pool = pool_of(SMELTER, 40, {"co2e": Decimal("2")})   # 80 in all
+    taken, remaining = take(pool, 10)
+    assert (taken.attributes["co2e"], remaining.attributes["co2e"]) == (Decimal("20"),
+                                                                        Decimal("60"))
+    with pytest.raises(LedgerError) as refused:
+        take(pool, 0)
+    assert str(refused.value) == "kilograms taken must be positive, got 0 kg"
