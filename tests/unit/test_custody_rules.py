@@ -967,3 +967,34 @@ def test_take_splits_attribute_sums_by_mass_and_names_a_bad_quantity() -> None:
     with pytest.raises(LedgerError) as refused:
         take(pool, 0)
     assert str(refused.value) == "kilograms taken must be positive, got 0 kg"
+
+
+def test_custody_refusals_in_full_words() -> None:
+    balance = produce(open_balance(AL, YEAR), 100)
+    cases: list[tuple[Callable[[], object], str]] = [
+        (lambda: issue(balance, 101, 101),
+         f"CoC quantity of 101 kg of asi_aluminium exceeds the available balance of 100 kg "
+         f"in {YEAR.label}"),
+        (lambda: produce(open_balance(SCRAP, YEAR), 5),
+         "eligible_scrap is not produced at an origin; eligible scrap enters through a "
+         "remelter's intake"),
+        (lambda: Balance(AL, YEAR, produced=True),
+         "balance counters are non-negative whole kilograms"),
+        (lambda: CarryOverRule(expiry_periods=0),
+         "carried-over balance expires after at least one period, not 0"),
+        (lambda: Movement("a", "b", 0, "c1"), "a movement must be positive, got 0 kg"),
+        (lambda: Movement("a", "b", 5, ""), "a movement needs a correlation id"),
+        (lambda: check_transformation(Transformation.REMELTING, BAUXITE, AL),
+         "remelting takes asi_aluminium, eligible_scrap as input, not asi_bauxite"),
+    ]
+    for call, message in cases:
+        with pytest.raises((LedgerError, ValueError)) as refused:
+            call()
+        assert str(refused.value) == message
+
+
+def test_a_spent_oldest_lot_leaves_no_empty_period_behind() -> None:
+    # 50 kg carried in, 100 produced, 50 issued: the carried 50 are spent first, and the
+    # two-period rule keeps only this period's 100 (no trailing zero for the spent lot).
+    balance = Balance(AL, YEAR, carried=(50,), produced=100, issued=50)
+    assert close_period(balance, CarryOverRule(expiry_periods=2)).carried == (100,)
