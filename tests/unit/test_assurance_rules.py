@@ -533,3 +533,9 @@ def test_evidence_verdicts_keep_the_safe_name_and_say_why_in_full_words() -> Non
 ])
 def test_evidence_file_names(raw: str, safe: str) -> None:
     assert safe_filename(raw) == safe
+
+
+def test_dropped_criteria_are_listed_in_numeric_order() -> None:
+    old = [_c("1.10", "Ten"), _c("1.9", "Nine"), _c("2.1", "Kept")]
+    plan = carry_over(["1.10", "1.9", "2.1"], diff_criteria(old, [_c("2.1", "Kept")]))
+    assert plan.dropped == ["1.9", "1.10"]
