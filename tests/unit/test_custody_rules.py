@@ -36,6 +36,8 @@ from stewardship.custody.rules import (
     Transformation,
     TransformRecord,
     YieldError,
+    YieldLimit,
+    YieldPolicy,
     account_totals,
     activity_refusal,
     add,
@@ -998,3 +1000,28 @@ def test_a_spent_oldest_lot_leaves_no_empty_period_behind() -> None:
     # two-period rule keeps only this period's 100 (no trailing zero for the spent lot).
     balance = Balance(AL, YEAR, carried=(50,), produced=100, issued=50)
     assert close_period(balance, CarryOverRule(expiry_periods=2)).carried == (100,)
+
+
+def test_closing_strips_only_the_spent_oldest_period() -> None:
+    # Three periods kept: 50 kg from two periods back, 30 from the last, 100 produced now;
+    # the 50 issued spend the oldest lot, which leaves (100, 30), not (100,).
+    balance = Balance(AL, YEAR, carried=(30, 50), produced=100, issued=50)
+    assert close_period(balance, CarryOverRule(expiry_periods=3)).carried == (100, 30)
+
+
+def test_a_pool_part_must_be_whole_kilograms_not_a_boolean() -> None:
+    with pytest.raises(LedgerError) as refused:
+        Pool({SMELTER: True})
+    assert str(refused.value) == f"pool part {SMELTER} must be positive whole kg, not True"
+
+
+def test_transform_applies_the_policy_in_force_and_names_its_input() -> None:
+    strict = YieldPolicy(limits={**YieldPolicy().limits,
+                                 Transformation.CASTING: YieldLimit(Decimal("0.9"), "a test cap")})
+    source = produce(open_balance(AL, YEAR), 100)
+    with pytest.raises(YieldError):
+        transform(source, source, Transformation.CASTING, 50, Decimal("0.95"), strict)
+    with pytest.raises(LedgerError) as refused:
+        transform(source, source, Transformation.CASTING, 150, Decimal("0.95"))
+    assert str(refused.value) == (f"casting input of 150 kg of asi_aluminium exceeds the "
+                                  f"available balance of 100 kg in {YEAR.label}")
