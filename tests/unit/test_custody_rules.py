@@ -1025,3 +1025,28 @@ def test_transform_applies_the_policy_in_force_and_names_its_input() -> None:
         transform(source, source, Transformation.CASTING, 150, Decimal("0.95"))
     assert str(refused.value) == (f"casting input of 150 kg of asi_aluminium exceeds the "
                                   f"available balance of 100 kg in {YEAR.label}")
+
+
+def test_network_receipts_add_up_across_recipients_and_periods_in_order() -> None:
+    later = next_period(YEAR)
+    books = [("I", Balance(AL, YEAR, produced=100, issued=100)),
+             ("R1", Balance(AL, YEAR, received=60)), ("R2", Balance(AL, YEAR, received=50)),
+             ("R3", Balance(AL, later, received=5)),
+             ("J", Balance(ALUMINA, later, produced=10, issued=10)),
+             ("R4", Balance(ALUMINA, later, received=11))]
+    # Receipts add up over recipients and, per material, over the periods up to each one;
+    # the breaks come period by period, materials in order within a period.
+    assert conservation_breaks(books) == [
+        f"network, asi_aluminium, up to {YEAR.label}: received 110 kg exceeds issued 100 kg",
+        f"network, asi_alumina, up to {later.label}: received 11 kg exceeds issued 10 kg",
+        f"network, asi_aluminium, up to {later.label}: received 115 kg exceeds issued 100 kg"]
+
+
+def test_every_transformation_is_checked_under_the_policy_in_force() -> None:
+    strict = YieldPolicy(limits={**YieldPolicy().limits,
+                                 Transformation.CASTING: YieldLimit(Decimal("0.9"), "a test cap")})
+    records = [TransformRecord("A", YEAR, Transformation.CASTING, 100, 95, Decimal("0.95")),
+               TransformRecord("B", YEAR, Transformation.CASTING, 100, 95, Decimal("0.95"))]
+    assert conservation_breaks([], records) == []
+    assert [b.split(":")[0] for b in conservation_breaks([], records, strict)] == [
+        f"A, casting, {YEAR.label}", f"B, casting, {YEAR.label}"]
