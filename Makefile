@@ -65,8 +65,12 @@ coverage: $(STAMP) browser-deps
 # Mutation testing of every context's rules.py against the unit tests of those rules
 # (settings in setup.cfg [mutmut]); results stay in mutants/, `mutmut results` lists the
 # survivors and `mutmut show <name>` shows one. docs/mutation.md has the last scores.
+# MUTANTS narrows the run to mutant names (globs): `make mutation MUTANTS='stewardship.custody.rules*'`;
+# MUTATION_CHILDREN is how many mutants run at once.
+MUTANTS ?=
+MUTATION_CHILDREN ?= 2
 mutation: $(STAMP)
-	$(BIN)/mutmut run --max-children 2
+	$(BIN)/mutmut run --max-children $(MUTATION_CHILDREN) $(MUTANTS)
 	$(BIN)/mutmut results
 
 # The tests that depend on the calendar, run three times under time travel (tests/today.py):

@@ -15,6 +15,8 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
@@ -29,6 +31,22 @@ from tests.today import TODAY
 # production); the CLI and any app built from the environment read the same setting.
 os.environ.setdefault("STEWARDSHIP_PASSWORD_PROFILE", "fast")
 use_password_profile("fast")
+
+# No property test asserts a time: Hypothesis's 200 ms deadline per example only measures how
+# busy the machine is. Under mutmut (which names the mutant under test in MUTANT_UNDER_TEST,
+# empty for its clean runs) the rules tests run at the lowest priority beside other work and
+# every call goes through mutmut's trampoline, so a passing example can overrun the deadline
+# and fail mutmut's statistics run ("failed to collect stats. runner returned 1"), or kill a
+# mutant by the clock. There the examples are also drawn from a fixed seed and no failing
+# example is kept between runs, so a mutant is killed or survives the same way every time;
+# and a property draws 20 examples, not 100, unless its test asks for more: each of the
+# 3 600 mutants runs every property test that reaches its function.
+hypothesis_settings.register_profile("stewardship", deadline=None)
+hypothesis_settings.register_profile(
+    "mutation", deadline=None, derandomize=True, database=None, max_examples=20,
+    suppress_health_check=[HealthCheck.too_slow])
+hypothesis_settings.load_profile(
+    "mutation" if "MUTANT_UNDER_TEST" in os.environ else "stewardship")
 
 
 @pytest.fixture(scope="session")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 from datetime import date
+from decimal import Decimal
 
 import pytest
 from hypothesis import given
@@ -14,10 +15,12 @@ from hypothesis import strategies as st
 from stewardship.assurance.rules import (
     AUDIT_TRANSITIONS,
     CERTIFICATE_TRANSITIONS,
+    AssurancePolicy,
     AuditStatus,
     AuditType,
     CertificateStatus,
     ClaimKind,
+    EvidenceVerdict,
     Maturity,
     Outcome,
     Rating,
@@ -47,7 +50,7 @@ from stewardship.assurance.rules import (
     scope_ratings,
     sniff_evidence,
 )
-from stewardship.standards.rules import Criterion, diff_criteria
+from stewardship.standards.rules import Criterion, Threshold, diff_criteria
 
 AUDIT_END = date(2026, 3, 31)
 DECIDED = date(2026, 5, 29)
@@ -492,3 +495,86 @@ def test_a_renumbered_and_reworded_criterion_is_answered_again() -> None:
     assert plan.carried == {"7.1": "7.2"}
     assert plan.redo == {"4.1": "added", "4.2": "reworded", "6.4": "reworded"}
     assert plan.dropped == []
+
+
+# --- exact values and boundaries (each kills a surviving mutant) --------------------------
+
+
+def test_a_certificate_counts_from_its_first_day() -> None:
+    start, end = date(2026, 1, 1), date(2028, 12, 31)
+    assert is_current(CertificateStatus.ACTIVE, start, end, start)
+
+
+def test_missing_ratings_in_numeric_order_and_for_a_facility_with_no_ratings() -> None:
+    rated = {"A": {"1.9": Rating.CONFORMANCE}}
+    assert missing_ratings(["1.10", "1.9", "2.1"], ["C", "A"], rated) == [
+        ("A", "1.10"), ("A", "2.1"), ("C", "1.9"), ("C", "1.10"), ("C", "2.1")]
+
+
+def test_carry_over_names_changed_thresholds_and_reads_past_a_removed_criterion() -> None:
+    low = (Threshold("k", Decimal("1"), "t"),)
+    high = (Threshold("k", Decimal("2"), "t"),)
+    old = [_c("1.1", "Gone"), _c("1.2", "Kept"), _c("1.3", "Limit", thresholds=low),
+           _c("1.10", "Also gone")]
+    new = [_c("1.2", "Kept"), _c("1.3", "Limit", thresholds=high)]
+    plan = carry_over(["1.10", "1.1", "1.2", "1.3"], diff_criteria(old, new))
+    assert plan.dropped == ["1.1", "1.10"]
+    assert plan.carried == {"1.2": "1.2"}
+    assert plan.redo == {"1.3": "thresholds changed"}
+
+
+def test_claim_refusals_in_full_words() -> None:
+    assert claim_refusal(ClaimKind.ON_PRODUCT, False, True) == (
+        "a claim needs a current Performance Standard certificate")
+    assert claim_refusal(ClaimKind.ON_PRODUCT, True, False) == (
+        "an on-product claim also needs a current Chain of Custody certificate")
+
+
+def test_the_plan_notice_follows_the_policy_in_force() -> None:
+    policy = AssurancePolicy(plan_notice_days=14, plan_notice_activities=frozenset({"casthouse"}))
+    # Under the policy, casthouse needs notice and smelting does not.
+    assert may_start(AuditType.CERTIFICATION, ["smelting"], None, START, policy) is None
+    assert may_start(AuditType.CERTIFICATION, ["casthouse"], date(2026, 6, 1), START,
+                     policy) is None
+    assert may_start(AuditType.CERTIFICATION, ["casthouse"], date(2026, 6, 2), START,
+                     policy) == ("the audit plan reached the secretariat on 2026-06-02, "
+                                 "after 2026-06-01; move the start date")
+
+
+def test_evidence_verdicts_keep_the_safe_name_and_say_why_in_full_words() -> None:
+    assert check_evidence("a/big.pdf", "application/pdf", PDF + bytes(2000), 1234) == (
+        EvidenceVerdict("big.pdf", None, "big.pdf is larger than the limit of 1 234 bytes",
+                        too_large=True))
+    assert check_evidence("a/none.pdf", "application/pdf", b"", 100) == (
+        EvidenceVerdict("none.pdf", None, "none.pdf is empty"))
+    assert check_evidence("a/x.bin", "application/pdf", b"\x00\x01\x02", 100) == (
+        EvidenceVerdict("x.bin", None, "x.bin is not a PDF, PNG, JPEG, UTF-8 text or CSV file"))
+    assert check_evidence("a/r.pdf", None, PDF, 100) == EvidenceVerdict(
+        "r.pdf", None, "r.pdf is declared as 'nothing'; "
+        "evidence must be PDF, PNG, JPEG, plain text or CSV")
+    assert check_evidence("a/r.pdf", "Application/PDF; x=1; y=2", PDF, 100) == (
+        EvidenceVerdict("r.pdf", "application/pdf"))
+    assert check_evidence("a/r.png", "image/png", PDF, 100) == EvidenceVerdict(
+        "r.png", None, "r.png is declared as PNG (image/png) but its content is PDF")
+    # Plain text may be a CSV; a CSV declared as plain text passes, not the other way round.
+    assert check_evidence("a/t.csv", "text/csv", b"just words\n", 100).problem == (
+        "t.csv is declared as CSV (text/csv) but its content is plain text")
+    assert check_evidence("a/r.txt", "text/plain", PDF, 100).problem == (
+        "r.txt is declared as plain text (text/plain) but its content is PDF")
+
+
+@pytest.mark.parametrize(("raw", "safe"), [
+    ("", "evidence"),
+    ("C:\\a\\b/..hidden..", "hidden"),
+    ("my report X.pdf", "my report X.pdf"),
+    ("bad\x7fname\x1f.pdf", "badname.pdf"),
+    ("X-ray.pdf", "X-ray.pdf"),
+])
+def test_evidence_file_names(raw: str, safe: str) -> None:
+    assert safe_filename(raw) == safe
+
+
+def test_dropped_criteria_are_listed_in_numeric_order() -> None:
+    old = [_c("1.10", "Ten"), _c("1.9", "Nine"), _c("2.1", "Kept")]
+    plan = carry_over(["1.10", "1.9", "2.1"], diff_criteria(old, [_c("2.1", "Kept")]))
+    assert plan.dropped == ["1.9", "1.10"]

@@ -296,3 +296,118 @@ def test_references() -> None:
         parse_reference("2026-0042")
     with pytest.raises(ValueError):
         format_reference(2026, 0)
+
+
+# --- whole messages, exact values and boundaries (each kills a surviving mutant) --------
+
+
+def test_close_refusals_in_full_words() -> None:
+    decided = date(2026, 5, 1)
+    assert close_problem(S.MEDIATION, decided, decided, already_appealed=False) == (
+        "a case that is in mediation cannot be closed")
+    assert close_problem(S.RESOLVED, decided, date(2026, 5, 30), already_appealed=False) == (
+        "the complainant may appeal until 2026-05-30; the case can be closed after that")
+
+
+def test_a_case_resolved_again_after_its_appeal_closes_at_once() -> None:
+    # The appeal decision is final: no second window holds the case open.
+    decided = date(2026, 5, 1)
+    assert close_problem(S.RESOLVED, decided, decided, already_appealed=True) is None
+
+
+def test_closing_follows_the_schedule_in_force() -> None:
+    decided = date(2026, 5, 1)
+    short = DueSchedule(appeal_window=10)
+    assert close_problem(S.OUT_OF_SCOPE, decided, date(2026, 5, 10), already_appealed=False,
+                         schedule=short) == (
+        "the complainant may appeal until 2026-05-10; the case can be closed after that")
+    assert close_problem(S.OUT_OF_SCOPE, decided, date(2026, 5, 11), already_appealed=False,
+                         schedule=short) is None
+
+
+def test_a_filing_exactly_an_hour_old_no_longer_counts() -> None:
+    now = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
+    assert not flood_limited([now - timedelta(hours=1)], now, per_hour=1)
+    assert flood_limited([now - timedelta(minutes=59, seconds=59)], now, per_hour=1)
+
+
+def test_source_digest_known_answer_and_per_source() -> None:
+    # HMAC-SHA256 keyed "k1" over "complaint-source:10.0.0.1".
+    assert source_digest("k1", "10.0.0.1") == (
+        "ac6fe05d5a9514f0384dc5876ebef3404d0eb2362238a7c375cdbb8eb3ae2aba")
+    assert source_digest("k1", "10.0.0.1") != source_digest("k1", "10.0.0.2")
+
+
+def test_reference_numbers_run_to_999999_and_refusals_are_in_full_words() -> None:
+    assert format_reference(2026, 999_999) == "C-2026-999999"
+    assert parse_reference("C-2026-999999") == (2026, 999_999)
+    for number in (0, 1_000_000):
+        with pytest.raises(ValueError) as refused:
+            format_reference(2026, number)
+        assert str(refused.value) == "a complaint number runs from 1 to 999999"
+    with pytest.raises(ValueError) as refused:
+        parse_reference("2026-0042")
+    assert str(refused.value) == "'2026-0042' is not a complaint reference (like C-2026-0001)"
+
+
+def test_sanction_refusals_in_full_words() -> None:
+    member = SubjectKind.MEMBER
+    assert sanctions_problem([], member) == (
+        "list the sanctions, or 'none' when the outcome carries no sanction")
+    assert sanctions_problem([Sanction.WARNING, Sanction.WARNING], member) == (
+        "a sanction is listed twice")
+    assert sanctions_problem([Sanction.NONE, Sanction.WARNING], member) == (
+        "'none' cannot be combined with other sanctions")
+    assert sanctions_problem([Sanction.SUSPEND_MEMBERSHIP, Sanction.WARNING,
+                              Sanction.TERMINATE_MEMBERSHIP], SubjectKind.SECRETARIAT) == (
+        "suspend_membership, terminate_membership cannot fall on a complaint about "
+        "the secretariat")
+
+
+def test_appeal_refusals_in_full_words_and_by_the_schedule_in_force() -> None:
+    decided = date(2026, 5, 1)
+    assert appeal_problem(S.MEDIATION, decided, decided, already_appealed=False) == (
+        "only a decision (resolved or out of scope) can be appealed")
+    assert appeal_problem(S.RESOLVED, decided, decided, already_appealed=True) == (
+        "this case has been appealed once already; an appeal decision is final")
+    short = DueSchedule(appeal_window=10)
+    assert appeal_problem(S.RESOLVED, decided, date(2026, 5, 11), already_appealed=False,
+                          schedule=short) == "the appeal window closed on 2026-05-10"
+
+
+def test_a_refused_file_keeps_its_safe_name_and_the_size_is_grouped_by_spaces() -> None:
+    empty = check_attachment(AttachmentUpload("a/nothing.txt", b""))
+    assert (empty.filename, empty.reason) == ("nothing.txt", "the file nothing.txt is empty")
+    big = check_attachment(AttachmentUpload("scan.pdf", PDF + b"0" * 2000), max_bytes=1234)
+    assert (big.filename, big.reason) == ("scan.pdf",
+                                          "the file scan.pdf is larger than 1 234 bytes")
+    exe = check_attachment(AttachmentUpload("report.pdf", EXE))
+    assert (exe.filename, exe.reason) == (
+        "report.pdf", "the file report.pdf is not a PDF, PNG, JPEG or plain-text file")
+
+
+@pytest.mark.parametrize(("raw", "kind", "expected"), [
+    ("report.v2.pdf", "application/pdf", "report.v2.pdf"),   # only the last extension goes
+    ("X-ray_.png", "image/png", "X-ray.png"),                # the stem loses a trailing _
+    ("X-ray", None, "X-ray"),
+])
+def test_safe_filenames_keep_inner_dots_and_capitals(raw: str, kind: str | None,
+                                                      expected: str) -> None:
+    assert safe_filename(raw, kind) == expected
+
+
+def test_a_name_without_a_type_is_cut_to_100_characters() -> None:
+    assert safe_filename("a" * 300) == "a" * 100
+
+
+def test_schedule_override_refusals_in_full_words_and_one_day_is_enough() -> None:
+    assert DueSchedule().with_overrides({"received": 1}).received == 1
+    with pytest.raises(ValueError) as refused:
+        DueSchedule().with_overrides({"zeta": 3, "alpha": 3})
+    assert str(refused.value) == (
+        "unknown complaint due-date names: alpha, zeta; known: accepted, appeal_decision, "
+        "appeal_window, close, investigation, mediation, panel, received")
+    with pytest.raises(ValueError) as refused:
+        DueSchedule().with_overrides({"panel": 0, "close": -2})
+    assert str(refused.value) == (
+        "complaint due days must be whole numbers of at least 1: close, panel")

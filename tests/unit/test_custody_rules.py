@@ -5,7 +5,7 @@ provenance pool and the conservation check; with property tests of the invariant
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from dataclasses import field as dc_field
 from datetime import date
 from decimal import Decimal
@@ -39,6 +39,8 @@ from stewardship.custody.rules import (
     ScrapKind,
     Transformation,
     YieldError,
+    YieldLimit,
+    YieldPolicy,
     account_totals,
     activity_refusal,
     add,
@@ -761,7 +763,8 @@ class Ledger(RuleBasedStateMachine):
         assert conservation_breaks([*self.history, *current], self.records) == []
 
 
-Ledger.TestCase.settings = settings(max_examples=100, stateful_step_count=30, deadline=None)
+# 100 examples (Hypothesis's default) in a normal run, fewer under mutmut (tests/conftest.py).
+Ledger.TestCase.settings = settings(stateful_step_count=30, deadline=None)
 test_the_ledger_agrees_with_independent_books = Ledger.TestCase
 
 
@@ -992,3 +995,170 @@ def test_plausibility_flags() -> None:
         "0.3 to 0.5 kg/kg (indicative)")
     assert yield_flag(Transformation.REFINING, 1000, 551) is not None
     assert yield_flag(Transformation.REFINING, 0, 10) is None
+
+
+# --- whole messages and boundaries (each kills a surviving mutant) ------------------------
+
+
+def test_a_non_coc_input_refusal_names_it() -> None:
+    with pytest.raises(LedgerError) as refused:
+        record_non_coc(open_balance(AL, YEAR), 0)
+    assert str(refused.value) == "non-CoC input must be positive, got 0 kg"
+
+
+def test_attribute_per_kg_of_an_empty_pool_is_none_and_of_one_kilogram_its_sum() -> None:
+    assert attribute_per_kg(Pool({}, {"co2e": Decimal("0")}), "co2e") is None
+    one = pool_of(SMELTER, 1, {"co2e": Decimal("4.5")})
+    assert attribute_per_kg(one, "co2e") == Decimal("4.5")
+
+
+def test_quantity_refusals_name_the_quantity() -> None:
+    balance = produce(open_balance(AL, YEAR), 100)
+    calls: list[tuple[Callable[[], object], str]] = [
+        (lambda: cancel(balance, 0), "cancelled CoC quantity"),
+        (lambda: receive(balance, 0), "received CoC quantity"),
+        (lambda: pool_of(SMELTER, 0), "pool mass")]
+    for call, what in calls:
+        with pytest.raises(LedgerError) as refused:
+            call()
+        assert str(refused.value) == f"{what} must be positive, got 0 kg"
+    with pytest.raises(LedgerError) as refused:
+        scale(Pool(), 5)
+    assert str(refused.value) == "cannot scale an empty pool"
+
+
+@pytest.mark.parametrize(("coc_in", "non_coc_in", "message"), [
+    (True, 1, "CoC input is a non-negative whole number of kg, not True"),
+    (1.5, 1, "CoC input is a non-negative whole number of kg, not 1.5"),
+    (-1, 1, "CoC input is a non-negative whole number of kg, not -1"),
+    (1, False, "non-CoC input is a non-negative whole number of kg, not False"),
+    (1, 2.0, "non-CoC input is a non-negative whole number of kg, not 2.0"),
+])
+def test_input_percentage_refusals_in_full_words(coc_in: object, non_coc_in: object,
+                                                 message: str) -> None:
+    with pytest.raises(ValueError) as refused:
+        input_percentage(coc_in, non_coc_in)
+    assert str(refused.value) == message
+
+
+def test_route_share_rounds_to_nearest_and_adds_up() -> None:
+    pool = Pool({SMELTER: 2, REMELTER: 1})
+    assert route_share(pool, Route.PRIMARY) == Decimal("66.67")
+    assert route_share(pool, Route.RECYCLED) == Decimal("33.33")
+
+
+def test_closing_carries_everything_that_came_in_this_period() -> None:
+    balance = Balance(AL, YEAR, produced=100, received=50, transformed_in=30)
+    assert close_period(balance).carried == (180,)
+    assert close_period(replace(balance, issued=20)).carried == (160,)
+
+
+def test_account_totals_add_signed_rows() -> None:
+    rows = [*pair(Movement("a", "b", 30, "c1")), *pair(Movement("a", "b", 12, "c2")),
+            *pair(Movement("b", "c", 5, "c3"))]
+    assert account_totals(rows) == {"a": -42, "b": 37, "c": 5}
+    assert pair(Movement("a", "b", 30, "c1"))[1] == ("b", 30, "c1")
+
+
+def test_adding_pools_sums_attributes_from_zero() -> None:
+    a = pool_of(SMELTER, 10, {"co2e": Decimal("2")})
+    b = pool_of(REMELTER, 30, {"co2e": Decimal("0.5"), "water": Decimal("1")})
+    total = add(a, b)
+    assert dict(total.attributes) == {"co2e": Decimal("35.0"), "water": Decimal("30")}
+    assert add(Pool(), b).attributes == b.attributes
+
+
+def test_shares_round_to_nearest_by_largest_remainder() -> None:
+    assert shares(Pool({SMELTER: 2, REMELTER: 1})) == {SMELTER: Decimal("66.67"),
+                                                       REMELTER: Decimal("33.33")}
+
+
+def test_take_splits_attribute_sums_by_mass_and_names_a_bad_quantity() -> None:
+    pool = pool_of(SMELTER, 40, {"co2e": Decimal("2")})   # 80 in all
+    taken, remaining = take(pool, 10)
+    assert (taken.attributes["co2e"], remaining.attributes["co2e"]) == (Decimal("20"),
+                                                                        Decimal("60"))
+    with pytest.raises(LedgerError) as refused:
+        take(pool, 0)
+    assert str(refused.value) == "kilograms taken must be positive, got 0 kg"
+
+
+def test_custody_refusals_in_full_words() -> None:
+    balance = produce(open_balance(AL, YEAR), 100)
+    cases: list[tuple[Callable[[], object], str]] = [
+        (lambda: issue(balance, 101, 101),
+         f"CoC quantity of 101 kg of asi_aluminium exceeds the available balance of 100 kg "
+         f"in {YEAR.label}"),
+        (lambda: produce(open_balance(SCRAP, YEAR), 5),
+         "eligible_scrap is not produced at an origin; eligible scrap enters through a "
+         "remelter's intake"),
+        (lambda: Balance(AL, YEAR, produced=True),
+         "balance counters are non-negative whole kilograms"),
+        (lambda: CarryOverRule(expiry_periods=0),
+         "carried-over balance expires after at least one period, not 0"),
+        (lambda: Movement("a", "b", 0, "c1"), "a movement must be positive, got 0 kg"),
+        (lambda: Movement("a", "b", 5, ""), "a movement needs a correlation id"),
+        (lambda: check_transformation(Transformation.REMELTING, BAUXITE, AL),
+         "remelting takes asi_aluminium, eligible_scrap as input, not asi_bauxite"),
+    ]
+    for call, message in cases:
+        with pytest.raises((LedgerError, ValueError)) as refused:
+            call()
+        assert str(refused.value) == message
+
+
+def test_a_spent_oldest_lot_leaves_no_empty_period_behind() -> None:
+    # 50 kg carried in, 100 produced, 50 issued: the carried 50 are spent first, and the
+    # two-period rule keeps only this period's 100 (no trailing zero for the spent lot).
+    balance = Balance(AL, YEAR, carried=(50,), produced=100, issued=50)
+    assert close_period(balance, CarryOverRule(expiry_periods=2)).carried == (100,)
+
+
+def test_closing_strips_only_the_spent_oldest_period() -> None:
+    # Three periods kept: 50 kg from two periods back, 30 from the last, 100 produced now;
+    # the 50 issued spend the oldest lot, which leaves (100, 30), not (100,).
+    balance = Balance(AL, YEAR, carried=(30, 50), produced=100, issued=50)
+    assert close_period(balance, CarryOverRule(expiry_periods=3)).carried == (100, 30)
+
+
+def test_a_pool_part_must_be_whole_kilograms_not_a_boolean() -> None:
+    with pytest.raises(LedgerError) as refused:
+        Pool({SMELTER: True})
+    assert str(refused.value) == f"pool part {SMELTER} must be positive whole kg, not True"
+
+
+def test_transform_applies_the_policy_in_force_and_names_its_input() -> None:
+    strict = YieldPolicy(limits={**YieldPolicy().limits,
+                                 Transformation.CASTING: YieldLimit(Decimal("0.9"), "a test cap")})
+    source = produce(open_balance(AL, YEAR), 100)
+    with pytest.raises(YieldError):
+        transform(source, source, Transformation.CASTING, 50, Decimal("0.95"), strict)
+    with pytest.raises(LedgerError) as refused:
+        transform(source, source, Transformation.CASTING, 150, Decimal("0.95"))
+    assert str(refused.value) == (f"casting input of 150 kg of asi_aluminium exceeds the "
+                                  f"available balance of 100 kg in {YEAR.label}")
+
+
+def test_network_receipts_add_up_across_recipients_and_periods_in_order() -> None:
+    later = next_period(YEAR)
+    books = [("I", Balance(AL, YEAR, produced=100, issued=100)),
+             ("R1", Balance(AL, YEAR, received=60)), ("R2", Balance(AL, YEAR, received=50)),
+             ("R3", Balance(AL, later, received=5)),
+             ("J", Balance(ALUMINA, later, produced=10, issued=10)),
+             ("R4", Balance(ALUMINA, later, received=11))]
+    # Receipts add up over recipients and, per material, over the periods up to each one;
+    # the breaks come period by period, materials in order within a period.
+    assert conservation_breaks(books) == [
+        f"network, asi_aluminium, up to {YEAR.label}: received 110 kg exceeds issued 100 kg",
+        f"network, asi_alumina, up to {later.label}: received 11 kg exceeds issued 10 kg",
+        f"network, asi_aluminium, up to {later.label}: received 115 kg exceeds issued 100 kg"]
+
+
+def test_every_transformation_is_checked_under_the_policy_in_force() -> None:
+    strict = YieldPolicy(limits={**YieldPolicy().limits,
+                                 Transformation.CASTING: YieldLimit(Decimal("0.9"), "a test cap")})
+    records = [TransformRecord("A", YEAR, Transformation.CASTING, 100, 95, Decimal("0.95")),
+               TransformRecord("B", YEAR, Transformation.CASTING, 100, 95, Decimal("0.95"))]
+    assert conservation_breaks([], records) == []
+    assert [b.split(":")[0] for b in conservation_breaks([], records, strict)] == [
+        f"A, casting, {YEAR.label}", f"B, casting, {YEAR.label}"]

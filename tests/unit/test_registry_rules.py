@@ -37,6 +37,7 @@ from stewardship.registry.rules import (
     numbered_slug,
     parse_coordinate,
     parse_facility_id,
+    score_pair,
     slugify,
     validate_coordinates,
 )
@@ -569,3 +570,55 @@ def test_all_countries_lists_every_code_once_sorted_by_name() -> None:
     names = [n for _, n in listed]
     assert names == sorted(names)
     assert ("NO", "Norway") in listed
+
+
+# --- boundaries (each kills a surviving mutant) -------------------------------------------
+
+
+def test_failures_exactly_a_window_apart_lock() -> None:
+    assert _locked(_ago(15, 7, 0)) == NOW + LOCKOUT
+
+
+def test_a_failure_during_the_lock_extends_it_from_a_burst_window_and_lockout_ago() -> None:
+    # -30, -22, -15 are a burst (15 minutes apart, the window): locked until now. The
+    # failure at -1 fell inside that lock and extends it; the burst's first failure,
+    # exactly window + lockout ago, still counts.
+    assert _locked(_ago(30, 22, 15, 1)) == NOW - timedelta(minutes=1) + LOCKOUT
+
+
+def test_facility_id_refusals_in_full_words_and_the_last_year() -> None:
+    assert parse_facility_id(new_facility_id("NO", 9999, "FT1F3Y")).startswith("NO9999FT1F3Y")
+    with pytest.raises(ValueError) as refused:
+        new_facility_id("NO", 10000, "FT1F3Y")
+    assert str(refused.value) == "year out of range"
+    with pytest.raises(ValueError) as refused:
+        new_facility_id("NO", 2024, "FT1F3")
+    assert str(refused.value) == f"the random part is 6 characters of {ID_ALPHABET}"
+    with pytest.raises(ValueError) as refused:
+        new_facility_id("NO", 2024, "AAAA00")
+    assert str(refused.value) == (
+        "this random part gives no issuable check character; draw another")
+    with pytest.raises(FacilityIdError) as bad:
+        parse_facility_id("NO-2024")
+    assert str(bad.value) == (
+        "'NO-2024' is not a facility id (expected 2 letters, 4 digits, 6 characters and a "
+        "check character, e.g. NO2024AB12CDR)")
+
+
+def test_score_pair_known_answers() -> None:
+    # Without both addresses the name alone counts, at 85 %.
+    assert score_pair("fjord aluminium", "", "fjord aluminium", "1 main street") == (100, 0, 85)
+    assert score_pair("fjord aluminium", "1 main street", "fjord aluminium", "") == (100, 0, 85)
+    assert score_pair("fjord aluminium", "1 main street",
+                      "fjord aluminum", "1 main road") == (97, 71, 87)
+
+
+def test_fuzzy_matches_carry_both_scores_skip_other_countries_and_stop_at_ten() -> None:
+    new = _fp("new", "Fjord Aluminium", "1 Main Street")
+    abroad = _fp("abroad", "Fjord Aluminium", "1 Main Street", country="SE")
+    near = [_fp(f"k{i:02d}", "Fjord Aluminum", "1 Main Road") for i in range(12)]
+    found = find_duplicates(new, [abroad, *near])
+    assert [m.key for m in found] == [f"k{i:02d}" for i in range(10)]
+    assert all((m.score, m.exact, m.name_score, m.address_score) == (87, False, 97, 71)
+               for m in found)
+    assert all(m.exact is False for m in found)

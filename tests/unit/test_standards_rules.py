@@ -676,3 +676,88 @@ def test_a_vote_closes_at_midnight_utc_after_its_closing_day() -> None:
     assert not vote_is_due(day, day) and vote_is_due(day, date(2031, 1, 1))
     assert counting_day(day, date(2031, 1, 3)) == day
     assert counting_day(day, date(2030, 12, 20)) == date(2030, 12, 20)
+
+
+# --- whole messages, exact values and boundaries (each kills a surviving mutant) --------
+
+
+def test_unknown_activities_are_all_named_in_order() -> None:
+    with pytest.raises(ValueError) as refused:
+        applicable_criteria([crit("1.1")], ["weaving", "smelting", "pottery"], PT)
+    assert str(refused.value) == "unknown activities: pottery, weaving"
+
+
+def test_applicability_is_a_boolean_and_every_shared_activity_is_named() -> None:
+    criterion = crit("5.2", activities={"smelting", "casthouse", "recycling"})
+    [row] = applicable_criteria([criterion], ["smelting", "casthouse", "semi_fabrication"], PT)
+    assert row.applicable is True
+    assert row.reason == "applies to casthouse, smelting"
+    [row] = applicable_criteria([criterion], ["bauxite_mining"], PT)
+    assert row.applicable is False
+
+
+def test_an_applicability_change_keeps_the_old_criterion_and_is_not_unchanged() -> None:
+    old_c = crit("2.3", activities={"smelting"})
+    new_c = crit("2.3", activities={"casthouse"})
+    d = diff_criteria([old_c], [new_c])
+    assert [(c.old, c.new) for c in d.applicability_changed] == [(old_c, new_c)]
+    assert d.unchanged == 0
+    assert not d.is_empty
+
+
+def test_a_renumbered_applicability_change_keeps_the_old_criterion() -> None:
+    old_c = crit("3.1", title="T", activities={"smelting"})
+    new_c = crit("3.2", title="T", activities={"casthouse"})
+    d = diff_criteria([old_c], [new_c])
+    assert [(c.old, c.new) for c in d.applicability_changed] == [(old_c, new_c)]
+
+
+def test_threshold_changes_are_listed_in_numeric_order() -> None:
+    t1, t2 = Threshold("k", Decimal("1"), "u"), Threshold("k", Decimal("2"), "u")
+    old = [crit("10.1", thresholds=(t1,)), crit("9.1", thresholds=(t1,)),
+           crit("2.1", thresholds=(t1,))]
+    new = [crit(c.number, thresholds=(t2,)) for c in old]
+    d = diff_criteria(old, new)
+    assert [c.new.number for c in d.thresholds_changed] == ["2.1", "9.1", "10.1"]
+    assert d.unchanged == 0
+
+
+def test_a_vote_without_rounds_named_is_refused_in_full_words() -> None:
+    # The default is no closed round: a caller that says nothing cannot open a vote.
+    with pytest.raises(TransitionRefused) as refused:
+        check_transition(S.DRAFT, S.VOTE)
+    assert str(refused.value) == ("a revision goes to a vote only after at least one "
+                                  "consultation round")
+
+
+def test_tally_refusals_in_full_words() -> None:
+    with pytest.raises(ValueError) as refused:
+        tally([], eligible=-1)
+    assert str(refused.value) == "eligible must not be negative"
+    with pytest.raises(ValueError) as refused:
+        tally(ballots(yes=3), eligible=2)
+    assert str(refused.value) == "more ballots than eligible voters"
+
+
+@pytest.mark.parametrize("cast", [ballots(abstain=3), ballots(no=3), ballots(yes=1, no=2)])
+def test_every_kind_of_ballot_counts_towards_too_many(cast: list[tuple[str, Choice]]) -> None:
+    with pytest.raises(ValueError, match="more ballots than eligible voters"):
+        tally(cast, eligible=2)
+    assert tally(cast, eligible=3).participated == 3
+
+
+def test_a_chamber_outside_the_four_is_counted_from_zero() -> None:
+    result = tally([("observers", Choice.YES), ("observers", Choice.NO),
+                    ("observers", Choice.ABSTAIN), ("observers", Choice.YES)], eligible=4)
+    assert result.by_chamber["observers"] == type(result.by_chamber[UP])(2, 1, 1)
+    assert (result.yes, result.no, result.abstain) == (2, 1, 1)
+
+
+def test_parse_fraction_refusals_in_full_words() -> None:
+    with pytest.raises(ValueError) as refused:
+        parse_fraction("1/0")
+    assert str(refused.value) == "'1/0' divides by zero"
+    for text in ("0", "3/2"):
+        with pytest.raises(ValueError) as refused:
+            parse_fraction(text)
+        assert str(refused.value) == "a share must be above 0 and at most 1"
