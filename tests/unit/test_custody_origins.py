@@ -195,3 +195,47 @@ def test_a_pool_stored_before_stages_were_kept_is_still_read() -> None:
     metal = through(pool, Transformation.SMELTING, "S", "NO")
     assert OriginKey("S", "NO", Route.PRIMARY, Stage.SMELTER,
                      (Site(Stage.UNRECORDED, "F1", "AU"),)) in metal.parts
+
+
+# --- whole messages, ties and order (each kills a surviving mutant) -----------------------
+
+
+def test_origin_refusals_in_full_words() -> None:
+    with pytest.raises(ValueError, match=r"^an origin names at least one site$"):
+        origin_key(Route.PRIMARY, [])
+    with pytest.raises(ValueError, match=r"^an origin names one site per stage$"):
+        origin_key(Route.PRIMARY, [MINE, Site(Stage.MINE, "OTHER", "GN")])
+
+
+def test_origin_levels_come_largest_first_and_equal_upstreams_by_their_sites() -> None:
+    small = pool_of(entry_origin(CocMaterial.ASI_ALUMINIUM, "A-SMELTER", "NO"), 100)
+    large = pool_of(entry_origin(CocMaterial.ASI_ALUMINIUM, "B-SMELTER", "NO"), 300)
+    assert [lv.site.facility_id for lv in origin_levels(add(small, large))] == [
+        "B-SMELTER", "A-SMELTER"]
+    # equal kilograms within an origin: the upstream sites in order (none known first),
+    # whichever entered the pool first
+    smelted = _smelted(500)
+    made = pool_of(entry_origin(CocMaterial.ASI_ALUMINIUM, "SMELT", "NO"), 500)
+    [level] = origin_levels(add(smelted, made))
+    assert [u.sites for u in level.upstream] == [(), (REFINERY, MINE)]
+
+
+def test_route_shares_sum_every_origin_of_a_route() -> None:
+    pool = add(add(pool_of(entry_origin(CocMaterial.ASI_ALUMINIUM, "S1", "NO"), 1),
+                   pool_of(entry_origin(CocMaterial.ASI_ALUMINIUM, "S2", "NO"), 1)),
+               pool_of(entry_origin(CocMaterial.ELIGIBLE_SCRAP, "R", "DE"), 2))
+    assert route_shares(pool) == {Route.PRIMARY: Decimal("50.00"),
+                                  Route.RECYCLED: Decimal("50.00")}
+
+
+def test_stored_rows_of_one_origin_add_up() -> None:
+    old = {"parts": [["F1", "AU", "primary", 5], ["F1", "AU", "primary", 3]]}
+    assert dict(pool_from_data(old).parts) == {
+        OriginKey("F1", "AU", Route.PRIMARY, Stage.UNRECORDED): 8}
+
+
+def test_a_step_that_names_a_new_stage_keeps_the_attribute_sums() -> None:
+    alumina = pool_of(entry_origin(CocMaterial.ASI_ALUMINA, "REF", "AU"), 10,
+                      {"co2e": Decimal("1.5")})
+    metal = through(alumina, Transformation.SMELTING, "SMELT", "NO")
+    assert metal.attributes == {"co2e": Decimal("15.0")}

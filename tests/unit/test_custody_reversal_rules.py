@@ -126,3 +126,13 @@ def test_removing_never_leaves_a_negative_attribute_sum() -> None:
     assert remove(held, part).attributes == {"co2": Decimal(0)}
     assert remove(Pool({A: 100, B: 50}, {"co2": Decimal(7)}), Pool({A: 100})).attributes == {
         "co2": Decimal(7)}
+
+
+def test_reversal_and_removal_refusals_in_full_words() -> None:
+    with pytest.raises(LedgerError, match=r"^a movement needs a correlation id$"):
+        reverse_rows([Row("account:1", 5, "op-1")], "")
+    # an origin absent from the pool, even of 1 kg, is refused with what remains (0 kg)
+    with pytest.raises(LedgerError, match=r"^of the 1 kg from NO2024FJE11A4 \(NO, primary\) "
+                                          r"only 0 kg remain in the balance; the rest has left "
+                                          r"in later documents or transformations$"):
+        remove(pool_of(B, 10), pool_of(A, 1))

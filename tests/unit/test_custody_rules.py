@@ -1162,3 +1162,63 @@ def test_every_transformation_is_checked_under_the_policy_in_force() -> None:
     assert conservation_breaks([], records) == []
     assert [b.split(":")[0] for b in conservation_breaks([], records, strict)] == [
         f"A, casting, {YEAR.label}", f"B, casting, {YEAR.label}"]
+
+
+# --- physical figures, capacity and plausibility: whole messages and boundaries -----------
+
+
+def test_physical_figures_at_their_boundaries() -> None:
+    from stewardship.custody.rules import FigureError, physical
+    with pytest.raises(FigureError, match=r"^total_input_kg must be positive, got 0 kg$"):
+        physical(0, 400, 1, Transformation.REFINING)
+    # all of the input CoC, and a yield exactly at the physical limit, are accepted
+    assert physical(1_000, 400, 1_000, Transformation.REFINING).coc_output == 400
+    assert physical(100, 85, 1, Transformation.REFINING).declared_yield == Decimal("0.85")
+    # the yield shown beyond the limit is rounded up (0.8500011 shows as 0.850002)
+    with pytest.raises(YieldError, match=r"yield of 0\.850002 kg/kg"):
+        physical(10_000_000, 8_500_011, 1, Transformation.REFINING)
+
+
+def test_capacity_refusal_shows_the_room_rounded_down_in_full_words() -> None:
+    from stewardship.custody.plausibility.rules import capacity_refusal
+    quarter = Period(date(2024, 1, 1), date(2024, 3, 31))
+    # 11 kg a year is 2.75 kg a quarter: the room shown is 2 kg, not 3
+    assert capacity_refusal("F", "smelting", 11, quarter, 0, 3) == (
+        f"3 kg would bring the smelting output of F in {quarter.label} to 3 kg, beyond its "
+        "capacity of 2 kg for the period (11 kg a year; 0 kg recorded already); the "
+        "secretariat may record it with a capacity override and the reason")
+
+
+def test_yield_flags_at_one_kilogram_and_rounded_down() -> None:
+    from stewardship.custody.plausibility.rules import yield_flag
+    assert yield_flag(Transformation.REFINING, 1, 1) == (
+        "refining yield 1.0000 kg/kg (1 kg out of 1 kg) is far from the typical "
+        "0.3 to 0.5 kg/kg (indicative)")
+    flagged = yield_flag(Transformation.REFINING, 100_000, 26_999)
+    assert flagged is not None and flagged.startswith("refining yield 0.2699 kg/kg")
+
+
+def test_conservation_checks_every_record_and_keeps_every_break() -> None:
+    bad = Balance(AL, YEAR, carried=(10,), received=50, issued=70)
+    fine_totals = TransformRecord("M", YEAR, Transformation.REFINING, 6_000, 2_400,
+                                  Decimal("0.4"), 10_000, 4_000)
+    # only the total input recorded: held to the declared yield, as without totals
+    half = TransformRecord("H", YEAR, Transformation.CASTING, 100, 95, Decimal("0.95"),
+                           total_input_kg=100)
+    beyond = TransformRecord("X", YEAR, Transformation.CASTING, 100, 95, Decimal("1.5"))
+    over = TransformRecord("Y", YEAR, Transformation.CASTING, 100, 96, Decimal("0.95"))
+    breaks = conservation_breaks([("Trader Z", bad)], [fine_totals, half, beyond, over],
+                                 network=False)
+    assert [b.split(":")[0] for b in breaks] == [
+        f"Trader Z, asi_aluminium, {YEAR.label}", f"X, casting, {YEAR.label}",
+        f"Y, casting, {YEAR.label}"]
+
+
+def test_recorded_totals_are_checked_under_the_policy_in_force() -> None:
+    strict = YieldPolicy(limits={**YieldPolicy().limits,
+                                 Transformation.REFINING: YieldLimit(Decimal("0.3"), "a test cap")})
+    record = TransformRecord("M", YEAR, Transformation.REFINING, 6_000, 2_400,
+                             Decimal("0.4"), 10_000, 4_000)
+    assert conservation_breaks([], [record]) == []
+    [refused] = conservation_breaks([], [record], strict)
+    assert "exceeds the physical limit of 0.3 kg/kg: a test cap" in refused
