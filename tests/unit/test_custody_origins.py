@@ -239,3 +239,41 @@ def test_a_step_that_names_a_new_stage_keeps_the_attribute_sums() -> None:
                       {"co2e": Decimal("1.5")})
     metal = through(alumina, Transformation.SMELTING, "SMELT", "NO")
     assert metal.attributes == {"co2e": Decimal("15.0")}
+
+
+@pytest.mark.parametrize(("weights", "expected"), [
+    # Exact shares of b and d: 39.8054 and 60.1943 (in hundredths 3980.54 and 6019.43);
+    # b rounds up to 39.81, so it stands furthest above and gives the first minimum,
+    # then d (0.43 hundredths below) before b again (0.54 below).
+    ({"a": 1, "b": 436_397, "c": 1, "d": 659_925, "e": 1},
+     {"a": Decimal("0.01"), "b": Decimal("39.79"), "c": Decimal("0.01"),
+      "d": Decimal("60.18"), "e": Decimal("0.01")}),
+    # e (exact 0.0153 %) got 0.02: it gives first, being 0.47 hundredths above, and a
+    # share of exactly 0.02 may give; c gives the second minimum.
+    ({"a": 1, "b": 1, "c": 19_593, "d": 1, "e": 3},
+     {"a": Decimal("0.01"), "b": Decimal("0.01"), "c": Decimal("99.96"),
+      "d": Decimal("0.01"), "e": Decimal("0.01")}),
+    # h (exact 0.0282 %) got 0.03; having given one minimum it keeps 0.02, still the
+    # furthest above, and gives a second.
+    ({"a": 1, "b": 1, "c": 1, "d": 474_345, "e": 1, "f": 3, "g": 274_160, "h": 211},
+     {"a": Decimal("0.01"), "b": Decimal("0.01"), "c": Decimal("0.01"),
+      "d": Decimal("63.34"), "e": Decimal("0.01"), "f": Decimal("0.01"),
+      "g": Decimal("36.60"), "h": Decimal("0.01")}),
+])
+def test_minimums_are_taken_from_the_share_furthest_above(
+        weights: dict[str, int], expected: dict[str, Decimal]) -> None:
+    assert percent_shares(weights) == expected
+
+
+def test_beyond_ten_thousand_real_shares_the_smallest_keep_zero() -> None:
+    weights = {0: 1, **{i: 2 for i in range(1, 10_000)}, 10_000: 5}
+    got = percent_shares(weights)
+    assert [k for k, v in got.items() if not v] == [0]
+    assert sum(got.values()) == HUNDRED
+
+
+def test_adding_pools_sums_the_kilograms_of_a_shared_origin() -> None:
+    key = entry_origin(CocMaterial.ASI_ALUMINIUM, "S", "NO")
+    other = entry_origin(CocMaterial.ELIGIBLE_SCRAP, "R", "DE")
+    assert dict(add(add(pool_of(key, 5), pool_of(other, 1)), pool_of(key, 7)).parts) == {
+        key: 12, other: 1}
