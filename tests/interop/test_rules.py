@@ -664,3 +664,50 @@ def test_the_pre_hash_of_gs1s_event_hash_example() -> None:
     assert rules.pre_hash(event, prefixes) == expected
     assert rules.event_hash_id(event, prefixes) == "ni:///sha-256;" \
         "4063768ccaf3fe5f18def4c7df1846e74b8464362c524a20b150786cd4e3c800?ver=CBV2.0"
+
+
+def test_certification_info_follows_the_time_zone_one_or_many_sorted() -> None:
+    many = {"type": "ObjectEvent", "action": "ADD", "eventTimeZoneOffset": "+01:00",
+            "certificationInfo": ["https://cert.example.com/b", " gs1:a ",
+                                  "https://cert.example.com/a"]}
+    assert rules.pre_hash(many) == (
+        "eventType=ObjectEventeventTimeZoneOffset=+01:00"
+        "certificationInfo=https://cert.example.com/acertificationInfo=https://cert.example.com/b"
+        "certificationInfo=https://gs1.org/voc/aaction=ADD")
+    one = {"type": "ObjectEvent", "certificationInfo": "https://cert.example.com/c"}
+    assert rules.pre_hash(one) == \
+        "eventType=ObjectEventcertificationInfo=https://cert.example.com/c"
+    assert rules.pre_hash({"type": "ObjectEvent", "certificationInfo": []}) == \
+        "eventType=ObjectEvent"
+
+
+def test_without_a_context_the_standard_prefixes_expand_curies() -> None:
+    event = {"type": "ObjectEvent", "readPoint": {"id": "epcis:rp1"},
+             "bizLocation": {"id": "gs1:site"}}
+    assert rules.pre_hash(event) == (
+        "eventType=ObjectEventreadPointid=https://ref.gs1.org/epcis/rp1"
+        "bizLocationid=https://gs1.org/voc/site")
+
+
+@pytest.mark.parametrize(("uri", "canonical"), [
+    # a key in the host is not a key: the path starts after the host
+    ("https://417/01/09521234543213", "https://id.gs1.org/01/09521234543213"),
+    # the query and fragment end at their first mark, even a link inside the query
+    ("https://example.com/01/09521234543213?next=https://example.org/x",
+     "https://id.gs1.org/01/09521234543213"),
+    ("https://example.com/01/09521234543213/21/x?a?b", "https://id.gs1.org/01/09521234543213/21/x"),
+    ("https://example.com/01/09521234543213/21/x#a#b", "https://id.gs1.org/01/09521234543213/21/x"),
+    # a trailing qualifier without its value is no qualifier; values keep their letters
+    ("https://example.com/01/09521234543213/21/", "https://id.gs1.org/01/09521234543213"),
+    ("https://example.com/01/09521234543213/21", "https://id.gs1.org/01/09521234543213"),
+    ("https://example.com/01/09521234543213/21/ABX", "https://id.gs1.org/01/09521234543213/21/ABX"),
+])
+def test_digital_link_paths_are_read_after_the_host_and_before_the_query(
+        uri: str, canonical: str) -> None:
+    assert rules.canonical_id(uri, PX) == canonical
+
+
+@pytest.mark.parametrize("uri", ["https://example.com/8003/", "https://example.org/x/01//"])
+def test_a_key_without_its_value_is_no_digital_link(uri: str) -> None:
+    # two such addresses on different hosts must not hash alike
+    assert rules.canonical_id(uri, PX) == uri
