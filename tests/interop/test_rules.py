@@ -692,6 +692,7 @@ def test_without_a_context_the_standard_prefixes_expand_curies() -> None:
 @pytest.mark.parametrize(("uri", "canonical"), [
     # a key in the host is not a key: the path starts after the host
     ("https://417/01/09521234543213", "https://id.gs1.org/01/09521234543213"),
+    ("https:///01/09521234543213", "https://id.gs1.org/01/09521234543213"),  # or no host
     # the query and fragment end at their first mark, even a link inside the query
     ("https://example.com/01/09521234543213?next=https://example.org/x",
      "https://id.gs1.org/01/09521234543213"),
