@@ -712,3 +712,56 @@ def test_digital_link_paths_are_read_after_the_host_and_before_the_query(
 def test_a_key_without_its_value_is_no_digital_link(uri: str) -> None:
     # two such addresses on different hosts must not hash alike
     assert rules.canonical_id(uri, PX) == uri
+
+
+def test_the_pre_hash_of_every_list_in_order_with_curies_and_a_half_hour_zone() -> None:
+    event = {
+        "type": "TransformationEvent", "eventTime": "2024-01-01T10:00:00+10:30",
+        "eventTimeZoneOffset": " +10:30 ", "parentID": "ex:pallet-1",
+        "epcList": ["ex:e2", "ex:e1"], "inputEPCList": ["ex:in1"], "childEPCs": ["ex:c1"],
+        "quantityList": [{"epcClass": "ex:q1", "quantity": 1}],
+        "childQuantityList": [{"epcClass": "ex:cq", "quantity": 2, "uom": "KGM"}],
+        "inputQuantityList": [{"epcClass": "ex:iq", "quantity": "3.50", "uom": " KGM "}],
+        "outputEPCList": ["ex:out1"], "outputQuantityList": [{"epcClass": "ex:oq",
+                                                              "quantity": 4}],
+        "transformationID": " ex:t1 ", "action": " ADD ", "bizStep": "ex:melt",
+        "disposition": "urn:epcglobal:cbv:disp:active",
+        "persistentDisposition": {"set": ["ex:d1"], "unset": ["active"]},
+    }
+    prefixes = rules.context_prefixes([{"ex": "https://ex.example/"}])
+    ex = "https://ex.example/"
+    assert rules.pre_hash(event, prefixes) == (
+        "eventType=TransformationEvent"
+        "eventTime=2023-12-31T23:30:00.000ZeventTimeZoneOffset=+10:30"
+        f"epcListepc={ex}e1epc={ex}e2parentID={ex}pallet-1"
+        f"inputEPCListepc={ex}in1childEPCsepc={ex}c1"
+        f"quantityListquantityElementepcClass={ex}q1quantity=1"
+        f"childQuantityListquantityElementepcClass={ex}cqquantity=2uom=KGM"
+        f"inputQuantityListquantityElementepcClass={ex}iqquantity=3.5uom=KGM"
+        f"outputEPCListepc={ex}out1"
+        f"outputQuantityListquantityElementepcClass={ex}oqquantity=4"
+        f"action=ADDtransformationID={ex}t1bizStep={ex}melt"
+        "disposition=https://ref.gs1.org/cbv/Disp-active"
+        f"persistentDispositionset={ex}d1unset=https://ref.gs1.org/cbv/Disp-active")
+    assert rules.parse_time("2024-01-01T10:00:00-09:45") == \
+        datetime(2024, 1, 1, 19, 45, tzinfo=UTC)
+
+
+def test_the_pre_hash_of_two_of_each_and_of_a_location_without_an_id() -> None:
+    event = {
+        "type": "ObjectEvent",
+        "persistentDisposition": {"set": ["ex:d2", "ex:d1"]},
+        "readPoint": {}, "bizLocation": {"id": "ex:site"},
+        "sourceList": [{"type": "ex:kind", "source": "ex:s1"}],
+        "destinationList": [{"destination": "ex:d"}],
+        "sensorElementList": [{"sensorReport": [{"value": 2}]},
+                              {"sensorReport": [{"value": 1}]}],
+    }
+    prefixes = rules.context_prefixes({"ex": "https://ex.example/"})
+    ex = "https://ex.example/"
+    assert rules.pre_hash(event, prefixes) == (
+        f"eventType=ObjectEventpersistentDispositionset={ex}d1set={ex}d2"
+        f"readPointid=bizLocationid={ex}site"
+        f"sourceListsource={ex}s1type={ex}kinddestinationListdestination={ex}d"
+        "sensorElementListsensorElementsensorReportvalue=1"
+        "sensorElementsensorReportvalue=2")
