@@ -749,7 +749,7 @@ def test_the_pre_hash_of_every_list_in_order_with_curies_and_a_half_hour_zone() 
 
 def test_the_pre_hash_of_two_of_each_and_of_a_location_without_an_id() -> None:
     event = {
-        "type": "ObjectEvent",
+        "type": "ObjectEvent", "disposition": "ex:held",
         "persistentDisposition": {"set": ["ex:d2", "ex:d1"]},
         "readPoint": {}, "bizLocation": {"id": "ex:site"},
         "sourceList": [{"type": "ex:kind", "source": "ex:s1"}],
@@ -760,7 +760,7 @@ def test_the_pre_hash_of_two_of_each_and_of_a_location_without_an_id() -> None:
     prefixes = rules.context_prefixes({"ex": "https://ex.example/"})
     ex = "https://ex.example/"
     assert rules.pre_hash(event, prefixes) == (
-        f"eventType=ObjectEventpersistentDispositionset={ex}d1set={ex}d2"
+        f"eventType=ObjectEventdisposition={ex}heldpersistentDispositionset={ex}d1set={ex}d2"
         f"readPointid=bizLocationid={ex}site"
         f"sourceListsource={ex}s1type={ex}kinddestinationListdestination={ex}d"
         "sensorElementListsensorElementsensorReportvalue=1"
