@@ -765,3 +765,23 @@ def test_the_pre_hash_of_two_of_each_and_of_a_location_without_an_id() -> None:
         f"sourceListsource={ex}s1type={ex}kinddestinationListdestination={ex}d"
         "sensorElementListsensorElementsensorReportvalue=1"
         "sensorElementsensorReportvalue=2")
+
+
+def test_a_time_that_is_no_timestamp_is_refused_in_full_words() -> None:
+    with pytest.raises(ValueError) as refused:
+        rules.parse_time("2005-04-03T20:33:31")
+    assert str(refused.value) == "'2005-04-03T20:33:31' is not a date-time with a time zone"
+    with pytest.raises(ValueError) as refused:
+        rules.parse_time(5)  # type: ignore[arg-type]
+    assert str(refused.value) == "5 is not a date-time with a time zone"
+
+
+def test_sensor_metadata_curies_expand_and_reports_sort_within_an_element() -> None:
+    event = {"type": "ObjectEvent", "sensorElementList": [{
+        "sensorMetadata": {"deviceID": "ex:dev"},
+        "sensorReport": [{"value": 2}, {"value": 1}]}]}
+    prefixes = rules.context_prefixes({"ex": "https://ex.example/"})
+    assert rules.pre_hash(event, prefixes) == (
+        "eventType=ObjectEventsensorElementListsensorElement"
+        "sensorMetadatadeviceID=https://ex.example/dev"
+        "sensorReportvalue=1sensorReportvalue=2")
