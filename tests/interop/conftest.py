@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from stewardship.core.auth import Actor, Role
 from stewardship.core.config import Settings
+from stewardship.interop import rules
 from stewardship.interop.epcis.jobs import process_next_job
 from stewardship.interop.epcis.validation import Validation, validation_for
 from stewardship.registry.service import accounts
@@ -45,6 +47,20 @@ SCHEMA = CONFORMANCE / "EPCIS-JSON-Schema.json" if CONFORMANCE else None
 needs_conformance = pytest.mark.skipif(
     CONFORMANCE is None, reason="GS1's EPCIS conformance files (shared/conformance/epcis) are "
     "not beside this checkout; set STEWARDSHIP_EPCIS_CONFORMANCE to their folder")
+
+
+@pytest.fixture(autouse=True)
+def _cold_rule_caches() -> None:
+    """Each test starts with the rules' memo caches empty, so a test that asserts an
+    identifier computes it rather than reading what an earlier test left behind. Under
+    mutmut this is what makes a test reach the mutated function: each mutant's run is forked
+    from the process that ran every test once, caches full, and a cached answer never calls
+    the (mutated) code below the cache."""
+    rules._canonical_uri.cache_clear()
+    rules._cached_gtin.cache_clear()
+    rules.cbv_short.cache_clear()
+    rules._ZONES.clear()
+    rules._ZONES["Z"] = UTC
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from stewardship.interop import rules
-from tests.interop.conftest import CONFORMANCE, object_event
+from tests.interop.conftest import CONFORMANCE, needs_conformance, object_event
 
 
 def test_timestamps_are_utc_milliseconds_rounded_half_up() -> None:
@@ -524,3 +524,264 @@ def test_refused_query_parameters_are_named_with_the_reason(
         rules.parse_query(params, per_page_default=30, per_page_max=100)
     assert (refused.value.parameter, refused.value.message) == (parameter, message)
     assert str(refused.value) == message
+
+
+# --- known answers: every URN scheme, its company-prefix lengths, and GS1's hash example ---
+
+
+@pytest.mark.parametrize(("urn", "link"), [
+    # serials and lots are any GS1 characters, not only digits
+    ("urn:epc:id:sgtin:0614141.107346.A-2017", "https://id.gs1.org/01/10614141073464/21/A-2017"),
+    ("urn:epc:class:lgtin:4012345.012345.LOT-7", "https://id.gs1.org/01/04012345123456/10/LOT-7"),
+    # a 12-digit company prefix leaves the item reference its indicator digit only
+    ("urn:epc:id:sgtin:061414112345.0.1", "https://id.gs1.org/01/00614141123452/21/1"),
+    ("urn:epc:idpat:sgtin:061414112345.1.*", "https://id.gs1.org/01/10614141123459"),
+    # ... and an SGLN an empty location reference; extension 0 is the GLN itself
+    ("urn:epc:id:sgln:061414112345..0", "https://id.gs1.org/414/0614141123452"),
+    ("urn:epc:id:sgln:061414112345..00", "https://id.gs1.org/414/0614141123452/254/00"),
+    # SSCC: the extension digit goes in front of the company prefix
+    ("urn:epc:id:sscc:061414112345.01234", "https://id.gs1.org/00/006141411234512340"),
+    ("urn:epc:id:pgln:061414112345.", "https://id.gs1.org/417/0614141123452"),
+    ("urn:epc:id:gdti:061414112345..X1", "https://id.gs1.org/253/0614141123452X1"),
+    ("urn:epc:id:grai:061414112345..7", "https://id.gs1.org/8003/006141411234527"),
+    ("urn:epc:id:cpi:0614141.5PQ7%2FZ43.12345",
+     "https://id.gs1.org/8010/06141415PQ7%2FZ43/8011/12345"),
+])
+def test_urn_known_answers_for_serials_lots_and_company_prefix_lengths(urn: str,
+                                                                         link: str) -> None:
+    assert rules.canonical_id(urn, PX) == link
+    assert rules.canonical_id(link, PX) == link  # a canonical link is its own canonical form
+
+
+@pytest.mark.parametrize("urn", [
+    "urn:epc:id:sgtin:0614141.107346",  # an SGTIN needs its serial
+    "urn:epc:id:sgtin:0614141.107346.1.2",
+    "urn:epc:id:sgtin:0614141.10734X.2017",
+    "urn:epc:class:lgtin:4012345.012345",
+    "urn:epc:class:sgtin:4012345.012345.998877",  # a class is a lot, not a serial
+    "urn:epc:id:lgtin:4012345.012345.998877",
+    "urn:epc:idpat:sgtin:4012345.*.*",
+    "urn:epc:idpat:sgtin:ABC.098765.*",
+    "urn:epc:idpat:sgtin:4012345.098765",
+    "urn:epc:idpat:sgln:4012345.00011.*",  # only GTIN patterns have a link
+    "urn:epc:class:sscc:4012345.1112223334",
+    "urn:epc:id:giai:ABC.111",  # every scheme's company prefix is digits
+    "urn:epc:id:sscc:ABC.1112223334",
+    "urn:epc:id:sgln:40123X5.00011.0",
+    "urn:epc:id:sscc:4012345",  # and each has its own number of fields
+    "urn:epc:id:sgln:4012345.00011.0.1",
+    "urn:epc:id:pgln:4012345.00000.1",
+    "urn:epc:id:gsrn:0614141",
+    "urn:epc:id:gsrnp:0614141.1.2",
+    "urn:epc:id:gsin:0614141",
+    "urn:epc:id:giai:4012345",
+    "urn:epc:id:ginc:0614141.a.b",
+    "urn:epc:id:gdti:4012345.11111",
+    "urn:epc:id:sgcn:4012345.67890.1.2",
+    "urn:epc:id:grai:4012345.00077",
+    "urn:epc:id:cpi:0614141.123ABC",
+    "urn:epc:id:cpi:0614141.1.2.3",
+    "urn:epc:tag:sgtin-96:3.0614141.107346.2017",  # tag URIs (filter, partition) are not ids
+])
+def test_urns_of_the_wrong_shape_have_no_digital_link(urn: str) -> None:
+    assert rules.canonical_id(urn, PX) == urn
+
+
+@pytest.mark.parametrize(("uri", "canonical"), [
+    # any host, http too, a path prefix before the key; key qualifiers by rank
+    ("http://example.com/01/09521234543213", "https://id.gs1.org/01/09521234543213"),
+    ("https://example.com/a/b/01/09521234543213/10/LOT1",
+     "https://id.gs1.org/01/09521234543213/10/LOT1"),
+    ("https://example.com/01/09521234543213/235/TPX/10/LOT1",
+     "https://id.gs1.org/01/09521234543213/235/TPX"),
+    ("https://example.com/01/09521234543213/22/V1/10/LOT1?17=290101",
+     "https://id.gs1.org/01/09521234543213/10/LOT1"),
+    ("https://example.com/8006/095212345432130102/10/L2/21/S3",
+     "https://id.gs1.org/8006/095212345432130102/21/S3"),
+    ("https://example.com/8010/0614141123ABC/8011/123456789",
+     "https://id.gs1.org/8010/0614141123ABC/8011/123456789"),
+    ("https://example.com/00/106141411234567897/",
+     "https://id.gs1.org/00/106141411234567897"),
+    ("https://example.com/8004/4000001111#x", "https://id.gs1.org/8004/4000001111"),
+    ("https://example.com/417/4012345000009/21/x", "https://id.gs1.org/417/4012345000009"),
+    ("https://example.com/8003", "https://example.com/8003"),  # a key needs its value
+    ("https://example.com/?01/09521234543213", "https://example.com/?01/09521234543213"),
+    ("https://example.com", "https://example.com"),
+])
+def test_digital_link_known_answers(uri: str, canonical: str) -> None:
+    assert rules.canonical_id(uri, PX) == canonical
+
+
+@needs_conformance
+def test_the_pre_hash_of_gs1s_event_hash_example() -> None:
+    """GS1's ``XML/WithEventHashID`` example (the JSON twin of the events it says share one
+    hash id) as a known answer, field by field. GS1 publishes no hash id for it, so this is
+    the string the rules of the module docstring give, checked by hand: UTC milliseconds,
+    check digits, sorted lists, ``type`` after the value, extensions at the end of their
+    parent."""
+    assert CONFORMANCE is not None
+    document = json.loads((CONFORMANCE / "XML" / "WithEventHashID" /
+                           "event_with_identical_hash_id_7.json").read_text("utf-8"))
+    prefixes = rules.context_prefixes(document["@context"])
+    [event] = rules.event_list(document) or []
+    ext = "{http://example.com/ext1}"
+    extensions = f"{ext}default=stringAsDefaultValue{ext}float=20{ext}int=10"
+    dl = "https://id.gs1.org"
+    cbv = "https://ref.gs1.org/cbv/"
+    device = f"deviceID={dl}/8004/4000001111deviceMetadata={dl}/8004/4000001111" \
+        f"rawData={dl}/8004/401234599999dataProcessingMethod={dl}/253/4012345000054987"
+    expected = (
+        "eventType=ObjectEvent"
+        "eventTime=2005-04-05T02:33:31.116ZeventTimeZoneOffset=-06:00"
+        f"epcListepc={dl}/01/10614141073464/21/2016epc={dl}/01/10614141073464/21/2017"
+        f"epc={dl}/01/10614141073464/21/2018"
+        f"quantityListquantityElementepcClass={dl}/01/04012345123456/10/998876quantity=300"
+        f"uom=KGMquantityElementepcClass={dl}/01/04012345123456/10/998877quantity=200uom=KGM"
+        "action=ADD"
+        f"bizStep={cbv}BizStep-receivingdisposition={cbv}Disp-in_progress"
+        f"persistentDispositionset={cbv}Disp-completeness_verified"
+        f"unset={cbv}Disp-completeness_inferred"
+        f"readPointid={dl}/414/0012345111112/254/400bizLocationid={dl}/414/0012345111112"
+        f"bizTransactionListbizTransaction={dl}/253/06141410000121618034type={cbv}BTT-po"
+        f"sourceListsource={dl}/414/4012345002256type={cbv}SDT-location"
+        f"source={dl}/417/4012345002256type={cbv}SDT-owning_party"
+        f"source={dl}/417/4012345002256type={cbv}SDT-possessing_party"
+        f"destinationListdestination={dl}/414/0614141007776type={cbv}SDT-location"
+        f"destination={dl}/417/0614141007776type={cbv}SDT-owning_party"
+        f"destination={dl}/417/0614141007776type={cbv}SDT-possessing_party"
+        "sensorElementListsensorElement"
+        "sensorMetadatatime=2019-04-02T13:05:00.000ZstartTime=2019-04-02T12:55:01.000Z"
+        f"endTime=2019-04-02T13:55:00.000Z{device}bizRules={dl}/253/4012345000054987"
+        f"{ext}someFurtherMetadata=someText"
+        f"sensorReporttype=https://gs1.org/voc/Temperature{device}"
+        "time=2019-07-19T13:00:00.000Zmicroorganism=https://www.ncbi.nlm.nih.gov/taxonomy/"
+        "1126011chemicalSubstance=https://identifiers.org/inchikey:CZMRCDWAGMRECN-UGDNZRGBSA-N"
+        "value=26component=example:xstringValue=SomeStringbooleanValue=true"
+        f"hexBinaryValue=f0f0f0uriValue={dl}/8004/4000001111minValue=26maxValue=26.2"
+        "meanValue=13.2sDev=0.1percRank=50percValue=12.7uom=CEL"
+        f"{ext}someFurtherReportData=someText{extensions}"
+        f"ilmd{extensions}{extensions}")
+    assert rules.pre_hash(event, prefixes) == expected
+    assert rules.event_hash_id(event, prefixes) == "ni:///sha-256;" \
+        "4063768ccaf3fe5f18def4c7df1846e74b8464362c524a20b150786cd4e3c800?ver=CBV2.0"
+
+
+def test_certification_info_follows_the_time_zone_one_or_many_sorted() -> None:
+    many = {"type": "ObjectEvent", "action": "ADD", "eventTimeZoneOffset": "+01:00",
+            "certificationInfo": ["https://cert.example.com/b", " gs1:a ",
+                                  "https://cert.example.com/a"]}
+    assert rules.pre_hash(many) == (
+        "eventType=ObjectEventeventTimeZoneOffset=+01:00"
+        "certificationInfo=https://cert.example.com/acertificationInfo=https://cert.example.com/b"
+        "certificationInfo=https://gs1.org/voc/aaction=ADD")
+    one = {"type": "ObjectEvent", "certificationInfo": "https://cert.example.com/c"}
+    assert rules.pre_hash(one) == \
+        "eventType=ObjectEventcertificationInfo=https://cert.example.com/c"
+    assert rules.pre_hash({"type": "ObjectEvent", "certificationInfo": []}) == \
+        "eventType=ObjectEvent"
+
+
+def test_without_a_context_the_standard_prefixes_expand_curies() -> None:
+    event = {"type": "ObjectEvent", "readPoint": {"id": "epcis:rp1"},
+             "bizLocation": {"id": "gs1:site"}}
+    assert rules.pre_hash(event) == (
+        "eventType=ObjectEventreadPointid=https://ref.gs1.org/epcis/rp1"
+        "bizLocationid=https://gs1.org/voc/site")
+
+
+@pytest.mark.parametrize(("uri", "canonical"), [
+    # a key in the host is not a key: the path starts after the host
+    ("https://417/01/09521234543213", "https://id.gs1.org/01/09521234543213"),
+    ("https:///01/09521234543213", "https://id.gs1.org/01/09521234543213"),  # or no host
+    # the query and fragment end at their first mark, even a link inside the query
+    ("https://example.com/01/09521234543213?next=https://example.org/x",
+     "https://id.gs1.org/01/09521234543213"),
+    ("https://example.com/01/09521234543213/21/x?a?b", "https://id.gs1.org/01/09521234543213/21/x"),
+    ("https://example.com/01/09521234543213/21/x#a#b", "https://id.gs1.org/01/09521234543213/21/x"),
+    # a trailing qualifier without its value is no qualifier; values keep their letters
+    ("https://example.com/01/09521234543213/21/", "https://id.gs1.org/01/09521234543213"),
+    ("https://example.com/01/09521234543213/21", "https://id.gs1.org/01/09521234543213"),
+    ("https://example.com/01/09521234543213/21/ABX", "https://id.gs1.org/01/09521234543213/21/ABX"),
+])
+def test_digital_link_paths_are_read_after_the_host_and_before_the_query(
+        uri: str, canonical: str) -> None:
+    assert rules.canonical_id(uri, PX) == canonical
+
+
+@pytest.mark.parametrize("uri", ["https://example.com/8003/", "https://example.org/x/01//"])
+def test_a_key_without_its_value_is_no_digital_link(uri: str) -> None:
+    # two such addresses on different hosts must not hash alike
+    assert rules.canonical_id(uri, PX) == uri
+
+
+def test_the_pre_hash_of_every_list_in_order_with_curies_and_a_half_hour_zone() -> None:
+    event = {
+        "type": "TransformationEvent", "eventTime": "2024-01-01T10:00:00+10:30",
+        "eventTimeZoneOffset": " +10:30 ", "parentID": "ex:pallet-1",
+        "epcList": ["ex:e2", "ex:e1"], "inputEPCList": ["ex:in1"], "childEPCs": ["ex:c1"],
+        "quantityList": [{"epcClass": "ex:q1", "quantity": 1}],
+        "childQuantityList": [{"epcClass": "ex:cq", "quantity": 2, "uom": "KGM"}],
+        "inputQuantityList": [{"epcClass": "ex:iq", "quantity": "3.50", "uom": " KGM "}],
+        "outputEPCList": ["ex:out1"], "outputQuantityList": [{"epcClass": "ex:oq",
+                                                              "quantity": 4}],
+        "transformationID": " ex:t1 ", "action": " ADD ", "bizStep": "ex:melt",
+        "disposition": "urn:epcglobal:cbv:disp:active",
+        "persistentDisposition": {"set": ["ex:d1"], "unset": ["active"]},
+    }
+    prefixes = rules.context_prefixes([{"ex": "https://ex.example/"}])
+    ex = "https://ex.example/"
+    assert rules.pre_hash(event, prefixes) == (
+        "eventType=TransformationEvent"
+        "eventTime=2023-12-31T23:30:00.000ZeventTimeZoneOffset=+10:30"
+        f"epcListepc={ex}e1epc={ex}e2parentID={ex}pallet-1"
+        f"inputEPCListepc={ex}in1childEPCsepc={ex}c1"
+        f"quantityListquantityElementepcClass={ex}q1quantity=1"
+        f"childQuantityListquantityElementepcClass={ex}cqquantity=2uom=KGM"
+        f"inputQuantityListquantityElementepcClass={ex}iqquantity=3.5uom=KGM"
+        f"outputEPCListepc={ex}out1"
+        f"outputQuantityListquantityElementepcClass={ex}oqquantity=4"
+        f"action=ADDtransformationID={ex}t1bizStep={ex}melt"
+        "disposition=https://ref.gs1.org/cbv/Disp-active"
+        f"persistentDispositionset={ex}d1unset=https://ref.gs1.org/cbv/Disp-active")
+    assert rules.parse_time("2024-01-01T10:00:00-09:45") == \
+        datetime(2024, 1, 1, 19, 45, tzinfo=UTC)
+
+
+def test_the_pre_hash_of_two_of_each_and_of_a_location_without_an_id() -> None:
+    event = {
+        "type": "ObjectEvent", "disposition": "ex:held",
+        "persistentDisposition": {"set": ["ex:d2", "ex:d1"]},
+        "readPoint": {}, "bizLocation": {"id": "ex:site"},
+        "sourceList": [{"type": "ex:kind", "source": "ex:s1"}],
+        "destinationList": [{"destination": "ex:d"}],
+        "sensorElementList": [{"sensorReport": [{"value": 2}]},
+                              {"sensorReport": [{"value": 1}]}],
+    }
+    prefixes = rules.context_prefixes({"ex": "https://ex.example/"})
+    ex = "https://ex.example/"
+    assert rules.pre_hash(event, prefixes) == (
+        f"eventType=ObjectEventdisposition={ex}heldpersistentDispositionset={ex}d1set={ex}d2"
+        f"readPointid=bizLocationid={ex}site"
+        f"sourceListsource={ex}s1type={ex}kinddestinationListdestination={ex}d"
+        "sensorElementListsensorElementsensorReportvalue=1"
+        "sensorElementsensorReportvalue=2")
+
+
+def test_a_time_that_is_no_timestamp_is_refused_in_full_words() -> None:
+    with pytest.raises(ValueError) as refused:
+        rules.parse_time("2005-04-03T20:33:31")
+    assert str(refused.value) == "'2005-04-03T20:33:31' is not a date-time with a time zone"
+    with pytest.raises(ValueError) as refused:
+        rules.parse_time(5)  # type: ignore[arg-type]
+    assert str(refused.value) == "5 is not a date-time with a time zone"
+
+
+def test_sensor_metadata_curies_expand_and_reports_sort_within_an_element() -> None:
+    event = {"type": "ObjectEvent", "sensorElementList": [{
+        "sensorMetadata": {"deviceID": "ex:dev"},
+        "sensorReport": [{"value": 2}, {"value": 1}]}]}
+    prefixes = rules.context_prefixes({"ex": "https://ex.example/"})
+    assert rules.pre_hash(event, prefixes) == (
+        "eventType=ObjectEventsensorElementListsensorElement"
+        "sensorMetadatadeviceID=https://ex.example/dev"
+        "sensorReportvalue=1sensorReportvalue=2")

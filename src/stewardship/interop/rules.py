@@ -256,7 +256,9 @@ def _constrain_dl(value: str) -> str:
     parts = path[match.start() + 1:].strip("/").split("/")
     pairs = dict(zip(parts[0::2], parts[1::2], strict=False))
     key = parts[0]
-    out = f"{DL_HOST}/{key}/{pairs.get(key, '')}"
+    if not pairs.get(key):  # a key without its value names nothing
+        return value
+    out = f"{DL_HOST}/{key}/{pairs[key]}"
     for qualifier in _DL_QUALIFIERS.get(key, ()):
         if qualifier in pairs:
             out += f"/{qualifier}/{pairs[qualifier]}"
