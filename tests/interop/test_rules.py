@@ -785,3 +785,74 @@ def test_sensor_metadata_curies_expand_and_reports_sort_within_an_element() -> N
         "eventType=ObjectEventsensorElementListsensorElement"
         "sensorMetadatadeviceID=https://ex.example/dev"
         "sensorReportvalue=1sensorReportvalue=2")
+
+
+# --- the query language: page tokens, fingerprints, boundaries and whole refusals ---------
+
+@pytest.mark.parametrize(("after", "fingerprint", "token"), [
+    (42, "0123456789ab", "NDIuMDEyMzQ1Njc4OWFi"),  # no padding to drop
+    (7, "5456da81b485", "Ny41NDU2ZGE4MWI0ODU"),  # one "=" dropped
+    (123, "0123456789ab", "MTIzLjAxMjM0NTY3ODlhYg"),  # two "=" dropped
+    (123456789, "5456da81b485", "MTIzNDU2Nzg5LjU0NTZkYTgxYjQ4NQ"),  # 30 characters
+    (1, "W", "MS5X"),  # a token may end in "X"
+])
+def test_page_tokens_known_answers_and_round_trips(after: int, fingerprint: str,
+                                                   token: str) -> None:
+    assert rules.encode_page_token(after, fingerprint) == token
+    assert rules._decode_page_token(token, fingerprint) == after
+
+
+@pytest.mark.parametrize(("token", "message"), [
+    ("NDIuMDEyMzQ1Njc4OWFi", "the nextPageToken belongs to a query with other parameters"),
+    ("Ny41NDU2ZGE4MWI0ODU", "the nextPageToken belongs to a query with other parameters"),
+    ("eC4wMTIzNDU2Nzg5YWI", "the nextPageToken is not one this repository issued"),  # x.
+    ("_w", "the nextPageToken is not one this repository issued"),  # not UTF-8
+])
+def test_a_page_token_of_another_query_or_forged_is_refused_in_full_words(
+        token: str, message: str) -> None:
+    with pytest.raises(rules.QueryParameterError) as refused:
+        rules._decode_page_token(token, "ffffffffffff")
+    assert (refused.value.parameter, refused.value.message) == ("nextPageToken", message)
+
+
+def test_the_query_fingerprint_is_the_filters_alone_and_a_token_survives_page_size() -> None:
+    filters = [("EQ_bizStep", "shipping")]
+    first = rules.parse_query(filters, per_page_default=2, per_page_max=10)
+    assert first.fingerprint == "5456da81b485"
+    token = rules.encode_page_token(42, first.fingerprint)
+    later = rules.parse_query([("perPage", "10"), *filters, ("nextPageToken", token)],
+                              per_page_default=2, per_page_max=10)
+    assert (later.fingerprint, later.after, later.per_page) == ("5456da81b485", 42, 10)
+    assert later.params == (("EQ_bizStep", "shipping"),)
+    # the filters keep the order they were given in for the next page's link
+    both = rules.parse_query([("EQ_action", "ADD"), ("perPage", "3"), ("EQ_bizStep", "x")],
+                             per_page_default=2, per_page_max=10)
+    assert both.params == (("EQ_action", "ADD"), ("EQ_bizStep", "x"))
+
+
+@pytest.mark.parametrize("per_page", ["1", "100"])
+def test_per_page_accepts_both_ends_of_its_range(per_page: str) -> None:
+    query = rules.parse_query([("perPage", per_page)], per_page_default=30, per_page_max=100)
+    assert query.per_page == int(per_page)
+
+
+def test_match_parameters_gather_every_value_and_pattern_of_their_kinds() -> None:
+    query = rules.parse_query([
+        ("MATCH_epc", "urn:epc:id:sgtin:0614141.107346.2017|urn:epc:idpat:sgtin:0614141.1.*"),
+        ("MATCH_epc", "urn:epc:idpat:grai:4012345.55555.*"),
+        ("MATCH_anyEPCClass", "urn:epc:class:lgtin:4012345.012345.998877")],
+        per_page_default=30, per_page_max=100)
+    assert query.matches == (
+        rules.Match((rules.EPC,),
+                    ("urn:epc:id:sgtin:0614141.107346.2017", "urn:epc:idpat:sgtin:0614141.1.*",
+                     "urn:epc:idpat:grai:4012345.55555.*"),
+                    ("urn:epc:id:sgtin:0614141.1.", "urn:epc:id:grai:4012345.55555.")),
+        rules.Match((rules.CLASS, rules.INPUT_CLASS, rules.OUTPUT_CLASS),
+                    ("urn:epc:class:lgtin:4012345.012345.998877",), ()))
+
+
+def test_an_eq_parameter_without_a_value_is_named() -> None:
+    with pytest.raises(rules.QueryParameterError) as refused:
+        rules.parse_query([("EQ_bizStep", " | ")], per_page_default=30, per_page_max=100)
+    assert (refused.value.parameter, refused.value.message) == (
+        "EQ_bizStep", "EQ_bizStep needs at least one value")
