@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 import json
+import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -856,3 +858,30 @@ def test_an_eq_parameter_without_a_value_is_named() -> None:
         rules.parse_query([("EQ_bizStep", " | ")], per_page_default=30, per_page_max=100)
     assert (refused.value.parameter, refused.value.message) == (
         "EQ_bizStep", "EQ_bizStep needs at least one value")
+
+
+@pytest.fixture
+def machine_zone_plus_five_thirty(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The process's own time zone set to +05:30, so UTC can't be taken for local time."""
+    monkeypatch.setenv("TZ", "IST-5:30")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+@pytest.mark.usefixtures("machine_zone_plus_five_thirty")
+def test_times_are_utc_whatever_the_machines_zone() -> None:
+    plus_two = timezone(timedelta(hours=2))
+    assert rules.format_time(datetime(2024, 5, 1, 12, 0, 0, 1000, tzinfo=plus_two)) == \
+        "2024-05-01T10:00:00.001Z"
+    assert rules.canonical_time("2024-05-01T12:00:00.5+02:00") == "2024-05-01T10:00:00.500Z"
+    moment = rules.parse_time("2024-05-01T12:00:00+02:00")
+    assert (moment.hour, moment.utcoffset()) == (10, timedelta(0))
+
+
+def test_an_event_time_that_is_no_timestamp_is_refused_with_the_value() -> None:
+    event = {"type": "ObjectEvent", "eventTime": "yesterday", "eventTimeZoneOffset": "+00:00",
+             "action": "ADD", "epcList": []}
+    assert rules.event_problems(event) == [
+        ("/eventTime", "'yesterday' is not a date-time with a time zone")]
