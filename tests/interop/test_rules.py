@@ -885,3 +885,19 @@ def test_an_event_time_that_is_no_timestamp_is_refused_with_the_value() -> None:
              "action": "ADD", "epcList": []}
     assert rules.event_problems(event) == [
         ("/eventTime", "'yesterday' is not a date-time with a time zone")]
+
+
+@pytest.mark.parametrize(("text", "microsecond"), [
+    ("2024-05-01T12:00:00Z", 0), ("2024-05-01T12:00:00.5Z", 500000),
+    ("2024-05-01T12:00:00.000123Z", 123), ("2024-05-01T12:00:00.1234567Z", 123456)])
+def test_parse_time_keeps_microseconds_and_drops_finer_digits(text: str,
+                                                              microsecond: int) -> None:
+    assert rules.parse_time(text) == datetime(2024, 5, 1, 12, 0, 0, microsecond, tzinfo=UTC)
+
+
+def test_an_event_without_any_of_its_fields_is_told_every_choice() -> None:
+    event = {"type": "TransformationEvent", "eventTime": "2024-05-01T12:00:00Z",
+             "eventTimeZoneOffset": "+00:00"}
+    assert rules.event_problems(event) == [
+        ("", "TransformationEvent needs one of: inputEPCList, inputQuantityList, "
+             "outputEPCList, outputQuantityList")]
