@@ -322,7 +322,7 @@ def test_digital_links_are_constrained_to_the_gs1_host_and_finest_key(uri: str,
 
 @pytest.mark.parametrize(("value", "number"), [
     (200.0, "200"), ("1.50", "1.5"), (" 0.000 ", "0"), (True, "true"), (False, "false"),
-    ("1E+3", "1000"), (-2.25, "-2.25"),
+    ("1E+3", "1000"), (-2.25, "-2.25"), ("1E-7", "0.0000001"),
     ("twelve", "twelve"), (" NaN ", "NaN"), ("Infinity", "Infinity"),  # as written
 ])
 def test_canonical_numbers(value: object, number: str) -> None:
@@ -901,3 +901,50 @@ def test_an_event_without_any_of_its_fields_is_told_every_choice() -> None:
     assert rules.event_problems(event) == [
         ("", "TransformationEvent needs one of: inputEPCList, inputQuantityList, "
              "outputEPCList, outputQuantityList")]
+
+
+EX = {**rules.DEFAULT_PREFIXES, "ex": "https://example.com/ns/"}
+
+
+def test_curies_expand_at_their_first_colon_and_never_a_web_address() -> None:
+    assert rules.expand_curie("ex:a:b", EX) == "https://example.com/ns/a:b"
+    assert rules.expand_curie("ex://example.com/a", EX) == "ex://example.com/a"
+    assert rules.expand_curie("nope:a", EX) == "nope:a"
+
+
+def test_a_context_defines_only_its_string_valued_terms() -> None:
+    context = [rules.STANDARD_CONTEXT,
+               {"@vocab": "https://example.org/vocab/", "ex": "https://example.com/ns/",
+                "term": {"@id": "ex:term", "@type": "@id"}}]
+    assert rules.context_prefixes(context) == EX
+
+
+def test_extension_names_and_parts_known_answers() -> None:
+    assert rules._extension_name("ex:a:b", EX) == "{https://example.com/ns/}a:b"
+    assert rules._extension_name("plain", EX) == "plain"
+    assert rules._extension_name("ex://example.com/a", EX) == "ex://example.com/a"
+    assert rules._extension_parts("ex:box", {"@id": "x", "ex:b": 2, "ex:a": "one"}, EX) == [
+        "{https://example.com/ns/}box{https://example.com/ns/}a=one"
+        "{https://example.com/ns/}b=2"]
+    assert rules._extension_parts("ex:n", ["x", 1.0], EX) == [
+        "{https://example.com/ns/}n=x", "{https://example.com/ns/}n=1"]
+    assert rules._extensions({"@context": "https://example.com/c", "type": "ObjectEvent",
+                              "ex:a": " 1 "}, rules.STANDARD_FIELDS - {"@context"}, EX) == \
+        "{https://example.com/ns/}a=1"
+
+
+@pytest.mark.parametrize(("name", "value", "text"), [
+    ("value", "5.50", "5.5"),  # a number field, though written as text
+    ("rawData", 5.0, "5"),  # a number, whatever the field
+    ("component", "x", "https://ref.gs1.org/cbv/Comp-x"),
+    ("deviceID", "abc", "abc"),  # no component: no CBV address
+    ("type", "Temperature", "https://gs1.org/voc/Temperature"),
+])
+def test_sensor_values_known_answers(name: str, value: object, text: str) -> None:
+    assert rules._sensor_value(name, value, EX) == text
+
+
+def test_an_entry_without_its_identifier_is_hashed_with_it_empty() -> None:
+    assert rules._quantity({"quantity": 5}, EX) == "quantityElementepcClass=quantity=5"
+    assert rules._typed_list("sourceList", "source", [{"type": "owning_party"}], "SDT", EX) == \
+        "sourceListsource=type=https://ref.gs1.org/cbv/SDT-owning_party"
