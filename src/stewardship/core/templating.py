@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup, escape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
@@ -40,6 +42,35 @@ def sentence(message: Any) -> str:
     return text if text[-1] in ".!?" else text + "."
 
 
+def tonnes_text(kilograms: int | None, places: int = 1) -> str:
+    """Integer kilograms as tonnes for reading: ``123456789`` -> ``123,456.8 t``. Exact
+    figures stay in kilograms everywhere they are kept or exported; this is display only.
+    Below one tonne the kilograms are shown as they are."""
+    if kilograms is None:
+        return ""
+    kg = int(kilograms)
+    if abs(kg) < 1000:
+        return f"{kg:,} kg"
+    step = Decimal(1).scaleb(-places)
+    t = (Decimal(kg) / 1000).quantize(step, rounding=ROUND_HALF_EVEN)
+    return f"{t:,} t"
+
+
+def tonnes(kilograms: int | None, places: int = 1) -> Markup:
+    """``{{ kg|tonnes }}``: tonnes to read, the exact kilograms in the title (on hover) and
+    in a ``data-kg`` attribute."""
+    if kilograms is None:
+        return Markup("")
+    kg = int(kilograms)
+    return Markup('<span class="qty" title="{exact} kg" data-kg="{kg}">{shown}</span>').format(
+        exact=f"{kg:,}", kg=kg, shown=escape(tonnes_text(kg, places)))
+
+
+def kilograms(value: int | None) -> str:
+    """``{{ kg|kg }}``: exact kilograms with thousands separators."""
+    return "" if value is None else f"{int(value):,} kg"
+
+
 class Templates:
     def __init__(self, directories: Iterable[Path]) -> None:
         loaders = [FileSystemLoader(str(d)) for d in directories]
@@ -54,6 +85,8 @@ class Templates:
         self.env.globals.update(page_url=page_url, static_url=static_url)
         self.env.filters["label"] = label
         self.env.filters["sentence"] = sentence
+        self.env.filters["tonnes"] = tonnes
+        self.env.filters["kg"] = kilograms
         self.env.filters["date"] = lambda d: d.strftime("%d %b %Y") if d else ""
         self.env.filters["datetime"] = lambda d: d.strftime("%d %b %Y %H:%M UTC") if d else ""
 
