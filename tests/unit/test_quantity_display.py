@@ -29,3 +29,11 @@ def test_markup_keeps_exact_kilograms_in_title_and_data() -> None:
 def test_exact_kilograms() -> None:
     assert kilograms(1234567) == "1,234,567 kg"
     assert kilograms(None) == ""
+
+
+def test_badge_names_the_status_in_words_and_keeps_the_code() -> None:
+    from stewardship.core.templating import badge
+
+    assert str(badge("pending_review")) == (
+        '<span class="badge badge-pending_review" title="pending_review">Pending review</span>')
+    assert "&lt;" in str(badge("<x>"))

@@ -42,6 +42,14 @@ def sentence(message: Any) -> str:
     return text if text[-1] in ".!?" else text + "."
 
 
+def badge(value: Any) -> Markup:
+    """``{{ status|badge }}``: a status shown the same way everywhere, its colour from the
+    ``badge-<code>`` class (app.css), its words from ``label``, the code itself in the title."""
+    code = str(getattr(value, "value", value) or "")
+    return Markup('<span class="badge badge-{code}" title="{code}">{text}</span>').format(
+        code=code, text=label(value))
+
+
 def tonnes_text(kilograms: int | None, places: int = 1) -> str:
     """Integer kilograms as tonnes for reading: ``123456789`` -> ``123,456.8 t``. Exact
     figures stay in kilograms everywhere they are kept or exported; this is display only.
@@ -86,6 +94,7 @@ class Templates:
         self.env.filters["label"] = label
         self.env.filters["sentence"] = sentence
         self.env.filters["tonnes"] = tonnes
+        self.env.filters["badge"] = badge
         self.env.filters["kg"] = kilograms
         self.env.filters["date"] = lambda d: d.strftime("%d %b %Y") if d else ""
         self.env.filters["datetime"] = lambda d: d.strftime("%d %b %Y %H:%M UTC") if d else ""
