@@ -331,3 +331,11 @@ def add_cosignature(session: Session, size: int, line: str) -> LogCosignature:
     session.add(row)
     session.flush()
     return row
+
+
+def key_spans(session: Session) -> dict[str, tuple[int, int]]:
+    """For each key id, the smallest and largest checkpoint size it signed."""
+    rows = session.execute(select(LogCheckpoint.key_id, func.min(LogCheckpoint.size),
+                                  func.max(LogCheckpoint.size))
+                           .group_by(LogCheckpoint.key_id))
+    return {key: (int(low), int(high)) for key, low, high in rows}
