@@ -12,6 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 from sqlalchemy import Engine
 
+from stewardship.cli_log import log_app, witness_app
 from stewardship.core.config import get_settings
 from stewardship.core.db import make_engine, make_sessionmaker, transaction
 
@@ -26,6 +27,8 @@ app.add_typer(standards_app, name="standards")
 custody_app = typer.Typer(help="Chain of custody: the conservation audit, unmatched documents.",
                           no_args_is_help=True)
 app.add_typer(custody_app, name="custody")
+app.add_typer(log_app, name="log")
+app.add_typer(witness_app, name="witness")
 console = Console()
 err = Console(stderr=True)
 

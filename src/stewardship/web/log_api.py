@@ -140,7 +140,8 @@ class ConsistencyProof(BaseModel):
 
 @router.get("/proof/consistency", response_model=ConsistencyProof)
 def consistency(db: DbSession, first: Annotated[int, Query(ge=0, le=INT64_MAX)],
-                second: Annotated[int | None, Query(ge=0, le=INT64_MAX)] = None) -> ConsistencyProof:
+                second: Annotated[int | None, Query(ge=0, le=INT64_MAX)] = None
+                ) -> ConsistencyProof:
     """That the tree of ``first`` entries is a prefix of the tree of ``second`` (the latest
     checkpoint's size unless given): nothing before ``first`` was rewritten."""
     to = _size_or_latest(db, second)
