@@ -341,9 +341,12 @@ def custody_unmatched(
 
 @app.command()
 def verify() -> None:
-    """Re-walk the event log's hash chain, naming the first entry that does not match, then
-    check every CoC document against the digest the log recorded at its issue."""
+    """Re-walk the event log's hash chain, naming the first entry that does not match;
+    rebuild its Merkle tree and hold it against the stored subtrees and every signed
+    checkpoint; then check every CoC document against the digest the log recorded."""
     from stewardship.core.eventlog import count_entries
+    from stewardship.core.keys import log_signer, verifiers
+    from stewardship.core.tlog import verify_tree
     from stewardship.custody.service.audit import plausibility
     from stewardship.custody.service.audit_records import verify_documents
 
@@ -356,6 +359,13 @@ def verify() -> None:
             report, documents, breaks = verify_documents(
                 db, progress=lambda n: progress.update(task, completed=n))
         flags = plausibility(db)
+        settings = get_settings()
+        signer = log_signer(settings)
+        with Progress(TextColumn("Rebuilding the Merkle tree"), BarColumn(),
+                      MofNCompleteColumn(), console=console, transient=True) as progress:
+            task = progress.add_task("tree", total=total)
+            tree = verify_tree(db, verifiers(settings, signer),
+                               progress=lambda n: progress.update(task, completed=n))
     failed = False
     if report.ok:
         console.print(f"[green]OK[/]: {report.entries} entries, head {report.head_hash[:16]}…")
@@ -363,6 +373,15 @@ def verify() -> None:
         failed = True
         err.print(f"[red]Broken at entry {report.first_bad_sequence}[/]: {report.reason} "
                   f"({report.entries} entries before it verify).")
+    if tree.ok:
+        console.print(f"[green]OK[/]: the Merkle tree of {tree.size:,} entries matches the "
+                      f"stored subtrees and {tree.checkpoints} signed checkpoint(s).")
+    else:
+        failed = True
+        err.print(f"[red]{len(tree.problems)} problem(s) in the Merkle tree or its "
+                  "checkpoints[/]:")
+        for p in tree.problems:
+            err.print(f"  {p.table} {p.key}: {p.problem}", highlight=False)
     if breaks:
         failed = True
         err.print(f"[red]{len(breaks)} CoC document(s) do not match the record[/]:")

@@ -159,3 +159,74 @@ def test_tree_tables_are_append_only(db: Session, table: str) -> None:
     tlog.make_checkpoint(db, log_signer(), ORIGIN)
     with pytest.raises(DBAPIError, match="append-only"), db.begin_nested():
         db.execute(text(f"DELETE FROM {table}"))
+
+
+def _drop_triggers(db: Session, table: str) -> None:
+    """What someone with the database's password would do first (rolled back after)."""
+    if db.get_bind().dialect.name == "postgresql":
+        db.execute(text(f"DROP TRIGGER {table}_no_change ON {table}"))
+    else:
+        db.execute(text(f"DROP TRIGGER {table}_no_update"))
+        db.execute(text(f"DROP TRIGGER {table}_no_delete"))
+
+
+def _rewrite_whole_chain(db: Session, sequence: int, payload: dict[str, object]) -> None:
+    """Edit one entry and recompute its digest and every hash after it: the hash chain
+    alone then verifies again."""
+    _drop_triggers(db, "event_log")
+    rows = db.scalars(select(eventlog.EventLogEntry)
+                      .order_by(eventlog.EventLogEntry.sequence)).all()
+    prev = eventlog.GENESIS_HASH
+    for e in rows:
+        if e.sequence == sequence:
+            e.payload = payload
+            e.payload_digest = eventlog.digest_payload(payload)
+        e.prev_hash = prev
+        e.hash = eventlog.entry_hash(e.sequence, e.recorded_at, e.actor, e.kind, e.subject,
+                                     e.payload_digest, prev)
+        prev = e.hash
+    db.flush()
+
+
+def test_verify_tree_passes_an_untouched_log(db: Session) -> None:
+    signer = log_signer()
+    append(db, 40)
+    tlog.make_checkpoint(db, signer, ORIGIN)
+    append(db, 7)
+    tlog.make_checkpoint(db, signer, ORIGIN)
+    report = tlog.verify_tree(db, [signer.verifier], batch=16)
+    assert report.ok, report.problems
+    assert (report.size, report.checkpoints) == (47, 2)
+
+
+def test_a_rewritten_chain_that_rehashes_still_contradicts_its_checkpoint(db: Session) -> None:
+    signer = log_signer()
+    append(db, 30)
+    tlog.make_checkpoint(db, signer, ORIGIN)
+    _rewrite_whole_chain(db, 12, {"i": 999})
+    assert eventlog.verify_chain(db).ok  # the chain alone is fooled
+    report = tlog.verify_tree(db, [signer.verifier])
+    found = {(p.table, p.key) for p in report.problems}
+    assert ("event_log_nodes", "leaf 11") in found
+    assert ("event_log_checkpoints", "size 30") in found
+
+
+def test_an_edited_node_or_a_forged_checkpoint_is_named(db: Session) -> None:
+    signer = log_signer()
+    append(db, 9)
+    tlog.make_checkpoint(db, signer, ORIGIN)
+    _drop_triggers(db, "event_log_nodes")
+    db.execute(text("UPDATE event_log_nodes SET hash = :h WHERE level = 3 AND idx = 0"),
+               {"h": bytes(32)})
+    report = tlog.verify_tree(db, [signer.verifier])
+    assert [(p.table, p.key) for p in report.problems] == [("event_log_nodes", "tree")]
+
+
+def test_a_checkpoint_signed_by_an_unpublished_key_is_named(db: Session) -> None:
+    signer = log_signer()
+    append(db, 10)
+    tlog.make_checkpoint(db, log_signer(), ORIGIN)
+    report = tlog.verify_tree(db, [signer.verifier])
+    assert [(p.table, p.key, p.problem) for p in report.problems] == [
+        ("event_log_checkpoints", "size 10",
+         "its note does not verify: no signature of a known key is on the note")]

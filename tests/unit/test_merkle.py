@@ -225,3 +225,13 @@ def test_entry_bundles_round_trip_and_refuse_truncation() -> None:
         merkle.read_entry_bundle(b"\x00")
     with pytest.raises(ValueError, match="does not fit"):
         merkle.entry_bundle([bytes(70_000)])
+
+
+def test_frontier_rebuilds_every_root_in_little_memory() -> None:
+    frontier = merkle.Frontier()
+    leaves = [merkle.leaf_hash(e) for e in entries(300)]
+    assert frontier.root() == merkle.EMPTY_ROOT
+    for n, leaf in enumerate(leaves, start=1):
+        frontier.append(leaf)
+        assert frontier.root() == mth(leaves[:n])
+        assert len(frontier._stack) == bin(n).count("1")

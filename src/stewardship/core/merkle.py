@@ -353,3 +353,27 @@ def read_entry_bundle(data: bytes) -> list[bytes]:
         entries.append(data[at:at + length])
         at += length
     return entries
+
+
+class Frontier:
+    """The right edge of a tree being rebuilt leaf by leaf, in O(log n) memory: the roots
+    of its complete subtrees, largest first. What a verifier keeps to recompute the root
+    of a log it reads from the start."""
+
+    def __init__(self) -> None:
+        self.size = 0
+        self._stack: list[tuple[int, bytes]] = []
+
+    def append(self, leaf: bytes) -> None:
+        level, current = 0, leaf
+        while self._stack and self._stack[-1][0] == level:
+            _, left = self._stack.pop()
+            current = node_hash(left, current)
+            level += 1
+        self._stack.append((level, current))
+        self.size += 1
+
+    def root(self) -> bytes:
+        if not self._stack:
+            return EMPTY_ROOT
+        return fold([h for _, h in self._stack])

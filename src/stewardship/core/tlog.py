@@ -12,7 +12,7 @@ which are stored beside it and served with it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -339,3 +339,104 @@ def key_spans(session: Session) -> dict[str, tuple[int, int]]:
                                   func.max(LogCheckpoint.size))
                            .group_by(LogCheckpoint.key_id))
     return {key: (int(low), int(high)) for key, low, high in rows}
+
+
+# --- verification ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TreeProblem:
+    table: str
+    key: str
+    problem: str
+
+
+@dataclass(frozen=True)
+class TreeReport:
+    size: int
+    checkpoints: int
+    """Checkpoints whose signature and root were checked."""
+    problems: tuple[TreeProblem, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def verify_tree(session: Session, verifiers: list[notes.Verifier], *, batch: int = 2000,
+                progress: Callable[[int], None] | None = None) -> TreeReport:
+    """Rebuild the tree from the entries as they are stored now and hold it against what
+    was stored and signed: every stored leaf must be its entry's, every checkpoint's root
+    the rebuilt root at its size and its signature a published key's, and the stored
+    subtrees must give the same root as the rebuilt tree. Reads the log once, in batches."""
+    from stewardship.core.eventlog import EventLogEntry, entry_body
+
+    problems: list[TreeProblem] = []
+    checkpoints = {row.size: row for row in session.scalars(select(LogCheckpoint))}
+    frontier = merkle.Frontier()
+    entries, nodes = EventLogEntry.__table__, LogNode.__table__
+    checked = 0
+
+    def check_checkpoint(size: int, root: bytes) -> None:
+        nonlocal checked
+        row = checkpoints.get(size)
+        if row is None:
+            return
+        key = f"size {size}"
+        if bytes(row.root_hash) != root:
+            problems.append(TreeProblem("event_log_checkpoints", key, "its root is not the "
+                                        "root of the entries as they are stored now"))
+        try:
+            note, _ = notes.open_note(row.note, *verifiers)
+            head = notes.parse_checkpoint(note.text)
+        except notes.NoteError as exc:
+            problems.append(TreeProblem("event_log_checkpoints", key,
+                                        f"its note does not verify: {exc}"))
+        else:
+            if (head.size, head.root_hash) != (size, bytes(row.root_hash)):
+                problems.append(TreeProblem("event_log_checkpoints", key,
+                                            "its signed note names another tree head"))
+        checked += 1
+
+    check_checkpoint(0, merkle.EMPTY_ROOT)
+    last = 0
+    while True:
+        rows = session.execute(select(entries).where(entries.c.sequence > last)
+                               .order_by(entries.c.sequence).limit(batch)).all()
+        if not rows:
+            break
+        stored = {r.idx: bytes(r.hash) for r in session.execute(
+            select(nodes.c.idx, nodes.c.hash).where(
+                nodes.c.level == 0, nodes.c.idx >= rows[0].sequence - 1,
+                nodes.c.idx <= rows[-1].sequence - 1))}
+        for r in rows:
+            leaf = merkle.leaf_hash(entry_body(r.sequence, r.recorded_at, r.actor, r.kind,
+                                               r.subject, r.payload_digest, r.prev_hash))
+            if stored.get(r.sequence - 1) != leaf:
+                problems.append(TreeProblem(
+                    "event_log_nodes", f"leaf {r.sequence - 1}",
+                    "missing" if r.sequence - 1 not in stored
+                    else f"does not hash entry {r.sequence} as it is stored now"))
+            frontier.append(leaf)
+            check_checkpoint(frontier.size, frontier.root())
+        last = rows[-1].sequence
+        if progress is not None:
+            progress(frontier.size)
+    for size in sorted(s for s in checkpoints if s > frontier.size):
+        problems.append(TreeProblem("event_log_checkpoints", f"size {size}",
+                                    f"signed for {size} entries; the log holds "
+                                    f"{frontier.size}"))
+    leaves = tree_size(session)
+    if leaves != frontier.size:
+        problems.append(TreeProblem("event_log_nodes", "level 0",
+                                    f"{leaves} leaves stored for {frontier.size} entries"))
+    elif frontier.size:
+        try:
+            stored_root = root_hash(session, frontier.size)
+        except merkle.ProofError as exc:
+            problems.append(TreeProblem("event_log_nodes", "tree", str(exc)))
+        else:
+            if stored_root != frontier.root():
+                problems.append(TreeProblem("event_log_nodes", "tree", "the stored subtrees "
+                                            "give another root than the entries"))
+    return TreeReport(frontier.size, checked, tuple(problems))

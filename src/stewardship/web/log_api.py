@@ -24,7 +24,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from stewardship.core import eventlog, merkle, tlog
+from stewardship.core import eventlog, merkle, notes, tlog
 from stewardship.core.auth import Role, require
 from stewardship.core.errors import InvalidInput, NotFound
 from stewardship.core.keys import PublishedKey
@@ -40,21 +40,39 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
 
 
+class TreeProblemRead(BaseModel):
+    table: str
+    key: str
+    problem: str
+
+
 class ChainStatus(BaseModel):
     entries: int
     head_hash: str
-    ok: bool
+    ok: bool = Field(description="The hash chain and the Merkle tree both verify.")
     first_bad_sequence: int | None
     reason: str | None
+    checkpoints_checked: int = Field(description="Signed checkpoints held against the "
+                                     "tree rebuilt from the entries.")
+    tree_problems: list[TreeProblemRead]
 
 
 @router.get("/verify", response_model=ChainStatus)
-def verify(db: DbSession) -> ChainStatus:
+def verify(request: Request, db: DbSession) -> ChainStatus:
     """Re-walk the hash chain of the event log and report the first entry that does not
-    match, if any. Public: anyone may check that history was not rewritten."""
+    match, if any; rebuild the Merkle tree from the entries and hold it against the stored
+    subtrees and every signed checkpoint. Public: anyone may check that history was not
+    rewritten."""
     report = eventlog.verify_chain(db)
-    return ChainStatus(entries=report.entries, head_hash=report.head_hash, ok=report.ok,
-                       first_bad_sequence=report.first_bad_sequence, reason=report.reason)
+    keys = [notes.parse_vkey(k.vkey) for k in request.app.state.log_keys]
+    tree = tlog.verify_tree(db, keys)
+    return ChainStatus(entries=report.entries, head_hash=report.head_hash,
+                       ok=report.ok and tree.ok,
+                       first_bad_sequence=report.first_bad_sequence, reason=report.reason,
+                       checkpoints_checked=tree.checkpoints,
+                       tree_problems=[TreeProblemRead(table=p.table, key=p.key,
+                                                      problem=p.problem)
+                                      for p in tree.problems])
 
 
 class CheckpointRead(BaseModel):
