@@ -158,6 +158,9 @@ MATRIX: list[tuple[str, str, str, Any, tuple[int, ...]]] = [
      (401, 201, 403, 403, 403, 403)),
     ("POST", f"{L}/checkpoints/{{size}}/cosignatures", f"{L}/checkpoints/1/cosignatures",
      {"cosignature": "\u2014 firm.example/w AAAAAAAAAAAA"}, (404,) * 6),
+    # credentials: anyone may have a bundle checked
+    ("POST", "/api/v1/credentials/verify", "/api/v1/credentials/verify", {"type": "x"},
+     ALL_OK),
 ]
 
 

@@ -1,0 +1,114 @@
+"""Credentials the platform issues, fetched and verified as a buyer would: the bundle from
+the platform, then checked offline with nothing but its contents and the issuer's DID."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from stewardship.core import bundles, issuance
+from stewardship.core import credentials as vc
+from stewardship.core.auth import Actor
+from tests.factories import SYSTEM
+
+DID = "did:web:testserver"
+
+
+def _issue(app: FastAPI, db: Session, ref: str = "certificate:STW-TEST-1") -> int:
+    issuer = issuance.Issuer("http://testserver", app.state.log_signer)
+    row = issuance.issue(db, SYSTEM, issuer, kind="certificate", subject_ref=ref,
+                         types=["DigitalConformityCredential"], contexts=[],
+                         subject={"type": ["ConformityAttestation"], "id": f"urn:x:{ref}",
+                                  "issuedToParty": {"name": "Fjordal Aluminium AS"}},
+                         valid_from=datetime.now(UTC) - timedelta(days=1),
+                         valid_until=datetime.now(UTC) + timedelta(days=365))
+    db.flush()
+    return row.id
+
+
+def _verdict(client: TestClient, cid: int) -> bundles.Verdict:
+    raw = client.get(f"/credentials/{cid}/bundle")
+    assert raw.status_code == 200, raw.text
+    assert "attachment" in raw.headers["content-disposition"]
+    return bundles.verify_bundle(raw.content, trusted_issuers={DID})
+
+
+def test_did_document_names_the_current_key(app: FastAPI, client: TestClient) -> None:
+    doc = client.get("/.well-known/did.json")
+    assert doc.headers["content-type"] == "application/did+json"
+    body = doc.json()
+    assert body["id"] == DID
+    kid = body["assertionMethod"][0]
+    key = vc.key_in_document(body, kid)
+    assert key.public_bytes_raw() == app.state.log_signer.private_key.public_key(
+        ).public_bytes_raw()
+
+
+def test_an_issued_credential_verifies_offline(app: FastAPI, db: Session,
+                                               client: TestClient) -> None:
+    cid = _issue(app, db)
+    token = client.get(f"/credentials/{cid}")
+    assert token.headers["content-type"] == "application/vc+jwt"
+    payload = vc.decode_jwt(token.text).payload
+    assert payload["issuer"] == DID and payload["credentialSubject"]["issuedToParty"]
+    verdict = _verdict(client, cid)
+    assert verdict.status == "valid", verdict.checks
+
+
+def test_suspension_and_revocation_reach_the_status_lists(app: FastAPI, db: Session,
+                                                          client: TestClient) -> None:
+    cid = _issue(app, db)
+    other = _issue(app, db, "certificate:STW-TEST-2")
+    assert issuance.set_status(db, SYSTEM, "certificate:STW-TEST-1", suspended=True) == 1
+    db.flush()
+    assert _verdict(client, cid).status == "suspended"
+    assert _verdict(client, other).status == "valid"
+    issuance.set_status(db, SYSTEM, "certificate:STW-TEST-1", suspended=False)
+    db.flush()
+    assert _verdict(client, cid).status == "valid"
+    issuance.set_status(db, SYSTEM, "certificate:STW-TEST-1", revoked=True)
+    db.flush()
+    assert _verdict(client, cid).status == "revoked"
+    listed = client.get("/credentials/status/revocation/0")
+    assert listed.headers["content-type"] == "application/vc+jwt"
+    subject = vc.decode_jwt(listed.text).payload["credentialSubject"]
+    bits = vc.decode_status_list(subject["encodedList"])
+    assert vc.status_bit(bits, cid - 1) and not vc.status_bit(bits, other - 1)
+    assert client.get("/credentials/status/expiry/0").status_code == 404
+    assert client.get("/credentials/status/revocation/7").status_code == 404
+
+
+def test_a_token_edited_in_the_database_is_tampered(app: FastAPI, db: Session,
+                                                    client: TestClient) -> None:
+    cid = _issue(app, db)
+    token = db.get(issuance.IssuedCredential, cid).token
+    header, _payload, signature = token.split(".")
+    body = vc.decode_jwt(token).payload
+    body["credentialSubject"]["issuedToParty"]["name"] = "Someone Else"
+    forged = f"{header}.{vc.b64url(json.dumps(body).encode())}.{signature}"
+    db.execute(text("UPDATE issued_credentials SET token = :t WHERE id = :i"),
+               {"t": forged, "i": cid})
+    db.expire_all()
+    verdict = _verdict(client, cid)
+    assert (verdict.status, verdict.failed_check) == ("tampered", "credential signature")
+
+
+def test_the_verify_endpoint_gives_a_verdict_for_anything(
+        app: FastAPI, db: Session, client: TestClient,
+        client_for: Callable[[Actor], TestClient]) -> None:
+    cid = _issue(app, db)
+    bundle = client.get(f"/credentials/{cid}/bundle").json()
+    answer = client.post("/api/v1/credentials/verify", json=bundle).json()
+    assert answer["status"] == "valid" and answer["failed_check"] is None
+    bundle["logEntry"] = "AAAA"
+    answer = client.post("/api/v1/credentials/verify", json=bundle).json()
+    assert (answer["status"], answer["failed_check"]) == ("tampered", "log entry")
+    nonsense = client.post("/api/v1/credentials/verify", json={"what": 1}).json()
+    assert nonsense["status"] == "malformed"
+    assert client.get("/credentials/999999/bundle").status_code == 404
