@@ -12,7 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 from sqlalchemy import Engine
 
-from stewardship.cli_log import log_app, witness_app
+from stewardship.cli_log import log_app, verify_credential, witness_app
 from stewardship.core.config import get_settings
 from stewardship.core.db import make_engine, make_sessionmaker, transaction
 
@@ -29,6 +29,7 @@ custody_app = typer.Typer(help="Chain of custody: the conservation audit, unmatc
 app.add_typer(custody_app, name="custody")
 app.add_typer(log_app, name="log")
 app.add_typer(witness_app, name="witness")
+app.command("verify-credential")(verify_credential)
 console = Console()
 err = Console(stderr=True)
 

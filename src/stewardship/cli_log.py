@@ -170,3 +170,33 @@ def witness_keygen(
     _write_secret(key_file, seed)
     public = parse_seed(seed, str(key_file)).public_key()
     console.print(notes.witness_verifier(name, public).vkey, highlight=False)
+
+
+def verify_credential(
+    bundle: Annotated[Path, typer.Argument(help="A bundle, as a credential page offers it")],
+    issuer: Annotated[list[str] | None, typer.Option(
+        help="A DID to trust as the issuer (repeatable); default: the platform's own, from "
+        "STEWARDSHIP_BASE_URL, or the bundle's issuer, said so, when that is unset")] = None,
+) -> None:
+    """Verify a credential bundle offline: signature, issuer key, validity, log entry,
+    signed checkpoint, inclusion proof, status lists. Exit 0 only when valid."""
+    from stewardship.core import bundles
+    from stewardship.core import credentials as vc
+
+    settings = get_settings()
+    trusted = set(issuer or []) or ({vc.did_web(settings.base_url)} if settings.base_url
+                                    else None)
+    try:
+        raw = bundle.read_bytes()
+    except OSError as exc:
+        err.print(f"[red]Cannot read {bundle}[/]: {exc.strerror}")
+        raise typer.Exit(2) from exc
+    verdict = bundles.verify_bundle(raw, trusted_issuers=trusted)
+    for check in verdict.checks:
+        mark = "[green]ok[/]  " if check.ok else "[red]FAIL[/]"
+        console.print(f"{mark} {check.name}: {check.detail}", highlight=False)
+    colour = "green" if verdict.status == "valid" else "red"
+    console.print(f"[bold {colour}]{verdict.status.upper()}[/]: {verdict.reason}",
+                  highlight=False)
+    if verdict.status != "valid":
+        raise typer.Exit(1)

@@ -6,7 +6,9 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
+import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import text
@@ -112,3 +114,74 @@ def test_the_verify_endpoint_gives_a_verdict_for_anything(
     nonsense = client.post("/api/v1/credentials/verify", json={"what": 1}).json()
     assert nonsense["status"] == "malformed"
     assert client.get("/credentials/999999/bundle").status_code == 404
+
+
+def _csrf(client: TestClient) -> str:
+    import re
+
+    page = client.get("/verify/credential")
+    found = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert found
+    return found.group(1)
+
+
+def test_the_verification_page_checks_a_pasted_or_uploaded_bundle(
+        app: FastAPI, db: Session, client: TestClient) -> None:
+    cid = _issue(app, db)
+    bundle = client.get(f"/credentials/{cid}/bundle").text
+    token = _csrf(client)
+    pasted = client.post("/verify/credential", data={"csrf_token": token,
+                                                     "bundle_text": bundle})
+    assert pasted.status_code == 200
+    assert 'class="verdict verdict-success"' in pasted.text and ">Valid</h2>" in pasted.text
+    uploaded = client.post("/verify/credential", data={"csrf_token": token},
+                           files={"bundle_file": ("b.json", bundle.encode(), "application/json")})
+    assert "verdict-success" in uploaded.text
+    tampered = json.loads(bundle)
+    tampered["logEntry"] = "AAAA"
+    bad = client.post("/verify/credential", data={"csrf_token": token,
+                                                  "bundle_text": json.dumps(tampered)})
+    assert "verdict-danger" in bad.text and "Tampered" in bad.text
+    assert "The check that failed: <strong>log entry</strong>" in bad.text
+    empty = client.post("/verify/credential", data={"csrf_token": token, "bundle_text": " "})
+    assert empty.status_code == 422 and 'href="#field-bundle_text"' in empty.text
+    issuance.set_status(db, SYSTEM, "certificate:STW-TEST-1", suspended=True)
+    db.flush()
+    linked = client.get(f"/verify/credential/{cid}")
+    assert "verdict-warning" in linked.text and "Suspended" in linked.text
+    assert f'href="/credentials/{cid}/bundle"' in linked.text
+    assert client.get("/verify/credential/424242").status_code == 404
+
+
+def test_verify_credential_on_the_command_line(app: FastAPI, db: Session, client: TestClient,
+                                               tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from stewardship.cli import app as cli
+    from stewardship.core.config import get_settings
+
+    cid = _issue(app, db)
+    good = tmp_path / "good.json"
+    good.write_bytes(client.get(f"/credentials/{cid}/bundle").content)
+    bad = tmp_path / "bad.json"
+    data = json.loads(good.read_text())
+    data["inclusionProof"]["treeSize"] += 1
+    bad.write_text(json.dumps(data))
+    monkeypatch.setenv("STEWARDSHIP_BASE_URL", "http://testserver")
+    monkeypatch.setenv("COLUMNS", "200")
+    get_settings.cache_clear()
+    try:
+        runner = CliRunner()
+        ok = runner.invoke(cli, ["verify-credential", str(good)])
+        assert ok.exit_code == 0, ok.output
+        assert "VALID: every check passed" in ok.output
+        refused = runner.invoke(cli, ["verify-credential", str(bad)])
+        assert refused.exit_code == 1
+        assert "FAIL inclusion proof" in refused.output and "TAMPERED" in refused.output
+        other = runner.invoke(cli, ["verify-credential", str(good), "--issuer", "did:web:x"])
+        assert other.exit_code == 1 and "UNKNOWN ISSUER" in other.output
+        missing = runner.invoke(cli, ["verify-credential", str(tmp_path / "none.json")])
+        assert missing.exit_code == 2
+    finally:
+        get_settings.cache_clear()
