@@ -235,3 +235,17 @@ def test_frontier_rebuilds_every_root_in_little_memory() -> None:
         frontier.append(leaf)
         assert frontier.root() == mth(leaves[:n])
         assert len(frontier._stack) == bin(n).count("1")
+
+
+def test_right_edge_emits_what_the_store_would_hold() -> None:
+    whole = Store(entries(200))
+    start = Store(entries(77))
+    edge = merkle.RightEdge.of_tree(77, start.node)
+    emitted: dict[tuple[int, int], bytes] = {}
+    for leaf in whole.leaves[77:]:
+        for level, index, h in edge.append(leaf):
+            emitted[(level, index)] = h
+    assert emitted == {k: v for k, v in whole.nodes.items() if k not in start.nodes}
+    assert edge.size == 200
+    with pytest.raises(ProofError):
+        merkle.RightEdge(5, {}).append(bytes(32))

@@ -377,3 +377,33 @@ class Frontier:
         if not self._stack:
             return EMPTY_ROOT
         return fold([h for _, h in self._stack])
+
+
+class RightEdge:
+    """The last complete subtree at each level, with its position: all that appending
+    needs (every left sibling a new leaf needs is on the edge). Lets a bulk writer append
+    leaves and emit the nodes to store without reading the store back."""
+
+    def __init__(self, size: int = 0, edge: Mapping[int, tuple[int, bytes]] | None = None
+                 ) -> None:
+        self.size = size
+        self._edge: dict[int, tuple[int, bytes]] = dict(edge or {})
+
+    @classmethod
+    def of_tree(cls, size: int, node: NodeSource) -> RightEdge:
+        """The edge of a stored tree of ``size`` leaves (one read per set bit of size)."""
+        return cls(size, {lv: (i, node(lv, i)) for lv, i in range_nodes(0, size)}
+                   if size else {})
+
+    def _left(self, level: int, index: int) -> bytes:
+        found = self._edge.get(level)
+        if found is None or found[0] != index:
+            raise ProofError(f"the edge holds no subtree ({level}, {index})")
+        return found[1]
+
+    def append(self, leaf: bytes) -> list[tuple[int, int, bytes]]:
+        made = completed_nodes(self.size, leaf, self._left)
+        for level, index, h in made:
+            self._edge[level] = (index, h)
+        self.size += 1
+        return made
