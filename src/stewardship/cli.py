@@ -485,6 +485,11 @@ def bench(
     clients: Annotated[str, typer.Option(help="--http: client counts, comma-separated")
                        ] = "50,200",
     seconds: Annotated[float, typer.Option(help="--http: seconds per client count")] = 30.0,
+    tlog: Annotated[bool, typer.Option("--tlog", help="The transparency log instead: proofs "
+                                       "on a stored synthetic log, appends with and "
+                                       "without the tree")] = False,
+    entries: Annotated[int, typer.Option(help="--tlog: entries of the synthetic log")
+                       ] = 1 << 20,
 ) -> None:
     """Generate the seeded synthetic world into a fresh database and measure the services
     on it; results in benchmarks/results/ and docs/performance.md. With ``--http``, load a
@@ -494,6 +499,14 @@ def bench(
     from rich.progress import TimeElapsedColumn
 
     runner = _benchmarks()
+    if tlog:
+        from benchmarks import tlog as tlog_bench
+
+        result = tlog_bench.run_tlog(db, entries=entries, url=url, seed=seed,
+                                     say=console.print)
+        for line in tlog_bench.summary_lines(result):
+            console.print(line, highlight=False)
+        return
     if http:
         from benchmarks import http_load
 

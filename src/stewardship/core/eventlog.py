@@ -119,10 +119,6 @@ def append(session: Session, actor: Actor, kind: str, subject: str,
     )
     session.add(entry)
     session.flush()
-    from stewardship.core import tlog
-
-    tlog.add_leaf(session, sequence - 1, entry_body(sequence, now, actor.ref, kind, subject,
-                                                    p_digest, prev_hash))
     return entry
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -25,16 +26,20 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    and_,
     func,
     insert,
+    or_,
     select,
-    tuple_,
+    text,
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from stewardship.core import merkle, notes
 from stewardship.core.db import Base, UTCDateTime, utcnow
 from stewardship.core.errors import InvalidInput, NotFound
+
+_TREE_LOCK_KEY = 0x5354574D  # "STWM": one catch-up of the tree at a time
 
 
 class LogNode(Base):
@@ -107,11 +112,16 @@ def fetch(session: Session, wanted: Iterable[merkle.Node]) -> dict[merkle.Node, 
         return {}
     table = LogNode.__table__
     found: dict[merkle.Node, bytes] = {}
-    # Bounded IN lists: a proof needs about 2 log2(n) nodes, a tile 256.
+    # Bounded IN lists: a proof needs about 2 log2(n) nodes, a tile 256. One condition per
+    # level (level = L AND idx IN (...)): both databases then read the primary key's index,
+    # where a row-value IN makes SQLite scan the table.
     for at in range(0, len(keys), 500):
-        chunk = keys[at:at + 500]
-        rows = session.execute(select(table.c.level, table.c.idx, table.c.hash)
-                               .where(tuple_(table.c.level, table.c.idx).in_(chunk)))
+        by_level: dict[int, list[int]] = {}
+        for level, index in keys[at:at + 500]:
+            by_level.setdefault(level, []).append(index)
+        rows = session.execute(select(table.c.level, table.c.idx, table.c.hash).where(or_(
+            *(and_(table.c.level == level, table.c.idx.in_(ids))
+              for level, ids in by_level.items()))))
         found.update({(r.level, r.idx): bytes(r.hash) for r in rows})
     return found
 
@@ -127,8 +137,8 @@ def _source(found: dict[merkle.Node, bytes]) -> merkle.NodeSource:
 
 
 def add_leaf(session: Session, index: int, entry: bytes) -> bytes:
-    """Store the leaf for the entry at ``index`` and every subtree it completes; the
-    caller holds the log's append lock (``eventlog.append``)."""
+    """Store the leaf for the entry at ``index`` and every subtree it completes, reading
+    the left siblings it needs; the caller holds the tree's lock (``catch_up`` does)."""
     leaf = merkle.leaf_hash(entry)
     ones = (~index & (index + 1)).bit_length() - 1  # trailing one bits: left siblings
     siblings = [(k, (index >> k) - 1) for k in range(ones)]
@@ -138,9 +148,48 @@ def add_leaf(session: Session, index: int, entry: bytes) -> bytes:
 
 
 def tree_size(session: Session) -> int:
-    """How many leaves the tree has (the level-0 nodes)."""
-    return session.scalar(select(func.count()).select_from(LogNode)
-                          .where(LogNode.level == 0)) or 0
+    """How many leaves the stored tree has (it may trail the log: ``catch_up``)."""
+    top = session.scalar(select(func.max(LogNode.idx)).where(LogNode.level == 0))
+    return 0 if top is None else int(top) + 1
+
+
+def log_size(session: Session) -> int:
+    """How many entries the event log has."""
+    from stewardship.core.eventlog import EventLogEntry
+
+    return session.scalar(select(func.max(EventLogEntry.sequence))) or 0
+
+
+def catch_up(session: Session, *, batch: int = 5000) -> int:
+    """Bring the stored tree up to the event log: hash the entries appended since it was
+    last brought up, and store the subtrees they complete, in bulk. Appending an entry
+    does no tree work; this runs before every checkpoint (and so before every proof a
+    checkpoint vouches for). Serialised by a lock of its own (PostgreSQL) or by SQLite's
+    single writer. Returns the tree's size."""
+    from stewardship.core.eventlog import EventLogEntry, entry_body
+
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _TREE_LOCK_KEY})
+    size = tree_size(session)
+    if size >= log_size(session):
+        return size
+    found = fetch(session, merkle.root_plan(size))
+    edge = merkle.RightEdge.of_tree(size, _source(found))
+    entries = EventLogEntry.__table__
+    while True:
+        rows = session.execute(select(entries).where(entries.c.sequence > edge.size)
+                               .order_by(entries.c.sequence).limit(batch)).all()
+        if not rows:
+            break
+        made: list[dict[str, Any]] = []
+        for r in rows:
+            if r.sequence != edge.size + 1:
+                raise merkle.ProofError(f"the event log has a gap before entry {r.sequence}")
+            leaf = merkle.leaf_hash(entry_body(r.sequence, r.recorded_at, r.actor, r.kind,
+                                               r.subject, r.payload_digest, r.prev_hash))
+            made.extend({"level": lv, "idx": i, "hash": h} for lv, i, h in edge.append(leaf))
+        session.execute(insert(LogNode), made)
+    return edge.size
 
 
 def _check_size(session: Session, size: int) -> None:
@@ -227,16 +276,16 @@ def _with_cosignatures(session: Session, row: LogCheckpoint) -> SignedCheckpoint
 
 
 def make_checkpoint(session: Session, signer: notes.Signer, origin: str) -> SignedCheckpoint:
-    """Sign the tree head at its current size (or return the checkpoint at that size when
-    one exists already). The log never signs two heads of one size."""
-    size = tree_size(session)
+    """Bring the tree up to the log and sign its head (or return the checkpoint at that
+    size when one exists already). The log never signs two heads of one size."""
+    size = catch_up(session)
     existing = session.get(LogCheckpoint, size)
     if existing is not None:
         return _with_cosignatures(session, existing)
     head = root_hash(session, size)
-    text = notes.Checkpoint(origin, size, head).text
+    body = notes.Checkpoint(origin, size, head).text
     row = LogCheckpoint(size=size, root_hash=head, origin=origin,
-                        key_id=signer.verifier.key_id.hex(), note=notes.sign(text, signer),
+                        key_id=signer.verifier.key_id.hex(), note=notes.sign(body, signer),
                         created_at=utcnow())
     session.add(row)
     session.flush()
@@ -262,7 +311,7 @@ def needs_checkpoint(session: Session, *, every_entries: int, every_seconds: int
     grown at all and the last is older than ``every_seconds``."""
     last = session.scalars(select(LogCheckpoint).order_by(LogCheckpoint.size.desc())
                            .limit(1)).first()
-    size = tree_size(session)
+    size = log_size(session)
     if last is None:
         return size > 0
     grown = size - last.size
@@ -399,6 +448,8 @@ def verify_tree(session: Session, verifiers: list[notes.Verifier], *, batch: int
         checked += 1
 
     check_checkpoint(0, merkle.EMPTY_ROOT)
+    stored_size = tree_size(session)
+    stored_frontier_root = merkle.EMPTY_ROOT
     last = 0
     while True:
         rows = session.execute(select(entries).where(entries.c.sequence > last)
@@ -412,13 +463,16 @@ def verify_tree(session: Session, verifiers: list[notes.Verifier], *, batch: int
         for r in rows:
             leaf = merkle.leaf_hash(entry_body(r.sequence, r.recorded_at, r.actor, r.kind,
                                                r.subject, r.payload_digest, r.prev_hash))
-            if stored.get(r.sequence - 1) != leaf:
+            # Entries appended since the tree was last brought up have nothing stored yet.
+            if r.sequence <= stored_size and stored.get(r.sequence - 1) != leaf:
                 problems.append(TreeProblem(
                     "event_log_nodes", f"leaf {r.sequence - 1}",
                     "missing" if r.sequence - 1 not in stored
                     else f"does not hash entry {r.sequence} as it is stored now"))
             frontier.append(leaf)
             check_checkpoint(frontier.size, frontier.root())
+            if frontier.size == stored_size:
+                stored_frontier_root = frontier.root()
         last = rows[-1].sequence
         if progress is not None:
             progress(frontier.size)
@@ -426,17 +480,16 @@ def verify_tree(session: Session, verifiers: list[notes.Verifier], *, batch: int
         problems.append(TreeProblem("event_log_checkpoints", f"size {size}",
                                     f"signed for {size} entries; the log holds "
                                     f"{frontier.size}"))
-    leaves = tree_size(session)
-    if leaves != frontier.size:
-        problems.append(TreeProblem("event_log_nodes", "level 0",
-                                    f"{leaves} leaves stored for {frontier.size} entries"))
-    elif frontier.size:
+    if stored_size > frontier.size:
+        problems.append(TreeProblem("event_log_nodes", "level 0", f"{stored_size} leaves "
+                                    f"stored for {frontier.size} entries"))
+    elif stored_size:
         try:
-            stored_root = root_hash(session, frontier.size)
-        except merkle.ProofError as exc:
+            stored_root = root_hash(session, stored_size)
+        except (merkle.ProofError, InvalidInput) as exc:
             problems.append(TreeProblem("event_log_nodes", "tree", str(exc)))
         else:
-            if stored_root != frontier.root():
+            if stored_root != stored_frontier_root:
                 problems.append(TreeProblem("event_log_nodes", "tree", "the stored subtrees "
                                             "give another root than the entries"))
     return TreeReport(frontier.size, checked, tuple(problems))
