@@ -212,7 +212,7 @@ def test_yields_beyond_physics_and_wrong_steps_are_refused(db: Session) -> None:
         cw.transform(db, w.mine, "refining", "asi_bauxite", 1_000, "0.9")
     assert refused.value.details[0]["field"] == "declared_yield"
     assert "typical" in refused.value.message
-    with pytest.raises(InvalidInput, match="takes asi_bauxite as input"):
+    with pytest.raises(InvalidInput, match="takes ASI Bauxite as input"):
         cw.transform(db, w.mine, "refining", "asi_alumina", 1_000, "0.5")
     with pytest.raises(InvalidInput, match="alumina_refining"):  # a mill does not refine
         cw.transform(db, w.mill, "refining", "asi_bauxite", 1_000, "0.5")

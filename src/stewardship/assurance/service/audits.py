@@ -52,7 +52,7 @@ from stewardship.assurance.service.common import (
     version_refusal,
     version_row,
 )
-from stewardship.core import eventlog
+from stewardship.core import eventlog, labels
 from stewardship.core.auth import Actor, Role, require
 from stewardship.core.db import utcnow
 from stewardship.core.errors import Conflict, Forbidden, InvalidInput
@@ -61,7 +61,7 @@ from stewardship.registry import repository as registry_repo
 from stewardship.registry.models import AuditFirm, Facility
 from stewardship.registry.service import audit_firms
 
-KIND_LABELS = {"performance": "Performance", "chain_of_custody": "Chain of Custody"}
+KIND_LABELS = dict(labels.STANDARD_KINDS)
 
 
 # --- reading ----------------------------------------------------------------------------

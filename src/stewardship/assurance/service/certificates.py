@@ -38,7 +38,7 @@ from stewardship.assurance.schemas import (
     StatusChange,
 )
 from stewardship.assurance.service.common import Labels, today_or
-from stewardship.core import eventlog
+from stewardship.core import eventlog, labels
 from stewardship.core.auth import Actor, Role, require
 from stewardship.core.errors import Conflict, InvalidInput, NotFound
 from stewardship.core.pagination import PageParams
@@ -343,7 +343,7 @@ def holdings_of(db: Session, entity_ids: list[uuid.UUID],
             for e in entity_ids}
 
 
-KIND_LABELS = {"performance": "Performance", "chain_of_custody": "Chain of Custody"}
+KIND_LABELS = dict(labels.STANDARD_KINDS)
 
 
 def lapse_on(db: Session, entity_id: uuid.UUID, kind: str, on: date) -> str | None:
