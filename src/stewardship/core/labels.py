@@ -549,3 +549,32 @@ def system_actor(name: str) -> str:
 def subject_kind(kind: str) -> str:
     """The words for the ``<kind>`` of an event-log subject ``<kind>:<key>``."""
     return SUBJECT_KINDS.get(kind) or humanise(kind)
+
+
+READABLE_KEYS: Final = frozenset({"certificate", "coc_document", "complaint", "standard"})
+"""Subject kinds whose key is already what people call the thing (a certificate number)."""
+
+
+def event_actor(ref: str, names: Mapping[str, str]) -> str:
+    """Who an event-log ``actor`` is, in words: a user by name (``names`` holds what the
+    registry knows), the platform's own actors by role."""
+    if ref in names:
+        return names[ref]
+    kind, _, key = ref.partition(":")
+    if kind == "system":
+        return system_actor(key)
+    if kind == "user":
+        return "A user no longer known"
+    return SYSTEM_ACTORS.get(ref) or humanise(ref)
+
+
+def event_subject(ref: str, names: Mapping[str, str]) -> str:
+    """What an event-log ``subject`` is, in words: ``Facility: Wattlebay Mine``,
+    ``Certificate STW-COC-2024-0001``, or the kind alone where the key is an internal id."""
+    kind, _, key = ref.partition(":")
+    words = subject_kind(kind)
+    if ref in names:
+        return f"{words}: {names[ref]}"
+    if kind in READABLE_KEYS and key:
+        return f"{words} {key}"
+    return words
