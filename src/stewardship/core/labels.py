@@ -406,6 +406,7 @@ EVENT_KINDS: Final[Mapping[str, str]] = {
     "assurance.audit.plan_submitted": "Audit plan submitted",
     "assurance.audit.plan_recorded": "Audit plan recorded",
     "assurance.finding.raised": "Finding raised",
+    "assurance.finding.changed": "Finding changed",
     "assurance.finding.plan_submitted": "Corrective action plan submitted",
     "assurance.finding.closed": "Finding closed",
     "assurance.finding.withdrawn": "Finding withdrawn",
