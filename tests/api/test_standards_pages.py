@@ -293,7 +293,7 @@ def test_applicability_page_counts_what_the_service_counts(
     supporters = client.get("/standards/performance/v3/applicability", params={
         "activities": "smelting", "member_class": "general_supporters"})
     assert "<strong>0</strong> of" in supporters.text
-    assert "does not apply to general supporters" in supporters.text
+    assert "does not apply to General Supporters" in supporters.text
 
 
 def test_applicability_without_an_activity_asks_for_one(
