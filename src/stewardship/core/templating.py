@@ -95,6 +95,8 @@ class Templates:
         )
         self.env.globals.update(page_url=page_url, static_url=static_url)
         self.env.filters["label"] = label
+        self.env.filters["label_lower"] = labels.lower
+        self.env.filters["event_subject"] = lambda ref: labels.event_subject(str(ref), {})
         self.env.filters["sentence"] = sentence
         self.env.filters["tonnes"] = tonnes
         self.env.filters["badge"] = badge

@@ -25,6 +25,7 @@ from stewardship.core import clock
 from stewardship.core.auth import Actor, Role, require
 from stewardship.core.errors import DomainError, InvalidInput, NotFound
 from stewardship.core.forms import field_message, form_input
+from stewardship.core.labels import label
 from stewardship.core.params import VersionNumber
 from stewardship.core.web import CsrfChecked, DbSession, OptionalActor, redirect, settings_of
 from stewardship.registry.rules import Activity, MembershipClass
@@ -55,7 +56,7 @@ M = TypeVar("M", bound=BaseModel)
 
 ACTIVITIES = [(a.value, a.label) for a in Activity]
 CLASSES = [(m.value, m.label) for m in MembershipClass]
-CHAMBERS = [(c, c.replace("_", " ").capitalize()) for c in votes.chambers()]
+CHAMBERS = [(c, label(c)) for c in votes.chambers()]
 LABELS = {"activity": dict(ACTIVITIES), "class": dict(CLASSES), "chamber": dict(CHAMBERS)}
 DEFAULT_VOTE_DAYS = 14
 
