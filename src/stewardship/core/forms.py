@@ -29,15 +29,13 @@ FIELD_NAMES = {"name": "the name", "email": "the e-mail address", "country": "th
 
 
 def field_name(field: str) -> str:
-    """A field as messages name it: ``shipment_date`` -> ``the shipment date``; a field named
-    after a code (``capacity_smelting``) takes the code's words from the labels table."""
+    """A field as messages name it: ``shipment_date`` -> ``the shipment date``; a capacity
+    field of an activity (``capacity_smelting``) takes the activity's words from the table."""
     if field in FIELD_NAMES:
         return FIELD_NAMES[field]
-    if labels.known(field):
-        return f"the {labels.lower(field)} field"
     head, _, code = field.partition("_")
-    if code and labels.known(code):
-        return f"the {head} of {labels.lower(code)}"
+    if head == "capacity" and labels.known(code):
+        return f"the capacity of {labels.lower(code)}"
     return "the " + field.replace("_", " ")
 
 
@@ -71,8 +69,8 @@ def field_message(err: dict[str, Any], field: str) -> str:
     if kind == "less_than_equal":
         return f"{named} must be at most {ctx.get('le')}"
     text = str(err.get("msg", "is not valid")).removeprefix("Value error, ")
-    if field.replace("_", " ") in text or named in text:
-        return text
+    if kind in ("value_error", "assertion_error") or field.replace("_", " ") in text:
+        return text  # the schema's own words, written for the field they check
     return f"{named}: {text[:1].lower()}{text[1:]}"
 
 
