@@ -26,6 +26,7 @@ from stewardship.complaints.schemas import ComplaintCreate, TransitionRequest
 from stewardship.complaints.service import cases, filing, handling
 from stewardship.core.auth import Role, require
 from stewardship.core.errors import DomainError, InvalidInput
+from stewardship.core.forms import field_message
 from stewardship.core.web import (
     CsrfChecked,
     DbSession,
@@ -85,7 +86,7 @@ def _validate(model: type[BaseModel], values: dict[str, Any]) -> Any:
         details = []
         for err in exc.errors():
             field = str(err["loc"][0]) if err["loc"] else "form"
-            message = "This field is required" if err["type"] == "missing" else err["msg"]
+            message = field_message(dict(err), field) if err["type"] == "missing" else err["msg"]
             if err["type"] == "string_too_short":
                 message = f"Use at least {err.get('ctx', {}).get('min_length', 1)} characters"
             details.append({"field": field, "message": message})

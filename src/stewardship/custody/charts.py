@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from xml.sax.saxutils import escape
 
+from stewardship.core.labels import label
 from stewardship.custody.schemas import FlowLink
 
 MATERIAL_COLOURS = {"asi_bauxite": "#b5651d", "asi_alumina": "#9e9e9e",
@@ -52,7 +53,7 @@ def sankey(links: list[FlowLink], stages: tuple[str, ...], labels: dict[str, str
         mid = (x0 + x1) / 2
         colour = MATERIAL_COLOURS.get(ln.material, "#777")
         tip = (f"{labels.get(ln.source, ln.source)} → {labels.get(ln.target, ln.target)}: "
-               f"{_tonnes(ln.kilograms)} of {ln.material.replace('_', ' ')} "
+               f"{_tonnes(ln.kilograms)} of {label(ln.material)} "
                f"({ln.contributors} entities)")
         parts.append(f'<path d="M{x0:.1f},{y0:.1f} C{mid:.1f},{y0:.1f} {mid:.1f},{y1:.1f} '
                      f'{x1:.1f},{y1:.1f}" stroke="{colour}" stroke-opacity="0.45" '

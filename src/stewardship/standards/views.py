@@ -24,7 +24,8 @@ from pydantic import BaseModel
 from stewardship.core import clock
 from stewardship.core.auth import Actor, Role, require
 from stewardship.core.errors import DomainError, InvalidInput, NotFound
-from stewardship.core.forms import form_input
+from stewardship.core.forms import field_message, form_input
+from stewardship.core.labels import label
 from stewardship.core.params import VersionNumber
 from stewardship.core.web import CsrfChecked, DbSession, OptionalActor, redirect, settings_of
 from stewardship.registry.rules import Activity, MembershipClass
@@ -55,7 +56,7 @@ M = TypeVar("M", bound=BaseModel)
 
 ACTIVITIES = [(a.value, a.label) for a in Activity]
 CLASSES = [(m.value, m.label) for m in MembershipClass]
-CHAMBERS = [(c, c.replace("_", " ").capitalize()) for c in votes.chambers()]
+CHAMBERS = [(c, label(c)) for c in votes.chambers()]
 LABELS = {"activity": dict(ACTIVITIES), "class": dict(CLASSES), "chamber": dict(CHAMBERS)}
 DEFAULT_VOTE_DAYS = 14
 
@@ -86,7 +87,6 @@ def _sentence(message: str) -> str:
 
 
 _MESSAGES = {
-    "missing": "This field is required",
     "date_parsing": "Enter a date as YYYY-MM-DD",
     "date_from_datetime_parsing": "Enter a date as YYYY-MM-DD",
     "date_type": "Enter a date as YYYY-MM-DD",
@@ -110,7 +110,8 @@ def _message(err: dict[str, Any]) -> str:
 
 def _build(model: type[M], values: dict[str, Any]) -> M:
     """The form's input model with this context's wording; see core.forms.form_input."""
-    return form_input(model, values, message=lambda err, _field: _message(err))
+    return form_input(model, values, message=lambda err, field: field_message(err, field)
+                      if err.get("type") == "missing" else _message(err))
 
 
 def _problems(exc: DomainError, fields: set[str],

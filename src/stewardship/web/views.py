@@ -12,7 +12,7 @@ from stewardship.assurance.rules import AuditStatus
 from stewardship.assurance.schemas import CertificateQuery
 from stewardship.assurance.service import audits as audit_service
 from stewardship.assurance.service import certificates, dues
-from stewardship.core import eventlog
+from stewardship.core import eventlog, labels
 from stewardship.core.auth import Role, require
 from stewardship.core.errors import DomainError, InvalidInput
 from stewardship.core.pagination import PageParams
@@ -30,6 +30,7 @@ from stewardship.core.web import (
 from stewardship.custody.service import documents
 from stewardship.registry.models import User
 from stewardship.registry.service import accounts, audit_firms, facilities, organizations
+from stewardship.registry.service import names as registry_names
 
 router = APIRouter(include_in_schema=False)
 
@@ -281,5 +282,10 @@ def events_page(request: Request, db: DbSession, actor: OptionalActor,
                 paging: Pagination, kind: str | None = None) -> Response:
     require(actor, Role.SECRETARIAT, action="read the event log")
     page = eventlog.list_entries(db, paging, kind_prefix=(kind or "").strip()[:120] or None)
-    return _render(request, "events.html", {"page": page, "kind": kind or "",
+    names = registry_names.names_of(db, actor, [ref for e in page.items
+                                                for ref in (e.actor, e.subject)])
+    rows = [{"entry": e, "what": labels.event_sentence(e.kind),
+             "who": labels.event_actor(e.actor, names),
+             "about": labels.event_subject(e.subject, names)} for e in page.items]
+    return _render(request, "events.html", {"page": page, "rows": rows, "kind": kind or "",
                                             "report": eventlog.verify_chain(db)})

@@ -38,7 +38,7 @@ from stewardship.assurance.schemas import (
     StatusChange,
 )
 from stewardship.assurance.service.common import Labels, today_or
-from stewardship.core import eventlog
+from stewardship.core import eventlog, labels
 from stewardship.core.auth import Actor, Role, require
 from stewardship.core.errors import Conflict, InvalidInput, NotFound
 from stewardship.core.pagination import PageParams
@@ -273,8 +273,8 @@ def change_status(db: Session, actor: Actor, c: Certificate, target: Certificate
     if current is CertificateStatus.EXPIRED and c.status != CertificateStatus.EXPIRED:
         raise Conflict(f"certificate {c.number} expired on {c.valid_until}", field="status")
     if not certificate_may_move(current, target):
-        raise Conflict(f"a {current.value} certificate cannot become {target.value}",
-                       field="status")
+        raise Conflict(f"a {labels.lower(current)} certificate cannot become "
+                       f"{labels.lower(target)}", field="status")
     before = c.status
     c.status = target.value
     db.flush()
@@ -343,7 +343,7 @@ def holdings_of(db: Session, entity_ids: list[uuid.UUID],
             for e in entity_ids}
 
 
-KIND_LABELS = {"performance": "Performance", "chain_of_custody": "Chain of Custody"}
+KIND_LABELS = dict(labels.STANDARD_KINDS)
 
 
 def lapse_on(db: Session, entity_id: uuid.UUID, kind: str, on: date) -> str | None:
@@ -367,7 +367,7 @@ def lapse_on(db: Session, entity_id: uuid.UUID, kind: str, on: date) -> str | No
                   if e.to_status == status.value), None)
     what = f"its {label} certificate {c.number}"
     if since is None:
-        return f"{what} is {status.value}"
+        return f"{what} is {labels.lower(status)}"
     verb = {CertificateStatus.SUSPENDED: f"has been suspended since {since}",
             CertificateStatus.WITHDRAWN: f"was withdrawn on {since}",
             CertificateStatus.SUPERSEDED: f"was superseded on {since}",

@@ -29,6 +29,7 @@ from stewardship.assurance.views.flow_common import (
     reraise_access,
     validate,
 )
+from stewardship.core import labels
 from stewardship.core.auth import Actor, Role, require
 from stewardship.core.errors import DomainError, InvalidInput
 from stewardship.core.web import (
@@ -51,7 +52,7 @@ ACTIVITIES = [(a.value, a.label) for a in Activity]
 RATINGS = [(Rating.CONFORMANCE.value, "Conformance"), (Rating.MINOR.value, "Minor non-conformance"),
            (Rating.MAJOR.value, "Major non-conformance"),
            (Rating.NOT_APPLICABLE.value, "Not applicable")]
-AUDIT_TYPES = [(t.value, t.value.replace("_", " ").capitalize()) for t in AuditType]
+AUDIT_TYPES = [(t.value, labels.label(t)) for t in AuditType]
 USABLE = ("current", "superseded")
 
 Short = Annotated[str, Form(max_length=200)]

@@ -9,7 +9,7 @@ from datetime import date
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from stewardship.core import clock, eventlog
+from stewardship.core import clock, eventlog, labels
 from stewardship.core.auth import Actor, Role, require
 from stewardship.core.db import utcnow
 from stewardship.core.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -224,8 +224,8 @@ def _transition(db: Session, actor: Actor, org: Organization, target: Organizati
                 payload: dict[str, object]) -> None:
     current = OrganizationStatus(org.status)
     if not may_transition(current, target):
-        raise Conflict(f"an organisation that is {current.value} cannot become {target.value}",
-                       field="status")
+        raise Conflict(f"an organisation that is {labels.lower(current)} cannot become "
+                       f"{labels.lower(target)}", field="status")
     org.status = target.value
     db.flush()
     eventlog.append(db, actor, f"registry.organization.{target.value}",
