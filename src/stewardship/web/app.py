@@ -49,7 +49,7 @@ from stewardship.registry import views as registry_views
 from stewardship.registry.service.accounts import resolve_actor
 from stewardship.standards import api as standards_api
 from stewardship.standards import views as standards_views
-from stewardship.web import log_api
+from stewardship.web import dashboard_views, log_api
 from stewardship.web import views as web_views
 
 PACKAGE = Path(__file__).resolve().parent.parent
@@ -176,6 +176,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(assurance_api.router)
     app.include_router(log_api.router)
     app.include_router(web_views.router)
+    app.include_router(dashboard_views.router)
     app.include_router(registry_views.router)
     app.include_router(registry_firm_views.router)
     app.include_router(complaints_api.router)
