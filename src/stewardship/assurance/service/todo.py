@@ -27,7 +27,6 @@ from stewardship.assurance.service.common import (
     Labels,
     organization_for,
     scope_applicability,
-    scope_labels,
     today_or,
 )
 from stewardship.assurance.service.dues import KIND_NAMES
@@ -203,7 +202,7 @@ def scope_steps(db: Session, actor: Actor | None) -> list[ScopeStep]:
     answered = repo.answered_criteria(db, list(assessments.values()))
     open_audits = {a.scope_id: a for a in reversed(repo.open_audits_of(db, org_id))}
     firms = repo.firm_refs(db, [a.audit_firm_id for a in open_audits.values()])
-    labels = scope_labels(db, scopes)
+    labels = Labels(db, versions=[s.version_id for s in scopes])
     out = []
     for s in scopes:
         # The applicable criteria depend on the scope's version, activities and class:
