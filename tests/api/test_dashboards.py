@@ -17,8 +17,9 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from stewardship.assurance.models import Certificate
-from stewardship.assurance.schemas import Note
-from stewardship.assurance.service import decisions, dues
+from stewardship.assurance.rules import ClaimKind
+from stewardship.assurance.schemas import ClaimCreate, Note
+from stewardship.assurance.service import claims, decisions, dues
 from stewardship.complaints.models import Complaint
 from stewardship.complaints.rules import SubjectKind
 from stewardship.complaints.schemas import ComplaintCreate
@@ -315,6 +316,25 @@ def test_an_empty_secretariat_dashboard_says_there_is_nothing_to_act_on(
     body = text(signed_in(factories.user(db, Role.SECRETARIAT)).get("/dashboard"))
     assert "Nothing to act on: no audit report is waiting for a decision." in body
     assert "Nothing to act on: every complaint is closed." in body
+    assert "Nothing to act on: no claim waits for a decision." in body
+
+
+def test_claim_requests_waiting_for_a_decision_are_counted(
+        db: Session, signed_in: Callable[[Actor], TestClient]) -> None:
+    w = aw.build(db)
+    decision = aw.certify(db, w, aw.scope(db, w))
+    assert decision.certificate is not None
+    for wording in ("Our Fjord smelter is certified", "Certified aluminium from Norway"):
+        claims.request_claim(db, w.admin, ClaimCreate(
+            certificate=decision.certificate.number, kind=ClaimKind.OFF_PRODUCT,
+            wording=wording))
+    db.flush()
+    office = signed_in(w.secretariat)
+    count, url = todo_link(office.get("/dashboard"), "claim requests to decide")
+    assert (count, url) == (2, "/secretariat/claims?status=requested")
+    listing = text(office.get(url))
+    assert "Our Fjord smelter is certified" in listing
+    assert "Certified aluminium from Norway" in listing
 
 
 # --- an auditor ---------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from stewardship.assurance.rules import AuditStatus
 from stewardship.assurance.schemas import CertificateQuery
 from stewardship.assurance.service import audits as audit_service
-from stewardship.assurance.service import certificates, dues
+from stewardship.assurance.service import certificates, claims, dues
 from stewardship.assurance.service import todo as assurance_todo
 from stewardship.complaints.service import todo as complaints_todo
 from stewardship.core import eventlog
@@ -48,6 +48,8 @@ def _secretariat(db: Session, actor: Actor) -> dict[str, Any]:
         "due_dates": dues.due_dates(db, actor),
         "overdue_members": overdue_members,
         "awaiting_review": assurance_todo.audits_awaiting_review(db, actor),
+        "claims_waiting": claims.list_claim_requests(db, actor, PageParams(1, 1),
+                                                     status="requested").total,
         "complaints": complaints_todo.open_complaints(db, actor, shown=SHOWN),
         "unmatched": custody_todo.unmatched(db, actor),
     }
