@@ -278,6 +278,27 @@ def planned_audits(db: Session, organization_id: uuid.UUID | None) -> list[Audit
     return list(db.scalars(query.order_by(Audit.start_on)))
 
 
+def open_audits_of(db: Session, organization_id: uuid.UUID) -> list[Audit]:
+    """The organisation's audits not yet decided or cancelled, soonest start first."""
+    return list(db.scalars(select(Audit).where(Audit.organization_id == organization_id,
+                                               Audit.status.in_(OPEN_AUDIT_STATUSES))
+                           .order_by(Audit.start_on, Audit.id)))
+
+
+def answered_criteria(db: Session,
+                      assessment_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, set[str]]:
+    """The criterion numbers each self-assessment has an answer for."""
+    if not assessment_ids:
+        return {}
+    rows = db.execute(select(SelfAssessmentAnswer.assessment_id,
+                             SelfAssessmentAnswer.criterion_number)
+                      .where(SelfAssessmentAnswer.assessment_id.in_(set(assessment_ids))))
+    out: dict[uuid.UUID, set[str]] = {}
+    for assessment_id, number in rows:
+        out.setdefault(assessment_id, set()).add(number)
+    return out
+
+
 # --- certificates -----------------------------------------------------------------------
 
 _CERT_LOAD = (selectinload(Certificate.activity_rows), selectinload(Certificate.country_rows))

@@ -236,18 +236,21 @@ def respondent_consent(request: Request, db: DbSession, actor: OptionalActor, re
 def secretariat_list(request: Request, db: DbSession, actor: OptionalActor,
                      paging: Pagination,
                      status: Annotated[str, Query(max_length=20)] = "",
-                     overdue: Annotated[str, Query(max_length=5)] = "") -> Response:
+                     overdue: Annotated[str, Query(max_length=5)] = "",
+                     open_only: Annotated[str, Query(alias="open", max_length=5)] = "",
+                     ) -> Response:
     require(actor, Role.SECRETARIAT, action="handle complaints")
     problem = None
     try:
         page = cases.list_complaints(db, actor, paging, status=status or None,
-                                     overdue=bool(overdue))
+                                     overdue=bool(overdue), open_only=bool(open_only))
     except InvalidInput as exc:
         problem = _sentence(exc.message)
         page = cases.list_complaints(db, actor, paging)
     return _render(request, "complaints/secretariat_list.html",
                    {"page": page, "statuses": STATUSES, "problem": problem,
-                    "filters": {"status": status, "overdue": bool(overdue)}})
+                    "filters": {"status": status, "overdue": bool(overdue),
+                                "open": bool(open_only)}})
 
 
 def _case_page(request: Request, db: Any, actor: Any, reference: str,

@@ -8,13 +8,14 @@ import uuid
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from stewardship.assurance.rules import AuditStatus, AuditType, Maturity, Rating, may_start
 from stewardship.assurance.schemas import (
     AuditCreate,
+    AuditPage,
     AuditReschedule,
     ClosureVerify,
     CorrectivePlan,
@@ -76,14 +77,23 @@ def plan_audit(request: Request, db: DbSession, actor: OptionalActor, scope_id: 
 # --- lists ------------------------------------------------------------------------------
 
 
+AUDIT_STATUSES = [(s.value, s.value.replace("_", " ").capitalize()) for s in AuditStatus]
+
+
 @router.get("/assurance/audits")
-def audit_list(request: Request, db: DbSession, actor: OptionalActor,
-               paging: Pagination) -> Response:
+def audit_list(request: Request, db: DbSession, actor: OptionalActor, paging: Pagination,
+               status: Annotated[str, Query(max_length=20)] = "") -> Response:
     actor = require(actor, action="list audits")
-    page = audits.list_audits(db, actor, paging)
+    problem, code = "", 200
+    if status and status not in {s.value for s in AuditStatus}:
+        problem = "The status is planned, in progress, submitted, decided or cancelled."
+        code = 422
+        page = AuditPage(items=[], total=0, page=1, per_page=paging.per_page, pages=1)
+    else:
+        page = audits.list_audits(db, actor, paging, status=status or None)
     return render(request, "assurance/flow/audits.html", {
         "page": page, "heading": "Your firm's audits" if actor.role is Role.AUDITOR
-        else "Audits"})
+        else "Audits", "status": status, "statuses": AUDIT_STATUSES, "problem": problem}, code)
 
 
 @router.get("/secretariat/audits")
