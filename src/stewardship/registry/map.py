@@ -17,6 +17,7 @@ from __future__ import annotations
 import gzip
 import importlib.util
 import json
+import logging
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -25,6 +26,8 @@ from functools import cache
 from html import escape
 from pathlib import Path
 from typing import Any, Protocol
+
+log = logging.getLogger(__name__)
 
 Point = tuple[float, float]
 Ring = tuple[Point, ...]
@@ -197,8 +200,14 @@ def _box(rings: Iterable[Ring]) -> tuple[float, float, float, float]:
 
 @cache
 def _projected() -> tuple[Shape, ...]:
-    with gzip.open(outlines_file(), "rt", encoding="utf-8") as fh:
-        raw: dict[str, dict[str, Any]] = json.load(fh)
+    try:
+        with gzip.open(outlines_file(), "rt", encoding="utf-8") as fh:
+            raw: dict[str, dict[str, Any]] = json.load(fh)
+    except (RuntimeError, OSError, ValueError) as exc:
+        # A page must not fail for want of a picture: the markers are drawn on an empty
+        # sea, and the log says what to install.
+        log.warning("facility maps without country outlines: %s", exc)
+        return ()
     shapes = []
     for country in raw.values():
         rings = [*(country.get("exteriors") or [country["exterior"]]), *country["holes"]]
