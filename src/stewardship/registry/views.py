@@ -15,6 +15,7 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
+from markupsafe import Markup
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
@@ -33,6 +34,7 @@ from stewardship.core.web import (
     redirect,
     settings_of,
 )
+from stewardship.registry import map as facility_map
 from stewardship.registry.rules import (
     Activity,
     MembershipClass,
@@ -325,7 +327,36 @@ def facility_list(request: Request, db: DbSession, actor: OptionalActor, paging:
     return _render(request, "registry/facilities.html", {
         "page": page, "filters": filters, "problem": problem, "countries": COUNTRIES,
         "activities": ACTIVITIES, "filtered": any(filters.values()),
+        **_list_map(page.items),
     }, status)
+
+
+def _list_map(items: list[Any]) -> dict[str, Any]:
+    """The register's map: a marker per facility of the page shown (the table beside it is
+    the text alternative, so both show the same facilities)."""
+    markers = facility_map.facility_markers(items)
+    if not markers:
+        return {"facility_map": None}
+    svg = facility_map.world_map(
+        markers, title=f"Map of {len(markers)} facilities listed on this page",
+        desc="Each dot links to a facility's page; the table lists the same facilities.")
+    return {"facility_map": Markup(svg), "mapped": len(markers)}
+
+
+def _facility_page_map(db: Session, actor: Actor | None, facility: Any) -> dict[str, Any]:
+    """The facility's region, it highlighted among the country's other facilities."""
+    if facility.latitude is None or facility.longitude is None:
+        return {"facility_map": None}
+    neighbours = facilities.list_facilities(db, actor, PageParams(1, 100),
+                                            country=facility.country).items
+    markers = facility_map.facility_markers(
+        [facility, *(f for f in neighbours if f.id != facility.id)], current=facility.id)
+    svg = facility_map.region_map(
+        markers, float(facility.longitude), float(facility.latitude),
+        title=f"Map of the region of {facility.name}",
+        desc=f"{facility.name} is the large red dot; the other dots are facilities in "
+             f"{facility.country_name}, each a link to its page.")
+    return {"facility_map": Markup(svg)}
 
 
 @router.get("/facilities/{facility_id}")
@@ -347,10 +378,12 @@ def facility_page(request: Request, db: DbSession, actor: OptionalActor,
                 merged_from = merged.upper()
         except DomainError:
             merged_from = ""  # a hand-made link; say nothing rather than something untrue
-    return _facility_page(request, actor, facility, merged_from=merged_from)
+    return _facility_page(request, actor, facility, merged_from=merged_from,
+                          extra=_facility_page_map(db, actor, facility))
 
 
 def _facility_page(request: Request, actor: Actor | None, facility: Any, *,
+                   extra: dict[str, Any] | None = None,
                    merged_from: str = "", errors: dict[str, str] | None = None,
                    time_zone: str | None = None,
                    capacity_errors: dict[str, str] | None = None,
@@ -363,6 +396,7 @@ def _facility_page(request: Request, actor: Actor | None, facility: Any, *,
         "errors": errors or {}, "time_zone": facility.time_zone if time_zone is None
         else time_zone,
         "capacity_errors": capacity_errors or {}, "capacity_values": values or {},
+        "facility_map": None, **(extra or {}),
     }, status_code)
 
 
