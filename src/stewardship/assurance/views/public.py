@@ -122,10 +122,10 @@ def _query_string(values: dict[str, Any]) -> str:
 def certificate_register(request: Request, db: DbSession, actor: OptionalActor,
                          paging: Pagination, kind: Text = "", standard: Text = "",
                          version: Text = "", activity: Text = "", country: Text = "",
-                         status: Text = "", q: Text = "") -> Response:
+                         status: Text = "", q: Text = "", organization: Text = "") -> Response:
     filters = {"kind": kind, "standard": standard, "version": version.strip(),
                "activity": activity, "country": country.strip().upper(), "status": status,
-               "q": q.strip()}
+               "q": q.strip(), "organization": organization.strip()}
     problem, code = "", 200
     try:
         if filters["version"] and not filters["version"].isdecimal():
