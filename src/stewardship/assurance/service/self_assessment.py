@@ -153,16 +153,8 @@ def _same(row: SelfAssessmentAnswer, data: AnswerWrite) -> bool:
             and list(row.evidence_ids) == [str(i) for i in dict.fromkeys(data.evidence_ids)])
 
 
-def answer_all(db: Session, actor: Actor | None, assessment_id: uuid.UUID,
-               answers: dict[str, AnswerWrite]) -> int:
-    """Save every answer of the self-assessment page at once, all or nothing: each
-    criterion must apply, a not-applicable answer needs its narrative, evidence must be the
-    organisation's. Every problem is reported together, each naming its criterion (field
-    ``answers.<criterion>.<rating|narrative|evidence_ids>``). An answer the same as the one
-    stored is left alone; returns how many answers were saved."""
-    actor, assessment, applicable = _open_for_answers(db, actor, assessment_id)
-    if not answers:
-        raise InvalidInput("choose a self-rating for at least one criterion", field="answers")
+def _problems(db: Session, assessment: SelfAssessment, applicable: Applicable,
+              answers: dict[str, AnswerWrite]) -> list[dict[str, str]]:
     problems: list[dict[str, str]] = []
     numbers = set(applicable.numbers)
     for criterion, data in answers.items():
@@ -182,6 +174,28 @@ def answer_all(db: Session, actor: Actor | None, assessment_id: uuid.UUID,
         except InvalidInput as exc:
             problems.append({"field": f"{where}.evidence_ids",
                              "message": f"criterion {criterion}: {exc.message}"})
+    return problems
+
+
+def check_answers(db: Session, actor: Actor | None, assessment_id: uuid.UUID,
+                  answers: dict[str, AnswerWrite]) -> list[dict[str, str]]:
+    """What ``answer_all`` would refuse in these answers (field and message each), without
+    saving anything: a form with problems of its own reports these with them."""
+    _, assessment, applicable = _open_for_answers(db, actor, assessment_id)
+    return _problems(db, assessment, applicable, answers)
+
+
+def answer_all(db: Session, actor: Actor | None, assessment_id: uuid.UUID,
+               answers: dict[str, AnswerWrite]) -> int:
+    """Save every answer of the self-assessment page at once, all or nothing: each
+    criterion must apply, a not-applicable answer needs its narrative, evidence must be the
+    organisation's. Every problem is reported together, each naming its criterion (field
+    ``answers.<criterion>.<rating|narrative|evidence_ids>``). An answer the same as the one
+    stored is left alone; returns how many answers were saved."""
+    actor, assessment, applicable = _open_for_answers(db, actor, assessment_id)
+    if not answers:
+        raise InvalidInput("choose a self-rating for at least one criterion", field="answers")
+    problems = _problems(db, assessment, applicable, answers)
     if problems:
         raise InvalidInput(f"{len(problems)} answer(s) could not be saved: "
                            + "; ".join(p["message"] for p in problems), details=problems)

@@ -248,17 +248,20 @@ async def answer_all(request: Request, db: DbSession, actor: OptionalActor,
         scope = scopes.get_scope(db, actor, scope_id)
         if scope.self_assessment_id is None:  # pragma: no cover
             raise InvalidInput("this scope has no self-assessment", field="scope_id")
-        if problems:
-            raise InvalidInput("some answers could not be read", details=problems)
+        if problems:  # with what the service would refuse too: every problem at once
+            problems += self_assessment.check_answers(db, actor, scope.self_assessment_id,
+                                                      answers)
+            raise InvalidInput("some answers could not be saved", details=problems)
         saved = self_assessment.answer_all(db, actor, scope.self_assessment_id, answers)
     except DomainError as exc:
         reraise_access(exc)
         db.rollback()
         errors = {}
         for field, message in errors_of(exc, fallback="answers").items():
-            parts = field.split(".")  # answers.<n>.<field> -> <field>-<n>
-            if len(parts) == 3 and parts[0] == "answers":
-                field = f"{parts[2].removesuffix('_ids')}-{parts[1]}"
+            if field.startswith("answers.") and field.count(".") >= 2:
+                # answers.<n>.<field> (n itself has a dot) -> <field>-<n>, the form's name
+                number, name = field.removeprefix("answers.").rsplit(".", 1)
+                field = f"{name.removesuffix('_ids')}-{number}"
             errors[field] = message
         return _assessment_page(request, db, actor, scope_id, errors=errors,
                                 failed="answers", values=values,
