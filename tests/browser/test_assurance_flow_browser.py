@@ -44,13 +44,13 @@ def test_from_scope_definition_to_a_submitted_audit_report(new_page: Any,
     scope_url = member.url
     member.screenshot(path=str(artifacts / "assurance-scope-phone.png"), full_page=False)
 
-    # 2. the self-assessment: one answer, progress moves
+    # 2. the self-assessment: one answer, saved with the page's one button; progress moves
     member.get_by_role("link", name="Self-assessment").click()
     first = member.locator("article.card").first
-    first.locator("select[name='rating']").select_option("conformance")
-    first.locator("textarea[name='narrative']").fill("Energy procedure in place since 2024.")
-    first.get_by_role("button", name=re.compile(r"^Save ")).click()
-    expect(member.locator(".flash-success")).to_contain_text("is saved")
+    first.locator("select[name^='rating-']").select_option("conformance")
+    first.locator("textarea[name^='narrative-']").fill("Energy procedure in place since 2024.")
+    member.get_by_role("button", name="Save all answers").click()
+    expect(member.locator(".flash-success")).to_contain_text("1 answer(s) saved")
     expect(member.locator("#sa-progress")).to_have_attribute("value", "1")
     member.screenshot(path=str(artifacts / "assurance-self-assessment-phone.png"),
                       full_page=False)
