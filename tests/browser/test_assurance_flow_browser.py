@@ -103,11 +103,22 @@ def test_from_scope_definition_to_a_submitted_audit_report(new_page: Any,
     expect(auditor.locator("#report .form-errors")).to_contain_text(
         "criterion rating(s) are missing")
 
-    selects = auditor.locator("select[name^='rating-']")
-    for i in range(selects.count()):
-        selects.nth(i).select_option("conformance")
+    # beside each criterion: its requirement and what the member answered itself
+    first_row = auditor.locator("th.rating-criterion").first
+    expect(first_row.locator("details.requirement summary")).to_contain_text("Requirement:")
+    expect(first_row.locator(".self-assessment")).to_contain_text("Conformance")
+    expect(first_row.locator(".self-assessment")).to_contain_text("Energy procedure")
+    auditor.locator("select[name^='rating-']").first.select_option("conformance")
     auditor.get_by_role("button", name=re.compile(r"^Save the ratings at ")).click()
     expect(auditor.locator(".flash-success")).to_contain_text("rated")
+    # the rest in one go, after a confirmation step
+    auditor.get_by_role("link", name=re.compile(r"^Mark the rest conformant")).click()
+    expect(auditor.locator("h1")).to_have_text("Mark the rest conformant")
+    auditor.get_by_role("button", name=re.compile(r"^Mark \d+ conformant")).click()
+    expect(auditor.locator(".form-errors")).to_contain_text("Tick the box to confirm")
+    auditor.get_by_label(re.compile(r"^I confirm that these")).check()
+    auditor.get_by_role("button", name=re.compile(r"^Mark \d+ conformant")).click()
+    expect(auditor.locator(".flash-success")).to_contain_text("marked conformant")
     progress = auditor.locator("#rating-progress")
     expect(progress).to_have_attribute("value", progress.get_attribute("max") or "x")
     auditor.screenshot(path=str(artifacts / "assurance-ratings.png"), full_page=False)
@@ -172,11 +183,21 @@ def test_from_scope_definition_to_a_certificate(new_page: Any, artifacts: Path) 
     expect(auditor).to_have_url(audit_url)
     auditor.get_by_role("button", name="Start the audit").click()
     expect(auditor.locator(".flash-success")).to_contain_text("in progress")
-    selects = auditor.locator("select[name^='rating-']")
-    for i in range(selects.count()):
-        selects.nth(i).select_option("conformance")
+    # beside each criterion: its requirement and what the member answered itself
+    first_row = auditor.locator("th.rating-criterion").first
+    expect(first_row.locator("details.requirement summary")).to_contain_text("Requirement:")
+    expect(first_row.locator(".self-assessment")).to_contain_text("not answered")
+    auditor.locator("select[name^='rating-']").first.select_option("conformance")
     auditor.get_by_role("button", name=re.compile(r"^Save the ratings at ")).click()
     expect(auditor.locator(".flash-success")).to_contain_text("rated")
+    # the rest in one go, after a confirmation step
+    auditor.get_by_role("link", name=re.compile(r"^Mark the rest conformant")).click()
+    expect(auditor.locator("h1")).to_have_text("Mark the rest conformant")
+    auditor.get_by_role("button", name=re.compile(r"^Mark \d+ conformant")).click()
+    expect(auditor.locator(".form-errors")).to_contain_text("Tick the box to confirm")
+    auditor.get_by_label(re.compile(r"^I confirm that these")).check()
+    auditor.get_by_role("button", name=re.compile(r"^Mark \d+ conformant")).click()
+    expect(auditor.locator(".flash-success")).to_contain_text("marked conformant")
     progress = auditor.locator("#rating-progress")
     expect(progress).to_have_attribute("value", progress.get_attribute("max") or "x")
     auditor.select_option("#field-proposed_maturity", "high")
