@@ -261,6 +261,7 @@ def _case_page(request: Request, db: Any, actor: Any, reference: str,
         "case": case, "staff": cases.secretariat_staff(db, actor),
         "targets": [(s.value, s.label) for s in case.next_statuses],
         "sanctions": SANCTIONS, "errors": errors or {}, "values": values or {},
+        "certificates": handling.suspendable_certificates(db, actor, reference),
     }, status_code=status_code, private=True)
 
 
@@ -298,10 +299,11 @@ def transition(request: Request, db: DbSession, actor: OptionalActor, reference:
                note: Annotated[str, Form(max_length=5000)] = "",
                public_note: Annotated[str, Form(max_length=5)] = "",
                outcome: Annotated[str, Form(max_length=10_000)] = "",
-               sanctions: Annotated[list[str] | None, Form(max_length=7)] = None) -> Response:
+               sanctions: Annotated[list[str] | None, Form(max_length=7)] = None,
+               certificate: Annotated[str, Form(max_length=40)] = "") -> Response:
     require(actor, Role.SECRETARIAT, action="move complaints on")
     values = {"to": to, "note": note, "public_note": bool(public_note), "outcome": outcome,
-              "sanctions": sanctions or []}
+              "sanctions": sanctions or [], "certificate": certificate or None}
     try:
         data = _validate(TransitionRequest, values)
         case = handling.transition(db, actor, reference, data, settings=settings_of(request))

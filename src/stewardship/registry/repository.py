@@ -99,8 +99,14 @@ def list_organizations(
     session: Session, params: PageParams, *, statuses: Sequence[str],
     membership_class: str | None = None, country: str | None = None,
     activity: str | None = None, q: str | None = None,
+    holders: Select[tuple[uuid.UUID]] | None = None, holding: bool = True,
 ) -> Page[Organization]:
+    """``holders``: a sub-query of organisation ids (another context's, e.g. who holds a
+    current certificate) to keep, or to leave out when ``holding`` is false."""
     query = select(Organization).where(Organization.status.in_(statuses))
+    if holders is not None:
+        query = query.where(Organization.id.in_(holders) if holding
+                            else Organization.id.not_in(holders))
     if membership_class:
         query = query.where(Organization.membership_class == membership_class)
     if country:
