@@ -15,7 +15,7 @@ import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from fastapi import FastAPI
@@ -28,10 +28,17 @@ from sqlalchemy.orm import Session
 from stewardship.assurance.models import Finding
 from stewardship.assurance.rules import ClaimKind
 from stewardship.assurance.schemas import ClaimCreate
-from stewardship.assurance.service import claims
+from stewardship.assurance.rules import Maturity
+from stewardship.assurance.schemas import CorrectivePlan, Note, ReportSubmit
+from stewardship.assurance.service import audits, claims, decisions, findings
+from stewardship.complaints.rules import ComplaintStatus, Sanction
+from stewardship.complaints.schemas import TransitionRequest
+from stewardship.complaints.service import handling
+from stewardship.registry.schemas import OrganizationUpdate
+from stewardship.registry.service import organizations
 from stewardship.custody.models import CustodyOperation
 from stewardship.standards.demo import shipped_package_text
-from stewardship.standards.rules import Chamber
+from stewardship.standards.rules import Chamber, Choice
 from stewardship.standards.schemas import BodyMemberCreate, CommentCreate, VoteOpen
 from stewardship.standards.service import votes
 
@@ -71,6 +78,15 @@ NOT_FORMS = {
                                                               "is valid",
     "/secretariat/complaints/{reference}/assign": "a choice of owner in which no owner (the "
                                                   "case unassigned) is valid too",
+    "/members/facilities/check": "the duplicate check answers 303 to the form's own page, "
+                                 "whose GET shows the check (test_registry_facility_pages)",
+    "/assurance/audits/{audit_id}/review": "its one field, a note, is optional: an empty "
+                                           "submit is a valid review",
+    "/assurance/audits/{audit_id}/decision": "its one field, a note, is optional: an empty "
+                                             "submit is a valid decision",
+    "/assurance/scopes/{scope_id}/self-assessment/move": "shown only while an older version "
+        "of a standard is in transition, a world of its own; its failure is the same "
+        "_assessment_page as the answers' (walked here)",
     "/custody/network/audit": "runs the balance audit of a year; a query, not a form that "
                               "changes anything (its year has a default)",
 }
@@ -107,6 +123,7 @@ def build(db: Session, settings: Settings) -> Walk:
         certificate=decided.certificate.number, kind=ClaimKind.OFF_PRODUCT,
         wording="Our Fjord smelter is certified"))
     cw.produce(db, chain.smelter, "asi_aluminium", 5_000)
+    cw.produce(db, chain.smelter, "asi_aluminium", 1_000, on=date(TODAY.year - 1, 6, 1))
     operation = db.scalar(select(CustodyOperation.id).limit(1))
     number = cw.ship(db, chain.smelter, chain.mill, "asi_aluminium", 3_000)
     case, track = filing.file_complaint(db, None, ComplaintCreate(
@@ -137,11 +154,21 @@ def build(db: Session, settings: Settings) -> Walk:
         name="Ina Invited", email="ina@fjord.example", role=Role.MEMBER_USER,
         organization=w.org), settings)
     applicant = factories.organization(db, name="Applicant Metals", admitted=False)
+    organizations.update_organization(db, w.admin, w.org,
+                                      OrganizationUpdate(name="Fjord Aluminium Renamed"))
+    assert decided.certificate is not None
+    findings.file_corrective_plan(db, w.admin, finding, CorrectivePlan(
+        plan="Retrain the shift leads and check every month."))
+    audits_by_step = _audits_by_step(db)
+    resolved, appeal_token = _resolved_complaint(db, settings, w.org, w.secretariat)
+    fresh, consulted, approved = _revisions(db, w.secretariat, draft, voter, settings)
     db.flush()
     return Walk(
         actors={"secretariat": w.secretariat, "admin": w.admin, "user": w.member_user,
                 "auditor": w.auditor, "smelter": chain.smelter.user, "mill": chain.mill.user,
-                "voter": voter},
+                "smelter_admin": chain.smelter.admin, "voter": voter,
+                **{f"{step}_{role}": actor for step, (_, actors) in audits_by_step.items()
+                   for role, actor in actors.items()}},
         paths={"slug": w.org, "applicant": applicant, "facility_id": w.smelter,
                "audit_id": str(decided.audit_id), "scope_id": str(scope.id),
                "finding_id": str(finding), "criterion": aw.applicable(scope)[0],
@@ -151,8 +178,73 @@ def build(db: Session, settings: Settings) -> Walk:
                "voted_revision": str(voted.id), "cert": decided.certificate.number,
                "claim_id": str(claim.id), "firm": w.firm, "invitation": invitation,
                "user_id": str(w.member_user.user_id), "operation_id": str(operation),
-               "kind": "production"},
+               "kind": "production", "this_year": f"{TODAY.year}-01-01",
+               "smelter_entity": str(chain.smelter.entity_id),
+               "resolved": resolved, "appeal_token": appeal_token,
+               "fresh_revision": fresh, "consulted_revision": consulted,
+               "approved_revision": approved,
+               **{f"{step}_audit": audit_id for step, (audit_id, _) in audits_by_step.items()}},
     )
+
+
+def _audits_by_step(db: Session) -> dict[str, tuple[str, dict[str, Actor]]]:
+    """One audit at each step whose forms differ (each of its own member, one audit a
+    scope): planned, running, report submitted, report reviewed."""
+    out = {}
+    for step in ("planned", "running", "submitted", "reviewed"):
+        w = aw.build(db)
+        scope = aw.scope(db, w)
+        audit_id = aw.plan(db, w, scope.id)
+        if step != "planned":
+            aw.start(db, w, audit_id)
+        if step in ("submitted", "reviewed"):
+            aw.rate_all(db, w, audit_id, scope)
+            audits.submit_report(db, w.auditor, audit_id, ReportSubmit(
+                proposed_maturity=Maturity.HIGH,
+                public_summary="The audit covered both sites; see the findings."))
+        if step == "reviewed":
+            decisions.review_report(db, w.secretariat, audit_id, Note(note="complete"))
+        out[step] = (str(audit_id), {"admin": w.admin, "auditor": w.auditor,
+                                     "secretariat": w.secretariat})
+    return out
+
+
+def _resolved_complaint(db: Session, settings: Settings, org: str,
+                        staff: Actor) -> tuple[str, str]:
+    case, token = filing.file_complaint(db, None, ComplaintCreate(
+        subject_kind=SubjectKind.MEMBER, subject=org, summary="Noise at night",
+        description="The casthouse runs its fans all night.", anonymous=True,
+    ), [], settings=settings, source="203.0.113.6")
+    for to in (ComplaintStatus.ACCEPTED, ComplaintStatus.MEDIATION):
+        handling.transition(db, staff, case.reference, TransitionRequest(to=to),
+                            settings=settings)
+    handling.transition(db, staff, case.reference, TransitionRequest(
+        to=ComplaintStatus.RESOLVED, outcome="Not upheld: the noise is a neighbour's.",
+        public_note=True, sanctions=[Sanction.NONE]), settings=settings)
+    return case.reference, token
+
+
+def _revisions(db: Session, staff: Actor, draft: str, voter: Actor,
+               settings: Settings) -> tuple[str, str, str]:
+    """A revision still a draft, one whose round is closed, one approved by a vote."""
+    def revision(title: str) -> uuid.UUID:
+        return revisions.create_revision(db, staff, RevisionCreate(
+            standard="performance", title=title, draft=draft)).id
+
+    fresh = revision("Performance Standard version 4 ter")
+    ids = []
+    for title in ("Performance Standard version 4 quater", "Performance Standard version 4 q"):
+        rid = revision(title)
+        revisions.open_round(db, staff, rid, RoundOpen(
+            opens_on=TODAY - timedelta(days=150), closes_on=TODAY - timedelta(days=90)),
+            settings)
+        revisions.close_round(db, staff, rid)
+        ids.append(rid)
+    opened = votes.open_vote(db, staff, ids[1], VoteOpen(closes_on=TODAY + timedelta(days=14)),
+                             settings).votes[-1]
+    votes.cast(db, voter, opened.id, Choice.YES)
+    votes.close_vote(db, staff, opened.id)
+    return str(fresh), str(ids[0]), str(ids[1])
 
 
 # declared path -> (who submits, the POST address, the page that shows the form)
@@ -175,8 +267,6 @@ FORMS: dict[str, tuple[str, str, str]] = {
     "/facilities/{facility_id}/capacities": ("admin", "/facilities/{facility_id}/capacities",
                                              "/facilities/{facility_id}"),
     "/members/facilities/new": ("admin", "/members/facilities/new", "/members/facilities/new"),
-    "/members/facilities/check": ("admin", "/members/facilities/check",
-                                  "/members/facilities/new"),
     "/secretariat/facilities/merge": ("secretariat", "/secretariat/facilities/merge",
                                       "/secretariat/facilities/merge"),
     "/invitations/{token}": ("", "/invitations/{invitation}", "/invitations/{invitation}"),
@@ -191,8 +281,8 @@ FORMS: dict[str, tuple[str, str, str]] = {
     "/secretariat/audit-firms": ("secretariat", "/secretariat/audit-firms",
                                  "/secretariat/audit-firms"),
     "/complaints/new": ("", "/complaints/new", "/complaints/new"),
-    "/complaints/track/{token}/appeal": ("", "/complaints/track/{token}/appeal",
-                                         "/complaints/track/{token}"),
+    "/complaints/track/{token}/appeal": ("", "/complaints/track/{appeal_token}/appeal",
+                                         "/complaints/track/{appeal_token}"),
     "/secretariat/complaints/{reference}/transition": (
         "secretariat", "/secretariat/complaints/{reference}/transition",
         "/secretariat/complaints/{reference}"),
@@ -211,59 +301,51 @@ FORMS: dict[str, tuple[str, str, str]] = {
     "/secretariat/revisions": ("secretariat", "/secretariat/revisions",
                                "/secretariat/revisions"),
     "/secretariat/revisions/{revision_id}/draft": (
-        "secretariat", "/secretariat/revisions/{revision_id}/draft",
-        "/secretariat/revisions/{revision_id}"),
+        "secretariat", "/secretariat/revisions/{fresh_revision}/draft",
+        "/secretariat/revisions/{fresh_revision}"),
     "/secretariat/revisions/{revision_id}/rounds": (
-        "secretariat", "/secretariat/revisions/{revision_id}/rounds",
-        "/secretariat/revisions/{revision_id}"),
+        "secretariat", "/secretariat/revisions/{fresh_revision}/rounds",
+        "/secretariat/revisions/{fresh_revision}"),
     "/secretariat/revisions/{revision_id}/comments/{comment_id}/response": (
         "secretariat", "/secretariat/revisions/{revision_id}/comments/{comment_id}/response",
         "/secretariat/revisions/{revision_id}"),
     "/secretariat/revisions/{revision_id}/votes": (
-        "secretariat", "/secretariat/revisions/{revision_id}/votes",
-        "/secretariat/revisions/{revision_id}"),
+        "secretariat", "/secretariat/revisions/{consulted_revision}/votes",
+        "/secretariat/revisions/{consulted_revision}"),
     "/secretariat/revisions/{revision_id}/publish": (
-        "secretariat", "/secretariat/revisions/{revision_id}/publish",
-        "/secretariat/revisions/{revision_id}"),
+        "secretariat", "/secretariat/revisions/{approved_revision}/publish",
+        "/secretariat/revisions/{approved_revision}"),
     "/secretariat/revisions/{revision_id}/withdraw": (
         "secretariat", "/secretariat/revisions/{revision_id}/withdraw",
         "/secretariat/revisions/{revision_id}"),
     "/assurance/scopes/{scope_id}/audits": ("admin", "/assurance/scopes/{scope_id}/audits",
                                             "/assurance/scopes/{scope_id}"),
-    "/assurance/audits/{audit_id}/plan": ("admin", "/assurance/audits/{audit_id}/plan",
-                                          "/assurance/audits/{audit_id}"),
+    "/assurance/audits/{audit_id}/plan": (
+        "planned_admin", "/assurance/audits/{planned_audit}/plan", "/assurance/audits/{planned_audit}"),
     "/assurance/audits/{audit_id}/plan-received": (
-        "auditor", "/assurance/audits/{audit_id}/plan-received", "/assurance/audits/{audit_id}"),
+        "planned_secretariat", "/assurance/audits/{planned_audit}/plan-received", "/assurance/audits/{planned_audit}"),
     "/assurance/audits/{audit_id}/reschedule": (
-        "auditor", "/assurance/audits/{audit_id}/reschedule", "/assurance/audits/{audit_id}"),
-    "/assurance/audits/{audit_id}/start": ("auditor", "/assurance/audits/{audit_id}/start",
-                                           "/assurance/audits/{audit_id}"),
+        "planned_secretariat", "/assurance/audits/{planned_audit}/reschedule", "/assurance/audits/{planned_audit}"),
+    "/assurance/audits/{audit_id}/start": (
+        "planned_auditor", "/assurance/audits/{planned_audit}/start", "/assurance/audits/{planned_audit}"),
     "/assurance/audits/{audit_id}/findings/{finding_id}/corrective-plan": (
         "admin", "/assurance/audits/{audit_id}/findings/{finding_id}/corrective-plan",
         "/assurance/audits/{audit_id}"),
     "/assurance/audits/{audit_id}/ratings": (
-        "auditor", "/assurance/audits/{audit_id}/ratings",
-        "/assurance/audits/{audit_id}/ratings"),
+        "running_auditor", "/assurance/audits/{running_audit}/ratings", "/assurance/audits/{running_audit}/ratings"),
     "/assurance/audits/{audit_id}/findings/{finding_id}/closure": (
         "auditor", "/assurance/audits/{audit_id}/findings/{finding_id}/closure",
         "/assurance/audits/{audit_id}/ratings"),
-    "/assurance/audits/{audit_id}/report": ("auditor", "/assurance/audits/{audit_id}/report",
-                                            "/assurance/audits/{audit_id}/ratings"),
-    "/assurance/audits/{audit_id}/review": ("secretariat", "/assurance/audits/{audit_id}/review",
-                                            "/assurance/audits/{audit_id}"),
-    "/assurance/audits/{audit_id}/return": ("secretariat", "/assurance/audits/{audit_id}/return",
-                                            "/assurance/audits/{audit_id}"),
-    "/assurance/audits/{audit_id}/decision": (
-        "secretariat", "/assurance/audits/{audit_id}/decision", "/assurance/audits/{audit_id}"),
+    "/assurance/audits/{audit_id}/report": (
+        "running_auditor", "/assurance/audits/{running_audit}/report", "/assurance/audits/{running_audit}/ratings"),
+    "/assurance/audits/{audit_id}/return": (
+        "submitted_secretariat", "/assurance/audits/{submitted_audit}/return", "/assurance/audits/{submitted_audit}"),
     "/assurance/scopes": ("admin", "/assurance/scopes", "/assurance/scopes"),
     "/assurance/scopes/{scope_id}/self-assessment/answers/{criterion}": (
         "admin", "/assurance/scopes/{scope_id}/self-assessment/answers/{criterion}",
         "/assurance/scopes/{scope_id}/self-assessment"),
     "/assurance/scopes/{scope_id}/self-assessment/evidence": (
         "admin", "/assurance/scopes/{scope_id}/self-assessment/evidence",
-        "/assurance/scopes/{scope_id}/self-assessment"),
-    "/assurance/scopes/{scope_id}/self-assessment/move": (
-        "admin", "/assurance/scopes/{scope_id}/self-assessment/move",
         "/assurance/scopes/{scope_id}/self-assessment"),
     "/certificates/{number}/status": ("secretariat", "/certificates/{cert}/status",
                                       "/certificates/{cert}"),
@@ -284,15 +366,19 @@ FORMS: dict[str, tuple[str, str, str]] = {
     "/custody/journal/{operation_id}/reverse": (
         "smelter", "/custody/journal/{operation_id}/reverse",
         "/custody/journal/{operation_id}/reverse"),
-    "/custody/periods/close": ("smelter", "/custody/periods/close", "/custody/periods"),
-    "/custody/settings": ("smelter", "/custody/settings", "/custody/settings"),
+    "/custody/periods/close": ("smelter_admin", "/custody/periods/close", "/custody/periods"),
+    "/custody/settings": ("smelter_admin", "/custody/settings", "/custody/settings"),
 }
 # The empty form that each route is sent, where an empty one would not fail (a
 # confirmation box, say): the fields that make the submit wrong in another way.
 DATA: dict[str, dict[str, str]] = {
-    "/organizations/{slug}/name": {"new_name": "x" * 300},
     "/organizations/{slug}/admit": {"joined_on": "31/02/2026"},
     "/custody/documents/{number}/receive": {"received_on": "2026-13-45"},
+    "/custody/settings": {"entity_id": "{smelter_entity}", "period_months": "often"},
+    "/custody/periods/close": {"entity_id": "{smelter_entity}", "period_start": "{this_year}"},
+    "/facilities/{facility_id}/capacities": {"activity": "smelting",
+                                             "annual_capacity_kg": "a lot"},
+    "/secretariat/claims/{claim_id}/decide": {"decision": "reject"},
 }
 
 
@@ -361,7 +447,8 @@ def test_every_form_fails_with_the_summary_first_linking_to_its_fields(
         if f'action="{html.escape(url)}"' not in shown.text:
             problems[declared] = [f"its form page {page} shows no form posting to {url}"]
             continue
-        sent = browser.post(url, data={**DATA.get(declared, {}), "csrf_token": token.group(1)},
+        sent = browser.post(url, data={**{k: v.format(**walk.paths) for k, v in DATA.get(declared, {}).items()},
+                                  "csrf_token": token.group(1)},
                             headers={"referer": f"http://testserver{page}"},
                             follow_redirects=False)
         found = summary_problems(sent, page)

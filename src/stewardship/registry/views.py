@@ -220,6 +220,8 @@ def rename(request: Request, db: DbSession, actor: OptionalActor,
     """Rename the organisation; for a certified member this asks the secretariat."""
     actor = require(actor, Role.SECRETARIAT, Role.MEMBER_ADMIN, action="rename organisations")
     try:
+        if not new_name.strip():
+            raise InvalidInput("enter the new name", field="new_name")
         org = organizations.update_organization(
             db, actor, slug, _validate(OrganizationUpdate, {"name": new_name}))
     except DomainError as exc:
