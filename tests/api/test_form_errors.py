@@ -26,33 +26,29 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from stewardship.assurance.models import Finding
-from stewardship.assurance.rules import ClaimKind
-from stewardship.assurance.schemas import ClaimCreate
-from stewardship.assurance.rules import Maturity
-from stewardship.assurance.schemas import CorrectivePlan, Note, ReportSubmit
+from stewardship.assurance.rules import ClaimKind, Maturity
+from stewardship.assurance.schemas import ClaimCreate, CorrectivePlan, Note, ReportSubmit
 from stewardship.assurance.service import audits, claims, decisions, findings
-from stewardship.complaints.rules import ComplaintStatus, Sanction
-from stewardship.complaints.schemas import TransitionRequest
-from stewardship.complaints.service import handling
-from stewardship.registry.schemas import OrganizationUpdate
-from stewardship.registry.service import organizations
-from stewardship.custody.models import CustodyOperation
-from stewardship.standards.demo import shipped_package_text
-from stewardship.standards.rules import Chamber, Choice
-from stewardship.standards.schemas import BodyMemberCreate, CommentCreate, VoteOpen
-from stewardship.standards.service import votes
-
-from stewardship.complaints.rules import AttachmentUpload, SubjectKind
-from stewardship.complaints.schemas import ComplaintCreate
-from stewardship.complaints.service import filing
+from stewardship.complaints.rules import AttachmentUpload, ComplaintStatus, Sanction, SubjectKind
+from stewardship.complaints.schemas import ComplaintCreate, TransitionRequest
+from stewardship.complaints.service import filing, handling
 from stewardship.core.auth import Actor, Role
 from stewardship.core.config import Settings
 from stewardship.core.web import SESSION_COOKIE
+from stewardship.custody.models import CustodyOperation
 from stewardship.registry import repository as registry_repo
-from stewardship.registry.schemas import InvitationCreate
-from stewardship.registry.service import accounts
-from stewardship.standards.schemas import RevisionCreate, RoundOpen
-from stewardship.standards.service import revisions
+from stewardship.registry.schemas import InvitationCreate, OrganizationUpdate
+from stewardship.registry.service import accounts, organizations
+from stewardship.standards.demo import shipped_package_text
+from stewardship.standards.rules import Chamber, Choice
+from stewardship.standards.schemas import (
+    BodyMemberCreate,
+    CommentCreate,
+    RevisionCreate,
+    RoundOpen,
+    VoteOpen,
+)
+from stewardship.standards.service import revisions, votes
 from tests import assurance_world as aw
 from tests import custody_world as cw
 from tests import factories
@@ -321,25 +317,32 @@ FORMS: dict[str, tuple[str, str, str]] = {
     "/assurance/scopes/{scope_id}/audits": ("admin", "/assurance/scopes/{scope_id}/audits",
                                             "/assurance/scopes/{scope_id}"),
     "/assurance/audits/{audit_id}/plan": (
-        "planned_admin", "/assurance/audits/{planned_audit}/plan", "/assurance/audits/{planned_audit}"),
+        "planned_admin", "/assurance/audits/{planned_audit}/plan",
+        "/assurance/audits/{planned_audit}"),
     "/assurance/audits/{audit_id}/plan-received": (
-        "planned_secretariat", "/assurance/audits/{planned_audit}/plan-received", "/assurance/audits/{planned_audit}"),
+        "planned_secretariat", "/assurance/audits/{planned_audit}/plan-received",
+        "/assurance/audits/{planned_audit}"),
     "/assurance/audits/{audit_id}/reschedule": (
-        "planned_secretariat", "/assurance/audits/{planned_audit}/reschedule", "/assurance/audits/{planned_audit}"),
+        "planned_secretariat", "/assurance/audits/{planned_audit}/reschedule",
+        "/assurance/audits/{planned_audit}"),
     "/assurance/audits/{audit_id}/start": (
-        "planned_auditor", "/assurance/audits/{planned_audit}/start", "/assurance/audits/{planned_audit}"),
+        "planned_auditor", "/assurance/audits/{planned_audit}/start",
+        "/assurance/audits/{planned_audit}"),
     "/assurance/audits/{audit_id}/findings/{finding_id}/corrective-plan": (
         "admin", "/assurance/audits/{audit_id}/findings/{finding_id}/corrective-plan",
         "/assurance/audits/{audit_id}"),
     "/assurance/audits/{audit_id}/ratings": (
-        "running_auditor", "/assurance/audits/{running_audit}/ratings", "/assurance/audits/{running_audit}/ratings"),
+        "running_auditor", "/assurance/audits/{running_audit}/ratings",
+        "/assurance/audits/{running_audit}/ratings"),
     "/assurance/audits/{audit_id}/findings/{finding_id}/closure": (
         "auditor", "/assurance/audits/{audit_id}/findings/{finding_id}/closure",
         "/assurance/audits/{audit_id}/ratings"),
     "/assurance/audits/{audit_id}/report": (
-        "running_auditor", "/assurance/audits/{running_audit}/report", "/assurance/audits/{running_audit}/ratings"),
+        "running_auditor", "/assurance/audits/{running_audit}/report",
+        "/assurance/audits/{running_audit}/ratings"),
     "/assurance/audits/{audit_id}/return": (
-        "submitted_secretariat", "/assurance/audits/{submitted_audit}/return", "/assurance/audits/{submitted_audit}"),
+        "submitted_secretariat", "/assurance/audits/{submitted_audit}/return",
+        "/assurance/audits/{submitted_audit}"),
     "/assurance/scopes": ("admin", "/assurance/scopes", "/assurance/scopes"),
     "/assurance/scopes/{scope_id}/self-assessment/answers/{criterion}": (
         "admin", "/assurance/scopes/{scope_id}/self-assessment/answers/{criterion}",
@@ -351,8 +354,8 @@ FORMS: dict[str, tuple[str, str, str]] = {
                                       "/certificates/{cert}"),
     "/certificates/{number}/claims": ("admin", "/certificates/{cert}/claims",
                                       "/certificates/{cert}"),
-    "/secretariat/claims/{claim_id}/decide": ("secretariat", "/secretariat/claims/{claim_id}/decide",
-                                              "/secretariat/claims"),
+    "/secretariat/claims/{claim_id}/decide": (
+        "secretariat", "/secretariat/claims/{claim_id}/decide", "/secretariat/claims"),
     "/secretariat/certificates/import": ("secretariat", "/secretariat/certificates/import",
                                          "/secretariat/certificates/import"),
     "/custody/documents": ("smelter", "/custody/documents", "/custody"),
@@ -447,8 +450,8 @@ def test_every_form_fails_with_the_summary_first_linking_to_its_fields(
         if f'action="{html.escape(url)}"' not in shown.text:
             problems[declared] = [f"its form page {page} shows no form posting to {url}"]
             continue
-        sent = browser.post(url, data={**{k: v.format(**walk.paths) for k, v in DATA.get(declared, {}).items()},
-                                  "csrf_token": token.group(1)},
+        data = {k: v.format(**walk.paths) for k, v in DATA.get(declared, {}).items()}
+        sent = browser.post(url, data={**data, "csrf_token": token.group(1)},
                             headers={"referer": f"http://testserver{page}"},
                             follow_redirects=False)
         found = summary_problems(sent, page)

@@ -146,7 +146,7 @@ def file_complaint(request: Request, db: DbSession, actor: OptionalActor,
     settings = settings_of(request)
     try:
         data = _validate(ComplaintCreate, fields)
-        case, token = filing.file_complaint(
+        _, token = filing.file_complaint(
             db, actor, data, form.uploads, settings=settings,
             source=request.client.host if request.client else "unknown")
     except DomainError as exc:
