@@ -92,7 +92,8 @@ def test_filing_through_the_form_shows_the_tracking_link_once(client: TestClient
                                                               member: str) -> None:
     token = csrf_of(client, "/complaints/new")
     response = client.post("/complaints/new", data={**filing_form(member), "csrf_token": token},
-                           files=[("attachments", ("well.pdf", png_bytes(), "application/pdf"))])
+                           files=[("attachments", ("well.pdf", png_bytes(), "application/pdf"))],
+                           follow_redirects=False)
     assert response.status_code == 303, response.text
     assert response.headers["location"] == "/complaints/filed"
     response = client.get("/complaints/filed")

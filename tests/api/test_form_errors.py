@@ -5,7 +5,9 @@ to each (as a role allowed to use it, from the page that shows the form). A fail
 answers 4xx with the page itself: the error summary is the first thing in <main>, each of
 its links leads to a field of the page, and the summary names the form's own page so that
 forms.js can put that address back (a reload then shows the page, it does not send again).
-A submit that succeeds answers 303 (post/redirect/get), never a 200 page.
+Each linked field also has its own message beside it ("error-<name>", the form macros'),
+unless the link leads to the message itself. A submit that succeeds answers 303
+(post/redirect/get), never a 200 page (the tests of each context's pages follow them).
 """
 
 from __future__ import annotations
@@ -424,6 +426,9 @@ def summary_problems(response: Response, form_page: str) -> list[str]:
     for target in HREF.findall(summary.group(0)):
         if f'id="{target}"' not in page:
             problems.append(f"the summary links to #{target}, which the page does not have")
+        elif f'id="error-{target.removeprefix("field-")}"' not in page \
+                and f'id="{target}" tabindex="-1"' not in page:
+            problems.append(f"#{target} has no message of its own beside it")
     return problems
 
 

@@ -42,7 +42,8 @@ def test_a_facility_is_registered_in_a_zone_and_shows_it(db: Session,
     left = post(browser, "/members/facilities/new", {
         "name": "Tarawa Works", "country": "KI", "activities": ["casthouse"]})
     assert left.status_code == 303
-    assert "Time zone Pacific/Tarawa" in text(browser.get(left.headers["location"]))  # the first of Kiribati's zones
+    # the first of Kiribati's zones
+    assert "Time zone Pacific/Tarawa" in text(browser.get(left.headers["location"]))
 
     wrong = post(browser, "/members/facilities/new", {
         "name": "Nowhere Works", "country": "KI", "activities": ["casthouse"],
