@@ -106,7 +106,7 @@ def test_member_admin_registers_a_near_duplicate_and_sees_its_score(
     page.get_by_role("button", name="Register facility").click()
     # Asked before anything is stored: the summary at the top, the likely duplicate below.
     expect(page.locator("#error-summary")).to_be_focused()
-    expect(page.locator("#error-summary")).to_contain_text("looks like this one")
+    expect(page.locator("#error-summary")).to_contain_text("like this one")
     question = page.locator("#field-confirm_duplicate")
     match = question.locator("table.duplicates tbody tr").filter(has_text="Fjordal Smelter")
     expect(match).to_have_count(1)
