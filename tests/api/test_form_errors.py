@@ -85,6 +85,9 @@ NOT_FORMS = {
     "/assurance/scopes/{scope_id}/self-assessment/move": "shown only while an older version "
         "of a standard is in transition, a world of its own; its failure is the same "
         "_assessment_page as the answers' (walked here)",
+    "/assurance/scopes/{scope_id}/self-assessment/answers/{criterion}": "one criterion's "
+        "answer, kept for links and scripts made before the page saved every answer in one "
+        "form (that form, .../answers, is walked)",
     "/custody/network/audit": "runs the balance audit of a year; a query, not a form that "
                               "changes anything (its year has a default)",
 }
@@ -333,6 +336,13 @@ FORMS: dict[str, tuple[str, str, str]] = {
     "/assurance/audits/{audit_id}/findings/{finding_id}/corrective-plan": (
         "admin", "/assurance/audits/{audit_id}/findings/{finding_id}/corrective-plan",
         "/assurance/audits/{audit_id}"),
+    "/assurance/audits/{audit_id}/ratings/rest": (
+        "running_auditor", "/assurance/audits/{running_audit}/ratings/rest",
+        "/assurance/audits/{running_audit}/ratings/rest"),
+    "/assurance/scopes/{scope_id}/self-assessment/answers": (
+        "admin", "/assurance/scopes/{scope_id}/self-assessment/answers",
+        "/assurance/scopes/{scope_id}/self-assessment"),
+    "/verify/credential": ("", "/verify/credential", "/verify/credential"),
     "/assurance/audits/{audit_id}/ratings": (
         "running_auditor", "/assurance/audits/{running_audit}/ratings",
         "/assurance/audits/{running_audit}/ratings"),
@@ -346,9 +356,6 @@ FORMS: dict[str, tuple[str, str, str]] = {
         "submitted_secretariat", "/assurance/audits/{submitted_audit}/return",
         "/assurance/audits/{submitted_audit}"),
     "/assurance/scopes": ("admin", "/assurance/scopes", "/assurance/scopes"),
-    "/assurance/scopes/{scope_id}/self-assessment/answers/{criterion}": (
-        "admin", "/assurance/scopes/{scope_id}/self-assessment/answers/{criterion}",
-        "/assurance/scopes/{scope_id}/self-assessment"),
     "/assurance/scopes/{scope_id}/self-assessment/evidence": (
         "admin", "/assurance/scopes/{scope_id}/self-assessment/evidence",
         "/assurance/scopes/{scope_id}/self-assessment"),

@@ -47,6 +47,7 @@ from stewardship.interop.epcis.problems import EpcisProblem, problem_response
 from stewardship.interop.epcis.worker import start_embedded_worker
 from stewardship.registry import api as registry_api
 from stewardship.registry import firm_views as registry_firm_views
+from stewardship.registry import user_views as registry_user_views
 from stewardship.registry import views as registry_views
 from stewardship.registry.service.accounts import resolve_actor
 from stewardship.standards import api as standards_api
@@ -191,6 +192,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(dashboard_views.router)
     app.include_router(registry_views.router)
     app.include_router(registry_firm_views.router)
+    app.include_router(registry_user_views.router)
     app.include_router(complaints_api.router)
     app.include_router(complaints_views.router)
     app.include_router(standards_views.router)
