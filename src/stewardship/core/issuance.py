@@ -10,6 +10,9 @@ so every credential has a signed tree head covering it from the start.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -80,6 +83,36 @@ class Issuer:
 
     def status_url(self, purpose: str, list_number: int) -> str:
         return f"{self.base_url.rstrip('/')}/credentials/status/{purpose}/{list_number}"
+
+
+_current: ContextVar[Issuer | None] = ContextVar("stewardship_issuer", default=None)
+
+
+@contextmanager
+def issuing_as(issuer: Issuer) -> Iterator[None]:
+    """Credentials issued inside the block are signed by ``issuer`` (the app sets it per
+    request, from the address the request came to)."""
+    token = _current.set(issuer)
+    try:
+        yield
+    finally:
+        _current.reset(token)
+
+
+def current_issuer() -> Issuer:
+    """The request's issuer; outside a request (the CLI, the demo loader), the configured
+    public address, or the default local one, with the configured key."""
+    found = _current.get()
+    if found is not None:
+        return found
+    from stewardship.core.config import get_settings
+    from stewardship.core.keys import log_signer, verifiers
+
+    settings = get_settings()
+    signer = log_signer(settings)
+    previous = tuple(v for v in verifiers(settings, signer)
+                     if v.key_id != signer.verifier.key_id)
+    return Issuer(settings.base_url or "http://127.0.0.1:8000", signer, previous)
 
 
 def issue(session: Session, actor: Actor, issuer: Issuer, *, kind: str, subject_ref: str,

@@ -171,10 +171,12 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.log_keys = published_keys(settings, app.state.log_signer)
 
     install_error_handlers(app)
+
     # Outermost first: SecurityHeaders (see StewardshipApp), the body limit, the API's CSRF
     # guard, which refuses before any endpoint or body parsing runs, then the JSON body
     # guard, which reads a JSON body once to refuse one nested too deeply.
     app.add_middleware(JsonBodyGuard, refuse=_unreadable_json)
+    app.add_middleware(credentials_api.IssuerContext)
     app.add_middleware(ApiCsrfGuard, settings=settings)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     _api_docs(app)

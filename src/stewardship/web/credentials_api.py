@@ -16,6 +16,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Path, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from stewardship.core import bundles, issuance
 from stewardship.core.keys import verifiers
@@ -26,6 +27,21 @@ router = APIRouter(include_in_schema=False)
 api = APIRouter(prefix="/api/v1/credentials", tags=["credentials"])
 VC_JWT = "application/vc+jwt"
 CredentialId = Annotated[int, Path(ge=1, le=INT64_MAX)]
+
+
+class IssuerContext:
+    """Credentials issued while serving a request name the address it came to: the
+    request's issuer is set for the services (``issuance.current_issuer``)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        with issuance.issuing_as(issuer_for(Request(scope))):
+            await self.app(scope, receive, send)
 
 
 def issuer_for(request: Request) -> issuance.Issuer:

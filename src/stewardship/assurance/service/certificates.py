@@ -38,7 +38,7 @@ from stewardship.assurance.schemas import (
     StatusChange,
 )
 from stewardship.assurance.service.common import Labels, today_or
-from stewardship.core import eventlog, labels
+from stewardship.core import eventlog, issuance, labels
 from stewardship.core.auth import Actor, Role, require
 from stewardship.core.errors import Conflict, InvalidInput, NotFound
 from stewardship.core.pagination import PageParams
@@ -228,6 +228,60 @@ def record_change(db: Session, actor: Actor, c: Certificate, before: str | None,
             "expired": "expired", "superseded": "superseded"}[after]
     eventlog.append(db, actor, f"assurance.certificate.{kind}", f"certificate:{c.number}",
                     {"from": before, "to": after, "reason": reason})
+    _credential_follows(db, actor, c, before, after)
+
+
+DCC_CONTEXT = "https://test.uncefact.org/vocabulary/untp/dcc/0.5.0/"
+
+
+def conformity_attestation(c: Certificate, base_url: str) -> dict[str, object]:
+    """The certificate as the subject of a UNTP Digital Conformity Credential."""
+    page = f"{base_url.rstrip('/')}/certificates/{c.number}"
+    standard = labels.label(c.standard_kind)
+    return {
+        "type": ["ConformityAttestation"],
+        "id": f"urn:stewardship:certificate:{c.number}",
+        "name": f"{standard} certificate {c.number}",
+        "assessorLevel": "3rdParty",
+        "assessmentLevel": "Accredited",
+        "attestationType": "Certification",
+        "description": f"{labels.label(c.certificate_type)} certificate to the {standard} "
+                       f"standard, maturity {labels.lower(c.maturity)}",
+        "issuedToParty": {"id": f"urn:stewardship:org:{c.organization_id}",
+                          "name": c.holder_name,
+                          "registeredId": f"urn:stewardship:entity:{c.entity_id}",
+                          "registeredName": c.entity_name},
+        "scope": {"standard": c.standard_kind, "standardVersion": str(c.version_id),
+                  "activities": sorted(r.activity for r in c.activity_rows),
+                  "countries": sorted(r.country for r in c.country_rows)},
+        "validFrom": c.valid_from.isoformat(), "validUntil": c.valid_until.isoformat(),
+        "conformityCertificate": {"linkURL": page, "linkName": c.number},
+    }
+
+
+def _credential_follows(db: Session, actor: Actor, c: Certificate, before: str | None,
+                        after: str) -> None:
+    """The certificate's credential follows it: issued with it (signed, in the log, with
+    its places in the status lists), suspended, reinstated and revoked with it, in the
+    same transaction."""
+    ref = f"certificate:{c.number}"
+    if before is None:
+        issuer = issuance.current_issuer()
+        issuance.issue(
+            db, actor, issuer, kind="certificate", subject_ref=ref,
+            types=["DigitalConformityCredential"], contexts=[DCC_CONTEXT],
+            subject=conformity_attestation(c, issuer.base_url),
+            valid_from=datetime.combine(c.valid_from, time.min, tzinfo=UTC),
+            valid_until=datetime.combine(c.valid_until, time.max, tzinfo=UTC),
+            organization_id=str(c.organization_id))
+        if after == CertificateStatus.SUSPENDED.value:
+            issuance.set_status(db, actor, ref, suspended=True)
+    elif after == CertificateStatus.SUSPENDED.value:
+        issuance.set_status(db, actor, ref, suspended=True)
+    elif after == CertificateStatus.ACTIVE.value:
+        issuance.set_status(db, actor, ref, suspended=False)
+    elif after in (CertificateStatus.WITHDRAWN.value, CertificateStatus.SUPERSEDED.value):
+        issuance.set_status(db, actor, ref, revoked=True)
 
 
 def attach_coverage(c: Certificate, activities: list[str], countries: list[str]) -> None:

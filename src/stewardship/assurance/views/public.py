@@ -32,7 +32,7 @@ from stewardship.assurance.schemas import (
     StatusChange,
 )
 from stewardship.assurance.service import certificates, claims, imports, register
-from stewardship.core import clock
+from stewardship.core import clock, issuance
 from stewardship.core.auth import Actor, Role, require
 from stewardship.core.csvexport import csv_text
 from stewardship.core.errors import DomainError, InvalidInput
@@ -194,6 +194,7 @@ def _certificate_page(request: Request, db: Session, actor: Actor | None, number
         "cert": cert, "verify_url": verify_url, "qr": qr_svg(verify_url),
         "json_url": f"{API}/certificates/{cert.number}/document",
         "pdf_url": f"/certificates/{cert.number}.pdf",
+        "credential": issuance.latest_for(db, f"certificate:{cert.number}"),
         "illustrative": (cert.standard.slug, cert.standard.version) in illustrative,
         "activity_labels": ACTIVITY_LABELS,
         "country_names": {c: country_name(c) for c in cert.countries},
