@@ -35,7 +35,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from benchmarks.bulk import BulkWriter, Row, complete
-from stewardship.core import eventlog
+from stewardship.core import eventlog, merkle, tlog
 from stewardship.core.auth import Actor, Role, system_actor
 from stewardship.custody import rules
 from stewardship.custody.rules import (
@@ -327,6 +327,7 @@ class Generator:
         self.docs_seen = 0
         self.start = date(YEAR, 1, 1)
         self.log_head: tuple[int, str] = (0, eventlog.GENESIS_HASH)
+        self.tree = merkle.RightEdge()
 
     # -- identities ----------------------------------------------------------------------
 
@@ -374,10 +375,16 @@ class Generator:
         p_digest = eventlog.digest_payload(clean)
         kind = f"custody.{kind}"
         entry_hash = eventlog.entry_hash(sequence, at, actor, kind, subject, p_digest, prev)
-        self.held.setdefault(day, []).append(("event_log", {
+        held = self.held.setdefault(day, [])
+        held.append(("event_log", {
             "sequence": sequence, "recorded_at": at, "actor": actor, "kind": kind,
             "subject": subject, "payload": clean, "payload_digest": p_digest,
             "prev_hash": prev, "hash": entry_hash}))
+        # The entry's leaf and the subtrees it completes, as eventlog.append stores them.
+        leaf = merkle.leaf_hash(eventlog.entry_body(sequence, at, actor, kind, subject,
+                                                    p_digest, prev))
+        for level, idx, h in self.tree.append(leaf):
+            held.append(("event_log_nodes", {"level": level, "idx": idx, "hash": h}))
         self.log_head = (sequence, entry_hash)
         self.count("event log entries")
 
@@ -973,6 +980,8 @@ def generate(engine: Engine, scale: Scale, seed: int = 42, *,
                           .order_by(eventlog.EventLogEntry.sequence.desc()).limit(1)).first()
         if head is not None:  # the setup's own entries (standards, users) come first
             gen.log_head = (head[0], head[1])
+            found = tlog.fetch(db, merkle.root_plan(head[0]))
+            gen.tree = merkle.RightEdge.of_tree(head[0], lambda lv, i: found[(lv, i)])
     progress("simulating the year", 0, 365)
     gen.simulate(progress)
     world = gen.finish()

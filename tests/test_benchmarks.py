@@ -14,6 +14,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from stewardship.core.auth import system_actor
+from stewardship.core.tlog import verify_tree
 from stewardship.custody.models import CocDocument, Movement
 from stewardship.custody.service.audit import audit
 from tests.conftest import scratch_database
@@ -37,6 +38,10 @@ def test_the_tiny_world_audits_and_the_phases_run_on_it(scratch_engine: Engine) 
         in_transit = db.scalar(select(func.count()).select_from(CocDocument)
                                .where(CocDocument.status == "issued"))
     assert in_transit, "December's last shipments are still on their way"
+    with Session(scratch_engine) as db:
+        tree = verify_tree(db, [])
+        assert tree.ok, tree.problems[:5]
+        assert tree.size > world.counts["event log entries"]  # the setup's entries too
 
     out = {"scale": "tiny", "db": scratch_engine.dialect.name, "load": {}, "measures": {
         "capture": measure.measure_capture(scratch_engine, world, 300, _quiet,
@@ -54,6 +59,9 @@ def test_the_tiny_world_audits_and_the_phases_run_on_it(scratch_engine: Engine) 
     assert m["chain"]["depth_reached"] == {"8": 2}
     assert m["close"]["entities"] == len(world.members)
     assert m["audit"]["ok"], m["audit"]["problems"]
+    with Session(scratch_engine) as db:  # the services appended onto the loaded tree
+        tree = verify_tree(db, [])
+        assert tree.ok, tree.problems[:5]
     assert all(t["target_setting"] is False for t in targets(out))
 
 

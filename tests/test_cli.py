@@ -7,6 +7,7 @@ on a copy.
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ def invoke(path: Path, *args: str) -> Result:
     """Run the command with STEWARDSHIP_DATABASE_URL pointing at ``path``."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("STEWARDSHIP_DATABASE_URL", _url(path))
+        patch.setenv("STEWARDSHIP_VAR_DIR", str(path.parent))
         patch.setenv("STEWARDSHIP_ENVIRONMENT", "development")
         patch.setenv("COLUMNS", "200")
         get_settings.cache_clear()
@@ -142,6 +144,43 @@ def test_verify_names_a_tampered_entry(loaded: Loaded, tmp_path: Path) -> None:
     assert "Broken at entry 3" in out
     assert "payload does not match its digest" in out
     assert "(2 entries before it verify)" in out
+
+
+def test_verify_catches_a_rewrite_that_rehashes_the_whole_chain(loaded: Loaded,
+                                                                 tmp_path: Path) -> None:
+    from sqlalchemy import select
+
+    from stewardship.core import eventlog
+    from stewardship.core.db import make_engine, make_sessionmaker, transaction
+
+    copy = _copy(loaded.path, tmp_path / "rehashed.db")
+    # The copy's key is the original's: both live beside their database.
+    shutil.copy(loaded.path.parent / "log-signing-key", tmp_path / "log-signing-key")
+    signed = invoke(copy, "log", "checkpoint")
+    assert signed.exit_code == 0, signed.output
+    assert f"\n{loaded.events}\n" in signed.output
+    with sqlite3.connect(copy) as conn:
+        conn.execute("DROP TRIGGER event_log_no_update")
+    engine = make_engine(_url(copy))
+    with transaction(make_sessionmaker(engine)) as db:
+        prev = eventlog.GENESIS_HASH
+        for e in db.scalars(select(eventlog.EventLogEntry)
+                            .order_by(eventlog.EventLogEntry.sequence)):
+            if e.sequence == 3:
+                e.payload = {"name": "Forged"}
+                e.payload_digest = eventlog.digest_payload(e.payload)
+            e.prev_hash = prev
+            e.hash = eventlog.entry_hash(e.sequence, e.recorded_at, e.actor, e.kind,
+                                         e.subject, e.payload_digest, prev)
+            prev = e.hash
+    engine.dispose()
+    result = invoke(copy, "verify")
+    assert result.exit_code == 1
+    out = text_of(result)
+    assert "OK: " in out  # the hash chain alone is fooled...
+    assert "event_log_nodes leaf 2: does not hash entry 3 as it is stored now" in out
+    assert (f"event_log_checkpoints size {loaded.events}: its root is not the root of the "
+            "entries as they are stored now") in out
 
 
 def test_the_trigger_stops_a_plain_rewrite(loaded: Loaded, tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 from sqlalchemy import Engine
 
+from stewardship.cli_log import log_app, verify_credential, witness_app
 from stewardship.core.config import get_settings
 from stewardship.core.db import make_engine, make_sessionmaker, transaction
 
@@ -26,6 +27,9 @@ app.add_typer(standards_app, name="standards")
 custody_app = typer.Typer(help="Chain of custody: the conservation audit, unmatched documents.",
                           no_args_is_help=True)
 app.add_typer(custody_app, name="custody")
+app.add_typer(log_app, name="log")
+app.add_typer(witness_app, name="witness")
+app.command("verify-credential")(verify_credential)
 console = Console()
 err = Console(stderr=True)
 
@@ -338,9 +342,12 @@ def custody_unmatched(
 
 @app.command()
 def verify() -> None:
-    """Re-walk the event log's hash chain, naming the first entry that does not match, then
-    check every CoC document against the digest the log recorded at its issue."""
+    """Re-walk the event log's hash chain, naming the first entry that does not match;
+    rebuild its Merkle tree and hold it against the stored subtrees and every signed
+    checkpoint; then check every CoC document against the digest the log recorded."""
     from stewardship.core.eventlog import count_entries
+    from stewardship.core.keys import log_signer, verifiers
+    from stewardship.core.tlog import verify_tree
     from stewardship.custody.service.audit import plausibility
     from stewardship.custody.service.audit_records import verify_documents
 
@@ -353,6 +360,13 @@ def verify() -> None:
             report, documents, breaks = verify_documents(
                 db, progress=lambda n: progress.update(task, completed=n))
         flags = plausibility(db)
+        settings = get_settings()
+        signer = log_signer(settings)
+        with Progress(TextColumn("Rebuilding the Merkle tree"), BarColumn(),
+                      MofNCompleteColumn(), console=console, transient=True) as progress:
+            task = progress.add_task("tree", total=total)
+            tree = verify_tree(db, verifiers(settings, signer),
+                               progress=lambda n: progress.update(task, completed=n))
     failed = False
     if report.ok:
         console.print(f"[green]OK[/]: {report.entries} entries, head {report.head_hash[:16]}…")
@@ -360,6 +374,15 @@ def verify() -> None:
         failed = True
         err.print(f"[red]Broken at entry {report.first_bad_sequence}[/]: {report.reason} "
                   f"({report.entries} entries before it verify).")
+    if tree.ok:
+        console.print(f"[green]OK[/]: the Merkle tree of {tree.size:,} entries matches the "
+                      f"stored subtrees and {tree.checkpoints} signed checkpoint(s).")
+    else:
+        failed = True
+        err.print(f"[red]{len(tree.problems)} problem(s) in the Merkle tree or its "
+                  "checkpoints[/]:")
+        for p in tree.problems:
+            err.print(f"  {p.table} {p.key}: {p.problem}", highlight=False)
     if breaks:
         failed = True
         err.print(f"[red]{len(breaks)} CoC document(s) do not match the record[/]:")
@@ -462,6 +485,11 @@ def bench(
     clients: Annotated[str, typer.Option(help="--http: client counts, comma-separated")
                        ] = "50,200",
     seconds: Annotated[float, typer.Option(help="--http: seconds per client count")] = 30.0,
+    tlog: Annotated[bool, typer.Option("--tlog", help="The transparency log instead: proofs "
+                                       "on a stored synthetic log, appends with and "
+                                       "without the tree")] = False,
+    entries: Annotated[int, typer.Option(help="--tlog: entries of the synthetic log")
+                       ] = 1 << 20,
 ) -> None:
     """Generate the seeded synthetic world into a fresh database and measure the services
     on it; results in benchmarks/results/ and docs/performance.md. With ``--http``, load a
@@ -471,6 +499,14 @@ def bench(
     from rich.progress import TimeElapsedColumn
 
     runner = _benchmarks()
+    if tlog:
+        from benchmarks import tlog as tlog_bench
+
+        result = tlog_bench.run_tlog(db, entries=entries, url=url, seed=seed,
+                                     say=console.print)
+        for line in tlog_bench.summary_lines(result):
+            console.print(line, highlight=False)
+        return
     if http:
         from benchmarks import http_load
 

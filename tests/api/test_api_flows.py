@@ -148,7 +148,8 @@ def test_facility_duplicates_and_merge(db: Session,
 def test_log_verify_reports_the_chain(client: TestClient, db: Session) -> None:
     empty = client.get("/api/v1/log/verify").json()
     assert empty == {"entries": 0, "head_hash": "0" * 64, "ok": True,
-                     "first_bad_sequence": None, "reason": None}
+                     "first_bad_sequence": None, "reason": None, "checkpoints_checked": 0,
+                     "tree_problems": []}
     factories.organization(db)
     db.flush()
     report = client.get("/api/v1/log/verify").json()

@@ -303,3 +303,37 @@ def test_staff_see_the_public_view_on_the_public_case_page(app: FastAPI, db: Ses
     assert page.status_code == 200
     assert "Manage the case" in page.text
     assert "Internal: call the mine manager." not in page.text
+
+
+def test_resolving_with_suspend_certificate_suspends_the_chosen_certificate(
+        app: FastAPI, db: Session, settings: Settings) -> None:
+    from tests import assurance_world as aw
+
+    w = aw.build(db)
+    decision = aw.certify(db, w, aw.scope(db, w))
+    assert decision.certificate is not None
+    number = decision.certificate.number
+    reference, _ = file_through_service(db, settings, w.org)
+    staff = signed_in(app, db, settings, w.secretariat)
+    case_url = f"/secretariat/complaints/{reference}"
+    page = staff.get(case_url)
+    assert "a certificate suspension is recorded for now" not in page.text
+    assert f'<option value="{number}"' in page.text
+    token = _CSRF.search(page.text)
+    assert token is not None
+    csrf = token.group(1)
+    for status in ("accepted", "investigation"):
+        assert staff.post(f"{case_url}/transition", data={"to": status, "csrf_token": csrf},
+                          follow_redirects=False).status_code == 303
+    wrong = staff.post(f"{case_url}/transition", data={
+        "to": "resolved", "outcome": "Upheld.", "sanctions": "suspend_certificate",
+        "certificate": "STW-PS-1999-0001", "csrf_token": csrf})
+    assert wrong.status_code == 422 and "not a certificate of the organisation" in wrong.text
+    done = staff.post(f"{case_url}/transition", data={
+        "to": "resolved", "outcome": "Upheld.", "sanctions": "suspend_certificate",
+        "certificate": number, "csrf_token": csrf}, follow_redirects=False)
+    assert done.status_code == 303
+    certificate_page = staff.get(f"/certificates/{number}")
+    assert "Suspended" in certificate_page.text or "suspended" in certificate_page.text
+    assert f"sanction decided in complaint {reference}" in certificate_page.text
+    assert f"suspended: {number}" in staff.get(case_url).text

@@ -362,7 +362,7 @@ V, INV, K = "validation_error", "invalid", "conflict"
      "declared_yield", None),
     ("/transformations", {"transformation": "smelting", "source_material": "asi_aluminium",
                           "input_kg": 1_000, "declared_yield": "0.5"}, INV,
-     "source_material", "takes asi_alumina as input"),
+     "source_material", "takes ASI Alumina as input"),
     ("/transformations", {"transformation": "casting", "source_material": "asi_aluminium",
                           "input_kg": 5_001, "declared_yield": "0.98"}, K, "input_kg",
      "exceeds the available balance"),
@@ -376,7 +376,7 @@ V, INV, K = "validation_error", "invalid", "conflict"
     ("/non-coc-inputs", {"material": "tin", "kilograms": 10}, V, "material", None),
     ("/non-coc-inputs", {"material": "asi_aluminium", "kilograms": 2.5}, V, "kilograms", None),
     ("/scrap-intake", {"scrap_kind": "post_consumer", "kilograms": 10}, INV, "facility_id",
-     "remelting_refining"),
+     "Remelting / refining"),
 ], ids=["yield over 1", "yield too precise", "wrong input", "over balance",
         "scrap as production", "negative kg", "over a gigatonne", "future", "unknown material",
         "2.5 kg", "scrap at a smelter"])

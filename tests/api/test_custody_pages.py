@@ -100,7 +100,7 @@ def test_the_dashboard_shows_balances_origins_and_the_way_to_every_page(
     page = signed_in(w.smelter.admin).get("/custody")
     assert page.status_code == 200, text(page)[-800:]
     body = text(page)
-    assert "Balances" in body and "ASI aluminium" in body
+    assert "Balances" in body and "ASI Aluminium" in body
     assert "75.0 t" in body and "100.00 %" in body  # balance and CoC input percentage
     assert 'title="75,000 kg"' in page.text  # the exact kilograms on hover
     assert "Fjell Aluminium" in body and "(NO)" in body and "0% recycled" in body
@@ -329,7 +329,7 @@ def test_the_public_verification_page_needs_no_sign_in(
     assert page.status_code == 200
     body = text(page)
     assert number in body and "Fjell Aluminium" in body and "Walz Rolling" in body
-    assert "3.0 t" in body and 'title="3,000 kg"' in page.text and "ASI aluminium" in body
+    assert "3.0 t" in body and 'title="3,000 kg"' in page.text and "ASI Aluminium" in body
     for kind in ("performance", "chain_of_custody"):
         assert f'href="/certificates/{w.smelter.certificates[kind]}"' in page.text
     assert page.text.count('class="badge badge-valid">Yes') == 2
@@ -371,8 +371,8 @@ def test_recording_a_transformation_shows_the_typical_yield_beside_the_declared_
                 {**values, "total_output_kg": "11640"})
     assert done.status_code == 303
     after = text(client.get(done.headers["location"]))
-    assert "became 11,640 kg of ASI aluminium at 0.97" in after
-    assert "CoC input of 10,000 kg (83.33%) gives 9,700 kg of CoC ASI aluminium" in after
+    assert "became 11,640 kg of ASI Aluminium at 0.97" in after
+    assert "CoC input of 10,000 kg (83.33%) gives 9,700 kg of CoC ASI Aluminium" in after
     journal = text(client.get("/custody/journal?kind=transformation"))
     assert "0.97 kg/kg" in journal and "typical 0.95 to 0.98" in journal
     assert "83.33% CoC input" in journal
@@ -385,7 +385,7 @@ def test_recording_production_scrap_and_non_coc_input(
         "facility_id": w.smelter.facility, "material": "asi_aluminium", "kilograms": "12,000",
         "occurred_on": TODAY.isoformat()})
     assert done.status_code == 303
-    assert "Production of 12,000 kg of ASI aluminium is recorded" in text(
+    assert "Production of 12,000 kg of ASI Aluminium is recorded" in text(
         smelter.get(done.headers["location"]))
     missing = post(smelter, "/custody/record/production", {
         "facility_id": w.smelter.facility, "material": "asi_aluminium"})
@@ -413,7 +413,7 @@ def test_closing_a_period_and_changing_settings(
     done = post(user, "/custody/periods/close", {
         "entity_id": str(w.smelter.entity_id), "period_start": f"{TODAY.year - 1}-01-01"})
     assert done.status_code == 303
-    assert "Carried into the next: ASI aluminium 5,000 kg" in text(
+    assert "Carried into the next: ASI Aluminium 5,000 kg" in text(
         user.get(done.headers["location"]))
     assert balance(db, w.smelter, "asi_aluminium") == 5_000
     assert post(user, "/custody/settings", {"entity_id": str(w.smelter.entity_id),
@@ -444,7 +444,7 @@ def test_the_annual_report_shows_materials_and_yields(
     assert page.status_code == 200
     body = text(page)
     assert "Annual CoC report" in body and "Red Earth Bauxite" in body
-    assert "ASI bauxite" in body and "ASI alumina" in body and "4,000.0 t" in body
+    assert "ASI Bauxite" in body and "ASI Alumina" in body and "4,000.0 t" in body
     assert 'title="4,000,000 kg"' in page.text
     assert "Refining" in body and "0.4500 kg/kg" in body and "0.3 to 0.5 kg/kg" in body
     assert "Documents issued: 1" in body

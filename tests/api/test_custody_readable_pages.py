@@ -217,7 +217,7 @@ def test_the_report_csv_keeps_exact_kilograms_and_flags_yields(
     assert rows[0] == ["Annual CoC report", str(TODAY.year)]
     header = rows.index(next(r for r in rows if r and r[0] == "Material"))
     metal = dict(zip(rows[header], rows[header + 1], strict=True))
-    assert metal["Material"] == "ASI aluminium"
+    assert metal["Material"] == "ASI Aluminium"
     assert metal["Produced or taken in (kg)"] == "1000000"
     assert metal["Transformed in (kg)"] == "80000"
     assert metal["Closing balance (kg)"] == "980000"

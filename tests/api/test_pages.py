@@ -679,10 +679,10 @@ def test_event_log_page_reports_the_chain(db: Session,
     browser = signed_in(secretariat)
     page = text(browser.get("/secretariat/events"))
     assert "The chain is intact." in page
-    assert "registry.organization.applied" in page
+    assert "Membership applied for" in page
     only_entities = text(browser.get("/secretariat/events?kind=registry.entity"))
-    assert "registry.entity.created" in only_entities
-    assert "registry.organization.applied" not in only_entities
+    assert "Legal entity added" in only_entities
+    assert "Membership applied for" not in only_entities
     assert "No events of a kind starting with" in text(
         browser.get("/secretariat/events?kind=nothing.here"))
 

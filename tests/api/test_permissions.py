@@ -20,10 +20,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from sqlalchemy import Engine
 
+from stewardship.core import notes
 from stewardship.core.auth import Role
 from stewardship.core.config import Settings
 from stewardship.registry.models import OrganizationNameChange
@@ -57,6 +59,9 @@ ROLES = ("anonymous", "secretariat", "member_admin", "other_member_admin", "memb
 R = "/api/v1/registry"
 A = "/api/v1/auth"
 ALL_OK = (200,) * 6
+L = "/api/v1/log"
+WITNESS_VKEY = notes.witness_verifier(
+    "firm.example/w", Ed25519PrivateKey.from_private_bytes(bytes(32)).public_key()).vkey
 
 ORG_BODY = {"name": "Brand New Metals", "membership_class": "industrial_users", "country": "DE"}
 FACILITY_BODY = {"organization": "{alpha}", "name": "Alpha Casthouse", "country": "NO",
@@ -140,6 +145,22 @@ MATRIX: list[tuple[str, str, str, Any, tuple[int, ...]]] = [
      (401, 200, 404, 404, 404, 404)),
     # event log
     ("GET", "/api/v1/log/verify", "/api/v1/log/verify", None, ALL_OK),
+    ("GET", f"{L}/checkpoint", f"{L}/checkpoint", None, (404,) * 6),
+    ("GET", f"{L}/checkpoints/{{size}}", f"{L}/checkpoints/1", None, (404,) * 6),
+    ("POST", f"{L}/checkpoints", f"{L}/checkpoints", None, (401, 201, 403, 403, 403, 403)),
+    ("GET", f"{L}/proof/inclusion", f"{L}/proof/inclusion?sequence=1&size=1", None, ALL_OK),
+    ("GET", f"{L}/proof/consistency", f"{L}/proof/consistency?first=1&second=1", None,
+     ALL_OK),
+    ("GET", f"{L}/entries", f"{L}/entries?start=1&count=5", None, ALL_OK),
+    ("GET", f"{L}/keys", f"{L}/keys", None, ALL_OK),
+    ("GET", f"{L}/witnesses", f"{L}/witnesses", None, ALL_OK),
+    ("POST", f"{L}/witnesses", f"{L}/witnesses", {"vkey": WITNESS_VKEY},
+     (401, 201, 403, 403, 403, 403)),
+    ("POST", f"{L}/checkpoints/{{size}}/cosignatures", f"{L}/checkpoints/1/cosignatures",
+     {"cosignature": "\u2014 firm.example/w AAAAAAAAAAAA"}, (404,) * 6),
+    # credentials: anyone may have a bundle checked
+    ("POST", "/api/v1/credentials/verify", "/api/v1/credentials/verify", {"type": "x"},
+     ALL_OK),
 ]
 
 

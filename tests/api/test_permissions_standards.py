@@ -102,6 +102,13 @@ MATRIX: list[tuple[str, str, str, Any, tuple[int, ...]]] = [
      {"entity_id": "{entity}", "criterion": "1.1", "reason": "Not relevant to this scope."},
      STAFF_CREATES),
     ("GET", f"{S}/{{slug}}/diff", f"{S}/performance/diff?from=2&to=3", None, ALL_OK),
+    # pages of the library: the full text of a version, and its PDF (public)
+    ("GET", "/standards/{slug}/v{version}/full-text", "/standards/performance/v3/full-text",
+     None, ALL_OK),
+    ("GET", "/standards/{slug}/v{version}/full-text.pdf",
+     "/standards/chain-of-custody/v2/full-text.pdf", None, ALL_OK),
+    # a consulted revision's page, its draft shown as changes against the current version
+    ("GET", "/consultations/{revision_id}", "/consultations/{approved}", None, ALL_OK),
     # revisions: public once consulted on, the secretariat's before
     ("GET", f"{S}/revisions", f"{S}/revisions", None, ALL_OK),
     ("POST", f"{S}/revisions", f"{S}/revisions", REVISION_BODY, STAFF_CREATES),

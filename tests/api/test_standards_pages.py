@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from stewardship.core.auth import Actor, Role
 from stewardship.core.config import Settings
+from stewardship.core.labels import label
 from stewardship.registry import repository as registry_repo
 from stewardship.registry.service import accounts
 from stewardship.standards import repository as standards_repo
@@ -293,7 +294,7 @@ def test_applicability_page_counts_what_the_service_counts(
     supporters = client.get("/standards/performance/v3/applicability", params={
         "activities": "smelting", "member_class": "general_supporters"})
     assert "<strong>0</strong> of" in supporters.text
-    assert "does not apply to general supporters" in supporters.text
+    assert "does not apply to General Supporters" in supporters.text
 
 
 def test_applicability_without_an_activity_asks_for_one(
@@ -537,7 +538,7 @@ def test_closed_vote_shows_result_chambers_and_roll(
     assert result.passed and "PASSED" in page and "NOT PASSED" not in page
     chambers = section(page, "chambers-heading")
     for row in result.by_chamber:
-        assert row.chamber.replace("_", " ").capitalize() in chambers
+        assert label(row.chamber) in chambers
     roll = section(page, "roll-heading")
     for entry in result.roll:
         assert entry.name in roll and entry.affiliation in roll
@@ -702,7 +703,7 @@ def test_seating_a_body_member_through_the_form(
     assert "The term must end after it starts" in backwards.text
     seated = browser.post("/secretariat/standards/body", data=data)
     assert seated.status_code == 200
-    assert f"{person.name} is seated in the Civil society chamber" in seated.text
+    assert f"{person.name} is seated in the Civil Society chamber" in seated.text
     assert [m.name for m in votes.list_body(db)] == [person.name]
 
 

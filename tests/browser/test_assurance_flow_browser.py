@@ -44,13 +44,13 @@ def test_from_scope_definition_to_a_submitted_audit_report(new_page: Any,
     scope_url = member.url
     member.screenshot(path=str(artifacts / "assurance-scope-phone.png"), full_page=False)
 
-    # 2. the self-assessment: one answer, progress moves
+    # 2. the self-assessment: one answer, saved with the page's one button; progress moves
     member.get_by_role("link", name="Self-assessment").click()
     first = member.locator("article.card").first
-    first.locator("select[name='rating']").select_option("conformance")
-    first.locator("textarea[name='narrative']").fill("Energy procedure in place since 2024.")
-    first.get_by_role("button", name=re.compile(r"^Save ")).click()
-    expect(member.locator(".flash-success")).to_contain_text("is saved")
+    first.locator("select[name^='rating-']").select_option("conformance")
+    first.locator("textarea[name^='narrative-']").fill("Energy procedure in place since 2024.")
+    member.get_by_role("button", name="Save all answers").click()
+    expect(member.locator(".flash-success")).to_contain_text("1 answer(s) saved")
     expect(member.locator("#sa-progress")).to_have_attribute("value", "1")
     member.screenshot(path=str(artifacts / "assurance-self-assessment-phone.png"),
                       full_page=False)
@@ -103,11 +103,22 @@ def test_from_scope_definition_to_a_submitted_audit_report(new_page: Any,
     expect(auditor.locator("#report .form-errors")).to_contain_text(
         "criterion rating(s) are missing")
 
-    selects = auditor.locator("select[name^='rating-']")
-    for i in range(selects.count()):
-        selects.nth(i).select_option("conformance")
+    # beside each criterion: its requirement and what the member answered itself
+    first_row = auditor.locator("th.rating-criterion").first
+    expect(first_row.locator("details.requirement summary")).to_contain_text("Requirement:")
+    expect(first_row.locator(".self-assessment")).to_contain_text("Conformance")
+    expect(first_row.locator(".self-assessment")).to_contain_text("Energy procedure")
+    auditor.locator("select[name^='rating-']").first.select_option("conformance")
     auditor.get_by_role("button", name=re.compile(r"^Save the ratings at ")).click()
     expect(auditor.locator(".flash-success")).to_contain_text("rated")
+    # the rest in one go, after a confirmation step
+    auditor.get_by_role("link", name=re.compile(r"^Mark the rest conformant")).click()
+    expect(auditor.locator("h1")).to_have_text("Mark the rest conformant")
+    auditor.get_by_role("button", name=re.compile(r"^Mark \d+ conformant")).click()
+    expect(auditor.locator(".form-errors")).to_contain_text("Tick the box to confirm")
+    auditor.get_by_label(re.compile(r"^I confirm that these")).check()
+    auditor.get_by_role("button", name=re.compile(r"^Mark \d+ conformant")).click()
+    expect(auditor.locator(".flash-success")).to_contain_text("marked conformant")
     progress = auditor.locator("#rating-progress")
     expect(progress).to_have_attribute("value", progress.get_attribute("max") or "x")
     auditor.screenshot(path=str(artifacts / "assurance-ratings.png"), full_page=False)
@@ -172,11 +183,21 @@ def test_from_scope_definition_to_a_certificate(new_page: Any, artifacts: Path) 
     expect(auditor).to_have_url(audit_url)
     auditor.get_by_role("button", name="Start the audit").click()
     expect(auditor.locator(".flash-success")).to_contain_text("in progress")
-    selects = auditor.locator("select[name^='rating-']")
-    for i in range(selects.count()):
-        selects.nth(i).select_option("conformance")
+    # beside each criterion: its requirement and what the member answered itself
+    first_row = auditor.locator("th.rating-criterion").first
+    expect(first_row.locator("details.requirement summary")).to_contain_text("Requirement:")
+    expect(first_row.locator(".self-assessment")).to_contain_text("not answered")
+    auditor.locator("select[name^='rating-']").first.select_option("conformance")
     auditor.get_by_role("button", name=re.compile(r"^Save the ratings at ")).click()
     expect(auditor.locator(".flash-success")).to_contain_text("rated")
+    # the rest in one go, after a confirmation step
+    auditor.get_by_role("link", name=re.compile(r"^Mark the rest conformant")).click()
+    expect(auditor.locator("h1")).to_have_text("Mark the rest conformant")
+    auditor.get_by_role("button", name=re.compile(r"^Mark \d+ conformant")).click()
+    expect(auditor.locator(".form-errors")).to_contain_text("Tick the box to confirm")
+    auditor.get_by_label(re.compile(r"^I confirm that these")).check()
+    auditor.get_by_role("button", name=re.compile(r"^Mark \d+ conformant")).click()
+    expect(auditor.locator(".flash-success")).to_contain_text("marked conformant")
     progress = auditor.locator("#rating-progress")
     expect(progress).to_have_attribute("value", progress.get_attribute("max") or "x")
     auditor.select_option("#field-proposed_maturity", "high")

@@ -34,7 +34,7 @@ def test_issue_receive_and_verify_a_coc_document(new_page: Any, artifacts: Path)
     issuer.goto("/custody")
     _choose_entity(issuer, "Rheinfeld Walzwerk GmbH")
     expect(issuer.locator("h1")).to_contain_text("Rheinfeld Walzwerk GmbH")
-    expect(issuer.locator("table.balances")).to_contain_text("ASI aluminium")
+    expect(issuer.locator("table.balances")).to_contain_text("ASI Aluminium")
     form = issuer.locator("#issue form")
     recipient = form.locator("#field-recipient_entity_id option",
                              has_text="Corvina Latas S.A.").first

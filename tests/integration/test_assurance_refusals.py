@@ -231,7 +231,7 @@ def test_decisions_need_a_reviewed_report_of_an_ended_audit(db: Session) -> None
     aw.start(db, w, audit_id)
     with pytest.raises(Conflict) as not_submitted:
         decisions.decide_audit(db, w.secretariat, audit_id, Note())
-    assert "in_progress" in not_submitted.value.message
+    assert "in progress" in not_submitted.value.message
     aw.rate_all(db, w, audit_id, s)
     with pytest.raises(Conflict) as too_early:  # the audit's last day is still to come
         aw.submit_and_review(db, w, audit_id)

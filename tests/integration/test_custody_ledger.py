@@ -212,9 +212,9 @@ def test_yields_beyond_physics_and_wrong_steps_are_refused(db: Session) -> None:
         cw.transform(db, w.mine, "refining", "asi_bauxite", 1_000, "0.9")
     assert refused.value.details[0]["field"] == "declared_yield"
     assert "typical" in refused.value.message
-    with pytest.raises(InvalidInput, match="takes asi_bauxite as input"):
+    with pytest.raises(InvalidInput, match="takes ASI Bauxite as input"):
         cw.transform(db, w.mine, "refining", "asi_alumina", 1_000, "0.5")
-    with pytest.raises(InvalidInput, match="alumina_refining"):  # a mill does not refine
+    with pytest.raises(InvalidInput, match="Alumina refining"):  # a mill does not refine
         cw.transform(db, w.mill, "refining", "asi_bauxite", 1_000, "0.5")
     with pytest.raises(Conflict, match="exceeds the available balance"):
         cw.transform(db, w.mine, "refining", "asi_bauxite", 10_001, "0.5")
@@ -223,7 +223,7 @@ def test_yields_beyond_physics_and_wrong_steps_are_refused(db: Session) -> None:
 
 def test_production_needs_an_origin_facility_of_the_entity(db: Session) -> None:
     w = cw.build(db)
-    with pytest.raises(InvalidInput, match="bauxite_mining"):
+    with pytest.raises(InvalidInput, match="the Bauxite mining activity"):
         cw.produce(db, w.smelter, "asi_bauxite", 100)
     with pytest.raises(InvalidInput, match="scrap intake"):
         cw.produce(db, w.remelter, "eligible_scrap", 100)

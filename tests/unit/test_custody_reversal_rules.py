@@ -61,7 +61,7 @@ def test_an_entrys_counters_are_taken_back_while_its_kilograms_are_held() -> Non
     back = unwind(b, 400, produced=400)
     assert (back.produced, back.kilograms) == (1_000, 1_000)
     spent = issue(b, 1_200, 1_200)  # 200 kg left
-    with pytest.raises(LedgerError, match="the 400 kg of asi_aluminium the entry credited "
+    with pytest.raises(LedgerError, match="the 400 kg of ASI Aluminium the entry credited "
                                           "have already left: only 200 kg remain in 2024"):
         unwind(spent, 400, produced=400)
     assert unwind(spent, 200, produced=200).kilograms == 0
@@ -84,7 +84,7 @@ def test_a_transformation_is_taken_back_while_its_output_is_held() -> None:
     back_source = unwind(source, transformed_out=4_000)
     assert (back_source.kilograms, back_source.transformed_out) == (10_000, 0)
     assert (back_target.kilograms, back_target.transformed_in) == (0, 0)
-    with pytest.raises(LedgerError, match="2000 kg of asi_alumina the entry credited have "
+    with pytest.raises(LedgerError, match="2000 kg of ASI Alumina the entry credited have "
                                           "already left: only 500 kg"):
         unwind(issue(target, 1_500, 1_500), 2_000, transformed_in=2_000)
     metal = produce(Balance(AL, YEAR), 1_000)  # casting: one account

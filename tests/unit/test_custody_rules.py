@@ -97,9 +97,9 @@ def test_transformations_map_inputs_to_outputs() -> None:
 
 def test_check_transformation_refuses_wrong_materials() -> None:
     check_transformation(Transformation.REMELTING, SCRAP, AL)
-    with pytest.raises(LedgerError, match="smelting takes asi_alumina as input, not asi_bauxite"):
+    with pytest.raises(LedgerError, match="Smelting takes ASI Alumina as input, not ASI Bauxite"):
         check_transformation(Transformation.SMELTING, BAUXITE, AL)
-    with pytest.raises(LedgerError, match="refining produces asi_alumina, not asi_aluminium"):
+    with pytest.raises(LedgerError, match="Refining produces ASI Alumina, not ASI Aluminium"):
         check_transformation(Transformation.REFINING, BAUXITE, AL)
 
 
@@ -215,7 +215,7 @@ def test_produce_and_scrap_intake() -> None:
         produce(open_balance(SCRAP, YEAR), 10)
     scrap = take_in_scrap(open_balance(SCRAP, YEAR), 50, ScrapKind.PRE_CONSUMER)
     assert scrap.kilograms == 50
-    with pytest.raises(LedgerError, match="not asi_aluminium"):
+    with pytest.raises(LedgerError, match="not ASI Aluminium"):
         take_in_scrap(open_balance(AL, YEAR), 50, ScrapKind.POST_CONSUMER)
 
 
@@ -271,7 +271,7 @@ def test_issue_boundaries() -> None:
 def test_cancel_returns_to_issuer_and_receive_credits() -> None:
     b = issue(produce(open_balance(AL, YEAR), 100), 80, 80)
     assert cancel(b, 80).kilograms == 100
-    with pytest.raises(LedgerError, match="only 80 kg of asi_aluminium was issued"):
+    with pytest.raises(LedgerError, match="only 80 kg of ASI Aluminium was issued"):
         cancel(b, 81)
     assert receive(open_balance(AL, YEAR), 80).kilograms == 80
 
@@ -617,7 +617,7 @@ class Ledger(RuleBasedStateMachine):
         """Production at an origin, or eligible scrap through a remelter's intake."""
         refusal = self.positive(kg, "scrap intake" if intake else "production")
         if refusal is None and intake and material is not SCRAP:
-            refusal = (LedgerError, "scrap is taken into an eligible_scrap account")
+            refusal = (LedgerError, "scrap is taken into an eligible scrap account")
         if refusal is None and not intake and material is SCRAP:
             refusal = (LedgerError, "is not produced at an origin")
         b = self.balance(entity, material)
@@ -786,12 +786,12 @@ def test_a_facility_with_a_fitting_activity_may_host_the_step(
 
 @pytest.mark.parametrize(("activities", "transformation", "refusal"), [
     (["casthouse"], Transformation.SMELTING,
-     "smelting happens at a facility with one of these activities: smelting"),
+     "Smelting happens at a facility with one of these activities: Smelting"),
     (["semi_fabrication"], Transformation.CASTING,
-     "casting happens at a facility with one of these activities: casthouse, "
-     "remelting_refining, smelting"),
+     "Casting happens at a facility with one of these activities: Casthouse, "
+     "Remelting / refining, Smelting"),
     ([], Transformation.ROLLING,
-     "rolling happens at a facility with one of these activities: semi_fabrication"),
+     "Rolling happens at a facility with one of these activities: Semi-fabrication"),
 ])
 def test_a_facility_without_a_fitting_activity_is_refused_with_the_ones_needed(
         activities: list[str], transformation: Transformation, refusal: str) -> None:
@@ -802,11 +802,11 @@ def test_a_facility_without_a_fitting_activity_is_refused_with_the_ones_needed(
     (["bauxite_mining"], BAUXITE, None),
     (["smelting", "casthouse"], AL, None),
     (["remelting_refining"], SCRAP, None),
-    (["casthouse"], AL, "asi_aluminium originates at a facility with the smelting activity"),
+    (["casthouse"], AL, "ASI Aluminium originates at a facility with the Smelting activity"),
     (["smelting"], ALUMINA,
-     "asi_alumina originates at a facility with the alumina_refining activity"),
+     "ASI Alumina originates at a facility with the Alumina refining activity"),
     (["casthouse"], SCRAP,
-     "eligible_scrap originates at a facility with the remelting_refining activity"),
+     "Eligible scrap originates at a facility with the Remelting / refining activity"),
 ])
 def test_material_originates_only_where_its_activity_is(
         activities: list[str], material: CocMaterial, refusal: str | None) -> None:
@@ -817,10 +817,10 @@ def test_the_step_is_checked_before_the_material_and_nothing_asked_is_nothing_re
     # a casthouse neither smelts nor makes aluminium: the step is named first
     assert activity_refusal(["casthouse"], transformation=Transformation.SMELTING,
                             material=AL) == \
-        "smelting happens at a facility with one of these activities: smelting"
+        "Smelting happens at a facility with one of these activities: Smelting"
     assert activity_refusal(["smelting"], transformation=Transformation.CASTING,
                             material=ALUMINA) == \
-        "asi_alumina originates at a facility with the alumina_refining activity"
+        "ASI Alumina originates at a facility with the Alumina refining activity"
     assert activity_refusal([]) is None
 
 
@@ -886,7 +886,7 @@ def test_an_empty_pool_has_no_route_share() -> None:
 
 
 def test_every_material_has_its_label() -> None:
-    assert [m.label for m in CocMaterial] == ["ASI bauxite", "ASI alumina", "ASI aluminium",
+    assert [m.label for m in CocMaterial] == ["ASI Bauxite", "ASI Alumina", "ASI Aluminium",
                                               "Eligible scrap"]
 
 
@@ -1087,10 +1087,10 @@ def test_custody_refusals_in_full_words() -> None:
     balance = produce(open_balance(AL, YEAR), 100)
     cases: list[tuple[Callable[[], object], str]] = [
         (lambda: issue(balance, 101, 101),
-         f"CoC quantity of 101 kg of asi_aluminium exceeds the available balance of 100 kg "
+         f"CoC quantity of 101 kg of ASI Aluminium exceeds the available balance of 100 kg "
          f"in {YEAR.label}"),
         (lambda: produce(open_balance(SCRAP, YEAR), 5),
-         "eligible_scrap is not produced at an origin; eligible scrap enters through a "
+         "Eligible scrap is not produced at an origin; eligible scrap enters through a "
          "remelter's intake"),
         (lambda: Balance(AL, YEAR, produced=True),
          "balance counters are non-negative whole kilograms"),
@@ -1099,7 +1099,7 @@ def test_custody_refusals_in_full_words() -> None:
         (lambda: Movement("a", "b", 0, "c1"), "a movement must be positive, got 0 kg"),
         (lambda: Movement("a", "b", 5, ""), "a movement needs a correlation id"),
         (lambda: check_transformation(Transformation.REMELTING, BAUXITE, AL),
-         "remelting takes asi_aluminium, eligible_scrap as input, not asi_bauxite"),
+         "Remelting takes ASI Aluminium or Eligible scrap as input, not ASI Bauxite"),
     ]
     for call, message in cases:
         with pytest.raises((LedgerError, ValueError)) as refused:
@@ -1135,7 +1135,7 @@ def test_transform_applies_the_policy_in_force_and_names_its_input() -> None:
         transform(source, source, Transformation.CASTING, 50, Decimal("0.95"), strict)
     with pytest.raises(LedgerError) as refused:
         transform(source, source, Transformation.CASTING, 150, Decimal("0.95"))
-    assert str(refused.value) == (f"casting input of 150 kg of asi_aluminium exceeds the "
+    assert str(refused.value) == (f"casting input of 150 kg of ASI Aluminium exceeds the "
                                   f"available balance of 100 kg in {YEAR.label}")
 
 

@@ -26,11 +26,12 @@ from stewardship.assurance.models import (
     Claim,
     Evidence,
     Finding,
+    ScopeFacility,
     SelfAssessment,
     SelfAssessmentAnswer,
 )
 from stewardship.core.pagination import Page, PageParams
-from stewardship.registry.models import AuditFirm, Auditor, Entity, Organization
+from stewardship.registry.models import AuditFirm, Auditor, Entity, Facility, Organization
 from stewardship.standards.models import Standard, StandardVersion
 
 OPEN_AUDIT_STATUSES = ("planned", "in_progress", "submitted")
@@ -278,6 +279,27 @@ def planned_audits(db: Session, organization_id: uuid.UUID | None) -> list[Audit
     return list(db.scalars(query.order_by(Audit.start_on)))
 
 
+def open_audits_of(db: Session, organization_id: uuid.UUID) -> list[Audit]:
+    """The organisation's audits not yet decided or cancelled, soonest start first."""
+    return list(db.scalars(select(Audit).where(Audit.organization_id == organization_id,
+                                               Audit.status.in_(OPEN_AUDIT_STATUSES))
+                           .order_by(Audit.start_on, Audit.id)))
+
+
+def answered_criteria(db: Session,
+                      assessment_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, set[str]]:
+    """The criterion numbers each self-assessment has an answer for."""
+    if not assessment_ids:
+        return {}
+    rows = db.execute(select(SelfAssessmentAnswer.assessment_id,
+                             SelfAssessmentAnswer.criterion_number)
+                      .where(SelfAssessmentAnswer.assessment_id.in_(set(assessment_ids))))
+    out: dict[uuid.UUID, set[str]] = {}
+    for assessment_id, number in rows:
+        out.setdefault(assessment_id, set()).add(number)
+    return out
+
+
 # --- certificates -----------------------------------------------------------------------
 
 _CERT_LOAD = (selectinload(Certificate.activity_rows), selectinload(Certificate.country_rows))
@@ -420,6 +442,53 @@ def holds_live_certificate(db: Session, organization_id: uuid.UUID, on: date) ->
         Certificate.organization_id == organization_id,
         Certificate.status.in_(("active", "suspended")), Certificate.valid_until >= on))) \
         or False
+
+
+# --- certification as the registry's pages show it ----------------------------------------
+
+_LIVE = ("active", "suspended")
+
+
+def live_certificates_of(db: Session, *, on: date, organization_slug: str | None = None,
+                         facility_public_id: str | None = None) -> list[Certificate]:
+    """Active or suspended certificates still in date on the day, of an organisation or
+    whose scope covers a facility; by standard kind, newest first."""
+    query = select(Certificate).where(Certificate.status.in_(_LIVE),
+                                      Certificate.valid_until >= on)
+    if organization_slug is not None:
+        query = query.join(Organization, Organization.id == Certificate.organization_id) \
+            .where(Organization.slug == organization_slug)
+    if facility_public_id is not None:
+        query = query.where(exists().where(
+            ScopeFacility.scope_id == Certificate.scope_id,
+            ScopeFacility.facility_id == Facility.id, Facility.public_id == facility_public_id))
+    return list(db.scalars(query.options(*_CERT_LOAD).order_by(
+        Certificate.standard_kind, Certificate.valid_from.desc(), Certificate.number)))
+
+
+def live_kinds_by_slug(db: Session, slugs: Sequence[str],
+                       on: date) -> list[tuple[str, str, str]]:
+    """(organisation slug, standard kind, status) of the organisations' certificates that
+    are active or suspended on the day, distinct: one query for a page of the register."""
+    if not slugs:
+        return []
+    return [(slug, kind, status) for slug, kind, status in db.execute(
+        select(Organization.slug, Certificate.standard_kind, Certificate.status)
+        .join(Organization, Organization.id == Certificate.organization_id)
+        .where(Organization.slug.in_(set(slugs)), Certificate.status.in_(_LIVE),
+               Certificate.valid_from <= on, Certificate.valid_until >= on)
+        .distinct())]
+
+
+def current_holders(kind: str | None, on: date) -> Select[tuple[uuid.UUID]]:
+    """The ids of organisations holding a certificate current on the day (of the kind, or
+    of any): a sub-query another context's list can filter by, in its own single query."""
+    query = select(Certificate.organization_id).where(
+        Certificate.status == "active", Certificate.valid_from <= on,
+        Certificate.valid_until >= on)
+    if kind is not None:
+        query = query.where(Certificate.standard_kind == kind)
+    return query
 
 
 @dataclass(frozen=True)

@@ -79,7 +79,7 @@ def list_complaints(session: Session, params: PageParams, *,
     ``overdue_on`` keeps the cases whose due date lies before that day.
     """
     query = select(Complaint)
-    if statuses:
+    if statuses is not None:  # an empty list keeps no case
         query = query.where(Complaint.status.in_(statuses))
     if overdue_on is not None:
         query = query.where(Complaint.due_on.is_not(None), Complaint.due_on < overdue_on)

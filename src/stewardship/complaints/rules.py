@@ -33,6 +33,8 @@ from dataclasses import dataclass, fields, replace
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 
+import stewardship.core.labels as labels
+
 # --- vocabularies -----------------------------------------------------------------------
 
 
@@ -52,17 +54,7 @@ class ComplaintStatus(StrEnum):
         return STATUS_LABELS[self]
 
 
-STATUS_LABELS = {
-    ComplaintStatus.RECEIVED: "Received",
-    ComplaintStatus.ACCEPTED: "Accepted",
-    ComplaintStatus.OUT_OF_SCOPE: "Out of scope",
-    ComplaintStatus.MEDIATION: "In mediation",
-    ComplaintStatus.INVESTIGATION: "Under investigation",
-    ComplaintStatus.PANEL: "Before a panel",
-    ComplaintStatus.RESOLVED: "Resolved",
-    ComplaintStatus.APPEALED: "Appealed",
-    ComplaintStatus.CLOSED: "Closed",
-}
+STATUS_LABELS = {s: labels.COMPLAINT_STATUSES[s.value] for s in ComplaintStatus}
 
 HANDLING = frozenset({ComplaintStatus.MEDIATION, ComplaintStatus.INVESTIGATION,
                       ComplaintStatus.PANEL})
@@ -130,7 +122,7 @@ class Sanction(StrEnum):
 
     @property
     def label(self) -> str:
-        return self.value.replace("_", " ").capitalize()
+        return labels.SANCTIONS[self.value]
 
 
 SANCTIONS_FOR: Mapping[SubjectKind, frozenset[Sanction]] = {

@@ -57,6 +57,11 @@ class TransitionRequest(InputModel):
                               "and, when the log is public, to everyone")
     outcome: str | None = Field(default=None, max_length=10_000)
     sanctions: list[Sanction] | None = Field(default=None, max_length=7)
+    certificate: str | None = Field(
+        default=None, max_length=40,
+        description="With the suspend_certificate sanction: the number of the respondent's "
+                    "certificate to suspend; left out, every current certificate of the "
+                    "respondent is suspended")
 
 
 class AssignRequest(InputModel):

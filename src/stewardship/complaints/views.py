@@ -26,6 +26,7 @@ from stewardship.complaints.schemas import ComplaintCreate, TransitionRequest
 from stewardship.complaints.service import cases, filing, handling
 from stewardship.core.auth import Role, require
 from stewardship.core.errors import DomainError, InvalidInput
+from stewardship.core.forms import field_message
 from stewardship.core.web import (
     CsrfChecked,
     DbSession,
@@ -85,7 +86,7 @@ def _validate(model: type[BaseModel], values: dict[str, Any]) -> Any:
         details = []
         for err in exc.errors():
             field = str(err["loc"][0]) if err["loc"] else "form"
-            message = "This field is required" if err["type"] == "missing" else err["msg"]
+            message = field_message(dict(err), field) if err["type"] == "missing" else err["msg"]
             if err["type"] == "string_too_short":
                 message = f"Use at least {err.get('ctx', {}).get('min_length', 1)} characters"
             details.append({"field": field, "message": message})
@@ -235,18 +236,21 @@ def respondent_consent(request: Request, db: DbSession, actor: OptionalActor, re
 def secretariat_list(request: Request, db: DbSession, actor: OptionalActor,
                      paging: Pagination,
                      status: Annotated[str, Query(max_length=20)] = "",
-                     overdue: Annotated[str, Query(max_length=5)] = "") -> Response:
+                     overdue: Annotated[str, Query(max_length=5)] = "",
+                     open_only: Annotated[str, Query(alias="open", max_length=5)] = "",
+                     ) -> Response:
     require(actor, Role.SECRETARIAT, action="handle complaints")
     problem = None
     try:
         page = cases.list_complaints(db, actor, paging, status=status or None,
-                                     overdue=bool(overdue))
+                                     overdue=bool(overdue), open_only=bool(open_only))
     except InvalidInput as exc:
         problem = _sentence(exc.message)
         page = cases.list_complaints(db, actor, paging)
     return _render(request, "complaints/secretariat_list.html",
                    {"page": page, "statuses": STATUSES, "problem": problem,
-                    "filters": {"status": status, "overdue": bool(overdue)}})
+                    "filters": {"status": status, "overdue": bool(overdue),
+                                "open": bool(open_only)}})
 
 
 def _case_page(request: Request, db: Any, actor: Any, reference: str,
@@ -257,6 +261,7 @@ def _case_page(request: Request, db: Any, actor: Any, reference: str,
         "case": case, "staff": cases.secretariat_staff(db, actor),
         "targets": [(s.value, s.label) for s in case.next_statuses],
         "sanctions": SANCTIONS, "errors": errors or {}, "values": values or {},
+        "certificates": handling.suspendable_certificates(db, actor, reference),
     }, status_code=status_code, private=True)
 
 
@@ -294,10 +299,11 @@ def transition(request: Request, db: DbSession, actor: OptionalActor, reference:
                note: Annotated[str, Form(max_length=5000)] = "",
                public_note: Annotated[str, Form(max_length=5)] = "",
                outcome: Annotated[str, Form(max_length=10_000)] = "",
-               sanctions: Annotated[list[str] | None, Form(max_length=7)] = None) -> Response:
+               sanctions: Annotated[list[str] | None, Form(max_length=7)] = None,
+               certificate: Annotated[str, Form(max_length=40)] = "") -> Response:
     require(actor, Role.SECRETARIAT, action="move complaints on")
     values = {"to": to, "note": note, "public_note": bool(public_note), "outcome": outcome,
-              "sanctions": sanctions or []}
+              "sanctions": sanctions or [], "certificate": certificate or None}
     try:
         data = _validate(TransitionRequest, values)
         case = handling.transition(db, actor, reference, data, settings=settings_of(request))

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from stewardship.core.errors import Forbidden, Unauthenticated
+from stewardship.core.labels import ROLES
 
 
 class Role(StrEnum):
@@ -17,7 +18,7 @@ class Role(StrEnum):
 
     @property
     def label(self) -> str:
-        return self.value.replace("_", " ").capitalize()
+        return ROLES[self.value]
 
 
 MEMBER_ROLES = frozenset({Role.MEMBER_ADMIN, Role.MEMBER_USER})

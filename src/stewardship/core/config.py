@@ -90,6 +90,24 @@ class Settings(BaseSettings):
     embedded_worker: bool | None = Field(
         default=None, description="Run one capture worker inside the server when the "
         "database is SQLite; unset means yes, except in the test environment.")
+    log_key_file: Path | None = Field(
+        default=None, description="File holding the transparency log's Ed25519 signing "
+        "key (the base64 of its 32-byte seed, as `stewardship log keygen` writes it). "
+        "Never kept in the database.")
+    log_key: str = Field(
+        default="", description="The signing key itself (base64 seed), for platforms "
+        "that pass secrets in the environment; the file wins when both are set.")
+    log_previous_keys: list[str] = Field(
+        default_factory=list, description="Verifier keys (C2SP vkeys) of earlier signing "
+        "keys, still published so that the checkpoints they signed can be checked.")
+    log_origin: str = Field(
+        default="", description="The checkpoints' origin line; unset, the base URL "
+        "without its scheme followed by /log, or localhost/stewardship/log.")
+    checkpoint_every_entries: int = Field(
+        default=1000, ge=1, description="Sign a checkpoint once the log grew this much.")
+    checkpoint_every_minutes: int = Field(
+        default=10, ge=0, description="Sign a checkpoint at least this often while the "
+        "log grows; 0 turns the server's own checkpointing off.")
 
     @model_validator(mode="after")
     def _refuse_insecure_defaults(self) -> Settings:
@@ -103,6 +121,11 @@ class Settings(BaseSettings):
                 raise ValueError("STEWARDSHIP_PASSWORD_PROFILE must be standard in production")
             if not self.secure_cookies:
                 raise ValueError("STEWARDSHIP_SECURE_COOKIES must be true in production")
+            if self.log_key_file is None and not self.log_key:
+                raise ValueError(
+                    "STEWARDSHIP_LOG_KEY_FILE (or STEWARDSHIP_LOG_KEY) must name the "
+                    "transparency log's signing key in production; "
+                    "`stewardship log keygen` makes one")
         return self
 
     @property
@@ -110,6 +133,14 @@ class Settings(BaseSettings):
         if self.embedded_worker is None:
             return self.environment != "test"
         return self.embedded_worker
+
+    @property
+    def resolved_log_origin(self) -> str:
+        if self.log_origin:
+            return self.log_origin
+        if self.base_url:
+            return self.base_url.split("://", 1)[-1].rstrip("/") + "/log"
+        return "localhost/stewardship/log"
 
     @property
     def resolved_database_url(self) -> str:

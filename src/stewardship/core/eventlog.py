@@ -77,11 +77,18 @@ def digest_payload(payload: dict[str, Any]) -> str:
     return hashlib.sha256(canonical_json(payload).encode("utf-8")).hexdigest()
 
 
+def entry_body(sequence: int, recorded_at: datetime, actor: str, kind: str, subject: str,
+               payload_digest: str, prev_hash: str) -> bytes:
+    """The entry as the bytes its hash covers: also the Merkle tree's leaf entry, and what
+    the log's entry bundles serve to mirrors."""
+    return canonical_json([sequence, _time_text(recorded_at), actor, kind, subject,
+                           payload_digest, prev_hash]).encode("utf-8")
+
+
 def entry_hash(sequence: int, recorded_at: datetime, actor: str, kind: str, subject: str,
                payload_digest: str, prev_hash: str) -> str:
-    body = canonical_json([sequence, _time_text(recorded_at), actor, kind, subject,
-                           payload_digest, prev_hash])
-    return hashlib.sha256(body.encode("utf-8")).hexdigest()
+    return hashlib.sha256(entry_body(sequence, recorded_at, actor, kind, subject,
+                                     payload_digest, prev_hash)).hexdigest()
 
 
 def append(session: Session, actor: Actor, kind: str, subject: str,

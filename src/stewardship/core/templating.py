@@ -13,6 +13,8 @@ from markupsafe import Markup, escape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
+from stewardship.core import labels
+
 CORE_TEMPLATES = Path(__file__).parent / "templates"
 
 
@@ -28,9 +30,9 @@ def static_url(path: str) -> str:
 
 
 def label(value: Any) -> str:
-    """``production_transformation`` -> ``Production transformation``."""
-    text = str(getattr(value, "value", value) or "")
-    return text.replace("_", " ").capitalize()
+    """``{{ code|label }}``: the words for a code from the one table (core/labels.py),
+    ``semi_fabrication`` -> ``Semi-fabrication``; a code it lacks is humanised."""
+    return labels.label(value)
 
 
 def sentence(message: Any) -> str:
@@ -44,7 +46,8 @@ def sentence(message: Any) -> str:
 
 def badge(value: Any) -> Markup:
     """``{{ status|badge }}``: a status shown the same way everywhere, its colour from the
-    ``badge-<code>`` class (app.css), its words from ``label``, the code itself in the title."""
+    ``badge-<code>`` class (app.css), its words from the labels table, the code itself in the
+    title."""
     code = str(getattr(value, "value", value) or "")
     return Markup('<span class="badge badge-{code}" title="{code}">{text}</span>').format(
         code=code, text=label(value))
@@ -92,6 +95,8 @@ class Templates:
         )
         self.env.globals.update(page_url=page_url, static_url=static_url)
         self.env.filters["label"] = label
+        self.env.filters["label_lower"] = labels.lower
+        self.env.filters["event_subject"] = lambda ref: labels.event_subject(str(ref), {})
         self.env.filters["sentence"] = sentence
         self.env.filters["tonnes"] = tonnes
         self.env.filters["badge"] = badge

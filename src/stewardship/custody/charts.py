@@ -11,18 +11,17 @@ from dataclasses import dataclass, field
 from datetime import date
 from xml.sax.saxutils import escape, quoteattr
 
+from stewardship.core.labels import label
 from stewardship.core.templating import tonnes_text
-from stewardship.custody.rules import CocMaterial
 from stewardship.custody.schemas import BalancePoint, ChainRead, FlowLink
 
 MATERIAL_COLOURS = {"asi_bauxite": "#b5651d", "asi_alumina": "#7a7a7a",
                     "asi_aluminium": "#3f6fae", "eligible_scrap": "#2f8a50"}
-MATERIAL_LABELS = {m.value: m.label for m in CocMaterial}
 MINUS = "\u2212"
 
 
 def _material(code: str) -> str:
-    return MATERIAL_LABELS.get(code, code)
+    return label(code)
 
 
 def _exact(kg: int) -> str:

@@ -11,12 +11,9 @@ from fpdf import FPDF
 from fpdf.fonts import FontFace
 
 from stewardship.core.csvexport import csv_text
-from stewardship.core.templating import label
+from stewardship.core.labels import label
 from stewardship.custody.plausibility import rules as plausibility
-from stewardship.custody.rules import CocMaterial
 from stewardship.custody.schemas import ActivityLine, AnnualReport
-
-MATERIAL_LABELS = {m.value: m.label for m in CocMaterial}
 
 MATERIAL_COLUMNS = ("Material", "Carried in (kg)", "Produced or taken in (kg)",
                     "Received (kg)", "Transformed in (kg)", "Non-CoC in (kg)", "Issued (kg)",
@@ -42,8 +39,8 @@ def _material_row(m: object) -> list[object]:
 
 
 def _activity_row(a: ActivityLine) -> list[object]:
-    return [label(a.transformation), MATERIAL_LABELS.get(a.source_material, a.source_material),
-            MATERIAL_LABELS.get(a.material, a.material), a.operations, a.input_kg,
+    return [label(a.transformation), label(a.source_material), label(a.material),
+            a.operations, a.input_kg,
             a.output_kg, a.total_input_kg, a.total_output_kg, a.average_yield,
             a.typical_yield, FLAGGED if a.yield_flag else "No", a.yield_flag or ""]
 

@@ -281,6 +281,24 @@ def unmatched_by_pair(db: Session, shipped_before: date, *,
     return [(i, r, int(n), int(kg or 0), d) for i, r, n, kg, d in rows]
 
 
+def waiting_for_receipt(db: Session, organization_id: uuid.UUID,
+                        limit: int) -> tuple[int, list[CocDocument]]:
+    """Documents addressed to the organisation that it has neither received nor rejected:
+    how many, and the ``limit`` issued longest ago."""
+    waiting = (CocDocument.status == "issued",
+               CocDocument.recipient_organization_id == organization_id)
+    total = db.scalar(select(func.count()).select_from(CocDocument).where(*waiting)) or 0
+    rows = db.scalars(select(CocDocument).where(*waiting)
+                      .order_by(CocDocument.issued_at, CocDocument.number).limit(limit))
+    return int(total), list(rows)
+
+
+def count_unmatched(db: Session, shipped_before: date) -> int:
+    """Documents of any member still waiting for their recipient, shipped before the day."""
+    return int(db.scalar(select(func.count()).select_from(CocDocument).where(
+        CocDocument.status == "issued", CocDocument.shipment_date < shipped_before)) or 0)
+
+
 @dataclass(frozen=True)
 class Fed:
     """A received document found behind another: what a chain view shows of it."""

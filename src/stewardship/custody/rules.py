@@ -16,6 +16,7 @@ from decimal import ROUND_DOWN, ROUND_FLOOR, ROUND_UP, Decimal
 from enum import StrEnum
 from typing import NamedTuple
 
+import stewardship.core.labels as labels
 from stewardship.assurance.rules import add_months
 from stewardship.custody.origins.rules import (  # noqa: F401  (re-exported)
     LedgerError,
@@ -60,12 +61,7 @@ class CocMaterial(StrEnum):
         return MATERIAL_LABELS[self]
 
 
-MATERIAL_LABELS = {
-    CocMaterial.ASI_BAUXITE: "ASI bauxite",
-    CocMaterial.ASI_ALUMINA: "ASI alumina",
-    CocMaterial.ASI_ALUMINIUM: "ASI aluminium",
-    CocMaterial.ELIGIBLE_SCRAP: "Eligible scrap",
-}
+MATERIAL_LABELS = {m: labels.MATERIALS[m.value] for m in CocMaterial}
 
 # Materials a certified origin (mine, refinery, smelter) may put into the chain as
 # production; eligible scrap enters only through a remelter's intake after due diligence.
@@ -148,11 +144,11 @@ def activity_refusal(activities: Iterable[str], *, transformation: Transformatio
     if transformation is not None:
         need = TRANSFORMATION_ACTIVITIES[transformation]
         if not have & need:
-            return (f"{transformation.value} happens at a facility with one of these "
-                    f"activities: {', '.join(sorted(need))}")
+            return (f"{labels.label(transformation)} happens at a facility with one of these "
+                    f"activities: {', '.join(sorted(labels.label(a) for a in need))}")
     if material is not None and ORIGIN_ACTIVITIES[material] not in have:
-        return (f"{material.value} originates at a facility with the "
-                f"{ORIGIN_ACTIVITIES[material]} activity")
+        return (f"{labels.label(material)} originates at a facility with the "
+                f"{labels.label(ORIGIN_ACTIVITIES[material])} activity")
     return None
 
 
@@ -160,11 +156,12 @@ def check_transformation(transformation: Transformation, source: CocMaterial,
                          target: CocMaterial) -> None:
     """Raise LedgerError unless `transformation` turns `source` into `target`."""
     if source not in transformation.inputs:
-        allowed = ", ".join(sorted(m.value for m in transformation.inputs))
-        raise LedgerError(f"{transformation.value} takes {allowed} as input, not {source.value}")
+        allowed = " or ".join(sorted(labels.label(m) for m in transformation.inputs))
+        raise LedgerError(f"{labels.label(transformation)} takes {allowed} as input, "
+                          f"not {labels.label(source)}")
     if target is not transformation.output:
-        raise LedgerError(f"{transformation.value} produces {transformation.output.value}, "
-                          f"not {target.value}")
+        raise LedgerError(f"{labels.label(transformation)} produces "
+                          f"{labels.label(transformation.output)}, not {labels.label(target)}")
 
 
 # --- yields: physics as data ------------------------------------------------------------
@@ -250,12 +247,12 @@ def check_yield(transformation: Transformation, declared: Decimal,
     if not isinstance(declared, Decimal):
         raise YieldError(f"a yield is a Decimal, not {type(declared).__name__}")
     if not declared.is_finite() or declared <= 0:
-        raise YieldError(f"declared yield for {transformation.value} must be greater than "
+        raise YieldError(f"declared yield for {labels.lower(transformation)} must be greater than "
                          f"0 kg/kg, got {declared}")
     limit = policy.limits[transformation]
     if declared > limit.maximum:
-        raise YieldError(f"declared yield {declared} kg/kg for {transformation.value} exceeds "
-                         f"the physical limit of {limit.maximum} kg/kg: {limit.reason}")
+        raise YieldError(f"declared yield {declared} kg/kg for {labels.lower(transformation)} "
+                         f"exceeds the physical limit of {limit.maximum} kg/kg: {limit.reason}")
 
 
 def yield_output(kilograms: int, declared: Decimal) -> int:
@@ -317,8 +314,8 @@ def physical(total_input: int, total_output: int, coc_input: int,
     if found.exact_yield > limit.maximum:
         shown = found.exact_yield.quantize(YIELD_PLACES, rounding=ROUND_UP).normalize()
         raise YieldError(f"{total_output} kg out of {total_input} kg is a yield of {shown:f} "
-                         f"kg/kg for {transformation.value}, which exceeds the physical limit of "
-                         f"{limit.maximum} kg/kg: {limit.reason}")
+                         f"kg/kg for {labels.lower(transformation)}, which exceeds the physical "
+                         f"limit of {limit.maximum} kg/kg: {limit.reason}")
     if found.declared_yield == 0:
         raise YieldError(f"{total_output} kg out of {total_input} kg is a yield below "
                          f"{YIELD_PLACES} kg/kg")
@@ -458,15 +455,16 @@ def open_balance(material: CocMaterial, period: Period) -> Balance:
 
 def _spend(balance: Balance, kilograms: int, what: str) -> None:
     if kilograms > balance.kilograms:
-        raise LedgerError(f"{what} of {kilograms} kg of {balance.material.value} exceeds the "
-                          f"available balance of {balance.kilograms} kg in {balance.period.label}")
+        raise LedgerError(f"{what} of {kilograms} kg of {labels.label(balance.material)} "
+                          f"exceeds the available balance of {balance.kilograms} kg in "
+                          f"{balance.period.label}")
 
 
 def produce(balance: Balance, kilograms: int) -> Balance:
     """Production of CoC material at a certified origin (mine, refinery, smelter)."""
     whole_kilograms(kilograms, "production")
     if balance.material not in ORIGIN_MATERIALS:
-        raise LedgerError(f"{balance.material.value} is not produced at an origin; "
+        raise LedgerError(f"{labels.label(balance.material)} is not produced at an origin; "
                           "eligible scrap enters through a remelter's intake")
     return replace(balance, produced=balance.produced + kilograms)
 
@@ -476,8 +474,8 @@ def take_in_scrap(balance: Balance, kilograms: int, kind: ScrapKind) -> Balance:
     whole_kilograms(kilograms, "scrap intake")
     ScrapKind(kind)
     if balance.material is not CocMaterial.ELIGIBLE_SCRAP:
-        raise LedgerError(f"scrap is taken into an eligible_scrap account, "
-                          f"not {balance.material.value}")
+        raise LedgerError(f"scrap is taken into an eligible scrap account, "
+                          f"not {labels.label(balance.material)}")
     return replace(balance, produced=balance.produced + kilograms)
 
 
@@ -513,7 +511,7 @@ def _transform(source: Balance, target: Balance, transformation: Transformation,
     if source.period != target.period:
         raise LedgerError(f"a transformation stays in one period: input in "
                           f"{source.period.label}, output in {target.period.label}")
-    _spend(source, kilograms, f"{transformation.value} input")
+    _spend(source, kilograms, f"{labels.lower(transformation)} input")
     if source.material is target.material:
         both = replace(source, transformed_out=source.transformed_out + kilograms,
                        transformed_in=source.transformed_in + output)
@@ -538,7 +536,7 @@ def cancel(balance: Balance, coc_quantity: int) -> Balance:
     whole_kilograms(coc_quantity, "cancelled CoC quantity")
     if coc_quantity > balance.issued:
         raise LedgerError(f"cannot cancel {coc_quantity} kg: only {balance.issued} kg of "
-                          f"{balance.material.value} was issued in {balance.period.label}")
+                          f"{labels.label(balance.material)} was issued in {balance.period.label}")
     return replace(balance, issued=balance.issued - coc_quantity)
 
 
@@ -569,7 +567,7 @@ def unwind(balance: Balance, held: int = 0, **counters: int) -> Balance:
     `held` kg it credited are no longer in the balance (issued or transformed since).
     Counters never go below zero (``Balance`` refuses)."""
     if held > balance.kilograms:
-        raise LedgerError(f"the {held} kg of {balance.material.value} the entry credited "
+        raise LedgerError(f"the {held} kg of {labels.label(balance.material)} the entry credited "
                           f"have already left: only {balance.kilograms} kg remain in "
                           f"{balance.period.label}")
     return replace(balance, **{n: getattr(balance, n) - kg for n, kg in counters.items()})
@@ -580,7 +578,7 @@ def close_period(balance: Balance, rule: CarryOverRule = DEFAULT_CARRY_OVER) -> 
     first; what is left ages one period, expires past `rule.expiry_periods`, and the
     total carried is cut to `rule.cap` (oldest dropped first)."""
     if balance.kilograms < 0:
-        raise LedgerError(f"{balance.material.value} balance in {balance.period.label} is "
+        raise LedgerError(f"{labels.label(balance.material)} balance in {balance.period.label} is "
                           f"negative ({balance.kilograms} kg); recompute before closing")
     fresh = balance.produced + balance.received + balance.transformed_in
     lots = [*balance.carried[::-1], fresh]           # oldest first, this period last

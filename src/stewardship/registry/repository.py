@@ -99,8 +99,14 @@ def list_organizations(
     session: Session, params: PageParams, *, statuses: Sequence[str],
     membership_class: str | None = None, country: str | None = None,
     activity: str | None = None, q: str | None = None,
+    holders: Select[tuple[uuid.UUID]] | None = None, holding: bool = True,
 ) -> Page[Organization]:
+    """``holders``: a sub-query of organisation ids (another context's, e.g. who holds a
+    current certificate) to keep, or to leave out when ``holding`` is false."""
     query = select(Organization).where(Organization.status.in_(statuses))
+    if holders is not None:
+        query = query.where(Organization.id.in_(holders) if holding
+                            else Organization.id.not_in(holders))
     if membership_class:
         query = query.where(Organization.membership_class == membership_class)
     if country:
@@ -404,3 +410,40 @@ def count_login_links(session: Session, user_id: uuid.UUID, since: datetime) -> 
 
 def delete_session(session: Session, digest: str) -> None:
     session.execute(delete(UserSession).where(UserSession.token_digest == digest))
+
+
+# --- names for the references the event log keeps ---------------------------------------
+
+
+def user_names(session: Session, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, tuple[str, str]]:
+    """Each user's name and the name of the organisation or audit firm they act for ("" for
+    the secretariat), in one query."""
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(User.id, User.name, Organization.name, AuditFirm.name)
+        .outerjoin(Organization, Organization.id == User.organization_id)
+        .outerjoin(AuditFirm, AuditFirm.id == User.audit_firm_id)
+        .where(User.id.in_(ids)))
+    return {uid: (name, org or firm or "") for uid, name, org, firm in rows}
+
+
+def names_by_key(session: Session, kind: str, keys: Sequence[str]) -> dict[str, str]:
+    """Names of organisations and audit firms (by slug), facilities (by public id) or legal
+    entities (by id), in one query per kind."""
+    if not keys:
+        return {}
+    if kind == "entity":
+        ids = []
+        for key in keys:
+            try:
+                ids.append(uuid.UUID(key))
+            except ValueError:
+                continue
+        rows = session.execute(select(Entity.id, Entity.name).where(Entity.id.in_(ids)))
+        return {str(i): name for i, name in rows}
+    column = {"organization": (Organization.slug, Organization.name),
+              "audit_firm": (AuditFirm.slug, AuditFirm.name),
+              "facility": (Facility.public_id, Facility.name)}[kind]
+    return {key: name for key, name in session.execute(
+        select(*column).where(column[0].in_(keys)))}

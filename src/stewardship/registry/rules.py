@@ -18,6 +18,8 @@ from enum import StrEnum
 from iso3166 import countries_by_alpha2
 from rapidfuzz import fuzz
 
+import stewardship.core.labels as labels
+
 # --- vocabularies -----------------------------------------------------------------------
 
 
@@ -38,14 +40,7 @@ class MembershipClass(StrEnum):
         return self in CERTIFYING_CLASSES
 
 
-MEMBERSHIP_CLASS_LABELS = {
-    MembershipClass.PRODUCTION_TRANSFORMATION: "Production & Transformation",
-    MembershipClass.INDUSTRIAL_USERS: "Industrial Users",
-    MembershipClass.DOWNSTREAM_SUPPORTERS: "Downstream Supporters",
-    MembershipClass.CIVIL_SOCIETY: "Civil Society",
-    MembershipClass.ASSOCIATIONS: "Associations",
-    MembershipClass.GENERAL_SUPPORTERS: "General Supporters",
-}
+MEMBERSHIP_CLASS_LABELS = {c: labels.MEMBERSHIP_CLASSES[c.value] for c in MembershipClass}
 
 CERTIFYING_CLASSES = frozenset(
     {MembershipClass.PRODUCTION_TRANSFORMATION, MembershipClass.INDUSTRIAL_USERS}
@@ -70,19 +65,7 @@ class Activity(StrEnum):
         return ACTIVITY_LABELS[self]
 
 
-ACTIVITY_LABELS = {
-    Activity.BAUXITE_DEVELOPMENT: "Bauxite development",
-    Activity.BAUXITE_MINING: "Bauxite mining",
-    Activity.ALUMINA_REFINING: "Alumina refining",
-    Activity.HIGH_PURITY_ALUMINA: "High-purity alumina",
-    Activity.SMELTING: "Smelting",
-    Activity.REMELTING_REFINING: "Remelting / refining",
-    Activity.CASTHOUSE: "Casthouse",
-    Activity.SEMI_FABRICATION: "Semi-fabrication",
-    Activity.MATERIAL_CONVERSION: "Material conversion",
-    Activity.OTHER_MANUFACTURING: "Other manufacturing",
-    Activity.INDUSTRIAL_USER: "Industrial user",
-}
+ACTIVITY_LABELS = {a: labels.ACTIVITIES[a.value] for a in Activity}
 
 class OrganizationStatus(StrEnum):
     APPLICANT = "applicant"

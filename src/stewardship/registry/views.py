@@ -15,9 +15,11 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
+from markupsafe import Markup
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
+from stewardship.assurance.service import register as certification
 from stewardship.core import timezones
 from stewardship.core.auth import Actor, Role, require
 from stewardship.core.errors import DomainError, InvalidInput, NotFound
@@ -33,6 +35,7 @@ from stewardship.core.web import (
     redirect,
     settings_of,
 )
+from stewardship.registry import map as facility_map
 from stewardship.registry.rules import (
     Activity,
     MembershipClass,
@@ -145,23 +148,33 @@ def register(request: Request, db: DbSession, actor: OptionalActor, paging: Pagi
              membership_class: Annotated[str, Query(max_length=40)] = "",
              country: Annotated[str, Query(max_length=60)] = "",
              activity: Annotated[str, Query(max_length=40)] = "",
+             certification_filter: Annotated[str, Query(alias="certification",
+                                                        max_length=40)] = "",
              q: QueryText = "") -> Response:
     filters = {"membership_class": membership_class, "country": country.strip().upper(),
-               "activity": activity, "q": q.strip()}
+               "activity": activity, "certification": certification_filter, "q": q.strip()}
     problem, status = "", 200
     try:
         _check_choice("membership_class", membership_class, CLASSES, "membership class")
         _check_choice("activity", activity, ACTIVITIES, "supply-chain activity")
+        # Who holds a current certificate is assurance's to say: a sub-query of its
+        # service that the register's own paginated query filters by.
+        holders = certification.certification_filter(certification_filter)
         page = organizations.list_organizations(
             db, actor, paging, membership_class=membership_class or None,
             country=filters["country"] or None, activity=activity or None,
-            q=filters["q"] or None)
+            q=filters["q"] or None,
+            holders=holders.organization_ids if holders else None,
+            holding=holders.holding if holders else True)
     except DomainError as exc:
         _reraise_access(exc)
         page, problem, status = _empty(paging), sentence(exc.message), exc.status_code
     return _render(request, "registry/register.html", {
         "page": page, "filters": filters, "problem": problem,
         "countries": COUNTRIES, "activities": ACTIVITIES, "classes": CLASSES,
+        "certifications": list(certification.CERTIFICATION_CHOICES),
+        "certified": certification.certification_by_organization(
+            db, [o.slug for o in page.items]),
         "filtered": any(filters.values()),
     }, status)
 
@@ -184,6 +197,7 @@ def _organization_page(request: Request, db: Session, actor: Actor | None, slug:
                 actions.append((action, label))
     return _render(request, "registry/organization.html", {
         "org": org, "sites": sites, "manage": _manages(actor, org.slug),
+        "certificates": certification.live_certificates(db, organization=org.slug),
         "status_actions": actions, "errors": errors or {}, "values": values or {},
     }, status_code)
 
@@ -325,7 +339,36 @@ def facility_list(request: Request, db: DbSession, actor: OptionalActor, paging:
     return _render(request, "registry/facilities.html", {
         "page": page, "filters": filters, "problem": problem, "countries": COUNTRIES,
         "activities": ACTIVITIES, "filtered": any(filters.values()),
+        **_list_map(page.items),
     }, status)
+
+
+def _list_map(items: list[Any]) -> dict[str, Any]:
+    """The register's map: a marker per facility of the page shown (the table beside it is
+    the text alternative, so both show the same facilities)."""
+    markers = facility_map.facility_markers(items)
+    if not markers:
+        return {"facility_map": None}
+    svg = facility_map.world_map(
+        markers, title=f"Map of {len(markers)} facilities listed on this page",
+        desc="Each dot links to a facility's page; the table lists the same facilities.")
+    return {"facility_map": Markup(svg), "mapped": len(markers)}
+
+
+def _facility_page_map(db: Session, actor: Actor | None, facility: Any) -> dict[str, Any]:
+    """The facility's region, it highlighted among the country's other facilities."""
+    if facility.latitude is None or facility.longitude is None:
+        return {"facility_map": None}
+    neighbours = facilities.list_facilities(db, actor, PageParams(1, 100),
+                                            country=facility.country).items
+    markers = facility_map.facility_markers(
+        [facility, *(f for f in neighbours if f.id != facility.id)], current=facility.id)
+    svg = facility_map.region_map(
+        markers, float(facility.longitude), float(facility.latitude),
+        title=f"Map of the region of {facility.name}",
+        desc=f"{facility.name} is the large red dot; the other dots are facilities in "
+             f"{facility.country_name}, each a link to its page.")
+    return {"facility_map": Markup(svg)}
 
 
 @router.get("/facilities/{facility_id}")
@@ -347,10 +390,10 @@ def facility_page(request: Request, db: DbSession, actor: OptionalActor,
                 merged_from = merged.upper()
         except DomainError:
             merged_from = ""  # a hand-made link; say nothing rather than something untrue
-    return _facility_page(request, actor, facility, merged_from=merged_from)
+    return _facility_page(request, db, actor, facility, merged_from=merged_from)
 
 
-def _facility_page(request: Request, actor: Actor | None, facility: Any, *,
+def _facility_page(request: Request, db: Session, actor: Actor | None, facility: Any, *,
                    merged_from: str = "", errors: dict[str, str] | None = None,
                    time_zone: str | None = None,
                    capacity_errors: dict[str, str] | None = None,
@@ -359,10 +402,12 @@ def _facility_page(request: Request, actor: Actor | None, facility: Any, *,
     zones = ZONES if facility.time_zone in ZONES else sorted([*ZONES, facility.time_zone])
     return _render(request, "registry/facility.html", {
         "facility": facility, "merged_from": merged_from,
+        "certificates": certification.live_certificates(db, facility=facility.id),
         "manage": _manages(actor, facility.organization.slug), "zones": zones,
         "errors": errors or {}, "time_zone": facility.time_zone if time_zone is None
         else time_zone,
         "capacity_errors": capacity_errors or {}, "capacity_values": values or {},
+        **_facility_page_map(db, actor, facility),
     }, status_code)
 
 
@@ -380,7 +425,7 @@ def change_time_zone(request: Request, db: DbSession, actor: OptionalActor,
         _reraise_access(exc)
         db.rollback()
         facility = facilities.get_facility(db, actor, facility_id)
-        return _facility_page(request, actor, facility,
+        return _facility_page(request, db, actor, facility,
                               errors=_errors(exc, fallback="time_zone"), time_zone=time_zone,
                               status_code=exc.status_code)
     return redirect(request, f"/facilities/{changed.id}",
@@ -415,7 +460,7 @@ def set_capacities(request: Request, db: DbSession, actor: OptionalActor,
         facility = facilities.get_facility(db, actor, facility_id)
         errors = {name.replace("capacities.", "capacity_"): message
                   for name, message in _errors(exc, fallback="form").items()}
-        return _facility_page(request, actor, facility, capacity_errors=errors, values=values,
+        return _facility_page(request, db, actor, facility, capacity_errors=errors, values=values,
                               status_code=exc.status_code)
     return redirect(request, f"/facilities/{done.id}",
                     f"The capacities of {done.name} are saved.")

@@ -11,6 +11,7 @@ from decimal import Decimal
 from enum import StrEnum
 from fractions import Fraction
 
+import stewardship.core.labels as labels
 from stewardship.registry.rules import Activity, MembershipClass
 
 # --- the package model ------------------------------------------------------------------
@@ -140,7 +141,7 @@ def applicable_criteria(criteria: Sequence[Criterion], activities: Iterable[str]
     for criterion in sorted(criteria, key=lambda c: c.sort_key):
         if member_class not in criterion.member_classes:
             out.append(Applicability(criterion, False,
-                                     f"does not apply to {member_class.replace('_', ' ')}"))
+                                     f"does not apply to {labels.lower(member_class)}"))
         elif criterion.activities is not None and not criterion.activities & scope:
             out.append(Applicability(criterion, False, "none of the scope's activities"))
         elif criterion.number in excluded:
@@ -149,7 +150,7 @@ def applicable_criteria(criteria: Sequence[Criterion], activities: Iterable[str]
         elif criterion.activities is None:
             out.append(Applicability(criterion, True, "applies to every activity"))
         else:
-            shared = sorted(criterion.activities & scope)
+            shared = sorted(labels.lower(a) for a in criterion.activities & scope)
             out.append(Applicability(criterion, True, "applies to " + ", ".join(shared)))
     return out
 
@@ -354,7 +355,7 @@ Peoples Advisory Forum), who needs no organisation and no account."""
 def check_seat_holder(chamber: Chamber, *, has_account: bool, has_organization: bool) -> None:
     """Raise ValueError, saying why, unless this holder may take a seat in ``chamber``."""
     if chamber in INDUSTRY_CHAMBERS and not (has_account and has_organization):
-        raise ValueError(f"a seat in the {chamber.value.replace('_', ' ')} chamber is held "
+        raise ValueError(f"a seat in the {labels.lower(chamber)} chamber is held "
                          "through a user of a member organisation; seat a person without an "
                          "organisation in the civil society or Indigenous peoples chamber")
 

@@ -9,7 +9,6 @@ shows the page again with what was typed and what to fix, with the error's statu
 
 from __future__ import annotations
 
-import difflib
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
@@ -18,22 +17,22 @@ from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import Response
-from markupsafe import Markup, escape
 from pydantic import BaseModel
 
 from stewardship.core import clock
 from stewardship.core.auth import Actor, Role, require
 from stewardship.core.errors import DomainError, InvalidInput, NotFound
-from stewardship.core.forms import form_input
+from stewardship.core.forms import field_message, form_input
+from stewardship.core.labels import label
 from stewardship.core.params import VersionNumber
 from stewardship.core.web import CsrfChecked, DbSession, OptionalActor, redirect, settings_of
 from stewardship.registry.rules import Activity, MembershipClass
+from stewardship.standards import diffview, text_views
 from stewardship.standards.package import MAX_PACKAGE_BYTES
 from stewardship.standards.schemas import (
     ApplicabilityQuery,
     BallotCast,
     BodyMemberCreate,
-    ChangeRead,
     CommentCreate,
     DraftUpdate,
     PrincipleRead,
@@ -50,12 +49,13 @@ from stewardship.standards.schemas import (
 from stewardship.standards.service import library, revisions, votes
 
 router = APIRouter(include_in_schema=False)
+router.include_router(text_views.router)  # the full text of a version, as a page and a PDF
 
 M = TypeVar("M", bound=BaseModel)
 
 ACTIVITIES = [(a.value, a.label) for a in Activity]
 CLASSES = [(m.value, m.label) for m in MembershipClass]
-CHAMBERS = [(c, c.replace("_", " ").capitalize()) for c in votes.chambers()]
+CHAMBERS = [(c, label(c)) for c in votes.chambers()]
 LABELS = {"activity": dict(ACTIVITIES), "class": dict(CLASSES), "chamber": dict(CHAMBERS)}
 DEFAULT_VOTE_DAYS = 14
 
@@ -86,7 +86,6 @@ def _sentence(message: str) -> str:
 
 
 _MESSAGES = {
-    "missing": "This field is required",
     "date_parsing": "Enter a date as YYYY-MM-DD",
     "date_from_datetime_parsing": "Enter a date as YYYY-MM-DD",
     "date_type": "Enter a date as YYYY-MM-DD",
@@ -110,7 +109,8 @@ def _message(err: dict[str, Any]) -> str:
 
 def _build(model: type[M], values: dict[str, Any]) -> M:
     """The form's input model with this context's wording; see core.forms.form_input."""
-    return form_input(model, values, message=lambda err, _field: _message(err))
+    return form_input(model, values, message=lambda err, field: field_message(err, field)
+                      if err.get("type") == "missing" else _message(err))
 
 
 def _problems(exc: DomainError, fields: set[str],
@@ -192,68 +192,14 @@ def _share(text: str) -> str:
     return f"{text} ({float(value) * 100:.1f} %)".replace(".0 %", " %")
 
 
-def _word_diff(old: str, new: str) -> tuple[Markup, Markup]:
-    """Old and new text with removed words in <del> and added words in <ins>."""
-    a, b = old.split(), new.split()
-    left: list[Markup] = []
-    right: list[Markup] = []
-    matcher = difflib.SequenceMatcher(a=a, b=b, autojunk=False)
-    for op, i1, i2, j1, j2 in matcher.get_opcodes():
-        removed, added = " ".join(a[i1:i2]), " ".join(b[j1:j2])
-        if op == "equal":
-            left.append(escape(removed))
-            right.append(escape(added))
-            continue
-        if removed:
-            left.append(Markup("<del>%s</del>") % removed)
-        if added:
-            right.append(Markup("<ins>%s</ins>") % added)
-    return Markup(" ").join(left), Markup(" ").join(right)
-
-
-def _text_changes(change: ChangeRead) -> list[tuple[str, Markup, Markup]]:
-    """The reworded pieces of a criterion: requirement, guidance, each lettered part."""
-    old, new = change.old, change.new
-    pieces = [("Requirement", old["requirement"], new["requirement"])]
-    if old["guidance"] != new["guidance"]:
-        pieces.append(("Guidance", old["guidance"], new["guidance"]))
-    old_parts = {p["letter"]: p["requirement"] for p in old["parts"]}
-    new_parts = {p["letter"]: p["requirement"] for p in new["parts"]}
-    for letter in sorted(old_parts.keys() | new_parts.keys()):
-        if old_parts.get(letter) != new_parts.get(letter):
-            pieces.append((f"Part {letter}", old_parts.get(letter, ""),
-                           new_parts.get(letter, "")))
-    return [(name, *_word_diff(a, b)) for name, a, b in pieces]
-
-
-def _reworded(change: ChangeRead) -> bool:
-    return any(change.old[k] != change.new[k] for k in ("requirement", "guidance", "parts"))
-
-
-def _activity_change(change: ChangeRead) -> tuple[Markup, Markup]:
-    """Old and new activities, each as labels, with those dropped in <del> and those
-    added in <ins>."""
-    names = LABELS["activity"]
-    old, new = change.old["activities"], change.new["activities"]
-    if old is None or new is None:
-        every = Markup("Every activity")
-        if old is None and new is None:
-            return every, every
-        listed = Markup(", ").join(names.get(a, a) for a in (old if new is None else new))
-        return (every, listed) if old is None else (listed, every)
-    left = [Markup("<del>%s</del>") % names.get(a, a) if a not in new else escape(names.get(a, a))
-            for a in sorted(old, key=lambda a: names.get(a, a))]
-    right = [Markup("<ins>%s</ins>") % names.get(a, a) if a not in old else escape(names.get(a, a))
-             for a in sorted(new, key=lambda a: names.get(a, a))]
-    return Markup(", ").join(left), Markup(", ").join(right)
-
-
-def _threshold_rows(change: ChangeRead) -> list[dict[str, Any]]:
-    old = {t["key"]: t for t in change.old["thresholds"]}
-    new = {t["key"]: t for t in change.new["thresholds"]}
-    return [{"key": key, "old": old.get(key), "new": new.get(key),
-             "changed": old.get(key) != new.get(key)}
-            for key in sorted(old.keys() | new.keys())]
+def _draft_changes(db: Any, actor: Actor | None,
+                   revision_id: uuid.UUID) -> dict[str, Any] | None:
+    """A revision's draft as changes against the version it revises, for its pages."""
+    diff = revisions.draft_changes(db, actor, revision_id)
+    if diff is None:
+        return None
+    draft = revisions.draft_package(revisions.load(db, revision_id))
+    return diffview.draft_context(diff, draft, LABELS["activity"])
 
 
 # --- the library --------------------------------------------------------------------------
@@ -340,21 +286,7 @@ def diff_page(request: Request, db: DbSession, actor: OptionalActor, slug: str,
             errors = {k: _sentence(v) for k, v in exc.field_errors().items()}
             status = exc.status_code
         else:
-            context.update(
-                diff=diff,
-                reworded=[(c, _text_changes(c)) for c in diff.reworded],
-                renumbered=[(c, _text_changes(c) if _reworded(c) else [])
-                            for c in diff.renumbered],
-                applicability=[(c, *_activity_change(c)) for c in diff.applicability_changed],
-                thresholds=[(c, _threshold_rows(c)) for c in diff.thresholds_changed],
-                counts=[("Added", len(diff.added), "added"),
-                        ("Removed", len(diff.removed), "removed"),
-                        ("Renumbered", len(diff.renumbered), "renumbered"),
-                        ("Reworded", len(diff.reworded), "reworded"),
-                        ("Applicability changed", len(diff.applicability_changed),
-                         "applicability"),
-                        ("Thresholds changed", len(diff.thresholds_changed), "thresholds"),
-                        ("Unchanged", diff.unchanged, "")])
+            context.update(diffview.context(diff, LABELS["activity"]))
     return _render(request, "diff.html", {**context, "errors": errors}, status_code=status)
 
 
@@ -413,6 +345,7 @@ def _revision_page(request: Request, db: Any, actor: Actor | None, revision_id: 
     status_code = extra.pop("status_code", 200)
     return _render(request, "revision.html", {
         "revision": revision, "package": package, "current": current,
+        "draft_changes": _draft_changes(db, actor, revision_id),
         "accepting": accepting, "clauses": [(c.number, f"{c.number} {c.title}")
                                             for c in package.criteria()],
         "synopsis": [(r, [c for c in synopsis if c.round_number == r.number])
@@ -653,6 +586,7 @@ def _manage_page(request: Request, db: Any, actor: Actor, revision_id: uuid.UUID
         "closed_rounds": closed_rounds, "round_days": days,
         "unanswered": sum(1 for c in comments if c.response is None),
         "open_vote": next((v for v in revision.votes if v.closed_at is None), None),
+        "draft_changes": _draft_changes(db, actor, revision_id),
         "settings": settings, **extra}, status_code=status_code)
 
 

@@ -20,10 +20,12 @@ from stewardship.assurance import api as assurance_api
 from stewardship.assurance import views as assurance_views
 from stewardship.complaints import api as complaints_api
 from stewardship.complaints import views as complaints_views
+from stewardship.core.checkpointer import start_checkpointer
 from stewardship.core.config import Settings, get_settings
 from stewardship.core.db import make_engine, make_sessionmaker
 from stewardship.core.errors import InvalidInput
 from stewardship.core.jsonbody import JsonBodyGuard
+from stewardship.core.keys import log_signer, published_keys
 from stewardship.core.mail import Mailer
 from stewardship.core.migrate import pending_message
 from stewardship.core.openapi import install_openapi
@@ -49,7 +51,7 @@ from stewardship.registry import views as registry_views
 from stewardship.registry.service.accounts import resolve_actor
 from stewardship.standards import api as standards_api
 from stewardship.standards import views as standards_views
-from stewardship.web import log_api
+from stewardship.web import credential_views, credentials_api, dashboard_views, log_api
 from stewardship.web import views as web_views
 
 PACKAGE = Path(__file__).resolve().parent.parent
@@ -138,12 +140,15 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         to_thread.current_default_thread_limiter().total_tokens = settings.server_threads
         worker = start_embedded_worker(engine, settings)
         _app.state.epcis_worker = worker
+        checkpointer = start_checkpointer(engine, settings, _app.state.log_signer)
         try:
             yield
         finally:
             _app.state.epcis_worker = None
             if worker is not None:
                 worker.stop()
+            if checkpointer is not None:
+                checkpointer.stop()
 
     app = StewardshipApp(
         title="Stewardship API",
@@ -160,6 +165,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.state.actor_resolver = resolve_actor
     app.state.templates = Templates(TEMPLATE_DIRS)
     app.state.mailer = Mailer(settings)
+    # The log's signing key, read once: a missing or unreadable key stops the start here.
+    app.state.log_signer = log_signer(settings)
+    app.state.log_keys = published_keys(settings, app.state.log_signer)
 
     install_error_handlers(app)
     # Outermost first: SecurityHeaders (see StewardshipApp), the body limit, the API's CSRF
@@ -175,7 +183,12 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(standards_api.router)
     app.include_router(assurance_api.router)
     app.include_router(log_api.router)
+    app.include_router(log_api.tiles)
+    app.include_router(credentials_api.router)
+    app.include_router(credentials_api.api)
+    app.include_router(credential_views.router)
     app.include_router(web_views.router)
+    app.include_router(dashboard_views.router)
     app.include_router(registry_views.router)
     app.include_router(registry_firm_views.router)
     app.include_router(complaints_api.router)

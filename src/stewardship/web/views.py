@@ -1,4 +1,5 @@
-"""Pages of the shell: home, sign-in and out, dashboards, API tokens, the event log."""
+"""Pages of the shell: home, sign-in and out, API tokens, the event log (the dashboards
+are in dashboard_views.py)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,8 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
-from stewardship.assurance.rules import AuditStatus
-from stewardship.assurance.schemas import CertificateQuery
-from stewardship.assurance.service import audits as audit_service
-from stewardship.assurance.service import certificates, dues
-from stewardship.core import eventlog
+from stewardship.assurance.service import certificates
+from stewardship.core import eventlog, labels
 from stewardship.core.auth import Role, require
 from stewardship.core.errors import DomainError, InvalidInput
 from stewardship.core.pagination import PageParams
@@ -30,6 +28,7 @@ from stewardship.core.web import (
 from stewardship.custody.service import documents
 from stewardship.registry.models import User
 from stewardship.registry.service import accounts, audit_firms, facilities, organizations
+from stewardship.registry.service import names as registry_names
 
 router = APIRouter(include_in_schema=False)
 
@@ -187,54 +186,6 @@ def logout(request: Request, db: DbSession) -> Response:
     return response
 
 
-@router.get("/dashboard")
-def dashboard(request: Request, db: DbSession, actor: OptionalActor) -> Response:
-    actor = require(actor, action="see your dashboard")
-    context: dict[str, object] = {}
-    if actor.role is Role.SECRETARIAT:
-        small = PageParams(page=1, per_page=10)
-        context.update(
-            applicants=organizations.list_organizations(db, actor, small, status="applicant"),
-            members=organizations.list_organizations(db, actor, PageParams(1, 1),
-                                                     status="member"),
-            facility_total=facilities.list_facilities(db, actor, PageParams(1, 1)).total,
-            firms=audit_firms.list_audit_firms(db, actor, PageParams(1, 50)),
-            events=eventlog.list_entries(db, small),
-            due_dates=dues.due_dates(db, actor),
-            overdue_members=dues.overdue_members(db, actor),
-        )
-        template = "dashboards/secretariat.html"
-    elif actor.role in (Role.MEMBER_ADMIN, Role.MEMBER_USER):
-        assert actor.organization_slug is not None
-        context.update(
-            organization=organizations.get_organization(db, actor, actor.organization_slug),
-            facilities=facilities.list_facilities(db, actor, PageParams(1, 50),
-                                                  organization=actor.organization_slug),
-            users=accounts.list_users(db, actor, PageParams(1, 50)),
-            invitations=(accounts.pending_invitations(db, actor)
-                         if actor.role is Role.MEMBER_ADMIN else []),
-            due_dates=dues.due_dates(db, actor),
-            certificates=certificates.list_certificates(
-                db, PageParams(1, 20), CertificateQuery(organization=actor.organization_slug)),
-        )
-        template = "dashboards/member.html"
-    else:
-        assert actor.audit_firm_slug is not None
-        first = PageParams(1, 10)
-        context.update(
-            firm=audit_firms.get_audit_firm(db, actor, actor.audit_firm_slug),
-            in_progress=audit_service.list_audits(db, actor, first,
-                                                  status=AuditStatus.IN_PROGRESS.value),
-            planned=audit_service.list_audits(db, actor, first,
-                                              status=AuditStatus.PLANNED.value),
-            submitted=audit_service.list_audits(db, actor, PageParams(1, 1),
-                                                status=AuditStatus.SUBMITTED.value),
-            all_audits=audit_service.list_audits(db, actor, PageParams(1, 1)),
-        )
-        template = "dashboards/auditor.html"
-    return _render(request, template, context)
-
-
 @router.get("/account/tokens")
 def tokens_page(request: Request, db: DbSession, actor: OptionalActor) -> Response:
     actor = require(actor, action="manage API tokens")
@@ -281,5 +232,10 @@ def events_page(request: Request, db: DbSession, actor: OptionalActor,
                 paging: Pagination, kind: str | None = None) -> Response:
     require(actor, Role.SECRETARIAT, action="read the event log")
     page = eventlog.list_entries(db, paging, kind_prefix=(kind or "").strip()[:120] or None)
-    return _render(request, "events.html", {"page": page, "kind": kind or "",
+    names = registry_names.names_of(db, actor, [ref for e in page.items
+                                                for ref in (e.actor, e.subject)])
+    rows = [{"entry": e, "what": labels.event_sentence(e.kind),
+             "who": labels.event_actor(e.actor, names),
+             "about": labels.event_subject(e.subject, names)} for e in page.items]
+    return _render(request, "events.html", {"page": page, "rows": rows, "kind": kind or "",
                                             "report": eventlog.verify_chain(db)})

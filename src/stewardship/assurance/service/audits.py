@@ -52,7 +52,7 @@ from stewardship.assurance.service.common import (
     version_refusal,
     version_row,
 )
-from stewardship.core import eventlog
+from stewardship.core import eventlog, labels
 from stewardship.core.auth import Actor, Role, require
 from stewardship.core.db import utcnow
 from stewardship.core.errors import Conflict, Forbidden, InvalidInput
@@ -61,7 +61,7 @@ from stewardship.registry import repository as registry_repo
 from stewardship.registry.models import AuditFirm, Facility
 from stewardship.registry.service import audit_firms
 
-KIND_LABELS = {"performance": "Performance", "chain_of_custody": "Chain of Custody"}
+KIND_LABELS = dict(labels.STANDARD_KINDS)
 
 
 # --- reading ----------------------------------------------------------------------------
@@ -149,7 +149,7 @@ def accreditation_gaps(firm: AuditFirm, scope: CertificationScope,
     registry's ``audit_firms.covers`` is the final word)."""
     gaps: list[str] = []
     if firm.status != "accredited":
-        gaps.append(f"its accreditation is {firm.status}")
+        gaps.append(f"its accreditation is {labels.lower(firm.status)}")
     if firm.accreditation_expires_on is not None and on > firm.accreditation_expires_on:
         gaps.append(f"its accreditation expires on {firm.accreditation_expires_on}")
     if scope.standard_kind not in firm.standards:
@@ -232,7 +232,7 @@ def submit_plan(db: Session, actor: Actor | None, audit_id: uuid.UUID, data: Pla
     if not actor.is_admin_of(audit.organization_id):
         raise Forbidden("only the organisation's admins submit its audit plans")
     if audit.status != AuditStatus.PLANNED:
-        raise Conflict(f"the audit is {audit.status}; its plan can no longer change",
+        raise Conflict(f"the audit is {labels.lower(audit.status)}; its plan can no longer change",
                        field="status")
     audit.plan = data.plan
     audit.plan_submitted_on = today_or(today)
@@ -253,8 +253,8 @@ def _move(db: Session, actor: Actor, audit: Audit, target: AuditStatus,
           payload: dict[str, object]) -> None:
     current = AuditStatus(audit.status)
     if not audit_may_move(current, target):
-        raise Conflict(f"an audit that is {current.value} cannot become {target.value}",
-                       field="status")
+        raise Conflict(f"an audit that is {labels.lower(current)} cannot become "
+                       f"{labels.lower(target)}", field="status")
     audit.status = target.value
     db.flush()
     eventlog.append(db, actor, f"assurance.audit.{target.value}", f"audit:{audit.id}",
@@ -269,7 +269,7 @@ def start_audit(db: Session, actor: Actor | None, audit_id: uuid.UUID, *,
     audit = load_audit(db, actor, audit_id)
     _require_firm_auditor(actor, audit, "start this audit")
     if audit.status != AuditStatus.PLANNED:
-        raise Conflict(f"the audit is {audit.status}, not planned", field="status")
+        raise Conflict(f"the audit is {labels.lower(audit.status)}, not planned", field="status")
     day = today_or(today)
     _require_open(audit, day)
     scope = repo.scope_by_id(db, audit.scope_id)
@@ -303,8 +303,8 @@ def reschedule_audit(db: Session, actor: Actor | None, audit_id: uuid.UUID,
     actor = require(actor, Role.SECRETARIAT, action="reschedule audits")
     audit = load_audit(db, actor, audit_id)
     if audit.status != AuditStatus.PLANNED:
-        raise Conflict(f"the audit is {audit.status}; only a planned audit is rescheduled",
-                       field="status")
+        raise Conflict(f"the audit is {labels.lower(audit.status)}; only a planned audit is "
+                       "rescheduled", field="status")
     day = today_or(today)
     if data.start_on < day:
         raise InvalidInput(f"the new start date {data.start_on} is in the past",
@@ -338,7 +338,7 @@ def record_plan_received(db: Session, actor: Actor | None, audit_id: uuid.UUID,
     actor = require(actor, Role.SECRETARIAT, action="record audit plans")
     audit = load_audit(db, actor, audit_id)
     if audit.status != AuditStatus.PLANNED:
-        raise Conflict(f"the audit is {audit.status}; its plan can no longer change",
+        raise Conflict(f"the audit is {labels.lower(audit.status)}; its plan can no longer change",
                        field="status")
     day = today_or(today)
     if data.received_on > day:
@@ -413,8 +413,8 @@ def rate(db: Session, actor: Actor | None, audit_id: uuid.UUID,
     audit = load_audit(db, actor, audit_id)
     _require_firm_auditor(actor, audit, "rate this audit")
     if audit.status != AuditStatus.IN_PROGRESS:
-        raise Conflict(f"the audit is {audit.status}; ratings change only while it is in "
-                       "progress", field="status")
+        raise Conflict(f"the audit is {labels.lower(audit.status)}; ratings change only while "
+                       "it is in progress", field="status")
     _require_open(audit, today_or(today))
     scope = repo.scope_by_id(db, audit.scope_id)
     assert scope is not None
@@ -484,7 +484,8 @@ def submit_report(db: Session, actor: Actor | None, audit_id: uuid.UUID,
         raise Forbidden("only the audit's lead auditor"
                         + (f" ({lead.name})" if lead else "") + " submits the report")
     if audit.status != AuditStatus.IN_PROGRESS:
-        raise Conflict(f"the audit is {audit.status}, not in progress", field="status")
+        raise Conflict(f"the audit is {labels.lower(audit.status)}, not in progress",
+                       field="status")
     if today_or(today) < audit.end_on:
         raise Conflict(f"the audit's last day is {audit.end_on}; submit the report on or "
                        "after it", field="end_on")

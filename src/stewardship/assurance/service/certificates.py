@@ -38,7 +38,7 @@ from stewardship.assurance.schemas import (
     StatusChange,
 )
 from stewardship.assurance.service.common import Labels, today_or
-from stewardship.core import eventlog
+from stewardship.core import eventlog, labels
 from stewardship.core.auth import Actor, Role, require
 from stewardship.core.errors import Conflict, InvalidInput, NotFound
 from stewardship.core.pagination import PageParams
@@ -273,8 +273,8 @@ def change_status(db: Session, actor: Actor, c: Certificate, target: Certificate
     if current is CertificateStatus.EXPIRED and c.status != CertificateStatus.EXPIRED:
         raise Conflict(f"certificate {c.number} expired on {c.valid_until}", field="status")
     if not certificate_may_move(current, target):
-        raise Conflict(f"a {current.value} certificate cannot become {target.value}",
-                       field="status")
+        raise Conflict(f"a {labels.lower(current)} certificate cannot become "
+                       f"{labels.lower(target)}", field="status")
     before = c.status
     c.status = target.value
     db.flush()
@@ -313,16 +313,41 @@ def withdraw(db: Session, actor: Actor | None, number: str, data: StatusChange, 
 
 
 def suspend_for_sanction(db: Session, actor: Actor, organization_id: uuid.UUID, reason: str,
-                         *, today: date | None = None) -> list[str]:
-    """Suspend every current certificate of an organisation (a complaint's sanction);
-    returns the numbers suspended. The complaints service calls this."""
+                         *, number: str | None = None,
+                         today: date | None = None) -> list[str]:
+    """Suspend a complaint's sanctioned certificate: the one named by ``number`` (it must
+    be the organisation's and active today), or every current certificate of the
+    organisation when none is named; returns the numbers suspended. Each suspension is in
+    the certificate's public history and the event log with ``reason``. The complaints
+    service calls this; only the secretariat may."""
     require(actor, Role.SECRETARIAT, action="suspend certificates")
     day = today_or(today)
+    if number is None:
+        targets = repo.current_certificates(db, on=day, organization_id=organization_id)
+    else:
+        found = repo.certificate_by_number(db, number.strip().upper())
+        if found is None or found.organization_id != organization_id:
+            raise InvalidInput(f"'{number}' is not a certificate of the organisation "
+                               "complained about", field="certificate")
+        status = effective_status(CertificateStatus(found.status), found.valid_until, day)
+        if status is not CertificateStatus.ACTIVE:
+            raise InvalidInput(f"certificate {found.number} is {status.value}; only an active "
+                               "certificate can be suspended", field="certificate")
+        targets = [found]
     suspended = []
-    for c in repo.current_certificates(db, on=day, organization_id=organization_id):
+    for c in targets:
         change_status(db, actor, c, CertificateStatus.SUSPENDED, reason, today=day)
         suspended.append(c.number)
     return suspended
+
+
+def current_of(db: Session, organization_id: uuid.UUID, *,
+               today: date | None = None) -> list[CertificateSummary]:
+    """The organisation's certificates that are active and in date today, newest first:
+    what a sanction can suspend."""
+    day = today_or(today)
+    return summaries(db, repo.current_certificates(db, on=day, organization_id=organization_id),
+                     day)
 
 
 # --- what the chain of custody asks ----------------------------------------------------
@@ -343,7 +368,7 @@ def holdings_of(db: Session, entity_ids: list[uuid.UUID],
             for e in entity_ids}
 
 
-KIND_LABELS = {"performance": "Performance", "chain_of_custody": "Chain of Custody"}
+KIND_LABELS = dict(labels.STANDARD_KINDS)
 
 
 def lapse_on(db: Session, entity_id: uuid.UUID, kind: str, on: date) -> str | None:
@@ -367,7 +392,7 @@ def lapse_on(db: Session, entity_id: uuid.UUID, kind: str, on: date) -> str | No
                   if e.to_status == status.value), None)
     what = f"its {label} certificate {c.number}"
     if since is None:
-        return f"{what} is {status.value}"
+        return f"{what} is {labels.lower(status)}"
     verb = {CertificateStatus.SUSPENDED: f"has been suspended since {since}",
             CertificateStatus.WITHDRAWN: f"was withdrawn on {since}",
             CertificateStatus.SUPERSEDED: f"was superseded on {since}",

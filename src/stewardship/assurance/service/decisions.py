@@ -35,7 +35,7 @@ from stewardship.assurance.schemas import (
 )
 from stewardship.assurance.service import audits, certificates
 from stewardship.assurance.service.common import load_audit, scope_applicability, today_or
-from stewardship.core import eventlog
+from stewardship.core import eventlog, labels
 from stewardship.core.auth import Actor, Role, require
 from stewardship.core.db import utcnow
 from stewardship.core.errors import Conflict
@@ -44,8 +44,8 @@ from stewardship.core.errors import Conflict
 def _submitted(db: Session, actor: Actor, audit_id: uuid.UUID) -> Audit:
     audit = load_audit(db, actor, audit_id)
     if audit.status != AuditStatus.SUBMITTED:
-        raise Conflict(f"the audit is {audit.status}; only a submitted report is reviewed "
-                       "and decided", field="status")
+        raise Conflict(f"the audit is {labels.lower(audit.status)}; only a submitted report is "
+                       "reviewed and decided", field="status")
     return audit
 
 

@@ -19,7 +19,7 @@ from stewardship.assurance.rules import (
 )
 from stewardship.assurance.schemas import ClosureVerify, CorrectivePlan, FindingRead
 from stewardship.assurance.service.common import load_audit
-from stewardship.core import eventlog
+from stewardship.core import eventlog, labels
 from stewardship.core.auth import Actor, Role, require
 from stewardship.core.db import utcnow
 from stewardship.core.errors import Conflict, Forbidden, NotFound
@@ -110,7 +110,7 @@ def file_corrective_plan(db: Session, actor: Actor | None, finding_id: uuid.UUID
     if audit.status == AuditStatus.CANCELLED:
         raise Conflict("the audit was cancelled", field="status")
     if finding.status in (FindingStatus.CLOSED, FindingStatus.WITHDRAWN):
-        raise Conflict(f"the finding is {finding.status}", field="status")
+        raise Conflict(f"the finding is {labels.lower(finding.status)}", field="status")
     finding.corrective_plan = data.plan
     finding.plan_submitted_at = utcnow()
     finding.status = FindingStatus.PLAN_SUBMITTED.value
@@ -132,7 +132,7 @@ def verify_closure(db: Session, actor: Actor | None, finding_id: uuid.UUID,
     if finding.status != FindingStatus.PLAN_SUBMITTED:
         raise Conflict("a finding is closed after its corrective action plan was filed"
                        if finding.status == FindingStatus.OPEN
-                       else f"the finding is {finding.status}", field="status")
+                       else f"the finding is {labels.lower(finding.status)}", field="status")
     finding.status = FindingStatus.CLOSED.value
     finding.closed_at = utcnow()
     finding.closed_by = actor.ref

@@ -1,11 +1,15 @@
 """The public register beyond certificates: findings of decided audits, the public summary
-of each decided audit, and the counts the charts draw. No account needed."""
+of each decided audit, the counts the charts draw, and the certification the registry's
+organisation, facility and member-register pages show (the registry reads it here, never
+from assurance's tables). No account needed."""
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import date
 
+from sqlalchemy import Select
 from sqlalchemy.orm import Session
 
 from stewardship.assurance import repository as repo
@@ -21,6 +25,7 @@ from stewardship.assurance.rules import (
 )
 from stewardship.assurance.schemas import (
     AuditSummary,
+    CertificateSummary,
     CountRow,
     FindingQuery,
     FirmRef,
@@ -30,6 +35,7 @@ from stewardship.assurance.schemas import (
     RegisterStats,
     SummaryFinding,
 )
+from stewardship.assurance.service import certificates
 from stewardship.assurance.service.common import Labels, today_or
 from stewardship.core.errors import InvalidInput, NotFound
 from stewardship.core.pagination import PageParams
@@ -150,3 +156,75 @@ def register_stats(db: Session, *, today: date | None = None) -> RegisterStats:
         nonconformities_by_principle=[
             NonconformityRow(year=y, principle=p, majors=m, minors=n)
             for (y, p), (m, n) in sorted(table.items())])
+
+
+# --- certification on the registry's pages ------------------------------------------------
+
+CERTIFICATION_CHOICES: tuple[tuple[str, str], ...] = (
+    ("any", "Certified (any standard)"),
+    ("performance", "Certified to the Performance Standard"),
+    ("chain_of_custody", "Certified to the Chain of Custody Standard"),
+    ("none", "Holds no current certificate"),
+)
+"""The member register's certification filter: value and label."""
+
+
+@dataclass(frozen=True)
+class CertificationMark:
+    """One standard an organisation is certified to (or suspended from) today."""
+
+    kind: str
+    status: str
+
+
+@dataclass(frozen=True)
+class HolderFilter:
+    """Organisations to keep (``holding``) or leave out: a sub-query of their ids, so the
+    register filters in its own single, paginated query."""
+
+    organization_ids: Select[tuple[uuid.UUID]]
+    holding: bool
+
+
+def certification_filter(value: str, *, today: date | None = None) -> HolderFilter | None:
+    """The register's filter for ``value`` (one of CERTIFICATION_CHOICES; empty: none)."""
+    if not value:
+        return None
+    if value not in {v for v, _ in CERTIFICATION_CHOICES}:
+        raise InvalidInput(f"'{value}' is not a certification filter: choose any, "
+                           "performance, chain_of_custody or none", field="certification")
+    day = today_or(today)
+    kind = value if value in {k.value for k in StandardKind} else None
+    return HolderFilter(repo.current_holders(kind, day), holding=value != "none")
+
+
+def certification_by_organization(db: Session, slugs: list[str], *,
+                                  today: date | None = None) -> dict[str, list[CertificationMark]]:
+    """For each organisation slug, the standards it holds an active or suspended
+    certificate of today (Performance first); one query for a whole page. Public."""
+    day = today_or(today)
+    order = {k.value: i for i, k in enumerate(StandardKind)}
+    out: dict[str, list[CertificationMark]] = {slug: [] for slug in slugs}
+    for slug, kind, status in sorted(repo.live_kinds_by_slug(db, slugs, day),
+                                     key=lambda r: (order.get(r[1], 9), r[2])):
+        out.setdefault(slug, []).append(CertificationMark(kind=kind, status=status))
+    return out
+
+
+def live_certificates(db: Session, *, organization: str | None = None,
+                      facility: str | None = None,
+                      today: date | None = None) -> list[CertificateSummary]:
+    """The certificates in force or suspended today of an organisation (by slug) or whose
+    scope covers a facility (by public id): what its page lists. Public."""
+    day = today_or(today)
+    rows = repo.live_certificates_of(db, on=day, organization_slug=organization,
+                                     facility_public_id=facility)
+    return certificates.summaries(db, rows, day)
+
+
+def performance_holders(db: Session, organization_ids: list[uuid.UUID], *,
+                        today: date | None = None) -> set[uuid.UUID]:
+    """Which of the organisations hold a current Performance Standard certificate (their
+    good standing), in one query for a page of them."""
+    return repo.organizations_holding(db, organization_ids, StandardKind.PERFORMANCE.value,
+                                      today_or(today))

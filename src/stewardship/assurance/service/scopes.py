@@ -23,7 +23,7 @@ from stewardship.assurance.service.common import (
     today_or,
     version_refusal,
 )
-from stewardship.core import eventlog
+from stewardship.core import eventlog, labels
 from stewardship.core.auth import Actor, Role, require
 from stewardship.core.errors import Conflict, InvalidInput, NotFound
 from stewardship.core.pagination import PageParams
@@ -101,7 +101,7 @@ def create_scope(db: Session, actor: Actor | None, data: ScopeCreate, *,
     org = own_organization(db, actor)
     member_class = MembershipClass(org.membership_class)
     if org.status != "member":
-        raise Conflict(f"an organisation that is {org.status} cannot define scopes",
+        raise Conflict(f"an organisation that is {labels.lower(org.status)} cannot define scopes",
                        field="organization")
     if not member_class.may_certify:
         raise Conflict(f"{member_class.label} members do not certify; only Production & "

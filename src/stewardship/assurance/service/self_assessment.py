@@ -98,9 +98,8 @@ def get_self_assessment(db: Session, actor: Actor | None,
     return _read(db, assessment, scope, scope_applicability(db, scope))
 
 
-def answer(db: Session, actor: Actor | None, assessment_id: uuid.UUID, criterion: str,
-           data: AnswerWrite) -> AnswerRead:
-    """Rate one applicable criterion yourself, with a narrative and evidence."""
+def _open_for_answers(db: Session, actor: Actor | None, assessment_id: uuid.UUID
+                      ) -> tuple[Actor, SelfAssessment, Applicable]:
     actor = require(actor, *MEMBER_ROLES, action="answer self-assessments")
     assessment, scope = _load(db, actor, assessment_id)
     if not actor.belongs_to(assessment.organization_id):
@@ -108,17 +107,17 @@ def answer(db: Session, actor: Actor | None, assessment_id: uuid.UUID, criterion
     if assessment.status != "in_progress":
         raise Conflict("this self-assessment was moved to a newer version; answer that one",
                        field="assessment_id")
-    applicable = scope_applicability(db, scope)
-    if criterion not in applicable.numbers:
-        why = applicable.reason(criterion)
-        raise InvalidInput(f"criterion {criterion} does not apply to this scope"
-                           + (f" ({why})" if why else " (the version has no such criterion)"),
-                           field="criterion")
-    if data.rating is Rating.NOT_APPLICABLE and not data.narrative:
-        raise InvalidInput("say in the narrative why the criterion does not apply",
-                           field="narrative")
-    found = evidence_service.check_refs(db, assessment.organization_id, data.evidence_ids)
-    row = repo.answer_of(db, assessment.id, criterion)
+    return actor, assessment, scope_applicability(db, scope)
+
+
+def _not_applicable_problem(applicable: Applicable, criterion: str) -> str:
+    why = applicable.reason(criterion)
+    return (f"criterion {criterion} does not apply to this scope"
+            + (f" ({why})" if why else " (the version has no such criterion)"))
+
+
+def _write(db: Session, actor: Actor, assessment: SelfAssessment, criterion: str,
+           data: AnswerWrite, row: SelfAssessmentAnswer | None) -> SelfAssessmentAnswer:
     if row is None:
         row = SelfAssessmentAnswer(organization_id=assessment.organization_id,
                                    assessment_id=assessment.id, criterion_number=criterion)
@@ -131,7 +130,84 @@ def answer(db: Session, actor: Actor | None, assessment_id: uuid.UUID, criterion
                     f"self_assessment:{assessment.id}",
                     {"criterion": criterion, "rating": row.rating,
                      "evidence": row.evidence_ids})
+    return row
+
+
+def answer(db: Session, actor: Actor | None, assessment_id: uuid.UUID, criterion: str,
+           data: AnswerWrite) -> AnswerRead:
+    """Rate one applicable criterion yourself, with a narrative and evidence."""
+    actor, assessment, applicable = _open_for_answers(db, actor, assessment_id)
+    if criterion not in applicable.numbers:
+        raise InvalidInput(_not_applicable_problem(applicable, criterion), field="criterion")
+    if data.rating is Rating.NOT_APPLICABLE and not data.narrative:
+        raise InvalidInput("say in the narrative why the criterion does not apply",
+                           field="narrative")
+    found = evidence_service.check_refs(db, assessment.organization_id, data.evidence_ids)
+    row = _write(db, actor, assessment, criterion, data,
+                 repo.answer_of(db, assessment.id, criterion))
     return _answer_read(row, found)
+
+
+def _same(row: SelfAssessmentAnswer, data: AnswerWrite) -> bool:
+    return (row.rating == data.rating.value and row.narrative == data.narrative
+            and list(row.evidence_ids) == [str(i) for i in dict.fromkeys(data.evidence_ids)])
+
+
+def _problems(db: Session, assessment: SelfAssessment, applicable: Applicable,
+              answers: dict[str, AnswerWrite]) -> list[dict[str, str]]:
+    problems: list[dict[str, str]] = []
+    numbers = set(applicable.numbers)
+    for criterion, data in answers.items():
+        where = f"answers.{criterion}"
+        if criterion not in numbers:
+            problems.append({"field": f"{where}.rating",
+                             "message": _not_applicable_problem(applicable, criterion)})
+            continue
+        if data.rating is Rating.NOT_APPLICABLE and not data.narrative:
+            problems.append({"field": f"{where}.narrative",
+                             "message": f"criterion {criterion}: say in the narrative why it "
+                                        "does not apply"})
+            continue
+        try:
+            evidence_service.check_refs(db, assessment.organization_id, data.evidence_ids,
+                                        field=f"{where}.evidence_ids")
+        except InvalidInput as exc:
+            problems.append({"field": f"{where}.evidence_ids",
+                             "message": f"criterion {criterion}: {exc.message}"})
+    return problems
+
+
+def check_answers(db: Session, actor: Actor | None, assessment_id: uuid.UUID,
+                  answers: dict[str, AnswerWrite]) -> list[dict[str, str]]:
+    """What ``answer_all`` would refuse in these answers (field and message each), without
+    saving anything: a form with problems of its own reports these with them."""
+    _, assessment, applicable = _open_for_answers(db, actor, assessment_id)
+    return _problems(db, assessment, applicable, answers)
+
+
+def answer_all(db: Session, actor: Actor | None, assessment_id: uuid.UUID,
+               answers: dict[str, AnswerWrite]) -> int:
+    """Save every answer of the self-assessment page at once, all or nothing: each
+    criterion must apply, a not-applicable answer needs its narrative, evidence must be the
+    organisation's. Every problem is reported together, each naming its criterion (field
+    ``answers.<criterion>.<rating|narrative|evidence_ids>``). An answer the same as the one
+    stored is left alone; returns how many answers were saved."""
+    actor, assessment, applicable = _open_for_answers(db, actor, assessment_id)
+    if not answers:
+        raise InvalidInput("choose a self-rating for at least one criterion", field="answers")
+    problems = _problems(db, assessment, applicable, answers)
+    if problems:
+        raise InvalidInput(f"{len(problems)} answer(s) could not be saved: "
+                           + "; ".join(p["message"] for p in problems), details=problems)
+    stored = {a.criterion_number: a for a in repo.answers_of(db, assessment.id)}
+    saved = 0
+    for criterion in sorted(answers, key=_key):
+        data, row = answers[criterion], stored.get(criterion)
+        if row is not None and _same(row, data):
+            continue
+        _write(db, actor, assessment, criterion, data, row)
+        saved += 1
+    return saved
 
 
 EXPORT_HEADER = ["criterion", "principle", "title", "self_rating", "narrative", "evidence",

@@ -8,13 +8,14 @@ import uuid
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from stewardship.assurance.rules import AuditStatus, AuditType, Maturity, Rating, may_start
 from stewardship.assurance.schemas import (
     AuditCreate,
+    AuditPage,
     AuditReschedule,
     ClosureVerify,
     CorrectivePlan,
@@ -25,7 +26,7 @@ from stewardship.assurance.schemas import (
     Reason,
     ReportSubmit,
 )
-from stewardship.assurance.service import audits, decisions, findings, scopes
+from stewardship.assurance.service import audits, decisions, findings, rating_aids, scopes
 from stewardship.assurance.views.flow_common import (
     errors_of,
     render,
@@ -76,14 +77,23 @@ def plan_audit(request: Request, db: DbSession, actor: OptionalActor, scope_id: 
 # --- lists ------------------------------------------------------------------------------
 
 
+AUDIT_STATUSES = [(s.value, s.value.replace("_", " ").capitalize()) for s in AuditStatus]
+
+
 @router.get("/assurance/audits")
-def audit_list(request: Request, db: DbSession, actor: OptionalActor,
-               paging: Pagination) -> Response:
+def audit_list(request: Request, db: DbSession, actor: OptionalActor, paging: Pagination,
+               status: Annotated[str, Query(max_length=20)] = "") -> Response:
     actor = require(actor, action="list audits")
-    page = audits.list_audits(db, actor, paging)
+    problem, code = "", 200
+    if status and status not in {s.value for s in AuditStatus}:
+        problem = "The status is planned, in progress, submitted, decided or cancelled."
+        code = 422
+        page = AuditPage(items=[], total=0, page=1, per_page=paging.per_page, pages=1)
+    else:
+        page = audits.list_audits(db, actor, paging, status=status or None)
     return render(request, "assurance/flow/audits.html", {
         "page": page, "heading": "Your firm's audits" if actor.role is Role.AUDITOR
-        else "Audits"})
+        else "Audits", "status": status, "statuses": AUDIT_STATUSES, "problem": problem}, code)
 
 
 @router.get("/secretariat/audits")
@@ -227,6 +237,8 @@ def _ratings_page(request: Request, db: Session, actor: Actor | None, audit_id: 
     given = {(r.facility, r.criterion): r for r in rated.ratings}
     return render(request, "assurance/flow/ratings.html", {
         "audit": audit, "scope": scope, "rated": rated, "given": given,
+        "aids": rating_aids.criterion_aids(db, actor, audit_id),
+        "unrated": rated.progress.required - rated.progress.rated,
         "criteria": [c for c in scope.criteria if c.applicable],
         "findings": findings.list_findings(db, actor, audit_id), "ratings": RATINGS,
         "maturities": MATURITIES,
@@ -290,6 +302,47 @@ async def rate(request: Request, db: DbSession, actor: OptionalActor,
                              status_code=exc.status_code)
     return redirect(request, f"/assurance/audits/{audit_id}/ratings",
                     f"{len(rows)} rating(s) at {facility} saved: {result.progress.rated} of "
+                    f"{result.progress.required} rated.")
+
+
+def _rest_page(request: Request, db: Session, actor: Actor | None, audit_id: uuid.UUID, *,
+               errors: dict[str, str] | None = None, status_code: int = 200) -> Response:
+    actor = require(actor, Role.AUDITOR, action="rate criteria")
+    audit = audits.get_audit(db, actor, audit_id)
+    rest = rating_aids.unrated(db, actor, audit_id)
+    by_facility: dict[str, list[Any]] = {}
+    for pair in rest:
+        by_facility.setdefault(f"{pair.facility_name} ({pair.facility})", []).append(pair)
+    return render(request, "assurance/flow/rate_rest.html", {
+        "audit": audit, "rest": rest, "by_facility": by_facility,
+        "may_rate": audit.status == AuditStatus.IN_PROGRESS,
+        "errors": errors or {},
+    }, status_code)
+
+
+@router.get("/assurance/audits/{audit_id}/ratings/rest")
+def rate_rest_confirm(request: Request, db: DbSession, actor: OptionalActor,
+                      audit_id: uuid.UUID) -> Response:
+    """The confirmation step of "mark the rest conformant": what would be rated."""
+    return _rest_page(request, db, actor, audit_id)
+
+
+@router.post("/assurance/audits/{audit_id}/ratings/rest", dependencies=[CsrfChecked])
+def rate_rest(request: Request, db: DbSession, actor: OptionalActor, audit_id: uuid.UUID,
+              confirm: Annotated[str, Form(max_length=5)] = "") -> Response:
+    """Rate every still unrated applicable criterion conformant, once confirmed."""
+    actor = require(actor, Role.AUDITOR, action="rate criteria")
+    try:
+        count, result = rating_aids.rate_rest_conformant(db, actor, audit_id,
+                                                         confirmed=confirm == "yes")
+    except DomainError as exc:
+        reraise_access(exc)
+        db.rollback()
+        return _rest_page(request, db, actor, audit_id,
+                          errors=errors_of(exc, fallback="confirm"),
+                          status_code=exc.status_code)
+    return redirect(request, f"/assurance/audits/{audit_id}/ratings",
+                    f"{count} rating(s) marked conformant: {result.progress.rated} of "
                     f"{result.progress.required} rated.")
 
 

@@ -29,6 +29,7 @@ from stewardship.assurance.views.flow_common import (
     reraise_access,
     validate,
 )
+from stewardship.core import labels
 from stewardship.core.auth import Actor, Role, require
 from stewardship.core.errors import DomainError, InvalidInput
 from stewardship.core.web import (
@@ -51,7 +52,7 @@ ACTIVITIES = [(a.value, a.label) for a in Activity]
 RATINGS = [(Rating.CONFORMANCE.value, "Conformance"), (Rating.MINOR.value, "Minor non-conformance"),
            (Rating.MAJOR.value, "Major non-conformance"),
            (Rating.NOT_APPLICABLE.value, "Not applicable")]
-AUDIT_TYPES = [(t.value, t.value.replace("_", " ").capitalize()) for t in AuditType]
+AUDIT_TYPES = [(t.value, labels.label(t)) for t in AuditType]
 USABLE = ("current", "superseded")
 
 Short = Annotated[str, Form(max_length=200)]
@@ -211,6 +212,66 @@ def assessment(request: Request, db: DbSession, actor: OptionalActor,
     return _assessment_page(request, db, actor, scope_id)
 
 
+@router.post("/assurance/scopes/{scope_id}/self-assessment/answers",
+             dependencies=[CsrfChecked])
+async def answer_all(request: Request, db: DbSession, actor: OptionalActor,
+                     scope_id: uuid.UUID) -> Response:
+    """The whole self-assessment form in one submit: ``rating-<n>``, ``narrative-<n>`` and
+    ``evidence-<n>`` per criterion; rows left without a rating and without text are left
+    unanswered. All or nothing; every problem is shown at once, naming its criterion."""
+    actor = require(actor, action="answer self-assessments")
+    form = await request.form()
+    values: dict[str, Any] = {}
+    answers: dict[str, AnswerWrite] = {}
+    problems: list[dict[str, str]] = []
+    for key in list(form.keys())[:2000]:
+        if not key.startswith("rating-"):
+            continue
+        number = key.removeprefix("rating-")[:10]
+        row = {"rating": str(form.get(key) or "")[:20],
+               "narrative": str(form.get(f"narrative-{number}") or "")[:20_000],
+               "evidence_ids": [str(v)[:40] for v in form.getlist(f"evidence-{number}")][:50]}
+        values[number] = row
+        if not row["rating"]:
+            if row["narrative"].strip() or row["evidence_ids"]:
+                problems.append({"field": f"rating-{number}",
+                                 "message": f"criterion {number}: choose a self-rating, or "
+                                            "clear the narrative and evidence"})
+            continue
+        try:
+            answers[number] = validate(AnswerWrite, row)
+        except DomainError as exc:
+            for field, message in exc.field_errors().items():
+                name = field.split(".")[0].removesuffix("_ids")
+                problems.append({"field": f"{name}-{number}",
+                                 "message": f"criterion {number}: {message}"})
+    try:
+        scope = scopes.get_scope(db, actor, scope_id)
+        if scope.self_assessment_id is None:  # pragma: no cover
+            raise InvalidInput("this scope has no self-assessment", field="scope_id")
+        if problems:  # with what the service would refuse too: every problem at once
+            problems += self_assessment.check_answers(db, actor, scope.self_assessment_id,
+                                                      answers)
+            raise InvalidInput("some answers could not be saved", details=problems)
+        saved = self_assessment.answer_all(db, actor, scope.self_assessment_id, answers)
+    except DomainError as exc:
+        reraise_access(exc)
+        db.rollback()
+        errors = {}
+        for field, message in errors_of(exc, fallback="answers").items():
+            if field.startswith("answers.") and field.count(".") >= 2:
+                # answers.<n>.<field> (n itself has a dot) -> <field>-<n>, the form's name
+                number, name = field.removeprefix("answers.").rsplit(".", 1)
+                field = f"{name.removesuffix('_ids')}-{number}"
+            errors[field] = message
+        return _assessment_page(request, db, actor, scope_id, errors=errors,
+                                failed="answers", values=values,
+                                status_code=exc.status_code)
+    message = (f"{saved} answer(s) saved." if saved
+               else "Nothing had changed: your answers are as they were.")
+    return redirect(request, f"/assurance/scopes/{scope_id}/self-assessment", message)
+
+
 @router.post("/assurance/scopes/{scope_id}/self-assessment/answers/{criterion}",
              dependencies=[CsrfChecked])
 def answer(request: Request, db: DbSession, actor: OptionalActor, scope_id: uuid.UUID,
@@ -228,9 +289,11 @@ def answer(request: Request, db: DbSession, actor: OptionalActor, scope_id: uuid
     except DomainError as exc:
         reraise_access(exc)
         db.rollback()
-        return _assessment_page(request, db, actor, scope_id,
-                                errors=errors_of(exc, fallback="rating"),
-                                failed=f"answer-{number}", values=values,
+        # Shown on the one form of the page, beside the criterion's own fields.
+        errors = {f"{name.split('.')[0].removesuffix('_ids')}-{number}": message
+                  for name, message in errors_of(exc, fallback="rating").items()}
+        return _assessment_page(request, db, actor, scope_id, errors=errors,
+                                failed="answers", values={number: values},
                                 status_code=exc.status_code)
     return redirect(request, f"/assurance/scopes/{scope_id}/self-assessment#c-{number}",
                     f"Your answer on criterion {number} is saved.")

@@ -32,6 +32,7 @@ from stewardship.assurance.schemas import (
     StatusChange,
 )
 from stewardship.assurance.service import certificates, claims, imports, register
+from stewardship.core import clock
 from stewardship.core.auth import Actor, Role, require
 from stewardship.core.csvexport import csv_text
 from stewardship.core.errors import DomainError, InvalidInput
@@ -121,10 +122,10 @@ def _query_string(values: dict[str, Any]) -> str:
 def certificate_register(request: Request, db: DbSession, actor: OptionalActor,
                          paging: Pagination, kind: Text = "", standard: Text = "",
                          version: Text = "", activity: Text = "", country: Text = "",
-                         status: Text = "", q: Text = "") -> Response:
+                         status: Text = "", q: Text = "", organization: Text = "") -> Response:
     filters = {"kind": kind, "standard": standard, "version": version.strip(),
                "activity": activity, "country": country.strip().upper(), "status": status,
-               "q": q.strip()}
+               "q": q.strip(), "organization": organization.strip()}
     problem, code = "", 200
     try:
         if filters["version"] and not filters["version"].isdecimal():
@@ -208,7 +209,7 @@ def certificate_pdf_file(request: Request, db: DbSession, number: Number) -> Res
     cert = certificates.get_certificate(db, number)
     _, _, illustrative = _standards(db)
     body = certificate_pdf(
-        cert, _verify_url(request, cert.number),
+        cert, _verify_url(request, cert.number), status_as_of=clock.now(),
         demo=(cert.standard.slug, cert.standard.version) in illustrative,
         activity_labels=ACTIVITY_LABELS,
         country_names={c: country_name(c) for c in cert.countries})

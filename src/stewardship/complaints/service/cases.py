@@ -221,14 +221,18 @@ def get_for_secretariat(db: Session, actor: Actor | None, reference: str, *,
 
 def list_complaints(db: Session, actor: Actor | None, params: PageParams, *,
                     status: str | None = None, overdue: bool = False,
+                    open_only: bool = False,
                     now: datetime | None = None) -> Page[ComplaintListItem]:
-    """Every case for the secretariat, soonest due first; filter by status or overdue."""
+    """Every case for the secretariat, soonest due first; filter by status, overdue, or
+    open (not closed)."""
     require(actor, Role.SECRETARIAT, action="list complaints")
     _, today = clock(now)
-    statuses = None
+    statuses = ([s.value for s in ComplaintStatus if s is not ComplaintStatus.CLOSED]
+                if open_only else None)
     if status:
         try:
-            statuses = [ComplaintStatus(status).value]
+            statuses = [s for s in [ComplaintStatus(status).value]
+                        if statuses is None or s in statuses]
         except ValueError as exc:
             raise InvalidInput(
                 f"status must be one of {', '.join(s.value for s in ComplaintStatus)}",

@@ -4,8 +4,10 @@ respondent's agreement to publish, read the files.
 Sanctions that change another context go through that context's service, never its
 tables: suspending or terminating a membership calls the registry's
 ``organizations.change_status``; withdrawing an accreditation calls
-``audit_firms.set_status``. Suspending a certificate is recorded on the case but has no
-effect yet: certificates arrive with the assurance work, and the resolution step says so.
+``audit_firms.set_status``; suspending a certificate calls assurance's
+``certificates.suspend_for_sanction`` (the certificate named in the resolution, or every
+current one of the member), which puts the complaint in the certificate's public history
+and the event log.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from datetime import date, datetime
 
 from sqlalchemy.orm import Session
 
+from stewardship.assurance.service import certificates
 from stewardship.complaints import repository as repo
 from stewardship.complaints.models import Complaint, ComplaintAttachment
 from stewardship.complaints.rules import (
@@ -49,15 +52,27 @@ from stewardship.registry.rules import OrganizationStatus
 from stewardship.registry.service import audit_firms, organizations
 
 
-def _certificates(db: Session, actor: Actor, case: Complaint, reason: str) -> str:
-    from stewardship.assurance.service import certificates
-
+def _certificates(db: Session, actor: Actor, case: Complaint, reason: str,
+                  number: str | None) -> str:
     org = case.organization
     assert org is not None
-    numbers = certificates.suspend_for_sanction(db, actor, org.id, reason)
+    numbers = certificates.suspend_for_sanction(db, actor, org.id, reason, number=number)
     if not numbers:
         return f"{org.name} holds no current certificate to suspend."
     return f"Certificate(s) of {org.name} suspended: {', '.join(numbers)}."
+
+
+def suspendable_certificates(db: Session, actor: Actor | None,
+                             reference: str) -> list[tuple[str, str]]:
+    """(number, description) of the respondent member's certificates that are active
+    today: what the resolution form offers to suspend (secretariat)."""
+    actor = require(actor, Role.SECRETARIAT, action="handle complaints")
+    case = load(db, reference)
+    if case.organization_id is None:
+        return []
+    return [(c.number, f"{c.number}: {c.standard.title} v{c.standard.version}, valid until "
+                       f"{c.valid_until:%d %b %Y}")
+            for c in certificates.current_of(db, case.organization_id)]
 
 
 def assign(db: Session, actor: Actor | None, reference: str, owner_id: uuid.UUID | None, *,
@@ -95,8 +110,8 @@ def _membership(db: Session, actor: Actor, case: Complaint, target: Organization
     return f"Membership of {org.name} {verb}."
 
 
-def _apply_sanctions(db: Session, actor: Actor, case: Complaint,
-                     sanctions: list[Sanction]) -> list[str]:
+def _apply_sanctions(db: Session, actor: Actor, case: Complaint, sanctions: list[Sanction],
+                     certificate: str | None = None) -> list[str]:
     """Carry out the sanctions that act on other contexts; what happened, line by line."""
     reason = f"sanction decided in complaint {case.reference}"
     lines = []
@@ -106,7 +121,7 @@ def _apply_sanctions(db: Session, actor: Actor, case: Complaint,
         elif sanction is Sanction.TERMINATE_MEMBERSHIP:
             lines.append(_membership(db, actor, case, OrganizationStatus.TERMINATED, reason))
         elif sanction is Sanction.SUSPEND_CERTIFICATE:
-            lines.append(_certificates(db, actor, case, reason))
+            lines.append(_certificates(db, actor, case, reason, certificate))
         elif sanction is Sanction.WITHDRAW_ACCREDITATION:
             firm = case.audit_firm
             assert firm is not None
@@ -145,11 +160,16 @@ def _check_transition(case: Complaint, data: TransitionRequest, today: date,
         problem = sanctions_problem(data.sanctions or [], SubjectKind(case.subject_kind))
         if problem:
             raise InvalidInput(problem, field="sanctions")
+        if data.certificate and Sanction.SUSPEND_CERTIFICATE not in (data.sanctions or []):
+            raise InvalidInput("name a certificate only with the sanction "
+                               "'Suspend certificate'", field="certificate")
     else:
         if (data.outcome or "").strip():
             raise InvalidInput("only a resolution carries an outcome", field="outcome")
         if data.sanctions:
             raise InvalidInput("only a resolution carries sanctions", field="sanctions")
+        if data.certificate:
+            raise InvalidInput("only a resolution suspends a certificate", field="certificate")
     needs_note = (target is ComplaintStatus.OUT_OF_SCOPE
                   or (current is ComplaintStatus.APPEALED and target is ComplaintStatus.CLOSED))
     if needs_note and not data.note.strip():
@@ -172,7 +192,7 @@ def transition(db: Session, actor: Actor | None, reference: str, data: Transitio
     payload: dict[str, object] = {"from": current.value, "to": target.value}
     if target is ComplaintStatus.RESOLVED:
         sanctions = list(data.sanctions or [])
-        effects = _apply_sanctions(db, actor, case, sanctions)
+        effects = _apply_sanctions(db, actor, case, sanctions, data.certificate or None)
         case.outcome = (data.outcome or "").strip()
         case.sanctions = [s.value for s in sanctions]
         payload.update(sanctions=case.sanctions, subject=subject_ref(case))

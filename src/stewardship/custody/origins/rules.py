@@ -16,6 +16,8 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import TYPE_CHECKING, NamedTuple, TypeVar
 
+import stewardship.core.labels as labels
+
 if TYPE_CHECKING:
     from _typeshed import SupportsRichComparison
 
@@ -44,13 +46,7 @@ class Stage(StrEnum):
         return STAGE_LABELS[self]
 
 
-STAGE_LABELS = {
-    Stage.SMELTER: "Smelter",
-    Stage.REMELTER: "Remelter",
-    Stage.REFINERY: "Alumina refinery",
-    Stage.MINE: "Bauxite mine",
-    Stage.UNRECORDED: "Origin (stage not recorded)",
-}
+STAGE_LABELS = {s: labels.STAGES[s.value] for s in Stage}
 
 # Latest stage first: the metal's smelter or remelter, then the refinery, then the mine.
 STAGE_RANK = {Stage.SMELTER: 0, Stage.REMELTER: 0, Stage.REFINERY: 1, Stage.MINE: 2,

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
+from stewardship.core import labels
 from stewardship.core.auth import Actor, Role, require
 from stewardship.core.errors import NotFound
 from stewardship.core.pagination import PageParams
@@ -30,12 +31,7 @@ from stewardship.custody.service import common
 from stewardship.registry import repository as registry_repo
 from stewardship.registry.models import Facility
 
-KIND_LABELS = {"production": "Production", "scrap_intake": "Scrap intake",
-               "non_coc_input": "Non-CoC input", "transformation": "Transformation",
-               "issue": "Document issued", "receipt": "Document received",
-               "rejection": "Document rejected (returned)",
-               "cancellation": "Document cancelled (returned)",
-               "period_close": "Period closed", "reversal": "Reversal"}
+KIND_LABELS = dict(labels.OPERATION_KINDS)
 """Each journal kind as the journal names it."""
 
 

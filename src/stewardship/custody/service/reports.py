@@ -11,6 +11,7 @@ from decimal import ROUND_DOWN, Decimal
 
 from sqlalchemy.orm import Session
 
+from stewardship.core import labels
 from stewardship.core.auth import Actor, Role, require
 from stewardship.core.db import utcnow
 from stewardship.core.errors import InvalidInput
@@ -111,11 +112,7 @@ def annual_report(db: Session, actor: Actor | None, entity_id: uuid.UUID,
 
 STAGES = ("bauxite_mining", "alumina_refining", "smelting", "remelting_refining", "casthouse",
           "semi_fabrication", "material_conversion", "other_manufacturing", "industrial_user")
-STAGE_LABELS = {"bauxite_mining": "Bauxite mining", "alumina_refining": "Alumina refining",
-                "smelting": "Smelting", "remelting_refining": "Remelting",
-                "casthouse": "Casting", "semi_fabrication": "Semi-fabrication",
-                "material_conversion": "Conversion", "other_manufacturing": "Manufacturing",
-                "industrial_user": "Industrial use", "other": "Other"}
+STAGE_LABELS = dict(labels.NETWORK_STAGES)
 _MATERIAL_FROM = {"asi_bauxite": ("bauxite_mining",), "asi_alumina": ("alumina_refining",),
                   "eligible_scrap": ("remelting_refining",)}
 

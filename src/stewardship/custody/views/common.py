@@ -16,7 +16,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
-from stewardship.core import clock
+from stewardship.core import clock, labels
 from stewardship.core.auth import Actor
 from stewardship.core.errors import DomainError, NotFound
 from stewardship.core.forms import field_message, form_input
@@ -37,7 +37,7 @@ MATERIALS = [(m.value, m.label) for m in CocMaterial]
 MATERIAL_LABELS = dict(MATERIALS)
 SCRAP_KINDS = [(ScrapKind.PRE_CONSUMER.value, "Pre-consumer"),
                (ScrapKind.POST_CONSUMER.value, "Post-consumer")]
-TRANSFORMATIONS = [(t.value, t.value.capitalize()) for t in Transformation]
+TRANSFORMATIONS = [(t.value, labels.label(t)) for t in Transformation]
 STATUSES = [("issued", "Issued, waiting for the recipient"), ("received", "Received"),
             ("rejected", "Rejected"), ("cancelled", "Cancelled")]
 DIRECTIONS = [("incoming", "Incoming (to us)"), ("outgoing", "Outgoing (from us)")]

@@ -4,6 +4,7 @@ rejects, the issuer cancels while it waits), and the chain of documents behind i
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
@@ -11,7 +12,7 @@ from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from stewardship.core.auth import MEMBER_ROLES, Actor, require
-from stewardship.core.errors import DomainError
+from stewardship.core.errors import DomainError, InvalidInput
 from stewardship.core.templating import sentence
 from stewardship.core.web import CsrfChecked, DbSession, OptionalActor, Pagination, redirect
 from stewardship.custody import charts
@@ -39,16 +40,29 @@ Number = Annotated[str, Path(max_length=40)]
 # --- the list ---------------------------------------------------------------------------
 
 
+def _day(raw: str) -> date | None:
+    """A date filter as the form and the dashboards' links send it (YYYY-MM-DD)."""
+    if not raw:
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise InvalidInput("the shipment date is a date such as 2026-03-31",
+                           field="shipped_to") from None
+
+
 @router.get("/custody/documents")
 def document_list(request: Request, db: DbSession, actor: OptionalActor, paging: Pagination,
                   direction: QueryText = "", status: QueryText = "",
-                  q: QueryText = "") -> Response:
+                  q: QueryText = "", shipped_to: QueryText = "") -> Response:
     actor = require(actor, action="see CoC documents")
-    filters = {"direction": direction, "status": status, "q": q.strip()}
+    filters = {"direction": direction, "status": status, "q": q.strip(),
+               "shipped_to": shipped_to.strip()}
     problem, code = "", 200
     try:
         page: Any = documents.list_documents(db, actor, paging, direction=direction or None,
-                                             status=status or None, q=filters["q"] or None)
+                                             status=status or None, q=filters["q"] or None,
+                                             shipped_to=_day(filters["shipped_to"]))
     except DomainError as exc:
         if exc.status_code in (401, 403):
             raise

@@ -6,10 +6,11 @@ import uuid
 from collections.abc import Callable
 from datetime import date
 
+from sqlalchemy import Select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from stewardship.core import clock, eventlog
+from stewardship.core import clock, eventlog, labels
 from stewardship.core.auth import Actor, Role, require
 from stewardship.core.db import utcnow
 from stewardship.core.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -60,9 +61,12 @@ def holds_live_certificate(db: Session, organization: Organization) -> bool:
 
 
 def _read(db: Session, org: Organization, activities: set[str], facility_count: int,
-          today: date, pending_name: str | None = None) -> OrganizationRead:
+          today: date, pending_name: str | None = None, *,
+          certified: bool | None = None) -> OrganizationRead:
     mclass = MembershipClass(org.membership_class)
-    standing = good_standing(mclass, org.joined_on, holds_performance_certificate(db, org), today)
+    if certified is None:
+        certified = holds_performance_certificate(db, org)
+    standing = good_standing(mclass, org.joined_on, certified, today)
     return OrganizationRead(
         slug=org.slug, name=org.name, membership_class=mclass,
         membership_class_label=mclass.label, status=org.status, joined_on=org.joined_on,
@@ -82,8 +86,12 @@ def _reads(db: Session, orgs: list[Organization]) -> list[OrganizationRead]:
     counts = repo.facility_counts(db, ids)
     renames = repo.pending_names(db, ids)
     today = clock.today()
+    # One read for the whole page (not one per row), through assurance's service.
+    from stewardship.assurance.service import register as certification
+
+    certified = certification.performance_holders(db, ids, today=today)
     return [_read(db, o, activities.get(o.id, set()), counts.get(o.id, 0), today,
-                  renames.get(o.id)) for o in orgs]
+                  renames.get(o.id), certified=o.id in certified) for o in orgs]
 
 
 def visible_statuses(actor: Actor | None) -> tuple[str, ...]:
@@ -93,8 +101,12 @@ def visible_statuses(actor: Actor | None) -> tuple[str, ...]:
 def list_organizations(db: Session, actor: Actor | None, params: PageParams, *,
                        membership_class: str | None = None, country: str | None = None,
                        activity: str | None = None, q: str | None = None,
-                       status: str | None = None) -> Page[OrganizationRead]:
-    """The register. The public sees members in good order; the secretariat sees everyone."""
+                       status: str | None = None,
+                       holders: Select[tuple[uuid.UUID]] | None = None,
+                       holding: bool = True) -> Page[OrganizationRead]:
+    """The register. The public sees members in good order; the secretariat sees everyone.
+    ``holders`` / ``holding``: keep (or leave out) the organisations whose ids the sub-query
+    gives, e.g. assurance's holders of a current certificate."""
     statuses = visible_statuses(actor)
     if status:
         if status not in statuses:
@@ -112,7 +124,8 @@ def list_organizations(db: Session, actor: Actor | None, params: PageParams, *,
         raise InvalidInput(f"'{activity}' is not a supply-chain activity", field="activity")
     page = repo.list_organizations(db, params, statuses=statuses,
                                    membership_class=membership_class, country=country,
-                                   activity=activity, q=(q or "").strip()[:100] or None)
+                                   activity=activity, q=(q or "").strip()[:100] or None,
+                                   holders=holders, holding=holding)
     return Page(_reads(db, page.items), page.total, page.page, page.per_page)
 
 
@@ -224,8 +237,8 @@ def _transition(db: Session, actor: Actor, org: Organization, target: Organizati
                 payload: dict[str, object]) -> None:
     current = OrganizationStatus(org.status)
     if not may_transition(current, target):
-        raise Conflict(f"an organisation that is {current.value} cannot become {target.value}",
-                       field="status")
+        raise Conflict(f"an organisation that is {labels.lower(current)} cannot become "
+                       f"{labels.lower(target)}", field="status")
     org.status = target.value
     db.flush()
     eventlog.append(db, actor, f"registry.organization.{target.value}",

@@ -327,6 +327,13 @@ def diff(db: Session, slug: str, from_version: int, to_version: int) -> DiffRead
         raise InvalidInput("compare two different versions", field="to")
     old = to_package(load_version(db, slug, from_version))
     new = to_package(load_version(db, slug, to_version))
+    return diff_packages(slug, old, new)
+
+
+def diff_packages(slug: str, old: StandardPackage, new: StandardPackage) -> DiffRead:
+    """What changed from one package to another (two stored versions, or a stored
+    version and a revision's draft)."""
+    from_version, to_version = old.version, new.version
     d = diff_criteria(old.criteria(), new.criteria())
     return DiffRead(
         slug=slug, from_version=from_version, to_version=to_version,

@@ -28,6 +28,7 @@ from stewardship.standards.rules import (
 from stewardship.standards.schemas import (
     CommentCreate,
     CommentRead,
+    DiffRead,
     RevisionCreate,
     RevisionRead,
     RoundOpen,
@@ -130,6 +131,29 @@ def get_revision(db: Session, actor: Actor | None, revision_id: uuid.UUID) -> Re
             actor is not None and actor.is_secretariat()):
         raise NotFound("no such revision", field="revision_id")
     return to_read(db, revision)
+
+
+def base_version(db: Session, revision: Revision) -> int | None:
+    """The version a revision's draft revises: the standard's newest version below the
+    draft's; None for a standard's first version."""
+    standard = next((s for s in library.list_standards(db) if s.slug == revision.standard.slug),
+                    None)
+    below = [v.version for v in standard.versions
+             if v.version < revision.target_version] if standard else []
+    return max(below) if below else None
+
+
+def draft_changes(db: Session, actor: Actor | None, revision_id: uuid.UUID) -> DiffRead | None:
+    """The draft of a revision as changes against the version it revises: criteria added,
+    removed, renumbered, reworded, with other applicability or thresholds. Public once the
+    draft has been consulted on, like the revision; None when there is no earlier version."""
+    get_revision(db, actor, revision_id)
+    revision = load(db, revision_id)
+    base = base_version(db, revision)
+    if base is None:
+        return None
+    current = library.to_package(library.load_version(db, revision.standard.slug, base))
+    return library.diff_packages(revision.standard.slug, current, draft_package(revision))
 
 
 # --- the secretariat's steps ------------------------------------------------------------
