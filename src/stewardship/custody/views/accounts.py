@@ -13,7 +13,7 @@ from stewardship.core.auth import require
 from stewardship.core.web import DbSession, OptionalActor
 from stewardship.custody import charts
 from stewardship.custody.service import reads
-from stewardship.custody.views.common import MATERIAL_LABELS, render, today
+from stewardship.custody.views.common import render, today
 
 router = APIRouter(include_in_schema=False)
 
@@ -32,6 +32,6 @@ def account_page(request: Request, db: DbSession, actor: OptionalActor,
         "chart": charts.balance_chart(history.points, a.period_start, until, title=title),
         "entries": reads.account_operations(db, actor, account_id),
         "shown": reads.ACCOUNT_JOURNAL, "kind_labels": reads.KIND_LABELS,
-        "material_labels": MATERIAL_LABELS, "entity_query": (
+        "entity_query": (
             f"?entity={a.entity.entity_id}" if not actor.is_secretariat() else ""),
     })

@@ -159,7 +159,7 @@ def published_flows(request: Request, db: DbSession, year: QueryText = "") -> Re
         "flows": flows, "year": year.strip() or str(today().year), "problem": problem,
         "svg": charts.sankey(flows.links, reports.STAGES, reports.STAGE_LABELS)
         if flows else "",
-        "stage_labels": reports.STAGE_LABELS, "material_labels": MATERIAL_LABELS,
+        "stage_labels": reports.STAGE_LABELS,
         "years": [str(y) for y in range(today().year, today().year - 6, -1)],
     }, code)
 
