@@ -84,10 +84,11 @@ def prove(sequence: Annotated[int, typer.Argument(min=1, help="The entry's seque
                 err.print("[red]No checkpoint yet[/]: run `stewardship log checkpoint`")
                 raise typer.Exit(1)
             size = latest.size
-        entry = db.get(eventlog.EventLogEntry, sequence)
-        if entry is None:
+        found = tlog.entry_rows(db, sequence, 1)
+        if not found:
             err.print(f"[red]The log has no entry {sequence}[/]")
             raise typer.Exit(1)
+        entry = found[0]
         leaf = merkle.leaf_hash(eventlog.entry_body(
             entry.sequence, entry.recorded_at, entry.actor, entry.kind, entry.subject,
             entry.payload_digest, entry.prev_hash))

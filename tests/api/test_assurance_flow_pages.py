@@ -394,10 +394,10 @@ def test_moving_the_self_assessment_to_the_current_version_shows_the_report(
         f"/assurance/scopes/{s.id}/self-assessment"))
 
     moved = post(admin, f"/assurance/scopes/{s.id}/self-assessment/move", {"version": "3"})
-    assert moved.status_code == 201
-    body = text(moved)
-    assert "Moved from version 2 to version 3" in body
-    assert "Carried over (1)" in body and "To answer again" in body
+    assert moved.status_code == 303
+    body = text(admin.get(moved.headers["location"]))
+    assert "Moved from version 2 to version 3: 1 answer(s) carried over" in body
+    assert "to answer again" in body
     old = self_assessment.get_self_assessment(db, w.admin, s.self_assessment_id)
     assert old.status == "moved"
     assert "Move to version" not in text(admin.get(f"/assurance/scopes/{s.id}/self-assessment"))

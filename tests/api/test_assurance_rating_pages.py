@@ -136,7 +136,8 @@ def test_the_self_assessment_page_saves_every_answer_in_one_submit(
     body = text(refused)
     assert f"Criterion {b}: say in the narrative why it does not apply" in body
     assert f"Criterion {c}: choose a self-rating" in body
-    assert f'href="#n-{b}"' in refused.text and f'href="#r-{c}"' in refused.text
+    assert f'href="#field-narrative-{b}"' in refused.text
+    assert f'href="#field-rating-{c}"' in refused.text
     assert "Signed by the board" in refused.text  # what was typed is kept
     assert s.self_assessment_id is not None
     assert self_assessment.get_self_assessment(

@@ -92,8 +92,11 @@ def test_filing_through_the_form_shows_the_tracking_link_once(client: TestClient
                                                               member: str) -> None:
     token = csrf_of(client, "/complaints/new")
     response = client.post("/complaints/new", data={**filing_form(member), "csrf_token": token},
-                           files=[("attachments", ("well.pdf", png_bytes(), "application/pdf"))])
-    assert response.status_code == 201, response.text
+                           files=[("attachments", ("well.pdf", png_bytes(), "application/pdf"))],
+                           follow_redirects=False)
+    assert response.status_code == 303, response.text
+    assert response.headers["location"] == "/complaints/filed"
+    response = client.get("/complaints/filed")
     assert response.headers["cache-control"] == "no-store"
     match = _TRACK.search(response.text)
     assert match, "the confirmation shows no tracking link"
@@ -101,6 +104,9 @@ def test_filing_through_the_form_shows_the_tracking_link_once(client: TestClient
     assert "will not be shown again" in response.text
     reference = re.search(r"C-\d{4}-\d{4}", response.text)
     assert reference is not None
+    again = client.get("/complaints/filed")  # shown once: the link is gone from it
+    assert again.status_code == 200 and tracking not in again.text
+    assert "Nothing to show here now" in again.text
     page = client.get(f"/complaints/track/{tracking}")
     assert page.status_code == 200
     assert reference.group(0) in page.text and "well.png" in page.text

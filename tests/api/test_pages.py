@@ -389,10 +389,12 @@ def test_member_admin_invites_a_user_and_sees_the_link_once(
     invited = post(browser, "/members/users/invite",
                    {"name": "Ola Operator", "email": "ola@fjordlight.example",
                     "role": "member_user"})
-    assert invited.status_code == 201
-    link = SECRET.search(invited.text)
+    assert invited.status_code == 303  # post/redirect/get; the link is shown by the GET
+    assert invited.headers["location"] == "/members/users"
+    shown = browser.get("/members/users")
+    link = SECRET.search(shown.text)
     assert link and link.group(1).startswith("http://testserver/invitations/")
-    assert "ola@fjordlight.example" in text(invited)
+    assert "ola@fjordlight.example" in text(shown) and "Ola Operator is invited." in text(shown)
     token = link.group(1).rsplit("/", 1)[1]
     assert browser.get(f"/invitations/{token}").status_code == 200
 
@@ -434,7 +436,10 @@ def test_member_admin_changes_roles_but_keeps_an_admin(
     assert "No such user in your organisation" in text(stranger)
 
 
-def test_member_admin_registers_a_facility_and_sees_possible_duplicates(
+CONFIRM = re.compile(r'name="confirm_duplicate" value="([0-9a-f]+)"')
+
+
+def test_a_likely_duplicate_facility_is_asked_about_before_it_is_registered(
         db: Session, signed_in: Callable[[Actor], TestClient], admin: Actor) -> None:
     browser = signed_in(admin)
     form = browser.get("/members/facilities/new")
@@ -443,23 +448,67 @@ def test_member_admin_registers_a_facility_and_sees_possible_duplicates(
     assert 'formaction="/members/facilities/check"' in form.text
 
     before = count(db, Facility)
-    created = post(browser, "/members/facilities/new", {
-        "name": "Fjordlight Smelter Plant", "address": "Industrivegen 1, 6800 Førde",
-        "country": "NO", "activities": ["smelting", "casthouse"],
-        "annual_capacity_t": "12 000", "latitude": "61.45", "longitude": "5.86"})
-    assert created.status_code == 201
-    assert count(db, Facility) == before + 1
-    new_id = re.search(r'<dd class="mono">([A-Z0-9]{13})</dd>', created.text)
-    assert new_id and new_id.group(1).startswith("NO")
-    duplicates = created.text[created.text.index("Possible duplicates, best match first"):]
-    assert "Fjordlight Smelter</a>" in duplicates
-    assert re.search(r'class="score score-\w+">\d+</span>', duplicates)
+    typed = {"name": "Fjordlight Smelter Plant", "address": "Industrivegen 1, 6800 Førde",
+             "country": "NO", "activities": ["smelting", "casthouse"],
+             "annual_capacity_t": "12 000", "latitude": "61.45", "longitude": "5.86"}
+    asked = post(browser, "/members/facilities/new", typed)
+    assert asked.status_code == 409
+    assert count(db, Facility) == before  # nothing registered yet
+    body = asked.text
+    main = body[body.index('<main id="main"'):]
+    assert main.index('id="error-summary"') < main.index("<h1")  # the question comes first
+    assert 'href="#field-confirm_duplicate"' in body and 'id="field-confirm_duplicate"' in body
+    assert "registered facility looks like this one" in text(asked)
+    question = body[body.index('id="field-confirm_duplicate"'):]
+    assert "Fjordlight Smelter</a>" in question and "Industrivegen 1" in question
+    assert re.search(r'class="score score-\w+">\d+</span>', question)
+    existing = re.search(r'href="/facilities/([A-Z0-9]{13})">Open Fjordlight Smelter', question)
+    assert existing, "no way to the registered facility"
+    assert browser.get(f"/facilities/{existing.group(1)}").status_code == 200
+    assert 'value="Fjordlight Smelter Plant"' in body  # what was typed stays
+    confirmation = CONFIRM.search(body)
+    assert confirmation
 
+    # A confirmation holds for what was confirmed: change the name and it is asked again.
+    renamed = post(browser, "/members/facilities/new", {
+        **typed, "name": "Fjordlight Smelter Works", "confirm_duplicate": confirmation.group(1)})
+    assert renamed.status_code == 409 and count(db, Facility) == before
+
+    created = post(browser, "/members/facilities/new",
+                   {**typed, "confirm_duplicate": confirmation.group(1)})
+    assert created.status_code == 303
+    assert count(db, Facility) == before + 1
+    new_id = created.headers["location"].removeprefix("/facilities/")
+    assert new_id.startswith("NO") and len(new_id) == 13
+    shown = text(browser.get(created.headers["location"]))
+    assert f"Fjordlight Smelter Plant is registered with id {new_id}" in shown
+    assert "You confirmed it is another site than the 1 that look like it" in shown
+
+
+def test_a_facility_like_no_other_is_registered_at_once(
+        db: Session, signed_in: Callable[[Actor], TestClient], admin: Actor) -> None:
+    browser = signed_in(admin)
+    before = count(db, Facility)
     lonely = post(browser, "/members/facilities/new", {
         "name": "Arctic Can Plant", "address": "Hammerfest havn", "country": "NO",
         "activities": ["material_conversion"]})
-    assert lonely.status_code == 201
-    assert "No other facility in Norway looks like this one." in text(lonely)
+    assert lonely.status_code == 303
+    assert count(db, Facility) == before + 1
+    shown = text(browser.get(lonely.headers["location"]))
+    assert "Arctic Can Plant is registered with id NO" in shown
+    assert "You confirmed" not in shown
+
+
+def test_the_api_registers_a_likely_duplicate_and_lists_it(
+        client_for: Callable[[Actor], TestClient], admin: Actor) -> None:
+    """The API keeps registering at once and answering the likely duplicates; its clients
+    ask first with POST /api/v1/registry/facilities/duplicates."""
+    api = client_for(admin)
+    answer = api.post("/api/v1/registry/facilities", json={
+        "name": "Fjordlight Smelter", "address": "Industrivegen 1, 6800 Førde",
+        "country": "NO", "activities": ["smelting"]})
+    assert answer.status_code == 201, answer.text
+    assert answer.json()["possible_duplicates"][0]["exact"] is True
 
 
 def test_invalid_facility_form_says_what_to_fix_and_saves_nothing(
@@ -485,16 +534,22 @@ def test_duplicate_check_lists_candidates_without_saving(
     checked = post(browser, "/members/facilities/check", {
         "name": "Fjordlight Smelter", "address": "Industrivegen 1, 6800 Førde",
         "country": "NO", "activities": ["smelting"]})
-    assert checked.status_code == 200
-    body = text(checked)
+    assert checked.status_code == 303  # back to the form's own page, filled in
+    assert checked.headers["location"].startswith("/members/facilities/new?")
+    shown = browser.get(checked.headers["location"])
+    assert shown.status_code == 200
+    body = text(shown)
     assert "Exact match" in body and "Fjordlight Smelter" in body
     assert 'type="checkbox" id="field-activities-5" name="activities" value="smelting" checked' \
-        in checked.text
+        in shown.text
     assert count(db, Facility) == before
 
     nothing = post(browser, "/members/facilities/check",
                    {"name": "Completely Different Works", "country": "NO"})
-    assert "No registered facility in this country looks like this one" in text(nothing)
+    assert "No registered facility in this country looks like this one" in text(
+        browser.get(nothing.headers["location"]))
+    unnamed = browser.get("/members/facilities/new?country=NO&check=1")
+    assert unnamed.status_code == 422 and 'href="#field-name"' in unnamed.text
 
 
 def test_member_admin_adds_entities_to_own_organisation_only(
@@ -618,9 +673,10 @@ def test_secretariat_accredits_a_firm_and_names_auditors(
 
     invited = post(browser, "/audit-firms/osprey-assurance/invitations",
                    {"invite_name": "Owen Lead", "invite_email": "owen@osprey.example"})
-    assert invited.status_code == 201
-    link = SECRET.search(invited.text)
+    assert invited.status_code == 303
+    link = SECRET.search(browser.get(invited.headers["location"]).text)
     assert link and link.group(1).startswith("http://testserver/invitations/")
+    assert 'class="secret"' not in browser.get("/audit-firms/osprey-assurance").text
     assert "an auditor of your audit firm" in text(browser.get(
         link.group(1).removeprefix("http://testserver")))
 
@@ -659,11 +715,13 @@ def test_tokens_page_shows_a_new_token_once(db: Session,
     assert nameless.status_code == 422 and "give the token a name" in text(nameless)
 
     made = post(browser, "/account/tokens", {"name": "ERP export", "expires_in_days": "30"})
-    assert made.status_code == 201
-    secret = re.search(r'<p class="secret"[^>]*>(stw_[^<]+)</p>', made.text)
+    assert made.status_code == 303 and made.headers["location"] == "/account/tokens"
+    shown = browser.get("/account/tokens")
+    secret = re.search(r'<p class="secret"[^>]*>(stw_[^<]+)</p>', shown.text)
     assert secret
-    assert "it will not be shown again" in text(made)
-    assert f"Authorization: Bearer {secret.group(1)}" in text(made)
+    assert "it will not be shown again" in text(shown)
+    assert f"Authorization: Bearer {secret.group(1)}" in text(shown)
+    assert 'stw_reveal=""' in shown.headers.get("set-cookie", "")  # spent once shown
     listing = browser.get("/account/tokens")
     assert "ERP export" in text(listing) and secret.group(1) not in listing.text
 

@@ -104,14 +104,20 @@ def test_member_admin_registers_a_near_duplicate_and_sees_its_score(
     expect(page.get_by_label("Smelting")).to_be_checked()
 
     page.get_by_role("button", name="Register facility").click()
-    expect(page.locator("h1")).to_have_text("Facility registered")
-    new_id = page.locator("dd.mono").first.inner_text()
-    assert FACILITY_ID.match(new_id) and new_id.startswith("NO")
-    match = page.locator("table.duplicates tbody tr").filter(has_text="Fjordal Smelter")
+    # Asked before anything is stored: the summary at the top, the likely duplicate below.
+    expect(page.locator("#error-summary")).to_be_focused()
+    expect(page.locator("#error-summary")).to_contain_text("like this one")
+    question = page.locator("#field-confirm_duplicate")
+    match = question.locator("table.duplicates tbody tr").filter(has_text="Fjordal Smelter")
     expect(match).to_have_count(1)
     combined = int(match.locator("td[data-label='Score'] .score").inner_text())
     assert 75 <= combined <= 100
     page.screenshot(path=str(artifacts / "facility-duplicates.png"), full_page=True)
+
+    page.get_by_role("button", name="Register anyway: it is another site").click()
+    expect(page.locator(".flash-success")).to_contain_text("You confirmed it is another site")
+    new_id = page.evaluate("location.pathname").removeprefix("/facilities/")
+    assert FACILITY_ID.match(new_id) and new_id.startswith("NO")
 
 
 def test_phone_shows_the_menu_and_a_readable_register(

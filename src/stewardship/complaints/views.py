@@ -34,6 +34,7 @@ from stewardship.core.web import (
     Pagination,
     public_base_url,
     redirect,
+    revealed,
     settings_of,
 )
 
@@ -146,7 +147,7 @@ def file_complaint(request: Request, db: DbSession, actor: OptionalActor,
     settings = settings_of(request)
     try:
         data = _validate(ComplaintCreate, fields)
-        case, token = filing.file_complaint(
+        _, token = filing.file_complaint(
             db, actor, data, form.uploads, settings=settings,
             source=request.client.host if request.client else "unknown")
     except DomainError as exc:
@@ -154,10 +155,22 @@ def file_complaint(request: Request, db: DbSession, actor: OptionalActor,
         return _render(request, "complaints/new.html",
                        _form_context(request, db, actor, values, _errors(exc)),
                        status_code=exc.status_code)
+    return redirect(request, "/complaints/filed", reveal={"tracking": token})
+
+
+@router.get("/complaints/filed")
+def filed(request: Request, db: DbSession) -> Response:
+    """The confirmation after filing (post/redirect/get): the private tracking link, shown
+    this once from what the filing left for this page; later visits find nothing to show."""
+    token = revealed(request).get("tracking")
+    if not isinstance(token, str) or not token:
+        return _render(request, "complaints/filed.html", {"case": None, "token": "",
+                                                           "tracking_url": ""}, private=True)
+    case = filing.track(db, token, settings=settings_of(request))
     return _render(request, "complaints/filed.html",
                    {"case": case, "token": token,
                     "tracking_url": f"{public_base_url(request)}/complaints/track/{token}"},
-                   status_code=201, private=True)
+                   private=True)
 
 
 # --- following a case -------------------------------------------------------------------

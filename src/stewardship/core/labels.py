@@ -294,6 +294,23 @@ IMPORT_JOB_STATUSES: Final[Mapping[str, str]] = {
     "done": "Done",
 }
 
+# --- credentials --------------------------------------------------------------------------
+
+STATUS_PURPOSES: Final[Mapping[str, str]] = {
+    "revocation": "Revocation",
+    "suspension": "Suspension",
+}
+
+CREDENTIAL_VERDICTS: Final[Mapping[str, str]] = {
+    "valid": "Valid",
+    "suspended": "Suspended",
+    "revoked": "Revoked",
+    "expired": "Expired",
+    "tampered": "Tampered",
+    "unknown issuer": "Unknown issuer",
+    "malformed": "Malformed",
+}
+
 # --- the event log ----------------------------------------------------------------------
 
 ACTOR_KINDS: Final[Mapping[str, str]] = {
@@ -339,6 +356,8 @@ SUBJECT_KINDS: Final[Mapping[str, str]] = {
     "criterion": "Criterion",
     "invitation": "Invitation",
     "epcis_capture": "EPCIS capture",
+    "credential": "Credential",
+    "witness": "Log witness",
 }
 
 EVENT_KINDS: Final[Mapping[str, str]] = {
@@ -444,6 +463,11 @@ EVENT_KINDS: Final[Mapping[str, str]] = {
     "complaints.complaint.closed": "Complaint closed",
     "complaints.consent.given": "Complainant's consent given",
     "complaints.consent.withdrawn": "Complainant's consent withdrawn",
+    # the transparency log and credentials
+    "log.witness.registered": "Log witness registered",
+    "credential.certificate.issued": "Certificate credential issued",
+    "credential.coc_document.issued": "CoC document credential issued",
+    "credential.status.changed": "Credential status changed",
 }
 
 VOCABULARIES: Final[Mapping[str, Mapping[str, str]]] = {
@@ -482,6 +506,8 @@ VOCABULARIES: Final[Mapping[str, Mapping[str, str]]] = {
     "sanction": SANCTIONS,
     "complaint_step": COMPLAINT_STEPS,
     "import_job_status": IMPORT_JOB_STATUSES,
+    "status_purpose": STATUS_PURPOSES,
+    "credential_verdict": CREDENTIAL_VERDICTS,
     "event_kind": EVENT_KINDS,
 }
 """Every vocabulary of codes by name; ``LABELS`` is their union. The event log's actor and

@@ -114,4 +114,6 @@ class Templates:
         response = HTMLResponse(body, status_code=status_code)
         if merged.get("_flashes_consumed"):
             response.delete_cookie("stw_flash", path="/")
+        if merged.get("_revealed_consumed"):
+            response.delete_cookie("stw_reveal", path=request.url.path)
         return response

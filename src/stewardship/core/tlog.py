@@ -237,6 +237,17 @@ def tile(session: Session, tile_level: int, n: int, width: int | None, size: int
     return b"".join(_source(found)(lv, i) for lv, i in nodes)
 
 
+def entry_rows(session: Session, start: int, count: int) -> list[Any]:
+    """The stored rows of entries ``start`` to ``start + count - 1``, in order."""
+    from stewardship.core.eventlog import EventLogEntry
+
+    table = EventLogEntry.__table__
+    end = min(start + count, 2**63 - 1)
+    return list(session.execute(select(table).where(table.c.sequence >= start,
+                                                    table.c.sequence < end)
+                                .order_by(table.c.sequence)).all())
+
+
 def entry_bundle(session: Session, n: int, width: int | None, size: int) -> bytes:
     from stewardship.core.eventlog import EventLogEntry, entry_body
 

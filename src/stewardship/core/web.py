@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import re
 import secrets
 from collections.abc import AsyncIterator, Callable
@@ -24,6 +25,7 @@ from typing import Annotated, Any
 from urllib.parse import urlencode, urlsplit
 
 import anyio
+from cryptography.fernet import Fernet, InvalidToken
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.concurrency import contextmanager_in_threadpool
 from fastapi.exceptions import RequestValidationError
@@ -302,11 +304,67 @@ def flash(request: Request, response: Response, message: str, category: str = "s
 
 
 def redirect(request: Request, url: str, message: str | None = None,
-             category: str = "success") -> RedirectResponse:
+             category: str = "success", *,
+             reveal: dict[str, Any] | None = None) -> RedirectResponse:
+    """The answer to every successful form post: 303 to the page to show next, with an
+    optional flash message and, for a secret shown only once (a new API token, an
+    invitation link, a complaint's tracking link), ``reveal``: see ``reveal_once``."""
     response = RedirectResponse(url, status_code=303)
     if message:
         flash(request, response, message, category)
+    if reveal is not None:
+        reveal_once(request, response, urlsplit(url).path or "/", reveal)
     return response
+
+
+# --- shown once -------------------------------------------------------------------------
+
+REVEAL_COOKIE = "stw_reveal"
+REVEAL_SECONDS = 300
+
+
+def _reveal_box(request: Request) -> Fernet:
+    digest = hashlib.sha256(b"stewardship: shown once\0"
+                            + settings_of(request).secret_key.encode()).digest()
+    return Fernet(base64.urlsafe_b64encode(digest))
+
+
+def reveal_once(request: Request, response: Response, path: str, data: dict[str, Any]) -> None:
+    """Carry what the next page shows once across a post/redirect/get: encrypted and
+    authenticated (Fernet, keyed from the secret key), only for ``path``, HttpOnly and
+    SameSite=Strict, good for five minutes; the page that shows it deletes it. Nothing of
+    it is stored on the server, so it cannot be shown again."""
+    box = _reveal_box(request).encrypt(json.dumps(data).encode()).decode()
+    response.set_cookie(REVEAL_COOKIE, box, path=path, max_age=REVEAL_SECONDS, httponly=True,
+                        samesite="strict",
+                        secure=settings_of(request).secure_cookies or request.url.scheme == "https")
+
+
+def revealed(request: Request) -> dict[str, Any]:
+    """What ``reveal_once`` left for this page; empty when nothing (or it expired)."""
+    raw = request.cookies.get(REVEAL_COOKIE)
+    if not raw:
+        return {}
+    try:
+        data = json.loads(_reveal_box(request).decrypt(raw.encode(), ttl=REVEAL_SECONDS))
+    except (InvalidToken, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def form_page_of(request: Request) -> str:
+    """The page a form was sent from: for a POST, the same-origin page that the browser
+    names as the referrer (path and query); "" for anything else. A failed submit is shown
+    under this address (forms.js replaces the POST's with it), so a reload loads the form's
+    page afresh and never sends the form again. A view may pass ``form_page_url`` itself."""
+    if request.method in READ_METHODS:
+        return ""
+    referer = urlsplit(request.headers.get("referer", ""))
+    if not referer.path.startswith("/") or referer.path.startswith("//"):
+        return ""
+    if referer.netloc not in ("", request.url.netloc):
+        return ""
+    return referer.path + (f"?{referer.query}" if referer.query else "")
 
 
 def base_context(request: Request) -> dict[str, Any]:
@@ -319,6 +377,9 @@ def base_context(request: Request) -> dict[str, Any]:
         "csrf_token": csrf_token_for(request),
         "flashes": [tuple(f) for f in flashes or []],
         "_flashes_consumed": bool(raw),
+        "form_page_url": form_page_of(request),
+        "revealed": revealed(request),
+        "_revealed_consumed": REVEAL_COOKIE in request.cookies,
         "Role": Role,
     }
 

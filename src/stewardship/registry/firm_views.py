@@ -20,7 +20,6 @@ from stewardship.core.web import (
     DbSession,
     OptionalActor,
     Pagination,
-    public_base_url,
     redirect,
     settings_of,
 )
@@ -38,6 +37,8 @@ from stewardship.registry.views import (
     _render,
     _reraise_access,
     _validate,
+    invited_shown,
+    reveal_invitation,
 )
 
 router = APIRouter(include_in_schema=False)
@@ -64,7 +65,7 @@ def _firm_page(request: Request, db: Session, actor: Actor | None, slug: str, *,
 @router.get("/audit-firms/{slug}")
 def audit_firm_page(request: Request, db: DbSession, actor: OptionalActor,
                     slug: Annotated[str, Path(max_length=80)]) -> Response:
-    return _firm_page(request, db, actor, slug)
+    return _firm_page(request, db, actor, slug, invited=invited_shown(request))
 
 
 @router.post("/audit-firms/{slug}/auditors", dependencies=[CsrfChecked])
@@ -106,8 +107,8 @@ def invite_auditor(request: Request, db: DbSession, actor: OptionalActor,
         return _firm_page(request, db, actor, slug, values=values,
                           errors=_errors(exc, prefix="invite_", fallback="email"),
                           status_code=exc.status_code)
-    invited = {"invitation": invitation, "link": f"{public_base_url(request)}/invitations/{token}"}
-    return _firm_page(request, db, actor, slug, invited=invited, status_code=201)
+    return redirect(request, f"/audit-firms/{slug}", f"{invitation.name} is invited.",
+                    reveal=reveal_invitation(request, invitation, token))
 
 
 @router.get("/secretariat/audit-firms")

@@ -6,6 +6,7 @@ one third-party import this module allows.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import secrets
 import unicodedata
@@ -258,6 +259,15 @@ class FacilityFingerprint:
     country: str
     name_clean: str
     address_clean: str
+
+
+def duplicate_confirmation(country: str, name: str, address: str) -> str:
+    """What a person confirms by answering "this is another site" to the likely duplicates
+    of a facility about to be registered: a short digest of its cleaned country, name and
+    address. The confirmation holds for exactly these; change one and the question is
+    asked again."""
+    text = "\x1f".join((country.strip().upper(), clean_name(name), clean_address(address)))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,9 @@ back and shows the form again with what was typed and what to fix.
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Annotated, Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
@@ -33,6 +34,7 @@ from stewardship.core.web import (
     Pagination,
     public_base_url,
     redirect,
+    revealed,
     settings_of,
 )
 from stewardship.registry import map as facility_map
@@ -232,6 +234,8 @@ def rename(request: Request, db: DbSession, actor: OptionalActor,
     """Rename the organisation; for a certified member this asks the secretariat."""
     actor = require(actor, Role.SECRETARIAT, Role.MEMBER_ADMIN, action="rename organisations")
     try:
+        if not new_name.strip():
+            raise InvalidInput("enter the new name", field="new_name")
         org = organizations.update_organization(
             db, actor, slug, _validate(OrganizationUpdate, {"name": new_name}))
     except DomainError as exc:
@@ -468,7 +472,7 @@ def set_capacities(request: Request, db: DbSession, actor: OptionalActor,
 
 def _facility_form(request: Request, db: Session, actor: Actor, values: dict[str, Any], *,
                    errors: dict[str, str] | None = None, duplicates: list[Any] | None = None,
-                   status_code: int = 200) -> Response:
+                   confirmation: str = "", status_code: int = 200) -> Response:
     errors = dict(errors or {})
     slug = values.get("organization") if actor.is_secretariat() else actor.organization_slug
     organization = None
@@ -479,8 +483,8 @@ def _facility_form(request: Request, db: Session, actor: Actor, values: dict[str
             errors.setdefault("organization", sentence(exc.message))
     return _render(request, "registry/facility_form.html", {
         "values": values, "errors": errors, "duplicates": duplicates,
-        "organization": organization, "countries": COUNTRIES, "activities": ACTIVITIES,
-        "zones": ZONES,
+        "confirmation": confirmation, "organization": organization, "countries": COUNTRIES,
+        "activities": ACTIVITIES, "zones": ZONES,
         "entities": [(str(e.id), e.name) for e in organization.entities] if organization else [],
     }, status_code)
 
@@ -496,12 +500,33 @@ def _facility_values(organization: str, name: str, address: str, country: str,
             "entity_id": entity_id, "time_zone": time_zone.strip()}
 
 
+FacilityQuery = Annotated[str, Query(max_length=400)]
+
+
 @router.get("/members/facilities/new")
 def new_facility(request: Request, db: DbSession, actor: OptionalActor,
-                 organization: Annotated[str, Query(max_length=80)] = "") -> Response:
+                 organization: Annotated[str, Query(max_length=80)] = "",
+                 name: FacilityQuery = "", address: FacilityQuery = "",
+                 country: FacilityQuery = "", latitude: FacilityQuery = "",
+                 longitude: FacilityQuery = "",
+                 activities: Annotated[list[str] | None, Query(max_length=20)] = None,
+                 annual_capacity_t: FacilityQuery = "", entity_id: FacilityQuery = "",
+                 time_zone: FacilityQuery = "", check: FacilityQuery = "") -> Response:
+    """The form; after "Check for duplicates" (``check=1``) it comes back filled in, with
+    the likely duplicates of what was typed. Nothing is stored by either."""
     actor = require(actor, Role.SECRETARIAT, Role.MEMBER_ADMIN, action="register facilities")
-    values = {"organization": organization, "activities": []}
-    return _facility_form(request, db, actor, values)
+    values = _facility_values(organization, name, address, country, latitude, longitude,
+                              activities, annual_capacity_t, entity_id, time_zone)
+    if not check:
+        return _facility_form(request, db, actor, values)
+    try:
+        data = _validate(DuplicateCheck, {"name": name, "address": address, "country": country})
+        duplicates = facilities.check_duplicates(db, actor, data)
+    except DomainError as exc:
+        _reraise_access(exc)
+        return _facility_form(request, db, actor, values, errors=_errors(exc, fallback="name"),
+                              status_code=exc.status_code)
+    return _facility_form(request, db, actor, values, duplicates=duplicates)
 
 
 @router.post("/members/facilities/new", dependencies=[CsrfChecked])
@@ -514,7 +539,10 @@ def create_facility(request: Request, db: DbSession, actor: OptionalActor,
                     activities: Many = None,
                     annual_capacity_t: Annotated[str, Form(max_length=20)] = "",
                     entity_id: Annotated[str, Form(max_length=40)] = "",
-                    time_zone: Annotated[str, Form(max_length=64)] = "") -> Response:
+                    time_zone: Annotated[str, Form(max_length=64)] = "",
+                    confirm_duplicate: Annotated[str, Form(max_length=40)] = "") -> Response:
+    """Register a facility. A likely duplicate is asked about first (409, the form again
+    with the registered sites it resembles); "Register anyway" sends the confirmation."""
     actor = require(actor, Role.SECRETARIAT, Role.MEMBER_ADMIN, action="register facilities")
     values = _facility_values(organization, name, address, country, latitude, longitude,
                               activities, annual_capacity_t, entity_id, time_zone)
@@ -523,15 +551,27 @@ def create_facility(request: Request, db: DbSession, actor: OptionalActor,
         fields["organization"] = ""
     try:
         data = _validate(FacilityCreate, fields, whole_form_field="latitude")
-        created = facilities.create_facility(db, actor, data)
+        created = facilities.create_facility(db, actor, data, ask_first=True,
+                                             confirmed=confirm_duplicate.strip())
+    except facilities.LikelyDuplicate as exc:
+        db.rollback()
+        return _facility_form(request, db, actor, values, errors=_errors(exc),
+                              duplicates=exc.duplicates, confirmation=exc.confirmation,
+                              status_code=exc.status_code)
     except DomainError as exc:
         _reraise_access(exc)
         db.rollback()
         return _facility_form(request, db, actor, values,
                               errors=_errors(exc, fallback="name"),
                               status_code=exc.status_code)
-    return _render(request, "registry/facility_created.html", {"created": created},
-                   status_code=201)
+    f = created.facility
+    also = len(created.possible_duplicates)
+    message = (f"{f.name} is registered with id {f.id}; quote it on audits and chain-of-custody "
+               "documents.")
+    if also:
+        message += (f" You confirmed it is another site than the {also} that look like it; "
+                    "the secretariat can still merge them.")
+    return redirect(request, f"/facilities/{f.id}", message)
 
 
 @router.post("/members/facilities/check", dependencies=[CsrfChecked])
@@ -545,18 +585,15 @@ def check_facility(request: Request, db: DbSession, actor: OptionalActor,
                    annual_capacity_t: Annotated[str, Form(max_length=20)] = "",
                    entity_id: Annotated[str, Form(max_length=40)] = "",
                    time_zone: Annotated[str, Form(max_length=64)] = "") -> Response:
-    actor = require(actor, Role.SECRETARIAT, Role.MEMBER_ADMIN, action="check facilities")
+    """The form's "Check for duplicates" button: back to the form, filled in, with the
+    likely duplicates (post/redirect/get; the check itself is the GET's)."""
+    require(actor, Role.SECRETARIAT, Role.MEMBER_ADMIN, action="check facilities")
     values = _facility_values(organization, name, address, country, latitude, longitude,
                               activities, annual_capacity_t, entity_id, time_zone)
-    try:
-        data = _validate(DuplicateCheck, {"name": name, "address": address, "country": country})
-        duplicates = facilities.check_duplicates(db, actor, data)
-    except DomainError as exc:
-        _reraise_access(exc)
-        db.rollback()
-        return _facility_form(request, db, actor, values, errors=_errors(exc, fallback="name"),
-                              status_code=exc.status_code)
-    return _facility_form(request, db, actor, values, duplicates=duplicates)
+    query = [(k, v) for k, v in values.items() if k != "activities" and v]
+    query += [("activities", a) for a in values["activities"]]
+    return RedirectResponse("/members/facilities/new?" + urlencode([*query, ("check", "1")]),
+                            status_code=303)
 
 
 @router.get("/secretariat/facilities/merge")
@@ -632,6 +669,29 @@ def accept_invitation(request: Request, db: DbSession, actor: OptionalActor, tok
 # --- member admins: users -----------------------------------------------------------------
 
 
+def reveal_invitation(request: Request, invitation: Any, token: str) -> dict[str, Any]:
+    """An invitation's link, to be shown once on the page the invite redirects to."""
+    return {"invited": {
+        "name": invitation.name, "email": invitation.email,
+        "role": str(getattr(invitation.role, "value", invitation.role)),
+        "expires_at": invitation.expires_at.isoformat(),
+        "link": f"{public_base_url(request)}/invitations/{token}"}}
+
+
+def invited_shown(request: Request) -> dict[str, Any] | None:
+    """The invitation link that ``reveal_invitation`` left for this page, if any."""
+    shown = revealed(request).get("invited")
+    if not isinstance(shown, dict):
+        return None
+    try:
+        expires = datetime.fromisoformat(str(shown["expires_at"]))
+        invitation = {"name": str(shown["name"]), "email": str(shown["email"]),
+                      "role": str(shown["role"]), "expires_at": expires}
+        return {"invitation": invitation, "link": str(shown["link"])}
+    except (KeyError, ValueError):
+        return None
+
+
 def _users_page(request: Request, db: Session, actor: Actor, paging: PageParams, *,
                 values: dict[str, Any] | None = None, errors: dict[str, str] | None = None,
                 invited: dict[str, Any] | None = None, status_code: int = 200) -> Response:
@@ -650,7 +710,7 @@ def _users_page(request: Request, db: Session, actor: Actor, paging: PageParams,
 def users_page(request: Request, db: DbSession, actor: OptionalActor,
                paging: Pagination) -> Response:
     actor = require(actor, Role.SECRETARIAT, Role.MEMBER_ADMIN, action="manage users")
-    return _users_page(request, db, actor, paging)
+    return _users_page(request, db, actor, paging, invited=invited_shown(request))
 
 
 @router.post("/members/users/invite", dependencies=[CsrfChecked])
@@ -671,9 +731,8 @@ def invite_user(request: Request, db: DbSession, actor: OptionalActor, name: Sho
         db.rollback()
         return _users_page(request, db, actor, _first_page(request), values=values,
                            errors=_errors(exc, fallback="email"), status_code=exc.status_code)
-    invited = {"invitation": invitation, "link": f"{public_base_url(request)}/invitations/{token}"}
-    return _users_page(request, db, actor, _first_page(request), invited=invited,
-                       status_code=201)
+    return redirect(request, "/members/users", f"{invitation.name} is invited.",
+                    reveal=reveal_invitation(request, invitation, token))
 
 
 @router.post("/members/users/{user_id}", dependencies=[CsrfChecked])

@@ -17,7 +17,7 @@ from stewardship.core.params import INT64_MAX
 from stewardship.core.web import CsrfChecked, DbSession
 from stewardship.web.credentials_api import issuer_for
 
-router = APIRouter()
+router = APIRouter(include_in_schema=False)
 TONES = {"valid": "success", "suspended": "warning", "expired": "warning"}
 
 

@@ -21,7 +21,6 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from stewardship.core import eventlog, merkle, notes, tlog
@@ -136,9 +135,10 @@ def inclusion(db: DbSession, sequence: Annotated[int, Query(ge=1, le=INT64_MAX)]
     """That entry ``sequence`` is in the tree of ``size`` entries (the latest checkpoint's
     size unless given)."""
     tree_size = _size_or_latest(db, size)
-    entry = db.get(eventlog.EventLogEntry, sequence)
-    if entry is None:
+    found = tlog.entry_rows(db, sequence, 1)
+    if not found:
         raise NotFound(f"the log has no entry {sequence}")
+    entry = found[0]
     proof = tlog.inclusion_proof(db, sequence - 1, tree_size)
     leaf = merkle.leaf_hash(eventlog.entry_body(
         entry.sequence, entry.recorded_at, entry.actor, entry.kind, entry.subject,
@@ -190,10 +190,7 @@ def entries(db: DbSession, start: Annotated[int, Query(ge=1, le=INT64_MAX)] = 1,
             count: Annotated[int, Query(ge=1, le=1000)] = 100) -> list[EntryRead]:
     """Entries ``start`` to ``start + count - 1`` (fewer at the end of the log), each with
     its leaf hash."""
-    table = eventlog.EventLogEntry.__table__
-    rows = db.execute(select(table).where(table.c.sequence >= start,
-                                          table.c.sequence < min(start + count, INT64_MAX))
-                      .order_by(table.c.sequence)).all()
+    rows = tlog.entry_rows(db, start, count)
     return [EntryRead(sequence=r.sequence, recorded_at=r.recorded_at, actor=r.actor,
                       kind=r.kind, subject=r.subject, payload=r.payload,
                       payload_digest=r.payload_digest, prev_hash=r.prev_hash, hash=r.hash,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from typing import Annotated
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
@@ -23,6 +24,7 @@ from stewardship.core.web import (
     Pagination,
     public_base_url,
     redirect,
+    revealed,
     settings_of,
 )
 from stewardship.custody.service import documents
@@ -140,8 +142,8 @@ def send_login_link(request: Request, db: DbSession,
         return _render(request, "login_link.html",
                        {"email": email, "errors": _field_or_form(exc), "sent": ""},
                        status_code=exc.status_code)
-    return _render(request, "login_link.html", {"email": email, "errors": {},
-                                                "sent": sentence(sent)})
+    return redirect(request, "/login/link?" + urlencode({"email": email}), sentence(sent),
+                    "info")
 
 
 def _field_or_form(exc: DomainError) -> dict[str, str]:
@@ -189,8 +191,11 @@ def logout(request: Request, db: DbSession) -> Response:
 @router.get("/account/tokens")
 def tokens_page(request: Request, db: DbSession, actor: OptionalActor) -> Response:
     actor = require(actor, action="manage API tokens")
+    shown = revealed(request)
+    created = ({"name": shown["token_name"], "token": shown["token"]}
+               if "token" in shown and "token_name" in shown else None)
     return _render(request, "tokens.html", {"tokens": accounts.list_tokens(db, actor),
-                                            "created": None, "errors": {}, "name": ""})
+                                            "created": created, "errors": {}, "name": ""})
 
 
 @router.post("/account/tokens", dependencies=[CsrfChecked])
@@ -215,9 +220,8 @@ def create_token(request: Request, db: DbSession, actor: OptionalActor,
                        {"tokens": accounts.list_tokens(db, actor), "created": None,
                         "errors": exc.field_errors(), "name": name},
                        status_code=exc.status_code)
-    return _render(request, "tokens.html", {"tokens": accounts.list_tokens(db, actor),
-                                            "created": created, "errors": {}, "name": ""},
-                   status_code=201)
+    return redirect(request, "/account/tokens", f"Token “{created.name}” is created.",
+                    reveal={"token_name": created.name, "token": created.token})
 
 
 @router.post("/account/tokens/{token_id}/revoke", dependencies=[CsrfChecked])

@@ -348,4 +348,9 @@ def move(request: Request, db: DbSession, actor: OptionalActor, scope_id: uuid.U
         return _assessment_page(request, db, actor, scope_id,
                                 errors=errors_of(exc, fallback="version"), failed="move",
                                 status_code=exc.status_code)
-    return render(request, "assurance/flow/move_report.html", {"report": report}, 201)
+    redo = ", ".join(r.number for r in report.redo[:12]) + ("…" if len(report.redo) > 12 else "")
+    message = (f"Moved from version {report.from_version} to version {report.to_version}: "
+               f"{len(report.carried)} answer(s) carried over, {len(report.redo)} to answer "
+               f"again{f' ({redo})' if redo else ''}, {len(report.dropped)} removed by the new "
+               "version. The old scope and its self-assessment are kept as they were.")
+    return redirect(request, f"/assurance/scopes/{report.scope.id}/self-assessment", message)

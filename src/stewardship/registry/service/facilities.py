@@ -20,6 +20,7 @@ from stewardship.registry.rules import (
     clean_address,
     clean_name,
     country_name,
+    duplicate_confirmation,
     find_duplicates,
     new_facility_id,
     normalize_country,
@@ -155,8 +156,27 @@ def _new_public_id(db: Session, country: str) -> str:
     raise Conflict("could not allocate a facility id; try again")
 
 
-def create_facility(db: Session, actor: Actor | None, data: FacilityCreate) -> FacilityCreated:
-    """Register a facility; the answer lists likely duplicates in the same country."""
+class LikelyDuplicate(Conflict):
+    """Registering would list a site again: the page asks first (``ask_first``)."""
+
+    def __init__(self, duplicates: list[DuplicateRead], confirmation: str) -> None:
+        count = len(duplicates)
+        super().__init__(
+            f"{count} registered {'facility looks' if count == 1 else 'facilities look'} "
+            "like this one: open it if it is the same site, or confirm that this is another "
+            "site", field="confirm_duplicate")
+        self.duplicates = duplicates
+        self.confirmation = confirmation
+
+
+def create_facility(db: Session, actor: Actor | None, data: FacilityCreate, *,
+                    ask_first: bool = False, confirmed: str = "") -> FacilityCreated:
+    """Register a facility; the answer lists likely duplicates in the same country.
+
+    With ``ask_first`` (the page) a likely duplicate stops the registration before anything
+    is stored (``LikelyDuplicate``) unless ``confirmed`` is the confirmation it asked for
+    (``rules.duplicate_confirmation`` of these very country, name and address). The API
+    registers and lists the duplicates; its clients ask first with the check endpoint."""
     actor = require(actor, Role.SECRETARIAT, Role.MEMBER_ADMIN, action="register facilities")
     if data.organization is None:
         if actor.organization_slug is None:
@@ -173,6 +193,13 @@ def create_facility(db: Session, actor: Actor | None, data: FacilityCreate) -> F
                        field="organization")
     if data.entity_id is not None and repo.entity_of(db, org.id, data.entity_id) is None:
         raise InvalidInput("the entity does not belong to this organisation", field="entity_id")
+    if ask_first:
+        confirmation = duplicate_confirmation(data.country, data.name, data.address)
+        if confirmed != confirmation:
+            likely = duplicates_of(db, actor, key="", country=data.country, name=data.name,
+                                   address=data.address)
+            if likely:
+                raise LikelyDuplicate(likely, confirmation)
     facility = Facility(
         public_id=_new_public_id(db, data.country), organization_id=org.id,
         entity_id=data.entity_id, name=data.name, name_clean=clean_name(data.name),
