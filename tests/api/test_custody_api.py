@@ -213,13 +213,17 @@ def test_inputs_transformations_settings_and_period_close(w: cw.Chain,
 def test_network_json_and_svg(db: Session, w: cw.Chain, staff: TestClient,
                               client_for: Clients) -> None:
     cw.ship(db, w.smelter, w.mill, "asi_aluminium", 1_000)
-    lonely = _ok(staff.get(f"{C}/network"))
-    assert lonely["links"] == [] and lonely["hidden_links"] == 1
-    empty = staff.get(f"{C}/network.svg", params={"year": TODAY.year})
+    empty = staff.get(f"{C}/network.svg", params={"year": TODAY.year - 1})
     assert empty.status_code == 200
     assert empty.headers["content-type"].startswith("image/svg+xml")
     root = ET.fromstring(empty.text)
-    assert root.tag.endswith("svg") and "at least 3 contributing entities" in empty.text
+    assert root.tag.endswith("svg") and "No CoC document was shipped" in empty.text
+    lonely = _ok(staff.get(f"{C}/network"))  # the secretariat sees the lonely link
+    assert lonely["hidden_links"] == 1
+    assert [(ln["contributors"], ln["published"]) for ln in lonely["links"]] == [(1, False)]
+    assert _ok(staff.get(f"{C}/flows"))["links"] == []  # the public does not
+    dashed = staff.get(f"{C}/network.svg")
+    assert 'stroke-dasharray="6 4"' in dashed.text and 'data-published="false"' in dashed.text
 
     for n in range(2):
         other = cw.add_member(db, w, f"Second Smelter {n}", "IS", ["smelting", "casthouse"])
@@ -228,7 +232,8 @@ def test_network_json_and_svg(db: Session, w: cw.Chain, staff: TestClient,
     flows = _ok(staff.get(f"{C}/network", params={"year": TODAY.year}))
     assert flows["links"] == [{"source": "casthouse", "target": "semi_fabrication",
                                "material": "asi_aluminium", "kilograms": 5_001,
-                               "contributors": 3}]
+                               "contributors": 3, "published": True}]
+    assert _ok(staff.get(f"{C}/flows"))["links"] == flows["links"]
     drawn = staff.get(f"{C}/network.svg")
     assert drawn.status_code == 200 and "<path" in drawn.text
     assert "Casting" in drawn.text and "Semi-fabrication" in drawn.text

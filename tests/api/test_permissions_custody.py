@@ -84,6 +84,8 @@ MATRIX: list[tuple[str, str, str, Any, tuple[int, ...]]] = [
     ("GET", f"{C}/accounts", f"{C}/accounts?organization={{smelter}}&status=open", None,
      MEMBERS_AND_STAFF),
     ("GET", f"{C}/accounts/{{account_id}}", f"{C}/accounts/{{account}}", None, ISSUER_READS),
+    ("GET", f"{C}/accounts/{{account_id}}/history", f"{C}/accounts/{{account}}/history", None,
+     ISSUER_READS),
     # the issuer's entity
     ("GET", f"{C}/entities/{{entity_id}}/operations",
      f"{C}/entities/{ENTITY}/operations?kind=production", None, ISSUER_READS),
@@ -134,6 +136,21 @@ MATRIX: list[tuple[str, str, str, Any, tuple[int, ...]]] = [
     ("GET", f"{C}/audit", f"{C}/audit", None, STAFF_ONLY),
     ("GET", f"{C}/network", f"{C}/network?year={TODAY.year}", None, STAFF_ONLY),
     ("GET", f"{C}/network.svg", f"{C}/network.svg", None, STAFF_ONLY),
+    # the flows as published: anyone
+    ("GET", f"{C}/flows", f"{C}/flows?year={TODAY.year}", None, ALL_OK),
+]
+
+# The custody pages added for reading (a signed-out visitor of a member's page is sent to
+# the sign-in page: 303): method, route, URL, expected status per role.
+REPORT = f"entity={ENTITY}&year={TODAY.year}"
+PAGE_MATRIX: list[tuple[str, str, str, Any, tuple[int, ...]]] = [
+    ("GET", "/custody/accounts/{account_id}", "/custody/accounts/{account}", None,
+     (303, 200, 200, 200, 404, 404, 404)),
+    ("GET", "/custody/report.csv", f"/custody/report.csv?{REPORT}", None,
+     (303, 200, 200, 200, 404, 404, 403)),
+    ("GET", "/custody/report.pdf", f"/custody/report.pdf?{REPORT}", None,
+     (303, 200, 200, 200, 404, 404, 403)),
+    ("GET", "/custody/flows", f"/custody/flows?year={TODAY.year}", None, ALL_OK),
 ]
 
 ERROR_CODES = {401: "unauthenticated", 403: "forbidden", 404: "not_found", 409: "conflict",
@@ -195,6 +212,28 @@ def test_custody_permission_matrix(isolated: World, method: str, url: str, body:
     response = client.request(method, isolated.fill(url),
                               json=isolated.fill(body) if body is not None else None)
     assert_answer(response, expected, ERROR_CODES)
+
+
+@pytest.mark.parametrize(("method", "url", "body", "role", "expected"),
+                         cases(PAGE_MATRIX, ROLES))
+def test_custody_page_permission_matrix(isolated: World, method: str, url: str, body: Any,
+                                        role: str, expected: int) -> None:
+    client = client_as(isolated, role)
+    response = client.request(method, isolated.fill(url), follow_redirects=False)
+    assert response.status_code == expected, response.text[:300]
+    if expected == 303:
+        assert response.headers["location"].startswith("/login?next=")
+
+
+def test_page_matrix_covers_the_reading_pages(world: World) -> None:
+    try:  # included routers are wrappers in newer FastAPI; this flattens them
+        from fastapi.routing import iter_route_contexts
+        found: Any = iter_route_contexts(world.app.routes)
+    except ImportError:  # pragma: no cover - older FastAPI lists the routes directly
+        found = world.app.routes
+    routes = {getattr(r, "path", "") for r in found}
+    for _method, route, *_ in PAGE_MATRIX:
+        assert route in routes, route
 
 
 def test_matrix_rows_are_well_formed() -> None:

@@ -64,7 +64,8 @@ def test_issue_receive_and_verify_a_coc_document(new_page: Any, artifacts: Path)
     recipient_page.goto("/custody")
     _choose_entity(recipient_page, "Corvina Latas S.A.")
     card = recipient_page.locator("li.card", has_text=number)
-    expect(card).to_contain_text("10,000")
+    expect(card).to_contain_text("10.0 t")  # tonnes, the exact kilograms on hover
+    assert card.locator("[title='10,000 kg']").count() >= 1
     card.get_by_role("button", name="Receive").click()
     expect(recipient_page.locator(".flash-success")).to_contain_text("is received")
     expect(recipient_page.locator("h1")).to_contain_text("Received")
@@ -77,8 +78,9 @@ def test_issue_receive_and_verify_a_coc_document(new_page: Any, artifacts: Path)
     public.fill("input[name='number']", number.lower())
     public.get_by_role("button", name=re.compile("Verify|Check|Look")).click()
     expect(public.locator("h1")).to_contain_text(number)
-    expect(public.locator(".notice").first).to_contain_text(
-        "held valid Performance and Chain of Custody certificates")
+    verdict = public.locator(".verdict .flash-success").first  # good news, success colours
+    expect(verdict).to_contain_text("Valid on the shipment date")
+    expect(verdict).to_contain_text("held valid Performance and Chain of Custody certificates")
     expect(public.locator("body")).to_contain_text("Rheinfeld Walzwerk GmbH")
     expect(public.locator("body")).to_contain_text("Corvina Latas S.A.")
     expect(public.locator("body")).to_contain_text("The recipient confirmed receipt")
@@ -99,3 +101,36 @@ def test_the_typical_yield_help_runs_under_the_content_security_policy(page: Any
     select.select_option(choice)
     expect(help_text).not_to_have_text(before)
     expect(help_text).to_contain_text(re.compile(r"\d"))
+
+
+def test_the_annual_report_fits_a_laptop_screen_and_prints_every_column(
+        new_page: Any, artifacts: Path) -> None:
+    page = new_page(1366, 900)
+    log_in(page, ISSUER)
+    page.goto("/custody/report")
+    filters = page.locator("form.filters")
+    chooser = filters.locator("#field-entity")
+    if chooser.count():
+        option = chooser.locator("option", has_text="Rheinfeld Walzwerk GmbH").first
+        chooser.select_option(option.get_attribute("value"))
+    year = filters.locator("#field-year")
+    year.fill(str(int(year.input_value()) - 1))  # the demo's last full year
+    filters.get_by_role("button", name="Show").click()
+    expect(page.locator("h1")).to_contain_text("Annual CoC report")
+    expect(page.locator("article.report table").first).to_be_visible()
+    wide = page.evaluate("document.documentElement.scrollWidth")
+    assert wide <= 1366, f"the report scrolls sideways: {wide} px"
+    for table in page.locator("article.report .table-wrap").all():
+        assert table.evaluate("e => e.scrollWidth <= e.clientWidth + 1"), "a table scrolls"
+    page.screenshot(path=str(artifacts / "custody-report-1366.png"), full_page=True)
+
+    page.emulate_media(media="print")
+    assert page.locator(".site-header").evaluate("e => getComputedStyle(e).display") == "none"
+    assert page.locator("form.filters").evaluate("e => getComputedStyle(e).display") == "none"
+    for head in page.locator("article.report thead").all():
+        assert head.evaluate("e => getComputedStyle(e).display") == "table-header-group"
+    headings = page.locator("article.report th[scope='col']")
+    assert headings.count() >= 13  # the two material tables at least
+    for i in range(headings.count()):
+        assert headings.nth(i).is_visible()
+    page.screenshot(path=str(artifacts / "custody-report-print.png"), full_page=True)

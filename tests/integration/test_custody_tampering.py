@@ -157,10 +157,11 @@ def test_a_forged_document_quantity_is_caught_and_not_shown_as_valid(
     page = pages.get(f"/verify/coc/{number}")
     assert page.status_code == 200
     body = " ".join(html.unescape(re.sub(r"<[^>]+>", " ", page.text)).split())
-    assert "This document does not match the record." in body
+    assert "Not verified: this document does not match the record." in body
     assert 'data-verdict="does_not_match"' in page.text
     assert "held valid Performance and Chain of Custody certificates" not in body
-    assert "passed 4,000 kg of CoC material" in body  # what the log recorded at issue
+    assert "passed 4.0 t of CoC material" in body  # what the log recorded at issue
+    assert 'title="4,000 kg"' in page.text
     assert "Matches the record" not in body and "Does not match the record" in body
     api = pages.get(f"/api/v1/custody/verify/{number}").json()
     assert api["record"] == "does_not_match" and api["coc_quantity_kg"] == 8000
@@ -180,7 +181,7 @@ def test_a_document_with_no_issue_in_the_event_log_is_not_in_the_record(
     tamper(world.engine, f"UPDATE event_log SET subject = 'coc_document:X{number}' "
                          f"WHERE subject = 'coc_document:{number}'")
     page = pages.get(f"/verify/coc/{number}")
-    assert "This document is not in the record." in page.text
+    assert "Not verified: this document is not in the record." in page.text
     assert pages.get(f"/api/v1/custody/verify/{number}").json()["record"] == "unrecorded"
     found = _audit(world)
     assert _breaks(found, "event_log"), found.problems  # the chain no longer verifies

@@ -22,6 +22,7 @@ from stewardship.core.web import CurrentActor, DbSession, Pagination
 from stewardship.custody.charts import sankey
 from stewardship.custody.rules import CocMaterial
 from stewardship.custody.schemas import (
+    AccountHistory,
     AccountPage,
     AccountRead,
     AnnualReport,
@@ -101,6 +102,14 @@ def get_account(db: DbSession, actor: CurrentActor, account_id: uuid.UUID) -> Ac
     """One material account (its organisation and the secretariat; 404 for anyone
     else)."""
     return reads.get_account(db, actor, account_id)
+
+
+@router.get("/accounts/{account_id}/history", response_model=AccountHistory)
+def account_history(db: DbSession, actor: CurrentActor,
+                    account_id: uuid.UUID) -> AccountHistory:
+    """The account's balance at the end of each day it moved, from its journal legs, in
+    whole kilograms (its organisation and the secretariat; 404 for anyone else)."""
+    return reads.account_history(db, actor, account_id)
 
 
 @router.get("/entities/{entity_id}/operations", response_model=OperationPage)
@@ -334,23 +343,32 @@ def run_audit(db: DbSession, actor: CurrentActor) -> AuditResult:
 
 @router.get("/network", response_model=NetworkFlows)
 def network(db: DbSession, actor: CurrentActor, year: Year = None) -> NetworkFlows:
-    """CoC kilograms shipped in the year between activities, per material (secretariat);
-    a link is shown only where at least three issuing entities contribute to it."""
+    """CoC kilograms shipped in the year between activities, per material (secretariat):
+    every link, each marked whether the public view publishes it (``published``: at
+    least three issuing entities contribute to it)."""
     return reports.network_flows(db, actor, _year(year))
+
+
+@router.get("/flows", response_model=NetworkFlows)
+def published_flows(db: DbSession, year: Year = None) -> NetworkFlows:
+    """The network's flows as published, to anyone: only the links at least three
+    issuing entities contribute to, so that no member's trade can be read from one.
+    Public."""
+    return reports.published_flows(db, _year(year))
 
 
 @router.get("/network.svg", response_class=Response, responses=SVG_RESPONSE)
 def network_svg(db: DbSession, actor: CurrentActor, year: Year = None) -> Response:
-    """The same flows as a Sankey diagram (secretariat). When no link passes the
-    three-entity rule the answer is still 200 and a valid SVG that says so."""
+    """The same flows as a Sankey diagram (secretariat): every link, those not published
+    dashed. With no flow in the year the answer is still 200 and a valid SVG that says
+    so."""
     flows = reports.network_flows(db, actor, _year(year))
     drawing = sankey(flows.links, reports.STAGES, reports.STAGE_LABELS) or _empty_svg(flows)
     return Response(drawing, media_type="image/svg+xml")
 
 
 def _empty_svg(flows: NetworkFlows) -> str:
-    text = (f"No flow in {flows.year} has at least {flows.minimum_contributors} "
-            f"contributing entities ({flows.hidden_links} hidden)")
+    text = f"No CoC document was shipped in {flows.year}"
     return ('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 900 120" role="img" '
             'aria-labelledby="sankey-title" class="chart sankey empty">'
             '<title id="sankey-title">CoC material flows between activities</title>'

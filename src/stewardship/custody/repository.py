@@ -548,3 +548,24 @@ def output_by_facility(db: Session) -> Iterator[Row]:  # type: ignore[type-arg]
         .where(o.kind.in_(("production", "transformation")), o.facility_id.is_not(None))
         .group_by(o.entity_id, o.period_start, o.facility_id, o.kind, o.material,
                   o.transformation))
+
+
+def account_movements(db: Session, account_id: uuid.UUID) -> list[tuple[date, int]]:
+    """The legs on one account as (the day of their operation, signed kilograms), in the
+    order they were recorded within each day."""
+    rows = db.execute(
+        select(CustodyOperation.occurred_on, Movement.kilograms)
+        .join(CustodyOperation, CustodyOperation.id == Movement.operation_id)
+        .where(Movement.account_id == account_id)
+        .order_by(CustodyOperation.occurred_on, Movement.id))
+    return [(on, int(kg)) for on, kg in rows]
+
+
+def account_operations(db: Session, account_id: uuid.UUID, limit: int) -> list[
+        CustodyOperation]:
+    """The operations with a leg on the account, newest first (at most `limit`)."""
+    ids = select(Movement.operation_id).where(Movement.account_id == account_id)
+    return list(db.scalars(select(CustodyOperation).where(CustodyOperation.id.in_(ids))
+                           .order_by(CustodyOperation.occurred_on.desc(),
+                                     CustodyOperation.recorded_at.desc())
+                           .limit(limit)))

@@ -240,6 +240,23 @@ class AccountRead(OutputModel):
     composition: Composition
 
 
+class BalancePoint(OutputModel):
+    """The balance of an account at the end of one day on which it moved."""
+
+    on: date
+    change_kg: int = Field(description="Net movement of the day, whole kilograms "
+                                       "(negative: out)")
+    balance_kg: int = Field(description="Balance after the day's movements")
+    movements: int = Field(description="Journal legs on the account that day")
+
+
+class AccountHistory(OutputModel):
+    """An account's balance over its period, day by day, from its journal."""
+
+    account: AccountRead
+    points: list[BalancePoint]
+
+
 class AccountPage(PageOut[AccountRead]):
     pass
 
@@ -294,6 +311,9 @@ class CertificateAtShipment(OutputModel):
     valid_on_shipment: bool
     valid_from: date
     valid_until: date
+    status_since: date | None = Field(
+        default=None, description="The day the certificate took its status of today "
+                                  "(None: unchanged since issue)")
 
 
 class DocumentRead(OutputModel):
@@ -350,6 +370,13 @@ class DocumentVerification(OutputModel):
     """The digest the event log recorded at issue."""
     recorded_coc_quantity_kg: int | None = None
     """The CoC quantity the event log recorded at issue."""
+    valid_on_shipment: bool = False
+    """Whether the issuer held a valid Performance and a valid Chain of Custody
+    certificate on the shipment date (what makes the material CoC material)."""
+    issuer_standing_today: str = "active"
+    """``active`` when every certificate of the issuer listed is active today; otherwise
+    the gravest status among them (``withdrawn``, ``suspended``, ``expired``,
+    ``superseded``)."""
 
 
 class ChainLink(OutputModel):
@@ -475,6 +502,11 @@ class ActivityLine(OutputModel):
     output_kg: int
     average_yield: Decimal
     typical_yield: str
+    total_input_kg: int = Field(default=0, description="All input, CoC or not, kg")
+    total_output_kg: int = Field(default=0, description="All output, kg")
+    yield_flag: str | None = Field(
+        default=None, description="Why the year's yield (total output over total input) is "
+                                  "far from the typical range; None when it is within it")
 
 
 class AnnualReport(OutputModel):
@@ -494,11 +526,16 @@ class FlowLink(OutputModel):
     material: str
     kilograms: int
     contributors: int
+    published: bool = Field(default=True, description="Whether enough issuing entities "
+                                                      "contribute for the public view to "
+                                                      "show the link")
 
 
 class NetworkFlows(OutputModel):
     year: int
     minimum_contributors: int
     links: list[FlowLink]
-    hidden_links: int = Field(description="Links left out: fewer contributing entities "
-                                          "than the competition rule allows")
+    hidden_links: int = Field(description="Links the public view leaves out: fewer "
+                                          "contributing entities than the competition "
+                                          "rule allows (the secretariat sees them, marked "
+                                          "not published)")

@@ -476,3 +476,23 @@ def validity_on(db: Session, numbers: list[str], on: date,
         status = effective_status(CertificateStatus(c.status), c.valid_until, day).value
         out.append((c.number, c.standard_kind, status, valid, c.valid_from, c.valid_until))
     return out
+
+
+def status_since(db: Session, numbers: list[str], today: date | None = None) -> dict[str, date]:
+    """The day each certificate took the status it has today (an expiry by date: the day
+    after its validity ended); a certificate never changed since issue is left out."""
+    day = today_or(today)
+    out: dict[str, date] = {}
+    for number in numbers:
+        c = repo.certificate_by_number(db, number)
+        if c is None:
+            continue
+        status = effective_status(CertificateStatus(c.status), c.valid_until, day)
+        if status is CertificateStatus.EXPIRED and c.status != CertificateStatus.EXPIRED.value:
+            out[c.number] = c.valid_until + timedelta(days=1)
+            continue
+        since = next((e.at.date() for e in reversed(repo.certificate_events(db, c.id))
+                      if e.to_status == status.value and e.from_status), None)
+        if since is not None:
+            out[c.number] = since
+    return out

@@ -321,9 +321,15 @@ def verify_document(db: Session, number: str, *,
     if doc is None:
         raise NotFound(f"no CoC document '{number}'", field="number")
     read = to_read(db, doc)
+    then = certificates_then(db, doc, today)
+    since = common.certificates.status_since(db, [row[0] for row in then], today)
     certs = [CertificateAtShipment(number=n, kind=k, status_now=s, valid_on_shipment=v,
-                                   valid_from=f, valid_until=u)
-             for n, k, s, v, f, u in certificates_then(db, doc, today)]
+                                   valid_from=f, valid_until=u, status_since=since.get(n))
+             for n, k, s, v, f, u in then]
+    kinds = {c.kind for c in certs if c.valid_on_shipment}
+    valid_then = kinds >= {"performance", "chain_of_custody"} and all(
+        c.valid_on_shipment for c in certs)
+    standing = min((c.status_now for c in certs), key=_GRAVITY.index, default="active")
     # The stored row is only as good as the event log says: recompute, compare.
     entry = vouched_entry(db, "custody.document.issued", f"coc_document:{doc.number}")
     recorded = str(entry.payload.get("digest")) if entry is not None else None
@@ -338,7 +344,12 @@ def verify_document(db: Session, number: str, *,
         recycled_method=read.recycled_method, certificates=certs,
         composition=read.composition, digest=read.digest, record=record,
         recorded_digest=recorded,
-        recorded_coc_quantity_kg=recorded_kg if isinstance(recorded_kg, int) else None)
+        recorded_coc_quantity_kg=recorded_kg if isinstance(recorded_kg, int) else None,
+        valid_on_shipment=valid_then, issuer_standing_today=standing)
+
+
+_GRAVITY = ["withdrawn", "suspended", "expired", "superseded", "active"]
+"""Certificate statuses today, gravest first: the one a verification headline names."""
 
 
 def list_documents(db: Session, actor: Actor | None, params: PageParams, *,

@@ -18,8 +18,10 @@ from stewardship.custody.models import CustodyOperation, MaterialAccount
 from stewardship.custody.repository import AccountFilter
 from stewardship.custody.rules import CocMaterial
 from stewardship.custody.schemas import (
+    AccountHistory,
     AccountPage,
     AccountRead,
+    BalancePoint,
     OperationPage,
     OperationRead,
     Party,
@@ -128,6 +130,52 @@ def get_account(db: Session, actor: Actor | None, account_id: uuid.UUID) -> Acco
     if row is None or not common.may_read(actor, row.organization_id):
         raise NotFound("no such account", field="account_id")
     return account_reads(db, [row])[0]
+
+
+def account_history(db: Session, actor: Actor | None, account_id: uuid.UUID) -> AccountHistory:
+    """The account and its balance at the end of each day it moved, from its journal
+    legs (its organisation's users and the secretariat; 404 for anyone else)."""
+    if actor is None:
+        require(actor, action="see material accounts")
+    row = repo.account_by_id(db, account_id)
+    if row is None or not common.may_read(actor, row.organization_id):
+        raise NotFound("no such account", field="account_id")
+    return AccountHistory(account=account_reads(db, [row])[0],
+                          points=daily_balances(repo.account_movements(db, row.id),
+                                                row.period_start, row.period_end))
+
+
+def daily_balances(legs: list[tuple[date, int]], start: date, end: date) -> list[BalancePoint]:
+    """One point per day with movements, in day order: the day's net change and the
+    balance after it. A leg dated outside the period (a carry-over booked on the last day
+    of the period before) counts on the period's first or last day."""
+    points: list[BalancePoint] = []
+    balance = 0
+    for on, kg in sorted(((min(max(on, start), end), kg) for on, kg in legs),
+                         key=lambda leg: leg[0]):
+        balance += kg
+        if points and points[-1].on == on:
+            last = points[-1]
+            points[-1] = BalancePoint(on=on, change_kg=last.change_kg + kg,
+                                      balance_kg=balance, movements=last.movements + 1)
+        else:
+            points.append(BalancePoint(on=on, change_kg=kg, balance_kg=balance, movements=1))
+    return points
+
+
+ACCOUNT_JOURNAL = 200
+"""Entries of an account listed on its page, newest first."""
+
+
+def account_operations(db: Session, actor: Actor | None,
+                       account_id: uuid.UUID) -> list[OperationRead]:
+    """The journal entries with a leg on the account, newest first."""
+    if actor is None:
+        require(actor, action="see the custody journal")
+    row = repo.account_by_id(db, account_id)
+    if row is None or not common.may_read(actor, row.organization_id):
+        raise NotFound("no such account", field="account_id")
+    return operation_reads(db, repo.account_operations(db, row.id, ACCOUNT_JOURNAL))
 
 
 def list_operations(db: Session, actor: Actor | None, entity_id: uuid.UUID,

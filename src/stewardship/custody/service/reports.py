@@ -18,6 +18,7 @@ from stewardship.core.errors import InvalidInput
 from stewardship.core.pagination import PageParams
 from stewardship.custody import repository as repo
 from stewardship.custody import rules
+from stewardship.custody.plausibility import rules as plausibility
 from stewardship.custody.repository import AccountFilter
 from stewardship.custody.rules import CocMaterial
 from stewardship.custody.schemas import (
@@ -72,7 +73,7 @@ def annual_report(db: Session, actor: Actor | None, entity_id: uuid.UUID,
             issued=t["issued"], transformed_out=t["transformed_out"],
             carried_out=t["carried_out"], expired=t["expired"], closing_kg=t["balance_kg"],
             input_percentage=rules.input_percentage(coc_in, t["non_coc_in"])))
-    steps: dict[tuple[str, str, str], list[int]] = defaultdict(lambda: [0, 0, 0])
+    steps: dict[tuple[str, str, str], list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0])
     issued = received = 0
     journal = repo.operations_of(db, entity.id, start, end)
     undone = {op.reverses_id for op in journal if op.kind == "reversal"}
@@ -84,6 +85,9 @@ def annual_report(db: Session, actor: Actor | None, entity_id: uuid.UUID,
             step[0] += 1
             step[1] += op.input_kg or 0
             step[2] += op.kilograms
+            # Rows from before totals were recorded took CoC input and output only.
+            step[3] += op.total_input_kg if op.total_input_kg is not None else op.input_kg or 0
+            step[4] += op.total_output_kg if op.total_output_kg is not None else op.kilograms
         elif op.kind == "issue":
             issued += 1
         elif op.kind == "receipt":
@@ -92,8 +96,10 @@ def annual_report(db: Session, actor: Actor | None, entity_id: uuid.UUID,
         transformation=t, source_material=src, material=m, operations=n, input_kg=i,
         output_kg=o, average_yield=(Decimal(o) / Decimal(i)).quantize(
             Decimal("0.0001"), rounding=ROUND_DOWN) if i else Decimal(0),
-        typical_yield=rules.typical_yield(rules.Transformation(t)).label)
-        for (t, src, m), (n, i, o) in sorted(steps.items())]
+        typical_yield=rules.typical_yield(rules.Transformation(t)).label,
+        total_input_kg=ti, total_output_kg=to,
+        yield_flag=plausibility.yield_flag(rules.Transformation(t), ti, to))
+        for (t, src, m), (n, i, o, ti, to) in sorted(steps.items())]
     return AnnualReport(
         entity=common.Names(db, [entity.id]).party(entity.id), year=year,
         periods=[PeriodRead(period_start=s, period_end=e, status=st)
@@ -127,9 +133,21 @@ def _recipient_stage(source: str, activities: list[str]) -> str:
 
 
 def network_flows(db: Session, actor: Actor | None, year: int) -> NetworkFlows:
-    """CoC kilograms shipped in the year between activities, per material; a link is
-    shown only where at least three issuing entities contribute to it."""
+    """CoC kilograms shipped in the year between activities, per material, for the
+    secretariat: every link, each marked whether the public view publishes it (at least
+    three issuing entities contribute to it)."""
     require(actor, Role.SECRETARIAT, action="see network flows")
+    return _flows(db, year)
+
+
+def published_flows(db: Session, year: int) -> NetworkFlows:
+    """The same flows as published to anyone: only the links at least three issuing
+    entities contribute to, so that no member's trade can be read from a link."""
+    every = _flows(db, year)
+    return every.model_copy(update={"links": [ln for ln in every.links if ln.published]})
+
+
+def _flows(db: Session, year: int) -> NetworkFlows:
     _check_year(year)
     rows = repo.flows(db, date(year, 1, 1), date(year, 12, 31))
     orgs = {uuid.UUID(r[0]) for r in rows} | {uuid.UUID(r[1]) for r in rows}
@@ -142,9 +160,9 @@ def network_flows(db: Session, actor: Actor | None, year: int) -> NetworkFlows:
         key = (source, target, material)
         kilograms[key] += kg
         contributors[key].add(issuer_entity)
-    shown = [FlowLink(source=s, target=t, material=m, kilograms=kg,
-                      contributors=len(contributors[(s, t, m)]))
-             for (s, t, m), kg in sorted(kilograms.items())
-             if len(contributors[(s, t, m)]) >= MIN_CONTRIBUTORS]
-    return NetworkFlows(year=year, minimum_contributors=MIN_CONTRIBUTORS, links=shown,
-                        hidden_links=len(kilograms) - len(shown))
+    links = [FlowLink(source=s, target=t, material=m, kilograms=kg,
+                      contributors=len(contributors[(s, t, m)]),
+                      published=len(contributors[(s, t, m)]) >= MIN_CONTRIBUTORS)
+             for (s, t, m), kg in sorted(kilograms.items())]
+    return NetworkFlows(year=year, minimum_contributors=MIN_CONTRIBUTORS, links=links,
+                        hidden_links=sum(1 for ln in links if not ln.published))

@@ -4,10 +4,19 @@ reports and the secretariat's network view, and the public verification of a doc
 
 from fastapi import APIRouter
 
-from stewardship.custody.views import dashboard, documents, periods, public, records, reports
+from stewardship.custody.views import (
+    accounts,
+    dashboard,
+    documents,
+    periods,
+    public,
+    records,
+    reports,
+)
 
 router = APIRouter(include_in_schema=False)
 router.include_router(dashboard.router)
+router.include_router(accounts.router)
 router.include_router(documents.router)
 router.include_router(records.router)
 router.include_router(periods.router)

@@ -15,6 +15,7 @@ from stewardship.core.auth import MEMBER_ROLES, Actor, require
 from stewardship.core.errors import DomainError, InvalidInput
 from stewardship.core.templating import sentence
 from stewardship.core.web import CsrfChecked, DbSession, OptionalActor, Pagination, redirect
+from stewardship.custody import charts
 from stewardship.custody.schemas import DocumentPage, DocumentRead, Receipt, Refusal
 from stewardship.custody.service import chain, documents
 from stewardship.custody.views.common import (
@@ -168,4 +169,4 @@ def document_chain(request: Request, db: DbSession, actor: OptionalActor, number
     read = chain.chain(db, actor, number, depth=depth)
     return render(request, "custody/chain.html", {
         "chain": read, "depth": depth, "max_depth": chain.MAX_DEPTH,
-        "per_tier": chain.PER_TIER})
+        "per_tier": chain.PER_TIER, "graph": charts.chain_svg(read)})
