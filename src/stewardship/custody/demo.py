@@ -21,6 +21,9 @@ balances carry over); the current year runs up to three days before today, so ba
 open and the latest documents are in transit. Three documents stay unconfirmed for over 30
 days, one is rejected and one cancelled (both re-issued).
 
+Each step is written on its own day, at an hour of its kind (inputs first, then receipts,
+transformations, shipments): a thread of the demo's timeline (``core.timeline``).
+
 Idempotent: nothing is done when any CoC document exists.
 """
 
@@ -39,7 +42,7 @@ from sqlalchemy.orm import Session
 
 from stewardship.assurance.demo import suspension_day
 from stewardship.assurance.service import certificates
-from stewardship.core import clock
+from stewardship.core import clock, timeline
 from stewardship.core.auth import Actor, system_actor
 from stewardship.core.errors import DomainError
 from stewardship.core.pagination import PageParams
@@ -122,6 +125,30 @@ def _party(db: Session, slug: str, entity: str) -> _Party:
                   joined=org.joined_on)
 
 
+class _Parties(dict[str, _Party]):
+    """The parties of the flows, each found in the register when first needed: a customer
+    that applies for membership during the demo year is not there when the year begins."""
+
+    def __init__(self, db: Session) -> None:
+        super().__init__()
+        self.db = db
+
+    def resolve(self, who: str) -> _Party:
+        slug, entity = PARTIES[who]
+        return _party(self.db, slug, entity)
+
+    def __missing__(self, who: str) -> _Party:
+        party = self[who] = self.resolve(who)
+        return party
+
+    def known(self, who: str) -> bool:
+        try:
+            self[who]
+        except (_Skip, DomainError):
+            return False
+        return True
+
+
 def _tonnes(kilograms: int) -> int:
     """Shipments go in whole tonnes."""
     return kilograms // 1000 * 1000
@@ -130,7 +157,7 @@ def _tonnes(kilograms: int) -> int:
 class _Year:
     """The demo's flows as a queue of dated steps, run in date order."""
 
-    def __init__(self, db: Session, today: date, parties: dict[str, _Party]) -> None:
+    def __init__(self, db: Session, today: date, parties: _Parties) -> None:
         self.db, self.today = db, today
         self.last = today - timedelta(days=LAG_DAYS)
         self.start = date(today.year - 1, 1, 1)
@@ -163,9 +190,10 @@ class _Year:
             return
         heapq.heappush(self._queue, (day, order, next(self._seq), step))
 
-    def run(self) -> None:
+    def run(self) -> timeline.Thread:
         while self._queue:
-            day, _order, _seq, step = heapq.heappop(self._queue)
+            day, order, _seq, step = heapq.heappop(self._queue)
+            yield timeline.at(day, 8 + order)  # each step written on its own day
             step(day)
 
     # --- reading and moving balances ---------------------------------------------------
@@ -237,6 +265,8 @@ class _Year:
         never (the unmatched), or rejects it (`refusal` "reject") or the issuer cancels
         it ("cancel") and re-issues it a day later."""
         def step(day: date) -> None:
+            if not self.p.known(recipient):  # not in the register yet
+                return
             joined = self.p[recipient].joined
             if joined is not None and day < joined:  # not a member yet
                 return
@@ -302,6 +332,8 @@ class _Year:
 
     def close(self, who: str, start: date) -> Callable[[date], None]:
         def step(day: date) -> None:
+            if not self.p.known(who):
+                return
             party = self.p[who]
             rows = repo.accounts_of_period(self.db, party.entity_id, start)
             if rows and any(r.status == "open" for r in rows):
@@ -317,7 +349,7 @@ class _Year:
             self._month(month)
             month = (month + timedelta(days=32)).replace(day=1)
         close_on = min(date(self.today.year, 1, CLOSE_DAY), self.today)
-        for who in self.p:
+        for who in PARTIES:
             self.at(close_on, CLOSE, self.close(who, self.start))
 
     def _month(self, first: date) -> None:
@@ -431,11 +463,21 @@ def _certified_throughout(db: Session, year: _Year) -> bool:
 def load_demo_custody(db: Session, today: date | None = None) -> bool:
     """Record the demo year of CoC flows; False when CoC documents exist already or the
     world lacks what the flows need (members, facilities, certificates)."""
+    done: bool = timeline.run_one(demo_custody(db, today))
+    return done
+
+
+def demo_custody(db: Session, today: date | None = None) -> timeline.Thread:
+    """``load_demo_custody`` as a thread of the demo's timeline: it starts on the first day
+    of the previous year, when the certificates it needs have been decided."""
     day = today or clock.today()
+    yield timeline.at(date(day.year - 1, 1, 1), 7)
     if repo.document_count(db):
         return False
     try:
-        parties = {key: _party(db, slug, entity) for key, (slug, entity) in PARTIES.items()}
+        parties = _Parties(db)
+        for who in ISSUERS:  # the customers join the register in their own time
+            parties[who] = parties.resolve(who)
     except (_Skip, DomainError):
         return False
     if any(name not in parties[who].facilities
@@ -445,5 +487,5 @@ def load_demo_custody(db: Session, today: date | None = None) -> bool:
     if not _certified_throughout(db, year):
         return False
     year.plan()
-    year.run()
+    yield from year.run()
     return True
