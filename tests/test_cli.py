@@ -8,9 +8,9 @@ on a copy.
 from __future__ import annotations
 
 import sqlite3
-from datetime import date, timedelta
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -141,9 +141,10 @@ def test_an_empty_database_prints_no_demo_logins(tmp_path: Path) -> None:
     path = tmp_path / "other.db"
     assert invoke(path, "db", "upgrade").exit_code == 0
     with sqlite3.connect(path) as conn:  # someone else's data, without the demo's people
-        conn.execute("INSERT INTO organizations (id, slug, name, membership_class, status, "
-                     "country, description, created_at, updated_at) VALUES ('1', 'x', 'X', "
-                     "'civil_society', 'applicant', 'GB', '', '2026-01-01', '2026-01-01')")
+        conn.execute("INSERT INTO organizations (id, slug, name, name_key, membership_class, "
+                     "status, country, description, created_at, updated_at) VALUES ('1', 'x', "
+                     "'X', 'x', 'civil_society', 'applicant', 'GB', '', '2026-01-01', "
+                     "'2026-01-01')")
     result = invoke(path, "demo", "--if-empty")
     assert "has data already" in text_of(result)
     assert "Demo logins" not in text_of(result)

@@ -16,6 +16,9 @@ hold:
    (``load_demo_suspension``).
 6. Wattlebay Alumina (mine and refinery, AU) and Corvina Latas (can plants, BR): both
    certificates, so that the custody demo's chain runs from mine to can.
+7. Two more smelters with casthouses (IS, NO), two more rolling mills (Rheinfeld's in
+   the US, one in France) and two more can plants (Corvina's in the UK, one in Spain):
+   both certificates each, so that each link of the custody network has three issuers.
 
 The certificates of the value chain (Wattlebay, Fjordal, Lindtal, Rheinfeld, Corvina) are
 decided before the start of the previous calendar year, so that they cover the custody
@@ -445,4 +448,45 @@ def _threads(db: Session, day: date) -> list[timeline.Thread]:
           "Corvina Latas S.A.", sites, ["material_conversion"], "chain-of-custody", 2,
           before_year(105), "Receipt of CoC documents and the plants' mass balance verified "
           "(fictional demo audit).")
+
+    # 7. The rest of the chain (so that the public network shows its links): two smelters
+    #    with casthouses, Rheinfeld's US mill, a French mill, Corvina's UK plant and a can
+    #    maker in Spain, each with both certificates.
+    for (org, entity, sites, activities, firm_lead, perf_days, coc_days, summary) in MORE:
+        admin = _admin(db, org)
+        auditor, firm, lead = {"coral": (rohan, coral, rohan_id),
+                               "siobhan": (siobhan, coral, siobhan_id),
+                               "thistle": (harriet, thistle, harriet_id)}[firm_lead]
+        for standard, version, days in (("performance", 3, perf_days),
+                                        ("chain-of-custody", 2, coc_days)):
+            chain(f"{entity}-{standard}", admin, auditor, firm, lead, org, entity, sites,
+                  activities, standard, version, before_year(days),
+                  f"{summary} (fictional demo audit).")
     return threads
+
+
+MORE = (
+    ("eldhraun-aluminium", "Eldhraun Aluminium ehf.",
+     ["Eldhraun Smelter Þorlákshöfn", "Eldhraun Casthouse Þorlákshöfn"],
+     ["smelting", "casthouse"], "coral", 145, 118,
+     "Smelter and casthouse on renewable power; potline emissions and the mass balance "
+     "of the casthouse in order"),
+    ("sandvaer-metall", "Sandvær Metall AS",
+     ["Sandvær Smelter Kristiansund", "Sandvær Casthouse Kristiansund"],
+     ["smelting", "casthouse"], "siobhan", 135, 108,
+     "Hydropower smelter and casthouse; fjord water monitoring and CoC records verified"),
+    ("rheinfeld-rolling", "Rheinfeld Rolling Inc.", ["Rheinfeld Ohio Valley Mill"],
+     ["semi_fabrication"], "thistle", 126, 99,
+     "Rolling mill with a sound mass-balance system and CoC documents to its customers"),
+    ("laminoirs-sevre", "Laminoirs de la Sèvre SAS", ["Sèvre Rolling Mill Niort"],
+     ["semi_fabrication"], "thistle", 128, 102,
+     "Rolling mill; slab intake and coil dispatch records match the accounts"),
+    ("corvina-latas", "Corvina Packaging UK Limited", ["Corvina Can Plant Telford"],
+     ["material_conversion"], "thistle", 121, 97,
+     "Can plant; receipt of CoC documents and the conversion yield verified"),
+    ("envases-tajo", "Envases Tajo S.L.", ["Tajo Can Plant Illescas"],
+     ["material_conversion"], "thistle", 122, 96,
+     "Can plant with good water management; CoC receipts and the mass balance verified"),
+)
+"""(organisation, entity, sites, activities, firm and lead, days before the custody year
+of the Performance and of the CoC audit, summary)"""

@@ -15,6 +15,10 @@ date order, as if the members kept their accounts day by day. Roughly, per month
   metal at 0.97 kg/kg and ships can-body stock to Corvina Latas (BR) and body sheet to
   Hoshikawa Motor (JP), whose documents are mostly confirmed within a few days; Corvina
   converts its can stock at 0.96 kg/kg.
+- Beside that chain, so that each link of the network has three issuers: Eldhraun (IS)
+  and Sandvær (NO) make and cast some 2,000-2,600 t of ASI aluminium a month each, for
+  Laminoirs de la Sèvre (FR) and Rheinfeld's US mill, which roll body sheet for Hoshikawa
+  and can stock for Envases Tajo (ES) and Corvina's UK plant, whose cans go to Duinbron.
 
 The previous calendar year runs in full and its period is closed early in January (the
 balances carry over); the current year runs up to three days before today, so balances are
@@ -427,6 +431,44 @@ class _Year:
         self.at(d(14), SHIP, self.ship(
             "corvina", "duinbron", METAL, "0.5", coc_percent=75, after=6,
             most=kg(700, 800) // 1000 * 1000, description="Two-piece beverage cans, 330 ml"))
+        self._more(d, kg)
+
+    def _more(self, d: Callable[[int], date], kg: Callable[[int, int], int]) -> None:
+        """The rest of the chain: slab from Eldhraun to Sèvre and from Sandvær to
+        Rheinfeld's US mill, body sheet from those mills to Hoshikawa and can stock to Tajo
+        and Corvina's UK plant, cans from both to Duinbron."""
+        for who, smelter, casthouse, low, high, ship_on, customer in (
+                ("eldhraun", "Eldhraun Smelter Þorlákshöfn", "Eldhraun Casthouse Þorlákshöfn",
+                 2_300, 2_600, 21, "sevre"),
+                ("sandvaer", "Sandvær Smelter Kristiansund", "Sandvær Casthouse Kristiansund",
+                 2_000, 2_300, 22, "rheinfeld_us")):
+            self.at(d(3), IN, self.produce(
+                who, smelter, METAL, kg(low, high), "Potline metal from certified production",
+                then="made"))
+            self.at(d(18), TRANSFORM, self.transform(
+                who, casthouse, Transformation.CASTING, METAL, "0.99", pending="made"))
+            self.at(d(ship_on), SHIP, self.ship(
+                who, customer, METAL, "0.9", after=3,
+                description="Rolling slab AA3104, casthouse lots of the month"))
+        for who, mill, customer in (("sevre", "Sèvre Rolling Mill Niort", "tajo"),
+                                    ("rheinfeld_us", "Rheinfeld Ohio Valley Mill",
+                                     "corvina_uk")):
+            self.at(d(25), TRANSFORM, self.transform(
+                who, mill, Transformation.ROLLING, METAL, "0.97", pending="received"))
+            self.at(d(26), SHIP, self.ship(
+                who, "hoshikawa", METAL, "0.25", coc_percent=80, after=6,
+                description="Automotive body sheet AA6016-T4, coils"))
+            self.at(d(28), SHIP, self.ship(
+                who, customer, METAL, "0.6", coc_percent=80, after=4,
+                description="Can-body and end stock AA3104 / AA5182, coils"))
+        for who, plant, low, high in (("corvina_uk", "Corvina Can Plant Telford", 400, 500),
+                                      ("tajo", "Tajo Can Plant Illescas", 500, 600)):
+            self.at(d(11), TRANSFORM, self.transform(
+                who, plant, Transformation.CONVERSION, METAL, "0.96", pending="received"))
+            self.at(d(16), SHIP, self.ship(
+                who, "duinbron", METAL, "0.5", coc_percent=75, after=6,
+                most=kg(low, high) // 1000 * 1000,
+                description="Two-piece beverage cans, 330 ml and 500 ml"))
 
 
 PARTIES = {
@@ -437,14 +479,27 @@ PARTIES = {
     "corvina": ("corvina-latas", "Corvina Latas S.A."),
     "hoshikawa": ("hoshikawa-motor", "Hoshikawa Motor Corporation"),
     "duinbron": ("duinbron-beverages", "Duinbron Beverages B.V."),
+    "eldhraun": ("eldhraun-aluminium", "Eldhraun Aluminium ehf."),
+    "sandvaer": ("sandvaer-metall", "Sandvær Metall AS"),
+    "sevre": ("laminoirs-sevre", "Laminoirs de la Sèvre SAS"),
+    "rheinfeld_us": ("rheinfeld-rolling", "Rheinfeld Rolling Inc."),
+    "corvina_uk": ("corvina-latas", "Corvina Packaging UK Limited"),
+    "tajo": ("envases-tajo", "Envases Tajo S.L."),
 }
-ISSUERS = ("wattlebay", "fjordal", "lindtal", "rheinfeld", "corvina")
+ISSUERS = ("wattlebay", "fjordal", "lindtal", "rheinfeld", "corvina", "eldhraun", "sandvaer",
+           "sevre", "rheinfeld_us", "corvina_uk", "tajo")
 FACILITIES = {
     "wattlebay": ("Wattlebay Darling Range Mine", "Wattlebay Kemerton Refinery"),
     "fjordal": ("Fjordal Smelter", "Fjordal Casthouse"),
     "lindtal": ("Lindtal Remelt Plant Minden", "Lindtal Remelt Plant Bitterfeld"),
     "rheinfeld": ("Rheinfeld Rolling Mill",),
     "corvina": ("Corvina Can Plant Jacareí",),
+    "eldhraun": ("Eldhraun Smelter Þorlákshöfn", "Eldhraun Casthouse Þorlákshöfn"),
+    "sandvaer": ("Sandvær Smelter Kristiansund", "Sandvær Casthouse Kristiansund"),
+    "sevre": ("Sèvre Rolling Mill Niort",),
+    "rheinfeld_us": ("Rheinfeld Ohio Valley Mill",),
+    "corvina_uk": ("Corvina Can Plant Telford",),
+    "tajo": ("Tajo Can Plant Illescas",),
 }
 
 
