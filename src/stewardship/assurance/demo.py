@@ -16,9 +16,10 @@ hold:
    (``load_demo_suspension``).
 6. Wattlebay Alumina (mine and refinery, AU) and Corvina Latas (can plants, BR): both
    certificates, so that the custody demo's chain runs from mine to can.
-7. Two more smelters with casthouses (IS, NO), two more rolling mills (Rheinfeld's in
-   the US, one in France) and two more can plants (Corvina's in the UK, one in Spain):
-   both certificates each, so that each link of the custody network has three issuers.
+7. Two more alumina refiners (MY, BR), smelters with casthouses (IS, NO), remelters (IT,
+   GB), rolling mills (Rheinfeld's in the US, one in France) and can plants (Corvina's in
+   the UK, one in Spain): both certificates each, so that each link of the custody
+   network has three issuers.
 
 The certificates of the value chain (Wattlebay, Fjordal, Lindtal, Rheinfeld, Corvina) are
 decided before the start of the previous calendar year, so that they cover the custody
@@ -487,6 +488,20 @@ MORE = (
     ("envases-tajo", "Envases Tajo S.L.", ["Tajo Can Plant Illescas"],
      ["material_conversion"], "thistle", 122, 96,
      "Can plant with good water management; CoC receipts and the mass balance verified"),
+    ("gebeng-alumina", "Gebeng Alumina Sdn. Bhd.",
+     ["Gebeng Bukit Goh Mine", "Gebeng Alumina Refinery"],
+     ["bauxite_mining", "alumina_refining"], "coral", 148, 119,
+     "Mine rehabilitation, residue storage and the mass balance from mine to refinery"),
+    ("bacabeira-alumina", "Bacabeira Alumina Ltda.",
+     ["Bacabeira Serra Mine", "Bacabeira Alumina Refinery"],
+     ["bauxite_mining", "alumina_refining"], "siobhan", 138, 112,
+     "Community engagement, water management and CoC records from mine to refinery"),
+    ("rifusione-adda", "Rifusione Adda S.r.l.", ["Adda Remelt Plant Calolziocorte"],
+     ["remelting_refining"], "thistle", 132, 104,
+     "Scrap due diligence per supplier and the remelt plant's mass balance"),
+    ("severn-recycled-metals", "Severn Recycled Metals Ltd", ["Severn Remelt Plant Avonmouth"],
+     ["remelting_refining"], "thistle", 127, 101,
+     "Post-consumer scrap intake records and the mass balance of the plant"),
 )
 """(organisation, entity, sites, activities, firm and lead, days before the custody year
 of the Performance and of the CoC audit, summary)"""

@@ -15,10 +15,13 @@ date order, as if the members kept their accounts day by day. Roughly, per month
   metal at 0.97 kg/kg and ships can-body stock to Corvina Latas (BR) and body sheet to
   Hoshikawa Motor (JP), whose documents are mostly confirmed within a few days; Corvina
   converts its can stock at 0.96 kg/kg.
-- Beside that chain, so that each link of the network has three issuers: Eldhraun (IS)
-  and Sandvær (NO) make and cast some 2,000-2,600 t of ASI aluminium a month each, for
-  Laminoirs de la Sèvre (FR) and Rheinfeld's US mill, which roll body sheet for Hoshikawa
-  and can stock for Envases Tajo (ES) and Corvina's UK plant, whose cans go to Duinbron.
+- Beside that chain, so that each link of the network has three issuers: Gebeng (MY) and
+  Bacabeira (BR) mine and refine bauxite for the smelters Eldhraun (IS) and Sandvær (NO),
+  which also make some 2,000-2,600 t of ASI aluminium a month each and cast it for
+  Laminoirs de la Sèvre (FR) and Rheinfeld's US mill; the remelters Rifusione Adda (IT)
+  and Severn (GB) ship them some 500 t of recycled slab a month; the mills roll body sheet
+  for Hoshikawa and can stock for Envases Tajo (ES) and Corvina's UK plant, whose cans go
+  to Duinbron.
 
 The previous calendar year runs in full and its period is closed early in January (the
 balances carry over); the current year runs up to three days before today, so balances are
@@ -434,9 +437,33 @@ class _Year:
         self._more(d, kg)
 
     def _more(self, d: Callable[[int], date], kg: Callable[[int, int], int]) -> None:
-        """The rest of the chain: slab from Eldhraun to Sèvre and from Sandvær to
-        Rheinfeld's US mill, body sheet from those mills to Hoshikawa and can stock to Tajo
-        and Corvina's UK plant, cans from both to Duinbron."""
+        """The rest of the chain: alumina from Gebeng to Eldhraun and from Bacabeira to
+        Sandvær; slab from Eldhraun and Adda to Sèvre, from Sandvær and Severn to
+        Rheinfeld's US mill; body sheet from those mills to Hoshikawa and can stock to Tajo
+        and Corvina's UK plant; cans from both to Duinbron."""
+        for who, mine, refinery, smelter, low, high in (
+                ("gebeng", "Gebeng Bukit Goh Mine", "Gebeng Alumina Refinery",
+                 "eldhraun", 5_000, 5_600),
+                ("bacabeira", "Bacabeira Serra Mine", "Bacabeira Alumina Refinery",
+                 "sandvaer", 4_400, 5_000)):
+            self.at(d(2), IN, self.produce(
+                who, mine, BAUXITE, kg(low, high), "Ore hauled to the refinery"))
+            self.at(d(5), TRANSFORM, self.transform(
+                who, refinery, Transformation.REFINING, BAUXITE, "0.45"))
+            self.at(d(8), SHIP, self.ship(
+                who, smelter, ALUMINA, "0.97", after=5,
+                description="Smelter-grade alumina, bulk parcel"))
+        for who, plant, low, high, customer in (
+                ("adda", "Adda Remelt Plant Calolziocorte", 500, 600, "sevre"),
+                ("severn", "Severn Remelt Plant Avonmouth", 550, 650, "rheinfeld_us")):
+            self.at(d(4), IN, self.scrap(
+                who, plant, ScrapKind.POST_CONSUMER, kg(low, high),
+                "Used beverage cans and end-of-life sheet; due-diligence file per supplier"))
+            self.at(d(12), TRANSFORM, self.transform(
+                who, plant, Transformation.REMELTING, SCRAP, "0.93", pending=plant))
+            self.at(d(16), SHIP, self.ship(
+                who, customer, METAL, "0.96", after=4, recycled=True,
+                description="Rolling slab AA3104 remelted from eligible scrap"))
         for who, smelter, casthouse, low, high, ship_on, customer in (
                 ("eldhraun", "Eldhraun Smelter Þorlákshöfn", "Eldhraun Casthouse Þorlákshöfn",
                  2_300, 2_600, 21, "sevre"),
@@ -445,6 +472,8 @@ class _Year:
             self.at(d(3), IN, self.produce(
                 who, smelter, METAL, kg(low, high), "Potline metal from certified production",
                 then="made"))
+            self.at(d(15), TRANSFORM, self.transform(
+                who, smelter, Transformation.SMELTING, ALUMINA, "0.52", then="made"))
             self.at(d(18), TRANSFORM, self.transform(
                 who, casthouse, Transformation.CASTING, METAL, "0.99", pending="made"))
             self.at(d(ship_on), SHIP, self.ship(
@@ -485,9 +514,14 @@ PARTIES = {
     "rheinfeld_us": ("rheinfeld-rolling", "Rheinfeld Rolling Inc."),
     "corvina_uk": ("corvina-latas", "Corvina Packaging UK Limited"),
     "tajo": ("envases-tajo", "Envases Tajo S.L."),
+    "gebeng": ("gebeng-alumina", "Gebeng Alumina Sdn. Bhd."),
+    "bacabeira": ("bacabeira-alumina", "Bacabeira Alumina Ltda."),
+    "adda": ("rifusione-adda", "Rifusione Adda S.r.l."),
+    "severn": ("severn-recycled-metals", "Severn Recycled Metals Ltd"),
 }
 ISSUERS = ("wattlebay", "fjordal", "lindtal", "rheinfeld", "corvina", "eldhraun", "sandvaer",
-           "sevre", "rheinfeld_us", "corvina_uk", "tajo")
+           "sevre", "rheinfeld_us", "corvina_uk", "tajo", "gebeng", "bacabeira", "adda",
+           "severn")
 FACILITIES = {
     "wattlebay": ("Wattlebay Darling Range Mine", "Wattlebay Kemerton Refinery"),
     "fjordal": ("Fjordal Smelter", "Fjordal Casthouse"),
@@ -500,6 +534,10 @@ FACILITIES = {
     "rheinfeld_us": ("Rheinfeld Ohio Valley Mill",),
     "corvina_uk": ("Corvina Can Plant Telford",),
     "tajo": ("Tajo Can Plant Illescas",),
+    "gebeng": ("Gebeng Bukit Goh Mine", "Gebeng Alumina Refinery"),
+    "bacabeira": ("Bacabeira Serra Mine", "Bacabeira Alumina Refinery"),
+    "adda": ("Adda Remelt Plant Calolziocorte",),
+    "severn": ("Severn Remelt Plant Avonmouth",),
 }
 
 
