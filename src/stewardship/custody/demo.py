@@ -489,6 +489,7 @@ class _Year:
                 description="Automotive body sheet AA6016-T4, coils"))
             self.at(d(28), SHIP, self.ship(
                 who, customer, METAL, "0.6", coc_percent=80, after=4,
+                most=kg(1_100, 1_300) // 1000 * 1000,  # within the can plants' capacity
                 description="Can-body and end stock AA3104 / AA5182, coils"))
         for who, plant, low, high in (("corvina_uk", "Corvina Can Plant Telford", 400, 500),
                                       ("tajo", "Tajo Can Plant Illescas", 500, 600)):
