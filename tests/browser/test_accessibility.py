@@ -49,7 +49,10 @@ class Checker:
         page = self.page
         page.set_viewport_size(DESKTOP)
         response = page.goto(url)
-        assert response is not None and response.status < 400, f"{url}: {response}"
+        if response is None or response.status >= 400:
+            self.problems.append(f"{self.who} {name} ({url}): answered "
+                                 f"{response.status if response else 'nothing'}")
+            return
         page.screenshot(path=str(self.folder / f"{self.who}-{name}-desktop.png"),
                         full_page=True)
         if phone:
@@ -91,12 +94,12 @@ def test_public_pages_meet_wcag_21_aa(checker: Callable[[str], Checker]) -> None
     c.check("coc-verify", "/verify/coc")
     c.check("standards", "/standards")
     c.check("standard-version", "/standards/performance/v3")
+    c.check("standards-body", "/standards/body")
     c.check("consultations", "/consultations")
     c.check("consultation", c.href("/consultations", r"/consultations/[0-9a-f-]+"),
             phone=True)
     c.check("complaint-form", "/complaints/new", phone=True)
     c.check("login", "/login", phone=True)
-    c.check("event-log", "/events")
     c.assert_clean()
 
 
@@ -111,7 +114,6 @@ def test_member_pages_meet_wcag_21_aa(checker: Callable[[str], Checker]) -> None
     user.check("chain", document + "/chain")
     user.check("report", "/custody/report")
     user.check("coc-verify-result", "/verify/coc/" + document.rsplit("/", 1)[-1], phone=True)
-    user.assert_clean()
 
     admin = checker("member-admin")
     log_in(admin.page, "admin@fjordal.example")
@@ -120,6 +122,7 @@ def test_member_pages_meet_wcag_21_aa(checker: Callable[[str], Checker]) -> None
     scope = admin.href("/assurance/scopes", r"/assurance/scopes/[0-9a-f-]+")
     admin.check("scope", scope)
     admin.check("self-assessment", scope + "/self-assessment", phone=True)
+    admin.problems[:0] = user.problems
     admin.assert_clean()
 
 
@@ -132,7 +135,6 @@ def test_auditor_and_secretariat_pages_meet_wcag_21_aa(
     audit = auditor.href("/assurance/audits", r"/assurance/audits/[0-9a-f-]+")
     auditor.check("audit", audit)
     auditor.check("audit-rating", audit + "/ratings", phone=True)
-    auditor.assert_clean()
 
     staff = checker("secretariat")
     log_in(staff.page, "secretariat@stewardship.example")
@@ -140,5 +142,6 @@ def test_auditor_and_secretariat_pages_meet_wcag_21_aa(
     staff.check("audits", "/secretariat/audits")
     staff.check("complaints", "/secretariat/complaints")
     staff.check("network", "/custody/network", phone=True)
-    staff.check("event-log", "/events")
+    staff.check("event-log", "/secretariat/events")
+    staff.problems[:0] = auditor.problems
     staff.assert_clean()
