@@ -273,8 +273,11 @@ def test_a_can_buyer_reads_where_its_aluminium_was_smelted(demo: Demo, db: Sessi
                                                             tmp_path: Path) -> None:
     buyer = _client(demo, db, tmp_path, "youssef.elamrani@duinbron-beverages.example")
     cans = _every_document(buyer, direction="incoming")
-    assert cans and all(d["issuer"]["organization"] == "corvina-latas" for d in cans)
-    for doc in cans:
+    assert cans and {d["issuer"]["organization"] for d in cans} == {"corvina-latas",
+                                                                    "envases-tajo"}
+    brazil = [d for d in cans if d["issuer"]["entity"] == "Corvina Latas S.A."]
+    assert brazil  # the Brazilian plants' cans, whose metal Fjordal smelted
+    for doc in brazil:
         origins = doc["composition"]["origins"]
         assert origins[0]["stage"] in METAL_STAGES
         assert ("Fjordal Smelter", "NO", "smelter") in {
