@@ -11,6 +11,7 @@ import shutil
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -96,6 +97,114 @@ def test_demo_loads_and_prints_counts_and_logins(loaded: Loaded) -> None:
         assert role in out
     assert loaded.users > 5
     assert loaded.events > loaded.users
+
+
+# One person per role, as the demo world's `logins` names them.
+LOGINS = {"secretariat": "secretariat@stewardship.example",
+          "member admin": "admin@fjordal.example",
+          "member user": "erik.nygard@fjordal.example",
+          "auditor": "rohan.mehta@coralsea-audit.example",
+          "buyer at the car maker": "haruka.ishida@hoshikawa-motor.example",
+          "standard-setting body member": "mariama.soumah@bauxite-communities-watch.example"}
+
+
+def _login_rows(result: Result) -> dict[str, str]:
+    """Role -> e-mail, read from the printed table's rows."""
+    rows = {}
+    for line in result.output.splitlines():
+        cells = [c.strip() for c in line.strip("│┃ ").split("│")]
+        if len(cells) == 3 and "@" in cells[1]:
+            rows[cells[0]] = cells[1]
+            assert cells[2] == "demo-password"
+    return rows
+
+
+def test_demo_prints_one_login_per_role_when_loaded_and_when_already_loaded(
+        loaded: Loaded) -> None:
+    assert _login_rows(loaded.demo) == LOGINS
+    if_empty = invoke(loaded.path, "demo", "--if-empty")
+    assert "has data already" in text_of(if_empty)
+    assert _login_rows(if_empty) == LOGINS
+    with sqlite3.connect(loaded.path) as conn:
+        for email in LOGINS.values():
+            assert conn.execute("SELECT count(*) FROM users WHERE email = ?",
+                                (email,)).fetchone()[0] == 1
+        buyer_org = conn.execute(
+            "SELECT o.slug FROM users u JOIN organizations o ON o.id = u.organization_id "
+            "WHERE u.email = ?", (LOGINS["buyer at the car maker"],)).fetchall()
+        seated = conn.execute(
+            "SELECT count(*) FROM body_members b JOIN users u ON u.id = b.user_id "
+            "WHERE u.email = ?", (LOGINS["standard-setting body member"],)).fetchone()[0]
+    assert buyer_org == [("hoshikawa-motor",)]
+    assert seated == 1
+
+
+def test_an_empty_database_prints_no_demo_logins(tmp_path: Path) -> None:
+    path = tmp_path / "other.db"
+    assert invoke(path, "db", "upgrade").exit_code == 0
+    with sqlite3.connect(path) as conn:  # someone else's data, without the demo's people
+        conn.execute("INSERT INTO organizations (id, slug, name, name_key, membership_class, "
+                     "status, country, description, created_at, updated_at) VALUES ('1', 'x', "
+                     "'X', 'x', 'civil_society', 'applicant', 'GB', '', '2026-01-01', "
+                     "'2026-01-01')")
+    result = invoke(path, "demo", "--if-empty")
+    assert "has data already" in text_of(result)
+    assert "Demo logins" not in text_of(result)
+
+
+def _day(text: str) -> date:
+    return date.fromisoformat(text[:10])
+
+
+def test_demo_history_is_dated_as_it_happened(loaded: Loaded) -> None:
+    with sqlite3.connect(loaded.path) as conn:
+        times = [t for (t,) in conn.execute(
+            "SELECT recorded_at FROM event_log ORDER BY sequence")]
+        # the Performance Standard v2, stored on its publication day
+        first = conn.execute("SELECT kind, subject FROM event_log ORDER BY sequence "
+                             "LIMIT 1").fetchone()
+        # each CoC document's issue is in the log on its shipment day
+        shipped = conn.execute(
+            "SELECT d.number, d.shipment_date, e.recorded_at, d.issued_at FROM coc_documents d "
+            "JOIN event_log e ON e.subject = 'coc_document:' || d.number "
+            "AND e.kind = 'custody.document.issued'").fetchall()
+        # every certificate's issue is logged on the day its audit was decided
+        certified = conn.execute(
+            "SELECT a.decided_at, e.recorded_at FROM audits a JOIN certificates c "
+            "ON c.audit_id = a.id JOIN event_log e ON e.subject = 'certificate:' || c.number "
+            "AND e.kind = 'assurance.certificate.issued'").fetchall()
+        admitted = conn.execute(
+            "SELECT o.joined_on, e.recorded_at FROM organizations o JOIN event_log e "
+            "ON e.subject = 'organization:' || o.slug AND e.kind = "
+            "'registry.organization.member'").fetchall()
+    assert times == sorted(times), "the event log's times go back somewhere"
+    assert _day(times[0]) == date(2017, 12, 1) and first[1] == "standard:performance"
+    assert _day(times[-1]) <= date.today()
+    assert len({t[:4] for t in times}) >= 6  # years of history, not the load's day
+    assert len(shipped) > 50
+    for number, shipment, logged, issued in shipped:
+        assert _day(logged) == _day(issued) == _day(shipment), number
+    assert len(certified) >= 10
+    assert all(_day(decided) == _day(logged) for decided, logged in certified)
+    assert any(_day(logged) < date.today() - timedelta(days=365) for _d, logged in certified)
+    assert len(admitted) >= 12
+    assert all(_day(logged) == _day(joined) for joined, logged in admitted)
+
+
+def test_demo_has_an_audit_in_progress_for_the_demo_auditor(loaded: Loaded) -> None:
+    with sqlite3.connect(loaded.path) as conn:
+        rows = conn.execute(
+            "SELECT a.id, a.status, a.submitted_at, o.slug FROM audits a "
+            "JOIN organizations o ON o.id = a.organization_id "
+            "JOIN auditors r ON r.id = a.lead_auditor_id "
+            "WHERE r.email = ? AND a.status = 'in_progress'",
+            (LOGINS["auditor"],)).fetchall()
+        assert len(rows) == 1
+        audit_id, _status, submitted, slug = rows[0]
+        rated = conn.execute("SELECT count(*) FROM audit_ratings WHERE audit_id = ?",
+                             (audit_id,)).fetchone()[0]
+    assert slug == "kebbe-bauxite" and submitted is None
+    assert 0 < rated < 20  # some rated, the rest left for the auditor
 
 
 def test_demo_again_changes_nothing(loaded: Loaded) -> None:

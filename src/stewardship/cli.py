@@ -76,7 +76,7 @@ def demo(if_empty: Annotated[bool, typer.Option(help="Only load into an empty da
     from sqlalchemy import func, select
 
     from stewardship.core.migrate import pending_message
-    from stewardship.demo import load_demo, load_world, steps
+    from stewardship.demo import demo_logins, load_demo, load_world, steps
     from stewardship.registry.models import Organization
 
     engine = _engine()
@@ -88,6 +88,7 @@ def demo(if_empty: Annotated[bool, typer.Option(help="Only load into an empty da
     with transaction(factory) as db:
         if if_empty and (db.scalar(select(func.count()).select_from(Organization)) or 0) > 0:
             console.print("Demo world not loaded: the database has data already.")
+            _print_logins(demo_logins(db))
             return
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                       console=console, transient=True) as progress:
@@ -100,15 +101,14 @@ def demo(if_empty: Annotated[bool, typer.Option(help="Only load into an empty da
 
 
 def _print_logins(logins: list[tuple[str, str, str]]) -> None:
+    """One login per role of the demo world (nothing when the demo's people are absent)."""
+    if not logins:
+        return
     table = Table(title="Demo logins (fictional)", show_lines=False)
     table.add_column("role")
     table.add_column("e-mail")
     table.add_column("password")
-    seen: set[str] = set()
     for role, email, password in logins:
-        if role in seen:
-            continue
-        seen.add(role)
         table.add_row(role, email, password)
     console.print(table)
 

@@ -23,10 +23,11 @@ def test_visitor_browses_filters_and_opens_a_certificate(page: Any, artifacts: P
 
     page.select_option("#field-kind", "chain_of_custody")
     page.get_by_role("button", name="Filter").click()
-    # the demo's value chain: mine and refinery, smelter, remelter, rolling mill, can maker
-    expect(rows).to_have_count(5)
-    expect(rows.filter(has_text="Rheinfeld Rolling Group")).to_have_count(1)
-    export = page.get_by_role("link", name="Download these 5 as CSV")
+    # the demo's value chain, three of each: mines and refineries, smelters with casthouses,
+    # remelters, rolling mills (Rheinfeld's German and US mills), can plants
+    expect(rows).to_have_count(15)
+    expect(rows.filter(has_text="Rheinfeld Rolling Group")).to_have_count(2)
+    export = page.get_by_role("link", name="Download these 15 as CSV")
     assert "kind=chain_of_custody" in (export.get_attribute("href") or "")
 
     page.get_by_role("link", name="Clear").click()
@@ -38,8 +39,9 @@ def test_visitor_browses_filters_and_opens_a_certificate(page: Any, artifacts: P
     page.select_option("#field-status", "")
     page.select_option("#field-country", "NO")
     page.get_by_role("button", name="Filter").click()
-    expect(rows).to_have_count(2)  # Fjordal's Performance and Chain of Custody certificates
-    rows.filter(has_text="STW-PS-").first.get_by_role("link").first.click()
+    expect(rows).to_have_count(4)  # Fjordal's and Sandvær's Performance and CoC certificates
+    fjordal = rows.filter(has_text="Fjordal Aluminium")
+    fjordal.filter(has_text="STW-PS-").first.get_by_role("link").first.click()
 
     expect(page.locator("h1")).to_contain_text("STW-PS-")
     expect(page.locator(".qr svg")).to_be_visible()

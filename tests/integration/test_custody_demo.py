@@ -170,7 +170,8 @@ def test_can_maker_documents_trace_to_primary_and_recycled_origins(db: Session) 
     page = documents.list_documents(db, corvina, ALL, direction="incoming",
                                     status="received")
     assert page.total >= 10
-    doc = page.items[0]
+    # the Brazilian plants' can stock, from Rheinfeld's German mill
+    doc = next(d for d in page.items if d.issuer.entity == "Rheinfeld Walzwerk GmbH")
     assert doc.issuer.organization == "rheinfeld-rolling"
     assert doc.issuer.coc_certificate and doc.recipient.coc_certificate
     origins = {(o.country, o.route, o.stage) for o in doc.composition.origins}
@@ -272,8 +273,11 @@ def test_a_can_buyer_reads_where_its_aluminium_was_smelted(demo: Demo, db: Sessi
                                                             tmp_path: Path) -> None:
     buyer = _client(demo, db, tmp_path, "youssef.elamrani@duinbron-beverages.example")
     cans = _every_document(buyer, direction="incoming")
-    assert cans and all(d["issuer"]["organization"] == "corvina-latas" for d in cans)
-    for doc in cans:
+    assert cans and {d["issuer"]["organization"] for d in cans} == {"corvina-latas",
+                                                                    "envases-tajo"}
+    brazil = [d for d in cans if d["issuer"]["entity"] == "Corvina Latas S.A."]
+    assert brazil  # the Brazilian plants' cans, whose metal Fjordal smelted
+    for doc in brazil:
         origins = doc["composition"]["origins"]
         assert origins[0]["stage"] in METAL_STAGES
         assert ("Fjordal Smelter", "NO", "smelter") in {
@@ -285,3 +289,19 @@ def test_a_can_buyer_reads_where_its_aluminium_was_smelted(demo: Demo, db: Sessi
                 assert link["origins"], link["number"]
                 assert all(o["facility"] and o["country"] for o in link["origins"])
         break  # one document's chain is enough; every document's origins were checked
+
+
+def test_each_link_of_the_public_network_has_three_issuers(demo: Demo, db: Session) -> None:
+    # The public network shows a link only where three issuing entities contribute to it:
+    # the demo world has enough members for every link from refinery to can to show.
+    for year in (demo.today.year - 1, demo.today.year):
+        flows = reports.network_flows(db, SECRETARIAT, year)
+        links = {(link.source, link.target): link.contributors for link in flows.links}
+        assert set(links) >= {
+            ("alumina_refining", "smelting"), ("casthouse", "semi_fabrication"),
+            ("remelting_refining", "semi_fabrication"),
+            ("semi_fabrication", "material_conversion"),
+            ("semi_fabrication", "other_manufacturing"),
+            ("material_conversion", "industrial_user")}, (year, links)
+        assert min(links.values()) >= flows.minimum_contributors == 3
+        assert flows.hidden_links == 0

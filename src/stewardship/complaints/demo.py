@@ -6,6 +6,7 @@
 2. An anonymous complaint about the conduct of the (fictional) audit firm Thistlebrook
    Assurance; received three weeks ago and not yet decided, so it is overdue.
 
+Each step is written at the moment it represents: a thread of the demo's timeline.
 Everything here is invented. Idempotent: nothing is done when any complaint exists.
 """
 
@@ -19,6 +20,7 @@ from stewardship.complaints import repository as repo
 from stewardship.complaints.rules import AttachmentUpload, ComplaintStatus, SubjectKind
 from stewardship.complaints.schemas import ComplaintCreate, TransitionRequest
 from stewardship.complaints.service import filing, handling
+from stewardship.core import timeline
 from stewardship.core.auth import system_actor
 from stewardship.core.config import Settings, get_settings
 from stewardship.core.db import utcnow
@@ -38,8 +40,9 @@ Rice plots east of the haul road: two plots covered by run-off sediment in Augus
 """
 
 
-def _community_complaint(db: Session, settings: Settings, now: datetime) -> None:
+def _community_complaint(db: Session, settings: Settings, now: datetime) -> timeline.Thread:
     day = timedelta(days=1)
+    yield now - 60 * day
     case, _token = filing.file_complaint(db, None, ComplaintCreate(
         subject_kind=SubjectKind.MEMBER, subject="kebbe-bauxite",
         summary="Red run-off from the haul road reaches wells, a stream and rice plots",
@@ -61,14 +64,18 @@ def _community_complaint(db: Session, settings: Settings, now: datetime) -> None
     ref = case.reference
     owner = registry_repo.user_by_email(db, "kwame.asante@stewardship.example")
     if owner is not None and owner.role == "secretariat":
+        yield now - 59 * day
         handling.assign(db, DEMO_ACTOR, ref, owner.id, settings=settings, now=now - 59 * day)
+    yield now - 52 * day
     handling.transition(db, DEMO_ACTOR, ref, TransitionRequest(
         to=ComplaintStatus.ACCEPTED, public_note=True,
         note="Accepted: the concerns fall under the Performance Standard's principles on "
              "water, land and human rights. The secretariat asked Kebbe Bauxite Company "
              "for its response."), settings=settings, now=now - 52 * day)
+    yield now - 50 * day
     handling.set_respondent_consent(db, DEMO_ACTOR, ref, True, settings=settings,
                                     now=now - 50 * day)
+    yield now - 45 * day
     handling.transition(db, DEMO_ACTOR, ref, TransitionRequest(
         to=ComplaintStatus.MEDIATION, public_note=True,
         note="Both parties agreed to mediation by an independent mediator based in Boké. "
@@ -76,7 +83,9 @@ def _community_complaint(db: Session, settings: Settings, now: datetime) -> None
              "planned."), settings=settings, now=now - 45 * day)
 
 
-def _audit_conduct_complaint(db: Session, settings: Settings, now: datetime) -> None:
+def _audit_conduct_complaint(db: Session, settings: Settings, now: datetime
+                             ) -> timeline.Thread:
+    yield now - timedelta(days=20)
     filing.file_complaint(db, None, ComplaintCreate(
         subject_kind=SubjectKind.AUDIT_FIRM, subject="thistlebrook-assurance",
         summary="Workers interviewed in front of their supervisors during an audit",
@@ -94,15 +103,23 @@ def load_demo_complaints(db: Session, settings: Settings | None = None,
                          now: datetime | None = None) -> int:
     """Add the demo's two complaints into the caller's transaction; returns how many were
     added (0 when complaints exist already or the demo's subjects are missing)."""
+    added: int = timeline.run_one(demo_complaints(db, settings, now))
+    return added
+
+
+def demo_complaints(db: Session, settings: Settings | None = None,
+                    now: datetime | None = None) -> timeline.Thread:
+    """``load_demo_complaints`` as a thread of the demo's timeline (``core.timeline``)."""
+    now = now or utcnow()
+    yield now - timedelta(days=61)
     if repo.count_rows(db)["complaints"]:
         return 0
     settings = settings or get_settings()
-    now = now or utcnow()
     added = 0
     if registry_repo.organization_by_slug(db, "kebbe-bauxite") is not None:
-        _community_complaint(db, settings, now)
+        yield from _community_complaint(db, settings, now)
         added += 1
     if registry_repo.audit_firm_by_slug(db, "thistlebrook-assurance") is not None:
-        _audit_conduct_complaint(db, settings, now)
+        yield from _audit_conduct_complaint(db, settings, now)
         added += 1
     return added

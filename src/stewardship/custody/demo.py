@@ -15,11 +15,21 @@ date order, as if the members kept their accounts day by day. Roughly, per month
   metal at 0.97 kg/kg and ships can-body stock to Corvina Latas (BR) and body sheet to
   Hoshikawa Motor (JP), whose documents are mostly confirmed within a few days; Corvina
   converts its can stock at 0.96 kg/kg.
+- Beside that chain, so that each link of the network has three issuers: Gebeng (MY) and
+  Bacabeira (BR) mine and refine bauxite for the smelters Eldhraun (IS) and Sandvær (NO),
+  which also make some 2,000-2,600 t of ASI aluminium a month each and cast it for
+  Laminoirs de la Sèvre (FR) and Rheinfeld's US mill; the remelters Rifusione Adda (IT)
+  and Severn (GB) ship them some 500 t of recycled slab a month; the mills roll body sheet
+  for Hoshikawa and can stock for Envases Tajo (ES) and Corvina's UK plant, whose cans go
+  to Duinbron.
 
 The previous calendar year runs in full and its period is closed early in January (the
 balances carry over); the current year runs up to three days before today, so balances are
 open and the latest documents are in transit. Three documents stay unconfirmed for over 30
 days, one is rejected and one cancelled (both re-issued).
+
+Each step is written on its own day, at an hour of its kind (inputs first, then receipts,
+transformations, shipments): a thread of the demo's timeline (``core.timeline``).
 
 Idempotent: nothing is done when any CoC document exists.
 """
@@ -39,7 +49,7 @@ from sqlalchemy.orm import Session
 
 from stewardship.assurance.demo import suspension_day
 from stewardship.assurance.service import certificates
-from stewardship.core import clock
+from stewardship.core import clock, timeline
 from stewardship.core.auth import Actor, system_actor
 from stewardship.core.errors import DomainError
 from stewardship.core.pagination import PageParams
@@ -122,6 +132,30 @@ def _party(db: Session, slug: str, entity: str) -> _Party:
                   joined=org.joined_on)
 
 
+class _Parties(dict[str, _Party]):
+    """The parties of the flows, each found in the register when first needed: a customer
+    that applies for membership during the demo year is not there when the year begins."""
+
+    def __init__(self, db: Session) -> None:
+        super().__init__()
+        self.db = db
+
+    def resolve(self, who: str) -> _Party:
+        slug, entity = PARTIES[who]
+        return _party(self.db, slug, entity)
+
+    def __missing__(self, who: str) -> _Party:
+        party = self[who] = self.resolve(who)
+        return party
+
+    def known(self, who: str) -> bool:
+        try:
+            self[who]
+        except (_Skip, DomainError):
+            return False
+        return True
+
+
 def _tonnes(kilograms: int) -> int:
     """Shipments go in whole tonnes."""
     return kilograms // 1000 * 1000
@@ -130,7 +164,7 @@ def _tonnes(kilograms: int) -> int:
 class _Year:
     """The demo's flows as a queue of dated steps, run in date order."""
 
-    def __init__(self, db: Session, today: date, parties: dict[str, _Party]) -> None:
+    def __init__(self, db: Session, today: date, parties: _Parties) -> None:
         self.db, self.today = db, today
         self.last = today - timedelta(days=LAG_DAYS)
         self.start = date(today.year - 1, 1, 1)
@@ -163,9 +197,10 @@ class _Year:
             return
         heapq.heappush(self._queue, (day, order, next(self._seq), step))
 
-    def run(self) -> None:
+    def run(self) -> timeline.Thread:
         while self._queue:
-            day, _order, _seq, step = heapq.heappop(self._queue)
+            day, order, _seq, step = heapq.heappop(self._queue)
+            yield timeline.at(day, 8 + order)  # each step written on its own day
             step(day)
 
     # --- reading and moving balances ---------------------------------------------------
@@ -237,6 +272,8 @@ class _Year:
         never (the unmatched), or rejects it (`refusal` "reject") or the issuer cancels
         it ("cancel") and re-issues it a day later."""
         def step(day: date) -> None:
+            if not self.p.known(recipient):  # not in the register yet
+                return
             joined = self.p[recipient].joined
             if joined is not None and day < joined:  # not a member yet
                 return
@@ -302,6 +339,8 @@ class _Year:
 
     def close(self, who: str, start: date) -> Callable[[date], None]:
         def step(day: date) -> None:
+            if not self.p.known(who):
+                return
             party = self.p[who]
             rows = repo.accounts_of_period(self.db, party.entity_id, start)
             if rows and any(r.status == "open" for r in rows):
@@ -317,7 +356,7 @@ class _Year:
             self._month(month)
             month = (month + timedelta(days=32)).replace(day=1)
         close_on = min(date(self.today.year, 1, CLOSE_DAY), self.today)
-        for who in self.p:
+        for who in PARTIES:
             self.at(close_on, CLOSE, self.close(who, self.start))
 
     def _month(self, first: date) -> None:
@@ -395,6 +434,71 @@ class _Year:
         self.at(d(14), SHIP, self.ship(
             "corvina", "duinbron", METAL, "0.5", coc_percent=75, after=6,
             most=kg(700, 800) // 1000 * 1000, description="Two-piece beverage cans, 330 ml"))
+        self._more(d, kg)
+
+    def _more(self, d: Callable[[int], date], kg: Callable[[int, int], int]) -> None:
+        """The rest of the chain: alumina from Gebeng to Eldhraun and from Bacabeira to
+        Sandvær; slab from Eldhraun and Adda to Sèvre, from Sandvær and Severn to
+        Rheinfeld's US mill; body sheet from those mills to Hoshikawa and can stock to Tajo
+        and Corvina's UK plant; cans from both to Duinbron."""
+        for who, mine, refinery, smelter, low, high in (
+                ("gebeng", "Gebeng Bukit Goh Mine", "Gebeng Alumina Refinery",
+                 "eldhraun", 5_000, 5_600),
+                ("bacabeira", "Bacabeira Serra Mine", "Bacabeira Alumina Refinery",
+                 "sandvaer", 4_400, 5_000)):
+            self.at(d(2), IN, self.produce(
+                who, mine, BAUXITE, kg(low, high), "Ore hauled to the refinery"))
+            self.at(d(5), TRANSFORM, self.transform(
+                who, refinery, Transformation.REFINING, BAUXITE, "0.45"))
+            self.at(d(8), SHIP, self.ship(
+                who, smelter, ALUMINA, "0.97", after=5,
+                description="Smelter-grade alumina, bulk parcel"))
+        for who, plant, low, high, customer in (
+                ("adda", "Adda Remelt Plant Calolziocorte", 500, 600, "sevre"),
+                ("severn", "Severn Remelt Plant Avonmouth", 550, 650, "rheinfeld_us")):
+            self.at(d(4), IN, self.scrap(
+                who, plant, ScrapKind.POST_CONSUMER, kg(low, high),
+                "Used beverage cans and end-of-life sheet; due-diligence file per supplier"))
+            self.at(d(12), TRANSFORM, self.transform(
+                who, plant, Transformation.REMELTING, SCRAP, "0.93", pending=plant))
+            self.at(d(16), SHIP, self.ship(
+                who, customer, METAL, "0.96", after=4, recycled=True,
+                description="Rolling slab AA3104 remelted from eligible scrap"))
+        for who, smelter, casthouse, low, high, ship_on, customer in (
+                ("eldhraun", "Eldhraun Smelter Þorlákshöfn", "Eldhraun Casthouse Þorlákshöfn",
+                 2_300, 2_600, 21, "sevre"),
+                ("sandvaer", "Sandvær Smelter Kristiansund", "Sandvær Casthouse Kristiansund",
+                 2_000, 2_300, 22, "rheinfeld_us")):
+            self.at(d(3), IN, self.produce(
+                who, smelter, METAL, kg(low, high), "Potline metal from certified production",
+                then="made"))
+            self.at(d(15), TRANSFORM, self.transform(
+                who, smelter, Transformation.SMELTING, ALUMINA, "0.52", then="made"))
+            self.at(d(18), TRANSFORM, self.transform(
+                who, casthouse, Transformation.CASTING, METAL, "0.99", pending="made"))
+            self.at(d(ship_on), SHIP, self.ship(
+                who, customer, METAL, "0.9", after=3,
+                description="Rolling slab AA3104, casthouse lots of the month"))
+        for who, mill, customer in (("sevre", "Sèvre Rolling Mill Niort", "tajo"),
+                                    ("rheinfeld_us", "Rheinfeld Ohio Valley Mill",
+                                     "corvina_uk")):
+            self.at(d(25), TRANSFORM, self.transform(
+                who, mill, Transformation.ROLLING, METAL, "0.97", pending="received"))
+            self.at(d(26), SHIP, self.ship(
+                who, "hoshikawa", METAL, "0.25", coc_percent=80, after=6,
+                description="Automotive body sheet AA6016-T4, coils"))
+            self.at(d(28), SHIP, self.ship(
+                who, customer, METAL, "0.6", coc_percent=80, after=4,
+                most=kg(1_100, 1_300) // 1000 * 1000,  # within the can plants' capacity
+                description="Can-body and end stock AA3104 / AA5182, coils"))
+        for who, plant, low, high in (("corvina_uk", "Corvina Can Plant Telford", 400, 500),
+                                      ("tajo", "Tajo Can Plant Illescas", 500, 600)):
+            self.at(d(11), TRANSFORM, self.transform(
+                who, plant, Transformation.CONVERSION, METAL, "0.96", pending="received"))
+            self.at(d(16), SHIP, self.ship(
+                who, "duinbron", METAL, "0.5", coc_percent=75, after=6,
+                most=kg(low, high) // 1000 * 1000,
+                description="Two-piece beverage cans, 330 ml and 500 ml"))
 
 
 PARTIES = {
@@ -405,14 +509,36 @@ PARTIES = {
     "corvina": ("corvina-latas", "Corvina Latas S.A."),
     "hoshikawa": ("hoshikawa-motor", "Hoshikawa Motor Corporation"),
     "duinbron": ("duinbron-beverages", "Duinbron Beverages B.V."),
+    "eldhraun": ("eldhraun-aluminium", "Eldhraun Aluminium ehf."),
+    "sandvaer": ("sandvaer-metall", "Sandvær Metall AS"),
+    "sevre": ("laminoirs-sevre", "Laminoirs de la Sèvre SAS"),
+    "rheinfeld_us": ("rheinfeld-rolling", "Rheinfeld Rolling Inc."),
+    "corvina_uk": ("corvina-latas", "Corvina Packaging UK Limited"),
+    "tajo": ("envases-tajo", "Envases Tajo S.L."),
+    "gebeng": ("gebeng-alumina", "Gebeng Alumina Sdn. Bhd."),
+    "bacabeira": ("bacabeira-alumina", "Bacabeira Alumina Ltda."),
+    "adda": ("rifusione-adda", "Rifusione Adda S.r.l."),
+    "severn": ("severn-recycled-metals", "Severn Recycled Metals Ltd"),
 }
-ISSUERS = ("wattlebay", "fjordal", "lindtal", "rheinfeld", "corvina")
+ISSUERS = ("wattlebay", "fjordal", "lindtal", "rheinfeld", "corvina", "eldhraun", "sandvaer",
+           "sevre", "rheinfeld_us", "corvina_uk", "tajo", "gebeng", "bacabeira", "adda",
+           "severn")
 FACILITIES = {
     "wattlebay": ("Wattlebay Darling Range Mine", "Wattlebay Kemerton Refinery"),
     "fjordal": ("Fjordal Smelter", "Fjordal Casthouse"),
     "lindtal": ("Lindtal Remelt Plant Minden", "Lindtal Remelt Plant Bitterfeld"),
     "rheinfeld": ("Rheinfeld Rolling Mill",),
     "corvina": ("Corvina Can Plant Jacareí",),
+    "eldhraun": ("Eldhraun Smelter Þorlákshöfn", "Eldhraun Casthouse Þorlákshöfn"),
+    "sandvaer": ("Sandvær Smelter Kristiansund", "Sandvær Casthouse Kristiansund"),
+    "sevre": ("Sèvre Rolling Mill Niort",),
+    "rheinfeld_us": ("Rheinfeld Ohio Valley Mill",),
+    "corvina_uk": ("Corvina Can Plant Telford",),
+    "tajo": ("Tajo Can Plant Illescas",),
+    "gebeng": ("Gebeng Bukit Goh Mine", "Gebeng Alumina Refinery"),
+    "bacabeira": ("Bacabeira Serra Mine", "Bacabeira Alumina Refinery"),
+    "adda": ("Adda Remelt Plant Calolziocorte",),
+    "severn": ("Severn Remelt Plant Avonmouth",),
 }
 
 
@@ -431,11 +557,21 @@ def _certified_throughout(db: Session, year: _Year) -> bool:
 def load_demo_custody(db: Session, today: date | None = None) -> bool:
     """Record the demo year of CoC flows; False when CoC documents exist already or the
     world lacks what the flows need (members, facilities, certificates)."""
+    done: bool = timeline.run_one(demo_custody(db, today))
+    return done
+
+
+def demo_custody(db: Session, today: date | None = None) -> timeline.Thread:
+    """``load_demo_custody`` as a thread of the demo's timeline: it starts on the first day
+    of the previous year, when the certificates it needs have been decided."""
     day = today or clock.today()
+    yield timeline.at(date(day.year - 1, 1, 1), 7)
     if repo.document_count(db):
         return False
     try:
-        parties = {key: _party(db, slug, entity) for key, (slug, entity) in PARTIES.items()}
+        parties = _Parties(db)
+        for who in ISSUERS:  # the customers join the register in their own time
+            parties[who] = parties.resolve(who)
     except (_Skip, DomainError):
         return False
     if any(name not in parties[who].facilities
@@ -445,5 +581,5 @@ def load_demo_custody(db: Session, today: date | None = None) -> bool:
     if not _certified_throughout(db, year):
         return False
     year.plan()
-    year.run()
+    yield from year.run()
     return True
