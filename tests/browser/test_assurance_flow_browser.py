@@ -100,7 +100,7 @@ def test_from_scope_definition_to_a_submitted_audit_report(new_page: Any,
     auditor.select_option("#field-proposed_maturity", "high")
     auditor.fill("#field-public_summary", summary)
     auditor.get_by_role("button", name="Submit the report").click()
-    expect(auditor.locator("#report .form-errors")).to_contain_text(
+    expect(auditor.locator("#error-summary")).to_contain_text(
         "criterion rating(s) are missing")
 
     # beside each criterion: its requirement and what the member answered itself
