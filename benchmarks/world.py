@@ -980,6 +980,8 @@ def generate(engine: Engine, scale: Scale, seed: int = 42, *,
                           .order_by(eventlog.EventLogEntry.sequence.desc()).limit(1)).first()
         if head is not None:  # the setup's own entries (standards, users) come first
             gen.log_head = (head[0], head[1])
+            tlog.catch_up(db)  # the setup's entries into the stored tree, then its edge
+            db.commit()
             found = tlog.fetch(db, merkle.root_plan(head[0]))
             gen.tree = merkle.RightEdge.of_tree(head[0], lambda lv, i: found[(lv, i)])
     progress("simulating the year", 0, 365)

@@ -104,13 +104,13 @@ def _print_logins(logins: list[tuple[str, str, str]]) -> None:
     """One login per role of the demo world (nothing when the demo's people are absent)."""
     if not logins:
         return
-    table = Table(title="Demo logins (fictional)", show_lines=False)
-    table.add_column("role")
-    table.add_column("e-mail")
-    table.add_column("password")
+    # Plain lines, never cropped or wrapped whatever the terminal's width: people copy
+    # the addresses.
+    console.print("[bold]Demo logins (fictional)[/]", soft_wrap=True)
+    width = max(len(role) for role, _, _ in logins)
     for role, email, password in logins:
-        table.add_row(role, email, password)
-    console.print(table)
+        console.print(f"  {role:<{width}}  {email}  password: {password}", soft_wrap=True,
+                      highlight=False)
 
 
 @user_app.command("create")

@@ -275,7 +275,7 @@ def test_a_metal_step_must_be_named_and_fit_the_facility(db: Session) -> None:
         "name the step in stw:transformation")
     _raises(InvalidInput, db, w.mill.user, _transformation(
         w.mill, [_q("asi_aluminium", 1000)], [_q("asi_aluminium", 970)],
-        **{"stw:transformation": "smelting"}), "smelting takes asi_alumina")
+        **{"stw:transformation": "smelting"}), "Smelting takes ASI Alumina")
 
 
 def test_fractional_kilograms_and_other_units_are_refused(db: Session) -> None:

@@ -64,7 +64,7 @@ def test_member_class_outside_the_criterion_is_excluded_with_the_class_named() -
     only_pt = crit("1.1", classes={PT})
     [row] = applicable_criteria([only_pt], ["smelting"], IU)
     assert not row.applicable
-    assert "industrial users" in row.reason
+    assert "Industrial Users" in row.reason
     [row] = applicable_criteria([only_pt], ["smelting"], PT)
     assert row.applicable
 

@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from stewardship.core import clock, merkle, notes
 from stewardship.core import credentials as vc
-from stewardship.core import merkle, notes
 from stewardship.core.eventlog import canonical_json
 
 BUNDLE_TYPE = "StewardshipVerificationBundle"
@@ -125,7 +125,7 @@ def verify_bundle(raw: bytes | str, *, trusted_issuers: set[str] | None = None,
     credential: dict[str, Any] | None = None
     try:
         bundle = parse_bundle(raw)
-        credential = _check(run, bundle, trusted_issuers, now or datetime.now(UTC))
+        credential = _check(run, bundle, trusted_issuers, now or clock.now())
     except _Stop as stop:
         return Verdict(stop.status, stop.reason, run.checks, credential)
     suspended = [c for c in run.checks if c.name.startswith("status") and "is set" in c.detail]
