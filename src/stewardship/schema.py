@@ -5,6 +5,7 @@ need it.
 """
 
 from stewardship.assurance import models as assurance_models  # noqa: F401
+from stewardship.carbon import models as carbon_models  # noqa: F401
 from stewardship.complaints import models as complaints_models  # noqa: F401
 from stewardship.core import eventlog, issuance, tlog  # noqa: F401
 from stewardship.core.db import Base

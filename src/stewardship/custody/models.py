@@ -220,6 +220,13 @@ class CocDocument(IdMixin, Base):
     recycled_method: Mapped[str | None] = mapped_column(String(200))
     composition: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     """The share of the issuer's pool this document took (same shape as an account's)."""
+    footprint_kg_co2e_per_kg: Mapped[Decimal | None] = mapped_column(Numeric(12, 6))
+    """Cradle-to-gate carbon footprint of the metal the document covers, kg CO2e per kg,
+    as the mass-weighted footprint of the pool it was drawn from; none where unknown."""
+    footprint_primary_percent: Mapped[Decimal | None] = mapped_column(Numeric(5, 2))
+    """The share of that footprint that is primary data (the rest secondary or default)."""
+    footprint_tiers: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    """How the footprint was built up, tier by tier down the chain."""
     status: Mapped[str] = mapped_column(String(12), default="issued")
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     issued_by: Mapped[str] = mapped_column(String(120))
