@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 
 import pytest
-from benchmarks.tlog import synthetic_leaf, write_tree
+from benchmarks.tlog import reuse_ok, synthetic_leaf, write_tree
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
@@ -42,3 +42,11 @@ def test_the_tree_written_a_level_at_a_time_is_the_appended_tree(
             index = rng.randrange(entries)
             proof = tlog.inclusion_proof(db, index, entries)
             merkle.verify_inclusion(leaves[index], index, entries, proof, size_root)
+
+
+def test_a_stored_tree_is_recognised_only_when_complete(scratch_engine: Engine) -> None:
+    assert not reuse_ok(scratch_engine, 5)
+    write_tree(scratch_engine, 5, lambda _line: None)
+    assert reuse_ok(scratch_engine, 5)
+    assert not reuse_ok(scratch_engine, 6)
+    assert not reuse_ok(scratch_engine, 4)

@@ -490,6 +490,9 @@ def bench(
                                        "without the tree")] = False,
     entries: Annotated[int, typer.Option(help="--tlog: entries of the synthetic log")
                        ] = 1 << 20,
+    reuse_tree: Annotated[bool, typer.Option(
+        "--reuse-tree", help="--tlog: measure on the tree an earlier run left in "
+        "var/bench/tlog.db when it has as many entries (SQLite)")] = False,
 ) -> None:
     """Generate the seeded synthetic world into a fresh database and measure the services
     on it; results in benchmarks/results/ and docs/performance.md. With ``--http``, load a
@@ -503,7 +506,7 @@ def bench(
         from benchmarks import tlog as tlog_bench
 
         result = tlog_bench.run_tlog(db, entries=entries, url=url, seed=seed,
-                                     say=console.print)
+                                     reuse=reuse_tree, say=console.print)
         for line in tlog_bench.summary_lines(result):
             console.print(line, highlight=False)
         return
