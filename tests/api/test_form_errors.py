@@ -90,6 +90,7 @@ NOT_FORMS = {
         "form (that form, .../answers, is walked)",
     "/custody/network/audit": "runs the balance audit of a year; a query, not a form that "
                               "changes anything (its year has a default)",
+    "/secretariat/log/checkpoint": "a button; signing a checkpoint now has no fields",
 }
 
 
@@ -343,6 +344,8 @@ FORMS: dict[str, tuple[str, str, str]] = {
         "admin", "/assurance/scopes/{scope_id}/self-assessment/answers",
         "/assurance/scopes/{scope_id}/self-assessment"),
     "/verify/credential": ("", "/verify/credential", "/verify/credential"),
+    "/secretariat/log/witnesses": ("secretariat", "/secretariat/log/witnesses",
+                                   "/secretariat/log"),
     "/assurance/audits/{audit_id}/ratings": (
         "running_auditor", "/assurance/audits/{running_audit}/ratings",
         "/assurance/audits/{running_audit}/ratings"),

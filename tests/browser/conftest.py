@@ -17,8 +17,10 @@ from typing import Any
 
 import pytest
 
+from stewardship.core import issuance
 from stewardship.core.config import Settings
 from stewardship.core.db import make_engine, make_sessionmaker, transaction
+from stewardship.core.keys import log_signer
 from stewardship.core.migrate import upgrade
 from stewardship.demo import load_demo
 
@@ -84,7 +86,10 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                         database_url=f"sqlite:///{tmp / 'browser.db'}", base_url=base_url)
     engine = make_engine(settings.resolved_database_url)
     upgrade(engine)
-    with transaction(make_sessionmaker(engine)) as db:
+    # The demo's certificates are issued as credentials of this server (its address and
+    # its key, kept in its var_dir), so that their bundles verify on its own pages.
+    issuer = issuance.Issuer(base_url, log_signer(settings))
+    with transaction(make_sessionmaker(engine)) as db, issuance.issuing_as(issuer):
         load_demo(db)
 
     app = create_app(settings, engine)

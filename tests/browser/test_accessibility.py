@@ -92,6 +92,8 @@ def test_public_pages_meet_wcag_21_aa(checker: Callable[[str], Checker]) -> None
             phone=True)
     c.check("verify", "/verify", phone=True)
     c.check("coc-verify", "/verify/coc")
+    c.check("credential-verify", "/verify/credential", phone=True)
+    c.check("transparency-log", "/log", phone=True)
     c.check("standards", "/standards")
     c.check("standard-version", "/standards/performance/v3")
     c.check("standards-body", "/standards/body")
@@ -143,5 +145,6 @@ def test_auditor_and_secretariat_pages_meet_wcag_21_aa(
     staff.check("complaints", "/secretariat/complaints")
     staff.check("network", "/custody/network", phone=True)
     staff.check("event-log", "/secretariat/events")
+    staff.check("transparency-log", "/secretariat/log", phone=True)
     staff.problems[:0] = auditor.problems
     staff.assert_clean()

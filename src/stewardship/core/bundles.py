@@ -11,7 +11,12 @@ A bundle is one JSON object:
 
 ``verify_bundle`` runs every check in order and returns one verdict (valid, suspended,
 revoked, expired, tampered, unknown issuer or malformed) with the checks it ran, naming the first
-that failed. It never raises on bad input.
+that failed. It never raises on bad input: a part of the bundle of the wrong shape is
+"malformed", named by the check that read it.
+
+A verifier that knows the issuer's DID document (the platform checking a bundle handed to
+it knows its own) passes it as ``known_documents``: the bundle's copy is then ignored, so a
+bundle that carries a key of someone else's under the issuer's name does not verify.
 """
 
 from __future__ import annotations
@@ -90,6 +95,8 @@ def parse_bundle(raw: bytes | str) -> dict[str, Any]:
         data = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise _Stop("malformed", f"the bundle is not JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise _Stop("malformed", "the bundle nests its JSON too deeply") from exc
     if not isinstance(data, dict) or data.get("type") != BUNDLE_TYPE:
         raise _Stop("malformed", f"the file is not a {BUNDLE_TYPE}")
     for name in ("credential", "didDocument", "checkpoint", "logEntry", "inclusionProof"):
@@ -101,6 +108,11 @@ def parse_bundle(raw: bytes | str) -> dict[str, Any]:
 class _Run:
     def __init__(self) -> None:
         self.checks: list[Check] = []
+        self.current = "bundle"
+        """The check under way: the one a part of the wrong shape is reported under."""
+
+    def start(self, name: str) -> None:
+        self.current = name
 
     def ok(self, name: str, detail: str) -> None:
         self.checks.append(Check(name, True, detail))
@@ -110,24 +122,35 @@ class _Run:
         return _Stop(status, detail)
 
 
-def _b64(text: Any, what: str) -> bytes:
+def _b64(run: _Run, text: Any, what: str) -> bytes:
     try:
-        return base64.b64decode(str(text), validate=True)
+        if not isinstance(text, str):
+            raise binascii.Error(what)
+        return base64.b64decode(text, validate=True)
     except binascii.Error as exc:
-        raise _Stop("malformed", f"{what} is not base64") from exc
+        raise run.fail(run.current, "malformed", f"{what} is not base64") from exc
 
 
 def verify_bundle(raw: bytes | str, *, trusted_issuers: set[str] | None = None,
+                  known_documents: dict[str, dict[str, Any]] | None = None,
                   now: datetime | None = None) -> Verdict:
     """Check a bundle offline. ``trusted_issuers``: the DIDs accepted as issuers (None
-    accepts the bundle's own issuer, and says so)."""
+    accepts the bundle's own issuer, and says so). ``known_documents``: DID documents the
+    verifier holds already, by DID; for those issuers the bundle's copy is not used."""
     run = _Run()
     credential: dict[str, Any] | None = None
     try:
         bundle = parse_bundle(raw)
-        credential = _check(run, bundle, trusted_issuers, now or clock.now())
+        credential = _check(run, bundle, trusted_issuers, known_documents or {},
+                            now or clock.now())
     except _Stop as stop:
         return Verdict(stop.status, stop.reason, run.checks, credential)
+    except (TypeError, ValueError, AttributeError, KeyError, IndexError, OverflowError,
+            RecursionError):
+        # A part of the bundle of a shape no check expected (a number for a list, say).
+        reason = f"the bundle's data for the {run.current} check is not of the right shape"
+        run.checks.append(Check(run.current, False, reason))
+        return Verdict("malformed", reason, run.checks, credential)
     suspended = [c for c in run.checks if c.name.startswith("status") and "is set" in c.detail]
     if suspended:
         status: Status = "revoked" if "revocation" in suspended[0].name else "suspended"
@@ -136,12 +159,14 @@ def verify_bundle(raw: bytes | str, *, trusted_issuers: set[str] | None = None,
 
 
 def _check(run: _Run, bundle: dict[str, Any], trusted: set[str] | None,
-           now: datetime) -> dict[str, Any]:
+           known: dict[str, dict[str, Any]], now: datetime) -> dict[str, Any]:
+    run.start("credential format")
     try:
         token = vc.decode_jwt(str(bundle["credential"]))
     except vc.CredentialError as exc:
         raise run.fail("credential format", "malformed", str(exc)) from exc
     credential = token.payload
+    run.start("issuer")
     issuer = credential.get("issuer")
     issuer_id = issuer.get("id") if isinstance(issuer, dict) else issuer
     document = bundle["didDocument"]
@@ -152,12 +177,18 @@ def _check(run: _Run, bundle: dict[str, Any], trusted: set[str] | None,
                        f"the credential's issuer is {issuer_id}")
     if trusted is not None and issuer_id not in trusted:
         raise run.fail("issuer", "unknown issuer", f"{issuer_id} is not a trusted issuer")
-    run.ok("issuer", issuer_id + ("" if trusted is not None
-                                  else " (taken from the bundle, not pinned)"))
+    if issuer_id in known:
+        document = known[issuer_id]
+        whose = " (its keys as the issuer publishes them, not the bundle's copy)"
+    else:
+        whose = "" if trusted is not None else " (taken from the bundle, not pinned)"
+    run.ok("issuer", issuer_id + whose)
+    run.start("issuer key")
     try:
         key = vc.key_in_document(document, str(token.header["kid"]))
     except vc.CredentialError as exc:
         raise run.fail("issuer key", "unknown issuer", str(exc)) from exc
+    run.start("credential signature")
     try:
         vc.verify_jwt(token, key)
     except vc.CredentialError as exc:
@@ -180,6 +211,7 @@ def _check_dates(run: _Run, credential: dict[str, Any], now: datetime) -> None:
             raise run.fail("validity period", "malformed", f"{name} is not a date") from exc
         return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
+    run.start("validity period")
     start, end = moment("validFrom"), moment("validUntil")
     if start is not None and now < start:
         raise run.fail("validity period", "tampered", f"not valid before {start:%Y-%m-%d}")
@@ -190,12 +222,13 @@ def _check_dates(run: _Run, credential: dict[str, Any], now: datetime) -> None:
 
 def _check_log(run: _Run, bundle: dict[str, Any], credential: dict[str, Any],
                document: dict[str, Any]) -> None:
+    run.start("log entry")
     evidence = [e for e in credential.get("evidence") or []
                 if isinstance(e, dict) and LOG_EVIDENCE in (e.get("type") or [])]
     if not evidence:
         raise run.fail("log entry", "tampered", "the credential names no log entry")
     claim = evidence[0]
-    entry = _b64(bundle["logEntry"], "logEntry")
+    entry = _b64(run, bundle["logEntry"], "logEntry")
     leaf = merkle.leaf_hash(entry)
     if base64.b64encode(leaf).decode() != claim.get("leafHash"):
         raise run.fail("log entry", "tampered", "the log entry in the bundle is not the one "
@@ -210,7 +243,17 @@ def _check_log(run: _Run, bundle: dict[str, Any], credential: dict[str, Any],
         raise run.fail("log entry", "tampered", "the log recorded another subject than the "
                        "credential states")
     run.ok("log entry", f"entry {claim.get('leafIndex')} records this credential's subject")
+    run.start("checkpoint")
     origin = str(claim.get("origin", ""))
+    try:
+        unverified = notes.parse(str(bundle["checkpoint"]))
+        named = notes.parse_checkpoint(unverified.text).origin
+    except notes.NoteError as exc:
+        raise run.fail("checkpoint", "malformed", f"the checkpoint is not a signed "
+                       f"checkpoint note: {exc}") from exc
+    if named != origin:
+        raise run.fail("checkpoint", "tampered", f"the checkpoint is of log {named}, not of "
+                       f"log {origin} that recorded the credential")
     log_keys = []
     for method in document.get("verificationMethod") or []:
         try:
@@ -230,13 +273,16 @@ def _check_log(run: _Run, bundle: dict[str, Any], credential: dict[str, Any],
     witnesses = sum(1 for s in note.signatures if s.name != origin)
     run.ok("checkpoint", f"{head.size:,} entries, signed by the log"
            + (f", with {witnesses} witness cosignature(s)" if witnesses else ""))
+    run.start("inclusion proof")
     proof = bundle["inclusionProof"]
     try:
         index, size = int(proof["leafIndex"]), int(proof["treeSize"])
-        hashes = [_b64(h, "inclusionProof") for h in proof["hashes"]]
-    except (KeyError, TypeError, ValueError) as exc:
+        if not isinstance(proof["hashes"], list):
+            raise TypeError("hashes")
+    except (KeyError, TypeError, ValueError, OverflowError) as exc:
         raise run.fail("inclusion proof", "malformed", "the inclusion proof is incomplete"
                        ) from exc
+    hashes = [_b64(run, h, "a hash of the inclusion proof") for h in proof["hashes"]]
     if index != claim.get("leafIndex") or size != head.size:
         raise run.fail("inclusion proof", "tampered", "the proof is for another entry or tree")
     try:
@@ -251,13 +297,18 @@ def _check_status(run: _Run, bundle: dict[str, Any], credential: dict[str, Any],
     entries = credential.get("credentialStatus") or []
     entries = entries if isinstance(entries, list) else [entries]
     lists = bundle.get("statusLists") or {}
+    run.start("status")
+    if not isinstance(lists, dict):
+        raise run.fail("status", "malformed", "statusLists is not an object of lists by "
+                       "address")
     for entry in entries:
         if not isinstance(entry, dict):
             raise run.fail("status", "malformed", "a credentialStatus entry is not an object")
         purpose = str(entry.get("statusPurpose"))
         name = f"status ({purpose})"
+        run.start(name)
         url = entry.get("statusListCredential")
-        if url not in lists:
+        if not isinstance(url, str) or url not in lists:
             raise run.fail(name, "malformed", f"the bundle has no status list {url}")
         try:
             token = vc.decode_jwt(str(lists[url]))

@@ -338,6 +338,9 @@ def register_witness(session: Session, vkey: str, registered_by: str) -> LogWitn
         raise InvalidInput(str(exc), field="vkey") from exc
     if verifier.signature_type != notes.COSIGNATURE_ED25519:
         raise InvalidInput("a witness key is a cosignature key (type 0x04)", field="vkey")
+    if len(verifier.name) > 200 or not verifier.name.isprintable():
+        raise InvalidInput("a witness's name is at most 200 printable characters",
+                           field="vkey")
     existing = session.get(LogWitness, verifier.name)
     if existing is not None and existing.retired_at is None:
         raise InvalidInput(f"a witness named {verifier.name} is registered already",

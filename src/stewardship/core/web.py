@@ -529,7 +529,7 @@ class BodySizeLimit:
             return
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse(send)
+            await self._refuse(scope, receive, send)
             return
         seen = 0
         response_started = False
@@ -554,11 +554,15 @@ class BodySizeLimit:
         except _BodyTooLarge:
             # Reached only when no exception handler answered (a body read outside a route).
             if not response_started:
-                await self._refuse(send)
+                await self._refuse(scope, receive, send)
 
-    async def _refuse(self, send: Send) -> None:
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         err = PayloadTooLarge(f"the request body is larger than {self.max_bytes} bytes")
-        response = JSONResponse(err.to_dict(), status_code=413)
+        request = Request(scope, receive)
+        # A form sent from a page gets a page saying so (a browser shows JSON as text).
+        response: Response = (_error_page(request, 413, err.message)
+                              if "app" in scope and not _wants_json(request)
+                              else JSONResponse(err.to_dict(), status_code=413))
         await send({"type": "http.response.start", "status": 413,
                     "headers": response.raw_headers})
         await send({"type": "http.response.body", "body": response.body})
