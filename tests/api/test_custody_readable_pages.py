@@ -353,6 +353,7 @@ def test_the_secretariat_sees_every_link_and_the_public_only_the_published(
              for p in sankey.iter(f"{SVG}path")]
     assert links == [("1000", "false", "6 4")]
     assert "Not published" in text(page) and "1 link is not published" in text(page)
+    assert '<td data-label="Material">ASI Alumina</td>' in page.text  # the label, not the code
     api = staff.get(f"{C}/network", params={"year": TODAY.year}).json()
     assert [(ln["kilograms"], ln["published"]) for ln in api["links"]] == [(1_000, False)]
     public = client.get(f"/custody/flows?year={TODAY.year}")
@@ -371,6 +372,8 @@ def test_the_secretariat_sees_every_link_and_the_public_only_the_published(
                  for p in _svg(shown, "sankey").iter(f"{SVG}path")]
     assert published == [("5000", "true")]
     assert "Alumina refining" in text(shown) and "5.0 t" in text(shown)
+    assert '<td data-label="Material">ASI Alumina</td>' in shown.text
+    assert "Public view" not in text(shown)  # the published links only, nothing to mark
     flows = client.get(f"{C}/flows", params={"year": TODAY.year}).json()
     assert [(ln["contributors"], ln["kilograms"]) for ln in flows["links"]] == [(3, 5_000)]
 
