@@ -17,7 +17,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from stewardship.assurance.models import Certificate
-from stewardship.assurance.rules import ClaimKind
+from stewardship.assurance.rules import EXPIRY_WARNING_DAYS, ClaimKind
 from stewardship.assurance.schemas import ClaimCreate, Note
 from stewardship.assurance.service import claims, decisions, dues
 from stewardship.complaints.models import Complaint
@@ -28,6 +28,7 @@ from stewardship.core.auth import Actor, Role
 from stewardship.core.config import Settings
 from stewardship.core.web import SESSION_COOKIE
 from stewardship.custody.models import CocDocument
+from stewardship.custody.rules import UNMATCHED_DAYS
 from stewardship.registry import repository as registry_repo
 from stewardship.registry.schemas import InvitationCreate
 from stewardship.registry.service import accounts
@@ -137,6 +138,23 @@ def test_a_member_with_nothing_to_act_on_is_told_so(
     assert "Nothing to act on: no finding is open." in body
     assert "Nothing to act on: no certificate is suspended or ends within 90 days." in body
     assert "need attention" not in body and "needs attention" not in body
+
+
+def test_the_pages_name_the_thresholds_the_rules_set(
+        db: Session, signed_in: Callable[[Actor], TestClient]) -> None:
+    assert (EXPIRY_WARNING_DAYS, UNMATCHED_DAYS) == (90, 30)  # the numbers the pages promise
+    w = cw.build(db)
+    member = signed_in(w.canmaker.admin)
+    soon = f"is suspended or ends within {EXPIRY_WARNING_DAYS} days"
+    assert soon in text(member.get("/dashboard"))
+    assert soon in text(member.get("/todo/certificates"))
+    custody = member.get("/custody")
+    assert custody.status_code == 200
+    assert f'name="days" value="{UNMATCHED_DAYS}"' in custody.text
+    assert member.get("/api/v1/custody/unmatched").json()["days"] == UNMATCHED_DAYS
+    office = text(signed_in(w.secretariat).get("/dashboard"))
+    assert f"unmatched after {UNMATCHED_DAYS} days" in office
+    assert f"shipped over {UNMATCHED_DAYS} days ago" in office
 
 
 def test_the_certificate_banner_names_suspended_and_soon_ending_certificates(
