@@ -10,7 +10,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime, time, timedelta
 
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from httpx import Response
 from sqlalchemy import update
@@ -26,15 +25,14 @@ from stewardship.complaints.schemas import ComplaintCreate
 from stewardship.complaints.service import filing
 from stewardship.core.auth import Actor, Role
 from stewardship.core.config import Settings
-from stewardship.core.web import SESSION_COOKIE
 from stewardship.custody.models import CocDocument
 from stewardship.custody.rules import UNMATCHED_DAYS
-from stewardship.registry import repository as registry_repo
 from stewardship.registry.schemas import InvitationCreate
 from stewardship.registry.service import accounts
 from tests import assurance_world as aw
 from tests import custody_world as cw
 from tests import factories
+from tests.api.pages import text
 from tests.today import TODAY
 
 DOCUMENT_LINK = re.compile(r'href="/custody/documents/(COC-[A-Z0-9-]+)"')
@@ -42,10 +40,6 @@ AUDIT_LINK = re.compile(r'href="/assurance/audits/([0-9a-f-]{36})"')
 CASE_LINK = re.compile(r'href="/secretariat/complaints/([A-Z0-9-]+)"')
 ORGANIZATION_LINK = re.compile(r'href="/organizations/([a-z0-9-]+)"')
 CERTIFICATE_LINK = re.compile(r'href="/certificates/([A-Z0-9-]+)"')
-
-
-def text(response: Response) -> str:
-    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", response.text)).split())
 
 
 def main(response: Response) -> str:
@@ -67,21 +61,6 @@ def todo_link(response: Response, words: str) -> tuple[int, str]:
             assert found, item
             return int(found.group(2)), html.unescape(found.group(1))
     raise AssertionError(f"no to-do item says {words!r}")
-
-
-@pytest.fixture
-def signed_in(app: FastAPI, db: Session, settings: Settings) -> Callable[[Actor], TestClient]:
-    def make(actor: Actor) -> TestClient:
-        assert actor.user_id is not None
-        user = registry_repo.user_by_id(db, actor.user_id)
-        assert user is not None
-        token = accounts.start_session(db, user, settings)
-        db.flush()
-        browser = TestClient(app, raise_server_exceptions=False)
-        browser.cookies.set(SESSION_COOKIE, token)
-        return browser
-
-    return make
 
 
 def _issued_days_ago(db: Session, number: str, days: int) -> None:
