@@ -296,6 +296,24 @@ def test_verify_catches_a_rewrite_that_rehashes_the_whole_chain(loaded: Loaded,
             "entries as they are stored now") in out
 
 
+def test_log_prove_prints_an_inclusion_proof_that_verifies(loaded: Loaded,
+                                                          tmp_path: Path) -> None:
+    from stewardship.core import merkle
+
+    copy = _copy(loaded.path, tmp_path / "proved.db")
+    signed = invoke(copy, "log", "checkpoint")
+    assert signed.exit_code == 0, signed.output
+    root_line = signed.output.split(f"\n{loaded.events}\n", 1)[1].split("\n", 1)[0]
+    proved = invoke(copy, "log", "prove", "3")
+    assert proved.exit_code == 0, proved.output
+    head, *path = proved.output.strip().split("\n")
+    assert head == f"entry 3 in the tree of {loaded.events}: root {root_line}"
+    assert len(path) == len(merkle.inclusion_ranges(2, loaded.events)) > 0
+    missing = invoke(copy, "log", "prove", str(loaded.events + 1))
+    assert missing.exit_code == 1
+    assert f"The log has no entry {loaded.events + 1}" in text_of(missing)
+
+
 def test_the_trigger_stops_a_plain_rewrite(loaded: Loaded, tmp_path: Path) -> None:
     copy = _copy(loaded.path, tmp_path / "guarded.db")
     with sqlite3.connect(copy) as conn, pytest.raises(sqlite3.DatabaseError, match="append-only"):

@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 from stewardship.cli_log import log_app, verify_credential, witness_app
 from stewardship.core.config import get_settings
 from stewardship.core.db import make_engine, make_sessionmaker, transaction
+from stewardship.custody.rules import UNMATCHED_DAYS
 
 app = typer.Typer(help="Stewardship: responsible sourcing for the aluminium value chain.",
                   no_args_is_help=True)
@@ -312,8 +313,8 @@ def custody_audit() -> None:
 
 @custody_app.command("unmatched")
 def custody_unmatched(
-    days: Annotated[int, typer.Option(min=0, max=3650,
-                                      help="Waiting longer than this since shipment")] = 30,
+    days: Annotated[int, typer.Option(
+        min=0, max=3650, help="Waiting longer than this since shipment")] = UNMATCHED_DAYS,
 ) -> None:
     """CoC documents issued but not received, per issuer and recipient."""
     from stewardship.core.auth import system_actor

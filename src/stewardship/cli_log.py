@@ -89,9 +89,7 @@ def prove(sequence: Annotated[int, typer.Argument(min=1, help="The entry's seque
             err.print(f"[red]The log has no entry {sequence}[/]")
             raise typer.Exit(1)
         entry = found[0]
-        leaf = merkle.leaf_hash(eventlog.entry_body(
-            entry.sequence, entry.recorded_at, entry.actor, entry.kind, entry.subject,
-            entry.payload_digest, entry.prev_hash))
+        leaf = eventlog.leaf_of(entry)
         proof = tlog.inclusion_proof(db, sequence - 1, size)
         root = tlog.root_hash(db, size)
     merkle.verify_inclusion(leaf, sequence - 1, size, proof, root)

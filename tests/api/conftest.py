@@ -1,4 +1,5 @@
-"""An app wired to the test's rolled-back connection, and clients for each role."""
+"""An app wired to the test's rolled-back connection, and clients for each role: by bearer
+token (the API) or by session cookie (the pages)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from stewardship.core.auth import Actor
 from stewardship.core.config import Settings
 from stewardship.registry.service import accounts
 from stewardship.web.app import create_app
+from tests.api.pages import sign_in
 from tests.conftest import session_on
 
 
@@ -39,5 +41,15 @@ def client_for(app: FastAPI, db: Session) -> Callable[[Actor], TestClient]:
         db.flush()
         return TestClient(app, raise_server_exceptions=False,
                           headers={"Authorization": f"Bearer {token}"})
+
+    return make
+
+
+@pytest.fixture
+def signed_in(app: FastAPI, db: Session, settings: Settings) -> Callable[[Actor], TestClient]:
+    """A browser-like client with a session cookie of the given actor."""
+
+    def make(actor: Actor) -> TestClient:
+        return sign_in(app, db, settings, actor)
 
     return make

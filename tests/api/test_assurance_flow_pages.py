@@ -4,15 +4,12 @@ review and decision; what each refuses, and who may not see what."""
 
 from __future__ import annotations
 
-import html
-import re
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from httpx import Response
 from sqlalchemy import func, select
@@ -31,16 +28,14 @@ from stewardship.assurance.service import audits, findings, scopes, self_assessm
 from stewardship.core.auth import Actor
 from stewardship.core.config import Settings
 from stewardship.core.pagination import PageParams
-from stewardship.core.web import SESSION_COOKIE
-from stewardship.registry import repository as registry_repo
 from stewardship.registry.schemas import AuditorCreate
-from stewardship.registry.service import accounts, audit_firms
+from stewardship.registry.service import audit_firms
 from tests import assurance_world as aw
 from tests import factories
+from tests.api.pages import post, text
 from tests.factories import SYSTEM
 from tests.today import TODAY
 
-CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
 ALL = PageParams(page=1, per_page=50)
 LAST_MONTH = TODAY - timedelta(days=30)  # the day evidence speaks for
 
@@ -52,40 +47,8 @@ def settings(tmp_path: Path) -> Settings:
                     evidence_max_bytes=2_000)
 
 
-def text(response: Response) -> str:
-    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", response.text)).split())
-
-
-def csrf(client: TestClient) -> str:
-    found = CSRF_FIELD.search(client.get("/login", follow_redirects=True).text)
-    assert found
-    return found.group(1)
-
-
-def post(client: TestClient, url: str, data: dict[str, object] | None = None, *,
-         files: dict[str, tuple[str, bytes, str]] | None = None) -> Response:
-    response: Response = client.post(url, data={**(data or {}), "csrf_token": csrf(client)},
-                                     files=files, follow_redirects=False)
-    return response
-
-
 def count(db: Session, model: type) -> int:
     return db.scalar(select(func.count()).select_from(model)) or 0
-
-
-@pytest.fixture
-def signed_in(app: FastAPI, db: Session, settings: Settings) -> Callable[[Actor], TestClient]:
-    def make(actor: Actor) -> TestClient:
-        assert actor.user_id is not None
-        user = registry_repo.user_by_id(db, actor.user_id)
-        assert user is not None
-        token = accounts.start_session(db, user, settings)
-        db.flush()
-        browser = TestClient(app, raise_server_exceptions=False)
-        browser.cookies.set(SESSION_COOKIE, token)
-        return browser
-
-    return make
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from httpx import Response
 from sqlalchemy.orm import Session
 
 from stewardship.assurance.rules import AuditType, Maturity
@@ -24,28 +23,11 @@ from stewardship.core.eventlog import count_entries
 from stewardship.registry.rules import add_years
 from tests import assurance_world as aw
 from tests import custody_world as cw
-from tests.api.test_assurance_flow_pages import post, signed_in, text
+from tests.api.pages import api_error, fields, ok, post, text
 from tests.today import TODAY
 
 A = "/api/v1/assurance"
 Clients = Callable[[Actor], TestClient]
-__all__ = ["signed_in"]  # the fixture of the flow pages' tests, signed in by cookie
-
-
-def _ok(response: Response, status: int = 200) -> Any:
-    assert response.status_code == status, response.text
-    return response.json()
-
-
-def _error(response: Response, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    error: dict[str, Any] = response.json()["error"]
-    assert error["code"] == code and error["message"]
-    return error
-
-
-def _fields(error: dict[str, Any]) -> set[str]:
-    return {d["field"] for d in error["details"]}
 
 
 @pytest.fixture
@@ -79,12 +61,12 @@ def test_a_refusal_withdraws_only_the_audited_scopes_certificates(
     other = _number(aw.certify(db, w, casthouse))
     audit_id = _reviewed(db, w, both, majors=4, audit_type=AuditType.RECERTIFICATION)
     staff = client_for(w.secretariat)
-    decision = _ok(staff.post(f"{A}/audits/{audit_id}/decision", json={}))
+    decision = ok(staff.post(f"{A}/audits/{audit_id}/decision", json={}))
     assert decision["outcome"] == "refused"
     assert decision["withdrawn"] == [audited]
     assert decision["effect"] == f"Withdrew certificate {audited}."
-    assert _ok(staff.get(f"{A}/certificates/{audited}"))["status"] == "withdrawn"
-    assert _ok(staff.get(f"{A}/certificates/{other}"))["status"] == "active"
+    assert ok(staff.get(f"{A}/certificates/{audited}"))["status"] == "withdrawn"
+    assert ok(staff.get(f"{A}/certificates/{other}"))["status"] == "active"
 
 
 def test_a_recertification_supersedes_the_old_certificate(
@@ -92,20 +74,20 @@ def test_a_recertification_supersedes_the_old_certificate(
     s = aw.scope(db, w)
     old = _number(aw.certify(db, w, s))
     audit_id = _reviewed(db, w, s, audit_type=AuditType.RECERTIFICATION)
-    decision = _ok(client_for(w.secretariat).post(f"{A}/audits/{audit_id}/decision",
-                                                  json={}))
+    decision = ok(client_for(w.secretariat).post(f"{A}/audits/{audit_id}/decision",
+                                                 json={}))
     new = decision["certificate"]["number"]
     assert new != old and decision["superseded"] == [old]
     assert f"superseded certificate {old}" in decision["effect"]
-    read = _ok(client.get(f"{A}/certificates/{old}"))
+    read = ok(client.get(f"{A}/certificates/{old}"))
     assert read["status"] == "superseded"
     assert read["history"][-1]["to_status"] == "superseded"
     assert f"superseded by {new}" in read["history"][-1]["reason"]
-    assert f"supersedes {old}" in _ok(client.get(f"{A}/certificates/{new}"))[
+    assert f"supersedes {old}" in ok(client.get(f"{A}/certificates/{new}"))[
         "history"][0]["reason"]
-    active = _ok(client.get(f"{A}/certificates", params={"status": "active"}))
+    active = ok(client.get(f"{A}/certificates", params={"status": "active"}))
     assert [c["number"] for c in active["items"]] == [new]
-    superseded = _ok(client.get(f"{A}/certificates", params={"status": "superseded"}))
+    superseded = ok(client.get(f"{A}/certificates", params={"status": "superseded"}))
     assert [c["number"] for c in superseded["items"]] == [old]
     page = client.get(f"/certificates/{old}")
     assert page.status_code == 200 and "This certificate is superseded" in page.text
@@ -119,10 +101,10 @@ def test_a_full_certificate_after_a_provisional_one_supersedes_it(
     assert provisional.certificate.certificate_type == "provisional"
     audit_id = _reviewed(db, w, s, audit_type=AuditType.CERTIFICATION)
     staff = client_for(w.secretariat)
-    decision = _ok(staff.post(f"{A}/audits/{audit_id}/decision", json={}))
+    decision = ok(staff.post(f"{A}/audits/{audit_id}/decision", json={}))
     assert decision["certificate"]["certificate_type"] == "full"
     assert decision["superseded"] == [provisional.certificate.number]
-    assert _ok(staff.get(f"{A}/certificates/{provisional.certificate.number}"))[
+    assert ok(staff.get(f"{A}/certificates/{provisional.certificate.number}"))[
         "status"] == "superseded"
 
 
@@ -132,7 +114,7 @@ def test_a_surveillance_audit_with_majors_makes_the_certificate_provisional(
     full = _number(aw.certify(db, w, s))
     audit_id = _reviewed(db, w, s, majors=2, audit_type=AuditType.SURVEILLANCE)
     staff = client_for(w.secretariat)
-    decision = _ok(staff.post(f"{A}/audits/{audit_id}/decision", json={}))
+    decision = ok(staff.post(f"{A}/audits/{audit_id}/decision", json={}))
     until = add_years(TODAY, 1) - timedelta(days=1)
     assert decision["outcome"] == "provisional"
     provisional = decision["certificate"]
@@ -142,7 +124,7 @@ def test_a_surveillance_audit_with_majors_makes_the_certificate_provisional(
     assert decision["superseded"] == [full]
     assert decision["effect"] == (f"Issued a provisional certificate {provisional['number']}, "
                                   f"valid until {until}; it superseded certificate {full}.")
-    old = _ok(staff.get(f"{A}/certificates/{full}"))
+    old = ok(staff.get(f"{A}/certificates/{full}"))
     assert old["status"] == "superseded" and "provisional after audit" in \
         old["history"][-1]["reason"]
 
@@ -152,8 +134,8 @@ def test_a_surveillance_audit_without_majors_says_it_keeps_the_certificate(
     s = aw.scope(db, w)
     full = _number(aw.certify(db, w, s))
     audit_id = _reviewed(db, w, s, audit_type=AuditType.SURVEILLANCE)
-    decision = _ok(client_for(w.secretariat).post(f"{A}/audits/{audit_id}/decision",
-                                                  json={}))
+    decision = ok(client_for(w.secretariat).post(f"{A}/audits/{audit_id}/decision",
+                                                 json={}))
     assert decision["certificate"]["number"] == full and decision["kept"] == [full]
     assert decision["superseded"] == [] and decision["withdrawn"] == []
     assert "stays in force as it was" in decision["effect"]
@@ -167,24 +149,24 @@ def test_audit_work_opens_on_the_start_date_and_the_report_waits_for_the_last_da
     casthouse = aw.scope(db, w, facilities=[w.casthouse], activities=["casthouse"])
     auditor = client_for(w.auditor)
     ahead = aw.plan(db, w, casthouse.id, start_on=TODAY + timedelta(days=21))
-    error = _error(auditor.post(f"{A}/audits/{ahead}/start"), 409, "conflict")
-    assert _fields(error) == {"start_on"}
+    error = api_error(auditor.post(f"{A}/audits/{ahead}/start"), 409, "conflict")
+    assert fields(error).keys() == {"start_on"}
     assert str(TODAY + timedelta(days=21)) in error["message"]
-    assert _ok(auditor.get(f"{A}/audits/{ahead}"))["status"] == "planned"
+    assert ok(auditor.get(f"{A}/audits/{ahead}"))["status"] == "planned"
     client_for(w.admin).post(f"{A}/audits/{ahead}/cancel", json={"reason": "moved"})
 
     running = aw.plan(db, w, casthouse.id, start_on=TODAY - timedelta(days=1), days=3)
-    assert _ok(auditor.post(f"{A}/audits/{running}/start"))["status"] == "in_progress"
+    assert ok(auditor.post(f"{A}/audits/{running}/start"))["status"] == "in_progress"
     items = [r.model_dump(mode="json") for r in aw.ratings_for(casthouse)]
-    assert _ok(auditor.post(f"{A}/audits/{running}/ratings", json={"ratings": items}))[
+    assert ok(auditor.post(f"{A}/audits/{running}/ratings", json={"ratings": items}))[
         "progress"]["rated"] == len(items)
     before = count_entries(db)
-    error = _error(auditor.post(f"{A}/audits/{running}/report", json={
+    error = api_error(auditor.post(f"{A}/audits/{running}/report", json={
         "proposed_maturity": "high", "public_summary": "Casthouse audited; all conforms."}),
         409, "conflict")
-    assert _fields(error) == {"end_on"}
+    assert fields(error).keys() == {"end_on"}
     assert str(TODAY + timedelta(days=2)) in error["message"]
-    assert _ok(auditor.get(f"{A}/audits/{running}"))["status"] == "in_progress"
+    assert ok(auditor.get(f"{A}/audits/{running}"))["status"] == "in_progress"
     assert count_entries(db) == before
 
 
@@ -198,14 +180,14 @@ def test_a_refused_coc_document_says_the_certificate_was_valid_and_is_suspended(
     cw.produce(db, chain.smelter, "asi_aluminium", 5_000, on=shipped_on)
     coc = chain.smelter.certificates["chain_of_custody"]
     certificates.suspend(db, chain.secretariat, coc, StatusChange(reason="Complaint upheld"))
-    error = _error(client_for(chain.smelter.user).post("/api/v1/custody/documents", json={
+    error = api_error(client_for(chain.smelter.user).post("/api/v1/custody/documents", json={
         "recipient_entity_id": str(chain.mill.entity_id), "material": "asi_aluminium",
         "quantity_kg": 1_000, "coc_quantity_kg": 1_000, "shipment_date": str(shipped_on)}),
         409, "conflict")
     assert "held no valid" not in error["message"]
     assert (f"its Chain of Custody certificate {coc} was valid on {shipped_on} but has been "
             f"suspended since {TODAY}") in error["message"]
-    assert _fields(error) == {"shipment_date"}
+    assert fields(error).keys() == {"shipment_date"}
 
 
 # --- the secretariat --------------------------------------------------------------------
@@ -218,15 +200,15 @@ def test_the_secretariat_reschedules_a_planned_audit(
     staff = client_for(w.secretariat)
     start, end = TODAY + timedelta(days=60), TODAY + timedelta(days=63)
     body = {"start_on": str(start), "end_on": str(end), "reason": "Site flooded"}
-    _error(client_for(w.admin).post(f"{A}/audits/{audit_id}/reschedule", json=body), 403,
-           "forbidden")
-    past = _error(staff.post(f"{A}/audits/{audit_id}/reschedule", json={
+    api_error(client_for(w.admin).post(f"{A}/audits/{audit_id}/reschedule", json=body), 403,
+              "forbidden")
+    past = api_error(staff.post(f"{A}/audits/{audit_id}/reschedule", json={
         **body, "start_on": str(TODAY - timedelta(days=1))}), 422, "invalid")
-    assert _fields(past) == {"start_on"}
-    backwards = _error(staff.post(f"{A}/audits/{audit_id}/reschedule", json={
+    assert fields(past).keys() == {"start_on"}
+    backwards = api_error(staff.post(f"{A}/audits/{audit_id}/reschedule", json={
         **body, "end_on": str(start - timedelta(days=1))}), 422, "validation_error")
-    assert _fields(backwards) == {"end_on"}
-    moved = _ok(staff.post(f"{A}/audits/{audit_id}/reschedule", json=body))
+    assert fields(backwards).keys() == {"end_on"}
+    moved = ok(staff.post(f"{A}/audits/{audit_id}/reschedule", json=body))
     assert (moved["start_on"], moved["end_on"]) == (str(start), str(end))
     assert moved["plan_due_by"] == str(start - timedelta(days=42))
 
@@ -238,15 +220,15 @@ def test_the_secretariat_records_a_plan_received_with_a_note(
     staff = client_for(w.secretariat)
     received = TODAY - timedelta(days=50)
     body = {"received_on": str(received), "note": "By e-mail from the lead auditor"}
-    future = _error(staff.post(f"{A}/audits/{audit_id}/plan-received", json={
+    future = api_error(staff.post(f"{A}/audits/{audit_id}/plan-received", json={
         **body, "received_on": str(TODAY + timedelta(days=1))}), 422, "invalid")
-    assert _fields(future) == {"received_on"}
-    _error(client_for(w.admin).post(f"{A}/audits/{audit_id}/plan-received", json=body), 403,
-           "forbidden")
-    recorded = _ok(staff.post(f"{A}/audits/{audit_id}/plan-received", json=body))
+    assert fields(future).keys() == {"received_on"}
+    api_error(client_for(w.admin).post(f"{A}/audits/{audit_id}/plan-received", json=body), 403,
+              "forbidden")
+    recorded = ok(staff.post(f"{A}/audits/{audit_id}/plan-received", json=body))
     assert recorded["plan_submitted_on"] == str(received)
     assert recorded["plan_note"] == "By e-mail from the lead auditor"
-    assert _ok(client_for(w.auditor).post(f"{A}/audits/{audit_id}/start"))[
+    assert ok(client_for(w.auditor).post(f"{A}/audits/{audit_id}/start"))[
         "status"] == "in_progress"
 
 
@@ -260,10 +242,10 @@ def test_the_secretariat_previews_a_decision_before_taking_it(
     audits.submit_report(db, w.auditor, audit_id, ReportSubmit(
         proposed_maturity=Maturity.HIGH, public_summary="Both sites; one minor finding."))
     staff = client_for(w.secretariat)
-    _error(client_for(w.admin).get(f"{A}/audits/{audit_id}/decision/preview"), 403,
-           "forbidden")
+    api_error(client_for(w.admin).get(f"{A}/audits/{audit_id}/decision/preview"), 403,
+              "forbidden")
     before = count_entries(db)
-    preview = _ok(staff.get(f"{A}/audits/{audit_id}/decision/preview"))
+    preview = ok(staff.get(f"{A}/audits/{audit_id}/decision/preview"))
     assert (preview["outcome"], preview["minors"], preview["issues"]) == (
         "certified", 1, "full")
     assert preview["maturity"] == "medium"
@@ -273,8 +255,8 @@ def test_the_secretariat_previews_a_decision_before_taking_it(
     assert preview["may_decide"] is False and preview["blockers"] == [
         "the report is not reviewed yet"]
     assert count_entries(db) == before
-    assert _ok(staff.get(f"{A}/certificates/{old}"))["status"] == "active"
-    assert _ok(staff.get(f"{A}/audits/{audit_id}"))["status"] == "submitted"
+    assert ok(staff.get(f"{A}/certificates/{old}"))["status"] == "active"
+    assert ok(staff.get(f"{A}/audits/{audit_id}"))["status"] == "submitted"
     page = client_for(w.secretariat).get(f"/assurance/audits/{audit_id}")
     assert "What deciding today would do" in page.text and old in page.text
 
@@ -296,10 +278,10 @@ def test_the_secretariat_imports_certificates_issued_before_the_platform(
     entity = common.Labels(db, entities=[w.entity_id]).entity(w.entity_id).name
     good = _row(w, entity=entity)
     staff = client_for(w.secretariat)
-    _error(client_for(w.admin).post(f"{A}/certificates/import",
-                                    json={"certificates": [good]}), 403, "forbidden")
+    api_error(client_for(w.admin).post(f"{A}/certificates/import",
+                                       json={"certificates": [good]}), 403, "forbidden")
     before = count_entries(db)
-    refused = _error(staff.post(f"{A}/certificates/import", json={"certificates": [
+    refused = api_error(staff.post(f"{A}/certificates/import", json={"certificates": [
         good,
         _row(w, number="PS-2024-018", entity="No Such Entity"),
         _row(w, number="PS-2024-017", entity=entity, valid_until=str(
@@ -308,22 +290,22 @@ def test_the_secretariat_imports_certificates_issued_before_the_platform(
     assert refused["message"] == "2 of 3 row(s) have problems; nothing was imported"
     problems = {(d["row"], d["message"].split(":")[0]) for d in refused["details"]}
     assert problems == {(2, "entity"), (3, "number"), (3, "valid_until")}
-    assert _error(client.get(f"{A}/certificates/PS-2024-017"), 404, "not_found")
+    assert api_error(client.get(f"{A}/certificates/PS-2024-017"), 404, "not_found")
     assert count_entries(db) == before
 
-    report = _ok(staff.post(f"{A}/certificates/import", json={"certificates": [
+    report = ok(staff.post(f"{A}/certificates/import", json={"certificates": [
         good, _row(w, number="PS-2023-004", entity=str(w.entity_id), status="suspended",
-                   certificate_type="provisional", valid_from=str(TODAY - timedelta(days=30)),
-                   valid_until=str(TODAY + timedelta(days=300)))]}), 201)
+                  certificate_type="provisional", valid_from=str(TODAY - timedelta(days=30)),
+                  valid_until=str(TODAY + timedelta(days=300)))]}), 201)
     assert report["imported"] == 2
-    read = _ok(client.get(f"{A}/certificates/PS-2024-017"))
+    read = ok(client.get(f"{A}/certificates/PS-2024-017"))
     assert (read["imported"], read["audit_reference"], read["audit_id"]) == (
         True, "OLD-AUD-2024-017", None)
     assert (read["status"], read["countries"]) == ("active", ["DE", "NO"])
     assert "imported" in read["history"][0]["reason"]
-    suspended = _ok(client.get(f"{A}/certificates/PS-2023-004"))
+    suspended = ok(client.get(f"{A}/certificates/PS-2023-004"))
     assert [h["to_status"] for h in suspended["history"]] == ["active", "suspended"]
-    listed = _ok(client.get(f"{A}/certificates", params={"organization": w.org}))
+    listed = ok(client.get(f"{A}/certificates", params={"organization": w.org}))
     assert {(c["number"], c["imported"]) for c in listed["items"]} == {
         ("PS-2024-017", True), ("PS-2023-004", True)}
     page = client.get("/certificates/PS-2024-017")
@@ -333,8 +315,8 @@ def test_the_secretariat_imports_certificates_issued_before_the_platform(
         "application/pdf"
     register = client.get("/certificates")
     assert "(imported)" in register.text
-    again = _error(staff.post(f"{A}/certificates/import", json={"certificates": [good]}),
-                   422, "invalid")
+    again = api_error(staff.post(f"{A}/certificates/import", json={"certificates": [good]}),
+                      422, "invalid")
     assert "already registered" in again["details"][0]["message"]
 
 
@@ -363,6 +345,6 @@ def test_the_csv_import_page_reports_every_row_and_imports_all_or_nothing(
     done = post(staff, "/secretariat/certificates/import", files={
         "file": ("old.csv", f"{header}\n{good}\n".encode(), "text/csv")})
     assert done.status_code == 303 and done.headers["location"] == "/certificates"
-    imported = _ok(staff.get(f"{A}/certificates/PS-LEGACY-1"))
+    imported = ok(staff.get(f"{A}/certificates/PS-LEGACY-1"))
     assert imported["imported"] and imported["audit_reference"] == "AUD-77"
     assert imported["activities"] == ["casthouse", "smelting"]

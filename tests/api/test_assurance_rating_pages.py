@@ -5,55 +5,20 @@ open and post each new page."""
 
 from __future__ import annotations
 
-import html
-import re
 import uuid
 from collections.abc import Callable
 
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from httpx import Response
 from sqlalchemy.orm import Session
 
 from stewardship.assurance.rules import Rating
 from stewardship.assurance.schemas import AnswerWrite, ScopeRead
 from stewardship.assurance.service import audits, self_assessment
 from stewardship.core.auth import Actor
-from stewardship.core.config import Settings
-from stewardship.core.web import SESSION_COOKIE
-from stewardship.registry import repository as registry_repo
-from stewardship.registry.service import accounts
 from stewardship.standards.service import library
 from tests import assurance_world as aw
-
-CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
-
-
-def text(response: Response) -> str:
-    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", response.text)).split())
-
-
-def post(client: TestClient, url: str, data: dict[str, object] | None = None) -> Response:
-    found = CSRF_FIELD.search(client.get("/login", follow_redirects=True).text)
-    assert found
-    return client.post(url, data={**(data or {}), "csrf_token": found.group(1)},
-                       follow_redirects=False)
-
-
-@pytest.fixture
-def signed_in(app: FastAPI, db: Session, settings: Settings) -> Callable[[Actor], TestClient]:
-    def make(actor: Actor) -> TestClient:
-        assert actor.user_id is not None
-        user = registry_repo.user_by_id(db, actor.user_id)
-        assert user is not None
-        token = accounts.start_session(db, user, settings)
-        db.flush()
-        browser = TestClient(app, raise_server_exceptions=False)
-        browser.cookies.set(SESSION_COOKIE, token)
-        return browser
-
-    return make
+from tests.api.pages import post, text
 
 
 @pytest.fixture

@@ -19,29 +19,13 @@ from stewardship.core.eventlog import EventLogEntry
 from stewardship.registry.models import Facility, Organization, User
 from stewardship.registry.rules import CHECK_ALPHABET, new_facility_id
 from tests import factories
+from tests.api.pages import api_error, fields
 from tests.today import TODAY
 
 ORGS = "/api/v1/registry/organizations"
 FACILITIES = "/api/v1/registry/facilities"
 GOOD_ORG = {"name": "Valid Metals", "membership_class": "production_transformation",
             "country": "NO"}
-
-
-def _error(response: Response, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/json")
-    body = response.json()
-    assert set(body) == {"error"}
-    error = body["error"]
-    assert set(error) == {"code", "message", "details"}
-    assert isinstance(error["message"], str) and error["message"]
-    assert isinstance(error["details"], list)
-    assert "Traceback" not in response.text
-    return error  # type: ignore[no-any-return]
-
-
-def _fields(error: dict[str, Any]) -> dict[str, str]:
-    return {d["field"]: d["message"] for d in error["details"]}
 
 
 def _counts(db: Session) -> tuple[int, int, int]:
@@ -60,9 +44,9 @@ def staff(db: Session, client_for: Callable[[Actor], TestClient]) -> TestClient:
 
 def test_unknown_field_is_named(staff: TestClient, db: Session) -> None:
     before = _counts(db)
-    error = _error(staff.post(ORGS, json={**GOOD_ORG, "colour": "red"}), 422)
+    error = api_error(staff.post(ORGS, json={**GOOD_ORG, "colour": "red"}), 422)
     assert error["code"] == "validation_error"
-    assert _fields(error) == {"colour": "unknown field"}
+    assert fields(error) == {"colour": "unknown field"}
     assert _counts(db) == before
 
 
@@ -71,8 +55,8 @@ def test_unknown_nested_field_is_named_with_its_path(staff: TestClient) -> None:
             "accreditation": {"standards": ["performance"], "countries": ["NO"],
                               "activities": ["smelting"],
                               "expires_on": str(TODAY + timedelta(days=365)), "extra": 1}}
-    error = _error(staff.post("/api/v1/registry/audit-firms", json=body), 422)
-    assert _fields(error) == {"accreditation.extra": "unknown field"}
+    error = api_error(staff.post("/api/v1/registry/audit-firms", json=body), 422)
+    assert fields(error) == {"accreditation.extra": "unknown field"}
 
 
 @pytest.mark.parametrize(("patch", "field"), [
@@ -86,31 +70,31 @@ def test_unknown_nested_field_is_named_with_its_path(staff: TestClient) -> None:
 def test_wrong_types_and_values(staff: TestClient, db: Session, patch: dict[str, Any],
                                 field: str) -> None:
     before = _counts(db)
-    error = _error(staff.post(ORGS, json={**GOOD_ORG, **patch}), 422)
-    assert field in _fields(error)
+    error = api_error(staff.post(ORGS, json={**GOOD_ORG, **patch}), 422)
+    assert field in fields(error)
     assert _counts(db) == before
 
 
 @pytest.mark.parametrize("missing", ["name", "membership_class", "country"])
 def test_missing_required_fields(staff: TestClient, missing: str) -> None:
     body = {k: v for k, v in GOOD_ORG.items() if k != missing}
-    error = _error(staff.post(ORGS, json=body), 422)
-    assert missing in _fields(error)
+    error = api_error(staff.post(ORGS, json=body), 422)
+    assert missing in fields(error)
 
 
 def test_body_that_is_not_json(staff: TestClient) -> None:
     response = staff.post(ORGS, content=b"{not json", headers={"content-type":
                                                                 "application/json"})
-    _error(response, 422)
+    api_error(response, 422)
 
 
 def test_bad_country_is_named(staff: TestClient, db: Session) -> None:
     before = _counts(db)
     for bad in ("XX", "NOR", "N"):
-        error = _error(staff.post(ORGS, json={**GOOD_ORG, "country": bad}), 422)
-        assert "country" in _fields(error)
-    error = _error(staff.get(ORGS, params={"country": "XX"}), 422)
-    assert "country" in _fields(error)
+        error = api_error(staff.post(ORGS, json={**GOOD_ORG, "country": bad}), 422)
+        assert "country" in fields(error)
+    error = api_error(staff.get(ORGS, params={"country": "XX"}), 422)
+    assert "country" in fields(error)
     assert _counts(db) == before
 
 
@@ -120,12 +104,12 @@ def test_bad_facility_ids_are_named(client: TestClient, db: Session) -> None:
     wrong_check = good[:-1] + next(c for c in CHECK_ALPHABET if c != good[-1])
     for raw, says in [(wrong_check, "check character"), ("NOPE", "not a facility id"),
                       ("XX" + good[2:], "country code")]:
-        error = _error(client.get(f"{FACILITIES}/{raw}"), 422)
-        assert "facility_id" in _fields(error)
+        error = api_error(client.get(f"{FACILITIES}/{raw}"), 422)
+        assert "facility_id" in fields(error)
         assert says in error["message"]
     assert client.get(f"{FACILITIES}/{good.lower()}").json()["id"] == good
     unknown = new_facility_id("SE", 2020, "ABCDEF")
-    _error(client.get(f"{FACILITIES}/{unknown}"), 404)
+    api_error(client.get(f"{FACILITIES}/{unknown}"), 404)
 
 
 def test_facility_input_is_checked(db: Session, client_for: Callable[[Actor], TestClient]
@@ -144,24 +128,24 @@ def test_facility_input_is_checked(db: Session, client_for: Callable[[Actor], Te
         ({"annual_capacity_t": 1.5}, "annual_capacity_t"),
     ]
     for patch, field in cases:
-        error = _error(client.post(FACILITIES, json={**base, **patch}), 422)
-        assert field in _fields(error), (patch, error)
+        error = api_error(client.post(FACILITIES, json={**base, **patch}), 422)
+        assert field in fields(error), (patch, error)
     assert _counts(db) == before
 
 
 def test_per_page_over_the_maximum(client: TestClient, settings: Settings) -> None:
-    error = _error(client.get(ORGS, params={"per_page": settings.page_size_max + 1}), 422)
-    assert "per_page" in _fields(error)
+    error = api_error(client.get(ORGS, params={"per_page": settings.page_size_max + 1}), 422)
+    assert "per_page" in fields(error)
     assert client.get(ORGS, params={"per_page": settings.page_size_max}).status_code == 200
     for bad in ("0", "-1", "many"):
-        assert "per_page" in _fields(_error(client.get(ORGS, params={"per_page": bad}), 422))
-    assert "page" in _fields(_error(client.get(ORGS, params={"page": "0"}), 422))
+        assert "per_page" in fields(api_error(client.get(ORGS, params={"per_page": bad}), 422))
+    assert "page" in fields(api_error(client.get(ORGS, params={"page": "0"}), 422))
 
 
 def test_bad_uuid_in_the_path(staff: TestClient) -> None:
-    error = _error(staff.patch("/api/v1/registry/users/not-a-uuid", json={"active": False}),
-                   422)
-    assert "user_id" in _fields(error)
+    error = api_error(staff.patch("/api/v1/registry/users/not-a-uuid", json={"active": False}),
+                      422)
+    assert "user_id" in fields(error)
 
 
 # --- 413 for oversized bodies -----------------------------------------------------------
@@ -178,7 +162,7 @@ def test_oversized_body_with_content_length(staff: TestClient, db: Session,
     before = _counts(db)
     body = _oversized(settings)
     response = staff.post(ORGS, content=body, headers={"content-type": "application/json"})
-    error = _error(response, 413)
+    error = api_error(response, 413)
     assert error["code"] == "payload_too_large"
     assert _counts(db) == before
 
@@ -194,7 +178,7 @@ def test_oversized_streamed_body_without_content_length(staff: TestClient, db: S
 
     response = staff.post(ORGS, content=chunks(), headers={"content-type": "application/json"})
     assert "content-length" not in response.request.headers
-    error = _error(response, 413)
+    error = api_error(response, 413)
     assert error["code"] == "payload_too_large"
     assert _counts(db) == before
 
@@ -225,7 +209,7 @@ def test_a_refused_change_after_partial_writes_leaves_nothing(
     # request's transaction must roll the flushed change back.
     response = client.patch(f"/api/v1/registry/users/{admin.user_id}",
                             json={"role": "member_user"})
-    error = _error(response, 409)
+    error = api_error(response, 409)
     assert error["code"] == "conflict"
     db.expire_all()
     assert db.scalar(select(User.role).where(User.id == admin.user_id)) == "member_admin"
@@ -235,9 +219,9 @@ def test_a_refused_change_after_partial_writes_leaves_nothing(
 def test_conflict_on_create_leaves_nothing(staff: TestClient, db: Session) -> None:
     assert staff.post(ORGS, json={**GOOD_ORG, "slug": "taken-slug"}).status_code == 201
     before = _counts(db)
-    error = _error(staff.post(ORGS, json={**GOOD_ORG, "name": "Other", "slug": "taken-slug"}),
-                   409)
-    assert _fields(error) == {"slug": error["message"]}
+    error = api_error(staff.post(ORGS, json={**GOOD_ORG, "name": "Other", "slug": "taken-slug"}),
+                      409)
+    assert fields(error) == {"slug": error["message"]}
     assert _counts(db) == before
 
 
@@ -245,28 +229,28 @@ def test_conflict_on_create_leaves_nothing(staff: TestClient, db: Session) -> No
 
 
 def test_unknown_path_is_a_json_404(client: TestClient) -> None:
-    error = _error(client.get("/api/v1/registry/nothing-here"), 404)
+    error = api_error(client.get("/api/v1/registry/nothing-here"), 404)
     assert error["code"] == "not_found"
     assert "/api/v1/registry/nothing-here" in error["message"]
 
 
 def test_wrong_method_is_a_json_405(client: TestClient) -> None:
     response = client.delete(ORGS)
-    error = _error(response, 405)
+    error = api_error(response, 405)
     assert error["code"] == "method_not_allowed"
     assert "GET" in response.headers["allow"]
 
 
 def test_unknown_organisation_is_a_json_404(client: TestClient) -> None:
-    error = _error(client.get(f"{ORGS}/no-such-org"), 404)
+    error = api_error(client.get(f"{ORGS}/no-such-org"), 404)
     assert error["code"] == "not_found"
-    assert _fields(error) == {"slug": error["message"]}
+    assert fields(error) == {"slug": error["message"]}
 
 
 def test_bad_bearer_token_is_a_json_401_even_on_public_endpoints(app: Any) -> None:
     client = TestClient(app, raise_server_exceptions=False,
                         headers={"Authorization": "Bearer stw_not-a-real-token"})
-    error = _error(client.get(ORGS), 401)
+    error = api_error(client.get(ORGS), 401)
     assert error["code"] == "unauthenticated"
 
 
@@ -291,13 +275,13 @@ STANDARD = "/api/v1/standards/performance"
 def test_an_integer_past_the_columns_is_a_422_naming_it(staff: TestClient, method: str,
                                                        url: str, field: str) -> None:
     response = staff.request(method, url, json={} if method == "post" else None)
-    error = _error(response, 422)
-    assert field in _fields(error)
-    assert "less than or equal to" in _fields(error)[field]
+    error = api_error(response, 422)
+    assert field in fields(error)
+    assert "less than or equal to" in fields(error)[field]
 
 
 def test_the_largest_version_number_is_a_plain_404(staff: TestClient) -> None:
-    error = _error(staff.get(f"{STANDARD}/versions/2147483647"), 404)
+    error = api_error(staff.get(f"{STANDARD}/versions/2147483647"), 404)
     assert error["code"] == "not_found"
 
 
@@ -354,9 +338,9 @@ def test_deeply_nested_json_on_the_api_is_a_422_naming_the_body(
     before = _counts(db)
     response = staff.post(url, content=_nested(levels, kind),
                           headers={"content-type": "application/json"})
-    error = _error(response, 422)
+    error = api_error(response, 422)
     assert error["code"] == "invalid"
-    assert f"{levels} levels deep" in _fields(error)["body"]
+    assert f"{levels} levels deep" in fields(error)["body"]
     assert _counts(db) == before
 
 
@@ -365,18 +349,18 @@ def test_json_nested_to_the_limit_reaches_the_route(staff: TestClient) -> None:
     nested = _nested(63, "array").decode()
     body = f'{{"name": {nested}, "membership_class": "civil_society", "country": "NO"}}'
     response = staff.post(ORGS, content=body, headers={"content-type": "application/json"})
-    error = _error(response, 422)
+    error = api_error(response, 422)
     assert error["code"] == "validation_error"
-    assert "name" in _fields(error)
+    assert "name" in fields(error)
 
 
 def test_brackets_inside_strings_do_not_count_as_nesting(staff: TestClient) -> None:
     name = "[" * 200 + "{\\\"" * 100
     body = f'{{"name": "{name}", "membership_class": "civil_society", "country": "NO"}}'
     response = staff.post(ORGS, content=body, headers={"content-type": "application/json"})
-    error = _error(response, 422)
-    assert "body" not in _fields(error)
-    assert "name" in _fields(error)
+    error = api_error(response, 422)
+    assert "body" not in fields(error)
+    assert "name" in fields(error)
 
 
 def test_an_oversized_epcis_body_is_still_a_413_problem(staff: TestClient,
@@ -395,9 +379,9 @@ def test_an_oversized_epcis_body_is_still_a_413_problem(staff: TestClient,
 def test_a_json_body_that_is_not_utf8_is_named(staff: TestClient, db: Session) -> None:
     before = _counts(db)
     body = b'{"name": "Caf\xe9 Metals", "membership_class": "civil_society", "country": "NO"}'
-    error = _error(staff.post(ORGS, content=body,
-                              headers={"content-type": "application/json"}), 422)
-    assert "not UTF-8" in _fields(error)["body"]
+    error = api_error(staff.post(ORGS, content=body,
+                                 headers={"content-type": "application/json"}), 422)
+    assert "not UTF-8" in fields(error)["body"]
     problem = _problem(staff.post("/epcis/events", content=body,
                                   headers={"content-type": "application/json"}), 400)
     assert "not UTF-8" in problem["detail"]
@@ -428,5 +412,5 @@ def test_an_import_form_with_extra_fields_is_a_422_naming_the_file(
     response = member.post("/api/v1/custody/import",
                           files={"file": ("movements.csv", b"kind,date\n", "text/csv")},
                           data={"note": "a field", "more": "one field too many"})
-    error = _error(response, 422)
-    assert "Too many fields" in _fields(error)["file"]
+    error = api_error(response, 422)
+    assert "Too many fields" in fields(error)["file"]

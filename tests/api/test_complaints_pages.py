@@ -14,36 +14,13 @@ from stewardship.complaints import repository as repo
 from stewardship.complaints.rules import AttachmentUpload, SubjectKind
 from stewardship.complaints.schemas import ComplaintCreate
 from stewardship.complaints.service import filing
-from stewardship.core.auth import Actor, Role
+from stewardship.core.auth import Role
 from stewardship.core.config import Settings
-from stewardship.core.web import SESSION_COOKIE
-from stewardship.registry import repository as registry_repo
-from stewardship.registry.service import accounts
 from tests import factories
+from tests.api.pages import csrf, csrf_in, sign_in
 from tests.complaint_samples import png_bytes
 
-_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 _TRACK = re.compile(r'href="/complaints/track/([A-Za-z0-9_-]+)"')
-
-
-def csrf_of(client: TestClient, url: str) -> str:
-    page = client.get(url)
-    assert page.status_code == 200, page.text
-    match = _CSRF.search(page.text)
-    assert match, "the page has no CSRF field"
-    return match.group(1)
-
-
-def signed_in(app: FastAPI, db: Session, settings: Settings, actor: Actor) -> TestClient:
-    """A browser-like client with a session cookie for the actor."""
-    assert actor.user_id is not None
-    user = registry_repo.user_by_id(db, actor.user_id)
-    assert user is not None
-    token = accounts.start_session(db, user, settings)
-    db.flush()
-    client = TestClient(app, raise_server_exceptions=False)
-    client.cookies.set(SESSION_COOKIE, token)
-    return client
 
 
 @pytest.fixture
@@ -90,7 +67,7 @@ def test_the_form_lists_who_a_complaint_can_be_about(client: TestClient, db: Ses
 
 def test_filing_through_the_form_shows_the_tracking_link_once(client: TestClient, db: Session,
                                                               member: str) -> None:
-    token = csrf_of(client, "/complaints/new")
+    token = csrf(client, "/complaints/new")
     response = client.post("/complaints/new", data={**filing_form(member), "csrf_token": token},
                            files=[("attachments", ("well.pdf", png_bytes(), "application/pdf"))],
                            follow_redirects=False)
@@ -122,7 +99,7 @@ def test_the_form_needs_its_csrf_token(client: TestClient, db: Session, member: 
 
 def test_a_refused_form_shows_what_to_fix_and_stores_nothing(client: TestClient, db: Session,
                                                              member: str) -> None:
-    token = csrf_of(client, "/complaints/new")
+    token = csrf(client, "/complaints/new")
     response = client.post("/complaints/new", data={
         **filing_form(member, complainant_name="", complainant_email=""), "csrf_token": token},
         files=[("attachments", ("tool.pdf", b"MZ\x90\x00binary", "application/pdf")),
@@ -137,7 +114,7 @@ def test_a_refused_form_shows_what_to_fix_and_stores_nothing(client: TestClient,
 
 def test_choosing_nobody_to_complain_about_is_explained(client: TestClient,
                                                         member: str) -> None:
-    token = csrf_of(client, "/complaints/new")
+    token = csrf(client, "/complaints/new")
     response = client.post("/complaints/new",
                            data={**filing_form(member, about=""), "csrf_token": token})
     assert response.status_code == 422
@@ -155,10 +132,9 @@ def test_tracking_page_and_consent_form(client: TestClient, db: Session, setting
     assert reference in page.text and "Received" in page.text
     assert page.headers["cache-control"] == "no-store"
     assert "Appeal the decision" not in page.text
-    token = _CSRF.search(page.text)
-    assert token is not None
+    token = csrf_in(page.text)
     agreed = client.post(f"/complaints/track/{tracking}/consent",
-                         data={"consent": "yes", "csrf_token": token.group(1)},
+                         data={"consent": "yes", "csrf_token": token},
                          follow_redirects=False)
     assert agreed.status_code == 303
     assert "Withdraw my agreement" in client.get(f"/complaints/track/{tracking}").text
@@ -181,15 +157,14 @@ def test_member_admin_agrees_on_the_case_page(app: FastAPI, db: Session, setting
                                               member: str) -> None:
     reference, tracking = file_through_service(db, settings, member)
     filing.set_complainant_consent(db, tracking, True, settings=settings)
-    admin = signed_in(app, db, settings, factories.user(db, Role.MEMBER_ADMIN,
-                                                        organization=member))
+    admin = sign_in(app, db, settings, factories.user(db, Role.MEMBER_ADMIN,
+                                                      organization=member))
     page = admin.get(f"/complaints/{reference}")
     assert page.status_code == 200
     assert "We agree to publish the case log" in page.text
-    token = _CSRF.search(page.text)
-    assert token is not None
+    token = csrf_in(page.text)
     response = admin.post(f"/complaints/{reference}/respondent-consent",
-                          data={"consent": "yes", "csrf_token": token.group(1)},
+                          data={"consent": "yes", "csrf_token": token},
                           follow_redirects=False)
     assert response.status_code == 303
     anonymous = TestClient(app, raise_server_exceptions=False)
@@ -208,10 +183,10 @@ def test_secretariat_pages_are_for_the_secretariat(app: FastAPI, db: Session,
     anonymous = TestClient(app, raise_server_exceptions=False)
     away = anonymous.get(url, follow_redirects=False)
     assert away.status_code == 303 and away.headers["location"].startswith("/login")
-    admin = signed_in(app, db, settings, factories.user(db, Role.MEMBER_ADMIN,
-                                                        organization=member))
+    admin = sign_in(app, db, settings, factories.user(db, Role.MEMBER_ADMIN,
+                                                      organization=member))
     assert admin.get(url).status_code == 403
-    staff = signed_in(app, db, settings, factories.user(db, Role.SECRETARIAT))
+    staff = sign_in(app, db, settings, factories.user(db, Role.SECRETARIAT))
     page = staff.get(url)
     assert page.status_code == 200
     assert reference in page.text
@@ -222,7 +197,7 @@ def test_secretariat_lists_overdue_and_moves_a_case_on(app: FastAPI, db: Session
                                                        member: str) -> None:
     reference, _ = file_through_service(db, settings, member)
     staff_actor = factories.user(db, Role.SECRETARIAT)
-    staff = signed_in(app, db, settings, staff_actor)
+    staff = sign_in(app, db, settings, staff_actor)
     listing = staff.get("/secretariat/complaints", params={"status": "received"})
     assert listing.status_code == 200 and reference in listing.text
     none_overdue = staff.get("/secretariat/complaints", params={"overdue": "yes"})
@@ -233,9 +208,7 @@ def test_secretariat_lists_overdue_and_moves_a_case_on(app: FastAPI, db: Session
     case_url = f"/secretariat/complaints/{reference}"
     page = staff.get(case_url)
     assert "notes.txt" in page.text and "Anonymous." in page.text
-    token = _CSRF.search(page.text)
-    assert token is not None
-    csrf = token.group(1)
+    csrf = csrf_in(page.text)
     refused = staff.post(f"{case_url}/transition",
                          data={"to": "out_of_scope", "csrf_token": csrf})
     assert refused.status_code == 422
@@ -260,7 +233,6 @@ def test_secretariat_lists_overdue_and_moves_a_case_on(app: FastAPI, db: Session
     assert download.status_code == 200 and download.content == b"dates and photos"
 
 
-
 def test_appeal_through_the_tracking_page(client: TestClient, db: Session,
                                           settings: Settings, member: str) -> None:
     from stewardship.complaints.rules import ComplaintStatus, Sanction
@@ -277,15 +249,14 @@ def test_appeal_through_the_tracking_page(client: TestClient, db: Session,
     db.flush()
     page = client.get(f"/complaints/track/{tracking}")
     assert "Appeal the decision" in page.text and "Not upheld" in page.text
-    token = _CSRF.search(page.text)
-    assert token is not None
+    token = csrf_in(page.text)
     empty = client.post(f"/complaints/track/{tracking}/appeal",
-                        data={"grounds": " ", "csrf_token": token.group(1)})
+                        data={"grounds": " ", "csrf_token": token})
     assert empty.status_code == 422
     assert "Say why the decision should be reconsidered." in empty.text
     lodged = client.post(f"/complaints/track/{tracking}/appeal",
                          data={"grounds": "The dust samples were not read.",
-                               "csrf_token": token.group(1)}, follow_redirects=False)
+                               "csrf_token": token}, follow_redirects=False)
     assert lodged.status_code == 303
     after = client.get(f"/complaints/track/{tracking}")
     assert "Appealed" in after.text and "The dust samples were not read." in after.text
@@ -304,7 +275,7 @@ def test_staff_see_the_public_view_on_the_public_case_page(app: FastAPI, db: Ses
     handling.transition(db, staff_actor, reference, TransitionRequest(
         to=ComplaintStatus.ACCEPTED, note="Internal: call the mine manager."),
         settings=settings)
-    staff = signed_in(app, db, settings, staff_actor)
+    staff = sign_in(app, db, settings, staff_actor)
     page = staff.get(f"/complaints/{reference}")
     assert page.status_code == 200
     assert "Manage the case" in page.text
@@ -320,14 +291,12 @@ def test_resolving_with_suspend_certificate_suspends_the_chosen_certificate(
     assert decision.certificate is not None
     number = decision.certificate.number
     reference, _ = file_through_service(db, settings, w.org)
-    staff = signed_in(app, db, settings, w.secretariat)
+    staff = sign_in(app, db, settings, w.secretariat)
     case_url = f"/secretariat/complaints/{reference}"
     page = staff.get(case_url)
     assert "a certificate suspension is recorded for now" not in page.text
     assert f'<option value="{number}"' in page.text
-    token = _CSRF.search(page.text)
-    assert token is not None
-    csrf = token.group(1)
+    csrf = csrf_in(page.text)
     for status in ("accepted", "investigation"):
         assert staff.post(f"{case_url}/transition", data={"to": status, "csrf_token": csrf},
                           follow_redirects=False).status_code == 303

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from stewardship.core import bundles, issuance
 from stewardship.core import credentials as vc
 from stewardship.core.auth import Actor
+from tests.api.pages import csrf
 from tests.factories import SYSTEM
 
 DID = "did:web:testserver"
@@ -116,20 +117,11 @@ def test_the_verify_endpoint_gives_a_verdict_for_anything(
     assert client.get("/credentials/999999/bundle").status_code == 404
 
 
-def _csrf(client: TestClient) -> str:
-    import re
-
-    page = client.get("/verify/credential")
-    found = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
-    assert found
-    return found.group(1)
-
-
 def test_the_verification_page_checks_a_pasted_or_uploaded_bundle(
         app: FastAPI, db: Session, client: TestClient) -> None:
     cid = _issue(app, db)
     bundle = client.get(f"/credentials/{cid}/bundle").text
-    token = _csrf(client)
+    token = csrf(client, "/verify/credential")
     pasted = client.post("/verify/credential", data={"csrf_token": token,
                                                      "bundle_text": bundle})
     assert pasted.status_code == 200

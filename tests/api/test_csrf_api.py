@@ -26,6 +26,7 @@ from stewardship.core.web import CSRF_HEADER, SESSION_COOKIE, UNSAFE_METHODS
 from stewardship.registry import repository as repo
 from stewardship.registry.service import accounts
 from tests import factories
+from tests.api.pages import csrf_in
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -171,10 +172,9 @@ def test_a_wrong_or_stolen_token_is_refused(app: FastAPI, db: Session, browser: 
     assert is_csrf_refusal(wrong)
     # A token minted for another browser does not match this browser's CSRF cookie.
     other = TestClient(app, raise_server_exceptions=False)
-    theirs = re.search(r'name="csrf_token" value="([^"]+)"', other.get("/login").text)
-    assert theirs is not None
+    theirs = csrf_in(other.get("/login").text)
     stolen = browser.post("/api/v1/auth/tokens", json={"name": "forged"},
-                          headers={CSRF_HEADER: theirs.group(1)})
+                          headers={CSRF_HEADER: theirs})
     assert is_csrf_refusal(stolen)
 
 

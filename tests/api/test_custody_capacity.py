@@ -13,17 +13,14 @@ from decimal import Decimal
 from typing import Any
 
 from fastapi.testclient import TestClient
-from httpx import Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from stewardship.core.auth import Actor
 from stewardship.core.eventlog import EventLogEntry, count_entries
 from tests import custody_world as cw
-from tests.api.test_custody_pages import post, signed_in, text
+from tests.api.pages import api_error, fields, ok, post, text
 from tests.today import TODAY
-
-__all__ = ["signed_in"]  # the pages' signed-in browser fixture, shared
 
 C = "/api/v1/custody"
 R = "/api/v1/registry"
@@ -31,24 +28,8 @@ Clients = Callable[[Actor], TestClient]
 DAY = TODAY - timedelta(days=1)
 
 
-def _ok(response: Response, status: int = 200) -> Any:
-    assert response.status_code == status, response.text
-    return response.json()
-
-
-def _error(response: Response, status: int, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    error: dict[str, Any] = response.json()["error"]
-    assert error["code"] == code and error["message"]
-    return error
-
-
-def _fields(error: dict[str, Any]) -> dict[str, str]:
-    return {d["field"]: d["message"] for d in error["details"]}
-
-
 def _balance(client: TestClient, entity_id: object, material: str) -> int:
-    page = _ok(client.get(f"{C}/accounts", params={
+    page = ok(client.get(f"{C}/accounts", params={
         "entity_id": str(entity_id), "material": material, "status": "open"}))
     return sum(a["balance_kg"] for a in page["items"])
 
@@ -66,7 +47,7 @@ def test_bauxite_partly_coc_is_refined_as_it_happened(db: Session, client_for: C
     cw.produce(db, w.mine, "asi_bauxite", 6_000_000, on=DAY)  # 6,000 t CoC
     mine = client_for(w.mine.user)
     # 10,000 t of bauxite went in (4,000 t of it not CoC), 4,000 t of alumina came out.
-    op = _ok(mine.post(f"{C}/transformations", json=_refining(
+    op = ok(mine.post(f"{C}/transformations", json=_refining(
         w, total_input_kg=10_000_000, total_output_kg=4_000_000, coc_input_kg=6_000_000)),
         201)
     assert (op["total_input_kg"], op["total_output_kg"]) == (10_000_000, 4_000_000)
@@ -75,10 +56,10 @@ def test_bauxite_partly_coc_is_refined_as_it_happened(db: Session, client_for: C
     assert Decimal(op["coc_input_percent"]) == Decimal("60.00")
     assert _balance(mine, w.mine.entity_id, "asi_bauxite") == 0
     assert _balance(mine, w.mine.entity_id, "asi_alumina") == 2_400_000
-    journal = _ok(mine.get(f"{C}/entities/{w.mine.entity_id}/operations",
-                           params={"kind": "transformation"}))["items"]
+    journal = ok(mine.get(f"{C}/entities/{w.mine.entity_id}/operations",
+                          params={"kind": "transformation"}))["items"]
     assert Decimal(journal[0]["coc_input_percent"]) == Decimal("60.00")
-    audit = _ok(client_for(w.secretariat).get(f"{C}/audit"))
+    audit = ok(client_for(w.secretariat).get(f"{C}/audit"))
     assert audit["ok"], audit["problems"]
 
 
@@ -87,7 +68,7 @@ def test_the_older_shape_still_means_all_input_was_coc(db: Session,
     w = cw.build(db)
     cw.produce(db, w.mine, "asi_bauxite", 10_000, on=DAY)
     mine = client_for(w.mine.user)
-    op = _ok(mine.post(f"{C}/transformations", json=_refining(
+    op = ok(mine.post(f"{C}/transformations", json=_refining(
         w, input_kg=10_000, declared_yield="0.45")), 201)
     assert (op["total_input_kg"], op["total_output_kg"], op["input_kg"], op["kilograms"]) == (
         10_000, 4_500, 10_000, 4_500)
@@ -114,9 +95,9 @@ def test_bad_figures_are_refused_naming_the_field(db: Session, client_for: Clien
         ({}, 422, "total_input_kg", "is required"),
     ]
     for figures, status, field, words in cases:
-        error = _error(mine.post(f"{C}/transformations", json=_refining(w, **figures)),
-                       status, "invalid" if status == 422 else "conflict")
-        assert field in _fields(error), (figures, error)
+        error = api_error(mine.post(f"{C}/transformations", json=_refining(w, **figures)),
+                          status, "invalid" if status == 422 else "conflict")
+        assert field in fields(error), (figures, error)
         assert words in error["message"], (figures, error)
     assert (count_entries(db), _balance(mine, w.mine.entity_id, "asi_bauxite")) == before
     assert _balance(mine, w.mine.entity_id, "asi_alumina") == 0
@@ -127,7 +108,7 @@ def test_bad_figures_are_refused_naming_the_field(db: Session, client_for: Clien
 
 def _smelter_of_420_kt(w: cw.Chain, admin: TestClient) -> str:
     """Registers the member's 420,000 t a year smelter, as a member admin does."""
-    created = _ok(admin.post(f"{R}/facilities", json={
+    created = ok(admin.post(f"{R}/facilities", json={
         "name": "Fjordal Smelter", "address": "Industrivegen 15", "country": "NO",
         "activities": ["smelting"], "annual_capacity_t": 420_000,
         "entity_id": str(w.smelter.entity_id)}), 201)
@@ -147,34 +128,34 @@ def test_production_beyond_a_smelters_capacity_is_refused(db: Session,
     facility = _smelter_of_420_kt(w, client_for(w.smelter.admin))
     smelter = client_for(w.smelter.user)
     before = count_entries(db)
-    error = _error(smelter.post(f"{C}/production", json=_production(
+    error = api_error(smelter.post(f"{C}/production", json=_production(
         facility, 900_000_000_000)), 409, "conflict")
     assert "Fjordal Smelter" in error["message"] and facility in error["message"]
     assert "beyond its capacity of 420,000,000 kg" in error["message"]
-    assert "secretariat" in error["message"] and "kilograms" in _fields(error)
+    assert "secretariat" in error["message"] and "kilograms" in fields(error)
     assert count_entries(db) == before
     assert _balance(smelter, w.smelter.entity_id, "asi_aluminium") == 0
     # Within the capacity it goes in; what is already recorded counts towards it.
-    _ok(smelter.post(f"{C}/production", json=_production(facility, 400_000_000)), 201)
-    error = _error(smelter.post(f"{C}/production", json=_production(facility, 20_000_001)),
-                   409, "conflict")
+    ok(smelter.post(f"{C}/production", json=_production(facility, 400_000_000)), 201)
+    error = api_error(smelter.post(f"{C}/production", json=_production(facility, 20_000_001)),
+                      409, "conflict")
     assert "400,000,000 kg recorded already" in error["message"]
-    _ok(smelter.post(f"{C}/production", json=_production(facility, 20_000_000)), 201)
-    audit = _ok(client_for(w.secretariat).get(f"{C}/audit"))
+    ok(smelter.post(f"{C}/production", json=_production(facility, 20_000_000)), 201)
+    audit = ok(client_for(w.secretariat).get(f"{C}/audit"))
     assert audit["ok"] and audit["flags"] == [], audit
 
 
 def test_capacity_is_prorated_to_a_quarter(db: Session, client_for: Clients) -> None:
     w = cw.build(db)
     admin = client_for(w.smelter.admin)
-    _ok(admin.put(f"{C}/entities/{w.smelter.entity_id}/settings",
-                  json={"period_months": 3}))
+    ok(admin.put(f"{C}/entities/{w.smelter.entity_id}/settings",
+                 json={"period_months": 3}))
     facility = _smelter_of_420_kt(w, admin)
     smelter = client_for(w.smelter.user)
-    error = _error(smelter.post(f"{C}/production", json=_production(facility, 105_000_001)),
-                   409, "conflict")
+    error = api_error(smelter.post(f"{C}/production", json=_production(facility, 105_000_001)),
+                      409, "conflict")
     assert "capacity of 105,000,000 kg for the period" in error["message"]
-    _ok(smelter.post(f"{C}/production", json=_production(facility, 105_000_000)), 201)
+    ok(smelter.post(f"{C}/production", json=_production(facility, 105_000_000)), 201)
 
 
 def test_only_the_secretariat_overrides_the_capacity_with_a_reason(
@@ -184,19 +165,19 @@ def test_only_the_secretariat_overrides_the_capacity_with_a_reason(
     smelter, staff = client_for(w.smelter.user), client_for(w.secretariat)
     reason = "Potline 3 restarted; capacity update pending with the registry"
     body = _production(facility, 500_000_000, entity_id=str(w.smelter.entity_id))
-    error = _error(smelter.post(f"{C}/production", json={
+    error = api_error(smelter.post(f"{C}/production", json={
         **body, "capacity_override_reason": reason}), 403, "forbidden")
     assert "only the secretariat" in error["message"]
-    error = _error(staff.post(f"{C}/production", json=body), 403, "forbidden")
-    assert "capacity_override_reason" in _fields(error)
-    op = _ok(staff.post(f"{C}/production", json={**body, "capacity_override_reason": reason}),
-             201)
+    error = api_error(staff.post(f"{C}/production", json=body), 403, "forbidden")
+    assert "capacity_override_reason" in fields(error)
+    op = ok(staff.post(f"{C}/production", json={**body, "capacity_override_reason": reason}),
+            201)
     assert op["capacity_override"] == reason and op["kilograms"] == 500_000_000
     logged = db.scalars(select(EventLogEntry).where(
         EventLogEntry.subject == f"custody_operation:{op['id']}")).one()
     assert logged.payload["capacity_override"] == reason
     assert logged.actor == w.secretariat.ref
-    audit = _ok(staff.get(f"{C}/audit"))
+    audit = ok(staff.get(f"{C}/audit"))
     assert audit["ok"], audit["problems"]  # a flag, not a break
     [flag] = audit["flags"]
     assert (flag["kind"], flag["facility"], flag["subject"]) == ("capacity", facility,
@@ -209,15 +190,15 @@ def test_transformation_output_counts_against_the_capacity_of_its_activity(
     w = cw.build(db)
     cw.produce(db, w.mine, "asi_bauxite", 10_000_000, on=DAY)
     admin = client_for(w.mine.admin)
-    facility = _ok(admin.put(f"{R}/facilities/{w.mine.facility}/capacities", json={
+    facility = ok(admin.put(f"{R}/facilities/{w.mine.facility}/capacities", json={
         "capacities": {"alumina_refining": 3_000_000}}))
     assert facility["capacities"] == {"alumina_refining": 3_000_000}
     mine = client_for(w.mine.user)
-    error = _error(mine.post(f"{C}/transformations", json=_refining(
+    error = api_error(mine.post(f"{C}/transformations", json=_refining(
         w, total_input_kg=10_000_000, total_output_kg=4_000_000, coc_input_kg=6_000_000)),
         409, "conflict")
     assert "alumina_refining output" in error["message"]
-    assert "total_output_kg" in _fields(error)
+    assert "total_output_kg" in fields(error)
     assert _balance(mine, w.mine.entity_id, "asi_alumina") == 0
 
 
@@ -225,20 +206,20 @@ def test_setting_capacities_names_bad_input_and_who_may(db: Session,
                                                         client_for: Clients) -> None:
     w = cw.build(db)
     url = f"{R}/facilities/{w.smelter.facility}/capacities"
-    error = _error(client_for(w.smelter.admin).put(url, json={
+    error = api_error(client_for(w.smelter.admin).put(url, json={
         "capacities": {"alumina_refining": 1_000}}), 422, "invalid")
-    assert "capacities.alumina_refining" in _fields(error)
-    error = _error(client_for(w.smelter.admin).put(url, json={
+    assert "capacities.alumina_refining" in fields(error)
+    error = api_error(client_for(w.smelter.admin).put(url, json={
         "capacities": {"smelting": -5}}), 422, "validation_error")
-    assert "capacities" in _fields(error)
-    _error(client_for(w.smelter.user).put(url, json={"capacities": {"smelting": 1}}), 403,
-           "forbidden")
-    _error(client_for(w.mill.admin).put(url, json={"capacities": {"smelting": 1}}), 403,
-           "forbidden")
-    done = _ok(client_for(w.secretariat).put(url, json={
+    assert "capacities" in fields(error)
+    api_error(client_for(w.smelter.user).put(url, json={"capacities": {"smelting": 1}}), 403,
+              "forbidden")
+    api_error(client_for(w.mill.admin).put(url, json={"capacities": {"smelting": 1}}), 403,
+              "forbidden")
+    done = ok(client_for(w.secretariat).put(url, json={
         "capacities": {"smelting": 420_000_000, "casthouse": 380_000_000}}))
     assert done["capacities"] == {"smelting": 420_000_000, "casthouse": 380_000_000}
-    cleared = _ok(client_for(w.smelter.admin).put(url, json={"capacities": {"casthouse": None}}))
+    cleared = ok(client_for(w.smelter.admin).put(url, json={"capacities": {"casthouse": None}}))
     assert cleared["capacities"] == {"smelting": 420_000_000}
 
 
@@ -246,9 +227,9 @@ def test_the_audit_flags_a_yield_far_from_typical(db: Session, client_for: Clien
     w = cw.build(db)
     cw.produce(db, w.mine, "asi_bauxite", 1_000_000, on=DAY)
     mine = client_for(w.mine.user)
-    _ok(mine.post(f"{C}/transformations", json=_refining(
-        w, total_input_kg=1_000_000, total_output_kg=150_000, coc_input_kg=1_000_000)), 201)
-    audit = _ok(client_for(w.secretariat).get(f"{C}/audit"))
+    ok(mine.post(f"{C}/transformations", json=_refining(
+       w, total_input_kg=1_000_000, total_output_kg=150_000, coc_input_kg=1_000_000)), 201)
+    audit = ok(client_for(w.secretariat).get(f"{C}/audit"))
     assert audit["ok"], audit["problems"]
     [flag] = audit["flags"]
     assert (flag["kind"], flag["subject"]) == ("yield", "refining")

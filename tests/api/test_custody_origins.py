@@ -12,11 +12,11 @@ from decimal import Decimal
 from typing import Any
 
 from fastapi.testclient import TestClient
-from httpx import Response
 from sqlalchemy.orm import Session
 
 from stewardship.core.auth import Actor
 from tests import custody_world as cw
+from tests.api.pages import ok
 from tests.today import TODAY
 
 C = "/api/v1/custody"
@@ -24,33 +24,28 @@ Clients = Callable[[Actor], TestClient]
 DAY = str(TODAY - timedelta(days=1))
 
 
-def _ok(response: Response, status: int = 200) -> Any:
-    assert response.status_code == status, response.text
-    return response.json()
-
-
 def _produce(client: TestClient, facility: str, material: str, kg: int) -> None:
-    _ok(client.post(f"{C}/production", json={
-        "facility_id": facility, "material": material, "kilograms": kg, "occurred_on": DAY}),
-        201)
+    ok(client.post(f"{C}/production", json={
+       "facility_id": facility, "material": material, "kilograms": kg, "occurred_on": DAY}),
+       201)
 
 
 def _transform(client: TestClient, facility: str, step: str, source: str, kg: int,
                declared: str) -> None:
-    _ok(client.post(f"{C}/transformations", json={
-        "facility_id": facility, "transformation": step, "source_material": source,
-        "input_kg": kg, "declared_yield": declared, "occurred_on": DAY}), 201)
+    ok(client.post(f"{C}/transformations", json={
+       "facility_id": facility, "transformation": step, "source_material": source,
+       "input_kg": kg, "declared_yield": declared, "occurred_on": DAY}), 201)
 
 
 def _ship(client: TestClient, to: cw.Member, material: str, kg: int) -> str:
-    doc = _ok(client.post(f"{C}/documents", json={
+    doc = ok(client.post(f"{C}/documents", json={
         "recipient_entity_id": str(to.entity_id), "material": material,
         "quantity_kg": kg, "coc_quantity_kg": kg, "shipment_date": DAY}), 201)
     return str(doc["number"])
 
 
 def _receive(client: TestClient, number: str) -> None:
-    _ok(client.post(f"{C}/documents/{number}/receive", json={"received_on": DAY}))
+    ok(client.post(f"{C}/documents/{number}/receive", json={"received_on": DAY}))
 
 
 def _adds_up(composition: dict[str, Any]) -> None:
@@ -79,7 +74,7 @@ def test_a_can_buyer_reads_the_smelter_first_and_the_refinery_and_mine_second(
     _transform(mill, w.mill.facility, "rolling", "asi_aluminium", 2_000_000, "0.97")
     number = _ship(mill, w.canmaker, "asi_aluminium", 1_000_000)
 
-    doc = _ok(canmaker.get(f"{C}/documents/{number}"))
+    doc = ok(canmaker.get(f"{C}/documents/{number}"))
     comp = doc["composition"]
     [origin] = comp["origins"]
     assert (origin["facility_id"], origin["country"], origin["stage"], origin["route"],
@@ -95,14 +90,14 @@ def test_a_can_buyer_reads_the_smelter_first_and_the_refinery_and_mine_second(
     _adds_up(comp)
 
     # the public verification and the page say the same
-    assert _ok(canmaker.get(f"{C}/verify/{number}"))["composition"] == comp
+    assert ok(canmaker.get(f"{C}/verify/{number}"))["composition"] == comp
     page = canmaker.get(f"/custody/documents/{number}")
     assert page.status_code == 200
     assert "Smelter" in page.text and "Bauxite mine" in page.text
     assert "Alumina refinery" in page.text and "earlier stages not recorded" in page.text
 
     # the chain view names facilities and countries, tier by tier
-    tiers = _ok(canmaker.get(f"{C}/documents/{number}/chain"))["tiers"]
+    tiers = ok(canmaker.get(f"{C}/documents/{number}/chain"))["tiers"]
     for tier in tiers:
         for link in tier["documents"]:
             if link["material"] == "asi_aluminium":
@@ -129,7 +124,7 @@ def test_shares_add_up_to_100_and_no_real_share_shows_as_0(db: Session,
     _produce(second, other.facility, "asi_aluminium", 322_034)
     _receive(mill, _ship(smelter, w.mill, "asi_aluminium", 677_966))
     _receive(mill, _ship(second, w.mill, "asi_aluminium", 322_034))
-    [account] = _ok(mill.get(f"{C}/accounts", params={
+    [account] = ok(mill.get(f"{C}/accounts", params={
         "entity_id": str(w.mill.entity_id), "material": "asi_aluminium"}))["items"]
     comp = account["composition"]
     assert [(o["country"], o["percent"]) for o in comp["origins"]] == [
@@ -137,13 +132,13 @@ def test_shares_add_up_to_100_and_no_real_share_shows_as_0(db: Session,
     _adds_up(comp)
 
     # 10 kg of recycled metal in a million: a real share, once shown as 0.00 %
-    _ok(remelter.post(f"{C}/scrap-intake", json={
-        "facility_id": w.remelter.facility, "scrap_kind": "post_consumer", "kilograms": 10,
-        "occurred_on": DAY, "note": "Due diligence file DD-7"}), 201)
+    ok(remelter.post(f"{C}/scrap-intake", json={
+       "facility_id": w.remelter.facility, "scrap_kind": "post_consumer", "kilograms": 10,
+       "occurred_on": DAY, "note": "Due diligence file DD-7"}), 201)
     _transform(remelter, w.remelter.facility, "remelting", "eligible_scrap", 10, "1")
     _receive(mill, _ship(remelter, w.mill, "asi_aluminium", 10))
     number = _ship(mill, w.canmaker, "asi_aluminium", 1_000_010)
-    doc = _ok(mill.get(f"{C}/documents/{number}"))
+    doc = ok(mill.get(f"{C}/documents/{number}"))
     comp = doc["composition"]
     assert comp["recycled_percent"] == "0.01" and comp["primary_percent"] == "99.99"
     assert [(o["stage"], o["percent"]) for o in comp["origins"]] == [

@@ -8,48 +8,26 @@ read from a page, as a browser would send it."""
 
 from __future__ import annotations
 
-import html
-import re
 from collections.abc import Callable
 from datetime import date
 
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from httpx import Response
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from stewardship.core.auth import Actor
-from stewardship.core.config import Settings
 from stewardship.core.pagination import PageParams
-from stewardship.core.web import SESSION_COOKIE
 from stewardship.custody.models import CocDocument, CustodyOperation
 from stewardship.custody.service import chain, documents, reads
-from stewardship.registry import repository as registry_repo
-from stewardship.registry.service import accounts
 from tests import custody_world as cw
 from tests import factories
+from tests.api.pages import post, text
 from tests.today import TODAY
 
-CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
 ALL = PageParams(1, 100)
 BASE = "http://testserver"  # no public base URL configured: the request's own address
-
-
-def text(response: Response) -> str:
-    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", response.text)).split())
-
-
-def csrf(client: TestClient) -> str:
-    found = CSRF_FIELD.search(client.get("/login", follow_redirects=True).text)
-    assert found
-    return found.group(1)
-
-
-def post(client: TestClient, url: str, data: dict[str, object] | None = None) -> Response:
-    return client.post(url, data={**(data or {}), "csrf_token": csrf(client)},
-                       follow_redirects=False)
 
 
 def count(db: Session, model: type) -> int:
@@ -60,21 +38,6 @@ def balance(db: Session, m: cw.Member, material: str) -> int:
     return sum(a.balance_kg for a in reads.list_accounts(db, m.user, ALL,
                                                          entity_id=m.entity_id).items
                if a.material.value == material and a.status == "open")
-
-
-@pytest.fixture
-def signed_in(app: FastAPI, db: Session, settings: Settings) -> Callable[[Actor], TestClient]:
-    def make(actor: Actor) -> TestClient:
-        assert actor.user_id is not None
-        user = registry_repo.user_by_id(db, actor.user_id)
-        assert user is not None
-        token = accounts.start_session(db, user, settings)
-        db.flush()
-        browser = TestClient(app, raise_server_exceptions=False)
-        browser.cookies.set(SESSION_COOKIE, token)
-        return browser
-
-    return make
 
 
 @pytest.fixture

@@ -27,7 +27,7 @@ from stewardship.core.auth import Actor
 from stewardship.core.pagination import PageParams
 from stewardship.custody.service import reads
 from tests import custody_world as cw
-from tests.api.test_custody_pages import signed_in, text  # noqa: F401  (fixture)
+from tests.api.pages import text
 from tests.today import TODAY
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -62,7 +62,7 @@ def _days_back(n: int) -> date:
 
 
 def test_the_dashboard_shows_tonnes_with_the_exact_kilograms_and_its_actions_first(
-        db: Session, w: cw.Chain, signed_in: Clients) -> None:  # noqa: F811
+        db: Session, w: cw.Chain, signed_in: Clients) -> None:
     cw.produce(db, w.smelter, "asi_aluminium", 123_456_789)
     page = signed_in(w.smelter.user).get("/custody")
     assert page.status_code == 200
@@ -78,7 +78,7 @@ def test_the_dashboard_shows_tonnes_with_the_exact_kilograms_and_its_actions_fir
 
 
 def test_documents_journal_and_chain_show_tonnes_with_the_kilograms_on_hover(
-        db: Session, w: cw.Chain, signed_in: Clients) -> None:  # noqa: F811
+        db: Session, w: cw.Chain, signed_in: Clients) -> None:
     cw.produce(db, w.smelter, "asi_aluminium", 2_500_000)
     number = cw.ship(db, w.smelter, w.mill, "asi_aluminium", 1_234_567)
     client = signed_in(w.smelter.user)
@@ -97,7 +97,7 @@ def test_documents_journal_and_chain_show_tonnes_with_the_kilograms_on_hover(
 
 
 def test_the_account_page_draws_the_balance_step_by_step_from_the_journal(
-        db: Session, w: cw.Chain, signed_in: Clients) -> None:  # noqa: F811
+        db: Session, w: cw.Chain, signed_in: Clients) -> None:
     days = [_days_back(9), _days_back(4), _days_back(4), _days_back(0)]
     cw.produce(db, w.smelter, "asi_aluminium", 40_000, on=days[0])
     cw.produce(db, w.smelter, "asi_aluminium", 10_000, on=days[1])
@@ -134,7 +134,7 @@ def test_the_account_page_draws_the_balance_step_by_step_from_the_journal(
 
 
 def test_the_chain_graph_has_a_node_per_party_per_tier_and_edges_as_wide_as_their_kg(
-        db: Session, w: cw.Chain, signed_in: Clients) -> None:  # noqa: F811
+        db: Session, w: cw.Chain, signed_in: Clients) -> None:
     cw.produce(db, w.mine, "asi_bauxite", 4_000_000)
     cw.transform(db, w.mine, "refining", "asi_bauxite", 4_000_000, "0.5")
     for kg in (1_200_000, 600_000):
@@ -188,7 +188,7 @@ def flagged_year(db: Session, w: cw.Chain) -> cw.Chain:
 
 
 def test_the_report_page_flags_yields_outside_the_typical_range_and_prints(
-        flagged_year: cw.Chain, signed_in: Clients) -> None:  # noqa: F811
+        flagged_year: cw.Chain, signed_in: Clients) -> None:
     w = flagged_year
     page = signed_in(w.smelter.user).get(f"/custody/report?year={TODAY.year}")
     assert page.status_code == 200
@@ -206,7 +206,7 @@ def test_the_report_page_flags_yields_outside_the_typical_range_and_prints(
 
 
 def test_the_report_csv_keeps_exact_kilograms_and_flags_yields(
-        flagged_year: cw.Chain, signed_in: Clients) -> None:  # noqa: F811
+        flagged_year: cw.Chain, signed_in: Clients) -> None:
     w = flagged_year
     got = signed_in(w.smelter.user).get(
         f"/custody/report.csv?entity={w.smelter.entity_id}&year={TODAY.year}")
@@ -234,7 +234,7 @@ def test_the_report_csv_keeps_exact_kilograms_and_flags_yields(
 
 
 def test_the_report_pdf_lists_every_column_and_the_flagged_yield(
-        flagged_year: cw.Chain, signed_in: Clients) -> None:  # noqa: F811
+        flagged_year: cw.Chain, signed_in: Clients) -> None:
     w = flagged_year
     got = signed_in(w.smelter.user).get(f"/custody/report.pdf?year={TODAY.year}")
     assert got.status_code == 200
@@ -249,7 +249,7 @@ def test_the_report_pdf_lists_every_column_and_the_flagged_yield(
 
 
 def test_the_report_exports_refuse_a_bad_year_and_another_members_entity(
-        w: cw.Chain, signed_in: Clients) -> None:  # noqa: F811
+        w: cw.Chain, signed_in: Clients) -> None:
     client = signed_in(w.mill.user)
     for suffix in ("csv", "pdf"):
         bad = client.get(f"/custody/report.{suffix}?year=1900")
@@ -341,7 +341,7 @@ def test_a_document_shipped_while_the_certificate_was_suspended_is_not_valid(
 
 
 def test_the_secretariat_sees_every_link_and_the_public_only_the_published(
-        db: Session, client: TestClient, w: cw.Chain, signed_in: Clients) -> None:  # noqa: F811
+        db: Session, client: TestClient, w: cw.Chain, signed_in: Clients) -> None:
     cw.produce(db, w.mine, "asi_bauxite", 10_000)
     cw.transform(db, w.mine, "refining", "asi_bauxite", 10_000, "0.4")
     cw.ship(db, w.mine, w.smelter, "asi_alumina", 1_000)  # one issuer: not published
@@ -353,6 +353,7 @@ def test_the_secretariat_sees_every_link_and_the_public_only_the_published(
              for p in sankey.iter(f"{SVG}path")]
     assert links == [("1000", "false", "6 4")]
     assert "Not published" in text(page) and "1 link is not published" in text(page)
+    assert '<td data-label="Material">ASI Alumina</td>' in page.text  # the label, not the code
     api = staff.get(f"{C}/network", params={"year": TODAY.year}).json()
     assert [(ln["kilograms"], ln["published"]) for ln in api["links"]] == [(1_000, False)]
     public = client.get(f"/custody/flows?year={TODAY.year}")
@@ -371,12 +372,14 @@ def test_the_secretariat_sees_every_link_and_the_public_only_the_published(
                  for p in _svg(shown, "sankey").iter(f"{SVG}path")]
     assert published == [("5000", "true")]
     assert "Alumina refining" in text(shown) and "5.0 t" in text(shown)
+    assert '<td data-label="Material">ASI Alumina</td>' in shown.text
+    assert "Public view" not in text(shown)  # the published links only, nothing to mark
     flows = client.get(f"{C}/flows", params={"year": TODAY.year}).json()
     assert [(ln["contributors"], ln["kilograms"]) for ln in flows["links"]] == [(3, 5_000)]
 
 
 def test_the_network_page_is_the_secretariats_and_the_flows_page_anyones(
-        client: TestClient, w: cw.Chain, signed_in: Clients) -> None:  # noqa: F811
+        client: TestClient, w: cw.Chain, signed_in: Clients) -> None:
     assert signed_in(w.mill.admin).get("/custody/network").status_code == 403
     assert client.get("/custody/flows").status_code == 200
     assert client.get("/custody/flows?year=19").status_code == 422

@@ -15,9 +15,8 @@ from sqlalchemy.orm import Session
 from stewardship.core.auth import Actor
 from stewardship.custody.models import CustodyOperation
 from tests import custody_world as cw
-from tests.api.test_custody_pages import balance, count, post, signed_in, text
-
-__all__ = ["signed_in"]  # the fixture, shared with the other custody pages
+from tests.api.pages import post, text
+from tests.api.test_custody_pages import balance, count
 
 
 @pytest.fixture

@@ -17,28 +17,16 @@ from sqlalchemy.orm import Session
 from stewardship.core.auth import Actor
 from stewardship.core.eventlog import count_entries
 from tests import custody_world as cw
+from tests.api.pages import api_error, ok
 from tests.today import TODAY
 
 C = "/api/v1/custody"
 Clients = Callable[[Actor], TestClient]
 
 
-def _ok(response: Response, status: int = 200) -> Any:
-    assert response.status_code == status, response.text
-    return response.json()
-
-
-def _error(response: Response, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    error: dict[str, Any] = response.json()["error"]
-    assert set(error) == {"code", "message", "details"}
-    assert "Traceback" not in response.text
-    return error
-
-
 def _account(client: TestClient, entity_id: object, material: str) -> dict[str, Any]:
-    page = _ok(client.get(f"{C}/accounts", params={"entity_id": str(entity_id),
-                                                   "material": material, "status": "open"}))
+    page = ok(client.get(f"{C}/accounts", params={"entity_id": str(entity_id),
+                                                  "material": material, "status": "open"}))
     assert len(page["items"]) == 1
     account: dict[str, Any] = page["items"][0]
     return account
@@ -60,7 +48,7 @@ def staff(w: cw.Chain, client_for: Clients) -> TestClient:
 
 
 def _produce(client: TestClient, w: cw.Chain, kg: int) -> dict[str, Any]:
-    made: dict[str, Any] = _ok(client.post(f"{C}/production", json={
+    made: dict[str, Any] = ok(client.post(f"{C}/production", json={
         "facility_id": w.smelter.facility, "material": "asi_aluminium", "kilograms": kg,
         "occurred_on": str(TODAY - timedelta(days=1))}), 201)
     return made
@@ -77,7 +65,7 @@ def test_a_mistaken_production_is_reversed_by_an_entry_of_its_own(
     wrong = _produce(smelter, w, 50_000)
     assert _account(smelter, w.smelter.entity_id, "asi_aluminium")["balance_kg"] == 55_000
 
-    reversal = _ok(_reverse(smelter, wrong), 201)
+    reversal = ok(_reverse(smelter, wrong), 201)
     assert (reversal["kind"], reversal["reverses"], reversal["kilograms"]) == (
         "reversal", wrong["id"], 50_000)
     assert reversal["note"] == "Typed 50,000 for 5,000"
@@ -86,44 +74,44 @@ def test_a_mistaken_production_is_reversed_by_an_entry_of_its_own(
     assert (account["balance_kg"], account["produced"]) == (5_000, 5_000)
     assert account["composition"]["kilograms"] == 5_000
 
-    journal = _ok(smelter.get(f"{C}/entities/{w.smelter.entity_id}/operations"))["items"]
+    journal = ok(smelter.get(f"{C}/entities/{w.smelter.entity_id}/operations"))["items"]
     by_id = {o["id"]: o for o in journal}
     assert by_id[wrong["id"]]["reversed_by"] == reversal["id"]
     assert by_id[wrong["id"]]["reversible"] is False
     assert by_id[kept["id"]]["reversible"] is True and by_id[kept["id"]]["reversed_by"] is None
-    assert _ok(smelter.get(f"{C}/operations/{wrong['id']}"))["reversed_by"] == reversal["id"]
-    only = _ok(smelter.get(f"{C}/entities/{w.smelter.entity_id}/operations",
-                           params={"kind": "reversal"}))
+    assert ok(smelter.get(f"{C}/operations/{wrong['id']}"))["reversed_by"] == reversal["id"]
+    only = ok(smelter.get(f"{C}/entities/{w.smelter.entity_id}/operations",
+                          params={"kind": "reversal"}))
     assert [o["id"] for o in only["items"]] == [reversal["id"]]
 
-    checked = _ok(staff.get(f"{C}/audit"))
+    checked = ok(staff.get(f"{C}/audit"))
     assert (checked["ok"], checked["problems"]) == (True, [])
 
 
 def test_a_reversal_is_refused_once_the_material_has_left(
         db: Session, w: cw.Chain, smelter: TestClient) -> None:
     wrong = _produce(smelter, w, 3_000)
-    _ok(smelter.post(f"{C}/documents", json={
-        "recipient_entity_id": str(w.mill.entity_id), "material": "asi_aluminium",
-        "quantity_kg": 2_000, "coc_quantity_kg": 2_000, "shipment_date": str(TODAY)}), 201)
+    ok(smelter.post(f"{C}/documents", json={
+       "recipient_entity_id": str(w.mill.entity_id), "material": "asi_aluminium",
+       "quantity_kg": 2_000, "coc_quantity_kg": 2_000, "shipment_date": str(TODAY)}), 201)
     before = (_account(smelter, w.smelter.entity_id, "asi_aluminium"), count_entries(db))
 
-    error = _error(_reverse(smelter, wrong), 409)
+    error = api_error(_reverse(smelter, wrong), 409)
     assert error["code"] == "conflict"
     assert error["details"][0]["field"] == "operation_id"
     assert "already left" in error["message"] and "1000 kg remain" in error["message"]
     db.expire_all()
     assert (_account(smelter, w.smelter.entity_id, "asi_aluminium"), count_entries(db)) == before
-    assert _ok(smelter.get(f"{C}/operations/{wrong['id']}"))["reversed_by"] is None
+    assert ok(smelter.get(f"{C}/operations/{wrong['id']}"))["reversed_by"] is None
 
 
 def test_a_second_reversal_and_a_reversal_of_a_reversal_are_refused(
         w: cw.Chain, smelter: TestClient) -> None:
     wrong = _produce(smelter, w, 1_000)
-    reversal = _ok(_reverse(smelter, wrong), 201)
-    again = _error(_reverse(smelter, wrong), 409)
+    reversal = ok(_reverse(smelter, wrong), 201)
+    again = api_error(_reverse(smelter, wrong), 409)
     assert "already reversed" in again["message"]
-    undo = _error(_reverse(smelter, reversal), 422)
+    undo = api_error(_reverse(smelter, reversal), 422)
     assert "cannot itself be reversed" in undo["message"]
     assert undo["details"][0]["field"] == "operation_id"
 
@@ -131,29 +119,29 @@ def test_a_second_reversal_and_a_reversal_of_a_reversal_are_refused(
 def test_an_issue_is_corrected_by_cancelling_its_document(
         w: cw.Chain, smelter: TestClient) -> None:
     _produce(smelter, w, 1_000)
-    number = _ok(smelter.post(f"{C}/documents", json={
+    number = ok(smelter.post(f"{C}/documents", json={
         "recipient_entity_id": str(w.mill.entity_id), "material": "asi_aluminium",
         "quantity_kg": 500, "coc_quantity_kg": 500, "shipment_date": str(TODAY)}),
         201)["number"]
-    journal = _ok(smelter.get(f"{C}/entities/{w.smelter.entity_id}/operations",
-                              params={"kind": "issue"}))["items"]
+    journal = ok(smelter.get(f"{C}/entities/{w.smelter.entity_id}/operations",
+                             params={"kind": "issue"}))["items"]
     assert journal[0]["document"] == number and journal[0]["reversible"] is False
-    error = _error(_reverse(smelter, journal[0]), 422)
+    error = api_error(_reverse(smelter, journal[0]), 422)
     assert "cancelling the document" in error["message"]
 
 
 def test_a_transformation_is_reversed_with_its_input_and_origins(
         w: cw.Chain, client_for: Clients, staff: TestClient) -> None:
     mine = client_for(w.mine.user)
-    _ok(mine.post(f"{C}/production", json={
-        "facility_id": w.mine.facility, "material": "asi_bauxite", "kilograms": 10_000,
-        "occurred_on": str(TODAY)}), 201)
-    step = _ok(mine.post(f"{C}/transformations", json={
+    ok(mine.post(f"{C}/production", json={
+       "facility_id": w.mine.facility, "material": "asi_bauxite", "kilograms": 10_000,
+       "occurred_on": str(TODAY)}), 201)
+    step = ok(mine.post(f"{C}/transformations", json={
         "facility_id": w.mine.facility, "transformation": "refining",
         "source_material": "asi_bauxite", "input_kg": 4_000, "declared_yield": "0.5",
         "occurred_on": str(TODAY)}), 201)
     assert _account(mine, w.mine.entity_id, "asi_alumina")["balance_kg"] == 2_000
-    reversal = _ok(_reverse(mine, step, "Wrong batch"), 201)
+    reversal = ok(_reverse(mine, step, "Wrong batch"), 201)
     assert (reversal["input_kg"], reversal["kilograms"]) == (4_000, 2_000)
     bauxite = _account(mine, w.mine.entity_id, "asi_bauxite")
     alumina = _account(mine, w.mine.entity_id, "asi_alumina")
@@ -161,23 +149,23 @@ def test_a_transformation_is_reversed_with_its_input_and_origins(
     assert bauxite["composition"]["kilograms"] == 10_000
     assert (alumina["balance_kg"], alumina["transformed_in"]) == (0, 0)
     assert alumina["composition"]["origins"] == []
-    report = _ok(mine.get(f"{C}/entities/{w.mine.entity_id}/report",
-                          params={"year": TODAY.year}))
+    report = ok(mine.get(f"{C}/entities/{w.mine.entity_id}/report",
+                         params={"year": TODAY.year}))
     assert report["activities"] == []  # the reversed refining no longer counts
-    assert _ok(staff.get(f"{C}/audit"))["problems"] == []
+    assert ok(staff.get(f"{C}/audit"))["problems"] == []
 
 
 def test_who_may_reverse(w: cw.Chain, smelter: TestClient, staff: TestClient,
                          client_for: Clients, client: TestClient) -> None:
     wrong = _produce(smelter, w, 1_000)
-    assert _error(_reverse(client, wrong), 401)["code"]
-    assert _error(_reverse(staff, wrong), 403)["code"] == "forbidden"
-    assert _error(_reverse(client_for(w.mill.admin), wrong), 404)["code"] == "not_found"
-    assert _error(client_for(w.mill.admin).get(f"{C}/operations/{wrong['id']}"), 404)
-    assert _ok(staff.get(f"{C}/operations/{wrong['id']}"))["id"] == wrong["id"]
-    assert _error(smelter.post(f"{C}/operations/{wrong['id']}/reverse", json={}),
-                  422)["details"][0]["field"] == "reason"
-    assert _error(smelter.post(f"{C}/operations/{wrong['id']}/reverse",
-                               json={"reason": "  "}), 422)["details"][0]["field"] == "reason"
-    assert _ok(smelter.get(f"{C}/operations/{wrong['id']}"))["reversed_by"] is None
-    assert _ok(_reverse(client_for(w.smelter.admin), wrong), 201)["kind"] == "reversal"
+    assert api_error(_reverse(client, wrong), 401)["code"]
+    assert api_error(_reverse(staff, wrong), 403)["code"] == "forbidden"
+    assert api_error(_reverse(client_for(w.mill.admin), wrong), 404)["code"] == "not_found"
+    assert api_error(client_for(w.mill.admin).get(f"{C}/operations/{wrong['id']}"), 404)
+    assert ok(staff.get(f"{C}/operations/{wrong['id']}"))["id"] == wrong["id"]
+    assert api_error(smelter.post(f"{C}/operations/{wrong['id']}/reverse", json={}),
+                     422)["details"][0]["field"] == "reason"
+    assert api_error(smelter.post(f"{C}/operations/{wrong['id']}/reverse",
+                                  json={"reason": "  "}), 422)["details"][0]["field"] == "reason"
+    assert ok(smelter.get(f"{C}/operations/{wrong['id']}"))["reversed_by"] is None
+    assert ok(_reverse(client_for(w.smelter.admin), wrong), 201)["kind"] == "reversal"

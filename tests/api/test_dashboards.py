@@ -10,14 +10,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime, time, timedelta
 
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from httpx import Response
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from stewardship.assurance.models import Certificate
-from stewardship.assurance.rules import ClaimKind
+from stewardship.assurance.rules import EXPIRY_WARNING_DAYS, ClaimKind
 from stewardship.assurance.schemas import ClaimCreate, Note
 from stewardship.assurance.service import claims, decisions, dues
 from stewardship.complaints.models import Complaint
@@ -26,14 +25,14 @@ from stewardship.complaints.schemas import ComplaintCreate
 from stewardship.complaints.service import filing
 from stewardship.core.auth import Actor, Role
 from stewardship.core.config import Settings
-from stewardship.core.web import SESSION_COOKIE
 from stewardship.custody.models import CocDocument
-from stewardship.registry import repository as registry_repo
+from stewardship.custody.rules import UNMATCHED_DAYS
 from stewardship.registry.schemas import InvitationCreate
 from stewardship.registry.service import accounts
 from tests import assurance_world as aw
 from tests import custody_world as cw
 from tests import factories
+from tests.api.pages import text
 from tests.today import TODAY
 
 DOCUMENT_LINK = re.compile(r'href="/custody/documents/(COC-[A-Z0-9-]+)"')
@@ -41,10 +40,6 @@ AUDIT_LINK = re.compile(r'href="/assurance/audits/([0-9a-f-]{36})"')
 CASE_LINK = re.compile(r'href="/secretariat/complaints/([A-Z0-9-]+)"')
 ORGANIZATION_LINK = re.compile(r'href="/organizations/([a-z0-9-]+)"')
 CERTIFICATE_LINK = re.compile(r'href="/certificates/([A-Z0-9-]+)"')
-
-
-def text(response: Response) -> str:
-    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", response.text)).split())
 
 
 def main(response: Response) -> str:
@@ -66,21 +61,6 @@ def todo_link(response: Response, words: str) -> tuple[int, str]:
             assert found, item
             return int(found.group(2)), html.unescape(found.group(1))
     raise AssertionError(f"no to-do item says {words!r}")
-
-
-@pytest.fixture
-def signed_in(app: FastAPI, db: Session, settings: Settings) -> Callable[[Actor], TestClient]:
-    def make(actor: Actor) -> TestClient:
-        assert actor.user_id is not None
-        user = registry_repo.user_by_id(db, actor.user_id)
-        assert user is not None
-        token = accounts.start_session(db, user, settings)
-        db.flush()
-        browser = TestClient(app, raise_server_exceptions=False)
-        browser.cookies.set(SESSION_COOKIE, token)
-        return browser
-
-    return make
 
 
 def _issued_days_ago(db: Session, number: str, days: int) -> None:
@@ -137,6 +117,23 @@ def test_a_member_with_nothing_to_act_on_is_told_so(
     assert "Nothing to act on: no finding is open." in body
     assert "Nothing to act on: no certificate is suspended or ends within 90 days." in body
     assert "need attention" not in body and "needs attention" not in body
+
+
+def test_the_pages_name_the_thresholds_the_rules_set(
+        db: Session, signed_in: Callable[[Actor], TestClient]) -> None:
+    assert (EXPIRY_WARNING_DAYS, UNMATCHED_DAYS) == (90, 30)  # the numbers the pages promise
+    w = cw.build(db)
+    member = signed_in(w.canmaker.admin)
+    soon = f"is suspended or ends within {EXPIRY_WARNING_DAYS} days"
+    assert soon in text(member.get("/dashboard"))
+    assert soon in text(member.get("/todo/certificates"))
+    custody = member.get("/custody")
+    assert custody.status_code == 200
+    assert f'name="days" value="{UNMATCHED_DAYS}"' in custody.text
+    assert member.get("/api/v1/custody/unmatched").json()["days"] == UNMATCHED_DAYS
+    office = text(signed_in(w.secretariat).get("/dashboard"))
+    assert f"unmatched after {UNMATCHED_DAYS} days" in office
+    assert f"shipped over {UNMATCHED_DAYS} days ago" in office
 
 
 def test_the_certificate_banner_names_suspended_and_soon_ending_certificates(

@@ -54,10 +54,10 @@ from stewardship.standards.service import revisions, votes
 from tests import assurance_world as aw
 from tests import custody_world as cw
 from tests import factories
+from tests.api.pages import csrf_in
 from tests.today import TODAY
 
 API = ("/api/", "/epcis", "/pact")
-CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 MAIN = re.compile(r'<main id="main"[^>]*>\s*(<[^>]+>)', re.S)
 LINKS = re.compile(r'<div class="form-errors" id="error-summary".*?</div>', re.S)
 HREF = re.compile(r'href="#(field-[^"]+)"')
@@ -460,13 +460,12 @@ def test_every_form_fails_with_the_summary_first_linking_to_its_fields(
         if shown.status_code != 200:
             problems[declared] = [f"its form page {page} answers {shown.status_code}"]
             continue
-        token = CSRF.search(shown.text)
-        assert token, f"{page} carries no CSRF token"
+        token = csrf_in(shown.text)
         if f'action="{html.escape(url)}"' not in shown.text:
             problems[declared] = [f"its form page {page} shows no form posting to {url}"]
             continue
         data = {k: v.format(**walk.paths) for k, v in DATA.get(declared, {}).items()}
-        sent = browser.post(url, data={**data, "csrf_token": token.group(1)},
+        sent = browser.post(url, data={**data, "csrf_token": token},
                             headers={"referer": f"http://testserver{page}"},
                             follow_redirects=False)
         found = summary_problems(sent, page)

@@ -29,6 +29,7 @@ from stewardship.registry.models import LoginLink
 from stewardship.registry.service import accounts
 from stewardship.web.app import create_app
 from tests import factories
+from tests.api.pages import csrf_in
 from tests.conftest import session_on
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -98,14 +99,8 @@ def browser_at(app: FastAPI, address: str) -> TestClient:
                       follow_redirects=False)
 
 
-def form_token(page_text: str) -> str:
-    match = re.search(r'name="csrf_token" value="([^"]+)"', page_text)
-    assert match
-    return match.group(1)
-
-
 def log_in(browser: TestClient, address: str, password: str) -> Any:
-    token = form_token(browser.get("/login").text)
+    token = csrf_in(browser.get("/login").text)
     return browser.post("/login", data={"csrf_token": token, "email": address,
                                         "password": password})
 
@@ -156,7 +151,7 @@ def test_a_locked_out_owner_signs_in_with_the_emailed_link(
         log_in(office, OWNER, "guessing-again")
     locked = log_in(office, OWNER, PASSWORD)
     assert locked.status_code == 429
-    asked = office.post("/login/link", data={"csrf_token": form_token(locked.text),
+    asked = office.post("/login/link", data={"csrf_token": csrf_in(locked.text),
                                               "email": OWNER})
     assert asked.status_code == 303  # post/redirect/get: the flash says it is sent
     assert "sign-in link is on its way" in office.get(asked.headers["location"]).text
@@ -170,7 +165,7 @@ def test_a_locked_out_owner_signs_in_with_the_emailed_link(
     # Opening the link signs nobody in (mail scanners open links); its button does.
     page = office.get(f"/login/link/{token}")
     assert page.status_code == 200 and SESSION_COOKIE not in office.cookies
-    signed_in = office.post(f"/login/link/{token}", data={"csrf_token": form_token(page.text)})
+    signed_in = office.post(f"/login/link/{token}", data={"csrf_token": csrf_in(page.text)})
     assert signed_in.status_code == 303 and signed_in.headers["location"] == "/dashboard"
     assert office.cookies.get(SESSION_COOKIE)
     assert office.get("/dashboard").status_code == 200
@@ -178,7 +173,7 @@ def test_a_locked_out_owner_signs_in_with_the_emailed_link(
     # Single use: a second try is refused and signs nobody in.
     stranger = browser_at(mail_app, "203.0.113.9")
     again = stranger.post(f"/login/link/{token}",
-                          data={"csrf_token": form_token(stranger.get("/login").text)})
+                          data={"csrf_token": csrf_in(stranger.get("/login").text)})
     assert again.status_code == 409 and "used already" in again.text
     assert SESSION_COOKIE not in stranger.cookies
     # The owner's link also cleared the lock at the owner's address.

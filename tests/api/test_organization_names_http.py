@@ -10,9 +10,7 @@ from sqlalchemy.orm import Session
 from stewardship.core.auth import Actor
 from tests import assurance_world as aw
 from tests import factories
-from tests.api.test_pages import post, signed_in, text
-
-__all__ = ["signed_in"]  # the fixture, imported for this module's tests
+from tests.api.pages import post, text
 
 R = "/api/v1/registry"
 

@@ -6,7 +6,6 @@ page, as a browser would send it.
 
 from __future__ import annotations
 
-import html
 import re
 import uuid
 from collections.abc import Callable
@@ -14,67 +13,29 @@ from datetime import timedelta
 from urllib.parse import urlencode
 
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from httpx import Response
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from stewardship.core.auth import Actor, Role
 from stewardship.core.config import Settings
 from stewardship.core.pagination import PageParams
-from stewardship.core.web import SESSION_COOKIE
 from stewardship.registry import repository as repo
 from stewardship.registry.models import AuditFirm, Facility, Organization, User
 from stewardship.registry.rules import CHECK_ALPHABET, add_years, new_facility_id
 from stewardship.registry.schemas import AuditorCreate, InvitationCreate
 from stewardship.registry.service import accounts, audit_firms, facilities
 from tests import factories
+from tests.api.pages import post, text
 from tests.today import TODAY
 
-CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
 SECRET = re.compile(r'<p class="secret"[^>]*>([^<]+)</p>')
 ALL = PageParams(page=1, per_page=50)
 EXPIRES = TODAY + timedelta(days=540)  # an accreditation a firm is given
 
 
-def text(response: Response) -> str:
-    """The page as a reader sees it: tags dropped, entities decoded, spaces collapsed."""
-    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", response.text)).split())
-
-
-def csrf(client: TestClient) -> str:
-    """The token a page's forms carry (the client keeps the matching cookie)."""
-    page = client.get("/login", follow_redirects=True)
-    found = CSRF_FIELD.search(page.text)
-    assert found, "no form with a CSRF token on the page"
-    return found.group(1)
-
-
-def post(client: TestClient, url: str, data: dict[str, object] | None = None) -> Response:
-    return client.post(url, data={**(data or {}), "csrf_token": csrf(client)},
-                       follow_redirects=False)
-
-
 def count(db: Session, model: type) -> int:
     return db.scalar(select(func.count()).select_from(model)) or 0
-
-
-@pytest.fixture
-def signed_in(app: FastAPI, db: Session, settings: Settings) -> Callable[[Actor], TestClient]:
-    """A browser-like client with a session cookie of the given actor."""
-
-    def make(actor: Actor) -> TestClient:
-        assert actor.user_id is not None
-        user = repo.user_by_id(db, actor.user_id)
-        assert user is not None
-        token = accounts.start_session(db, user, settings)
-        db.flush()
-        browser = TestClient(app, raise_server_exceptions=False)
-        browser.cookies.set(SESSION_COOKIE, token)
-        return browser
-
-    return make
 
 
 @pytest.fixture

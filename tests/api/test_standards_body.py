@@ -22,7 +22,7 @@ from stewardship.standards.demo import shipped_package_text
 from stewardship.standards.rules import closing_instant
 from stewardship.standards.service import library
 from tests import factories
-from tests.api.test_standards_pages import signed_in  # noqa: F401  (a fixture)
+from tests.api.pages import csrf_in
 from tests.today import TODAY
 
 API = "/api/v1/standards"
@@ -204,11 +204,11 @@ def test_seating_from_csv_is_all_or_nothing_with_a_report_naming_row_and_field(
 
 
 def test_seating_from_a_csv_file_through_the_page(
-        db: Session, signed_in: Callable[[Actor], TestClient]) -> None:  # noqa: F811
+        db: Session, signed_in: Callable[[Actor], TestClient]) -> None:
     staff_actor = factories.user(db, Role.SECRETARIAT)
     browser = signed_in(staff_actor)
     page = browser.get("/secretariat/standards/body")
-    token = page.text.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+    token = csrf_in(page.text)
     header = "email,name,chamber,affiliation,term_starts_on,term_ends_on\n"
     rows = (f"a@independent.example,Ada Independent,civil_society,,{TODAY},"
             f"{TODAY + timedelta(days=365)}\n"

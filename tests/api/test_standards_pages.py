@@ -15,15 +15,12 @@ from datetime import timedelta
 from urllib.parse import urlencode
 
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
 from stewardship.core.auth import Actor, Role
 from stewardship.core.config import Settings
 from stewardship.core.labels import label
-from stewardship.registry import repository as registry_repo
-from stewardship.registry.service import accounts
 from stewardship.standards import repository as standards_repo
 from stewardship.standards.demo import shipped_package_text
 from stewardship.standards.package import PackageInvalid, parse_package
@@ -38,6 +35,7 @@ from stewardship.standards.schemas import (
 )
 from stewardship.standards.service import library, revisions, votes
 from tests import factories
+from tests.api.pages import csrf
 from tests.today import TODAY
 
 CRITERION_LINK = re.compile(r'href="/standards/performance/v3/criteria/(\d+\.\d+)"')
@@ -74,12 +72,6 @@ def section(page: str, anchor: str) -> str:
     return page[start:page.index("</section>", start)]
 
 
-def token_of(client: TestClient, path: str = "/login") -> str:
-    found = re.search(r'name="csrf_token" value="([^"]+)"', client.get(path).text)
-    assert found, "the page carries no CSRF token"
-    return found.group(1)
-
-
 @pytest.fixture
 def secretariat(db: Session) -> Actor:
     return factories.user(db, Role.SECRETARIAT)
@@ -90,23 +82,6 @@ def shipped(db: Session, secretariat: Actor) -> Actor:
     """Performance Standard versions 2 and 3 loaded; the secretariat actor."""
     load(db, secretariat, "performance-v2.yaml", "performance-v3.yaml")
     return secretariat
-
-
-@pytest.fixture
-def signed_in(app: FastAPI, db: Session, settings: Settings) -> Callable[[Actor], TestClient]:
-    """A browser-like client with a session cookie of the given actor."""
-
-    def make(actor: Actor) -> TestClient:
-        assert actor.user_id is not None
-        user = registry_repo.user_by_id(db, actor.user_id)
-        assert user is not None
-        session_token = accounts.start_session(db, user, settings)
-        db.flush()
-        client = TestClient(app, raise_server_exceptions=False)
-        client.cookies.set("stw_session", session_token)
-        return client
-
-    return make
 
 
 @pytest.fixture
@@ -345,7 +320,7 @@ def test_anonymous_comment_is_stored_and_thanked(
         client: TestClient, db: Session, consultation: uuid.UUID, shipped: Actor) -> None:
     before = len(revisions.comments(db, shipped, consultation))
     response = client.post(f"/consultations/{consultation}/comments", data={
-        "csrf_token": token_of(client), "criterion": "5.3", "name": "Ada Rivers",
+        "csrf_token": csrf(client), "criterion": "5.3", "name": "Ada Rivers",
         "contact_email": "ada@rivers.example", "body": "Please state the pathway's base year."},
         follow_redirects=False)
     assert response.status_code == 303
@@ -371,7 +346,7 @@ REFUSED_COMMENTS = [
 
 def test_refused_comments_show_why_and_store_nothing(
         client: TestClient, db: Session, consultation: uuid.UUID, shipped: Actor) -> None:
-    token = token_of(client)
+    token = csrf(client)
     for fields, field, message in REFUSED_COMMENTS:
         response = client.post(f"/consultations/{consultation}/comments", data={
             "csrf_token": token, "body": "A comment that is long enough.", **fields})
@@ -389,7 +364,7 @@ def test_signed_in_comment_needs_no_contact(
     member = factories.user(db, Role.MEMBER_USER, organization=factories.organization(db))
     browser = signed_in(member)
     response = browser.post(f"/consultations/{consultation}/comments", data={
-        "csrf_token": token_of(browser), "body": "Our smelter supports the pathway."})
+        "csrf_token": csrf(browser), "body": "Our smelter supports the pathway."})
     assert response.status_code == 200
     assert "Thank you, your comment was received" in response.text
     (comment,) = revisions.comments(db, shipped, consultation)
@@ -399,7 +374,7 @@ def test_signed_in_comment_needs_no_contact(
 def test_comment_flood_is_slowed_down(client: TestClient, db: Session, settings: Settings,
                                       consultation: uuid.UUID, shipped: Actor) -> None:
     settings.comments_per_hour = 1
-    data = {"csrf_token": token_of(client), "name": "Ada Rivers",
+    data = {"csrf_token": csrf(client), "name": "Ada Rivers",
             "contact_email": "ada@rivers.example", "body": "First comment."}
     assert client.post(f"/consultations/{consultation}/comments", data=data).status_code == 200
     second = client.post(f"/consultations/{consultation}/comments",
@@ -420,7 +395,7 @@ def test_comment_on_a_revision_out_of_consultation_is_refused(
     page = client.get(f"/consultations/{revision.id}").text
     assert "not open for comments now" in page and 'name="body"' not in page
     response = client.post(f"/consultations/{revision.id}/comments", data={
-        "csrf_token": token_of(client), "name": "Ada Rivers",
+        "csrf_token": csrf(client), "name": "Ada Rivers",
         "contact_email": "ada@rivers.example", "body": "Too late, perhaps?"})
     assert response.status_code == 409
     assert "This revision is not open for comments" in response.text
@@ -483,7 +458,7 @@ def test_a_member_casts_and_changes_a_ballot_through_the_form(
         vote: tuple[uuid.UUID, list[Actor]]) -> None:
     vote_id, members = vote
     browser = signed_in(members[1])
-    token = token_of(browser, f"/votes/{vote_id}")
+    token = csrf(browser, f"/votes/{vote_id}")
     response = browser.post(f"/votes/{vote_id}/ballot",
                             data={"csrf_token": token, "choice": "yes"}, follow_redirects=False)
     assert response.status_code == 303
@@ -509,10 +484,10 @@ def test_a_ballot_from_outside_the_roll_is_refused(
     outsider = factories.user(db, Role.MEMBER_USER, organization=factories.organization(db))
     browser = signed_in(outsider)
     refused = browser.post(f"/votes/{vote_id}/ballot",
-                           data={"csrf_token": token_of(browser), "choice": "yes"})
+                           data={"csrf_token": csrf(browser), "choice": "yes"})
     assert refused.status_code == 403
     anonymous = client.post(f"/votes/{vote_id}/ballot",
-                            data={"csrf_token": token_of(client), "choice": "yes"},
+                            data={"csrf_token": csrf(client), "choice": "yes"},
                             follow_redirects=False)
     assert anonymous.status_code == 303
     assert anonymous.headers["location"].startswith("/login")
@@ -574,7 +549,7 @@ def test_secretariat_pages_are_for_the_secretariat(
         assert as_member.get(path).status_code == 403
         assert as_secretariat.get(path).status_code == 200
     refused = as_member.post("/secretariat/standards", data={
-        "csrf_token": token_of(as_member), "package_text": "urn: x"})
+        "csrf_token": csrf(as_member), "package_text": "urn: x"})
     assert refused.status_code == 403
     assert "may not load standards" in refused.text
 
@@ -590,7 +565,7 @@ def test_import_of_a_malformed_package_lists_every_problem_with_lines_and_stores
     assert len(rejected.value.problems) >= 3
     browser = signed_in(secretariat)
     response = browser.post("/secretariat/standards", data={
-        "csrf_token": token_of(browser, "/secretariat/standards"), "package_text": broken})
+        "csrf_token": csrf(browser, "/secretariat/standards"), "package_text": broken})
     assert response.status_code == 422
     page = text(response)
     assert f"rejected whole: {len(rejected.value.problems)} problem(s)" in page
@@ -603,7 +578,7 @@ def test_import_of_a_malformed_package_lists_every_problem_with_lines_and_stores
 def test_import_of_a_package_file_loads_it_and_shows_the_version(
         signed_in: Callable[[Actor], TestClient], db: Session, secretariat: Actor) -> None:
     browser = signed_in(secretariat)
-    token = token_of(browser, "/secretariat/standards")
+    token = csrf(browser, "/secretariat/standards")
     yaml_file = shipped_package_text("performance-v2.yaml").encode()
     response = browser.post("/secretariat/standards", data={"csrf_token": token},
                             files={"package_file": ("performance-v2.yaml", yaml_file,
@@ -628,7 +603,7 @@ def test_secretariat_runs_a_revision_from_draft_to_publication(
         settings: Settings) -> None:
     voter = seat(db, shipped, Chamber.INDUSTRY_DOWNSTREAM, "Can Makers")
     browser = signed_in(shipped)
-    token = token_of(browser, "/secretariat/revisions")
+    token = csrf(browser, "/secretariat/revisions")
     started = browser.post("/secretariat/revisions", data={
         "csrf_token": token, "standard": "performance", "title": "Performance Standard v4",
         "summary": "Pathway update.", "draft": draft_v4()}, follow_redirects=False)
@@ -677,7 +652,7 @@ def test_start_revision_with_a_broken_draft_lists_its_problems(
         signed_in: Callable[[Actor], TestClient], db: Session, shipped: Actor) -> None:
     browser = signed_in(shipped)
     response = browser.post("/secretariat/revisions", data={
-        "csrf_token": token_of(browser, "/secretariat/revisions"), "standard": "performance",
+        "csrf_token": csrf(browser, "/secretariat/revisions"), "standard": "performance",
         "title": "Performance Standard v4", "draft": draft_v4().replace("kind: performance",
                                                                         "kind: poetry", 1)})
     assert response.status_code == 422
@@ -689,7 +664,7 @@ def test_seating_a_body_member_through_the_form(
         signed_in: Callable[[Actor], TestClient], db: Session, secretariat: Actor) -> None:
     person = factories.user(db, Role.MEMBER_USER, organization=factories.organization(db))
     browser = signed_in(secretariat)
-    token = token_of(browser, "/secretariat/standards/body")
+    token = csrf(browser, "/secretariat/standards/body")
     data = {"csrf_token": token, "email": person.email, "chamber": "civil_society",
             "affiliation": "Watershed Watch", "term_starts_on": str(TODAY),
             "term_ends_on": str(TODAY + timedelta(days=730))}
@@ -714,7 +689,7 @@ def test_withdrawing_during_a_vote_ends_it_uncounted(
     revision_id = votes.get_vote(db, vote_id).revision_id
     browser = signed_in(shipped)
     manage = f"/secretariat/revisions/{revision_id}"
-    token = token_of(browser, manage)
+    token = csrf(browser, manage)
     no_reason = browser.post(f"{manage}/withdraw", data={"csrf_token": token, "reason": " "})
     assert no_reason.status_code == 422
     assert "Say why the revision is withdrawn" in no_reason.text

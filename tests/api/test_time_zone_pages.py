@@ -17,10 +17,8 @@ from stewardship.core.pagination import PageParams
 from stewardship.registry.service import facilities
 from tests import custody_world as cw
 from tests import factories
-from tests.api.test_pages import post, signed_in, text
+from tests.api.pages import post, text
 from tests.today import TODAY, stopped_at
-
-__all__ = ["signed_in"]  # the fixture, shared with the registry's page tests
 
 Browser = Callable[[Actor], TestClient]
 

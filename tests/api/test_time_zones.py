@@ -22,6 +22,7 @@ from stewardship.core.auth import Actor, Role
 from stewardship.core.eventlog import count_entries
 from tests import custody_world as cw
 from tests import factories
+from tests.api.pages import api_error, ok
 from tests.today import TODAY, stopped_at
 
 C = "/api/v1/custody"
@@ -31,20 +32,8 @@ YESTERDAY, TOMORROW = TODAY - timedelta(days=1), TODAY + timedelta(days=1)
 Clients = Callable[[Actor], TestClient]
 
 
-def _ok(response: Response, status: int = 200) -> Any:
-    assert response.status_code == status, response.text
-    return response.json()
-
-
-def _error(response: Response, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    error: dict[str, Any] = response.json()["error"]
-    assert error["message"] and "Traceback" not in response.text
-    return error
-
-
 def _balance(client: TestClient, entity_id: object) -> int:
-    page = _ok(client.get(f"{C}/accounts", params={
+    page = ok(client.get(f"{C}/accounts", params={
         "entity_id": str(entity_id), "material": "asi_aluminium", "status": "open"}))
     return sum(a["balance_kg"] for a in page["items"])
 
@@ -60,8 +49,8 @@ def _member(db: Session, w: cw.Chain, client_for: Clients, country: str,
     HTTP when ``zone`` is given."""
     m = cw.add_member(db, w, f"Zone Smelting {country}", country, ["smelting", "casthouse"])
     if zone is not None:
-        changed = _ok(client_for(m.admin).patch(f"{FACILITIES}/{m.facility}",
-                                                json={"time_zone": zone}))
+        changed = ok(client_for(m.admin).patch(f"{FACILITIES}/{m.facility}",
+                                               json={"time_zone": zone}))
         assert changed["time_zone"] == zone
     return m
 
@@ -80,19 +69,19 @@ def test_production_is_dated_by_the_day_at_its_facility(
     m = _member(db, w, client_for, country, given)
     user = client_for(m.user)
     with stopped_at(MOMENT):
-        made = _ok(user.post(f"{C}/production", json={
+        made = ok(user.post(f"{C}/production", json={
             "facility_id": m.facility, "material": "asi_aluminium", "kilograms": 700,
             "occurred_on": str(local_today)}), 201)
         assert made["occurred_on"] == str(local_today)
         before = (_balance(user, m.entity_id), count_entries(db))
         ahead = local_today + timedelta(days=1)
-        error = _error(user.post(f"{C}/production", json={
+        error = api_error(user.post(f"{C}/production", json={
             "facility_id": m.facility, "material": "asi_aluminium", "kilograms": 700,
             "occurred_on": str(ahead)}), 422)
         assert error["details"][0]["field"] == "occurred_on"
         assert error["message"] == f"{ahead.isoformat()} is in the future"
         assert (_balance(user, m.entity_id), count_entries(db)) == before == (700, before[1])
-    assert _ok(user.get(f"{FACILITIES}/{m.facility}"))["time_zone"] == zone
+    assert ok(user.get(f"{FACILITIES}/{m.facility}"))["time_zone"] == zone
 
 
 def test_documents_and_inputs_are_dated_at_the_entitys_main_facility(
@@ -106,29 +95,29 @@ def test_documents_and_inputs_are_dated_at_the_entitys_main_facility(
                 "quantity_kg": 1_000, "coc_quantity_kg": 1_000,
                 "shipment_date": str(TOMORROW)}
     with stopped_at(MOMENT):
-        doc = _ok(client_for(east.user).post(f"{C}/documents", json=shipment), 201)
+        doc = ok(client_for(east.user).post(f"{C}/documents", json=shipment), 201)
         assert doc["shipment_date"] == str(TOMORROW)
-        refused = _error(client_for(middle.user).post(f"{C}/documents", json=shipment), 422)
+        refused = api_error(client_for(middle.user).post(f"{C}/documents", json=shipment), 422)
         assert refused["details"][0]["field"] == "shipment_date"
         assert "in the future" in refused["message"]
         assert _balance(client_for(middle.user), middle.entity_id) == 5_000
 
         west_user = client_for(west.user)
         non_coc = {"material": "asi_aluminium", "kilograms": 50}
-        error = _error(west_user.post(f"{C}/non-coc-inputs",
-                                      json={**non_coc, "occurred_on": str(TODAY)}), 422)
+        error = api_error(west_user.post(f"{C}/non-coc-inputs",
+                                         json={**non_coc, "occurred_on": str(TODAY)}), 422)
         assert (error["details"][0]["field"], error["message"]) == (
             "occurred_on", f"{TODAY.isoformat()} is in the future")
-        _ok(west_user.post(f"{C}/non-coc-inputs",
-                           json={**non_coc, "occurred_on": str(YESTERDAY)}), 201)
+        ok(west_user.post(f"{C}/non-coc-inputs",
+                          json={**non_coc, "occurred_on": str(YESTERDAY)}), 201)
 
         # The receipt is dated at the recipient's facility: the mill's, in Germany.
         receipt = f"{C}/documents/{doc['number']}/receive"
         mill = client_for(w.mill.user)
-        error = _error(mill.post(receipt, json={"received_on": str(TOMORROW)}), 422)
+        error = api_error(mill.post(receipt, json={"received_on": str(TOMORROW)}), 422)
         assert (error["details"][0]["field"], error["message"]) == (
             "received_on", f"{TOMORROW.isoformat()} is in the future")
-    assert _ok(mill.get(f"{C}/documents/{doc['number']}"))["status"] == "issued"
+    assert ok(mill.get(f"{C}/documents/{doc['number']}"))["status"] == "issued"
 
 
 def test_a_facility_keeps_its_countrys_zone_until_its_admin_changes_it(
@@ -137,36 +126,36 @@ def test_a_facility_keeps_its_countrys_zone_until_its_admin_changes_it(
     other = factories.organization(db, name="Other Zones Metals", country="AU")
     admin = client_for(factories.user(db, Role.MEMBER_ADMIN, organization=slug))
     body = {"name": "Zone Smelter", "address": "1 Coast Road", "activities": ["smelting"]}
-    sydney = _ok(admin.post(FACILITIES, json={**body, "country": "AU"}), 201)["facility"]
+    sydney = ok(admin.post(FACILITIES, json={**body, "country": "AU"}), 201)["facility"]
     assert sydney["time_zone"] == "Australia/Sydney"  # not Lord Howe, zone.tab's first
-    niue = _ok(admin.post(FACILITIES, json={**body, "name": "Niue Works", "country": "NU"}),
-               201)["facility"]
+    niue = ok(admin.post(FACILITIES, json={**body, "name": "Niue Works", "country": "NU"}),
+              201)["facility"]
     assert niue["time_zone"] == "Pacific/Niue"
-    named = _ok(admin.post(FACILITIES, json={**body, "name": "Perth Works", "country": "AU",
-                                             "time_zone": "australia/perth"}), 201)
+    named = ok(admin.post(FACILITIES, json={**body, "name": "Perth Works", "country": "AU",
+                                            "time_zone": "australia/perth"}), 201)
     assert named["facility"]["time_zone"] == "Australia/Perth"
 
     member_user = client_for(factories.user(db, Role.MEMBER_USER, organization=slug))
     outsider = client_for(factories.user(db, Role.MEMBER_ADMIN, organization=other))
     before = count_entries(db)
-    bad = _error(admin.post(FACILITIES, json={**body, "name": "Mars Works", "country": "AU",
-                                              "time_zone": "Mars/Olympus"}), 422)
+    bad = api_error(admin.post(FACILITIES, json={**body, "name": "Mars Works", "country": "AU",
+                                                 "time_zone": "Mars/Olympus"}), 422)
     assert bad["details"][0]["field"] == "time_zone"
     assert "not an IANA time zone name" in bad["details"][0]["message"]
     path = f"{FACILITIES}/{sydney['id']}"
-    bad = _error(admin.patch(path, json={"time_zone": "Australia/Atlantis"}), 422)
+    bad = api_error(admin.patch(path, json={"time_zone": "Australia/Atlantis"}), 422)
     assert bad["details"][0]["field"] == "time_zone"
-    _error(member_user.patch(path, json={"time_zone": "Australia/Perth"}), 403)
-    _error(outsider.patch(path, json={"time_zone": "Australia/Perth"}), 403)
-    assert _ok(admin.get(path))["time_zone"] == "Australia/Sydney"
+    api_error(member_user.patch(path, json={"time_zone": "Australia/Perth"}), 403)
+    api_error(outsider.patch(path, json={"time_zone": "Australia/Perth"}), 403)
+    assert ok(admin.get(path))["time_zone"] == "Australia/Sydney"
     assert count_entries(db) == before
 
-    changed = _ok(admin.patch(path, json={"time_zone": "Australia/Adelaide"}))
+    changed = ok(admin.patch(path, json={"time_zone": "Australia/Adelaide"}))
     assert changed["time_zone"] == "Australia/Adelaide"
-    assert _ok(admin.get(path))["time_zone"] == "Australia/Adelaide"
+    assert ok(admin.get(path))["time_zone"] == "Australia/Adelaide"
     assert count_entries(db) == before + 1
     staff = client_for(factories.user(db, Role.SECRETARIAT))
-    assert _ok(staff.patch(path, json={"time_zone": "UTC"}))["time_zone"] == "UTC"
+    assert ok(staff.patch(path, json={"time_zone": "UTC"}))["time_zone"] == "UTC"
 
 
 def test_evidence_speaks_for_days_begun_at_the_members_main_facility(
@@ -183,8 +172,8 @@ def test_evidence_speaks_for_days_begun_at_the_members_main_facility(
                           files={"file": ("permit.pdf", pdf, "application/pdf")})
 
     with stopped_at(MOMENT):
-        assert _ok(upload(east, TOMORROW), 201)["effective_on"] == str(TOMORROW)
-        error = _error(upload(west, TODAY), 422)
+        assert ok(upload(east, TOMORROW), 201)["effective_on"] == str(TOMORROW)
+        error = api_error(upload(west, TODAY), 422)
         assert error["details"][0]["field"] == "effective_on"
         assert "a day still to come" in error["message"]
-        assert _ok(upload(west, YESTERDAY), 201)["effective_on"] == str(YESTERDAY)
+        assert ok(upload(west, YESTERDAY), 201)["effective_on"] == str(YESTERDAY)

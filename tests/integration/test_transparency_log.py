@@ -3,6 +3,8 @@ a real database, checked against RFC 6962's definition recomputed from the entri
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select, text
@@ -82,12 +84,31 @@ def test_tiles_and_entry_bundles(db: Session) -> None:
     assert partial == b"".join(leaves[256:260])
     level1 = tlog.tile(db, 1, 0, 1, 260)
     assert level1 == reference_root(leaves[:256])
-    with pytest.raises(NotFound):
+    with pytest.raises(NotFound, match="no such tile"):
         tlog.tile(db, 0, 1, None, 260)  # not full yet
-    with pytest.raises(NotFound):
+    with pytest.raises(NotFound, match="no such tile"):
         tlog.tile(db, 0, 1, 3, 260)  # a width this size never had
+    with pytest.raises(NotFound, match="no such tile"):
+        tlog.tile(db, 0, 2, 1, 260)  # not begun
     bundle = merkle.read_entry_bundle(tlog.entry_bundle(db, 1, 4, 260))
     assert [merkle.leaf_hash(e) for e in bundle] == leaves[256:260]
+    assert len(merkle.read_entry_bundle(tlog.entry_bundle(db, 0, 256, 260))) == 256
+    for width in (None, 3, 5):  # not full yet; a width this size never had; beyond it
+        with pytest.raises(NotFound, match="no such entry bundle"):
+            tlog.entry_bundle(db, 1, width, 260)
+
+
+def test_an_entry_and_its_stored_row_give_the_same_body_and_leaf(db: Session) -> None:
+    append(db, 3)
+    entry = db.get(eventlog.EventLogEntry, 2)
+    assert entry is not None
+    row = tlog.entry_rows(db, 2, 1)[0]
+    body = eventlog.entry_body(entry.sequence, entry.recorded_at, entry.actor, entry.kind,
+                               entry.subject, entry.payload_digest, entry.prev_hash)
+    assert eventlog.body_of(entry) == eventlog.body_of(row) == body
+    assert hashlib.sha256(body).hexdigest() == entry.hash  # the chain's hash covers it
+    assert eventlog.leaf_of(entry) == eventlog.leaf_of(row) == leaves_of(db)[1]
+    assert tlog.fetch(db, [(0, 1)])[(0, 1)] == eventlog.leaf_of(row)
 
 
 def test_checkpoints_are_signed_notes_of_the_tree_head(db: Session) -> None:

@@ -227,6 +227,9 @@ CERTIFICATE_TRANSITIONS: dict[CertificateStatus, frozenset[CertificateStatus]] =
 LIVE_CERTIFICATE_STATUSES = frozenset({CertificateStatus.ACTIVE, CertificateStatus.SUSPENDED})
 """Still in force or only suspended: what a decision on the same scope replaces or
 withdraws."""
+EXPIRY_WARNING_DAYS = 90
+"""Days before its end from which a certificate in force counts as ending soon: its
+member's dashboard and to-do list name it (a suspended one is named whatever its end)."""
 
 
 def certificate_may_move(current: CertificateStatus, target: CertificateStatus) -> bool:

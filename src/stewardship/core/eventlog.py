@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, Row, String, func, select, text
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from stewardship.core import merkle
 from stewardship.core.auth import Actor
 from stewardship.core.db import Base, UTCDateTime, utcnow
 from stewardship.core.pagination import Page, PageParams
@@ -83,6 +84,18 @@ def entry_body(sequence: int, recorded_at: datetime, actor: str, kind: str, subj
     the log's entry bundles serve to mirrors."""
     return canonical_json([sequence, _time_text(recorded_at), actor, kind, subject,
                            payload_digest, prev_hash]).encode("utf-8")
+
+
+def body_of(entry: Any) -> bytes:
+    """The ``entry_body`` bytes of a stored entry: an ``EventLogEntry`` or a row read from
+    its table (anything with the entry's fields as attributes)."""
+    return entry_body(entry.sequence, entry.recorded_at, entry.actor, entry.kind,
+                      entry.subject, entry.payload_digest, entry.prev_hash)
+
+
+def leaf_of(entry: Any) -> bytes:
+    """The Merkle leaf hash of a stored entry (leaf ``sequence - 1`` of the log's tree)."""
+    return merkle.leaf_hash(body_of(entry))
 
 
 def entry_hash(sequence: int, recorded_at: datetime, actor: str, kind: str, subject: str,

@@ -226,8 +226,7 @@ def bundle(session: Session, issuer: Issuer, credential_id: int) -> dict[str, An
         lists[url] = status_list_token(session, issuer, purpose, int(number))
     table = eventlog.EventLogEntry.__table__
     entry = session.execute(select(table).where(table.c.sequence == row.leaf_index + 1)).one()
-    body = eventlog.entry_body(entry.sequence, entry.recorded_at, entry.actor, entry.kind,
-                               entry.subject, entry.payload_digest, entry.prev_hash)
+    body = eventlog.body_of(entry)
     proof = tlog.inclusion_proof(session, row.leaf_index, checkpoint.size)
     return bundles.make_bundle(credential=row.token, did_document=issuer.document(),
                                status_lists=lists, checkpoint=checkpoint.note,

@@ -166,7 +166,7 @@ def catch_up(session: Session, *, batch: int = 5000) -> int:
     does no tree work; this runs before every checkpoint (and so before every proof a
     checkpoint vouches for). Serialised by a lock of its own (PostgreSQL) or by SQLite's
     single writer. Returns the tree's size."""
-    from stewardship.core.eventlog import EventLogEntry, entry_body
+    from stewardship.core.eventlog import EventLogEntry, leaf_of
 
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _TREE_LOCK_KEY})
@@ -185,9 +185,8 @@ def catch_up(session: Session, *, batch: int = 5000) -> int:
         for r in rows:
             if r.sequence != edge.size + 1:
                 raise merkle.ProofError(f"the event log has a gap before entry {r.sequence}")
-            leaf = merkle.leaf_hash(entry_body(r.sequence, r.recorded_at, r.actor, r.kind,
-                                               r.subject, r.payload_digest, r.prev_hash))
-            made.extend({"level": lv, "idx": i, "hash": h} for lv, i, h in edge.append(leaf))
+            made.extend({"level": lv, "idx": i, "hash": h}
+                        for lv, i, h in edge.append(leaf_of(r)))
         session.execute(insert(LogNode), made)
     return edge.size
 
@@ -224,14 +223,22 @@ def consistency_proof(session: Session, first: int, second: int) -> list[bytes]:
     return merkle.assemble(ranges, fetch(session, merkle.plan(ranges)))
 
 
-def tile(session: Session, tile_level: int, n: int, width: int | None, size: int) -> bytes:
-    """The bytes of a C2SP tile in a tree of ``size`` leaves: a full tile (``width`` None
-    or 256) only once it is full, a partial one only at the width ``size`` gives it."""
+def _served_width(tile_level: int, n: int, width: int | None, size: int, what: str) -> int:
+    """How many hashes (or entries) tile ``n`` at ``tile_level`` serves when asked for at
+    ``width`` (None for a full tile) in a tree of ``size`` leaves: a full tile (None or 256)
+    only once it is full, a partial one only at the width ``size`` gives it; otherwise
+    ``NotFound`` naming ``what``."""
     have = merkle.tile_width(tile_level, n, size)
     wanted = merkle.TILE_WIDTH if width is None else width
     if have == 0 or wanted > have or (width is not None and width != have
                                        and width != merkle.TILE_WIDTH):
-        raise NotFound("no such tile at the latest checkpoint")
+        raise NotFound(f"no such {what} at the latest checkpoint")
+    return wanted
+
+
+def tile(session: Session, tile_level: int, n: int, width: int | None, size: int) -> bytes:
+    """The bytes of a C2SP tile in a tree of ``size`` leaves (see ``_served_width``)."""
+    wanted = _served_width(tile_level, n, width, size, "tile")
     nodes = merkle.tile_nodes(tile_level, n, wanted)
     found = fetch(session, nodes)
     return b"".join(_source(found)(lv, i) for lv, i in nodes)
@@ -249,21 +256,15 @@ def entry_rows(session: Session, start: int, count: int) -> list[Any]:
 
 
 def entry_bundle(session: Session, n: int, width: int | None, size: int) -> bytes:
-    from stewardship.core.eventlog import EventLogEntry, entry_body
+    from stewardship.core.eventlog import EventLogEntry, body_of
 
-    have = merkle.tile_width(0, n, size)
-    wanted = merkle.TILE_WIDTH if width is None else width
-    if have == 0 or wanted > have or (width is not None and width != have
-                                       and width != merkle.TILE_WIDTH):
-        raise NotFound("no such entry bundle at the latest checkpoint")
+    wanted = _served_width(0, n, width, size, "entry bundle")
     first = n * merkle.TILE_WIDTH + 1
     table = EventLogEntry.__table__
     rows = session.execute(select(table).where(table.c.sequence >= first,
                                                table.c.sequence < first + wanted)
                            .order_by(table.c.sequence)).all()
-    return merkle.entry_bundle(
-        entry_body(r.sequence, r.recorded_at, r.actor, r.kind, r.subject, r.payload_digest,
-                   r.prev_hash) for r in rows)
+    return merkle.entry_bundle(body_of(r) for r in rows)
 
 
 # --- checkpoints and witnesses ----------------------------------------------------------
@@ -432,7 +433,7 @@ def verify_tree(session: Session, verifiers: list[notes.Verifier], *, batch: int
     was stored and signed: every stored leaf must be its entry's, every checkpoint's root
     the rebuilt root at its size and its signature a published key's, and the stored
     subtrees must give the same root as the rebuilt tree. Reads the log once, in batches."""
-    from stewardship.core.eventlog import EventLogEntry, entry_body
+    from stewardship.core.eventlog import EventLogEntry, leaf_of
 
     problems: list[TreeProblem] = []
     checkpoints = {row.size: row for row in session.scalars(select(LogCheckpoint))}
@@ -475,8 +476,7 @@ def verify_tree(session: Session, verifiers: list[notes.Verifier], *, batch: int
                 nodes.c.level == 0, nodes.c.idx >= rows[0].sequence - 1,
                 nodes.c.idx <= rows[-1].sequence - 1))}
         for r in rows:
-            leaf = merkle.leaf_hash(entry_body(r.sequence, r.recorded_at, r.actor, r.kind,
-                                               r.subject, r.payload_digest, r.prev_hash))
+            leaf = leaf_of(r)
             # Entries appended since the tree was last brought up have nothing stored yet.
             if r.sequence <= stored_size and stored.get(r.sequence - 1) != leaf:
                 problems.append(TreeProblem(

@@ -20,7 +20,7 @@ from fastapi.responses import Response
 from stewardship.core import clock
 from stewardship.core.web import CurrentActor, DbSession, Pagination
 from stewardship.custody.charts import sankey
-from stewardship.custody.rules import CocMaterial
+from stewardship.custody.rules import UNMATCHED_DAYS, CocMaterial
 from stewardship.custody.schemas import (
     AccountHistory,
     AccountPage,
@@ -311,8 +311,8 @@ def verify_document(db: DbSession, number: Number) -> DocumentVerification:
 
 @router.get("/unmatched", response_model=UnmatchedRead)
 def unmatched(db: DbSession, actor: CurrentActor, paging: Pagination,
-              days: Annotated[int, Query(ge=0, le=3650, description="Days since "
-                                                                    "shipment")] = 30,
+              days: Annotated[int, Query(ge=0, le=3650,
+                                         description="Days since shipment")] = UNMATCHED_DAYS,
               organization: Slug = None) -> UnmatchedRead:
     """Documents issued but not received `days` after shipment, per issuer and recipient:
     a member's own, sent or to confirm; every one for the secretariat."""

@@ -612,6 +612,14 @@ def document_number(year: int, random_part: str) -> str | None:
     return None if check == "*" else f"COC-{year:04d}-{random_part}{check}"
 
 
+# --- documents waiting for their recipient ---------------------------------------------
+
+UNMATCHED_DAYS = 30
+"""Days after its shipment date from which an issued CoC document that its recipient has
+neither received nor rejected counts as unmatched: the secretariat's dashboard counts
+those, and the unmatched lists (page, API, CLI) start from this many days unless told."""
+
+
 # --- paired movements -------------------------------------------------------------------
 
 

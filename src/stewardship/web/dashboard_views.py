@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
-from stewardship.assurance.rules import AuditStatus
+from stewardship.assurance.rules import EXPIRY_WARNING_DAYS, AuditStatus
 from stewardship.assurance.schemas import CertificateQuery
 from stewardship.assurance.service import audits as audit_service
 from stewardship.assurance.service import certificates, claims, dues
@@ -69,6 +69,7 @@ def _member(db: Session, actor: Actor) -> dict[str, Any]:
         "certificates": certificates.list_certificates(
             db, PageParams(1, 20), CertificateQuery(organization=actor.organization_slug)),
         "alerts": assurance_todo.certificate_alerts(db, actor),
+        "within_days": EXPIRY_WARNING_DAYS,
         "waiting": custody_todo.waiting_for_receipt(db, actor, shown=SHOWN),
         "corrective": corrective,
         "corrective_overdue": sum(1 for c in corrective if c.overdue),
@@ -110,7 +111,7 @@ def certificates_needing_attention(request: Request, db: DbSession,
     actor = require(actor, *MEMBER_ROLES, action="see your certificates that need attention")
     return _render(request, "dashboards/todo_certificates.html", {
         "alerts": assurance_todo.certificate_alerts(db, actor),
-        "within_days": assurance_todo.EXPIRY_WARNING_DAYS})
+        "within_days": EXPIRY_WARNING_DAYS})
 
 
 @router.get("/todo/corrective-actions")

@@ -140,9 +140,7 @@ def inclusion(db: DbSession, sequence: Annotated[int, Query(ge=1, le=INT64_MAX)]
         raise NotFound(f"the log has no entry {sequence}")
     entry = found[0]
     proof = tlog.inclusion_proof(db, sequence - 1, tree_size)
-    leaf = merkle.leaf_hash(eventlog.entry_body(
-        entry.sequence, entry.recorded_at, entry.actor, entry.kind, entry.subject,
-        entry.payload_digest, entry.prev_hash))
+    leaf = eventlog.leaf_of(entry)
     return InclusionProof(sequence=sequence, leaf_index=sequence - 1, tree_size=tree_size,
                           leaf_hash=_b64(leaf), hashes=[_b64(h) for h in proof],
                           root_hash=_b64(tlog.root_hash(db, tree_size)))
@@ -194,9 +192,7 @@ def entries(db: DbSession, start: Annotated[int, Query(ge=1, le=INT64_MAX)] = 1,
     return [EntryRead(sequence=r.sequence, recorded_at=r.recorded_at, actor=r.actor,
                       kind=r.kind, subject=r.subject, payload=r.payload,
                       payload_digest=r.payload_digest, prev_hash=r.prev_hash, hash=r.hash,
-                      leaf_hash=_b64(merkle.leaf_hash(eventlog.entry_body(
-                          r.sequence, r.recorded_at, r.actor, r.kind, r.subject,
-                          r.payload_digest, r.prev_hash))))
+                      leaf_hash=_b64(eventlog.leaf_of(r)))
             for r in rows]
 
 

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from stewardship.assurance import repository as repo
 from stewardship.assurance.models import Audit, Certificate
 from stewardship.assurance.rules import (
+    EXPIRY_WARNING_DAYS,
     AuditStatus,
     AuditType,
     CertificateStatus,
@@ -33,8 +34,6 @@ from stewardship.assurance.service.dues import KIND_NAMES
 from stewardship.core.auth import MEMBER_ROLES, Actor, Role, require
 from stewardship.core.pagination import PageParams
 
-EXPIRY_WARNING_DAYS = 90
-"""A certificate ending within this many days is named on its member's dashboard."""
 SCOPES_SHOWN = 10
 
 

@@ -118,7 +118,8 @@ def chain(db: Session, actor: Actor | None, number: str, *, depth: int = 8) -> C
                             for i, t in enumerate(tiers)])
 
 
-def unmatched(db: Session, actor: Actor | None, params: PageParams, *, days: int = 30,
+def unmatched(db: Session, actor: Actor | None, params: PageParams, *,
+              days: int = rules.UNMATCHED_DAYS,
               today: date | None = None, organization: str | None = None) -> UnmatchedRead:
     """Documents issued but not received `days` after shipment, per issuer and recipient:
     a member sees those it sent or should confirm; the secretariat sees all."""

@@ -14,13 +14,11 @@ from sqlalchemy.orm import Session
 from stewardship.core.auth import Actor, Role, require
 from stewardship.core.errors import InvalidInput
 from stewardship.custody import repository as repo
-from stewardship.custody.rules import CocMaterial
+from stewardship.custody.rules import UNMATCHED_DAYS, CocMaterial
 from stewardship.custody.service import common
 
 WAITING_SHOWN = 5
 """How many of the documents waiting for receipt a dashboard names (oldest first)."""
-UNMATCHED_DAYS = 30
-"""After how many days since shipment an unreceived document counts as unmatched."""
 
 WAITING_URL = "/custody/documents?" + urlencode({"direction": "incoming", "status": "issued"})
 

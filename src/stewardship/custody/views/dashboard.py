@@ -16,6 +16,7 @@ from stewardship.core.errors import DomainError
 from stewardship.core.pagination import PageParams
 from stewardship.core.templating import sentence
 from stewardship.core.web import CsrfChecked, DbSession, OptionalActor, Pagination, redirect
+from stewardship.custody.rules import UNMATCHED_DAYS
 from stewardship.custody.schemas import DocumentCreate
 from stewardship.custody.service import chain, documents, reads
 from stewardship.custody.views.common import (
@@ -57,7 +58,7 @@ def dashboard_page(request: Request, db: Session, actor: Actor, paging: PagePara
             db, actor, PageParams(1, INCOMING_SHOWN), direction="incoming", status="issued",
             entity_id=choice.id)
         context["recipients"] = recipient_options(reads.member_entities(db, actor), choice.id)
-    wait = whole_number(days, 30)
+    wait = whole_number(days, UNMATCHED_DAYS)
     problem = ""
     unmatched = None
     try:
@@ -68,7 +69,8 @@ def dashboard_page(request: Request, db: Session, actor: Actor, paging: PagePara
     except DomainError as exc:
         reraise_access(exc)
         problem = sentence(exc.message)
-    context.update(unmatched=unmatched, days=days.strip() or "30", days_problem=problem)
+    context.update(unmatched=unmatched, days=days.strip() or str(UNMATCHED_DAYS),
+                   days_problem=problem)
     return render(request, "custody/dashboard.html", context, status_code)
 
 

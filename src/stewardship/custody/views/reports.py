@@ -136,7 +136,7 @@ def _network_page(request: Request, db: Session, actor: Actor, year: str, *,
         "flows": flows, "year": year.strip() or str(today().year), "problem": problem,
         "svg": charts.sankey(flows.links, reports.STAGES, reports.STAGE_LABELS)
         if flows else "",
-        "stage_labels": reports.STAGE_LABELS, "material_labels": MATERIAL_LABELS,
+        "stage_labels": reports.STAGE_LABELS,
         "result": result, "years": [str(y) for y in range(today().year, today().year - 6, -1)],
     }
     return render(request, "custody/network.html", context, code)
