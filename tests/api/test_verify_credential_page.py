@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session
 
 from stewardship.core import bundles, merkle, notes
 from stewardship.core import credentials as vc
-from tests.api.test_credentials_api import DID, _csrf, _issue
+from tests.api.pages import csrf
+from tests.api.test_credentials_api import DID, _issue
 
 VERDICT = re.compile(r'<h2 id="verdict-heading">(.*?)</h2>', re.S)
 FAILED = re.compile(r"The check that failed: <strong>(.*?)</strong>")
@@ -34,12 +35,16 @@ def bundle(app: FastAPI, db: Session, client: TestClient) -> dict[str, Any]:
 
 
 def _paste(client: TestClient, raw: str) -> Response:
-    return client.post("/verify/credential", data={"csrf_token": _csrf(client),
+    return client.post("/verify/credential", data={"csrf_token": _token(client),
                                                    "bundle_text": raw})
 
 
+def _token(client: TestClient) -> str:
+    return csrf(client, "/verify/credential")
+
+
 def _upload(client: TestClient, raw: bytes) -> Response:
-    return client.post("/verify/credential", data={"csrf_token": _csrf(client)},
+    return client.post("/verify/credential", data={"csrf_token": _token(client)},
                        files={"bundle_file": ("bundle.json", raw, "application/json")})
 
 
@@ -187,7 +192,7 @@ def test_oversized_bundles_are_refused_on_the_page(client: TestClient) -> None:
     big = _paste(client, "x" * 1_500_000)
     assert _verdict(big)[0].startswith("Malformed: the bundle is not JSON")
     # Over the platform's body limit: refused before it is read, with a page saying so.
-    huge = client.post("/verify/credential", data={"csrf_token": _csrf(client)},
+    huge = client.post("/verify/credential", data={"csrf_token": _token(client)},
                        files={"bundle_file": ("b.json", b" " * (26_214_400 + 1),
                                               "application/json")})
     assert huge.status_code == 413 and "text/html" in huge.headers["content-type"]
@@ -201,7 +206,7 @@ def test_the_form_still_needs_its_csrf_token(client: TestClient) -> None:
 
 
 def test_a_form_with_two_files_says_what_to_send(client: TestClient) -> None:
-    sent = client.post("/verify/credential", data={"csrf_token": _csrf(client)},
+    sent = client.post("/verify/credential", data={"csrf_token": _token(client)},
                        files=[("bundle_file", ("a.json", b"{}", "application/json")),
                               ("bundle_file", ("b.json", b"{}", "application/json"))])
     assert sent.status_code == 400
