@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from stewardship.core.auth import MEMBER_ROLES, Actor, require
 from stewardship.core.errors import DomainError, InvalidInput
+from stewardship.core.qr import qr_svg
 from stewardship.core.templating import sentence
 from stewardship.core.web import CsrfChecked, DbSession, OptionalActor, Pagination, redirect
 from stewardship.custody import charts
@@ -26,7 +27,6 @@ from stewardship.custody.views.common import (
     Short,
     absolute,
     errors_of,
-    qr_svg,
     render,
     reraise_access,
     validate,
