@@ -103,6 +103,10 @@ def test_issuing_a_document_issues_its_traceability_credential(db: Session,
                                     "method": "Mass balance over the period",
                                     "byOriginPercent": "0.00"}
     assert "footprint" not in coc, "no footprint is stated until the carbon work gives one"
+    given = {"pcfExcludingBiogenic": "8.123", "declaredUnit": "kilogram"}
+    with_footprint = document_credentials.traceability_event(
+        doc, documents.to_read(db, doc), BASE, carbon=given)
+    assert with_footprint["chainOfCustody"]["footprint"] == given  # type: ignore[index]
     evidence = credential["evidence"][0]
     assert evidence["leafIndex"] == row.leaf_index
     leaf = tlog.fetch(db, [(0, row.leaf_index)])[(0, row.leaf_index)]
