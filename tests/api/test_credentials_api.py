@@ -9,14 +9,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import text
+from sqlalchemy import Connection, Engine, text
 from sqlalchemy.orm import Session
 
 from stewardship.core import bundles, issuance
 from stewardship.core import credentials as vc
 from stewardship.core.auth import Actor
+from stewardship.core.config import Settings
 from tests.api.pages import csrf
 from tests.factories import SYSTEM
 
@@ -177,3 +179,28 @@ def test_verify_credential_on_the_command_line(app: FastAPI, db: Session, client
         assert missing.exit_code == 2
     finally:
         get_settings.cache_clear()
+
+
+def test_the_request_and_the_command_line_issue_as_one_issuer(
+        engine: Engine, connection: Connection, settings: Settings) -> None:
+    """The app's issuer and the one the command line builds from the same settings agree:
+    one DID, the current key and every earlier key still published."""
+    from stewardship.core import notes
+    from stewardship.web.app import create_app
+    from tests.conftest import session_on
+
+    retired = notes.Signer("register.example.org/log", Ed25519PrivateKey.generate())
+    configured = settings.model_copy(update={
+        "base_url": "https://register.example.org",
+        "log_previous_keys": [retired.verifier.vkey]})
+    app = create_app(settings=configured, engine=engine)
+    app.state.sessionmaker = lambda: session_on(connection)
+    served = TestClient(app, raise_server_exceptions=False).get("/.well-known/did.json").json()
+    built = issuance.Issuer.from_settings(configured)
+    assert built.did == served["id"] == "did:web:register.example.org"
+    assert built.document() == served
+    assert [v.key_id for v in built.previous] == [retired.verifier.key_id]
+    assert len(served["verificationMethod"]) == 2
+    assert built.signer.verifier.key_id == app.state.log_signer.verifier.key_id
+    local = issuance.Issuer.from_settings(settings, app.state.log_signer)
+    assert (local.base_url, local.previous) == (issuance.LOCAL_BASE_URL, ())

@@ -12,11 +12,11 @@ import io
 import unicodedata
 from datetime import UTC, datetime
 
-import segno
 from fpdf import FPDF
 
 from stewardship.assurance.rules import issued_to_label
 from stewardship.assurance.schemas import CertificateRead
+from stewardship.core.qr import qr_png
 
 KIND_TITLES = {"performance": "Performance Standard", "chain_of_custody":
                "Chain of Custody Standard"}
@@ -37,18 +37,6 @@ def _latin1(text: object) -> str:
             base = unicodedata.normalize("NFKD", ch).encode("ascii", "ignore").decode()
             out.append(base or _PUNCTUATION.get(ch, "?"))
     return "".join(out)
-
-
-def qr_png(url: str, scale: int = 8) -> bytes:
-    buffer = io.BytesIO()
-    segno.make(url, error="m").save(buffer, kind="png", scale=scale, border=2)
-    return buffer.getvalue()
-
-
-def qr_svg(url: str) -> str:
-    """The QR code as an inline ``<svg>`` element (no XML declaration)."""
-    return str(segno.make(url, error="m").svg_inline(
-        scale=4, border=2, title=f"QR code: {url}", svgclass="qr-code"))
 
 
 STATUS_SENTENCES = {

@@ -10,7 +10,7 @@ so every credential has a signed tree head covering it from the start.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -24,12 +24,16 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from stewardship.core import bundles, eventlog, notes, tlog
 from stewardship.core import credentials as vc
 from stewardship.core.auth import Actor
+from stewardship.core.config import Settings, get_settings
 from stewardship.core.db import Base, UTCDateTime, utcnow
 from stewardship.core.errors import Conflict, NotFound
+from stewardship.core.keys import log_signer, verifiers
 
 Purpose = Literal["revocation", "suspension"]
 PURPOSES: tuple[Purpose, ...] = ("revocation", "suspension")
 LIST_SIZE = vc.STATUS_LIST_BITS
+LOCAL_BASE_URL = "http://127.0.0.1:8000"
+"""The address credentials name when none is configured and no request says otherwise."""
 
 
 class IssuedCredential(Base):
@@ -63,6 +67,17 @@ class Issuer:
     signer: notes.Signer
     previous: tuple[notes.Verifier, ...] = ()
 
+    @classmethod
+    def from_settings(cls, settings: Settings, signer: notes.Signer | None = None, *,
+                      base_url: str | None = None) -> Issuer:
+        """The issuer the settings describe: ``signer`` (read from the settings when not
+        given) with every earlier key the settings still publish, at ``base_url`` or the
+        configured public address (the local one when neither is set)."""
+        signer = signer if signer is not None else log_signer(settings)
+        previous = tuple(v for v in verifiers(settings, signer)
+                         if v.key_id != signer.verifier.key_id)
+        return cls(base_url or settings.base_url or LOCAL_BASE_URL, signer, previous)
+
     @property
     def did(self) -> str:
         return vc.did_web(self.base_url)
@@ -85,13 +100,18 @@ class Issuer:
         return f"{self.base_url.rstrip('/')}/credentials/status/{purpose}/{list_number}"
 
 
-_current: ContextVar[Issuer | None] = ContextVar("stewardship_issuer", default=None)
+IssuerSource = Issuer | Callable[[], Issuer]
+"""An issuer, or how to make one when a credential is first issued or served (a request
+sets the latter, so that requests that issue nothing never build one)."""
+
+_current: ContextVar[IssuerSource | None] = ContextVar("stewardship_issuer", default=None)
+_configured: list[tuple[Settings, Issuer]] = []
 
 
 @contextmanager
-def issuing_as(issuer: Issuer) -> Iterator[None]:
-    """Credentials issued inside the block are signed by ``issuer`` (the app sets it per
-    request, from the address the request came to)."""
+def issuing_as(issuer: IssuerSource) -> Iterator[None]:
+    """Credentials issued inside the block are signed by ``issuer`` (the app sets, per
+    request, how to make the issuer of the address the request came to)."""
     token = _current.set(issuer)
     try:
         yield
@@ -101,18 +121,17 @@ def issuing_as(issuer: Issuer) -> Iterator[None]:
 
 def current_issuer() -> Issuer:
     """The request's issuer; outside a request (the CLI, the demo loader), the configured
-    public address, or the default local one, with the configured key."""
+    public address, or the default local one, with the configured key (read once per
+    settings)."""
     found = _current.get()
-    if found is not None:
+    if isinstance(found, Issuer):
         return found
-    from stewardship.core.config import get_settings
-    from stewardship.core.keys import log_signer, verifiers
-
+    if found is not None:
+        return found()
     settings = get_settings()
-    signer = log_signer(settings)
-    previous = tuple(v for v in verifiers(settings, signer)
-                     if v.key_id != signer.verifier.key_id)
-    return Issuer(settings.base_url or "http://127.0.0.1:8000", signer, previous)
+    if not _configured or _configured[0][0] is not settings:
+        _configured[:] = [(settings, Issuer.from_settings(settings))]
+    return _configured[0][1]
 
 
 def issue(session: Session, actor: Actor, issuer: Issuer, *, kind: str, subject_ref: str,

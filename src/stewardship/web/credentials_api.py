@@ -19,7 +19,6 @@ from pydantic import BaseModel, Field
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from stewardship.core import bundles, issuance
-from stewardship.core.keys import verifiers
 from stewardship.core.params import INT64_MAX
 from stewardship.core.web import DbSession, public_base_url
 
@@ -30,8 +29,9 @@ CredentialId = Annotated[int, Path(ge=1, le=INT64_MAX)]
 
 
 class IssuerContext:
-    """Credentials issued while serving a request name the address it came to: the
-    request's issuer is set for the services (``issuance.current_issuer``)."""
+    """Credentials issued while serving a request name the address it came to. Only the
+    request is kept (``issuance.issuing_as``): the issuer is built from the app's log keys
+    the first time the request issues or serves a credential, never for the others."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -40,17 +40,21 @@ class IssuerContext:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        with issuance.issuing_as(issuer_for(Request(scope))):
+        request = Request(scope)
+        with issuance.issuing_as(lambda: issuer_for(request)):
             await self.app(scope, receive, send)
 
 
 def issuer_for(request: Request) -> issuance.Issuer:
-    """The issuer as this request sees the platform: its public address and its keys."""
-    settings = request.app.state.settings
-    signer = request.app.state.log_signer
-    previous = tuple(v for v in verifiers(settings, signer)
-                     if v.key_id != signer.verifier.key_id)
-    return issuance.Issuer(public_base_url(request), signer, previous)
+    """The issuer as this request sees the platform: its public address and the app's
+    keys (made once per request)."""
+    made: issuance.Issuer | None = getattr(request.state, "credential_issuer", None)
+    if made is None:
+        made = issuance.Issuer.from_settings(request.app.state.settings,
+                                             request.app.state.log_signer,
+                                             base_url=public_base_url(request))
+        request.state.credential_issuer = made
+    return made
 
 
 @router.get("/.well-known/did.json")

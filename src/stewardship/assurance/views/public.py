@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from starlette.datastructures import UploadFile
 
 from stewardship.assurance import charts
-from stewardship.assurance.pdf import certificate_pdf, qr_svg
+from stewardship.assurance.pdf import certificate_pdf
 from stewardship.assurance.rules import CertificateStatus, ClaimKind, certificate_may_move
 from stewardship.assurance.schemas import (
     CertificateQuery,
@@ -38,6 +38,7 @@ from stewardship.core.csvexport import csv_text
 from stewardship.core.errors import DomainError, InvalidInput
 from stewardship.core.forms import form_input
 from stewardship.core.pagination import Page, PageParams
+from stewardship.core.qr import qr_svg
 from stewardship.core.templating import sentence
 from stewardship.core.web import (
     CsrfChecked,

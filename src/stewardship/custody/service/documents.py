@@ -1,5 +1,7 @@
 """CoC documents: issue to a customer, receive or reject as the named recipient (at most
-once), cancel before receipt, read as a party, verify as anyone holding the number."""
+once), cancel before receipt, read as a party, verify as anyone holding the number. Each
+document's verifiable credential follows it (``document_credentials``): issued with it,
+revoked when it is cancelled or rejected, in the same transaction."""
 
 from __future__ import annotations
 
@@ -30,7 +32,7 @@ from stewardship.custody.schemas import (
     Receipt,
     Refusal,
 )
-from stewardship.custody.service import common
+from stewardship.custody.service import common, document_credentials
 from stewardship.custody.service.common import Leg
 from stewardship.registry import repository as registry_repo
 from stewardship.registry.models import Entity
@@ -140,7 +142,9 @@ def issue_document(db: Session, actor: Actor | None, data: DocumentCreate, *,
                {"digest": digest(doc), "issuer": issuer.id, "recipient": recipient.id,
                 "material": material.value, "coc_quantity_kg": data.coc_quantity_kg,
                 "shipment_date": data.shipment_date})
-    return to_read(db, doc)
+    read = to_read(db, doc)
+    document_credentials.issue(db, actor, doc, read)
+    return read
 
 
 def _load_for_party(db: Session, actor: Actor, number: str, side: str) -> CocDocument:
@@ -244,6 +248,7 @@ def _return_to_issuer(db: Session, actor: Actor, doc: CocDocument, day: date, st
                          Leg(row, None, doc.coc_quantity_kg)])
     common.log(db, actor, f"document.{status}", f"coc_document:{doc.number}",
                {"digest": digest(doc), "reason": reason})
+    document_credentials.revoke(db, actor, doc.number)
 
 
 # --- reading ----------------------------------------------------------------------------

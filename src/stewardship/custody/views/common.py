@@ -1,7 +1,6 @@
 """What the custody pages share: rendering, building the API's input models from form
 values with messages that name the custody fields, turning a service's refusal into field
-errors, the entity a member's page is about, the choices the forms offer, and the QR code
-of a document's public verification page."""
+errors, the entity a member's page is about and the choices the forms offer."""
 
 from __future__ import annotations
 
@@ -10,7 +9,6 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Any
 
-import segno
 from fastapi import Form, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
@@ -118,12 +116,6 @@ def reraise_access(exc: DomainError) -> None:
 
 def absolute(request: Request, path: str) -> str:
     return public_base_url(request) + path
-
-
-def qr_svg(url: str) -> str:
-    """The QR code of `url` as inline SVG."""
-    return str(segno.make(url, error="m").svg_inline(
-        scale=4, border=2, title=f"QR code: {url}", svgclass="qr-code"))
 
 
 def whole_number(raw: str, default: int) -> int | None:

@@ -1,6 +1,6 @@
 """CoC documents as their parties see them: the list with its filters, one document with
-its origins, QR code and the actions its party may take (the recipient receives or
-rejects, the issuer cancels while it waits), and the chain of documents behind it."""
+its origins, QR code, credential bundle and the actions its party may take (the recipient
+receives or rejects, the issuer cancels while it waits), and the chain behind it."""
 
 from __future__ import annotations
 
@@ -13,11 +13,12 @@ from sqlalchemy.orm import Session
 
 from stewardship.core.auth import MEMBER_ROLES, Actor, require
 from stewardship.core.errors import DomainError, InvalidInput
+from stewardship.core.qr import qr_svg
 from stewardship.core.templating import sentence
 from stewardship.core.web import CsrfChecked, DbSession, OptionalActor, Pagination, redirect
 from stewardship.custody import charts
 from stewardship.custody.schemas import DocumentPage, DocumentRead, Receipt, Refusal
-from stewardship.custody.service import chain, documents
+from stewardship.custody.service import chain, document_credentials, documents
 from stewardship.custody.views.common import (
     DIRECTIONS,
     STATUSES,
@@ -26,7 +27,6 @@ from stewardship.custody.views.common import (
     Short,
     absolute,
     errors_of,
-    qr_svg,
     render,
     reraise_access,
     validate,
@@ -97,6 +97,7 @@ def document_page(request: Request, db: Session, actor: Actor | None, number: st
     verify_url = absolute(request, doc.verify_path)
     return render(request, "custody/document.html", {
         "doc": doc, "verify_url": verify_url, "qr": qr_svg(verify_url),
+        "credential": document_credentials.credential_of(db, doc.number),
         "may_receive": recipient and waiting, "may_cancel": issuer and waiting,
         "we_issued": issuer, "errors": errors or {}, "failed": failed,
         "values": values or {},

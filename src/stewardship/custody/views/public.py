@@ -1,7 +1,8 @@
 """The public verification of a CoC document: anyone holding its number, signed in or
 not, sees who passed what to whom, whether the issuer's certificates were valid on the
-shipment date and are today, the origins and the digest. A number nobody issued gets a
-page that says so and offers to look up another."""
+shipment date and are today, the origins and the digest, and the document's signed
+credential (its bundle to download, the link to check it, a QR code of this page). A
+number nobody issued gets a page that says so and offers to look up another."""
 
 from __future__ import annotations
 
@@ -12,9 +13,10 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
 
 from stewardship.core.errors import NotFound
+from stewardship.core.qr import qr_svg
 from stewardship.core.web import DbSession, redirect
 from stewardship.custody.schemas import DOCUMENT_NUMBER
-from stewardship.custody.service import documents
+from stewardship.custody.service import document_credentials, documents
 from stewardship.custody.views.common import QueryText, absolute, render
 
 router = APIRouter(include_in_schema=False)
@@ -44,5 +46,7 @@ def verify(request: Request, db: DbSession,
     except NotFound:
         return render(request, "custody/verify_lookup.html", {
             "number": number, "error": "", "missing": True}, 404)
+    url = absolute(request, documents.verify_path(found.number))
     return render(request, "custody/verify.html", {
-        "v": found, "url": absolute(request, documents.verify_path(found.number))})
+        "v": found, "url": url, "qr": qr_svg(url),
+        "credential": document_credentials.credential_of(db, found.number)})
