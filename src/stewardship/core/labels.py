@@ -468,6 +468,9 @@ EVENT_KINDS: Final[Mapping[str, str]] = {
     "credential.certificate.issued": "Certificate credential issued",
     "credential.coc_document.issued": "CoC document credential issued",
     "credential.status.changed": "Credential status changed",
+    # PACT API
+    "interop.pact_client.created": "PACT client credentials created",
+    "interop.pact_client.revoked": "PACT client credentials revoked",
 }
 
 VOCABULARIES: Final[Mapping[str, Mapping[str, str]]] = {
