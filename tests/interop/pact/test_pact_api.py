@@ -157,9 +157,10 @@ def test_malformed_filters_are_400_naming_the_parameter(pact: TestClient, pw: Pa
 
 def test_errors_are_pacts_shape_on_every_route(pact: TestClient, pw: PactWorld) -> None:
     headers = _auth(pact, pw)
-    for method, url, status in (("GET", "/pact/3/nothing", 404), ("DELETE", "/pact/3/footprints", 405),
-                                ("GET", "/pact/3/footprints/not-a-uuid", 400),
-                                ("GET", "/pact/2/footprints?$filter=created ge '2026-01-01'", 400)):
+    for method, url, status in (
+            ("GET", "/pact/3/nothing", 404), ("DELETE", "/pact/3/footprints", 405),
+            ("GET", "/pact/3/footprints/not-a-uuid", 400),
+            ("GET", "/pact/2/footprints?$filter=created ge '2026-01-01'", 400)):
         answer = pact.request(method, url, headers=headers)
         assert answer.status_code == status, (url, answer.text)
         body = answer.json()
