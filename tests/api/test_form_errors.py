@@ -90,6 +90,7 @@ NOT_FORMS = {
         "form (that form, .../answers, is walked)",
     "/custody/network/audit": "runs the balance audit of a year; a query, not a form that "
                               "changes anything (its year has a default)",
+    "/members/pact-clients/{client_pk}/revoke": "a button beside each PACT client; no fields",
 }
 
 
@@ -380,6 +381,7 @@ FORMS: dict[str, tuple[str, str, str]] = {
         "/custody/journal/{operation_id}/reverse"),
     "/custody/periods/close": ("smelter_admin", "/custody/periods/close", "/custody/periods"),
     "/custody/settings": ("smelter_admin", "/custody/settings", "/custody/settings"),
+    "/members/pact-clients": ("smelter_admin", "/members/pact-clients", "/members/pact-clients"),
 }
 # The empty form that each route is sent, where an empty one would not fail (a
 # confirmation box, say): the fields that make the submit wrong in another way.

@@ -114,6 +114,10 @@ class DocumentFacts:
 # CN headings (Combined Nomenclature, chapters 26, 28 and 76) of what CoC documents carry.
 MATERIAL_CN = {"asi_bauxite": "2606", "asi_alumina": "281820", "asi_aluminium": "7601",
                "eligible_scrap": "7602"}
+# Unwrought forms (7601) named in a description: these win over product words ("sheet
+# ingot", "extrusion billet" are unwrought metal for a rolling mill or an extruder).
+UNWROUGHT = frozenset({"ingot", "ingots", "billet", "billets", "slab", "slabs", "sow", "sows",
+                       "tbar", "pig", "pigs", "unwrought", "remelt", "primary"})
 # Products of aluminium named in a document's description, by CN heading.
 PRODUCT_CN = (
     ("7607", ("foil",)),
@@ -121,9 +125,9 @@ PRODUCT_CN = (
     ("7608", ("tube", "tubes", "pipe", "pipes")),
     ("7605", ("wire",)),
     ("7604", ("extrusion", "extrusions", "extruded", "profile", "profiles", "bar", "bars",
-              "rod", "rods", "billet profile")),
+              "rod", "rods")),
     ("7606", ("coil", "coils", "sheet", "sheets", "plate", "plates", "strip", "strips",
-              "slab", "rolled")),
+              "rolled")),
     ("7603", ("powder", "flakes")),
 )
 # CPC Ver. 2.1 subclasses, for v2's required productCategoryCpc.
@@ -138,8 +142,10 @@ def cn_code(material: str, description: str) -> str:
     description names one (``5182 coil, 1.2 mm`` is 7606, rolled products)."""
     if material != "asi_aluminium":
         return MATERIAL_CN.get(material, "76")
-    words = set(re.findall(r"[a-z]+", description.lower()))
+    words = set(re.findall(r"[a-z]+", description.lower().replace("t-bar", "tbar")))
     text = " ".join(re.findall(r"[a-z]+", description.lower()))
+    if words & UNWROUGHT:
+        return MATERIAL_CN["asi_aluminium"]
     for code, names in PRODUCT_CN:
         if any((name in words) if " " not in name else (name in text) for name in names):
             return code
