@@ -289,7 +289,9 @@ class ApiCsrfGuard:
             await self.app(scope, receive, send)
             return
         refusal = Forbidden(problem, field=CSRF_HEADER)
-        await JSONResponse(refusal.to_dict(), status_code=403)(scope, receive, send)
+        answer = (_own_shape(request, 403, problem) if "app" in scope else None) or \
+            JSONResponse(refusal.to_dict(), status_code=403)
+        await answer(scope, receive, send)
 
 
 # --- flash messages ---------------------------------------------------------------------
@@ -566,7 +568,7 @@ class BodySizeLimit:
             return
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._refuse(send)
+            await self._refuse(scope, send)
             return
         seen = 0
         response_started = False
@@ -591,11 +593,12 @@ class BodySizeLimit:
         except _BodyTooLarge:
             # Reached only when no exception handler answered (a body read outside a route).
             if not response_started:
-                await self._refuse(send)
+                await self._refuse(scope, send)
 
-    async def _refuse(self, send: Send) -> None:
+    async def _refuse(self, scope: Scope, send: Send) -> None:
         err = PayloadTooLarge(f"the request body is larger than {self.max_bytes} bytes")
-        response = JSONResponse(err.to_dict(), status_code=413)
+        response = (_own_shape(Request(scope), 413, err.message) if "app" in scope else None) \
+            or JSONResponse(err.to_dict(), status_code=413)
         await send({"type": "http.response.start", "status": 413,
                     "headers": response.raw_headers})
         await send({"type": "http.response.body", "body": response.body})

@@ -237,3 +237,19 @@ def test_events_are_read_strictly_and_requests_queued(pact: TestClient, pw: Pact
     unanswerable = pact.post("/pact/3/events", headers=other,
                              json=_event(created, {"productId": [product]}, 5))
     assert unanswerable.status_code == 400 and "events address" in unanswerable.json()["message"]
+
+
+def test_refusals_before_any_route_are_pacts_shape_too(make_app: Callable[..., FastAPI],
+                                                       pw: PactWorld) -> None:
+    small = TestClient(make_app(pact_allow_http=True, max_body_bytes=100),
+                       raise_server_exceptions=False)
+    big = small.post("/pact/3/events", content=b"{" + b" " * 200 + b"}",
+                     headers={"Content-Type": EVENT_TYPE})
+    assert big.status_code == 413 and big.json()["code"] == "BadRequest"
+    small.cookies.set("stw_session", "a-session")
+    forged = small.post("/pact/3/events", content=b"{}", headers={"Content-Type": EVENT_TYPE})
+    assert forged.status_code == 403 and forged.json()["code"] == "AccessDenied"
+    roomy = TestClient(make_app(pact_allow_http=True), raise_server_exceptions=False)
+    deep = roomy.post("/pact/3/events", content=b"[" * 2000 + b"]" * 2000,
+                      headers={"Content-Type": EVENT_TYPE})
+    assert deep.status_code == 400 and deep.json()["code"] == "BadRequest"
