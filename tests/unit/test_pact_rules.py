@@ -132,3 +132,8 @@ def test_answers_fulfil_or_reject() -> None:
 def test_retry_waits_double_up_to_six_hours() -> None:
     assert [rules.retry_wait(n, 30).total_seconds() for n in (1, 2, 3)] == [30, 60, 120]
     assert rules.retry_wait(40, 30) == timedelta(hours=6)
+
+
+def test_a_large_limit_is_served_in_pages_of_the_most() -> None:
+    assert rules.parse_filters([("limit", "5000")], max_limit=1000).limit == 1000
+    assert rules.parse_filters([("limit", "7")]).limit == 7

@@ -395,7 +395,9 @@ def parse_filters(items: Iterable[tuple[str, str]], *, max_limit: int = 1000) ->
         if name not in LIST_PARAMETERS:
             unknown.append(name)
         elif name == "limit":
-            limit = _whole("limit", value, 1, max_limit)
+            # A host may return fewer than asked: a larger limit is served in pages of
+            # at most max_limit, the rest behind the Link header.
+            limit = min(_whole("limit", value, 1, 10**9), max_limit)
         elif name == "offset":
             offset = _whole("offset", value, 0, 10**9)
         elif name in sets:

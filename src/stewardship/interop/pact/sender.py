@@ -4,8 +4,11 @@ Each try signs in at the buyer's ``{base}/auth/token`` first when its credential
 client id there (HTTP Basic, ``grant_type=client_credentials``), then POSTs the CloudEvent
 (``application/cloudevents+json``) to the buyer's ``/3/events`` (``/2/events``). A failed
 try (no answer, or not 2xx) is tried again after ``pact_event_retry_seconds``, each later
-wait doubling, until ``pact_event_attempts`` tries were made. Delivery is at least once:
-a buyer recognises a repeat by the event's ``id``.
+wait doubling, until ``pact_event_attempts`` tries were made. Each sender claims the due
+events it tries for a while (row locks skipped by other senders on PostgreSQL), so that
+several server processes do not send one event at once. Delivery is still at least once (a
+sender may die after sending, before recording it): a buyer recognises a repeat by the
+event's ``id``.
 """
 
 from __future__ import annotations
@@ -22,11 +25,14 @@ from sqlalchemy import Engine
 
 from stewardship.core.config import Settings
 from stewardship.core.db import make_sessionmaker, transaction, utcnow
-from stewardship.interop.pact.service.outbox import Delivery, due_deliveries, record_attempt
+from stewardship.interop.pact.service.outbox import Delivery, claim_due, record_attempt
 
 log = logging.getLogger("stewardship.pact")
 TIMEOUT_SECONDS = 10.0
 POLL_SECONDS = 2.0
+LEASE_SECONDS = 120.0
+"""A claimed event is another sender's to try again only after this long (a try takes at
+most two requests of TIMEOUT_SECONDS each)."""
 
 
 class SendFailed(Exception):
@@ -71,8 +77,8 @@ def send_one(delivery: Delivery) -> None:
 def send_due_events(engine: Engine, settings: Settings) -> int:
     """Try every due event once; how many were sent."""
     factory = make_sessionmaker(engine)
-    with transaction(factory, write=False) as db:
-        due = due_deliveries(db, utcnow(), settings.secret_key)
+    with transaction(factory) as db:
+        due = claim_due(db, utcnow(), settings.secret_key, lease_seconds=LEASE_SECONDS)
     sent = 0
     for delivery in due:
         error = None

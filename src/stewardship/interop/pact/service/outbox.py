@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -26,19 +26,25 @@ class Delivery:
     client_secret: str
 
 
-def due_deliveries(db: Session, now: datetime, secret_key: str,
-                   limit: int = 20) -> list[Delivery]:
+def claim_due(db: Session, now: datetime, secret_key: str, *, lease_seconds: float,
+              limit: int = 20) -> list[Delivery]:
+    """The due events, each claimed for ``lease_seconds`` (its next try moved past the
+    lease, under a row lock that another sender skips): a second sender, in this process
+    or another, does not take them meanwhile. The try's outcome is recorded by
+    ``record_attempt``; a sender that dies leaves the event due again after the lease."""
     out = []
     for pk in repo.due_events(db, now, limit):
-        event = repo.event_by_id(db, pk)
-        if event is None:
+        event = repo.event_for_update(db, pk)
+        if event is None or event.status != "pending" or event.next_attempt_at > now:
             continue
         client = repo.client_by_id(db, event.client_pk)
         if client is None:
             continue
+        event.next_attempt_at = now + timedelta(seconds=lease_seconds)
         out.append(Delivery(event.id, event.attempts, event.target_url, dict(event.body),
                             client.events_base_url, client.events_client_id,
                             events_secret(client, secret_key)))
+    db.flush()
     return out
 
 
