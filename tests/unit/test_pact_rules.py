@@ -137,3 +137,46 @@ def test_retry_waits_double_up_to_six_hours() -> None:
 def test_a_large_limit_is_served_in_pages_of_the_most() -> None:
     assert rules.parse_filters([("limit", "5000")], max_limit=1000).limit == 1000
     assert rules.parse_filters([("limit", "7")]).limit == 7
+
+
+def _facts(**changes: object) -> rules.DocumentFacts:
+    from dataclasses import replace
+    from datetime import date
+
+    facts = rules.DocumentFacts(
+        id=uuid.UUID(int=7), number="FJ-2026-0001", material="asi_aluminium",
+        material_label="ASI Aluminium", description="5182 coil", quantity_kg=1000,
+        coc_quantity_kg=800, shipment_date=date(2026, 3, 10), period_start=date(2026, 1, 1),
+        period_end=date(2026, 12, 31), issued_at=datetime(2026, 3, 10, 9, tzinfo=UTC),
+        footprint=Decimal("8.120000"), primary_percent=Decimal("70.00"), tiers=[],
+        recycled_percent=None, recycled_method=None,
+        composition={"parts": [["F1", "NO", "primary", 600, "smelter", []],
+                               ["F2", "IS", "primary", 200, "smelter", []]]},
+        issuer_slug="fjell", issuer_name="Fjell", issuer_entity_id=uuid.UUID(int=9),
+        issuer_entity_name="Fjell AS", country="NO", performance_certificate="P-1",
+        coc_certificate="C-1", recipient_name="Walz")
+    return replace(facts, **changes)  # type: ignore[arg-type]
+
+
+def test_periods_end_with_the_shipment_and_last_three_years() -> None:
+    from datetime import date
+
+    start, end = rules.reference_period(_facts())
+    assert (start, end) == (datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 3, 11, tzinfo=UTC))
+    assert rules.validity_period(_facts()) == (end, datetime(2029, 3, 11, tzinfo=UTC))
+    late = _facts(shipment_date=date(2027, 1, 5), period_end=date(2026, 12, 31))
+    assert rules.reference_period(late)[1] == datetime(2027, 1, 1, tzinfo=UTC)
+    leap = _facts(shipment_date=date(2028, 2, 28), period_start=date(2028, 1, 1),
+                  period_end=date(2028, 12, 31))
+    assert rules.validity_period(leap)[1] == datetime(2031, 2, 28, tzinfo=UTC)
+
+
+def test_a_footprint_carries_the_documents_figures() -> None:
+    fp = rules.footprint_v3(_facts(), "https://p/schema.json")
+    assert fp["id"] == str(uuid.UUID(int=7)) and fp["created"] == "2026-03-10T09:00:00Z"
+    assert fp["pcf"]["pcfExcludingBiogenicUptake"] == "8.12"
+    assert fp["pcf"]["primaryDataShare"] == "70"
+    origins = fp["extensions"][0]["data"]["origins"]
+    assert [(o["country"], o["sharePercent"]) for o in origins] == [("IS", "25"), ("NO", "75")]
+    v2 = rules.footprint_v2(_facts(primary_percent=None), "https://p/schema.json")
+    assert v2["productCategoryCpc"] == "41533" and "primaryDataShare" not in v2["pcf"]

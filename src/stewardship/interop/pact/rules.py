@@ -31,7 +31,7 @@ URN_ENTITY = "urn:stewardship:entity:"
 URN_COC = "urn:stewardship:coc:"
 URN_MATERIAL = "urn:stewardship:material:"
 VALIDITY_YEARS = 3
-"""A footprint is valid for three years after its reference period, PACT's default."""
+"""A footprint is valid for three years after its reference period ends, PACT's default."""
 
 V3_EVENTS = {
     "created": "org.wbcsd.pact.ProductFootprint.RequestCreatedEvent.3",
@@ -168,15 +168,21 @@ def _midnight(day: date) -> datetime:
 
 
 def reference_period(facts: DocumentFacts) -> tuple[datetime, datetime]:
-    """The custody period the metal was drawn from, as [start, end) instants."""
-    return _midnight(facts.period_start), _midnight(facts.period_end + timedelta(days=1))
+    """The activity data behind the metal: from the start of the custody period it was
+    drawn from to the end of its shipment day (or of the period, if that came first), as
+    [start, end) instants."""
+    end = min(facts.period_end, facts.shipment_date) + timedelta(days=1)
+    return _midnight(facts.period_start), _midnight(end)
 
 
 def validity_period(facts: DocumentFacts) -> tuple[datetime, datetime]:
-    """From the shipment to three years after the reference period ends."""
+    """From the end of the reference period to three years after it (PACT's default)."""
     _, ref_end = reference_period(facts)
-    end = ref_end.replace(year=ref_end.year + VALIDITY_YEARS)
-    return _midnight(facts.shipment_date), end
+    try:
+        end = ref_end.replace(year=ref_end.year + VALIDITY_YEARS)
+    except ValueError:  # 29 February
+        end = ref_end.replace(year=ref_end.year + VALIDITY_YEARS, day=28)
+    return ref_end, end
 
 
 def product_ids(facts: DocumentFacts) -> list[str]:
