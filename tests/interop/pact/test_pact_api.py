@@ -253,3 +253,22 @@ def test_refusals_before_any_route_are_pacts_shape_too(make_app: Callable[..., F
     deep = roomy.post("/pact/3/events", content=b"[" * 2000 + b"]" * 2000,
                       headers={"Content-Type": EVENT_TYPE})
     assert deep.status_code == 400 and deep.json()["code"] == "BadRequest"
+
+
+def test_production_wants_an_https_events_address(db: Session, pw: PactWorld,
+                                                  settings: Settings) -> None:
+    from stewardship.core.errors import InvalidInput
+    from stewardship.interop.pact.schemas import PactClientCreate
+    from stewardship.interop.pact.service import clients
+
+    data = PactClientCreate(name="Plain", buyer=pw.chain.canmaker.slug,
+                            events_base_url="http://buyer.example/pact")
+    with pytest.raises(InvalidInput) as refused:
+        clients.create_client(db, pw.chain.smelter.admin, data, settings.secret_key,
+                              https_only=True)
+    assert refused.value.field_errors() == {
+        "events_base_url": refused.value.message}
+    made = clients.create_client(db, pw.chain.smelter.admin, data.model_copy(
+        update={"events_base_url": "https://buyer.example/pact"}), settings.secret_key,
+        https_only=True)
+    assert made.events_base_url == "https://buyer.example/pact"

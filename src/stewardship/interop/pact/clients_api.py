@@ -26,8 +26,10 @@ def create_client(request: Request, db: DbSession, actor: CurrentActor,
     """A client id and secret for one buyer organisation: its software signs in at
     `/pact/auth/token` and sees the footprints of your CoC documents addressed to it. The
     secret is in this answer only. `events_base_url` is where answers to its requests go
-    (`{url}/3/events`)."""
-    return clients.create_client(db, actor, body, settings_of(request).secret_key)
+    (`{url}/3/events`; https in production)."""
+    settings = settings_of(request)
+    return clients.create_client(db, actor, body, settings.secret_key,
+                                 https_only=settings.environment == "production")
 
 
 @router.post("/clients/{client_pk}/revoke", summary="Revoke PACT client credentials")

@@ -58,7 +58,9 @@ def create_client(request: Request, db: DbSession, actor: OptionalActor, name: T
     try:
         data = form_input(PactClientCreate, {**values,
                                              "events_client_secret": events_client_secret})
-        made = clients.create_client(db, actor, data, settings_of(request).secret_key)
+        settings = settings_of(request)
+        made = clients.create_client(db, actor, data, settings.secret_key,
+                                     https_only=settings.environment == "production")
     except DomainError as exc:
         if exc.status_code in (401, 403):
             raise

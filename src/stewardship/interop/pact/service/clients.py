@@ -58,9 +58,13 @@ def _read(client: PactClient, buyer_slug: str, buyer_name: str) -> PactClientRea
 
 
 def create_client(db: Session, actor: Actor | None, data: PactClientCreate,
-                  secret_key: str) -> PactClientCreated:
-    """New credentials for a buyer; the secret is in the answer and nowhere else."""
+                  secret_key: str, *, https_only: bool = False) -> PactClientCreated:
+    """New credentials for a buyer; the secret is in the answer and nowhere else. With
+    ``https_only`` (production) the buyer's events address must be https."""
     actor = _admin(actor)
+    if https_only and data.events_base_url and not data.events_base_url.startswith("https://"):
+        raise InvalidInput("the buyer's PACT address must start with https://: events carry "
+                           "footprints and a token", field="events_base_url")
     buyer = repo.organization_by_slug(db, data.buyer.strip().lower())
     if buyer is None or buyer.status not in ("member", "suspended"):
         raise InvalidInput(f"no member organisation has the key {data.buyer!r}", field="buyer")
