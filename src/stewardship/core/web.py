@@ -431,6 +431,9 @@ def _busy(request: Request, exc: BaseException) -> Response:
     busy = exc if isinstance(exc, DatabaseBusy) else DatabaseBusy(
         "the database is busy with other requests; nothing was saved, try again in a moment")
     headers = {"Retry-After": str(DatabaseBusy.retry_after)}
+    own = _own_shape(request, busy.status_code, busy.message, headers)
+    if own is not None:
+        return own
     if not _wants_json(request):
         response = _error_page(request, busy.status_code, busy.message)
         response.headers.update(headers)
@@ -464,11 +467,11 @@ def _own_shape(request: Request, status: int, message: str,
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(request: Request, exc: DomainError) -> Response:
+        if isinstance(exc, DatabaseBusy):
+            return _busy(request, exc)
         own = _own_shape(request, exc.status_code, exc.message)
         if own is not None:
             return own
-        if isinstance(exc, DatabaseBusy):
-            return _busy(request, exc)
         if not _wants_json(request):
             if exc.status_code == 401:
                 return RedirectResponse("/login?" + urlencode({"next": _return_to(request)}),

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
+from urllib.parse import urlencode
 
 SPEC_V3 = "3.0.0"
 SPEC_V2 = "2.3.0"
@@ -457,8 +458,6 @@ def matches(footprint: Mapping[str, Any], filters: Filters) -> bool:
 
 def next_link(base: str, filters: Filters, offset: int, limit: int) -> str:
     """The RFC 8288 ``Link`` header value of the next page."""
-    from urllib.parse import urlencode
-
     query = urlencode([*filters.echo, ("offset", str(offset)), ("limit", str(limit))])
     return f'<{base}?{query}>; rel="next"'
 
