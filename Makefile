@@ -5,6 +5,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# HTTPS (the PACT API answers over HTTPS only): make run TLS_CERT=var/tls.pem TLS_KEY=var/tls.key
+TLS_CERT ?=
+TLS_KEY ?=
 # Every package `make` installs, at one version each with the hashes of its files: the same
 # environment on every machine, whatever the index has published since. `make lock`
 # refreshes it from pyproject.toml and requirements/build.in.
@@ -38,7 +41,7 @@ lock:
 run: $(STAMP)
 	$(BIN)/stewardship db upgrade
 	$(BIN)/stewardship demo --if-empty
-	$(BIN)/stewardship serve --host $(HOST) --port $(PORT)
+	$(BIN)/stewardship serve --host $(HOST) --port $(PORT) $(if $(TLS_CERT),--tls-cert $(TLS_CERT) --tls-key $(TLS_KEY))
 
 # `make test` (what CI runs) is the whole suite without coverage: measuring branches slows
 # the EPCIS and custody tests enough to take the suite past 20 minutes on two cores.

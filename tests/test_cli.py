@@ -365,6 +365,16 @@ def test_serve_refuses_an_unmigrated_database(tmp_path: Path) -> None:
     assert "stewardship db upgrade" in out
 
 
+def test_serve_wants_both_tls_files_and_readable_ones(tmp_path: Path) -> None:
+    path = tmp_path / "tls.db"
+    assert invoke(path, "db", "upgrade").exit_code == 0
+    half = invoke(path, "serve", "--port", "1", "--tls-cert", str(tmp_path / "c.pem"))
+    assert half.exit_code == 2 and "--tls-cert and --tls-key go together" in text_of(half)
+    missing = invoke(path, "serve", "--port", "1", "--tls-cert", str(tmp_path / "c.pem"),
+                     "--tls-key", str(tmp_path / "k.pem"))
+    assert missing.exit_code == 2 and "is not a readable file" in text_of(missing)
+
+
 def test_demo_refuses_an_unmigrated_database(tmp_path: Path) -> None:
     result = invoke(tmp_path / "empty.db", "demo")
     assert result.exit_code == 1

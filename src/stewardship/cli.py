@@ -405,8 +405,14 @@ def serve(
     workers: Annotated[int, typer.Option(
         min=1, max=64, help="Server processes (each with STEWARDSHIP_SERVER_THREADS "
         "threads and as many database connections); more than one wants PostgreSQL")] = 1,
+    tls_cert: Annotated[Path | None, typer.Option(
+        "--tls-cert", help="PEM certificate (chain) to serve HTTPS with; the PACT API "
+        "(/pact) answers over HTTPS only")] = None,
+    tls_key: Annotated[Path | None, typer.Option(
+        "--tls-key", help="PEM private key of --tls-cert")] = None,
 ) -> None:
-    """Serve the platform (refuses an unmigrated database)."""
+    """Serve the platform (refuses an unmigrated database); HTTPS with --tls-cert and
+    --tls-key."""
     import uvicorn
 
     from stewardship.core.migrate import pending_message
@@ -422,15 +428,26 @@ def serve(
         err.print("[red]--workers above 1 needs PostgreSQL[/]; on SQLite one process "
                   "serves (raise STEWARDSHIP_SERVER_THREADS instead).")
         raise typer.Exit(2)
+    if (tls_cert is None) != (tls_key is None):
+        err.print("[red]--tls-cert and --tls-key go together[/]: give both to serve HTTPS.")
+        raise typer.Exit(2)
+    tls: dict[str, str] = {}
+    if tls_cert is not None and tls_key is not None:
+        for option, path in (("--tls-cert", tls_cert), ("--tls-key", tls_key)):
+            if not path.is_file():
+                err.print(f"[red]{option} {path}[/] is not a readable file.")
+                raise typer.Exit(2)
+        tls = {"ssl_certfile": str(tls_cert), "ssl_keyfile": str(tls_key)}
     engine.dispose()
-    console.print(f"Serving on http://{host}:{port}"
+    scheme = "https" if tls else "http"
+    console.print(f"Serving on {scheme}://{host}:{port}"
                   + (f" with {workers} processes" if workers > 1 else ""))
     # The supervisor restarts a process that does not answer its health check; a busy
     # process (a long capture, a starved CPU) is not a dead one, and killing it would drop
     # every request it holds, so it is given a minute rather than uvicorn's 5 s.
     uvicorn.run("stewardship.web.app:create_app", factory=True, host=host, port=port,
                 reload=reload, workers=workers if not reload else None,
-                timeout_worker_healthcheck=60)
+                timeout_worker_healthcheck=60, **tls)  # type: ignore[arg-type]
 
 
 @app.command()

@@ -91,6 +91,7 @@ NOT_FORMS = {
     "/custody/network/audit": "runs the balance audit of a year; a query, not a form that "
                               "changes anything (its year has a default)",
     "/secretariat/log/checkpoint": "a button; signing a checkpoint now has no fields",
+    "/members/pact-clients/{client_pk}/revoke": "a button beside each PACT client; no fields",
 }
 
 
@@ -383,6 +384,7 @@ FORMS: dict[str, tuple[str, str, str]] = {
         "/custody/journal/{operation_id}/reverse"),
     "/custody/periods/close": ("smelter_admin", "/custody/periods/close", "/custody/periods"),
     "/custody/settings": ("smelter_admin", "/custody/settings", "/custody/settings"),
+    "/members/pact-clients": ("smelter_admin", "/members/pact-clients", "/members/pact-clients"),
 }
 # The empty form that each route is sent, where an empty one would not fail (a
 # confirmation box, say): the fields that make the submit wrong in another way.

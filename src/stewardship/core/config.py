@@ -109,6 +109,25 @@ class Settings(BaseSettings):
         default=10, ge=0, description="Sign a checkpoint at least this often while the "
         "log grows; 0 turns the server's own checkpointing off.")
 
+    pact_allow_http: bool = Field(
+        default=False, description="Answer the PACT API (/pact) over plain HTTP too; for "
+        "local development and tests only (refused in production). Off, plain HTTP to "
+        "/pact is refused with 403 AccessDenied, never redirected.")
+    pact_token_minutes: int = Field(
+        default=60, ge=1, le=1440, description="How long a PACT access token works.")
+    pact_page_size: int = Field(default=100, ge=1, le=1000,
+                                description="Footprints per page when a PACT list asks "
+                                "for no limit.")
+    pact_event_attempts: int = Field(
+        default=12, ge=1, le=100, description="How often the platform tries to send an "
+        "answer event to a buyer before it gives up.")
+    pact_event_retry_seconds: float = Field(
+        default=30.0, gt=0, le=3600, description="The wait before the second try of an "
+        "answer event; each later wait doubles, up to six hours.")
+    pact_sender: bool | None = Field(
+        default=None, description="Run the PACT event sender in the server; unset means "
+        "yes, except in the test environment.")
+
     @model_validator(mode="after")
     def _refuse_insecure_defaults(self) -> Settings:
         if self.environment == "production":
@@ -121,6 +140,9 @@ class Settings(BaseSettings):
                 raise ValueError("STEWARDSHIP_PASSWORD_PROFILE must be standard in production")
             if not self.secure_cookies:
                 raise ValueError("STEWARDSHIP_SECURE_COOKIES must be true in production")
+            if self.pact_allow_http:
+                raise ValueError("STEWARDSHIP_PACT_ALLOW_HTTP must be false in production: "
+                                 "the PACT API is served over HTTPS only")
             if self.log_key_file is None and not self.log_key:
                 raise ValueError(
                     "STEWARDSHIP_LOG_KEY_FILE (or STEWARDSHIP_LOG_KEY) must name the "
@@ -133,6 +155,12 @@ class Settings(BaseSettings):
         if self.embedded_worker is None:
             return self.environment != "test"
         return self.embedded_worker
+
+    @property
+    def runs_pact_sender(self) -> bool:
+        if self.pact_sender is None:
+            return self.environment != "test"
+        return self.pact_sender
 
     @property
     def resolved_log_origin(self) -> str:

@@ -248,6 +248,10 @@ ACCOUNT_STATUSES: Final[Mapping[str, str]] = {"open": "Open", "closed": "Closed"
 
 PLAUSIBILITY_KINDS: Final[Mapping[str, str]] = {"capacity": "Capacity", "yield": "Yield"}
 
+# PACT: an answer event to a buyer, waiting in the outbox or done
+PACT_EVENT_STATUSES: Final[Mapping[str, str]] = {
+    "pending": "Pending", "sent": "Sent", "failed": "Given up"}
+
 # --- complaints -------------------------------------------------------------------------
 
 COMPLAINT_STATUSES: Final[Mapping[str, str]] = {
@@ -468,6 +472,9 @@ EVENT_KINDS: Final[Mapping[str, str]] = {
     "credential.certificate.issued": "Certificate credential issued",
     "credential.coc_document.issued": "CoC document credential issued",
     "credential.status.changed": "Credential status changed",
+    # PACT API
+    "interop.pact_client.created": "PACT client credentials created",
+    "interop.pact_client.revoked": "PACT client credentials revoked",
 }
 
 VOCABULARIES: Final[Mapping[str, Mapping[str, str]]] = {
@@ -501,6 +508,7 @@ VOCABULARIES: Final[Mapping[str, Mapping[str, str]]] = {
     "document_status": DOCUMENT_STATUSES,
     "account_status": ACCOUNT_STATUSES,
     "plausibility_kind": PLAUSIBILITY_KINDS,
+    "pact_event_status": PACT_EVENT_STATUSES,
     "complaint_status": COMPLAINT_STATUSES,
     "complaint_subject": COMPLAINT_SUBJECTS,
     "sanction": SANCTIONS,

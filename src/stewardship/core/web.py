@@ -289,7 +289,9 @@ class ApiCsrfGuard:
             await self.app(scope, receive, send)
             return
         refusal = Forbidden(problem, field=CSRF_HEADER)
-        await JSONResponse(refusal.to_dict(), status_code=403)(scope, receive, send)
+        answer = (_own_shape(request, 403, problem) if "app" in scope else None) or \
+            JSONResponse(refusal.to_dict(), status_code=403)
+        await answer(scope, receive, send)
 
 
 # --- flash messages ---------------------------------------------------------------------
@@ -429,6 +431,9 @@ def _busy(request: Request, exc: BaseException) -> Response:
     busy = exc if isinstance(exc, DatabaseBusy) else DatabaseBusy(
         "the database is busy with other requests; nothing was saved, try again in a moment")
     headers = {"Retry-After": str(DatabaseBusy.retry_after)}
+    own = _own_shape(request, busy.status_code, busy.message, headers)
+    if own is not None:
+        return own
     if not _wants_json(request):
         response = _error_page(request, busy.status_code, busy.message)
         response.headers.update(headers)
@@ -436,11 +441,37 @@ def _busy(request: Request, exc: BaseException) -> Response:
     return JSONResponse(busy.to_dict(), status_code=busy.status_code, headers=headers)
 
 
+ErrorShape = Callable[[Request, int, str, dict[str, str] | None], Response]
+"""Renders an error in a standard interface's own shape: (request, status, message, headers)."""
+
+
+def use_error_shape(app: FastAPI, prefix: str, render: ErrorShape) -> None:
+    """Answer every error under ``prefix`` (a standard interface mounted there, such as
+    PACT's ``/pact``) with ``render`` instead of the platform's shape: domain errors,
+    validation errors, unknown paths and methods, and the unexpected 500 alike."""
+    shapes: dict[str, ErrorShape] = getattr(app.state, "error_shapes", {})
+    shapes[prefix] = render
+    app.state.error_shapes = shapes
+
+
+def _own_shape(request: Request, status: int, message: str,
+               headers: dict[str, str] | None = None) -> Response | None:
+    shapes: dict[str, ErrorShape] = getattr(request.app.state, "error_shapes", {})
+    path = request.url.path
+    for prefix, render in shapes.items():
+        if path == prefix or path.startswith(prefix + "/"):
+            return render(request, status, message, headers)
+    return None
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def _domain(request: Request, exc: DomainError) -> Response:
         if isinstance(exc, DatabaseBusy):
             return _busy(request, exc)
+        own = _own_shape(request, exc.status_code, exc.message)
+        if own is not None:
+            return own
         if not _wants_json(request):
             if exc.status_code == 401:
                 return RedirectResponse("/login?" + urlencode({"next": _return_to(request)}),
@@ -459,6 +490,9 @@ def install_error_handlers(app: FastAPI) -> None:
             details.append({"field": _field_name(err.get("loc", ())), "message": message})
         summary = "; ".join(f"{d['field']}: {d['message']}" for d in details[:5])
         message = f"the request is not valid: {summary}"
+        own = _own_shape(request, 400, message)
+        if own is not None:
+            return own
         body = {"error": {"code": "validation_error", "message": message, "details": details}}
         if not _wants_json(request):
             return _error_page(request, 422, message)
@@ -470,6 +504,11 @@ def install_error_handlers(app: FastAPI) -> None:
         message = str(exc.detail) if exc.detail else "error"
         if exc.status_code == 404 and message == "Not Found":
             message = f"nothing is at {request.url.path}"
+        if exc.status_code == 405 and message == "Method Not Allowed":
+            message = f"{request.url.path} does not take {request.method}"
+        own = _own_shape(request, exc.status_code, message, getattr(exc, "headers", None))
+        if own is not None:
+            return own
         if not _wants_json(request):
             return _error_page(request, exc.status_code, message)
         return JSONResponse(
@@ -499,6 +538,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
         logging.getLogger("stewardship").exception("unhandled error on %s", request.url.path)
         message = "something went wrong on our side; nothing was saved"
+        own = _own_shape(request, 500, message)
+        if own is not None:
+            return own
         if not _wants_json(request):
             return _error_page(request, 500, message)
         return JSONResponse({"error": {"code": "internal", "message": message, "details": []}},
@@ -559,10 +601,13 @@ class BodySizeLimit:
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         err = PayloadTooLarge(f"the request body is larger than {self.max_bytes} bytes")
         request = Request(scope, receive)
-        # A form sent from a page gets a page saying so (a browser shows JSON as text).
-        response: Response = (_error_page(request, 413, err.message)
-                              if "app" in scope and not _wants_json(request)
-                              else JSONResponse(err.to_dict(), status_code=413))
+        # A prefix with an error shape of its own (PACT) answers in it; a form sent from a
+        # page gets a page saying so (a browser shows JSON as text); the rest JSON.
+        own = _own_shape(request, 413, err.message) if "app" in scope else None
+        response: Response = own or (
+            _error_page(request, 413, err.message)
+            if "app" in scope and not _wants_json(request)
+            else JSONResponse(err.to_dict(), status_code=413))
         await send({"type": "http.response.start", "status": 413,
                     "headers": response.raw_headers})
         await send({"type": "http.response.body", "body": response.body})

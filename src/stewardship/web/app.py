@@ -45,6 +45,10 @@ from stewardship.interop import epcis_api
 from stewardship.interop import import_api as custody_import_api
 from stewardship.interop.epcis.problems import EpcisProblem, problem_response
 from stewardship.interop.epcis.worker import start_embedded_worker
+from stewardship.interop.pact import api as pact_api
+from stewardship.interop.pact import clients_api as pact_clients_api
+from stewardship.interop.pact import views as pact_views
+from stewardship.interop.pact.sender import start_sender
 from stewardship.registry import api as registry_api
 from stewardship.registry import firm_views as registry_firm_views
 from stewardship.registry import user_views as registry_user_views
@@ -58,7 +62,8 @@ from stewardship.web import views as web_views
 PACKAGE = Path(__file__).resolve().parent.parent
 TEMPLATE_DIRS = [PACKAGE / "web" / "templates", PACKAGE / "registry" / "templates",
                  PACKAGE / "standards" / "templates", PACKAGE / "complaints" / "templates",
-                 PACKAGE / "assurance" / "templates", PACKAGE / "custody" / "templates"]
+                 PACKAGE / "assurance" / "templates", PACKAGE / "custody" / "templates",
+                 PACKAGE / "interop" / "pact" / "templates"]
 
 DESCRIPTION = """\
 The open platform of a responsible-sourcing scheme for the aluminium value chain: the
@@ -118,6 +123,8 @@ def _unreadable_json(path: str, message: str) -> Response:
     if path.startswith("/epcis"):
         refusal = EpcisProblem(400, message, instance=path)
         return problem_response(refusal.body())
+    if path == "/pact" or path.startswith("/pact/"):
+        return JSONResponse({"code": "BadRequest", "message": message}, status_code=400)
     error = InvalidInput(message, field="body")
     return JSONResponse(error.to_dict(), status_code=error.status_code)
 
@@ -142,9 +149,14 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         worker = start_embedded_worker(engine, settings)
         _app.state.epcis_worker = worker
         checkpointer = start_checkpointer(engine, settings, _app.state.log_signer)
+        sender = start_sender(engine, settings)
+        _app.state.pact_sender = sender
         try:
             yield
         finally:
+            _app.state.pact_sender = None
+            if sender is not None:
+                sender.stop()
             _app.state.epcis_worker = None
             if worker is not None:
                 worker.stop()
@@ -204,6 +216,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(custody_import_api.router)
     app.include_router(epcis_api.router)
     app.include_router(custody_views.router)
+    app.include_router(pact_clients_api.router)
+    app.include_router(pact_views.router)
+    pact_api.install(app)
     install_openapi(app)
     app.mount("/static", StaticFiles(directory=PACKAGE / "web" / "static"), name="static")
     return app

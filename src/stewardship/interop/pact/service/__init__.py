@@ -1,0 +1,1 @@
+"""Use cases of the PACT API, by flow: client credentials, footprints, events."""

@@ -1,0 +1,42 @@
+"""CloudEvents a buyer sends to ``/pact/{2,3}/events``: a request for footprints is
+answered later (RequestFulfilled or RequestRejected, queued in the outbox for the sender
+to POST to the buyer's events endpoint); a Published notice is acknowledged."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from stewardship.core.db import utcnow
+from stewardship.interop.pact import rules
+from stewardship.interop.pact.models import PactClient, PactOutboundEvent
+from stewardship.interop.pact.service.footprints import all_footprints
+
+
+def receive_event(db: Session, client: PactClient, body: Any, *, version: int,
+                  source: str, schema_url: str) -> str:
+    """Take one event; what was done with it, in a word (``queued``, ``acknowledged``)."""
+    event = rules.read_event(body, version)
+    if event.kind == "published":
+        # The platform holds no one else's footprints: the notice needs no action.
+        return "acknowledged"
+    if event.kind != "created":
+        raise rules.PactError(400, "NotImplemented", "the platform asks no one for "
+                              "footprints, so it takes no answers to requests")
+    if not client.events_base_url:
+        raise rules.bad_request("these client credentials name no events address to send "
+                                "the answer to; ask your supplier to add one")
+    filters = rules.request_filters(event, version)
+    wanted = {fp["id"] for fp in all_footprints(db, client, 3, schema_url)
+              if rules.matches(fp, filters)}
+    footprints = [fp for fp in all_footprints(db, client, version, schema_url)
+                  if fp["id"] in wanted]
+    now = utcnow()
+    answer = rules.answer_event(event, version, source, now, footprints=footprints)
+    db.add(PactOutboundEvent(client_pk=client.id,
+                             target_url=f"{client.events_base_url}/{version}/events",
+                             body=answer, status="pending", attempts=0, next_attempt_at=now,
+                             last_error="", created_at=now))
+    db.flush()
+    return "queued"
