@@ -242,9 +242,11 @@ def _documents(db: Session) -> dict[Hex, _Doc]:
 
 
 def _check_document(doc: _Doc, log: _Log, found: Findings) -> None:
-    def fail(problem: str, table: str = "coc_documents") -> None:
+    def fail(problem: str, table: str = "coc_documents", step: str = "") -> None:
+        entry = (log.sequences.get(("issued" if step == "issue" else "decided", doc.number))
+                 if step else None) or log.document_entry(doc.number)
         found.breaks.append(Break(table, doc.number, uuid_of(doc.issuer), doc.period, problem,
-                                  log.document_entry(doc.number)))
+                                  entry))
 
     found.breaks += _digest_breaks(doc, log, found.chain_ok)
     decided = log.decided.get(doc.number)
@@ -273,7 +275,7 @@ def _check_document(doc: _Doc, log: _Log, found: Findings) -> None:
         seen[kind] = seen.get(kind, 0) + 1
         if kind not in wanted:
             fail(f"journal operation {uuid_of(op_id)} ({kind}) names this {doc.status} "
-                 "document", "custody_operations")
+                 "document", "custody_operations", kind)
             continue
         w_entity, w_org, w_start, w_day = wanted[kind]
         wrong = []
@@ -287,11 +289,11 @@ def _check_document(doc: _Doc, log: _Log, found: Findings) -> None:
         if w_day is not None and occurred != w_day:
             wrong.append(f"happened on {occurred.isoformat()}, not {w_day.isoformat()}")
         if wrong:
-            fail(f"its {kind} operation {uuid_of(op_id)} " + "; ".join(wrong))
+            fail(f"its {kind} operation {uuid_of(op_id)} " + "; ".join(wrong), step=kind)
     for kind in wanted:
         if seen.get(kind, 0) != 1:
             fail(f"{seen.get(kind, 0)} {kind} operations in the journal, not 1",
-                 "custody_operations")
+                 "custody_operations", kind)
 
 
 def _digest_breaks(doc: _Doc, log: _Log, chain_ok: bool) -> list[Break]:
