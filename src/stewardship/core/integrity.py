@@ -104,8 +104,8 @@ def add_chain(report: Report, chain: eventlog.ChainReport) -> None:
         report.chain_ok = False
         report.fail("event_log", f"entry {chain.first_bad_sequence}",
                     chain.first_bad_sequence,
-                    f"{chain.reason} ({chain.entries} entries before it verify; nothing "
-                    "after it vouches for a record)")
+                    f"{chain.reason} ({chain.entries} entries before it verify); nothing "
+                    "after it vouches for a record")
 
 
 def add_tree(report: Report, tree: tlog.TreeReport) -> None:

@@ -532,7 +532,36 @@ def verify_tree(session: Session, verifiers: list[notes.Verifier], *, batch: int
                                             "give another root than the entries",
                                             stored_size))
     cosigned = _verify_cosignatures(session, checkpoints, problems)
-    return TreeReport(frontier.size, checked, tuple(problems), nodes_checked, cosigned)
+    return TreeReport(frontier.size, checked, tuple(_leaf_runs(problems)), nodes_checked,
+                      cosigned)
+
+
+def _leaf_runs(problems: list[TreeProblem]) -> list[TreeProblem]:
+    """Consecutive leaves wrong in the same way as one problem: an entry rewritten and
+    the chain rehashed after it changes every leaf from there on."""
+    out: list[TreeProblem] = []
+    run: list[TreeProblem] = []
+
+    def flush() -> None:
+        if len(run) == 1:
+            out.append(run[0])
+        elif run:
+            first, last = run[0].entry or 0, run[-1].entry or 0
+            what = ("missing" if run[0].problem == "missing" else
+                    f"do not hash entries {first} to {last} as they are stored now")
+            out.append(TreeProblem("event_log_nodes", f"leaves {first - 1} to {last - 1}",
+                                   what, first))
+        run.clear()
+
+    leaves = [p for p in problems if p.table == "event_log_nodes" and p.key.startswith("leaf ")]
+    for p in leaves:
+        if run and not (p.entry == (run[-1].entry or 0) + 1 and (
+                p.problem == "missing") == (run[-1].problem == "missing")):
+            flush()
+        run.append(p)
+    flush()
+    named = {id(p) for p in leaves}
+    return out + [p for p in problems if id(p) not in named]
 
 
 def _nodes_beyond(session: Session, size: int) -> list[tuple[int, int]]:
