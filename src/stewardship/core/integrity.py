@@ -146,6 +146,7 @@ def check_credentials(db: Session, log: CredentialLog, verifiers: list[notes.Ver
     change; every issue the log recorded has its row."""
     table = "issued_credentials"
     keys = {v.key_id.hex(): v for v in verifiers}
+    signed = set(db.scalars(select(tlog.LogCheckpoint.size)))
     claimed: set[int] = set()
     rows = 0
     for row in db.execute(select(IssuedCredential.__table__)
@@ -162,6 +163,11 @@ def check_credentials(db: Session, log: CredentialLog, verifiers: list[notes.Ver
                             f"{sequence} already")
             continue
         claimed.add(sequence)
+        if sequence not in signed:
+            # Issuing signs the log's head right after the issue's entry (``issue``).
+            report.fail("event_log_checkpoints", f"size {sequence}", sequence,
+                        f"missing: credential {row.id} was issued with a checkpoint of the "
+                        "log at its entry, which is not stored")
         kind, subject, payload = recorded
         differ = differences([("subject", row.subject_ref, subject), ("kind", row.kind, kind)])
         differ += _token_problems(row, payload, keys)
