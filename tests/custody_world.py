@@ -19,10 +19,11 @@ from sqlalchemy.orm import Session
 from stewardship.assurance.models import (
     Audit,
     Certificate,
-    CertificateEvent,
     CertificationScope,
     ScopeFacility,
 )
+from stewardship.assurance.service import certificates
+from stewardship.core import eventlog
 from stewardship.core.auth import Actor, Role
 from stewardship.custody.schemas import (
     DocumentCreate,
@@ -103,20 +104,26 @@ def certify(db: Session, chain: Chain, m: Member, kind: str, *,
                   lead_auditor_id=chain.lead_id, audit_type="certification",
                   start_on=valid_from - timedelta(days=30),
                   end_on=valid_from - timedelta(days=26), status="decided",
-                  outcome="certified", maturity="high")
+                  outcome="certified", maturity="high", decided_by=SYSTEM.ref)
     db.add(audit)
     db.flush()
+    # Recorded as the services record them, so that the database verifies against the log.
+    ref = f"audit:{audit.id}"
+    eventlog.append(db, SYSTEM, "assurance.audit.planned", ref, {"scope": str(scope.id)})
+    eventlog.append(db, SYSTEM, "assurance.audit.submitted", ref,
+                    {"from": "in_progress", "proposed_maturity": None})
+    eventlog.append(db, SYSTEM, "assurance.audit.decided", ref,
+                    {"outcome": "certified", "maturity": "high"})
     number = f"T{'P' if kind == 'performance' else 'C'}-{next(_seq):05d}"
     cert = Certificate(number=number, organization_id=org.id, entity_id=m.entity_id,
                        holder_name=org.name, entity_name=f"{org.name} entity",
                        scope_id=scope.id, audit_id=audit.id, version_id=version_id,
                        standard_kind=kind, certificate_type="full", maturity="high",
                        valid_from=valid_from, valid_until=valid_until, status="active")
+    certificates.attach_coverage(cert, [], [])
     db.add(cert)
     db.flush()
-    db.add(CertificateEvent(certificate_id=cert.id, from_status=None, to_status="active",
-                            reason="issued", actor="system:tests"))
-    db.flush()
+    certificates.record_change(db, SYSTEM, cert, None, "active", "issued")
     m.certificates[kind] = number
     return number
 

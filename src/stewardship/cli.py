@@ -343,58 +343,73 @@ def custody_unmatched(
 
 @app.command()
 def verify() -> None:
-    """Re-walk the event log's hash chain, naming the first entry that does not match;
-    rebuild its Merkle tree and hold it against the stored subtrees and every signed
-    checkpoint; then check every CoC document against the digest the log recorded."""
-    from stewardship.core.eventlog import count_entries
-    from stewardship.core.keys import log_signer, verifiers
-    from stewardship.core.tlog import verify_tree
-    from stewardship.custody.service.audit import plausibility
-    from stewardship.custody.service.audit_records import verify_documents
+    """Check the whole database against the event log, and the log against its signed
+    checkpoints: re-walk the hash chain, rebuild the Merkle tree and hold it against every
+    stored subtree, checkpoint and cosignature, then hold every trust row (certificates
+    and their history, audits' reports and decisions, CoC documents, the custody journal,
+    its legs and accounts, issued credentials) against the entries that recorded it.
+    Every problem names the table, the row and the entry it contradicts; exit 1 on any."""
+    from stewardship.core.auth import system_actor
+    from stewardship.integrity import check_database
 
+    titles = {"event log": "Verifying the event log", "Merkle tree": "Rebuilding the Merkle "
+              "tree", "records": "Checking the records against the log"}
     factory = make_sessionmaker(_engine())
-    with factory() as db:
-        total = count_entries(db)
-        with Progress(TextColumn("Verifying the event log"), BarColumn(), MofNCompleteColumn(),
-                      console=console, transient=True) as progress:
-            task = progress.add_task("verify", total=total)
-            report, documents, breaks = verify_documents(
-                db, progress=lambda n: progress.update(task, completed=n))
-        flags = plausibility(db)
-        settings = get_settings()
-        signer = log_signer(settings)
-        with Progress(TextColumn("Rebuilding the Merkle tree"), BarColumn(),
-                      MofNCompleteColumn(), console=console, transient=True) as progress:
-            task = progress.add_task("tree", total=total)
-            tree = verify_tree(db, verifiers(settings, signer),
-                               progress=lambda n: progress.update(task, completed=n))
-    failed = False
-    if report.ok:
-        console.print(f"[green]OK[/]: {report.entries} entries, head {report.head_hash[:16]}…")
-    else:
-        failed = True
-        err.print(f"[red]Broken at entry {report.first_bad_sequence}[/]: {report.reason} "
-                  f"({report.entries} entries before it verify).")
-    if tree.ok:
-        console.print(f"[green]OK[/]: the Merkle tree of {tree.size:,} entries matches the "
-                      f"stored subtrees and {tree.checkpoints} signed checkpoint(s).")
-    else:
-        failed = True
-        err.print(f"[red]{len(tree.problems)} problem(s) in the Merkle tree or its "
-                  "checkpoints[/]:")
-        for p in tree.problems:
-            err.print(f"  {p.table} {p.key}: {p.problem}", highlight=False)
-    if breaks:
-        failed = True
-        err.print(f"[red]{len(breaks)} CoC document(s) do not match the record[/]:")
-        for b in breaks:
-            err.print(f"  {b.table} {b.record}: {b.problem}", highlight=False)
-    elif documents:
-        console.print(f"[green]OK[/]: {documents:,} CoC documents match the digests the event "
-                      "log recorded.")
-    _print_flags(flags)
-    if failed:
+    with factory() as db, Progress(TextColumn("{task.description}"), BarColumn(),
+                                   MofNCompleteColumn(), console=console,
+                                   transient=True) as progress:
+        tasks: dict[str, Any] = {}
+
+        def show(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = progress.add_task(titles.get(stage, stage), total=total)
+            progress.update(tasks[stage], completed=done, total=total)
+
+        report = check_database(db, system_actor("cli"), progress=show)
+    _print_integrity(report)
+    if not report.ok:
         raise typer.Exit(1)
+
+
+def _print_integrity(report: Any) -> None:
+    if report.chain_ok:
+        console.print(f"[green]OK[/]: {report.entries} entries, head "
+                      f"{report.head_hash[:16]}…")
+    else:
+        bad = report.problems_in("event_log")[0]
+        err.print(f"[red]Broken at entry {bad.entry}[/]: {bad.problem}.", highlight=False)
+    tree = [p for t in ("event_log_nodes", "event_log_checkpoints", "event_log_cosignatures")
+            for p in report.problems_in(t)]
+    if not tree:
+        console.print(f"[green]OK[/]: the Merkle tree of {report.entries:,} entries matches "
+                      f"the {report.counts.get('event_log_nodes', 0):,} stored subtrees, "
+                      f"{report.counts.get('event_log_checkpoints', 0)} signed checkpoint(s) "
+                      f"and {report.counts.get('event_log_cosignatures', 0)} cosignature(s).")
+    documents = report.problems_in("coc_documents")
+    if not documents and report.counts.get("coc_documents"):
+        console.print(f"[green]OK[/]: {report.counts['coc_documents']:,} CoC documents match "
+                      "the digests the event log recorded.")
+    table = Table(title="Rows checked against the event log")
+    table.add_column("table", overflow="fold")
+    table.add_column("rows", justify="right", no_wrap=True)
+    table.add_column("problems", justify="right", no_wrap=True)
+    for name, rows, problems in report.tables():
+        table.add_row(name, f"{rows:,}", str(problems), style="red" if problems else None)
+    console.print(table)
+    if report.flags:
+        console.print(f"[yellow]{len(report.flags)} flag(s)[/] (implausible, not a break):")
+        for flag in report.flags:
+            console.print(f"  {flag}", highlight=False)
+    else:
+        console.print("[green]OK[/]: no output beyond a facility's capacity and no yield "
+                      "far from the typical one.")
+    if report.ok:
+        console.print("[green]Everything verifies[/]: every row checked agrees with the event "
+                      "log, and the log with its signed checkpoints.")
+        return
+    err.print(f"[red]{len(report.problems)} problem(s)[/]:")
+    for problem in report.problems:
+        err.print(f"  {problem}", highlight=False)
 
 
 @app.command()

@@ -306,7 +306,8 @@ def test_member_admin_cannot_open_secretariat_pages(signed_in: Callable[[Actor],
                                                     admin: Actor) -> None:
     browser = signed_in(admin)
     for url in ("/secretariat/organizations", "/secretariat/audit-firms",
-                "/secretariat/facilities/merge", "/secretariat/events"):
+                "/secretariat/facilities/merge", "/secretariat/events",
+                "/secretariat/integrity"):
         page = browser.get(url)
         assert page.status_code == 403, url
         assert "Not allowed" in text(page)

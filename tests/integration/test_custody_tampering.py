@@ -215,8 +215,13 @@ def test_the_audit_and_verify_commands_exit_1_naming_the_forged_document(
     code, out = _cli(world, "verify")
     assert code == 1, out
     assert "OK:" in out and "entries" in out  # the chain itself is intact
-    assert "1 CoC document(s) do not match the record" in out
-    assert f"coc_documents {number}: does not match the record" in out
+    with Session(world.engine) as db:
+        issued = db.scalars(select(EventLogEntry.sequence).where(
+            EventLogEntry.subject == f"coc_document:{number}",
+            EventLogEntry.kind == "custody.document.issued")).one()
+    # The row's digest, and the quantity its issue and receipt moved, contradict the log.
+    assert re.search(r"│ coc_documents\s*│\s*2 │\s*3 │", out), out
+    assert f"coc_documents {number} (entry {issued}): does not match the record" in out
     assert world.waiting not in out
 
 

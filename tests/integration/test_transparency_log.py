@@ -232,9 +232,9 @@ def test_a_rewritten_chain_that_rehashes_still_contradicts_its_checkpoint(db: Se
     _rewrite_whole_chain(db, 12, {"i": 999})
     assert eventlog.verify_chain(db).ok  # the chain alone is fooled
     report = tlog.verify_tree(db, [signer.verifier])
-    found = {(p.table, p.key) for p in report.problems}
-    assert ("event_log_nodes", "leaf 11") in found
-    assert ("event_log_checkpoints", "size 30") in found
+    found = {(p.table, p.key, p.entry) for p in report.problems}
+    assert ("event_log_nodes", "leaves 11 to 29", 12) in found
+    assert ("event_log_checkpoints", "size 30", 30) in found
 
 
 def test_an_edited_node_or_a_forged_checkpoint_is_named(db: Session) -> None:
@@ -245,7 +245,9 @@ def test_an_edited_node_or_a_forged_checkpoint_is_named(db: Session) -> None:
     db.execute(text("UPDATE event_log_nodes SET hash = :h WHERE level = 3 AND idx = 0"),
                {"h": bytes(32)})
     report = tlog.verify_tree(db, [signer.verifier])
-    assert [(p.table, p.key) for p in report.problems] == [("event_log_nodes", "tree")]
+    # The node itself (it covers entries 1 to 8), and the root the stored nodes give.
+    assert [(p.table, p.key, p.entry) for p in report.problems] == [
+        ("event_log_nodes", "level 3 index 0", 8), ("event_log_nodes", "tree", 9)]
 
 
 def test_a_checkpoint_signed_by_an_unpublished_key_is_named(db: Session) -> None:

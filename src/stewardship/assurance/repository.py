@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select
 from sqlalchemy.orm import Session, defer, selectinload
@@ -701,3 +702,39 @@ def organizations_holding(db: Session, ids: Sequence[uuid.UUID], kind: str,
         Certificate.organization_id.in_(set(ids)), Certificate.standard_kind == kind,
         Certificate.status == "active", Certificate.valid_from <= on,
         Certificate.valid_until >= on)))
+
+
+# --- the integrity check: plain stored rows, never objects cached in the session ---------
+
+
+def certificate_rows(db: Session) -> list[Any]:
+    return list(db.execute(select(Certificate.__table__).order_by(Certificate.number)))
+
+
+def certificate_coverage(db: Session) -> dict[uuid.UUID, tuple[list[str], list[str]]]:
+    """Each certificate's activities and countries, sorted."""
+    out: dict[uuid.UUID, tuple[list[str], list[str]]] = {}
+    for cid, activity in db.execute(select(CertificateActivity.certificate_id,
+                                           CertificateActivity.activity)
+                                    .order_by(CertificateActivity.activity)):
+        out.setdefault(cid, ([], []))[0].append(activity)
+    for cid, country in db.execute(select(CertificateCountry.certificate_id,
+                                          CertificateCountry.country)
+                                   .order_by(CertificateCountry.country)):
+        out.setdefault(cid, ([], []))[1].append(country)
+    return out
+
+
+def certificate_event_rows(db: Session) -> list[Any]:
+    table = CertificateEvent.__table__
+    return list(db.execute(select(table).order_by(table.c.at, table.c.id)))
+
+
+def audit_rows(db: Session) -> list[Any]:
+    table = Audit.__table__
+    return list(db.execute(select(table.c.id, table.c.status, table.c.scope_id,
+                                  table.c.audit_type, table.c.proposed_maturity,
+                                  table.c.submitted_at, table.c.reviewed_at,
+                                  table.c.reviewed_by, table.c.outcome, table.c.maturity,
+                                  table.c.decided_at, table.c.decided_by,
+                                  table.c.decision_note).order_by(table.c.id)))

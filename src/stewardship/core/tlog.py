@@ -413,6 +413,9 @@ class TreeProblem:
     table: str
     key: str
     problem: str
+    entry: int | None = None
+    """The sequence of the log entry the row contradicts (a leaf's own entry, the last
+    entry a checkpoint or subtree covers); None when no entry accounts for the row."""
 
 
 @dataclass(frozen=True)
@@ -421,25 +424,37 @@ class TreeReport:
     checkpoints: int
     """Checkpoints whose signature and root were checked."""
     problems: tuple[TreeProblem, ...]
+    nodes: int = 0
+    """Stored subtree hashes checked against the tree rebuilt from the entries."""
+    cosignatures: int = 0
 
     @property
     def ok(self) -> bool:
         return not self.problems
 
 
+def _node_key(level: int, index: int) -> str:
+    return f"leaf {index}" if level == 0 else f"level {level} index {index}"
+
+
 def verify_tree(session: Session, verifiers: list[notes.Verifier], *, batch: int = 2000,
                 progress: Callable[[int], None] | None = None) -> TreeReport:
     """Rebuild the tree from the entries as they are stored now and hold it against what
-    was stored and signed: every stored leaf must be its entry's, every checkpoint's root
-    the rebuilt root at its size and its signature a published key's, and the stored
-    subtrees must give the same root as the rebuilt tree. Reads the log once, in batches."""
+    was stored and signed: every stored subtree hash (leaves and the nodes above them)
+    must be the rebuilt one, no subtree may be stored beyond the entries, every
+    checkpoint's root the rebuilt root at its size and its signature a published key's,
+    every cosignature a registered witness's over its checkpoint, and the stored subtrees
+    must give the same root as the rebuilt tree. Reads the log once, in batches."""
     from stewardship.core.eventlog import EventLogEntry, leaf_of
 
     problems: list[TreeProblem] = []
     checkpoints = {row.size: row for row in session.scalars(select(LogCheckpoint))}
     frontier = merkle.Frontier()
-    entries, nodes = EventLogEntry.__table__, LogNode.__table__
+    edge = merkle.RightEdge()
+    entries = EventLogEntry.__table__
     checked = 0
+    nodes_checked = 0
+    wrong: set[merkle.Node] = set()
 
     def check_checkpoint(size: int, root: bytes) -> None:
         nonlocal checked
@@ -447,19 +462,20 @@ def verify_tree(session: Session, verifiers: list[notes.Verifier], *, batch: int
         if row is None:
             return
         key = f"size {size}"
+        entry = size or None
         if bytes(row.root_hash) != root:
             problems.append(TreeProblem("event_log_checkpoints", key, "its root is not the "
-                                        "root of the entries as they are stored now"))
+                                        "root of the entries as they are stored now", entry))
         try:
             note, _ = notes.open_note(row.note, *verifiers)
             head = notes.parse_checkpoint(note.text)
         except notes.NoteError as exc:
             problems.append(TreeProblem("event_log_checkpoints", key,
-                                        f"its note does not verify: {exc}"))
+                                        f"its note does not verify: {exc}", entry))
         else:
             if (head.size, head.root_hash) != (size, bytes(row.root_hash)):
                 problems.append(TreeProblem("event_log_checkpoints", key,
-                                            "its signed note names another tree head"))
+                                            "its signed note names another tree head", entry))
         checked += 1
 
     check_checkpoint(0, merkle.EMPTY_ROOT)
@@ -471,22 +487,31 @@ def verify_tree(session: Session, verifiers: list[notes.Verifier], *, batch: int
                                .order_by(entries.c.sequence).limit(batch)).all()
         if not rows:
             break
-        stored = {r.idx: bytes(r.hash) for r in session.execute(
-            select(nodes.c.idx, nodes.c.hash).where(
-                nodes.c.level == 0, nodes.c.idx >= rows[0].sequence - 1,
-                nodes.c.idx <= rows[-1].sequence - 1))}
+        made: list[tuple[int, int, bytes, int]] = []
         for r in rows:
             leaf = leaf_of(r)
             # Entries appended since the tree was last brought up have nothing stored yet.
-            if r.sequence <= stored_size and stored.get(r.sequence - 1) != leaf:
-                problems.append(TreeProblem(
-                    "event_log_nodes", f"leaf {r.sequence - 1}",
-                    "missing" if r.sequence - 1 not in stored
-                    else f"does not hash entry {r.sequence} as it is stored now"))
+            if r.sequence <= stored_size:
+                made.extend((lv, i, h, r.sequence) for lv, i, h in edge.append(leaf))
             frontier.append(leaf)
             check_checkpoint(frontier.size, frontier.root())
             if frontier.size == stored_size:
                 stored_frontier_root = frontier.root()
+        stored = fetch(session, [(lv, i) for lv, i, _, _ in made])
+        for lv, i, h, sequence in made:
+            nodes_checked += 1
+            found = stored.get((lv, i))
+            if found == h:
+                continue
+            wrong.add((lv, i))
+            if lv and ((lv - 1, 2 * i) in wrong or (lv - 1, 2 * i + 1) in wrong):
+                continue  # follows from the subtree below it, named already
+            what = (f"entry {sequence}" if lv == 0
+                    else f"entries {i * 2**lv + 1} to {sequence}")
+            problems.append(TreeProblem(
+                "event_log_nodes", _node_key(lv, i),
+                "missing" if found is None else f"does not hash {what} as it is stored now",
+                sequence))
         last = rows[-1].sequence
         if progress is not None:
             progress(frontier.size)
@@ -494,16 +519,97 @@ def verify_tree(session: Session, verifiers: list[notes.Verifier], *, batch: int
         problems.append(TreeProblem("event_log_checkpoints", f"size {size}",
                                     f"signed for {size} entries; the log holds "
                                     f"{frontier.size}"))
-    if stored_size > frontier.size:
-        problems.append(TreeProblem("event_log_nodes", "level 0", f"{stored_size} leaves "
-                                    f"stored for {frontier.size} entries"))
-    elif stored_size:
+    covered = min(stored_size, frontier.size)
+    for level, index in _nodes_beyond(session, covered):
+        problems.append(TreeProblem("event_log_nodes", _node_key(level, index),
+                                    f"stored beyond the {covered} entries the tree covers: "
+                                    "no entry records it"))
+    if stored_size and stored_size <= frontier.size:
         try:
             stored_root = root_hash(session, stored_size)
         except (merkle.ProofError, InvalidInput) as exc:
-            problems.append(TreeProblem("event_log_nodes", "tree", str(exc)))
+            problems.append(TreeProblem("event_log_nodes", "tree", str(exc), stored_size))
         else:
             if stored_root != stored_frontier_root:
                 problems.append(TreeProblem("event_log_nodes", "tree", "the stored subtrees "
-                                            "give another root than the entries"))
-    return TreeReport(frontier.size, checked, tuple(problems))
+                                            "give another root than the entries",
+                                            stored_size))
+    cosigned = _verify_cosignatures(session, checkpoints, problems)
+    return TreeReport(frontier.size, checked, tuple(_leaf_runs(problems)), nodes_checked,
+                      cosigned)
+
+
+def _leaf_runs(problems: list[TreeProblem]) -> list[TreeProblem]:
+    """Consecutive leaves wrong in the same way as one problem: an entry rewritten and
+    the chain rehashed after it changes every leaf from there on."""
+    out: list[TreeProblem] = []
+    run: list[TreeProblem] = []
+
+    def flush() -> None:
+        if len(run) == 1:
+            out.append(run[0])
+        elif run:
+            first, last = run[0].entry or 0, run[-1].entry or 0
+            what = ("missing" if run[0].problem == "missing" else
+                    f"do not hash entries {first} to {last} as they are stored now")
+            out.append(TreeProblem("event_log_nodes", f"leaves {first - 1} to {last - 1}",
+                                   what, first))
+        run.clear()
+
+    leaves = [p for p in problems if p.table == "event_log_nodes" and p.key.startswith("leaf ")]
+    for p in leaves:
+        if run and not (p.entry == (run[-1].entry or 0) + 1 and (
+                p.problem == "missing") == (run[-1].problem == "missing")):
+            flush()
+        run.append(p)
+    flush()
+    named = {id(p) for p in leaves}
+    return out + [p for p in problems if id(p) not in named]
+
+
+def _nodes_beyond(session: Session, size: int) -> list[tuple[int, int]]:
+    """Stored subtrees that reach past leaf ``size``: none is made before its last leaf."""
+    nodes = LogNode.__table__
+    found: list[tuple[int, int]] = []
+    for level in session.scalars(select(nodes.c.level).distinct()):
+        found += [(level, int(i)) for i in session.scalars(
+            select(nodes.c.idx).where(nodes.c.level == level,
+                                      nodes.c.idx >= size >> level)
+            .order_by(nodes.c.idx).limit(100))]
+    return sorted(found)
+
+
+def _verify_cosignatures(session: Session, checkpoints: dict[int, LogCheckpoint],
+                         problems: list[TreeProblem]) -> int:
+    """Every stored cosignature verifies with its witness's registered key over the
+    checkpoint it is stored with, at the time it is stored with."""
+    keys = {w.name: w.vkey for w in session.scalars(select(LogWitness))}
+    count = 0
+    for row in session.scalars(select(LogCosignature).order_by(LogCosignature.id)):
+        count += 1
+        key = f"{row.id} ({row.witness}, size {row.checkpoint_size})"
+        checkpoint = checkpoints.get(row.checkpoint_size)
+
+        def fail(problem: str, key: str = key, size: int = row.checkpoint_size) -> None:
+            problems.append(TreeProblem("event_log_cosignatures", key, problem, size or None))
+
+        if checkpoint is None:
+            fail("its checkpoint is not stored")
+            continue
+        vkey = keys.get(row.witness)
+        if vkey is None:
+            fail(f"{row.witness} is not a registered witness")
+            continue
+        body = checkpoint.note.split("\n\n")[0] + "\n"
+        try:
+            parsed = notes.parse(body + "\n" + row.line.strip() + "\n")
+            if len(parsed.signatures) != 1:
+                raise notes.NoteError("it is not one signature line")
+            signature = parsed.signatures[0]
+            stamp = notes.verify_cosignature(parsed.text, signature, notes.parse_vkey(vkey))
+        except notes.NoteError as exc:
+            fail(f"does not verify over checkpoint {row.checkpoint_size}: {exc}")
+            continue
+        if signature.key_id.hex() != row.key_id or stamp != row.cosigned_at:
+            fail("its key id or time differs from the signature line it stores")
+    return count

@@ -433,6 +433,10 @@ def movement_count(db: Session) -> int:
     return db.scalar(select(func.count()).select_from(Movement)) or 0
 
 
+def operation_count(db: Session) -> int:
+    return db.scalar(select(func.count()).select_from(CustodyOperation)) or 0
+
+
 def document_totals(db: Session) -> list[tuple[str, str, date, int]]:
     """(material, status, receipt or shipment period start, CoC kg) over all documents."""
     rows = db.execute(select(CocDocument.material, CocDocument.status,

@@ -451,6 +451,8 @@ class AuditBreak(OutputModel):
     entity: str
     period: str
     problem: str
+    entry: int | None = None
+    """The event-log entry the record contradicts; None when no entry records it."""
 
 
 class AuditFlag(OutputModel):

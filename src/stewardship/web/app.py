@@ -56,7 +56,14 @@ from stewardship.registry import views as registry_views
 from stewardship.registry.service.accounts import resolve_actor
 from stewardship.standards import api as standards_api
 from stewardship.standards import views as standards_views
-from stewardship.web import credential_views, credentials_api, dashboard_views, log_api, log_views
+from stewardship.web import (
+    credential_views,
+    credentials_api,
+    dashboard_views,
+    integrity_views,
+    log_api,
+    log_views,
+)
 from stewardship.web import views as web_views
 
 PACKAGE = Path(__file__).resolve().parent.parent
@@ -205,6 +212,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(log_views.router)
     app.include_router(web_views.router)
     app.include_router(dashboard_views.router)
+    app.include_router(integrity_views.router)
     app.include_router(registry_views.router)
     app.include_router(registry_firm_views.router)
     app.include_router(registry_user_views.router)

@@ -40,6 +40,7 @@ from stewardship.assurance.schemas import (
 from stewardship.assurance.service.common import Labels, today_or
 from stewardship.core import eventlog, issuance, labels
 from stewardship.core.auth import Actor, Role, require
+from stewardship.core.db import utcnow
 from stewardship.core.errors import Conflict, InvalidInput, NotFound
 from stewardship.core.pagination import PageParams
 from stewardship.registry import repository as registry_repo
@@ -218,17 +219,44 @@ def export_rows(db: Session, query: CertificateQuery | None = None, *,
 
 def record_change(db: Session, actor: Actor, c: Certificate, before: str | None, after: str,
                   reason: str, *, kind: str | None = None) -> None:
-    """A status change in the certificate's public history and in the event log."""
-    db.add(CertificateEvent(certificate_id=c.id, from_status=before, to_status=after,
-                            reason=reason, actor=actor.ref))
+    """A status change in the certificate's public history and in the event log. The
+    entry names the history row and its time; the one that issues (or imports) the
+    certificate holds everything the certificate says (``record_of``), so that
+    ``stewardship verify`` can hold both tables against the log."""
+    event = CertificateEvent(certificate_id=c.id, from_status=before, to_status=after,
+                             reason=reason, actor=actor.ref, at=utcnow())
+    db.add(event)
     db.flush()
     if kind is None:
         kind = "issued" if before is None else {
             "suspended": "suspended", "withdrawn": "withdrawn", "active": "reinstated",
             "expired": "expired", "superseded": "superseded"}[after]
+    payload: dict[str, object] = {"from": before, "to": after, "reason": reason,
+                                  "event": str(event.id), "at": event.at}
+    if before is None:
+        payload["certificate"] = record_of(c)
     eventlog.append(db, actor, f"assurance.certificate.{kind}", f"certificate:{c.number}",
-                    {"from": before, "to": after, "reason": reason})
+                    payload)
     _credential_follows(db, actor, c, before, after)
+
+
+def record_of(c: Certificate) -> dict[str, object]:
+    """What the certificate says, as the event log records it at issue (plain JSON)."""
+    return {
+        "number": c.number, "organization": str(c.organization_id),
+        "entity": str(c.entity_id), "holder_name": c.holder_name,
+        "entity_name": c.entity_name,
+        "scope": str(c.scope_id) if c.scope_id is not None else None,
+        "audit": str(c.audit_id) if c.audit_id is not None else None,
+        "audit_reference": c.audit_reference, "imported": c.imported_at is not None,
+        "version": str(c.version_id), "standard_kind": c.standard_kind,
+        "certificate_type": c.certificate_type, "maturity": c.maturity,
+        "valid_from": c.valid_from.isoformat(), "valid_until": c.valid_until.isoformat(),
+        "surveillance_due_on": c.surveillance_due_on.isoformat()
+        if c.surveillance_due_on is not None else None,
+        "activities": sorted(r.activity for r in c.activity_rows),
+        "countries": sorted(r.country for r in c.country_rows),
+    }
 
 
 DCC_CONTEXT = "https://test.uncefact.org/vocabulary/untp/dcc/0.5.0/"

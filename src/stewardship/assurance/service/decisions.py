@@ -208,7 +208,8 @@ def decide_audit(db: Session, actor: Actor | None, audit_id: uuid.UUID, data: No
         "outcome": decision.outcome.value, "majors": decision.majors,
         "minors": decision.minors, "maturity": decision.maturity.value,
         "certificate": certificate.number if certificate else None,
-        "withdrawn": list(changes.withdraw), "superseded": list(changes.supersede)})
+        "withdrawn": list(changes.withdraw), "superseded": list(changes.supersede),
+        "note": data.note, "decided_at": audit.decided_at})
     return DecisionRead(
         audit_id=audit.id, outcome=decision.outcome, majors=decision.majors,
         minors=decision.minors, maturity=decision.maturity, valid_from=valid_from,

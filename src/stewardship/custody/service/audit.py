@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from stewardship.core.auth import Actor, Role, require
+from stewardship.core.eventlog import ChainReport
 from stewardship.custody import repository as repo
 from stewardship.custody import rules
 from stewardship.custody.plausibility import rules as physics
@@ -38,8 +39,11 @@ def _quiet(_stage: str, _done: int, _total: int) -> None:
     return None
 
 
-def audit(db: Session, actor: Actor | None, *, progress: Progress = _quiet) -> AuditResult:
-    """Run the whole audit (the secretariat, or the platform from the CLI)."""
+def audit(db: Session, actor: Actor | None, *, progress: Progress = _quiet,
+          walked: tuple[ChainReport, audit_records.LogReader] | None = None) -> AuditResult:
+    """Run the whole audit (the secretariat, or the platform from the CLI). ``walked``:
+    the event log as a caller already read it (``stewardship verify`` walks it once for
+    every context)."""
     require(actor, Role.SECRETARIAT, action="run the custody audit")
     breaks: list[Break] = []
     plain: list[str] = []
@@ -57,17 +61,19 @@ def audit(db: Session, actor: Actor | None, *, progress: Progress = _quiet) -> A
         by_key[(row.entity_id.hex, row.material, row.period_start)] = (row.id.hex,
                                                                         row.period_end)
     accounts = Accounts(by_key=by_key, by_id={v[0]: k for k, v in by_key.items()})
-    found = audit_records.check(db, accounts, progress)
+    found = audit_records.check(db, accounts, progress, walked)
     breaks += found.breaks
     balances: list[tuple[object, Balance]] = []
     for n, (aid, eid, material, start, end, stored, carried, counters, pool, b) in enumerate(
             rows, 1):
         period = Period(start, end)
 
+        entry = found.account_entries.get((eid.hex, material, start))
+
         def fail(problem: str, eid: object = eid, material: str = material,
-                 period: Period = period) -> None:
+                 period: Period = period, entry: int | None = entry) -> None:
             breaks.append(Break("material_accounts", f"{material} account", eid,  # type: ignore[arg-type]
-                                period, problem))
+                                period, problem, entry))
 
         from_movements = sums.pop(aid, 0)
         if from_movements != stored:
@@ -99,7 +105,8 @@ def audit(db: Session, actor: Actor | None, *, progress: Progress = _quiet) -> A
             breaks.append(Break("material_accounts", f"{material} account", uuid_of(eid),
                                 Period(start, start),
                                 "the journal moves kilograms through an account that "
-                                "does not exist"))
+                                "does not exist",
+                                found.account_entries.get((eid, material, start))))
     entity_ids = {eid for _, eid, *_rest in rows} | {
         b.entity_id for b in breaks if b.entity_id is not None}
     names = common.Names(db, list(entity_ids))
@@ -128,7 +135,7 @@ def audit(db: Session, actor: Actor | None, *, progress: Progress = _quiet) -> A
     listed = [AuditBreak(table=b.table, record=b.record,
                          entity=who(b.entity_id) if b.entity_id is not None else "",
                          period=b.period.label if b.period is not None else "",
-                         problem=b.problem) for b in breaks]
+                         problem=b.problem, entry=b.entry) for b in breaks]
     problems = [_sentence(b) for b in listed] + plain
     flags = plausibility(db)
     progress("plausibility", len(flags), len(flags))

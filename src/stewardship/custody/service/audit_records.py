@@ -70,6 +70,9 @@ class Break:
     entity_id: uuid.UUID | None
     period: Period | None
     problem: str
+    entry: int | None = None
+    """The sequence of the event-log entry the record contradicts (the one that recorded
+    it, or the operation it belongs to); None when no entry records it."""
 
 
 @dataclass
@@ -104,6 +107,9 @@ class _Log:
     """(entity, period start) -> (actor, payload) of a period close."""
     digests: dict[str, set[str]] = field(default_factory=dict)
     """number -> every digest the log recorded for the document."""
+    sequences: dict[object, int] = field(default_factory=dict)
+    """The entry behind each of the above: an operation's id, ``("issued", number)``,
+    ``("decided", number)``, ``("close", entity, period start)``."""
 
     def visit(self, entry: Any) -> None:
         kind = entry.kind
@@ -113,17 +119,39 @@ class _Log:
         _, _, key = subject.partition(":")
         if subject.startswith("custody_operation:"):
             self.operations[hex_id(key)] = (kind, entry.actor, payload)
+            self.sequences[hex_id(key)] = entry.sequence
         elif subject.startswith("coc_document:"):
             if "digest" in payload:
                 self.digests.setdefault(key, set()).add(str(payload["digest"]))
             if kind == "custody.document.issued":
                 self.issued[key] = (entry.actor, payload)
+                self.sequences[("issued", key)] = entry.sequence
             elif kind in ("custody.document.received", "custody.document.rejected",
                           "custody.document.cancelled"):
                 self.decided[key] = (kind.rsplit(".", 1)[1], entry.actor, payload)
+                self.sequences[("decided", key)] = entry.sequence
         elif kind == "custody.period.closed" and subject.startswith("entity:"):
             period = payload.get("period") or [""]
             self.closes[(hex_id(key), str(period[0]))] = (entry.actor, payload)
+            self.sequences[("close", hex_id(key), str(period[0]))] = entry.sequence
+
+    def document_entry(self, number: str) -> int | None:
+        """The entry that recorded the document's latest step (its issue, or the
+        receipt, rejection or cancellation after it)."""
+        return self.sequences.get(("decided", number), self.sequences.get(("issued", number)))
+
+    def operation_entry(self, op: Any, docs: dict[Hex, _Doc]) -> int | None:
+        """The entry that recorded the journal row ``op`` (for a document's operation,
+        the document's issue or decision; for a period close, the close)."""
+        if op.kind == "period_close":
+            return self.sequences.get(("close", op.entity_id, op.period_start.isoformat()))
+        if op.kind in _DOCUMENT_KINDS:
+            doc = docs.get(op.document_id)
+            if doc is None:
+                return None
+            return self.sequences.get(("issued" if op.kind == "issue" else "decided",
+                                       doc.number))
+        return self.sequences.get(op.id)
 
 
 @dataclass
@@ -136,6 +164,8 @@ class Findings:
     transformations: list[Any] = field(default_factory=list)
     """The journal rows of transformations, for the yield checks."""
     chain_ok: bool = True
+    account_entries: dict[AccountKey, int] = field(default_factory=dict)
+    """The last entry that moved each account (what an account's break contradicts)."""
 
 
 @dataclass(frozen=True)
@@ -163,18 +193,27 @@ def _leg_text(target: tuple[str, Any], kg: int, accounts: Accounts) -> str:
     return f"{key[1]} account of {key[2].isoformat()} {_kg(kg)}"
 
 
-def check(db: Session, accounts: Accounts, progress: Callable[[str, int, int], None]) -> Findings:
+LogReader = _Log
+"""What a caller that walks the log itself feeds (``visit``) and passes to ``check``."""
+
+
+def check(db: Session, accounts: Accounts, progress: Callable[[str, int, int], None],
+          walked: tuple[eventlog.ChainReport, _Log] | None = None) -> Findings:
     """Run every record check; the account checks then compare counters with
-    ``Findings.counters``."""
+    ``Findings.counters``. ``walked``: the chain's report and the log as a caller read it
+    in its own walk of the chain (else the chain is walked here)."""
     found = Findings()
-    log = _Log()
-    report = eventlog.verify_chain(db, visit=log.visit)
+    if walked is None:
+        log = _Log()
+        report = eventlog.verify_chain(db, visit=log.visit)
+    else:
+        report, log = walked
     if not report.ok:
         found.chain_ok = False
         found.breaks.append(Break(
             "event_log", f"entry {report.first_bad_sequence}", None, None,
             f"the event log does not verify ({report.reason}), so nothing it records after "
-            "that entry vouches for a custody record"))
+            "that entry vouches for a custody record", report.first_bad_sequence))
     progress("event log", report.entries, report.entries)
     docs = _documents(db)
     progress("documents", len(docs), len(docs))
@@ -203,8 +242,11 @@ def _documents(db: Session) -> dict[Hex, _Doc]:
 
 
 def _check_document(doc: _Doc, log: _Log, found: Findings) -> None:
-    def fail(problem: str, table: str = "coc_documents") -> None:
-        found.breaks.append(Break(table, doc.number, uuid_of(doc.issuer), doc.period, problem))
+    def fail(problem: str, table: str = "coc_documents", step: str = "") -> None:
+        entry = (log.sequences.get(("issued" if step == "issue" else "decided", doc.number))
+                 if step else None) or log.document_entry(doc.number)
+        found.breaks.append(Break(table, doc.number, uuid_of(doc.issuer), doc.period, problem,
+                                  entry))
 
     found.breaks += _digest_breaks(doc, log, found.chain_ok)
     decided = log.decided.get(doc.number)
@@ -233,7 +275,7 @@ def _check_document(doc: _Doc, log: _Log, found: Findings) -> None:
         seen[kind] = seen.get(kind, 0) + 1
         if kind not in wanted:
             fail(f"journal operation {uuid_of(op_id)} ({kind}) names this {doc.status} "
-                 "document", "custody_operations")
+                 "document", "custody_operations", kind)
             continue
         w_entity, w_org, w_start, w_day = wanted[kind]
         wrong = []
@@ -247,18 +289,19 @@ def _check_document(doc: _Doc, log: _Log, found: Findings) -> None:
         if w_day is not None and occurred != w_day:
             wrong.append(f"happened on {occurred.isoformat()}, not {w_day.isoformat()}")
         if wrong:
-            fail(f"its {kind} operation {uuid_of(op_id)} " + "; ".join(wrong))
+            fail(f"its {kind} operation {uuid_of(op_id)} " + "; ".join(wrong), step=kind)
     for kind in wanted:
         if seen.get(kind, 0) != 1:
             fail(f"{seen.get(kind, 0)} {kind} operations in the journal, not 1",
-                 "custody_operations")
+                 "custody_operations", kind)
 
 
 def _digest_breaks(doc: _Doc, log: _Log, chain_ok: bool) -> list[Break]:
     """The stored row's digest against the one the event log recorded at issue (and any
     later entry's): the row was changed since when they differ."""
     def fail(problem: str) -> list[Break]:
-        return [Break("coc_documents", doc.number, uuid_of(doc.issuer), doc.period, problem)]
+        return [Break("coc_documents", doc.number, uuid_of(doc.issuer), doc.period, problem,
+                      log.sequences.get(("issued", doc.number)))]
 
     issued = log.issued.get(doc.number)
     if issued is None:
@@ -295,7 +338,7 @@ def _unknown_in_log(docs: dict[Hex, _Doc], log: _Log, found: Findings) -> None:
         if number not in numbers:
             found.breaks.append(Break("coc_documents", number, None, None,
                                       "the event log recorded its issue but there is no "
-                                      "such row"))
+                                      "such row", log.sequences.get(("issued", number))))
 
 
 # --- the journal and its legs -----------------------------------------------------------
@@ -331,7 +374,7 @@ def _journal(db: Session, accounts: Accounts, docs: dict[Hex, _Doc], log: _Log,
         found.breaks.append(Break("custody_movements", f"operation {uuid_of(op_id)}",
                                   uuid_of(entity), None,
                                   f"{len(rows)} leg(s) name an operation that is not in the "
-                                  "journal"))
+                                  "journal", log.sequences.get(op_id)))
 
     for op in repo.operations_by_id(db):
         while pending is not None and pending[0] < op.id:
@@ -357,19 +400,21 @@ def _journal(db: Session, accounts: Accounts, docs: dict[Hex, _Doc], log: _Log,
     reversed_once: set[Hex] = set()
     for op, mine in reversals:
         _check_operation(op, mine, accounts, docs, log, facilities, found, originals)
-        _check_reversal(op, originals.get(op.reverses_id), reversed_once, accounts, found)
+        _check_reversal(op, originals.get(op.reverses_id), reversed_once, accounts, found,
+                        log.sequences.get(op.id))
     progress("journal", count, count)
     for correlation, operation in repo.misfiled_legs(db):
         found.breaks.append(Break("custody_movements", f"operation {correlation}", None, None,
                                   f"a leg names operation {operation} or another "
-                                  "organisation than its operation's"))
+                                  "organisation than its operation's",
+                                  log.sequences.get(hex_id(correlation))))
     if found.chain_ok:
         for op_id in log.operations.keys() - seen_ops:
             kind, _, payload = log.operations[op_id]
             found.breaks.append(Break("custody_operations", f"operation {uuid_of(op_id)}",
                                       uuid_of(payload.get("entity")), None,
                                       f"the event log recorded it ({kind}) but there is no "
-                                      "such journal row"))
+                                      "such journal row", log.sequences.get(op_id)))
 
 
 def _expected(op: Any, accounts: Accounts, docs: dict[Hex, _Doc],
@@ -445,14 +490,16 @@ def _expected(op: Any, accounts: Accounts, docs: dict[Hex, _Doc],
     return []
 
 
-def _failing(op: Any, accounts: Accounts, found: Findings) -> Callable[[str, str], None]:
-    """How a break of journal row `op` is recorded: its table, the row, entity, period."""
+def _failing(op: Any, accounts: Accounts, found: Findings,
+             entry: int | None = None) -> Callable[[str, str], None]:
+    """How a break of journal row `op` is recorded: its table, the row, entity, period
+    and the entry that recorded it."""
     def fail(table: str, problem: str) -> None:
         end = accounts.by_key.get((op.entity_id, op.material, op.period_start))
         found.breaks.append(Break(table, f"operation {uuid_of(op.id)} ({op.kind})",
                                   uuid_of(op.entity_id),
                                   Period(op.period_start, end[1] if end else op.period_start),
-                                  problem))
+                                  problem, entry))
     return fail
 
 
@@ -463,10 +510,10 @@ _REVERSAL_COPIES = ("organization_id", "entity_id", "material", "source_material
 
 
 def _check_reversal(op: Any, original: Any, reversed_once: set[Hex], accounts: Accounts,
-                    found: Findings) -> None:
+                    found: Findings, entry: int | None = None) -> None:
     """A reversal names an entry of the journal that may be reversed, reversed by it
     alone, and carries that entry's figures."""
-    fail = _failing(op, accounts, found)
+    fail = _failing(op, accounts, found, entry)
     if original is None:
         fail("custody_operations", f"reverses entry {uuid_of(op.reverses_id)}, which is not "
              "in the journal")
@@ -486,8 +533,14 @@ def _check_reversal(op: Any, original: Any, reversed_once: set[Hex], accounts: A
 def _check_operation(op: Any, rows: list[Any], accounts: Accounts,
                      docs: dict[Hex, _Doc], log: _Log, facilities: dict[Hex, str],
                      found: Findings, originals: dict[Hex, Any] | None = None) -> None:
-    fail = _failing(op, accounts, found)
+    entry = log.operation_entry(op, docs)
+    fail = _failing(op, accounts, found, entry)
     expected = _expected(op, accounts, docs, facilities, found.counters, originals)
+    if entry is not None:
+        for target, _ in expected:
+            if target[0] != "system":
+                found.account_entries[target] = max(entry, found.account_entries.get(
+                    target, 0))
     kind = op.kind
     if kind == "transformation":
         found.transformations.append(op)
