@@ -4,7 +4,7 @@ A member gives each buyer that pulls product footprints through the PACT API a c
 and secret (the secret kept as a digest); answers to a buyer's requests wait in an outbox
 until the server's sender delivers them.
 
-Revision ID: 0022
+Revision ID: 0017
 Revises: 0016
 Create Date: 2026-12-02 11:00:00
 """
@@ -14,7 +14,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0022'
+revision = '0017'
 down_revision = '0016'
 branch_labels = None
 depends_on = None
