@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import os
 from pathlib import Path
 from typing import Annotated
@@ -176,6 +177,10 @@ def verify_credential(
     issuer: Annotated[list[str] | None, typer.Option(
         help="A DID to trust as the issuer (repeatable); default: the platform's own, from "
         "STEWARDSHIP_BASE_URL, or the bundle's issuer, said so, when that is unset")] = None,
+    did_document: Annotated[Path | None, typer.Option(
+        "--did-document", help="The issuer's DID document saved earlier from "
+        "/.well-known/did.json: the bundle is held to its keys, not to the copy it carries")
+    ] = None,
 ) -> None:
     """Verify a credential bundle offline: signature, issuer key, validity, log entry,
     signed checkpoint, inclusion proof, status lists. Exit 0 only when valid."""
@@ -190,7 +195,25 @@ def verify_credential(
     except OSError as exc:
         err.print(f"[red]Cannot read {bundle}[/]: {exc.strerror}")
         raise typer.Exit(2) from exc
-    verdict = bundles.verify_bundle(raw, trusted_issuers=trusted)
+    known: dict[str, dict[str, object]] = {}
+    if did_document is not None:
+        try:
+            document = json.loads(did_document.read_bytes())
+        except (OSError, ValueError) as exc:
+            err.print(f"[red]Cannot read the DID document {did_document}[/]: {exc}",
+                      soft_wrap=True)
+            raise typer.Exit(2) from exc
+        if not isinstance(document, dict) or not isinstance(document.get("id"), str):
+            err.print(f"[red]{did_document} is not a DID document[/] (it has no \"id\")",
+                      soft_wrap=True)
+            raise typer.Exit(2)
+        known[document["id"]] = document
+        trusted = trusted or {document["id"]}
+    verdict = bundles.verify_bundle(raw, trusted_issuers=trusted, known_documents=known)
+    if not known:
+        console.print("note: the bundle's own copy of the issuer's DID document was used; "
+                      "pass --did-document to hold it to keys you obtained yourself",
+                      highlight=False, soft_wrap=True)
     for check in verdict.checks:
         mark = "[green]ok[/]  " if check.ok else "[red]FAIL[/]"
         console.print(f"{mark} {check.name}: {check.detail}", highlight=False)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,7 +16,9 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from httpx import Response
 from sqlalchemy.orm import Session
+from typer.testing import CliRunner
 
+from stewardship.cli import app as cli
 from stewardship.core import bundles, merkle, notes
 from stewardship.core import credentials as vc
 from tests.api.pages import csrf
@@ -76,7 +79,7 @@ def test_malformed_json_is_named(client: TestClient) -> None:
 
 
 def test_a_bundle_signed_with_another_key_under_the_platforms_name(
-        client: TestClient, bundle: dict[str, Any], app: FastAPI) -> None:
+        client: TestClient, bundle: dict[str, Any], app: FastAPI, tmp_path: Path) -> None:
     """A forger with a key of their own builds a whole bundle under the platform's DID: a
     DID document naming their key, a checkpoint and proof of a tree of their own. It is
     self-consistent, so a verifier that trusts the bundle's DID document is fooled; the
@@ -104,6 +107,27 @@ def test_a_bundle_signed_with_another_key_under_the_platforms_name(
     other = forged | {"credential": vc.sign_jwt(payload, forger, f"{DID}#key-00000000")}
     heading, failed = _both(client, other)[0]
     assert heading.startswith("Unknown issuer") and failed == "issuer key"
+    # The API holds it to the published keys as the page does.
+    answer = client.post("/api/v1/credentials/verify", json=forged).json()
+    assert answer["status"] == "tampered"
+    assert [c["name"] for c in answer["checks"] if not c["ok"]] == ["credential signature"]
+    # Offline, a buyer who saved the platform's DID document holds the bundle to it.
+    published = client.get("/.well-known/did.json").json()
+    folder = tmp_path
+    (folder / "forged.json").write_text(json.dumps(forged))
+    (folder / "did.json").write_text(json.dumps(published))
+    runner = CliRunner()
+    trusting = runner.invoke(cli, ["verify-credential", str(folder / "forged.json"),
+                                   "--issuer", DID])
+    assert trusting.exit_code == 0 and "pass --did-document" in trusting.output
+    pinned = runner.invoke(cli, ["verify-credential", str(folder / "forged.json"),
+                                 "--did-document", str(folder / "did.json")])
+    assert pinned.exit_code == 1, pinned.output
+    assert "FAIL credential signature" in pinned.output and "TAMPERED" in pinned.output
+    (folder / "not-did.json").write_text("[1, 2]")
+    refused = runner.invoke(cli, ["verify-credential", str(folder / "forged.json"),
+                                  "--did-document", str(folder / "not-did.json")])
+    assert refused.exit_code == 2 and "is not a DID document" in refused.output
 
 
 def test_a_forged_inclusion_proof(client: TestClient, bundle: dict[str, Any]) -> None:
