@@ -22,10 +22,9 @@ from stewardship.core.auth import Actor
 from stewardship.core.config import get_settings
 from stewardship.custody.service import document_credentials
 from tests import custody_world as cw
-from tests.api.test_custody_pages import BASE, post, signed_in, text
+from tests.api.pages import post, text
+from tests.api.test_custody_pages import BASE
 from tests.today import TODAY
-
-__all__ = ["signed_in"]
 
 DID = "did:web:testserver"
 
