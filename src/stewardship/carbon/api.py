@@ -12,6 +12,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, status
 
+from stewardship.carbon import csv_import as imports
+from stewardship.carbon.csv_import import MAX_BYTES, InventoryImportReport
 from stewardship.carbon.schemas import (
     InventoryCorrection,
     InventoryCreate,
@@ -19,8 +21,7 @@ from stewardship.carbon.schemas import (
     InventoryRead,
     SmelterBoard,
 )
-from stewardship.carbon.service import imports, inventories
-from stewardship.carbon.service.imports import MAX_BYTES, InventoryImportReport
+from stewardship.carbon.service import inventories
 from stewardship.core.openapi import refused_with_report
 from stewardship.core.uploads import csv_request_body, read_text_upload
 from stewardship.core.web import CurrentActor, DbSession, Pagination

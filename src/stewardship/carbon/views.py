@@ -18,9 +18,10 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from starlette.datastructures import UploadFile
 
+from stewardship.carbon import csv_import as imports
 from stewardship.carbon.rules import Allocation, PfcMethod, Process, Verification
 from stewardship.carbon.schemas import InventoryCorrection, InventoryCreate, InventoryRead
-from stewardship.carbon.service import imports, inventories
+from stewardship.carbon.service import inventories
 from stewardship.core.auth import Role
 from stewardship.core.errors import DomainError, Forbidden, InvalidInput, Unauthenticated
 from stewardship.core.labels import label
