@@ -206,6 +206,7 @@ def inventory_input(values: dict[str, str], model: type[M] = InventoryCreate,  #
     """The input model from a row's (or a form's) cells: an inventory's fields by name, the
     production per process as ``output_kg_<process>`` and ``declared_t_<process>``. Every
     problem is named by its column (``named``: how messages name a column)."""
+    values = {k: v.strip() for k, v in values.items() if v and v.strip()}
     fields = set(model.model_fields) - {"processes"}
     body: dict[str, Any] = {k: v for k, v in values.items() if k in fields}
     for name in body:

@@ -137,3 +137,7 @@ def facilities_of(db: Session, organization_id: uuid.UUID) -> list[Facility]:
 
 def facility_by_public_id(db: Session, public_id: str) -> Facility | None:
     return db.scalars(select(Facility).where(Facility.public_id == public_id)).first()
+
+
+def any_inventory(db: Session) -> bool:
+    return db.scalar(select(CarbonInventory.id).limit(1)) is not None
