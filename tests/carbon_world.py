@@ -1,7 +1,7 @@
 """A small carbon world for the carbon tests: the Performance standard (version 3, whose
-smelter threshold is cradle to gate) loaded, a smelter member with two entities' worth of
-sites (a smelter and a casthouse of one entity), a mill member, each with an admin and a
-user, the secretariat and an auditor."""
+smelter threshold is cradle to gate) loaded, a smelter member whose one entity has a smelter
+and a casthouse, a mill member, each with an admin and a user, the secretariat and an
+auditor."""
 
 from __future__ import annotations
 
