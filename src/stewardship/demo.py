@@ -22,6 +22,7 @@ import yaml
 from sqlalchemy.orm import Session
 
 from stewardship.assurance.demo import demo_assurance, demo_suspension
+from stewardship.carbon.demo import demo_carbon
 from stewardship.complaints.demo import demo_complaints
 from stewardship.core import clock, timeline
 from stewardship.core.auth import Role, system_actor
@@ -67,7 +68,7 @@ class DemoReport:
 
 def steps(world: dict[str, Any]) -> int:
     return (len(world["secretariat"]) + len(world["organizations"])
-            + len(world["audit_firms"]) + 3)
+            + len(world["audit_firms"]) + 4)
 
 
 def demo_logins(db: Session, world: dict[str, Any] | None = None) -> list[tuple[str, str, str]]:
@@ -208,6 +209,7 @@ def _threads(db: Session, world: dict[str, Any], report: DemoReport,
         demo_complaints(db, settings),
         ticked("certification", demo_assurance(db, today), "certification demos"),
         ticked("chain of custody", demo_custody(db, today), "chain-of-custody demos"),
+        ticked("carbon", demo_carbon(db, today), "carbon demos"),
         demo_suspension(db, today),  # Lindtal's flows end before its suspension
     ]
     return threads

@@ -31,6 +31,8 @@ from stewardship.assurance.models import Finding
 from stewardship.assurance.rules import ClaimKind, Maturity
 from stewardship.assurance.schemas import ClaimCreate, CorrectivePlan, Note, ReportSubmit
 from stewardship.assurance.service import audits, claims, decisions, findings
+from stewardship.carbon.schemas import InventoryCreate
+from stewardship.carbon.service import inventories
 from stewardship.complaints.rules import AttachmentUpload, ComplaintStatus, Sanction, SubjectKind
 from stewardship.complaints.schemas import ComplaintCreate, TransitionRequest
 from stewardship.complaints.service import filing, handling
@@ -52,8 +54,8 @@ from stewardship.standards.schemas import (
 )
 from stewardship.standards.service import revisions, votes
 from tests import assurance_world as aw
+from tests import carbon_world, factories
 from tests import custody_world as cw
-from tests import factories
 from tests.api.pages import csrf_in
 from tests.today import TODAY
 
@@ -165,6 +167,8 @@ def build(db: Session, settings: Settings) -> Walk:
     audits_by_step = _audits_by_step(db)
     resolved, appeal_token = _resolved_complaint(db, settings, w.org, w.secretariat)
     fresh, consulted, approved = _revisions(db, w.secretariat, draft, voter, settings)
+    inventory = inventories.record_inventory(db, chain.smelter.user, InventoryCreate(
+        **carbon_world.smelter_body(TODAY.year - 1)))
     db.flush()
     return Walk(
         actors={"secretariat": w.secretariat, "admin": w.admin, "user": w.member_user,
@@ -185,7 +189,7 @@ def build(db: Session, settings: Settings) -> Walk:
                "smelter_entity": str(chain.smelter.entity_id),
                "resolved": resolved, "appeal_token": appeal_token,
                "fresh_revision": fresh, "consulted_revision": consulted,
-               "approved_revision": approved,
+               "approved_revision": approved, "inventory_id": str(inventory.id),
                **{f"{step}_audit": audit_id for step, (audit_id, _) in audits_by_step.items()}},
     )
 
@@ -385,6 +389,13 @@ FORMS: dict[str, tuple[str, str, str]] = {
     "/custody/periods/close": ("smelter_admin", "/custody/periods/close", "/custody/periods"),
     "/custody/settings": ("smelter_admin", "/custody/settings", "/custody/settings"),
     "/members/pact-clients": ("smelter_admin", "/members/pact-clients", "/members/pact-clients"),
+    "/carbon/inventories/new": ("smelter", "/carbon/inventories/new",
+                                "/carbon/inventories/new"),
+    "/carbon/inventories/import": ("smelter", "/carbon/inventories/import",
+                                   "/carbon/inventories/import"),
+    "/carbon/inventories/{inventory_id}/correct": (
+        "smelter", "/carbon/inventories/{inventory_id}/correct",
+        "/carbon/inventories/{inventory_id}/correct"),
 }
 # The empty form that each route is sent, where an empty one would not fail (a
 # confirmation box, say): the fields that make the submit wrong in another way.

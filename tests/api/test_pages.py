@@ -717,11 +717,11 @@ def test_the_secretariat_menu_is_grouped_without_near_duplicates(
     top = re.findall(r'<summary[^>]*>([^<]+)</summary>|<a href="[^"]+"[^>]*>([^<]+)</a>', outer)
     labels = [group or link for group, link in top]
     assert labels == ["Dashboard", "Members", "Standards", "Assurance", "Complaints",
-                      "Custody", "Trust", "Verify"]
+                      "Custody", "Carbon", "Trust", "Verify"]
     links = re.findall(r'<a href="([^"]+)"[^>]*>([^<]+)</a>', menu)
     names = [name for _, name in links]
     assert len(names) == len(set(names)), names
-    assert len(links) == 20 and "/secretariat/audit-firms" in dict(links)
+    assert len(links) == 23 and "/secretariat/audit-firms" in dict(links)
     # The group of the page shown is marked; the link itself is the current page.
     assert re.search(r'<summary aria-current="true">Assurance</summary>', menu)
     assert '<a href="/secretariat/audits" aria-current="page">' in menu

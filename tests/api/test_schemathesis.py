@@ -86,6 +86,7 @@ def _known_values(engine: Engine) -> dict[str, list[Any]]:
         "assurance:number": "SELECT number FROM certificates",
         "custody:number": "SELECT number FROM coc_documents",
         "standards:number": "SELECT number FROM criteria",
+        "inventory_id": "SELECT id FROM carbon_inventories",
     }
     known: dict[str, list[Any]] = {}
     with engine.connect() as conn:

@@ -19,6 +19,7 @@ from sqlalchemy import (
     Date,
     ForeignKey,
     Index,
+    Integer,
     Numeric,
     String,
     UniqueConstraint,
@@ -82,6 +83,13 @@ class CarbonInventory(IdMixin, TimestampMixin, Base):
     """The accounting method followed (GHG Protocol, IAI guidance, ...)."""
     verification: Mapped[str] = mapped_column(String(24), default="self_declared")
     recorded_by: Mapped[str] = mapped_column(String(120))
+    commissioned_year: Mapped[int | None] = mapped_column(Integer)
+    """The year the smelter the inventory covers was commissioned (for the smelter threshold:
+    from 2020 the limit applies from the start, before it by 2030); none without smelting.
+    Kept on the inventory, as declared with it, so that an entity-wide inventory of a
+    smelting entity carries it too."""
+    revision: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    """1 as recorded; each correction adds one (the event log keeps what changed)."""
 
     processes: Mapped[list[CarbonProcess]] = relationship(
         lazy="raise", cascade="all, delete-orphan", order_by="CarbonProcess.process")

@@ -200,6 +200,46 @@ TRANSFORMATIONS: Final[Mapping[str, str]] = {
 
 ROUTES: Final[Mapping[str, str]] = {"primary": "Primary", "recycled": "Recycled"}
 
+# --- carbon -----------------------------------------------------------------------------
+
+CARBON_PROCESSES: Final[Mapping[str, str]] = {
+    "mining": "Mining",
+    "refining": "Refining",
+    "smelting": "Smelting",
+    "remelting": "Remelting",
+    "casting": "Casting",
+    "rolling": "Rolling",
+    "extrusion": "Extrusion",
+    "conversion": "Conversion",
+}
+
+PFC_METHODS: Final[Mapping[str, str]] = {
+    "slope": "Slope method",
+    "overvoltage": "Overvoltage method",
+}
+
+ALLOCATIONS: Final[Mapping[str, str]] = {
+    "mass": "By output mass",
+    "declared": "Declared per process",
+}
+
+VERIFICATIONS: Final[Mapping[str, str]] = {
+    "self_declared": "Self-declared",
+    "third_party_verified": "Third-party verified",
+}
+
+THRESHOLD_BASES: Final[Mapping[str, str]] = {
+    "scope12": "Scope 1 and 2 of smelting",
+    "cradle_to_gate": "Cradle to gate (Scope 1, 2 and upstream Scope 3)",
+}
+
+THRESHOLD_STATUSES: Final[Mapping[str, str]] = {
+    "meets": "At or below the threshold",
+    "on_path": "Above the threshold, on its path",
+    "off_path": "Off its path to the threshold",
+    "above": "Above the threshold",
+}
+
 STAGES: Final[Mapping[str, str]] = {
     "smelter": "Smelter",
     "remelter": "Remelter",
@@ -362,6 +402,7 @@ SUBJECT_KINDS: Final[Mapping[str, str]] = {
     "epcis_capture": "EPCIS capture",
     "credential": "Credential",
     "witness": "Log witness",
+    "carbon_inventory": "Emission inventory",
 }
 
 EVENT_KINDS: Final[Mapping[str, str]] = {
@@ -454,6 +495,9 @@ EVENT_KINDS: Final[Mapping[str, str]] = {
     "custody.document.rejected": "CoC document rejected",
     "custody.document.cancelled": "CoC document cancelled",
     "custody.period.closed": "Accounting period closed",
+    # carbon
+    "carbon.inventory.recorded": "Emission inventory recorded",
+    "carbon.inventory.corrected": "Emission inventory corrected",
     # complaints
     "complaints.complaint.filed": "Complaint filed",
     "complaints.complaint.assigned": "Complaint assigned",
@@ -503,6 +547,12 @@ VOCABULARIES: Final[Mapping[str, Mapping[str, str]]] = {
     "scrap_kind": SCRAP_KINDS,
     "transformation": TRANSFORMATIONS,
     "route": ROUTES,
+    "carbon_process": CARBON_PROCESSES,
+    "pfc_method": PFC_METHODS,
+    "allocation": ALLOCATIONS,
+    "verification": VERIFICATIONS,
+    "threshold_status": THRESHOLD_STATUSES,
+    "threshold_basis": THRESHOLD_BASES,
     "stage": STAGES,
     "operation_kind": OPERATION_KINDS,
     "document_status": DOCUMENT_STATUSES,

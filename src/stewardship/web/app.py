@@ -18,6 +18,8 @@ from starlette.types import ASGIApp
 from stewardship import __version__
 from stewardship.assurance import api as assurance_api
 from stewardship.assurance import views as assurance_views
+from stewardship.carbon import api as carbon_api
+from stewardship.carbon import views as carbon_views
 from stewardship.complaints import api as complaints_api
 from stewardship.complaints import views as complaints_views
 from stewardship.core.checkpointer import start_checkpointer
@@ -70,7 +72,7 @@ PACKAGE = Path(__file__).resolve().parent.parent
 TEMPLATE_DIRS = [PACKAGE / "web" / "templates", PACKAGE / "registry" / "templates",
                  PACKAGE / "standards" / "templates", PACKAGE / "complaints" / "templates",
                  PACKAGE / "assurance" / "templates", PACKAGE / "custody" / "templates",
-                 PACKAGE / "interop" / "pact" / "templates"]
+                 PACKAGE / "interop" / "pact" / "templates", PACKAGE / "carbon" / "templates"]
 
 DESCRIPTION = """\
 The open platform of a responsible-sourcing scheme for the aluminium value chain: the
@@ -227,6 +229,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(pact_clients_api.router)
     app.include_router(pact_views.router)
     pact_api.install(app)
+    app.include_router(carbon_api.router)
+    app.include_router(carbon_views.router)
     install_openapi(app)
     app.mount("/static", StaticFiles(directory=PACKAGE / "web" / "static"), name="static")
     return app
