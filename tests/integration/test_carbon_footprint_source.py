@@ -34,3 +34,7 @@ def test_the_inventory_covering_the_day_answers_for_its_processes(db: Session) -
     assert found.primary
     assert process_emissions(db, ent.id, "casting", date(2026, 6, 30)) is None
     assert process_emissions(db, ent.id, "smelting", date(2025, 12, 31)) is None
+    # A day whose period has no inventory yet takes the latest one, while it is recent.
+    later = process_emissions(db, ent.id, "smelting", date(2027, 3, 1))
+    assert later is not None and later.kg_co2e_per_kg == Decimal("5.600000")
+    assert process_emissions(db, ent.id, "smelting", date(2029, 1, 1)) is None

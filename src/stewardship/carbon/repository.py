@@ -13,13 +13,16 @@ from stewardship.carbon.models import CarbonInventory, CarbonProcess
 from stewardship.registry.models import Entity, Facility, Organization
 
 
-def inventory_covering(db: Session, entity_id: uuid.UUID, on: date) -> CarbonInventory | None:
-    """The entity-wide inventory whose period holds ``on`` (the latest starting one if
-    several do), with its processes."""
+def inventory_covering(db: Session, entity_id: uuid.UUID, on: date, *,
+                       ended_after: date | None = None) -> CarbonInventory | None:
+    """The entity-wide inventory whose period holds ``on``; where none does yet (an
+    inventory is recorded once its period is over), the latest one before it that ended
+    after ``ended_after``; with its processes."""
     return db.scalars(
         select(CarbonInventory)
         .where(CarbonInventory.entity_id == entity_id, CarbonInventory.facility_id.is_(None),
-               CarbonInventory.period_start <= on, CarbonInventory.period_end >= on)
+               CarbonInventory.period_start <= on,
+               CarbonInventory.period_end >= (ended_after or on))
         .order_by(CarbonInventory.period_start.desc()).limit(1)
         .options(selectinload(CarbonInventory.processes))).first()
 

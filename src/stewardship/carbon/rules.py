@@ -18,6 +18,12 @@ PROCESSES = ("mining", "refining", "smelting", "remelting", "casting", "rolling"
              "extrusion", "conversion")
 
 
+LATEST_INVENTORY_DAYS = 730
+"""Material made in a period whose inventory is not recorded yet (it is recorded once the
+period is over) takes the entity's latest inventory, if that ended at most this many days
+before: the most recent primary data, as footprints are usually reported."""
+
+
 class CarbonError(ValueError):
     """An inventory that cannot be used as it stands."""
 

@@ -4,7 +4,7 @@ each kilogram it puts out, from its inventory for the period."""
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import date, timedelta
 
 from sqlalchemy.orm import Session
 
@@ -14,10 +14,12 @@ from stewardship.carbon.rules import ProcessEmissions
 
 def process_emissions(db: Session, entity_id: uuid.UUID, process: str, on: date
                       ) -> ProcessEmissions | None:
-    """Scope 1 and 2 of the entity's inventory covering ``on``, allocated to ``process``
-    per kg of its output; None where the entity has no inventory for that day or the
-    inventory does not cover the process."""
-    inv = repository.inventory_covering(db, entity_id, on)
+    """Scope 1 and 2 of the entity's inventory covering ``on`` (or, for a day whose period
+    is not over yet, its latest inventory, if that ended within
+    ``rules.LATEST_INVENTORY_DAYS``), allocated to ``process`` per kg of its output; None
+    where the entity has no such inventory or the inventory does not cover the process."""
+    inv = repository.inventory_covering(
+        db, entity_id, on, ended_after=on - timedelta(days=rules.LATEST_INVENTORY_DAYS))
     if inv is None:
         return None
     outputs = {p.process: p.output_kg for p in inv.processes}
