@@ -82,8 +82,12 @@ def audit(db: Session, actor: Actor | None, *, progress: Progress = _quiet) -> A
         for name, value, wanted in zip(COUNTERS, counters, journal, strict=True):
             if value != wanted:
                 fail(f"{name} is {value} kg but its journal gives {wanted} kg")
-        pooled = rules.pool_from_data(pool).kilograms
-        if pooled != stored:
+        try:  # a footprint covering other kilograms than its pool's is refused here
+            pooled: int | None = rules.pool_from_data(pool).kilograms
+        except (ValueError, TypeError) as error:
+            pooled = None
+            fail(f"its origin pool cannot be read: {error}")
+        if pooled is not None and pooled != stored:
             fail(f"origins account for {pooled} kg of a {stored} kg balance")
         if stored < 0:
             fail(f"negative balance {stored} kg")
