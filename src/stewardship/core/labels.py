@@ -200,6 +200,14 @@ TRANSFORMATIONS: Final[Mapping[str, str]] = {
 
 ROUTES: Final[Mapping[str, str]] = {"primary": "Primary", "recycled": "Recycled"}
 
+FOOTPRINT_PROCESSES: Final[Mapping[str, str]] = {
+    "mining": "Mining",
+    **TRANSFORMATIONS,
+    "various": "Several processes",
+    "upstream": "Further up the chain",
+}
+"""The process a row of a CoC document's footprint breakdown stands for."""
+
 STAGES: Final[Mapping[str, str]] = {
     "smelter": "Smelter",
     "remelter": "Remelter",
@@ -495,6 +503,7 @@ VOCABULARIES: Final[Mapping[str, Mapping[str, str]]] = {
     "material": MATERIALS,
     "scrap_kind": SCRAP_KINDS,
     "transformation": TRANSFORMATIONS,
+    "footprint_process": FOOTPRINT_PROCESSES,
     "route": ROUTES,
     "stage": STAGES,
     "operation_kind": OPERATION_KINDS,

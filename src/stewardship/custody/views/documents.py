@@ -97,6 +97,7 @@ def document_page(request: Request, db: Session, actor: Actor | None, number: st
     verify_url = absolute(request, doc.verify_path)
     return render(request, "custody/document.html", {
         "doc": doc, "verify_url": verify_url, "qr": qr_svg(verify_url),
+        "footprint_svg": charts.footprint_svg(doc.footprint),
         "may_receive": recipient and waiting, "may_cancel": issuer and waiting,
         "we_issued": issuer, "errors": errors or {}, "failed": failed,
         "values": values or {},

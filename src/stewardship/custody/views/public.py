@@ -13,6 +13,7 @@ from fastapi.responses import Response
 
 from stewardship.core.errors import NotFound
 from stewardship.core.web import DbSession, redirect
+from stewardship.custody import charts
 from stewardship.custody.schemas import DOCUMENT_NUMBER
 from stewardship.custody.service import documents
 from stewardship.custody.views.common import QueryText, absolute, render
@@ -45,4 +46,5 @@ def verify(request: Request, db: DbSession,
         return render(request, "custody/verify_lookup.html", {
             "number": number, "error": "", "missing": True}, 404)
     return render(request, "custody/verify.html", {
-        "v": found, "url": absolute(request, documents.verify_path(found.number))})
+        "v": found, "url": absolute(request, documents.verify_path(found.number)),
+        "footprint_svg": charts.footprint_svg(found.footprint)})
