@@ -17,7 +17,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, NamedTuple, TypeVar
 
 import stewardship.core.labels as labels
-from stewardship.custody.footprints import rules as fp
+import stewardship.custody.footprints.rules as fp
 from stewardship.custody.footprints.rules import Footprint
 
 if TYPE_CHECKING:
