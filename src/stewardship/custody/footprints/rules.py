@@ -78,6 +78,9 @@ class Gap(NamedTuple):
 
 BEFORE_FOOTPRINTS = Gap(0)
 """Material recorded before the platform kept footprints."""
+DAMAGED = Gap(0, process="damaged")
+"""A stored footprint that does not cover its pool's kilograms (changed behind the
+platform's back: the custody audit names it)."""
 
 
 @dataclass(frozen=True)
@@ -426,6 +429,8 @@ def gap_reason(gap: Gap) -> str:
     who = f"{gap.entity} ({gap.organization})" if gap.organization else gap.entity
     if gap.process == "document":
         return f"{who} issued its document without a footprint"
+    if gap.process == "damaged":
+        return "its stored footprint does not match its kilograms (see the custody audit)"
     if gap.process == "upstream":
         return "an entity further up the chain gave no footprint"
     return f"{who} has no emission inventory covering {gap.process} on that day"

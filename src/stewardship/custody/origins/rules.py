@@ -381,5 +381,13 @@ def pool_from_data(data: Mapping[str, object] | None) -> Pool:
                             Route.RECYCLED else Stage.UNRECORDED)
         parts[key] = parts.get(key, 0) + int(kg)
     footprint_data = data.get("footprint")
-    footprint = fp.from_data(footprint_data) if isinstance(footprint_data, dict) else None
+    footprint = None
+    if footprint_data is not None:
+        try:
+            footprint = fp.from_data(footprint_data)  # type: ignore[arg-type]
+        except (ValueError, TypeError, AttributeError):
+            footprint = fp.unknown(sum(parts.values()), fp.DAMAGED)
+    if footprint is not None and footprint.kilograms != sum(parts.values()):
+        # Not what the platform wrote (the audit names it): unknown, never a guess.
+        footprint = fp.unknown(sum(parts.values()), fp.DAMAGED)
     return Pool(parts, {str(n): Decimal(str(v)) for n, v in attrs_data.items()}, footprint)

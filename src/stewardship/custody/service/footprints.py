@@ -87,10 +87,10 @@ def arriving(db: Session, doc: CocDocument) -> Pool:
     kg = pool.kilograms
     if doc.footprint_kg_co2e_per_kg is not None:
         tiers = [fp.tier_from_data(t) for t in doc.footprint_tiers or []]
-        try:
+        try:  # the gap is for a document stating none: not this one
             footprint = fp.received(Decimal(doc.footprint_kg_co2e_per_kg), tiers, kg,
-                                    _issuer_gap(db, doc))
-        except fp.FootprintError:
+                                    fp.BEFORE_FOOTPRINTS)
+        except fp.FootprintError:  # tiers that do not add up: not what the platform wrote
             footprint = fp.unknown(kg, _issuer_gap(db, doc))
     elif pool.footprint is not None and not pool.footprint.known:
         footprint = Footprint(0, {}, fp.shifted_gaps(pool.footprint))
@@ -174,7 +174,7 @@ BASIS = ("Cradle-to-gate, kg CO2e per kg of the CoC quantity: the mass-weighted 
 
 
 def _public_reason(gap: Gap) -> str:
-    if gap.process in ("", "upstream"):
+    if gap.process in ("", "upstream", "damaged"):
         return fp.gap_reason(gap)
     if gap.process == "document":
         return "a supplier's document stated no footprint"
