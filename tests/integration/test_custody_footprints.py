@@ -222,3 +222,15 @@ def test_the_audit_names_a_footprint_changed_behind_the_platforms_back(db: Sessi
     result = audit.audit(db, x.w.secretariat)
     assert not result.ok
     assert any(number in p and "footprint does not match" in p for p in result.problems)
+
+
+def test_the_audit_names_an_account_whose_footprint_was_changed(db: Session) -> None:
+    x = _world(db)
+    cw.produce(db, x.w.mine, "asi_bauxite", 4_000)
+    row = db.scalars(select(MaterialAccount).where(
+        MaterialAccount.entity_id == x.w.mine.entity_id)).one()
+    row.pool = {**row.pool, "footprint": {**row.pool["footprint"], "known_kg": 5_000}}
+    db.flush()
+    result = audit.audit(db, x.w.secretariat)
+    assert any("its footprint covers 5000 kg of a 4000 kg balance" in p
+               for p in result.problems), result.problems

@@ -176,3 +176,14 @@ def test_pools_carry_the_footprint_beside_their_origins() -> None:
     assert out.footprint is not None and out.footprint.total_mg == 8_000_000_000
     with pytest.raises(rules.LedgerError):
         rules.Pool(pool.parts, {}, Footprint(999))
+
+
+def test_a_stored_footprint_not_covering_its_pool_reads_as_unknown() -> None:
+    key = rules.entry_origin(rules.CocMaterial.ASI_BAUXITE, "F1", "AU")
+    data = rules.pool_to_data(rules.pool_of(key, 1_000, footprint=fp.burden_free(1_000)))
+    data["footprint"] = {"known_kg": 999, "mg": [], "gaps": []}
+    read = rules.pool_from_data(data)
+    assert read.footprint == fp.unknown(1_000, fp.DAMAGED)
+    data["footprint"] = {"known_kg": -5}
+    assert rules.pool_from_data(data).footprint == fp.unknown(1_000, fp.DAMAGED)
+    assert "custody audit" in fp.gap_reason(fp.DAMAGED)
