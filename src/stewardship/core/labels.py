@@ -239,6 +239,13 @@ THRESHOLD_STATUSES: Final[Mapping[str, str]] = {
     "off_path": "Off its path to the threshold",
     "above": "Above the threshold",
 }
+FOOTPRINT_PROCESSES: Final[Mapping[str, str]] = {
+    "mining": "Mining",
+    **TRANSFORMATIONS,
+    "various": "Several processes",
+    "upstream": "Further up the chain",
+}
+"""The process a row of a CoC document's footprint breakdown stands for."""
 
 STAGES: Final[Mapping[str, str]] = {
     "smelter": "Smelter",
@@ -546,6 +553,7 @@ VOCABULARIES: Final[Mapping[str, Mapping[str, str]]] = {
     "material": MATERIALS,
     "scrap_kind": SCRAP_KINDS,
     "transformation": TRANSFORMATIONS,
+    "footprint_process": FOOTPRINT_PROCESSES,
     "route": ROUTES,
     "carbon_process": CARBON_PROCESSES,
     "pfc_method": PFC_METHODS,

@@ -13,7 +13,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 from stewardship.core.labels import label
 from stewardship.core.templating import tonnes_text
-from stewardship.custody.schemas import BalancePoint, ChainRead, FlowLink
+from stewardship.custody.schemas import BalancePoint, ChainRead, DocumentFootprint, FlowLink
 
 MATERIAL_COLOURS = {"asi_bauxite": "#b5651d", "asi_alumina": "#7a7a7a",
                     "asi_aluminium": "#3f6fae", "eligible_scrap": "#2f8a50"}
@@ -284,5 +284,63 @@ def chain_svg(chain: ChainRead, *, max_width: int = 26) -> str:
                          f'height="{node_h}" rx="4" fill="#fff" stroke="#33414d"/>'
                          f'<text x="{x(col) + 8:.1f}" y="{top_y + node_h / 2 + 4:.1f}" '
                          f'font-size="12">{escape(_short(name))}</text></g>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+# --- a document's carbon footprint ------------------------------------------------------
+
+TIER_COLOURS = ("#3f6fae", "#7a9a3a", "#c0812f", "#8a5aa8", "#2f8a8a", "#b5651d", "#777",
+                "#555")
+
+
+def footprint_svg(footprint: DocumentFootprint | None, *, width: int = 720,
+                  bar: int = 34) -> str:
+    """The footprint per kg as one bar, a segment per row of its breakdown as long as
+    what it contributes, tier 0 (the issuer) on the left; secondary data hatched. Each
+    segment's title holds its exact figure; the table beside it holds them all."""
+    if footprint is None or not footprint.known or not footprint.tiers:
+        return ""
+    total = footprint.kg_co2e_per_kg or 0
+    if not total:
+        return ""
+    left, right, top = 8, 8, 22
+    usable = width - left - right
+    height = top + bar + 28
+    parts = _open("footprint", width, height,
+                  f"Carbon footprint: {footprint.kg_co2e_per_kg} kg CO2e per kg",
+                  "One bar as long as the footprint per kg; each segment is what one "
+                  "entity's process at one tier of the chain contributes, the document's "
+                  "issuer (tier 0) first. Hatched segments are secondary or default data. "
+                  "The table beside the picture holds the same figures.", "footprint")
+    parts.append('<defs><pattern id="footprint-hatch" width="6" height="6" '
+                 'patternUnits="userSpaceOnUse" patternTransform="rotate(45)">'
+                 '<line x1="0" y1="0" x2="0" y2="6" stroke="#fff" stroke-width="2.5"/>'
+                 '</pattern></defs>')
+    parts.append(f'<text x="{left}" y="{top - 8}" font-size="12">0</text>')
+    parts.append(f'<text x="{width - right}" y="{top - 8}" font-size="12" text-anchor="end">'
+                 f'{escape(str(total))} kg CO2e/kg</text>')
+    x = float(left)
+    for row in footprint.tiers:
+        w = usable * float(row.kg_co2e_per_kg / total)
+        colour = TIER_COLOURS[min(row.tier, len(TIER_COLOURS) - 1)]
+        who = (row.entity or "an entity") + (f" in {row.country}" if row.country else "")
+        tip = (f"Tier {row.tier}: {who}, {label(row.process)}: {row.kg_co2e_per_kg} kg "
+               f"CO2e per kg ({row.percent} %), {'primary' if row.primary else 'secondary'} "
+               "data")
+        parts.append(f'<g data-tier="{row.tier}" data-kg-co2e-per-kg="{row.kg_co2e_per_kg}">'
+                     f'<rect x="{x:.2f}" y="{top}" width="{w:.2f}" height="{bar}" '
+                     f'fill="{colour}" stroke="#fff" stroke-width="1">'
+                     f'<title>{escape(tip)}</title></rect>')
+        if not row.primary:
+            parts.append(f'<rect x="{x:.2f}" y="{top}" width="{w:.2f}" height="{bar}" '
+                         f'fill="url(#footprint-hatch)"/>')
+        if w > 56:
+            parts.append(f'<text x="{x + 4:.2f}" y="{top + bar / 2 + 4:.1f}" font-size="11" '
+                         f'fill="#fff">T{row.tier} {escape(str(row.percent))} %</text>')
+        parts.append("</g>")
+        x += w
+    parts.append(f'<text x="{left}" y="{top + bar + 18}" font-size="12">Tier 0 is the '
+                 f'document\'s issuer; tier 1 its suppliers; and so on up the chain.</text>')
     parts.append("</svg>")
     return "".join(parts)

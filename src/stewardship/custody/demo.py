@@ -542,6 +542,22 @@ FACILITIES = {
 }
 
 
+# The processes each issuer's entity runs in these flows: an inventory covering them for
+# each day of the flows gives every document down to the car maker and the can maker a
+# footprint (production at an origin counts as its process: mining for bauxite, smelting
+# for a smelter's own metal; eligible scrap enters burden-free). Without one, the
+# documents after it state their footprint as unknown and say why.
+FOOTPRINT_PROCESSES: dict[str, tuple[str, ...]] = {
+    "wattlebay": ("mining", "refining"), "gebeng": ("mining", "refining"),
+    "bacabeira": ("mining", "refining"),
+    "fjordal": ("smelting", "casting"), "eldhraun": ("smelting", "casting"),
+    "sandvaer": ("smelting", "casting"),
+    "lindtal": ("remelting",), "adda": ("remelting",), "severn": ("remelting",),
+    "rheinfeld": ("rolling",), "sevre": ("rolling",), "rheinfeld_us": ("rolling",),
+    "corvina": ("conversion",), "corvina_uk": ("conversion",), "tajo": ("conversion",),
+}
+
+
 def _certified_throughout(db: Session, year: _Year) -> bool:
     """Every issuer holds both certificates from the first flow to its last."""
     for who in ISSUERS:

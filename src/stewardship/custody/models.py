@@ -221,12 +221,33 @@ class CocDocument(IdMixin, Base):
     composition: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     """The share of the issuer's pool this document took (same shape as an account's)."""
     footprint_kg_co2e_per_kg: Mapped[Decimal | None] = mapped_column(Numeric(12, 6))
-    """Cradle-to-gate carbon footprint of the metal the document covers, kg CO2e per kg,
-    as the mass-weighted footprint of the pool it was drawn from; none where unknown."""
+    """Cradle-to-gate carbon footprint of the metal the document covers, kg CO2e per kg
+    of its CoC quantity, as the mass-weighted footprint of the pool it was drawn from
+    (``custody.footprints.rules``: each entity's own Scope 1 and 2 per kg of its
+    process's output, what a transformation carried divided by its yield, eligible scrap
+    burden-free). NULL where unknown: some of the metal drawn has no known footprint
+    (the reasons are in ``composition["footprint"]["gaps"]``), never a guess or zero."""
     footprint_primary_percent: Mapped[Decimal | None] = mapped_column(Numeric(5, 2))
-    """The share of that footprint that is primary data (the rest secondary or default)."""
+    """The share of that footprint that is primary data (the rest secondary or default);
+    NULL where the footprint is unknown, or 0 (no share of nothing)."""
     footprint_tiers: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
-    """How the footprint was built up, tier by tier down the chain."""
+    """How the footprint was built up, tier by tier down the chain; NULL where unknown.
+    A list, tier 0 first (the issuer), then its suppliers (1), theirs (2), ...; within a
+    tier the largest first. Each row::
+
+        {"tier": 0, "entity_id": "<uuid>" | null, "entity": "Walz Rolling Ltd",
+         "organization": "Walz Rolling", "country": "DE", "process": "rolling",
+         "kg_co2e_per_kg": "0.250000", "primary": true, "merged": 0}
+
+    ``process`` is the custody process (mining, refining, smelting, remelting, casting,
+    rolling, extrusion, conversion); ``kg_co2e_per_kg`` (a decimal string, six places)
+    is what that entity's process contributes per kg of this document's metal, and the
+    rows add up to ``footprint_kg_co2e_per_kg`` exactly; ``primary``: the entity's own
+    inventory (true) or secondary/default data (false); ``country``: where the process
+    ran. Rows beyond tier 6 merge into one row per kind of data at tier 7 (process
+    ``upstream``), rows of one tier beyond the largest 8 into one (process ``various``);
+    a merged row has no entity id, empty names and ``merged`` the number of rows it
+    stands for."""
     status: Mapped[str] = mapped_column(String(12), default="issued")
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     issued_by: Mapped[str] = mapped_column(String(120))

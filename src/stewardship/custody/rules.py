@@ -25,6 +25,7 @@ from stewardship.custody.origins.rules import (  # noqa: F401  (re-exported)
     add,
     apportion,
     attribute_per_kg,
+    footprint_of,
     origin_key,
     pool_from_data,
     pool_of,
@@ -734,7 +735,7 @@ def through(pool: Pool, transformation: Transformation, facility_id: str,
         else:
             new = origin_key(key.route, [site, *(s for s in key.sites if s.stage != stage)])
         parts[new] = parts.get(new, 0) + kg
-    return Pool(parts, dict(pool.attributes))
+    return Pool(parts, dict(pool.attributes), pool.footprint)
 
 
 def origin_levels(pool: Pool) -> list[OriginLevel]:

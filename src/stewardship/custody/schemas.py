@@ -316,6 +316,55 @@ class CertificateAtShipment(OutputModel):
                                   "(None: unchanged since issue)")
 
 
+class FootprintTierRead(OutputModel):
+    """One row of a footprint's breakdown: what one entity's process adds per kg."""
+
+    tier: int = Field(description="0: the document's issuer; 1: its suppliers; ...")
+    entity: str = Field(description="The entity (empty on the public page; a merged row "
+                                    "says how many it stands for)")
+    organization: str
+    country: str = Field(description="Where the process ran (ISO 3166-1 alpha-2)")
+    process: str = Field(description="mining, refining, smelting, remelting, casting, "
+                                     "rolling, extrusion, conversion; various or upstream "
+                                     "for a merged row")
+    kg_co2e_per_kg: Decimal = Field(description="kg CO2e it contributes per kg of the "
+                                                "document's metal; the rows add up to "
+                                                "the footprint exactly")
+    percent: Decimal = Field(description="Its share of the footprint (rows add up to "
+                                         "100.00)")
+    primary: bool = Field(description="Primary data (the entity's own inventory) or "
+                                      "secondary (default values)")
+    merged: int = Field(0, description="How many rows this merged row stands for")
+
+
+class FootprintGapRead(OutputModel):
+    """Kilograms whose footprint is not known, and why."""
+
+    tier: int
+    entity: str
+    organization: str
+    process: str
+    kilograms: int
+    reason: str
+
+
+class DocumentFootprint(OutputModel):
+    """The carbon footprint of the metal a CoC document covers and how it was built up."""
+
+    known: bool
+    kg_co2e_per_kg: Decimal | None = Field(description="Cradle-to-gate kg CO2e per kg of "
+                                                       "the CoC quantity; null: unknown")
+    t_co2e_total: Decimal | None = Field(description="The whole CoC quantity's, t CO2e")
+    primary_percent: Decimal | None = Field(description="Share of the footprint that is "
+                                                        "primary data")
+    secondary_percent: Decimal | None = Field(description="Share from secondary or "
+                                                          "default values")
+    tiers: list[FootprintTierRead]
+    gaps: list[FootprintGapRead] = Field(description="Where unknown: why, with the "
+                                                     "kilograms each reason covers")
+    basis: str
+
+
 class DocumentRead(OutputModel):
     number: str
     status: str
@@ -338,6 +387,8 @@ class DocumentRead(OutputModel):
     reason: str
     verify_path: str
     digest: str = Field(description="SHA-256 of the document's canonical JSON")
+    footprint: DocumentFootprint | None = Field(
+        None, description="The carbon footprint of the metal it covers, tier by tier")
 
 
 class DocumentPage(PageOut[DocumentRead]):
@@ -373,6 +424,9 @@ class DocumentVerification(OutputModel):
     valid_on_shipment: bool = False
     """Whether the issuer held a valid Performance and a valid Chain of Custody
     certificate on the shipment date (what makes the material CoC material)."""
+    footprint: DocumentFootprint | None = None
+    """The footprint per kg, its primary share and its tiers by process and country
+    (the entities are named to the document's parties only)."""
     issuer_standing_today: str = "active"
     """``active`` when every certificate of the issuer listed is active today; otherwise
     the gravest status among them (``withdrawn``, ``suspended``, ``expired``,

@@ -17,6 +17,8 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, NamedTuple, TypeVar
 
 import stewardship.core.labels as labels
+import stewardship.custody.footprints.rules as fp
+from stewardship.custody.footprints.rules import Footprint
 
 if TYPE_CHECKING:
     from _typeshed import SupportsRichComparison
@@ -212,15 +214,22 @@ def whole_kilograms(value: object, what: str) -> int:
 @dataclass(frozen=True)
 class Pool:
     """A mass-weighted composition: kg per origin, and per attribute the mass-weighted
-    sum (kg x value per kg), so any per-kg attribute (a footprint) rides along."""
+    sum (kg x value per kg), so any per-kg attribute rides along; and the carbon
+    footprint of the whole (``footprints.rules``), in whole milligrams beside it. A pool
+    without one (``footprint`` None: stored before footprints were kept) reads as
+    unknown for all its kilograms."""
 
     parts: Mapping[OriginKey, int] = field(default_factory=dict)
     attributes: Mapping[str, Decimal] = field(default_factory=dict)
+    footprint: Footprint | None = None
 
     def __post_init__(self) -> None:
         for key, kg in self.parts.items():
             if isinstance(kg, bool) or not isinstance(kg, int) or kg <= 0:
                 raise LedgerError(f"pool part {key} must be positive whole kg, not {kg!r}")
+        if self.footprint is not None and self.footprint.kilograms != self.kilograms:
+            raise LedgerError(f"the footprint covers {self.footprint.kilograms} kg of a "
+                              f"{self.kilograms} kg pool")
 
     @property
     def kilograms(self) -> int:
@@ -228,11 +237,19 @@ class Pool:
 
 
 def pool_of(key: OriginKey, kilograms: int,
-            per_kg: Mapping[str, Decimal] | None = None) -> Pool:
-    """A pool of one origin; `per_kg` gives attribute values per kilogram."""
+            per_kg: Mapping[str, Decimal] | None = None,
+            footprint: Footprint | None = None) -> Pool:
+    """A pool of one origin; `per_kg` gives attribute values per kilogram, `footprint`
+    the carbon footprint of the kilograms."""
     whole_kilograms(kilograms, "pool mass")
     return Pool({key: kilograms},
-                {name: value * kilograms for name, value in (per_kg or {}).items()})
+                {name: value * kilograms for name, value in (per_kg or {}).items()},
+                footprint)
+
+
+def footprint_of(pool: Pool) -> Footprint:
+    """The pool's footprint; unknown for every kilogram of a pool stored without one."""
+    return pool.footprint if pool.footprint is not None else fp.unknown(pool.kilograms)
 
 
 def add(pool: Pool, other: Pool) -> Pool:
@@ -242,7 +259,9 @@ def add(pool: Pool, other: Pool) -> Pool:
     attributes = dict(pool.attributes)
     for name, value in other.attributes.items():
         attributes[name] = attributes.get(name, Decimal(0)) + value
-    return Pool(parts, attributes)
+    footprint = None if pool.footprint is None and other.footprint is None else fp.mix(
+        footprint_of(pool), footprint_of(other))
+    return Pool(parts, attributes, footprint)
 
 
 def remove(pool: Pool, part: Pool) -> Pool:
@@ -260,7 +279,9 @@ def remove(pool: Pool, part: Pool) -> Pool:
     parts = {k: kg for k, kg in parts.items() if kg}
     attributes = {n: max(v - part.attributes.get(n, Decimal(0)), Decimal(0))
                   for n, v in pool.attributes.items()} if parts else {}
-    return Pool(parts, attributes)
+    footprint = None if pool.footprint is None and part.footprint is None else fp.remove(
+        footprint_of(pool), footprint_of(part), sum(parts.values()))
+    return Pool(parts, attributes, footprint)
 
 
 def take(pool: Pool, kilograms: int) -> tuple[Pool, Pool]:
@@ -276,7 +297,10 @@ def take(pool: Pool, kilograms: int) -> tuple[Pool, Pool]:
     remaining = {k: kg - split[k] for k, kg in sorted(pool.parts.items()) if kg - split[k]}
     taken_attrs = {n: v * kilograms / total for n, v in pool.attributes.items()}
     remaining_attrs = {n: v - taken_attrs[n] for n, v in pool.attributes.items()}
-    return Pool(taken, taken_attrs), Pool(remaining, remaining_attrs)
+    if pool.footprint is None:
+        return Pool(taken, taken_attrs), Pool(remaining, remaining_attrs)
+    taken_fp, left_fp = fp.draw(pool.footprint, kilograms)
+    return Pool(taken, taken_attrs, taken_fp), Pool(remaining, remaining_attrs, left_fp)
 
 
 def shares(pool: Pool) -> dict[OriginKey, Decimal]:
@@ -315,17 +339,23 @@ def scale(pool: Pool, kilograms: int) -> Pool:
     if total == 0:
         raise LedgerError("cannot scale an empty pool")
     split = apportion(pool.parts, kilograms)
-    return Pool({k: kg for k, kg in split.items() if kg}, dict(pool.attributes))
+    footprint = None if pool.footprint is None else fp.rescale(pool.footprint, kilograms)
+    return Pool({k: kg for k, kg in split.items() if kg}, dict(pool.attributes), footprint)
 
 
 def pool_to_data(pool: Pool) -> dict[str, object]:
     """The pool as JSON data: parts sorted, each ``[facility id, country, route, kg,
     stage, [[stage, facility id, country], ...]]`` (the first level, then its upstream
-    sites), attributes as decimal strings."""
-    return {"parts": [[k.facility_id, k.country, k.route.value, kg, k.stage.value,
-                       [[s.stage.value, s.facility_id, s.country] for s in k.upstream]]
-                      for k, kg in sorted(pool.parts.items())],
-            "attributes": {n: str(v) for n, v in sorted(pool.attributes.items())}}
+    sites), attributes as decimal strings, and the footprint where it has one
+    (``footprints.rules.to_data``)."""
+    data: dict[str, object] = {
+        "parts": [[k.facility_id, k.country, k.route.value, kg, k.stage.value,
+                   [[s.stage.value, s.facility_id, s.country] for s in k.upstream]]
+                  for k, kg in sorted(pool.parts.items())],
+        "attributes": {n: str(v) for n, v in sorted(pool.attributes.items())}}
+    if pool.footprint is not None:
+        data["footprint"] = fp.to_data(pool.footprint)
+    return data
 
 
 def pool_from_data(data: Mapping[str, object] | None) -> Pool:
@@ -350,4 +380,14 @@ def pool_from_data(data: Mapping[str, object] | None) -> Pool:
             key = OriginKey(str(f), str(c), route, Stage.REMELTER if route is
                             Route.RECYCLED else Stage.UNRECORDED)
         parts[key] = parts.get(key, 0) + int(kg)
-    return Pool(parts, {str(n): Decimal(str(v)) for n, v in attrs_data.items()})
+    footprint_data = data.get("footprint")
+    footprint = None
+    if footprint_data is not None:
+        try:
+            footprint = fp.from_data(footprint_data)  # type: ignore[arg-type]
+        except (ValueError, TypeError, AttributeError):
+            footprint = fp.unknown(sum(parts.values()), fp.DAMAGED)
+    if footprint is not None and footprint.kilograms != sum(parts.values()):
+        # Not what the platform wrote (the audit names it): unknown, never a guess.
+        footprint = fp.unknown(sum(parts.values()), fp.DAMAGED)
+    return Pool(parts, {str(n): Decimal(str(v)) for n, v in attrs_data.items()}, footprint)

@@ -19,6 +19,7 @@ from stewardship.core.auth import Actor, Role, require
 from stewardship.core.eventlog import ChainReport
 from stewardship.custody import repository as repo
 from stewardship.custody import rules
+from stewardship.custody.footprints import rules as footprint_rules
 from stewardship.custody.plausibility import rules as physics
 from stewardship.custody.rules import Balance, CocMaterial, Period
 from stewardship.custody.schemas import AuditBreak, AuditFlag, AuditResult
@@ -88,9 +89,23 @@ def audit(db: Session, actor: Actor | None, *, progress: Progress = _quiet,
         for name, value, wanted in zip(COUNTERS, counters, journal, strict=True):
             if value != wanted:
                 fail(f"{name} is {value} kg but its journal gives {wanted} kg")
-        pooled = rules.pool_from_data(pool).kilograms
-        if pooled != stored:
+        origins = dict(pool or {})
+        carried_fp = origins.pop("footprint", None)  # checked apart, against the balance
+        try:
+            pooled: int | None = rules.pool_from_data(origins).kilograms
+        except (ValueError, TypeError) as error:
+            pooled = None
+            fail(f"its origin pool cannot be read: {error}")
+        if pooled is not None and pooled != stored:
             fail(f"origins account for {pooled} kg of a {stored} kg balance")
+        if carried_fp is not None:
+            try:
+                covered = footprint_rules.from_data(carried_fp).kilograms
+            except (ValueError, TypeError, AttributeError) as error:
+                fail(f"its footprint cannot be read: {error}")
+            else:
+                if covered != stored:
+                    fail(f"its footprint covers {covered} kg of a {stored} kg balance")
         if stored < 0:
             fail(f"negative balance {stored} kg")
         balances.append((eid, b))

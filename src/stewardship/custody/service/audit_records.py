@@ -24,7 +24,7 @@ from stewardship.core import eventlog
 from stewardship.custody import repository as repo
 from stewardship.custody import rules
 from stewardship.custody.rules import Period
-from stewardship.custody.service import documents
+from stewardship.custody.service import documents, footprints
 
 # Ids are compared as 32 lower-case hex digits throughout (how the repository streams
 # them): building a UUID object per value would cost more than every check here.
@@ -90,6 +90,8 @@ class _Doc:
     received_on: date | None
     receipt_period_start: date | None
     digest: str
+    footprint_drift: str | None = None
+    """How its footprint columns disagree with its digest-covered composition."""
     ops: list[tuple[str, Hex, Hex, Hex, int, date, date]] = field(default_factory=list)
     """(kind, operation, entity, organisation, kg, occurred on, period start)."""
 
@@ -237,7 +239,8 @@ def _documents(db: Session) -> dict[Hex, _Doc]:
             recipient_org=row.recipient_organization_id.hex, material=row.material,
             coc=row.coc_quantity_kg, period=Period(row.period_start, row.period_end),
             shipment_date=row.shipment_date, status=row.status, received_on=row.received_on,
-            receipt_period_start=row.receipt_period_start, digest=documents.digest(row))
+            receipt_period_start=row.receipt_period_start, digest=documents.digest(row),
+            footprint_drift=footprints.drift(row))
     return docs
 
 
@@ -249,6 +252,8 @@ def _check_document(doc: _Doc, log: _Log, found: Findings) -> None:
                                   entry))
 
     found.breaks += _digest_breaks(doc, log, found.chain_ok)
+    if doc.footprint_drift:
+        fail(f"its footprint does not match its composition: {doc.footprint_drift}")
     decided = log.decided.get(doc.number)
     if doc.status == "issued" and decided is not None:
         fail(f"the row says issued but the event log recorded it {decided[0]}")

@@ -29,6 +29,7 @@ from stewardship.core import issuance
 from stewardship.core.auth import Actor
 from stewardship.custody.models import CocDocument
 from stewardship.custody.schemas import DocumentRead, Party
+from stewardship.custody.service import footprints
 
 KIND = "coc_document"
 DTE_CONTEXT = "https://test.uncefact.org/vocabulary/untp/dte/0.5.0/"
@@ -53,10 +54,26 @@ def _party(organization_id: uuid.UUID, party: Party, **more: object) -> dict[str
 
 def footprint(db: Session, doc: CocDocument) -> dict[str, object] | None:
     """The product carbon footprint the document passes on, per kilogram of its CoC
-    material, once the carbon work computes one for it; None until then, and the
-    credential states no footprint (it never carries a guessed one)."""
-    del db, doc
-    return None
+    material, as the document states it (UNTP's emissions scorecard, with the breakdown by
+    tier as the public page shows it: process and country, no entity names); None where
+    the footprint is unknown, and the credential then states none (never a guessed one).
+    Figures are decimal strings, exact as stored."""
+    del db
+    stated = footprints.read(doc, public=True)
+    if not stated.known or stated.kg_co2e_per_kg is None:
+        return None
+    primary = stated.primary_percent
+    return {
+        "emissionsScorecard": {
+            "carbonFootprint": str(stated.kg_co2e_per_kg), "declaredUnit": "kilogram",
+            "operationalScope": "CradleToGate",
+            "primarySourcedRatio": (str((primary / 100).quantize(Decimal("0.0001")))
+                                    if primary is not None else None),
+            "reportingStandard": stated.basis},
+        "tiers": [{"tier": r.tier, "process": r.process, "country": r.country,
+                   "kgCo2ePerKg": str(r.kg_co2e_per_kg), "primary": r.primary}
+                  for r in stated.tiers],
+    }
 
 
 def traceability_event(doc: CocDocument, read: DocumentRead, base_url: str, *,

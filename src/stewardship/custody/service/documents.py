@@ -32,7 +32,7 @@ from stewardship.custody.schemas import (
     Receipt,
     Refusal,
 )
-from stewardship.custody.service import common, document_credentials
+from stewardship.custody.service import common, document_credentials, footprints
 from stewardship.custody.service.common import Leg
 from stewardship.registry import repository as registry_repo
 from stewardship.registry.models import Entity
@@ -131,6 +131,7 @@ def issue_document(db: Session, actor: Actor | None, data: DocumentCreate, *,
         recycled_percent=data.recycled_percent, recycled_method=data.recycled_method,
         composition=rules.pool_to_data(taken), status="issued", issued_by=actor.ref,
         reason="")
+    footprints.stamp(doc, taken)
     db.add(doc)
     db.flush()
     common.journal(db, actor, issuer, "issue", material=material.value,
@@ -191,7 +192,7 @@ def receive_document(db: Session, actor: Actor | None, number: str, data: Receip
     row = common.account(db, recipient, CocMaterial(doc.material), period,
                          field="received_on")
     new = rules.receive(common.balance(row), doc.coc_quantity_kg)
-    common.store(row, new, rules.add(common.pool(row), rules.pool_from_data(doc.composition)))
+    common.store(row, new, rules.add(common.pool(row), footprints.arriving(db, doc)))
     doc.status, doc.received_on, doc.receipt_period_start = "received", day, period.start
     doc.decided_at, doc.decided_by = utcnow(), actor.ref
     common.journal(db, actor, recipient, "receipt", material=doc.material,
@@ -294,7 +295,8 @@ def to_reads(db: Session, docs: list[CocDocument]) -> list[DocumentRead]:
         recycled_percent=d.recycled_percent, recycled_method=d.recycled_method,
         composition=common.composition(d.composition, names), issued_at=d.issued_at,
         decided_at=d.decided_at, received_on=d.received_on, reason=d.reason,
-        verify_path=verify_path(d.number), digest=digest(d)) for d in docs]
+        verify_path=verify_path(d.number), digest=digest(d),
+        footprint=footprints.read(d)) for d in docs]
 
 
 def to_read(db: Session, doc: CocDocument) -> DocumentRead:
@@ -350,7 +352,8 @@ def verify_document(db: Session, number: str, *,
         composition=read.composition, digest=read.digest, record=record,
         recorded_digest=recorded,
         recorded_coc_quantity_kg=recorded_kg if isinstance(recorded_kg, int) else None,
-        valid_on_shipment=valid_then, issuer_standing_today=standing)
+        valid_on_shipment=valid_then, issuer_standing_today=standing,
+        footprint=footprints.read(doc, public=True))
 
 
 _GRAVITY = ["withdrawn", "suspended", "expired", "superseded", "active"]

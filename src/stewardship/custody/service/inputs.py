@@ -23,7 +23,7 @@ from stewardship.custody.schemas import (
     ScrapIntakeCreate,
     TransformationCreate,
 )
-from stewardship.custody.service import common
+from stewardship.custody.service import common, footprints
 from stewardship.custody.service.common import Leg
 from stewardship.custody.service.reads import operation_read
 from stewardship.registry.models import Entity, Facility
@@ -124,7 +124,8 @@ def _credit_origin(db: Session, actor: Actor, entity: Entity, facility: Facility
     except LedgerError as error:
         raise common.ledger_refusal(error, "kilograms") from error
     origin = rules.pool_of(
-        rules.entry_origin(material, facility.public_id, facility.country), kilograms)
+        rules.entry_origin(material, facility.public_id, facility.country), kilograms,
+        footprint=footprints.entering(db, entity, facility, material, kilograms, day))
     common.store(row, new, rules.add(common.pool(row), origin))
     operation = common.journal(
         db, actor, entity, kind, material=material.value, kilograms=kilograms,
@@ -257,8 +258,10 @@ def record_transformation(db: Session, actor: Actor | None, data: Transformation
         raise common.ledger_refusal(error, spent_field) from error
     spent, output = found.coc_input, found.coc_output
     taken, remaining = rules.take(common.pool(source), spent)
-    produced = rules.through(rules.scale(taken, output), transformation,
-                             facility.public_id, facility.country)
+    produced = footprints.transformed(
+        db, entity, facility, transformation,
+        rules.through(rules.scale(taken, output), transformation, facility.public_id,
+                      facility.country), data.occurred_on)
     if source is target:
         common.store(source, new_source, rules.add(remaining, produced))
     else:

@@ -98,6 +98,7 @@ def document_page(request: Request, db: Session, actor: Actor | None, number: st
     return render(request, "custody/document.html", {
         "doc": doc, "verify_url": verify_url, "qr": qr_svg(verify_url),
         "credential": document_credentials.credential_of(db, doc.number),
+        "footprint_svg": charts.footprint_svg(doc.footprint),
         "may_receive": recipient and waiting, "may_cancel": issuer and waiting,
         "we_issued": issuer, "errors": errors or {}, "failed": failed,
         "values": values or {},

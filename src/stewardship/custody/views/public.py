@@ -15,6 +15,7 @@ from fastapi.responses import Response
 from stewardship.core.errors import NotFound
 from stewardship.core.qr import qr_svg
 from stewardship.core.web import DbSession, redirect
+from stewardship.custody import charts
 from stewardship.custody.schemas import DOCUMENT_NUMBER
 from stewardship.custody.service import document_credentials, documents
 from stewardship.custody.views.common import QueryText, absolute, render
@@ -49,4 +50,5 @@ def verify(request: Request, db: DbSession,
     url = absolute(request, documents.verify_path(found.number))
     return render(request, "custody/verify.html", {
         "v": found, "url": url, "qr": qr_svg(url),
-        "credential": document_credentials.credential_of(db, found.number)})
+        "credential": document_credentials.credential_of(db, found.number),
+        "footprint_svg": charts.footprint_svg(found.footprint)})

@@ -1,0 +1,1 @@
+"""Carbon footprints carried by the custody pools."""
