@@ -1,12 +1,11 @@
-"""The demo year with an inventory at every entity of the chain (seeded here through the
-carbon models, on the first day of the flows, the way the carbon demo provides them):
+"""The demo year with the carbon demo's inventories at every entity of the chain (the year
+before last's recorded before the first flow, later ones as their periods end):
 every CoC document down to the car maker and the can maker carries a footprint built up
 tier by tier back to the mines, and the conservation audit still finds nothing."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
@@ -15,45 +14,15 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from stewardship import demo as world_demo
-from stewardship.carbon.models import CarbonInventory, CarbonProcess
 from stewardship.core import clock, timeline
 from stewardship.core.auth import system_actor
 from stewardship.core.config import Settings
 from stewardship.core.db import make_sessionmaker, transaction
-from stewardship.custody import repository as repo
-from stewardship.custody.demo import FOOTPRINT_PROCESSES, PARTIES
 from stewardship.custody.models import CocDocument
 from stewardship.custody.service import audit
 from stewardship.registry import repository as registry_repo
 from tests.conftest import BACKENDS, scratch_database, session_on
 from tests.today import TODAY
-
-# t CO2e per t of output, Scope 1 + 2, by party and process (fictional, of a realistic size)
-INTENSITY = {"mining": Decimal("0.008"), "refining": Decimal("0.75"),
-             "casting": Decimal("0.12"), "remelting": Decimal("0.35"),
-             "rolling": Decimal("0.28"), "conversion": Decimal("0.45")}
-SMELTING = {"fjordal": Decimal("3.9"), "eldhraun": Decimal("3.2"), "sandvaer": Decimal("4.4")}
-OUTPUT_KG = 100_000_000
-
-
-def _seed(db: Session, today: date) -> timeline.Thread:
-    yield timeline.at(date(today.year - 1, 1, 1), 6)
-    for who, processes in FOOTPRINT_PROCESSES.items():
-        slug, name = PARTIES[who]
-        org = registry_repo.organization_by_slug(db, slug)
-        assert org is not None, slug
-        entity = next(e for e in repo.entities_of(db, org.id) if e.name == name)
-        for year in (today.year - 1, today.year):
-            declared = {p: (SMELTING[who] if p == "smelting" else INTENSITY[p])
-                        * OUTPUT_KG / 1000 for p in processes}
-            db.add(CarbonInventory(
-                organization_id=org.id, entity_id=entity.id,
-                period_start=date(year, 1, 1), period_end=date(year, 12, 31),
-                scope1_t=sum(declared.values()), allocation="declared",
-                recorded_by="system:test",
-                processes=[CarbonProcess(process=p, output_kg=OUTPUT_KG, declared_t=t)
-                           for p, t in declared.items()]))
-    db.flush()
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
@@ -67,8 +36,7 @@ def engine(request: pytest.FixtureRequest,
             with clock.use(clock.SteppedClock(moment)):
                 timeline.run([*world_demo._threads(db, world_demo.load_world(), report,
                                                    lambda _label: None, Settings(),
-                                                   moment.date()),
-                              _seed(db, moment.date())])
+                                                   moment.date())])
         yield engine
 
 

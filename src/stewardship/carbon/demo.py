@@ -217,6 +217,7 @@ class _Step:
     end: date = field(compare=False)
     share: Decimal = field(compare=False)
     intensity: Decimal = field(compare=False)
+    hour: int = field(default=10, compare=False)
 
 
 def _steps(today: date) -> Iterator[_Step]:
@@ -224,10 +225,11 @@ def _steps(today: date) -> Iterator[_Step]:
     last_start, last_end = date(year - 1, 1, 1), date(year - 1, 12, 31)
     ytd_end = date(year, today.month, 1) - timedelta(days=1)
     for n, site in enumerate(SITES):
-        if site.commissioned is not None and site.commissioned < year - 2:
-            yield _Step(min(date(year - 1, 3, 2) + timedelta(days=n), today), n, site,
-                        date(year - 2, 1, 1), date(year - 2, 12, 31), Decimal(1),
-                        Decimal(site.year_before))
+        # The year before last for every site, there before the demo's first CoC flow (its
+        # footprints take the latest inventory an entity has): older smelters show their
+        # path from it.
+        yield _Step(date(year - 1, 1, 1), n, site, date(year - 2, 1, 1),
+                    date(year - 2, 12, 31), Decimal(1), Decimal(site.year_before), hour=5)
         yield _Step(min(date(year, 2, 2) + timedelta(days=n), today), n, site, last_start,
                     last_end, Decimal(1), Decimal(1))
         if ytd_end.year == year:
@@ -260,7 +262,7 @@ def demo_carbon(db: Session, today: date) -> timeline.Thread:
         return False
     done = 0
     for step in sorted(_steps(today)):
-        yield timeline.at(step.day, 10, step.order % 60)
+        yield timeline.at(step.day, step.hour, step.order % 60)
         found = _recorder(db, step.site)
         if found is None:
             continue
