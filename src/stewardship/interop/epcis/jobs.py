@@ -186,7 +186,7 @@ class LostClaim(RuntimeError):
 
 def _first_positions(document: Any, events: list[Any]) -> dict[str, int]:
     """eventID (given, or the CBV hash id the capture gives it) -> its first position."""
-    prefixes = rules.context_prefixes(document.get("@context"))
+    prefixes = rules.declared_prefixes(document.get("@context"))
     first: dict[str, int] = {}
     for index, event in enumerate(events):
         if not isinstance(event, dict):
