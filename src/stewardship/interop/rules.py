@@ -460,6 +460,9 @@ class EventQuery:
     fingerprint: str = ""
     params: tuple[tuple[str, str], ...] = field(default=())
     """The filter parameters as given (for the next page's link)."""
+    within: tuple[str, str] | None = None
+    """A top-level resource instance the events must name: (``epcs``, the EPC),
+    (``bizSteps``, a bare-word or custom step)..."""
 
 
 _MATCH_KINDS = {
@@ -532,9 +535,26 @@ def _decode_page_token(token: str, fingerprint: str) -> int:
     return after
 
 
+MAX_PARAMETERS = 200
+MAX_VALUES = 1000
+"""Bounds of one query: parameters given, and values they hold (``|``-separated)."""
+
+
+class QueryTooComplex(QueryParameterError):
+    pass
+
+
 def parse_query(params: list[tuple[str, str]], *, per_page_default: int,
-                per_page_max: int) -> EventQuery:
-    """Parse SimpleEventQuery parameters; unknown or unsupported ones are refused."""
+                per_page_max: int, within: tuple[str, str] | None = None) -> EventQuery:
+    """Parse SimpleEventQuery parameters; unknown or unsupported ones are refused, and so
+    is a query over the bounds (``QueryTooComplex``)."""
+    if len(params) > MAX_PARAMETERS:
+        raise QueryTooComplex("", f"the query has {len(params)} parameters; at most "
+                              f"{MAX_PARAMETERS} are read")
+    values = sum(value.count("|") + 1 for _, value in params)
+    if values > MAX_VALUES:
+        raise QueryTooComplex("", f"the query's parameters hold {values} values; at most "
+                              f"{MAX_VALUES} are read")
     grouped: dict[str, list[str]] = {}
     for name, value in params:
         grouped.setdefault(name, []).append(value)
@@ -575,10 +595,11 @@ def parse_query(params: list[tuple[str, str]], *, per_page_default: int,
                                       f"{per_page_max}")
         per_page = int(text)
     filters = tuple(sorted((n, v) for n, v in params if n not in ("perPage", "nextPageToken")))
-    fingerprint = hashlib.sha256(repr(filters).encode()).hexdigest()[:12]
+    seen = repr(filters) if within is None else repr((filters, within))
+    fingerprint = hashlib.sha256(seen.encode()).hexdigest()[:12]
     after = None
     if "nextPageToken" in grouped:
         after = _decode_page_token(grouped["nextPageToken"][-1], fingerprint)
-    return EventQuery(per_page=per_page, after=after, fingerprint=fingerprint,
+    return EventQuery(per_page=per_page, after=after, fingerprint=fingerprint, within=within,
                       params=tuple((n, v) for n, v in params
                                    if n not in ("perPage", "nextPageToken")), **kwargs)
