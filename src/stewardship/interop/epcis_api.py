@@ -240,6 +240,10 @@ def _resource_routes(resource: str, parameter: str) -> None:
     def sub_resources(value: Value, db: DbSession, actor: OptionalActor) -> dict[str, Any]:
         return resources.sub_resources(db, actor, resource, value)
 
+    # The path parameter's type is local to this function: give it as an object, not as
+    # the name postponed evaluation leaves (FastAPI resolves names in the module).
+    events_of.__annotations__["value"] = Value
+    sub_resources.__annotations__["value"] = Value
     listing.__doc__ = (f"The {resource} named by the events you may see, as GS1's "
                        "Collection, `perPage` at a time (`nextPageToken` in the `Link` "
                        "header)." + (" The five standard event types are always listed."

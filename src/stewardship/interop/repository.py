@@ -24,7 +24,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from stewardship.interop import rules
 from stewardship.interop.models import EpcisCaptureJob, EpcisContext, EpcisEvent, EpcisEventTerm
@@ -220,9 +220,10 @@ def resource_values(db: Session, resource: str, *, organization_id: uuid.UUID | 
     events the reader may see, in code-point order, after ``after``."""
     visible = _visible(organization_id, see_all)
     if resource == "epcs":
-        value = EpcisEventTerm.value
-        stmt = (select(value).distinct().join(EpcisEvent, EpcisEvent.id == EpcisEventTerm.event_pk)
-                .where(EpcisEventTerm.kind.in_(EPC_KINDS)))
+        named = aliased(EpcisEventTerm)  # the visibility rule reads the terms table too
+        value = named.value
+        stmt = (select(value).distinct().join(EpcisEvent, EpcisEvent.id == named.event_pk)
+                .where(named.kind.in_(EPC_KINDS)))
     else:
         value = _RESOURCE_COLUMNS[resource]
         stmt = select(value).distinct().where(value.is_not(None))
