@@ -159,7 +159,8 @@ def test_every_example_event_was_compared() -> None:
 @needs_conformance
 def test_gs1s_identical_hash_id_examples_hash_alike() -> None:
     """``XML/WithEventHashID``: the base event (1) and the ones written differently
-    (3: another element order, 4: whitespace, 5: comments) share one id; 2 has another
+    (3: EPCs in another order, 4: quantities in another order, 5: another prefix for the
+    same extension namespace) share one id; 2 has another
     eventTimeZoneOffset and 6 an explicit ``xsi:type``, which the hash reads, as the
     reference does; the JSON twin (7) carries no ``xsi:type`` on its extensions."""
     assert CONFORMANCE is not None

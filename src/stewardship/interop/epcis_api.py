@@ -9,6 +9,7 @@ Sign in with a bearer token."""
 from __future__ import annotations
 
 import json
+import re
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
@@ -295,9 +296,13 @@ def _options_route(path: str) -> None:
 
     options.__doc__ = ("The methods this resource answers (`Allow`) and the EPCIS and CBV "
                        "versions, as headers.")
+    names = re.findall(r"{(\w+)(?::\w+)?}", path)
+    parameters = [{"name": name, "in": "path", "required": True,
+                   "schema": {"type": "string"}} for name in names]
     router.add_api_route(path, options, methods=["OPTIONS"], status_code=204,
                          summary="Discover this resource", name=f"epcis_options{path}",
                          response_class=Response,
+                         openapi_extra={"parameters": parameters} if parameters else None,
                          responses={204: {"description": "No body: the headers say it",
                                           "headers": {n: {"schema": {"type": "string"}}
                                                       for n in ("Allow", *VERSION_HEADERS)}}})
