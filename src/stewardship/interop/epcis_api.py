@@ -254,7 +254,8 @@ def _resource_routes(resource: str, parameter: str) -> None:
                          "of `GET /epcis/events`; 404 when none of them names it.")
     sub_resources.__doc__ = "Its sub-resources (`events`); 404 when no event you may see " \
                             "names it."
-    page = {200: {"description": "One page", "headers": _LINK}}
+    page: dict[int | str, dict[str, Any]] = {200: {"description": "One page",
+                                                   "headers": _LINK}}
     router.add_api_route(f"/{resource}", listing, methods=["GET"],
                          summary=f"{what}: the collection",
                          responses={**_QUERY_PROBLEMS, **page}, name=f"epcis_{resource}")

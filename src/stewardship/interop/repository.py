@@ -219,6 +219,7 @@ def resource_values(db: Session, resource: str, *, organization_id: uuid.UUID | 
     """The distinct values of a top-level resource (``epcs``, ``bizSteps``...) among the
     events the reader may see, in code-point order, after ``after``."""
     visible = _visible(organization_id, see_all)
+    value: Any
     if resource == "epcs":
         named = aliased(EpcisEventTerm)  # the visibility rule reads the terms table too
         value = named.value

@@ -551,9 +551,9 @@ def parse_query(params: list[tuple[str, str]], *, per_page_default: int,
     if len(params) > MAX_PARAMETERS:
         raise QueryTooComplex("", f"the query has {len(params)} parameters; at most "
                               f"{MAX_PARAMETERS} are read")
-    values = sum(value.count("|") + 1 for _, value in params)
-    if values > MAX_VALUES:
-        raise QueryTooComplex("", f"the query's parameters hold {values} values; at most "
+    value_count = sum(value.count("|") + 1 for _, value in params)
+    if value_count > MAX_VALUES:
+        raise QueryTooComplex("", f"the query's parameters hold {value_count} values; at most "
                               f"{MAX_VALUES} are read")
     grouped: dict[str, list[str]] = {}
     for name, value in params:

@@ -41,6 +41,7 @@ import hashlib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, TypeAlias
 
 CBV_WEB = "https://ref.gs1.org/cbv/"
@@ -86,6 +87,7 @@ _URN_CBV = (("urn:epcglobal:cbv:bizstep:", "BizStep-"), ("urn:epcglobal:cbv:disp
             ("urn:epcglobal:cbv:btt:", "BTT-"), ("urn:epcglobal:cbv:sdt:", "SDT-"),
             ("urn:epcglobal:cbv:er:", "ER-"))
 _NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+_NUMBER_START = frozenset("+-.0123456789")
 
 
 def _words(text: str) -> frozenset[str]:
@@ -132,16 +134,13 @@ MEASUREMENTS = _words(
     "Wavenumber")
 
 
-@dataclass
+@dataclass(slots=True)
 class Node:
     name: str
     text: str = ""
     children: list[Node] = field(default_factory=list)
     pair: bool = False
     """An entry of a typed list: its two children (type, value) written in order."""
-
-    def key(self) -> tuple[Any, ...]:
-        return (self.name, self.text, [c.key() for c in self.children])
 
 
 # --- values ------------------------------------------------------------------------------
@@ -221,28 +220,26 @@ def _members(obj: dict[str, Any], path: tuple[str, ...],
         if key in _IGNORED or key.startswith("@"):
             continue
         nodes.extend(_nodes(key, value, (*path, key), prefixes))
-    nodes.sort(key=Node.key)
     return nodes
 
 
 def _nodes(key: str, value: Any, path: tuple[str, ...],
            prefixes: dict[str, str]) -> list[Node]:
-    name = _name(key, prefixes)
-    if key in _EPC_LISTS and isinstance(value, list):
-        return [Node(key, "", sorted((Node("epc", _scalar(v, path, prefixes)) for v in value),
-                                     key=Node.key))]
-    if key in _QUANTITY_LISTS and isinstance(value, list):
-        return [Node(key, "", sorted((Node("quantityElement", "", _members(v, path, prefixes))
-                                      for v in value if isinstance(v, dict)), key=Node.key))]
-    if key in TYPED_LISTS and isinstance(value, list):
-        return [Node(key, "", [_typed_entry(TYPED_LISTS[key], entry, path, prefixes)
-                               for entry in value if isinstance(entry, dict)])]
-    if key == "sensorElementList" and isinstance(value, list):
-        return [Node(key, "", sorted((Node("sensorElement", "", _members(v, path, prefixes))
-                                      for v in value if isinstance(v, dict)), key=Node.key))]
+    """The nodes of one member (no sorting: every sibling list is sorted as written)."""
     if isinstance(value, list):
-        found = [n for item in value for n in _nodes(key, item, path, prefixes)]
-        return sorted(found, key=Node.key)
+        if key in _EPC_LISTS:
+            return [Node(key, "", [Node("epc", _scalar(v, path, prefixes)) for v in value])]
+        if key in _QUANTITY_LISTS:
+            return [Node(key, "", [Node("quantityElement", "", _members(v, path, prefixes))
+                                   for v in value if isinstance(v, dict)])]
+        if key in TYPED_LISTS:
+            return [Node(key, "", [_typed_entry(TYPED_LISTS[key], entry, path, prefixes)
+                                   for entry in value if isinstance(entry, dict)])]
+        if key == "sensorElementList":
+            return [Node(key, "", [Node("sensorElement", "", _members(v, path, prefixes))
+                                   for v in value if isinstance(v, dict)])]
+        return [n for item in value for n in _nodes(key, item, path, prefixes)]
+    name = _name(key, prefixes)
     if isinstance(value, dict):
         return [Node(name, "", _members(value, path, prefixes))]
     return [Node(name, _scalar(value, path, prefixes))]
@@ -308,8 +305,6 @@ def _xml_node(element: Any) -> Node:
 def _xml_children(element: Any) -> list[Node]:
     children = [Node(_xml_name(name), _xml_value(value)) for name, value in element.items()]
     children += [_xml_node(child) for child in _xml_elements(element)]
-    if not any(child.pair for child in children):
-        children.sort(key=Node.key)
     return children
 
 
@@ -317,39 +312,68 @@ def _xml_children(element: Any) -> list[Node]:
 
 
 class _Writer:
+    _CACHE_MAX = 65536
+
     def __init__(self, canonical_id: Convert, canonical_time: Convert) -> None:
         self.canonical_id = canonical_id
         self.canonical_time = canonical_time
+        self._values: dict[str, str] = {}
+        self._times: dict[str, str] = {}
 
     def value(self, text: str) -> str:
-        text = _web_vocabulary(text.strip())
-        number = canonical_number(text)
-        if number is not None:
-            text = number
-        return str(self.canonical_id(text))
+        found = self._values.get(text)
+        if found is None:
+            if len(self._values) > self._CACHE_MAX:
+                self._values.clear()
+            plain = text.strip()
+            if plain.startswith("urn:epcglobal:cbv:"):
+                plain = _web_vocabulary(plain)
+            number = canonical_number(plain) if plain[:1] in _NUMBER_START else None
+            found = self._values[text] = self.canonical_id(plain if number is None else number)
+        return found
+
+    def time(self, text: str) -> str:
+        found = self._times.get(text)
+        if found is None:
+            if len(self._times) > self._CACHE_MAX:
+                self._times.clear()
+            found = self._times[text] = self.canonical_time(text)
+        return found
 
     def ordered(self, children: list[Node], order: _Order, top: bool = False) -> str:
         """Write the children the order names; those used up leave ``children``."""
         extensions: list[Node] = []
         if not top and len(children) > 1:
-            extensions = [c for c in children if "{" in c.name and "/}" in c.name]
-            children[:] = [c for c in children if c not in extensions]
+            kept: list[Node] = []
+            for child in children:
+                (extensions if "{" in child.name and "/}" in child.name else kept).append(child)
+            if extensions:
+                children[:] = kept
+        by_name: dict[str, list[Node]] = {}
+        for child in children:
+            by_name.setdefault(child.name, []).append(child)
         out = []
+        used: set[int] = set()
         for name, sub_order in order:
+            group = by_name.get(name)
+            if not group:
+                continue
+            timed = _timed(name)
             values = []
-            for child in [c for c in children if c.name == name]:
+            for child in group:
                 below = self.ordered(child.children, sub_order) if sub_order else ""
                 text = child.text.strip()
                 if text:
-                    lowered = name.lower()
-                    text = "=" + (self.canonical_time(text)
-                                  if "time" in lowered and "offset" not in lowered
-                                  else self.value(text))
+                    text = "=" + (self.time(text) if timed else self.value(text))
                 if text or below:
                     values.append(name + text + below)
                 if not child.children:
-                    children.remove(child)
-            out.append("".join(sorted(values)))
+                    used.add(id(child))
+            if len(values) > 1:
+                values.sort()
+            out.append("".join(values))
+        if used:
+            children[:] = [c for c in children if id(c) not in used]
         return "".join(out) + (self.generic(extensions) if extensions else "")
 
     def generic(self, nodes: list[Node]) -> str:
@@ -372,16 +396,33 @@ class _Writer:
         return f"eventType={tree.name}{ordered}{self.generic(rest)}"
 
 
+@lru_cache(maxsize=256)
+def _timed(name: str) -> bool:
+    """Whether an ordered property holds a timestamp."""
+    lowered = name.lower()
+    return "time" in lowered and "offset" not in lowered
+
+
+_writers: dict[tuple[Convert, Convert], _Writer] = {}
+
+
+def _writer(canonical_id: Convert, canonical_time: Convert) -> _Writer:
+    found = _writers.get((canonical_id, canonical_time))
+    if found is None:
+        found = _writers[(canonical_id, canonical_time)] = _Writer(canonical_id, canonical_time)
+    return found
+
+
 def pre_hash(event: dict[str, Any], prefixes: dict[str, str], *, canonical_id: Convert,
              canonical_time: Convert) -> str:
     """The pre-hash string of one JSON event; ``prefixes``: the namespaces the document's
     ``@context`` defines."""
-    return _Writer(canonical_id, canonical_time).pre_hash(event_tree(event, prefixes))
+    return _writer(canonical_id, canonical_time).pre_hash(event_tree(event, prefixes))
 
 
 def xml_pre_hash(element: Any, *, canonical_id: Convert, canonical_time: Convert) -> str:
     """The pre-hash string of one event of the XML binding."""
-    return _Writer(canonical_id, canonical_time).pre_hash(xml_event_tree(element))
+    return _writer(canonical_id, canonical_time).pre_hash(xml_event_tree(element))
 
 
 def hash_id(pre: str) -> str:
