@@ -349,3 +349,18 @@ def test_a_query_with_ten_thousand_parameters_is_refused_in_bounded_work(
     # Within the bounds, the query runs.
     assert _events(member.get("/epcis/events", params=[("EQ_bizStep", f"s{n}")
                                                        for n in range(200)])) == []
+
+
+def test_a_party_named_in_an_event_reaches_it_through_the_resources(
+        db: Session, world: World, client_for: Clients, validation: Validation) -> None:
+    shipped = object_event(41, destinationList=[
+        {"type": "owning_party", "destination": f"urn:stewardship:org:{world.b_slug}"}])
+    [event_id] = service.capture_document(db, world.a, document(shipped),
+                                          validation=validation).event_ids
+    epc = "urn:epc:id:sgtin:0614141.107346.41"
+    b, c = client_for(world.b), client_for(world.c)
+    assert _pages(b, "/epcis/epcs") == [[epc]]
+    assert [e["eventID"] for e in _events(b.get(f"/epcis/epcs/{quote(epc, safe='')}/events"))
+            ] == [event_id]
+    assert _pages(c, "/epcis/epcs") == [[]]
+    _problem(c.get(f"/epcis/epcs/{quote(epc, safe='')}/events"), 404)
