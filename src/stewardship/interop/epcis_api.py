@@ -1,14 +1,19 @@
-"""EPCIS 2.0 REST bindings under ``/epcis``: capture (asynchronous documents and single
-events), capture jobs, the event query and single events. Errors are RFC 7807 problem
-documents; every response carries the GS1 version headers. Sign in with a bearer token."""
+"""EPCIS 2.0 REST bindings under ``/epcis``: discovery (``GET /epcis``, ``OPTIONS`` on every
+resource), capture (asynchronous documents and single events), capture jobs, the event
+query, single events, and the top-level resources (``eventTypes``, ``epcs``, ``bizSteps``,
+``bizLocations``, ``readPoints``, ``dispositions``) with their events. Errors are RFC 7807
+problem documents, unknown paths and methods included; every response carries the GS1
+version headers, and the request's version and ``Accept`` headers are honoured (406).
+Sign in with a bearer token."""
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Annotated, Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Header, Query, Request, Response
+from fastapi import APIRouter, BackgroundTasks, Depends, Header, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -16,13 +21,26 @@ from stewardship.core.auth import Actor
 from stewardship.core.config import Settings
 from stewardship.core.web import DbSession, OptionalActor, settings_of
 from stewardship.interop.epcis import capture as capture_service
-from stewardship.interop.epcis import jobs, query
-from stewardship.interop.epcis.problems import PROBLEM_JSON, EpcisProblem, EpcisRoute
+from stewardship.interop.epcis import jobs, query, resources
+from stewardship.interop.epcis.problems import (
+    PROBLEM_JSON,
+    VERSION_HEADERS,
+    EpcisProblem,
+    EpcisRoute,
+    negotiate,
+)
 from stewardship.interop.epcis.validation import Validation, validation_for
 
 # Documented in /api/openapi.json beside the platform's own /api routes; GS1's OpenAPI
 # (REST Bindings) remains the reference for the standard's semantics.
-router = APIRouter(prefix="/epcis", tags=["EPCIS 2.0"], route_class=EpcisRoute)
+_NEGOTIATION: dict[int | str, dict[str, Any]] = {
+    400: {"description": "A GS1 version header that is not a version (problem document)",
+          "content": {PROBLEM_JSON: {}}},
+    406: {"description": "A GS1-EPCIS or GS1-CBV version this repository does not speak, "
+                         "or an Accept it cannot send (problem document)",
+          "content": {PROBLEM_JSON: {}}}}
+router = APIRouter(prefix="/epcis", tags=["EPCIS 2.0"], route_class=EpcisRoute,
+                   dependencies=[Depends(negotiate)], responses=_NEGOTIATION)
 
 JSON_TYPES = ("application/json", "application/ld+json")
 _PROBLEMS: dict[int | str, dict[str, Any]] = {
@@ -32,6 +50,12 @@ _PROBLEMS: dict[int | str, dict[str, Any]] = {
                          (404, "Not found, or not yours to see"),
                          (409, "You captured an event with this eventID already"),
                          (413, "Over the capture limits"), (415, "Not JSON"))}
+_QUERY_PROBLEMS: dict[int | str, dict[str, Any]] = {
+    **{k: v for k, v in _PROBLEMS.items() if k in (400, 401, 403, 404)},
+    413: {"description": "A query over the bounds: more than 200 parameters or 1000 values "
+                         "(QueryTooComplexException)", "content": {PROBLEM_JSON: {}}}}
+_LINK = {"Link": {"description": 'The next page: `<url>; rel="next"` (absent on the last '
+                                 "page)", "schema": {"type": "string"}}}
 _JSON_BODY = {"requestBody": {"required": True, "content": {
     "application/json": {"schema": {"type": "object"}},
     "application/ld+json": {"schema": {"type": "object"}}}}}
@@ -90,19 +114,14 @@ def _wake_worker(request: Request) -> None:
         worker.wake()
 
 
-@router.get("", summary="Discover this EPCIS repository")
+@router.get("", summary="The top-level resources of this EPCIS repository")
 def discovery(request: Request) -> dict[str, Any]:
-    """Versions, the active validation (GS1's JSON Schema or structural checks), capture
-    limits, the supported query parameters and the platform's EPCIS identifiers. Public."""
+    """GS1's collection of top-level resources (`member`), with the versions, the active
+    validation (GS1's JSON Schema or structural checks), capture limits, the supported
+    query parameters and the platform's EPCIS identifiers. Public."""
     settings = settings_of(request)
-    return query.discovery(settings, _validation(settings))
-
-
-@router.options("/capture", status_code=204, summary="Discover the capture interface")
-def capture_options(request: Request) -> Response:
-    """The capture limits and error behaviours, as headers."""
-    headers = {"Allow": "OPTIONS, POST, GET", **jobs.limit_headers(settings_of(request))}
-    return Response(status_code=204, headers=headers)
+    return {**resources.collection(list(resources.TOP_LEVEL)),
+            **query.discovery(settings, _validation(settings))}
 
 
 @router.post("/capture", status_code=202, summary="Capture an EPCIS document (asynchronous)",
@@ -127,12 +146,27 @@ def capture(request: Request, db: DbSession, actor: Capturer, body: JsonBody,
                         headers={"Location": location, **jobs.limit_headers(settings)})
 
 
-@router.get("/capture", summary="Your capture jobs", responses=_PROBLEMS)
+def _next_link(request: Request, next_query: str | None) -> dict[str, str]:
+    if next_query is None:
+        return {}
+    return {"Link": f'<{request.url.replace(query=next_query)}>; rel="next"'}
+
+
+@router.get("/capture", summary="Your capture jobs", responses={
+    **_PROBLEMS, 200: {"description": "One page of capture jobs, newest first",
+                       "headers": _LINK}})
 def capture_jobs(request: Request, db: DbSession, actor: Capturer,
                  per_page: Annotated[int, Query(alias="perPage", ge=1, le=1000)] = 30,
-                 ) -> list[dict[str, Any]]:
-    """The latest capture jobs of your organisation (all, for the secretariat)."""
-    return jobs.list_jobs(db, actor, per_page)
+                 next_page: Annotated[str | None, Query(alias="nextPageToken",
+                                                        max_length=400)] = None,
+                 ) -> JSONResponse:
+    """The capture jobs of your organisation (all, for the secretariat), newest first,
+    `perPage` at a time; the next page is in the `Link` header (`nextPageToken`)."""
+    found, token = jobs.list_jobs(db, actor, per_page, next_page)
+    next_query = None
+    if token is not None:
+        next_query = urlencode([("perPage", str(per_page)), ("nextPageToken", token)])
+    return JSONResponse(found, headers=_next_link(request, next_query))
 
 
 @router.get("/capture/{capture_id}", summary="One capture job", responses=_PROBLEMS)
@@ -157,7 +191,8 @@ def capture_event(request: Request, db: DbSession, actor: Capturer,
 
 
 @router.get("/events", summary="Query events (SimpleEventQuery parameters)",
-            responses=_PROBLEMS)
+            responses={**_QUERY_PROBLEMS, 200: {"description": "An EPCISQueryDocument",
+                                                "headers": _LINK}})
 def events(request: Request, db: DbSession, actor: OptionalActor) -> JSONResponse:
     """Events you may see, as an EPCISQueryDocument, in capture order. Parameters:
     `eventType`, `GE_/LT_eventTime`, `GE_/LT_recordTime`, `EQ_action`, `EQ_bizStep`,
@@ -166,16 +201,132 @@ def events(request: Request, db: DbSession, actor: OptionalActor) -> JSONRespons
     `MATCH_anyEPC`, `MATCH_epcClass`, `MATCH_inputEPCClass`, `MATCH_outputEPCClass`,
     `MATCH_anyEPCClass` (values separated by `|`; EPC patterns such as
     `urn:epc:idpat:sgtin:0614141.107346.*` match), `perPage` and `nextPageToken` (the
-    next page is in the `Link` header)."""
+    next page is in the `Link` header). At most 200 parameters holding 1000 values."""
     document, next_query = query.query_events(db, actor, request.query_params.multi_items(),
                                               settings_of(request))
-    headers = {}
-    if next_query is not None:
-        headers["Link"] = f'<{request.url.replace(query=next_query)}>; rel="next"'
-    return JSONResponse(document, headers=headers)
+    return JSONResponse(document, headers=_next_link(request, next_query))
 
 
 @router.get("/events/{event_id:path}", summary="One event", responses=_PROBLEMS)
 def event(event_id: str, db: DbSession, actor: OptionalActor) -> dict[str, Any]:
-    """The event with this eventID (URL-encoded), if you may see it."""
+    """An EPCISQueryDocument with the event of this eventID (URL-encoded), if you may see
+    it, and the error its capturer declared in it, if any."""
     return query.get_event(db, actor, event_id)
+
+
+# --- the top-level resources ----------------------------------------------------------------
+
+_RESOURCE_PARAMETERS = {"eventTypes": "eventType", "epcs": "epc", "bizSteps": "bizStep",
+                        "bizLocations": "bizLocation", "readPoints": "readPoint",
+                        "dispositions": "disposition"}
+
+
+def _resource_routes(resource: str, parameter: str) -> None:
+    what = resource[0].upper() + resource[1:]
+    Value = Annotated[str, Path(alias=parameter, max_length=512,
+                                description=f"The {parameter} (URL-encoded)")]
+
+    def listing(request: Request, db: DbSession, actor: OptionalActor) -> JSONResponse:
+        found, next_query = resources.list_resource(
+            db, actor, resource, request.query_params.multi_items(), settings_of(request))
+        return JSONResponse(found, headers=_next_link(request, next_query))
+
+    def events_of(request: Request, value: Value, db: DbSession,
+                  actor: OptionalActor) -> JSONResponse:
+        document, next_query = resources.resource_events(
+            db, actor, resource, value, request.query_params.multi_items(),
+            settings_of(request))
+        return JSONResponse(document, headers=_next_link(request, next_query))
+
+    def sub_resources(value: Value, db: DbSession, actor: OptionalActor) -> dict[str, Any]:
+        return resources.sub_resources(db, actor, resource, value)
+
+    # The path parameter's type is local to this function: give it as an object, not as
+    # the name postponed evaluation leaves (FastAPI resolves names in the module).
+    events_of.__annotations__["value"] = Value
+    sub_resources.__annotations__["value"] = Value
+    listing.__doc__ = (f"The {resource} named by the events you may see, as GS1's "
+                       "Collection, `perPage` at a time (`nextPageToken` in the `Link` "
+                       "header)." + (" The five standard event types are always listed."
+                                     if resource == "eventTypes" else ""))
+    events_of.__doc__ = (f"An EPCISQueryDocument of the events you may see that name this "
+                         f"{parameter}, further restricted by the SimpleEventQuery parameters "
+                         "of `GET /epcis/events`; 404 when none of them names it.")
+    sub_resources.__doc__ = "Its sub-resources (`events`); 404 when no event you may see " \
+                            "names it."
+    page: dict[int | str, dict[str, Any]] = {200: {"description": "One page",
+                                                   "headers": _LINK}}
+    router.add_api_route(f"/{resource}", listing, methods=["GET"],
+                         summary=f"{what}: the collection",
+                         responses={**_QUERY_PROBLEMS, **page}, name=f"epcis_{resource}")
+    router.add_api_route(f"/{resource}/{{{parameter}:path}}/events", events_of,
+                         methods=["GET"], summary=f"{what}: the events of one",
+                         responses={**_QUERY_PROBLEMS, **page},
+                         name=f"epcis_{resource}_events")
+    router.add_api_route(f"/{resource}/{{{parameter}:path}}", sub_resources, methods=["GET"],
+                         summary=f"{what}: one, its sub-resources", responses=_PROBLEMS,
+                         name=f"epcis_{resource}_one")
+
+
+for _resource, _parameter in _RESOURCE_PARAMETERS.items():
+    _resource_routes(_resource, _parameter)
+
+
+# --- OPTIONS on every resource, and problem documents for unknown paths and methods ----------
+
+DISCOVERY_HEADERS = {**VERSION_HEADERS, "GS1-Extensions": "",
+                     "GS1-Vendor-Version": "stewardship"}
+
+
+def _allowed(path: str) -> list[str]:
+    """The methods the resource at ``path`` answers (empty: no such resource)."""
+    methods: set[str] = set()
+    for route in router.routes:
+        if isinstance(route, EpcisRoute) and route.name not in _CATCH_ALL and \
+                route.path_regex.match(path):
+            methods |= set(route.methods or ())
+    return sorted(methods | {"OPTIONS"}) if methods else []
+
+
+def _options_route(path: str) -> None:
+    def options(request: Request) -> Response:
+        headers = {**DISCOVERY_HEADERS, "Allow": ", ".join(_allowed(request.url.path))}
+        if path == "/capture":
+            headers.update(jobs.limit_headers(settings_of(request)))
+        return Response(status_code=204, headers=headers)
+
+    options.__doc__ = ("The methods this resource answers (`Allow`) and the EPCIS and CBV "
+                       "versions, as headers.")
+    names = re.findall(r"{(\w+)(?::\w+)?}", path)
+    parameters = [{"name": name, "in": "path", "required": True,
+                   "schema": {"type": "string"}} for name in names]
+    router.add_api_route(path, options, methods=["OPTIONS"], status_code=204,
+                         summary="Discover this resource", name=f"epcis_options{path}",
+                         response_class=Response,
+                         openapi_extra={"parameters": parameters} if parameters else None,
+                         responses={204: {"description": "No body: the headers say it",
+                                          "headers": {n: {"schema": {"type": "string"}}
+                                                      for n in ("Allow", *VERSION_HEADERS)}}})
+
+
+_CATCH_ALL = frozenset({"epcis_unknown", "epcis_unknown_root"})
+_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+
+
+def _unknown(request: Request) -> Response:
+    path = request.url.path
+    allowed = _allowed(path)
+    if not allowed:
+        raise EpcisProblem(404, f"nothing is at {path[:200]}; GET /epcis lists the resources")
+    raise EpcisProblem(405, f"{path[:200]} answers {', '.join(allowed)}, not "
+                       f"{request.method}", headers={"Allow": ", ".join(allowed)})
+
+
+for _path in dict.fromkeys(route.path.removeprefix("/epcis") for route in router.routes
+                           if isinstance(route, EpcisRoute)
+                           and "OPTIONS" not in (route.methods or ())):
+    _options_route(_path)
+router.add_api_route("/{rest:path}", _unknown, methods=_METHODS, include_in_schema=False,
+                     name="epcis_unknown")
+router.add_api_route("", _unknown, methods=[m for m in _METHODS if m not in ("GET", "OPTIONS")],
+                     include_in_schema=False, name="epcis_unknown_root")

@@ -24,7 +24,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from stewardship.interop import rules
 from stewardship.interop.models import EpcisCaptureJob, EpcisContext, EpcisEvent, EpcisEventTerm
@@ -190,26 +190,83 @@ def query_events(db: Session, query: rules.EventQuery, *, organization_id: uuid.
         wanted += [_prefix_condition(db, p) for p in match.prefixes]
         stmt = stmt.where(exists().where(EpcisEventTerm.event_pk == EpcisEvent.id,
                                          EpcisEventTerm.kind.in_(match.kinds), or_(*wanted)))
+    if query.within is not None:
+        stmt = stmt.where(_within(*query.within))
     if query.after is not None:
         stmt = stmt.where(EpcisEvent.id > query.after)
     rows = db.execute(stmt.order_by(EpcisEvent.id).limit(limit))
     return [(int(i), str(b), c) for i, b, c in rows]
 
 
-def event_by_event_id(db: Session, event_id: str, *, organization_id: uuid.UUID | None,
-                      see_all: bool) -> tuple[str, int | None] | None:
-    """The visible event with this eventID. Several organisations may use one id (and an
-    error declaration repeats it): the reader's own comes first, the event before its
-    error declaration, then the earliest captured."""
-    stmt = select(EpcisEvent.body, EpcisEvent.context_id).where(EpcisEvent.event_id == event_id)
+_RESOURCE_COLUMNS = {"eventTypes": EpcisEvent.event_type, "bizSteps": EpcisEvent.biz_step,
+                     "dispositions": EpcisEvent.disposition,
+                     "bizLocations": EpcisEvent.biz_location,
+                     "readPoints": EpcisEvent.read_point}
+EPC_KINDS = (rules.EPC, rules.PARENT, rules.INPUT_EPC, rules.OUTPUT_EPC)
+
+
+def _within(resource: str, value: str) -> ColumnElement[bool]:
+    """The events a top-level resource instance names (an EPC anywhere in an event)."""
+    if resource == "epcs":
+        return exists().where(EpcisEventTerm.event_pk == EpcisEvent.id,
+                              EpcisEventTerm.kind.in_(EPC_KINDS),
+                              EpcisEventTerm.value == value)
+    return _RESOURCE_COLUMNS[resource] == value
+
+
+def resource_values(db: Session, resource: str, *, organization_id: uuid.UUID | None,
+                    see_all: bool, after: str | None, limit: int) -> list[str]:
+    """The distinct values of a top-level resource (``epcs``, ``bizSteps``...) among the
+    events the reader may see, in code-point order, after ``after``."""
+    visible = _visible(organization_id, see_all)
+    value: Any
+    if resource == "epcs":
+        named = aliased(EpcisEventTerm)  # the visibility rule reads the terms table too
+        value = named.value
+        stmt = (select(value).distinct().join(EpcisEvent, EpcisEvent.id == named.event_pk)
+                .where(named.kind.in_(EPC_KINDS)))
+    else:
+        value = _RESOURCE_COLUMNS[resource]
+        stmt = select(value).distinct().where(value.is_not(None))
+    if visible is not None:
+        stmt = stmt.where(visible)
+    if after is not None:
+        stmt = stmt.where(value > after)
+    return [str(v) for v in db.scalars(stmt.order_by(value).limit(limit))]
+
+
+def resource_exists(db: Session, resource: str, value: str, *,
+                    organization_id: uuid.UUID | None, see_all: bool) -> bool:
+    """Whether an event the reader may see names this resource instance."""
+    stmt = select(EpcisEvent.id).where(_within(resource, value))
+    visible = _visible(organization_id, see_all)
+    if visible is not None:
+        stmt = stmt.where(visible)
+    return db.scalar(stmt.limit(1)) is not None
+
+
+def events_with_event_id(db: Session, event_id: str, *, organization_id: uuid.UUID | None,
+                         see_all: bool) -> list[tuple[str, int | None]]:
+    """The visible event with this eventID and its capturer's error declaration of it.
+    Several organisations may use one id: the reader's own comes first, then the earliest
+    captured; an error declaration follows its event."""
+    stmt = select(EpcisEvent.body, EpcisEvent.context_id, EpcisEvent.organization_id,
+                  EpcisEvent.error_declaration).where(EpcisEvent.event_id == event_id)
     visible = _visible(organization_id, see_all)
     if visible is not None:
         stmt = stmt.where(visible)
     own = (EpcisEvent.organization_id.is_(None) if organization_id is None
            else EpcisEvent.organization_id == organization_id)
-    stmt = stmt.order_by(case((own, 0), else_=1), EpcisEvent.error_declaration, EpcisEvent.id)
-    row = db.execute(stmt.limit(1)).first()
-    return (str(row[0]), row[1]) if row is not None else None
+    rows = list(db.execute(stmt.order_by(case((own, 0), else_=1),
+                                         EpcisEvent.error_declaration, EpcisEvent.id)
+                           .limit(20)))
+    if not rows:
+        return []
+    first = rows[0]
+    found = [(str(first[0]), first[1])]
+    found += [(str(body), context) for body, context, owner, declared in rows[1:]
+              if declared and owner == first[2] and not first[3]][:1]
+    return found
 
 
 # --- capture jobs --------------------------------------------------------------------------
@@ -227,14 +284,20 @@ def job_by_id(db: Session, job_id: uuid.UUID) -> EpcisCaptureJob | None:
 
 
 def list_jobs(db: Session, *, organization_id: uuid.UUID | None, see_all: bool, limit: int,
-              before: datetime | None = None) -> list[EpcisCaptureJob]:
+              before: tuple[datetime, uuid.UUID] | None = None) -> list[EpcisCaptureJob]:
+    """The newest jobs first (ties by id); ``before``: the (created, id) of the last job of
+    the previous page."""
     stmt = select(EpcisCaptureJob)
     if not see_all:
         stmt = stmt.where(EpcisCaptureJob.organization_id == organization_id
                           if organization_id is not None else false())
     if before is not None:
-        stmt = stmt.where(EpcisCaptureJob.created_at < before)
-    stmt = stmt.order_by(EpcisCaptureJob.created_at.desc()).limit(limit)
+        created, job_id = before
+        stmt = stmt.where(or_(EpcisCaptureJob.created_at < created,
+                              and_(EpcisCaptureJob.created_at == created,
+                                   EpcisCaptureJob.id < job_id)))
+    stmt = stmt.order_by(EpcisCaptureJob.created_at.desc(),
+                         EpcisCaptureJob.id.desc()).limit(limit)
     return list(db.scalars(stmt))
 
 

@@ -1,42 +1,12 @@
 """Pure EPCIS 2.0 rules: the event hash id, vocabulary normalisation, the query language,
 and the structural checks used when no JSON Schema is configured. No I/O.
 
-The event hash id follows CBV 2.0 section 8.9 (the "EPCIS Event Hash ID"): a pre-hash
-string is built from the event's fields in the canonical property order, with
-
-- names and values joined as ``name=value`` without separators;
-- timestamps in UTC with millisecond precision (``...T10:00:30.000Z``), rounded half up;
-- numbers without trailing zeros (``200.0`` -> ``200``), booleans as ``true``/``false``;
-- list elements sorted by their UTF-8 code points, list names once;
-- ``type`` after the value in business transactions, sources and destinations;
-- CBV values (bare words, ``urn:epcglobal:cbv:...``) as CBV web URIs
-  (``https://ref.gs1.org/cbv/BizStep-receiving``), CURIEs expanded through the document's
-  ``@context`` (plus ``gs1``, ``cbv``, ``epcis``);
-- EPC URNs (``urn:epc:id/class/idpat``) as canonical GS1 Digital Link URIs on
-  ``https://id.gs1.org`` (GS1 check digits computed), Digital Link URIs constrained to that
-  host without query string and to the finest key qualifier;
-- ILMD and user extensions as ``{namespace}localName=value``, sorted, nested ones after
-  their parent's name; extensions inside readPoint, bizLocation and sensor elements at the
-  end of their parent;
-- ``eventID``, ``recordTime``, ``errorDeclaration`` and JSON-LD comments left out (an
-  error declaration keeps the id of the event it corrects),
-
-and the id is ``ni:///sha-256;<hex of SHA-256 over the UTF-8 pre-hash>?ver=CBV2.0``.
-
-How it compares with GS1's published ids: the ``XML/WithEventHashID`` conformance folder
-holds only the JSON twin of one example, without an eventID, so it gives no expected id. The
-``ni:///`` eventIDs inside GS1's ``JSON/`` examples (38 distinct) are not reproduced (0 of
-45 events): they are not all content hashes, since GS1 gives one id to events of different
-content (SensorDataExample13 and 17; AssociationEvent-f and the sourceOrDestination
-example). Where it can be checked, the canonicalisation agrees with the reference
-implementation (epcis-event-hash-generator) digit for digit: EPC URN -> Digital Link with
-check digits, CBV web URIs, UTC milliseconds; GS1's URN example and its Digital Link twin
-(9.6.4 TransformationEvent) hash to the same id. Where that implementation's published pre-
-hash strings depart from the algorithm's text, this follows the text: ``type`` after the
-value in typed lists (rule 13), readPoint/bizLocation extensions at the end of their parent
-(rule 21). ``certificationInfo`` (not in CBV 2.0's order) follows the time zone. Guaranteed
-and tested: the same content (any key or list order, URN or bare CBV words, URN or Digital
-Link) gives the same id; any changed value gives another.
+The event hash id (CBV 2.0 section 8.9) is computed in ``epcis.rules``: its canonical tree,
+order and value forms, as GS1's reference hash generator computes them (the tests compare
+every event of GS1's JSON and XML examples with it); this module gives it the identifier
+and timestamp forms: EPC URNs as canonical GS1 Digital Links on ``https://id.gs1.org``
+(check digits computed), Digital Links constrained to that host and their finest key
+qualifier, UTC milliseconds rounded half up.
 """
 
 from __future__ import annotations
@@ -46,9 +16,10 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
-from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Any
+
+import stewardship.interop.epcis.rules as event_hash
 
 CBV_WEB = "https://ref.gs1.org/cbv/"
 GS1_VOC = "https://gs1.org/voc/"
@@ -289,196 +260,38 @@ def _canonical_uri(text: str) -> str:
     return text
 
 
-def canonical_number(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    try:
-        number = Decimal(str(value).strip())
-    except InvalidOperation:
-        return str(value).strip()
-    if not number.is_finite():
-        return str(value).strip()
-    if number == number.to_integral_value():
-        return str(int(number))
-    return format(number.normalize(), "f")
-
-
 # --- the event hash id ------------------------------------------------------------------------
 
-STANDARD_FIELDS = frozenset({
-    "@context", "type", "eventTime", "eventTimeZoneOffset", "recordTime", "eventID",
-    "certificationInfo", "errorDeclaration", "epcList", "parentID", "inputEPCList",
-    "childEPCs", "quantityList", "childQuantityList", "inputQuantityList", "outputEPCList",
-    "outputQuantityList", "action", "transformationID", "bizStep", "disposition",
-    "persistentDisposition", "readPoint", "bizLocation", "bizTransactionList", "sourceList",
-    "destinationList", "sensorElementList", "ilmd", "rdfs:comment", "comment"})
-_METADATA_FIELDS = ("time", "startTime", "endTime", "deviceID", "deviceMetadata", "rawData",
-                    "dataProcessingMethod", "bizRules")
-_REPORT_FIELDS = ("type", "exception", "deviceID", "deviceMetadata", "rawData",
-                  "dataProcessingMethod", "time", "microorganism", "chemicalSubstance",
-                  "value", "component", "stringValue", "booleanValue", "hexBinaryValue",
-                  "uriValue", "minValue", "maxValue", "meanValue", "sDev", "percRank",
-                  "percValue", "uom", "coordinateReferenceSystem")
-_TIME_FIELDS = frozenset({"time", "startTime", "endTime"})
-_NUMBER_FIELDS = frozenset({"value", "minValue", "maxValue", "meanValue", "sDev", "percRank",
-                            "percValue", "booleanValue"})
-_PLAIN_FIELDS = frozenset({"stringValue", "hexBinaryValue", "uom", "exception"})
 
-
-def _extension_name(key: str, prefixes: dict[str, str]) -> str:
-    prefix, sep, local = key.partition(":")
-    if sep and not local.startswith("//"):
-        return "{" + prefixes.get(prefix, prefix) + "}" + local
-    return key
-
-
-def _extension_parts(key: str, value: Any, prefixes: dict[str, str]) -> list[str]:
-    name = _extension_name(key, prefixes)
-    if isinstance(value, dict):
-        children = sorted(p for k, v in value.items() if not k.startswith("@")
-                          for p in _extension_parts(k, v, prefixes))
-        return [name + "".join(children)]
-    if isinstance(value, list):
-        return [p for item in value for p in _extension_parts(key, item, prefixes)]
-    if value is None:
-        return [name]
-    if isinstance(value, bool | int | float):
-        return [f"{name}={canonical_number(value)}"]
-    return [f"{name}={str(value).strip()}"]
-
-
-def _extensions(obj: dict[str, Any], known: frozenset[str] | tuple[str, ...],
-                prefixes: dict[str, str]) -> str:
-    return "".join(sorted(p for k, v in obj.items() if k not in known and k != "@context"
-                          for p in _extension_parts(k, v, prefixes)))
-
-
-def _sensor_value(name: str, value: Any, prefixes: dict[str, str]) -> str:
-    if name in _TIME_FIELDS:
-        return canonical_time(str(value))
-    if name in _NUMBER_FIELDS or isinstance(value, bool | int | float):
-        return canonical_number(value)
-    text = str(value).strip()
-    if name in _PLAIN_FIELDS:
-        return text
-    if name == "type" and ":" not in text:
-        return GS1_VOC + text
-    if name == "component" and ":" not in text:
-        return f"{CBV_WEB}Comp-{text}"
-    return canonical_id(text, prefixes)
-
-
-def _sensor_element(element: dict[str, Any], prefixes: dict[str, str]) -> str:
-    out = "sensorElement"
-    metadata = element.get("sensorMetadata")
-    if isinstance(metadata, dict):
-        out += "sensorMetadata" + "".join(
-            f"{k}={_sensor_value(k, metadata[k], prefixes)}" for k in _METADATA_FIELDS
-            if k in metadata) + _extensions(metadata, _METADATA_FIELDS, prefixes)
-    reports = []
-    for report in element.get("sensorReport") or []:
-        if isinstance(report, dict):
-            reports.append("sensorReport" + "".join(
-                f"{k}={_sensor_value(k, report[k], prefixes)}" for k in _REPORT_FIELDS
-                if k in report) + _extensions(report, _REPORT_FIELDS, prefixes))
-    out += "".join(sorted(reports))
-    return out + _extensions(element, ("sensorMetadata", "sensorReport"), prefixes)
-
-
-def _quantity(element: dict[str, Any], prefixes: dict[str, str]) -> str:
-    out = f"quantityElementepcClass={canonical_id(str(element.get('epcClass', '')), prefixes)}"
-    if "quantity" in element:
-        out += f"quantity={canonical_number(element['quantity'])}"
-    if "uom" in element:
-        out += f"uom={str(element['uom']).strip()}"
-    return out
-
-
-def _typed_list(name: str, item: str, items: list[Any], kind: str,
-                prefixes: dict[str, str]) -> str:
-    parts = []
-    for entry in items:
-        if not isinstance(entry, dict):
-            continue
-        text = f"{item}={canonical_id(str(entry.get(item, '')), prefixes)}"
-        if entry.get("type"):
-            text += f"type={cbv_uri(str(entry['type']), kind, prefixes)}"
-        parts.append(text)
-    return name + "".join(sorted(parts))
+def declared_prefixes(context: Any) -> dict[str, str]:
+    """The namespace prefixes a document's ``@context`` itself declares (what the event hash
+    expands; the standard ``gs1``/``cbv`` prefixes are not assumed there)."""
+    items = context if isinstance(context, list) else [context]
+    return {key: value for item in items if isinstance(item, dict)
+            for key, value in item.items() if isinstance(value, str) and not key.startswith("@")}
 
 
 def pre_hash(event: dict[str, Any], prefixes: dict[str, str] | None = None) -> str:
-    """The canonical pre-hash string of one event (see the module docstring)."""
-    px = prefixes if prefixes is not None else dict(DEFAULT_PREFIXES)
-    out = [f"eventType={event.get('type', '')}"]
-    if "eventTime" in event:
-        out.append(f"eventTime={canonical_time(str(event['eventTime']))}")
-    if "eventTimeZoneOffset" in event:
-        out.append(f"eventTimeZoneOffset={str(event['eventTimeZoneOffset']).strip()}")
-    certification = event.get("certificationInfo")
-    if certification:
-        values = certification if isinstance(certification, list) else [certification]
-        out.append("".join(sorted(f"certificationInfo={canonical_id(str(v), px)}"
-                                  for v in values)))
+    """The canonical pre-hash string of one event (``epcis.rules``); ``prefixes`` as
+    ``declared_prefixes`` gives them, the event's own ``@context`` added."""
+    declared = dict(prefixes or {})
+    declared.update(declared_prefixes(event.get("@context")))
+    return event_hash.pre_hash(event, declared, canonical_id=_hash_id_value,
+                               canonical_time=canonical_time)
 
-    def epcs(name: str) -> None:
-        if isinstance(event.get(name), list):
-            out.append(name + "".join(sorted(f"epc={canonical_id(str(e), px)}"
-                                             for e in event[name])))
 
-    def quantities(name: str) -> None:
-        if isinstance(event.get(name), list):
-            out.append(name + "".join(sorted(_quantity(q, px) for q in event[name]
-                                             if isinstance(q, dict))))
-
-    epcs("epcList")
-    if event.get("parentID"):
-        out.append(f"parentID={canonical_id(str(event['parentID']), px)}")
-    epcs("inputEPCList")
-    epcs("childEPCs")
-    quantities("quantityList")
-    quantities("childQuantityList")
-    quantities("inputQuantityList")
-    epcs("outputEPCList")
-    quantities("outputQuantityList")
-    for name in ("action", "transformationID"):
-        if event.get(name):
-            value = str(event[name]).strip()
-            out.append(f"{name}={value if name == 'action' else canonical_id(value, px)}")
-    if event.get("bizStep"):
-        out.append(f"bizStep={cbv_uri(str(event['bizStep']), 'BizStep', px)}")
-    if event.get("disposition"):
-        out.append(f"disposition={cbv_uri(str(event['disposition']), 'Disp', px)}")
-    persistent = event.get("persistentDisposition")
-    if isinstance(persistent, dict):
-        text = "persistentDisposition"
-        for name in ("set", "unset"):
-            text += "".join(sorted(f"{name}={cbv_uri(str(v), 'Disp', px)}"
-                                   for v in persistent.get(name) or []))
-        out.append(text)
-    for name in ("readPoint", "bizLocation"):
-        where = event.get(name)
-        if isinstance(where, dict):
-            out.append(f"{name}id={canonical_id(str(where.get('id', '')), px)}"
-                       + _extensions(where, ("id",), px))
-    if isinstance(event.get("bizTransactionList"), list):
-        out.append(_typed_list("bizTransactionList", "bizTransaction",
-                               event["bizTransactionList"], "BTT", px))
-    for name, item in (("sourceList", "source"), ("destinationList", "destination")):
-        if isinstance(event.get(name), list):
-            out.append(_typed_list(name, item, event[name], "SDT", px))
-    if isinstance(event.get("sensorElementList"), list):
-        out.append("sensorElementList" + "".join(sorted(
-            _sensor_element(e, px) for e in event["sensorElementList"] if isinstance(e, dict))))
-    if isinstance(event.get("ilmd"), dict):
-        out.append("ilmd" + _extensions(event["ilmd"], (), px))
-    out.append(_extensions(event, STANDARD_FIELDS, px))
-    return "".join(out)
+def _hash_id_value(text: str) -> str:
+    return _canonical_uri(text) if text.startswith(("urn:", "http://", "https://")) else text
 
 
 def event_hash_id(event: dict[str, Any], prefixes: dict[str, str] | None = None) -> str:
-    digest = hashlib.sha256(pre_hash(event, prefixes).encode("utf-8")).hexdigest()
-    return f"ni:///sha-256;{digest}?ver={HASH_VERSION}"
+    return event_hash.hash_id(pre_hash(event, prefixes))
+
+
+def xml_pre_hash(element: Any) -> str:
+    """The pre-hash string of one event of the XML binding (a parsed element)."""
+    return event_hash.xml_pre_hash(element, canonical_id=_hash_id_value,
+                                   canonical_time=canonical_time)
 
 
 # --- what an event names ----------------------------------------------------------------------
@@ -647,6 +460,9 @@ class EventQuery:
     fingerprint: str = ""
     params: tuple[tuple[str, str], ...] = field(default=())
     """The filter parameters as given (for the next page's link)."""
+    within: tuple[str, str] | None = None
+    """A top-level resource instance the events must name: (``epcs``, the EPC),
+    (``bizSteps``, a bare-word or custom step)..."""
 
 
 _MATCH_KINDS = {
@@ -719,9 +535,26 @@ def _decode_page_token(token: str, fingerprint: str) -> int:
     return after
 
 
+MAX_PARAMETERS = 200
+MAX_VALUES = 1000
+"""Bounds of one query: parameters given, and values they hold (``|``-separated)."""
+
+
+class QueryTooComplex(QueryParameterError):
+    pass
+
+
 def parse_query(params: list[tuple[str, str]], *, per_page_default: int,
-                per_page_max: int) -> EventQuery:
-    """Parse SimpleEventQuery parameters; unknown or unsupported ones are refused."""
+                per_page_max: int, within: tuple[str, str] | None = None) -> EventQuery:
+    """Parse SimpleEventQuery parameters; unknown or unsupported ones are refused, and so
+    is a query over the bounds (``QueryTooComplex``)."""
+    if len(params) > MAX_PARAMETERS:
+        raise QueryTooComplex("", f"the query has {len(params)} parameters; at most "
+                              f"{MAX_PARAMETERS} are read")
+    value_count = sum(value.count("|") + 1 for _, value in params)
+    if value_count > MAX_VALUES:
+        raise QueryTooComplex("", f"the query's parameters hold {value_count} values; at most "
+                              f"{MAX_VALUES} are read")
     grouped: dict[str, list[str]] = {}
     for name, value in params:
         grouped.setdefault(name, []).append(value)
@@ -762,10 +595,11 @@ def parse_query(params: list[tuple[str, str]], *, per_page_default: int,
                                       f"{per_page_max}")
         per_page = int(text)
     filters = tuple(sorted((n, v) for n, v in params if n not in ("perPage", "nextPageToken")))
-    fingerprint = hashlib.sha256(repr(filters).encode()).hexdigest()[:12]
+    seen = repr(filters) if within is None else repr((filters, within))
+    fingerprint = hashlib.sha256(seen.encode()).hexdigest()[:12]
     after = None
     if "nextPageToken" in grouped:
         after = _decode_page_token(grouped["nextPageToken"][-1], fingerprint)
-    return EventQuery(per_page=per_page, after=after, fingerprint=fingerprint,
+    return EventQuery(per_page=per_page, after=after, fingerprint=fingerprint, within=within,
                       params=tuple((n, v) for n, v in params
                                    if n not in ("perPage", "nextPageToken")), **kwargs)

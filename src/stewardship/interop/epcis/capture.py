@@ -319,7 +319,7 @@ def capture_document(db: Session, actor: Actor, document: dict[str, Any],
     if result.errors and behaviour == ROLLBACK:
         raise CaptureRejected(f"{len(skipped)} of {len(events)} events are not valid; nothing "
                               "was captured", result.errors)
-    prefixes = rules.context_prefixes(document.get("@context"))
+    prefixes = rules.declared_prefixes(document.get("@context"))
     now = clock.now()
     common = {"organization_id": actor.organization_id, "job_id": job_id,
               "context_id": _context_id(db, document.get("@context"))}

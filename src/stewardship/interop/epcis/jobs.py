@@ -13,12 +13,13 @@ the database for long, and a new claimant resumes after the chunks already commi
 
 from __future__ import annotations
 
+import base64
 import logging
 import os
 import socket
 import uuid
 from dataclasses import asdict
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -139,10 +140,32 @@ def get_job(db: Session, actor: Actor, capture_id: str) -> dict[str, Any]:
     return job_document(job)
 
 
-def list_jobs(db: Session, actor: Actor, per_page: int) -> list[dict[str, Any]]:
+def _job_token(job: EpcisCaptureJob) -> str:
+    raw = f"{job.created_at.astimezone(UTC).isoformat()}|{job.id.hex}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _after_job(token: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        raw = base64.urlsafe_b64decode(token[:200] + "=" * (-len(token[:200]) % 4)).decode()
+        created, _, job_id = raw.partition("|")
+        return datetime.fromisoformat(created), uuid.UUID(hex=job_id)
+    except (ValueError, UnicodeDecodeError):
+        raise EpcisProblem(400, "the nextPageToken is not one this repository issued for "
+                           "/epcis/capture", type_="epcisException:QueryParameterException",
+                           title="Invalid query parameter") from None
+
+
+def list_jobs(db: Session, actor: Actor, per_page: int, token: str | None = None,
+              ) -> tuple[list[dict[str, Any]], str | None]:
+    """One page of the capture jobs the caller may see, newest first, and the next page's
+    ``nextPageToken`` (None on the last page)."""
+    before = _after_job(token) if token else None
     jobs = repo.list_jobs(db, organization_id=actor.organization_id,
-                          see_all=actor.is_secretariat(), limit=per_page)
-    return [job_document(job) for job in jobs]
+                          see_all=actor.is_secretariat(), limit=per_page + 1, before=before)
+    more = len(jobs) > per_page
+    jobs = jobs[:per_page]
+    return [job_document(job) for job in jobs], (_job_token(jobs[-1]) if more else None)
 
 
 # --- processing (the workers) ------------------------------------------------------------
@@ -186,7 +209,7 @@ class LostClaim(RuntimeError):
 
 def _first_positions(document: Any, events: list[Any]) -> dict[str, int]:
     """eventID (given, or the CBV hash id the capture gives it) -> its first position."""
-    prefixes = rules.context_prefixes(document.get("@context"))
+    prefixes = rules.declared_prefixes(document.get("@context"))
     first: dict[str, int] = {}
     for index, event in enumerate(events):
         if not isinstance(event, dict):

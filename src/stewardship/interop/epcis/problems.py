@@ -4,13 +4,20 @@
 (``eventIndex``, ``eventID``) and JSON pointer.
 
 ``EpcisRoute`` is the router's route class: it turns the platform's domain errors (401
-from the auth dependency, 403, 404, 409...), request validation errors and the body-size
-guard's 413 into problem documents, and puts the version headers on every response.
+from the auth dependency, with ``WWW-Authenticate: Bearer``, 403, 404, 409...), request
+validation errors and the body-size guard's 413 into problem documents, and puts the
+version headers on every response.
+
+``negotiate`` (a dependency of every route) honours the request's ``GS1-EPCIS-Version``,
+``GS1-EPCIS-Min``/``-Max``, ``GS1-CBV-Version``/``-Min``/``-Max`` and ``Accept``: a version
+outside what this repository speaks (EPCIS 2.0.0, CBV 2.0.0) or a media type it cannot
+send answers 406, a header that is not a version 400.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -33,10 +40,12 @@ _BY_STATUS = {
     401: ("epcisException:SecurityException", "Unauthorised request"),
     403: ("epcisException:SecurityException", "Access to resource forbidden"),
     404: ("epcisException:NoSuchResourceException", "Resource not found"),
+    405: ("epcisException:MethodNotAllowedException", "Method not allowed"),
     406: ("epcisException:NotAcceptableException", "Not acceptable"),
     409: ("epcisException:ResourceAlreadyExistsException",
           "A resource with the provided identifier already exists"),
     413: ("epcisException:CaptureLimitExceededException", "Capture payload too large"),
+    414: ("epcisException:URITooLongException", "URI Too Long"),
     415: ("epcisException:UnsupportedMediaTypeException", "Unsupported media type"),
     422: ("epcisException:ValidationException", "The request is not valid"),
     500: ("epcisException:ImplementationException", "A server-side error occurred"),
@@ -81,9 +90,91 @@ class EpcisProblem(DomainError):
                        instance=self.instance, **extra)
 
 
+CHALLENGE = {"WWW-Authenticate": 'Bearer realm="epcis"'}
+
+
 def problem_response(body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
+    extra = dict(headers or {})
+    if int(body["status"]) == 401:
+        extra.update(CHALLENGE)
     return JSONResponse(body, status_code=int(body["status"]), media_type=PROBLEM_JSON,
-                        headers={**VERSION_HEADERS, **(headers or {})})
+                        headers={**VERSION_HEADERS, **extra})
+
+
+# --- version and media-type negotiation ----------------------------------------------------
+
+EPCIS_VERSION = CBV_VERSION = (2, 0, 0)
+SERVED_TYPES = ("application/json", "application/ld+json")
+"""What the routes send; XML is not offered yet."""
+_VERSION = re.compile(r"^(\d{1,4})\.(\d{1,4})(?:\.(\d{1,4}))?$")
+
+
+def _version(name: str, text: str) -> tuple[int, int, int]:
+    match = _VERSION.match(text.strip())
+    if match is None:
+        raise EpcisProblem(400, f"{name} must be a version such as 2.0.0, not {text[:40]!r}",
+                           instance=f"#header={name}")
+    major, minor, patch = match.groups()
+    return int(major), int(minor), int(patch or 0)
+
+
+def _dotted(version: tuple[int, int, int]) -> str:
+    return ".".join(map(str, version))
+
+
+def _check_versions(headers: Any, standard: str, ours: tuple[int, int, int]) -> None:
+    exact, low, high = (headers.get(f"GS1-{standard}-{part}")
+                        for part in ("Version", "Min", "Max"))
+    served = _dotted(ours)
+    if exact is not None and _version(f"GS1-{standard}-Version", exact) != ours:
+        raise EpcisProblem(406, f"GS1-{standard}-Version {exact.strip()[:40]} cannot be "
+                           f"served: this repository speaks {standard} {served} only",
+                           instance=f"#header=GS1-{standard}-Version")
+    minimum = _version(f"GS1-{standard}-Min", low) if low is not None else None
+    maximum = _version(f"GS1-{standard}-Max", high) if high is not None else None
+    if minimum is not None and maximum is not None and minimum > maximum:
+        raise EpcisProblem(400, f"GS1-{standard}-Min ({_dotted(minimum)}) is above "
+                           f"GS1-{standard}-Max ({_dotted(maximum)})",
+                           instance=f"#header=GS1-{standard}-Min")
+    if (minimum is not None and minimum > ours) or (maximum is not None and maximum < ours):
+        raise EpcisProblem(406, f"no {standard} version between GS1-{standard}-Min and "
+                           f"GS1-{standard}-Max can be served: this repository speaks "
+                           f"{standard} {served} only", instance=f"#header=GS1-{standard}-Min")
+
+
+def _accepts(header: str, served: tuple[str, ...]) -> bool:
+    """Whether an ``Accept`` header admits one of the ``served`` media types."""
+    for part in header.split(",")[:50]:
+        media, *params = (p.strip() for p in part.split(";"))
+        quality = 1.0
+        for param in params:
+            key, _, value = param.partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        if quality <= 0 or not media:
+            continue
+        kind, _, sub = media.lower().partition("/")
+        for offered in served:
+            offered_kind, _, offered_sub = offered.partition("/")
+            if kind == "*" or (kind == offered_kind and sub in ("*", offered_sub)):
+                return True
+    return False
+
+
+def negotiate(request: Request) -> None:
+    """Refuse what this repository cannot answer in (a dependency of every route)."""
+    headers = request.headers
+    _check_versions(headers, "EPCIS", EPCIS_VERSION)
+    _check_versions(headers, "CBV", CBV_VERSION)
+    accept = headers.get("accept")
+    if request.method != "OPTIONS" and accept and accept.strip() and \
+            not _accepts(accept, SERVED_TYPES):
+        raise EpcisProblem(406, f"this resource is sent as {' or '.join(SERVED_TYPES)}; "
+                           f"Accept: {accept.strip()[:80]} cannot be served (XML responses "
+                           "are not offered yet)", instance="#header=Accept")
 
 
 def _from_exception(request: Request, exc: Exception) -> Response | None:

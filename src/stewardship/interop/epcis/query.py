@@ -26,7 +26,7 @@ from stewardship.interop.epcis.problems import EpcisProblem
 from stewardship.interop.epcis.validation import Validation
 
 
-def _scope(actor: Actor | None) -> tuple[uuid.UUID | None, bool]:
+def reader_scope(actor: Actor | None) -> tuple[uuid.UUID | None, bool]:
     if actor is None:
         raise Unauthenticated("sign in (a bearer token) to read EPCIS events")
     organization = actor.organization_id if actor.role in MEMBER_ROLES else None
@@ -45,29 +45,45 @@ def result_context(db: Session, context_ids: list[int | None]) -> list[Any]:
     return merged
 
 
-def query_events(db: Session, actor: Actor | None, params: list[tuple[str, str]],
-                 settings: Settings) -> tuple[dict[str, Any], str | None]:
-    """An EPCISQueryDocument with one page of matching events, and the next page's query
-    string (None on the last page)."""
-    organization, see_all = _scope(actor)
-    try:
-        query = rules.parse_query(params, per_page_default=settings.epcis_per_page_default,
-                                  per_page_max=settings.epcis_per_page_max)
-    except rules.QueryParameterError as exc:
-        raise EpcisProblem(400, exc.message, type_="epcisException:QueryParameterException",
-                           title="Invalid query parameter") from None
-    rows = repo.query_events(db, query, organization_id=organization, see_all=see_all,
-                             limit=query.per_page + 1)
-    more = len(rows) > query.per_page
-    rows = rows[:query.per_page]
-    document = {
-        "@context": result_context(db, [c for _, _, c in rows]),
+def query_document(db: Session, rows: list[tuple[str, int | None]]) -> dict[str, Any]:
+    """An EPCISQueryDocument of these events (JSON body, context id)."""
+    return {
+        "@context": result_context(db, [c for _, c in rows]),
         "type": "EPCISQueryDocument", "schemaVersion": "2.0",
         "creationDate": rules.format_time(clock.now()),
         "epcisBody": {"queryResults": {
             "queryName": "SimpleEventQuery",
-            "resultsBody": {"eventList": [loads(body) for _, body, _ in rows]}}},
+            "resultsBody": {"eventList": [loads(body) for body, _ in rows]}}},
     }
+
+
+def parse(params: list[tuple[str, str]], settings: Settings,
+          within: tuple[str, str] | None = None) -> rules.EventQuery:
+    """The query, or a problem: 400 for a bad parameter, 413 for one over the bounds."""
+    try:
+        return rules.parse_query(params, per_page_default=settings.epcis_per_page_default,
+                                 per_page_max=settings.epcis_per_page_max, within=within)
+    except rules.QueryTooComplex as exc:
+        raise EpcisProblem(413, exc.message, type_="epcisException:QueryTooComplexException",
+                           title="The query is too complex") from None
+    except rules.QueryParameterError as exc:
+        raise EpcisProblem(400, exc.message, type_="epcisException:QueryParameterException",
+                           title="Invalid query parameter") from None
+
+
+def query_events(db: Session, actor: Actor | None, params: list[tuple[str, str]],
+                 settings: Settings, within: tuple[str, str] | None = None,
+                 ) -> tuple[dict[str, Any], str | None]:
+    """An EPCISQueryDocument with one page of matching events, and the next page's query
+    string (None on the last page). ``within``: only events naming that top-level
+    resource instance."""
+    organization, see_all = reader_scope(actor)
+    query = parse(params, settings, within)
+    rows = repo.query_events(db, query, organization_id=organization, see_all=see_all,
+                             limit=query.per_page + 1)
+    more = len(rows) > query.per_page
+    rows = rows[:query.per_page]
+    document = query_document(db, [(body, context) for _, body, context in rows])
     next_query = None
     if more:
         token = rules.encode_page_token(rows[-1][0], query.fingerprint)
@@ -77,13 +93,14 @@ def query_events(db: Session, actor: Actor | None, params: list[tuple[str, str]]
 
 
 def get_event(db: Session, actor: Actor | None, event_id: str) -> dict[str, Any]:
-    organization, see_all = _scope(actor)
-    found = repo.event_by_event_id(db, event_id, organization_id=organization, see_all=see_all)
-    if found is None:
+    """An EPCISQueryDocument with the event of this id and, when its capturer declared an
+    error in it, that error declaration."""
+    organization, see_all = reader_scope(actor)
+    found = repo.events_with_event_id(db, event_id, organization_id=organization,
+                                      see_all=see_all)
+    if not found:
         raise NotFound(f"no event {event_id} that you may see")
-    body, context_id = found
-    event = loads(body)
-    return {"@context": result_context(db, [context_id]), **event}
+    return query_document(db, found)
 
 
 def discovery(settings: Settings, validation: Validation) -> dict[str, Any]:
