@@ -249,3 +249,15 @@ def test_right_edge_emits_what_the_store_would_hold() -> None:
     assert edge.size == 200
     with pytest.raises(ProofError):
         merkle.RightEdge(5, {}).append(bytes(32))
+
+
+@given(st.integers(min_value=0, max_value=300))
+def test_the_right_edge_knows_the_root_of_every_size_it_grows_through(size: int) -> None:
+    leaves = [merkle.leaf_hash(i.to_bytes(4, "big")) for i in range(size)]
+    edge = merkle.RightEdge()
+    if size == 0:
+        assert edge.root() == merkle.EMPTY_ROOT
+    for n, leaf in enumerate(leaves, start=1):
+        edge.append(leaf)
+        if n in (1, 2, 3, size) or n % 17 == 0:
+            assert edge.root() == mth(leaves[:n])

@@ -148,7 +148,7 @@ def issue(session: Session, actor: Actor, issuer: Issuer, *, kind: str, subject_
     session.add(row)
     session.flush()
     tlog.make_checkpoint(session, issuer.signer, issuer.signer.name)
-    leaf = tlog.fetch(session, [(0, leaf_index)])[(0, leaf_index)]
+    leaf = eventlog.leaf_of(entry)
     place = row.id - 1
     number, bit = divmod(place, LIST_SIZE)
     credential: dict[str, Any] = {

@@ -401,6 +401,11 @@ class RightEdge:
             raise ProofError(f"the edge holds no subtree ({level}, {index})")
         return found[1]
 
+    def root(self) -> bytes:
+        """The root of the tree of ``size`` leaves: the subtrees of its decomposition are
+        each the last complete one of their level, so all are on the edge."""
+        return root(self.size, self._left)
+
     def append(self, leaf: bytes) -> list[tuple[int, int, bytes]]:
         made = completed_nodes(self.size, leaf, self._left)
         for level, index, h in made:

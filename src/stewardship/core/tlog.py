@@ -166,21 +166,25 @@ def catch_up(session: Session, *, batch: int = 5000) -> int:
     does no tree work; this runs before every checkpoint (and so before every proof a
     checkpoint vouches for). Serialised by a lock of its own (PostgreSQL) or by SQLite's
     single writer. Returns the tree's size."""
+    return _catch_up(session, batch)[0]
+
+
+def _catch_up(session: Session, batch: int = 5000) -> tuple[int, merkle.RightEdge | None]:
+    """``catch_up``, with the tree's right edge in memory when it grew (None when the tree
+    was already up to the log)."""
     from stewardship.core.eventlog import EventLogEntry, leaf_of
 
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _TREE_LOCK_KEY})
     size = tree_size(session)
-    if size >= log_size(session):
-        return size
+    entries = EventLogEntry.__table__
+    rows = session.execute(select(entries).where(entries.c.sequence > size)
+                           .order_by(entries.c.sequence).limit(batch)).all()
+    if not rows:
+        return size, None
     found = fetch(session, merkle.root_plan(size))
     edge = merkle.RightEdge.of_tree(size, _source(found))
-    entries = EventLogEntry.__table__
-    while True:
-        rows = session.execute(select(entries).where(entries.c.sequence > edge.size)
-                               .order_by(entries.c.sequence).limit(batch)).all()
-        if not rows:
-            break
+    while rows:
         made: list[dict[str, Any]] = []
         for r in rows:
             if r.sequence != edge.size + 1:
@@ -188,7 +192,11 @@ def catch_up(session: Session, *, batch: int = 5000) -> int:
             made.extend({"level": lv, "idx": i, "hash": h}
                         for lv, i, h in edge.append(leaf_of(r)))
         session.execute(insert(LogNode), made)
-    return edge.size
+        if len(rows) < batch:
+            break
+        rows = session.execute(select(entries).where(entries.c.sequence > edge.size)
+                               .order_by(entries.c.sequence).limit(batch)).all()
+    return edge.size, edge
 
 
 def _check_size(session: Session, size: int) -> None:
@@ -290,11 +298,17 @@ def _with_cosignatures(session: Session, row: LogCheckpoint) -> SignedCheckpoint
 def make_checkpoint(session: Session, signer: notes.Signer, origin: str) -> SignedCheckpoint:
     """Bring the tree up to the log and sign its head (or return the checkpoint at that
     size when one exists already). The log never signs two heads of one size."""
-    size = catch_up(session)
-    existing = session.get(LogCheckpoint, size)
-    if existing is not None:
-        return _with_cosignatures(session, existing)
-    head = root_hash(session, size)
+    size, edge = _catch_up(session)
+    if edge is None:
+        # The tree did not grow: the head may have been signed already.
+        existing = session.get(LogCheckpoint, size)
+        if existing is not None:
+            return _with_cosignatures(session, existing)
+        head = root_hash(session, size)
+    else:
+        # It grew under the lock: no head of this size was signed, and its root is on the
+        # edge just built.
+        head = edge.root()
     body = notes.Checkpoint(origin, size, head).text
     row = LogCheckpoint(size=size, root_hash=head, origin=origin,
                         key_id=signer.verifier.key_id.hex(), note=notes.sign(body, signer),
