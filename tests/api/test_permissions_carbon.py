@@ -56,6 +56,17 @@ MATRIX: list[tuple[str, str, str, Any, tuple[int, ...]]] = [
     ("POST", f"{C}/inventories/import", f"{C}/inventories/import?apply=true", CSV,
      (401, 403, 200, 200, 200, 403)),
     ("GET", f"{C}/smelters", f"{C}/smelters", None, (200,) * 6),
+    # CBAM: the smelter's installation data (its own and the secretariat's); the importer's
+    # declaration for the mill (DE, in the EU) only: the smelter (NO) is outside the EU,
+    # the secretariat must name the importer.
+    ("GET", f"{C}/inventories/{{inventory_id}}/cbam", f"{C}/inventories/{{inventory}}/cbam",
+     None, (401, 200, 200, 200, 404, 403)),
+    ("GET", f"{C}/inventories/{{inventory_id}}/cbam.xlsx",
+     f"{C}/inventories/{{inventory}}/cbam.xlsx", None, (401, 200, 200, 200, 404, 403)),
+    ("GET", f"{C}/cbam/imports", f"{C}/cbam/imports?year={YEAR}", None,
+     (401, 422, 403, 403, 200, 403)),
+    ("GET", f"{C}/cbam/imports.csv", f"{C}/cbam/imports.csv?year={YEAR}", None,
+     (401, 422, 403, 403, 200, 403)),
 ]
 
 ERROR_CODES = {401: "unauthenticated", 403: "forbidden", 404: "not_found", 422: "invalid"}

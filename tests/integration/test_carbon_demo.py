@@ -5,6 +5,7 @@ emissions per kg."""
 
 from __future__ import annotations
 
+import io
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -14,12 +15,14 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from openpyxl import load_workbook
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
+from stewardship.carbon.cbam_workbook import installation_workbook
 from stewardship.carbon.demo import SITES, demo_carbon
 from stewardship.carbon.models import CarbonInventory
-from stewardship.carbon.service import inventories
+from stewardship.carbon.service import cbam, inventories
 from stewardship.carbon.service.footprint_source import process_emissions
 from stewardship.core import timeline
 from stewardship.core.auth import system_actor
@@ -123,3 +126,31 @@ def test_loading_again_adds_nothing(demo: Demo, db: Session) -> None:
     assert timeline.run_one(demo_carbon(db, TODAY)) is False
     assert db.scalar(select(func.count()).select_from(CarbonInventory)) == before
     assert inventories.list_inventories(db, SECRETARIAT, PageParams(1, 5)).total == before
+
+
+def test_the_demo_has_a_cbam_export_and_eu_importers_with_lines(demo: Demo,
+                                                                 db: Session) -> None:
+    year = TODAY.year - 1
+    page = inventories.list_inventories(db, SECRETARIAT, PageParams(1, 10),
+                                        organization="sonkhal-aluminium")
+    inv = next(r for r in page.items if r.period_start.year == year)
+    report = cbam.installation_report(db, SECRETARIAT, inv.id)
+    (metal,) = report.goods
+    assert (metal.cn_code, metal.route) == ("7601", "primary")
+    assert metal.see_direct_t_per_t > 0
+    book = load_workbook(io.BytesIO(installation_workbook(report)))
+    for name in ("A_InstData", "C_Emissions&Energy", "D_Processes", "E_PurchPrec",
+                 "Summary_Products"):
+        assert book[name].max_row >= 4, name
+    # The rolling mill in the EU received from outside it; the German mill's coil carries
+    # its precursors from the documents it received.
+    mill = next(r for r in inventories.list_inventories(
+        db, SECRETARIAT, PageParams(1, 10), organization="rheinfeld-rolling").items
+        if r.period_start.year == year and r.entity == "Rheinfeld Walzwerk GmbH")
+    coil = cbam.installation_report(db, SECRETARIAT, mill.id).goods[0]
+    assert coil.cn_code == "7606"
+    assert coil.precursors and not any(p.default_used for p in coil.precursors)
+    for slug in ("rheinfeld-rolling", "laminoirs-sevre", "duinbron-beverages"):
+        lines = cbam.importer_declaration(db, SECRETARIAT, year, organization=slug).lines
+        assert lines, slug
+        assert all(line.origin_country not in cbam.eu_countries() for line in lines)

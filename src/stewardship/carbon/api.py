@@ -2,7 +2,8 @@
 
 Emission inventories per entity or installation (facility) and period, with their
 intensities and the smelter threshold check; a CSV import of inventories; and the public
-board of smelters' intensities against the threshold.
+board of smelters' intensities against the threshold; CBAM: an installation's goods with
+their specific embedded emissions (JSON, .xlsx) and an EU importer's declaration lines.
 """
 
 from __future__ import annotations
@@ -10,18 +11,21 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from stewardship.carbon import csv_import as imports
+from stewardship.carbon.cbam_workbook import XLSX, imports_csv, installation_workbook
 from stewardship.carbon.csv_import import MAX_BYTES, InventoryImportReport
 from stewardship.carbon.schemas import (
+    CbamImports,
+    CbamReport,
     InventoryCorrection,
     InventoryCreate,
     InventoryPage,
     InventoryRead,
     SmelterBoard,
 )
-from stewardship.carbon.service import inventories
+from stewardship.carbon.service import cbam, inventories
 from stewardship.core.openapi import refused_with_report
 from stewardship.core.uploads import csv_request_body, read_text_upload
 from stewardship.core.web import CurrentActor, DbSession, Pagination
@@ -124,3 +128,59 @@ def smelter_board(db: DbSession) -> SmelterBoard:
     its status (at or below the limit, on its path to it, off its path, above). Members in
     good standing only; absolute emissions are not shown."""
     return inventories.smelter_board(db)
+
+
+# --- CBAM -------------------------------------------------------------------------------
+
+Year = Annotated[int, Query(ge=2023, le=2100, description="The calendar year of receipt "
+                                                          "(CBAM began on 1 October 2023)")]
+CnCode = Annotated[str | None, Query(max_length=12, description="Only this CN code of "
+                                                                "CBAM's aluminium goods")]
+Importer = Annotated[str | None, Query(max_length=120, description="Secretariat: the "
+                                                                   "importer (its slug)")]
+
+
+@router.get("/inventories/{inventory_id}/cbam", response_model=CbamReport)
+def cbam_installation(db: DbSession, actor: CurrentActor, inventory_id: uuid.UUID
+                      ) -> CbamReport:
+    """The CBAM data of the installation an inventory covers, for its period: its goods
+    by CN code with their activity level and specific direct embedded emissions (attributed
+    direct emissions plus the precursors' embedded emissions, per t produced), indirect
+    emissions beside, and each precursor with its origin and whether a default value stood
+    in. Its organisation's users and the secretariat (404 for anyone else); 422 naming the
+    period where it records no production of aluminium goods."""
+    return cbam.installation_report(db, actor, inventory_id)
+
+
+@router.get("/inventories/{inventory_id}/cbam.xlsx",
+            responses={200: {"content": {XLSX: {}},
+                             "description": "The communication workbook"}})
+def cbam_installation_workbook(db: DbSession, actor: CurrentActor, inventory_id: uuid.UUID
+                               ) -> Response:
+    """The same as a workbook in the structure of the Commission's communication template
+    for installations."""
+    report = cbam.installation_report(db, actor, inventory_id)
+    return Response(installation_workbook(report), media_type=XLSX, headers={
+        "Content-Disposition": f'attachment; filename="cbam-{report.period_start.year}-'
+                               f'{inventory_id}.xlsx"'})
+
+
+@router.get("/cbam/imports", response_model=CbamImports)
+def cbam_imports(db: DbSession, actor: CurrentActor, year: Year, cn_code: CnCode = None,
+                 organization: Importer = None) -> CbamImports:
+    """An EU importer's embedded emissions of the aluminium goods it received in a year
+    from installations outside the EU, by CN code and origin country, for its annual
+    declaration (its own users; 403 for a member outside the EU; the secretariat names the
+    importer). 422 naming the field for an unknown CN code or a year not begun."""
+    return cbam.importer_declaration(db, actor, year, cn_code=cn_code,
+                                     organization=organization)
+
+
+@router.get("/cbam/imports.csv", responses={200: {"content": {"text/csv": {}}}})
+def cbam_imports_csv(db: DbSession, actor: CurrentActor, year: Year, cn_code: CnCode = None,
+                     organization: Importer = None) -> Response:
+    """The same lines as CSV."""
+    data = cbam.importer_declaration(db, actor, year, cn_code=cn_code,
+                                     organization=organization)
+    return Response(imports_csv(data), media_type="text/csv; charset=utf-8", headers={
+        "Content-Disposition": f'attachment; filename="cbam-imports-{year}.csv"'})

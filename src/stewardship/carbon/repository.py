@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from stewardship.carbon.models import CarbonInventory, CarbonProcess
+from stewardship.carbon.rules import LATEST_INVENTORY_DAYS
+from stewardship.custody.models import CocDocument
 from stewardship.registry.models import Entity, Facility, Organization
 
 
@@ -144,3 +146,68 @@ def facility_by_public_id(db: Session, public_id: str) -> Facility | None:
 
 def any_inventory(db: Session) -> bool:
     return db.scalar(select(CarbonInventory.id).limit(1)) is not None
+
+
+# --- CBAM -------------------------------------------------------------------------------
+
+
+def entity_facilities(db: Session, entity_id: uuid.UUID, organization_id: uuid.UUID
+                      ) -> list[Facility]:
+    """The active facilities of an entity (those of its organisation that name no entity
+    after them), the entity's own first."""
+    rows = db.scalars(select(Facility).where(
+        Facility.organization_id == organization_id, Facility.status == "active",
+        (Facility.entity_id == entity_id) | Facility.entity_id.is_(None))
+        .order_by(Facility.entity_id.is_(None), Facility.public_id))
+    return list(rows)
+
+
+def facility_by_id(db: Session, facility_id: uuid.UUID) -> Facility | None:
+    return db.get(Facility, facility_id)
+
+
+def entity_by_id(db: Session, entity_id: uuid.UUID) -> Entity | None:
+    return db.get(Entity, entity_id)
+
+
+def organization_by_id(db: Session, organization_id: uuid.UUID) -> Organization | None:
+    return db.get(Organization, organization_id)
+
+
+def received_documents(db: Session, *, entity_id: uuid.UUID | None = None,
+                       organization_id: uuid.UUID | None = None, start: date, end: date
+                       ) -> list[Any]:
+    """CoC documents received from ``start`` to ``end`` (by the day of receipt) by one
+    entity or by any entity of one organisation, with the issuer's organisation country
+    and names, oldest first."""
+    issuer = Organization.__table__.alias("issuer_org")
+    query = (select(CocDocument, issuer.c.country.label("issuer_country"),
+                    issuer.c.name.label("issuer_org"), Entity.name.label("issuer_entity"))
+             .join(issuer, issuer.c.id == CocDocument.issuer_organization_id)
+             .join(Entity, Entity.id == CocDocument.issuer_entity_id)
+             .where(CocDocument.status == "received", CocDocument.received_on >= start,
+                    CocDocument.received_on <= end)
+             .order_by(CocDocument.received_on, CocDocument.number))
+    if entity_id is not None:
+        query = query.where(CocDocument.recipient_entity_id == entity_id)
+    if organization_id is not None:
+        query = query.where(CocDocument.recipient_organization_id == organization_id)
+    return list(db.execute(query))
+
+
+def inventories_covering(db: Session, pairs: set[tuple[uuid.UUID, date]]
+                         ) -> dict[tuple[uuid.UUID, date], CarbonInventory]:
+    """For each (entity, day): the entity-wide inventory the footprint took for that day
+    (as ``inventory_covering`` finds it, its latest within two years where none covers
+    the day yet)."""
+    out: dict[tuple[uuid.UUID, date], CarbonInventory] = {}
+    for entity_id, day in pairs:
+        found = inventory_covering(db, entity_id, day,
+                                   ended_after=day - timedelta(days=LATEST_INVENTORY_DAYS))
+        if found is not None:
+            out[(entity_id, day)] = found
+    return out
+
+
+def organization_by_slug(db: Session, slug: str) -> Organization | None:
+    return db.scalars(select(Organization).where(Organization.slug == slug)).first()

@@ -5,7 +5,7 @@ Every figure is a Decimal; t CO2e per t is the same number as kg CO2e per kg.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -245,3 +245,70 @@ def check_smelter(intensity: Decimal, commissioned_year: int | None,
 def overlaps(a_start: date, a_end: date, b_start: date, b_end: date) -> bool:
     """Two closed periods share at least one day."""
     return a_start <= b_end and b_start <= a_end
+
+
+# --- CBAM: specific embedded emissions of an installation's goods -------------------------
+
+
+def attributed_t(total_t: Decimal, outputs_kg: Mapping[str, int], processes: Sequence[str],
+                 allocation: str, declared_t: Mapping[str, Decimal | None]) -> Decimal:
+    """The part of ``total_t`` (an inventory's direct emissions, or its electricity) that
+    ``processes`` carry: by their output mass, or by their share of the declared figures
+    (by mass where nothing is declared)."""
+    mine = [p for p in processes if p in outputs_kg]
+    if not mine or total_t == 0:
+        return Decimal(0).quantize(TONNE_SCALE)
+    declared = {p: v for p, v in declared_t.items() if v is not None}
+    if allocation == "declared" and sum(declared.values(), Decimal(0)) > 0:
+        part = sum((declared.get(p, Decimal(0)) for p in mine), Decimal(0))
+        whole = sum(declared.values(), Decimal(0))
+    else:
+        part = Decimal(sum(outputs_kg[p] for p in mine))
+        whole = Decimal(sum(outputs_kg.values()))
+    return (total_t * part / whole).quantize(TONNE_SCALE)
+
+
+def embedded_t(quantity_kg: int, see_t_per_t: Decimal) -> Decimal:
+    """A precursor's embedded emissions: its quantity (t) times its specific embedded
+    emissions (t CO2e per t), to the kilogram."""
+    return (Decimal(quantity_kg) / Decimal(1000) * see_t_per_t).quantize(TONNE_SCALE)
+
+
+def specific_embedded(direct_t: Decimal, precursors_t: Decimal, output_kg: int,
+                      good: str) -> Decimal:
+    """CBAM's specific embedded emissions of a good, t CO2e per t: (the direct emissions
+    attributed to its production + the embedded emissions of the precursors consumed) / the
+    activity level (t produced)."""
+    if output_kg <= 0:
+        raise CarbonError(f"no production of {good} in the period: its specific embedded "
+                          "emissions cannot be computed")
+    return ((direct_t + precursors_t) * Decimal(1000) / Decimal(output_kg)).quantize(
+        INTENSITY)
+
+
+def direct_fraction(direct_t: Decimal, scope2_t: Decimal) -> Decimal:
+    """The share of an inventory's Scope 1+2 that is direct (Scope 1 with PFCs); 0 where
+    it emitted nothing."""
+    total = direct_t + scope2_t
+    return Decimal(0) if total == 0 else direct_t / total
+
+
+def direct_of_tiers(tiers: Sequence[tuple[Decimal, Decimal | None]]) -> tuple[Decimal, int]:
+    """The direct part of a footprint built up tier by tier: each row's kg CO2e per kg
+    times its process's direct share, where known; a row whose share is unknown (None)
+    counts whole, Scope 1+2 (an upper bound). With the number of such rows."""
+    total, unknown = Decimal(0), 0
+    for value, share in tiers:
+        if share is None:
+            total += value
+            unknown += value > 0
+        else:
+            total += value * share
+    return total.quantize(PER_KG), unknown
+
+
+def secondary_route(scrap_kg: int, metal_kg: int, threshold: Decimal) -> bool:
+    """Unwrought aluminium is of the secondary route when more than ``threshold`` of its
+    metal input (scrap and aluminium) is scrap."""
+    total = scrap_kg + metal_kg
+    return total > 0 and Decimal(scrap_kg) / Decimal(total) > threshold

@@ -217,3 +217,122 @@ class SmelterBoard(OutputModel):
     basis: str | None
     basis_label: str | None
     smelters: list[SmelterRead]
+
+
+# --- CBAM -------------------------------------------------------------------------------
+
+
+class CbamInstallationData(OutputModel):
+    """Who the installation is: the facility, or the entity where its inventory is
+    entity-wide (then its sole or first facility's address and coordinates)."""
+
+    name: str
+    kind: str = Field(description="facility or entity")
+    facility_id: str | None
+    operator: str
+    address: str
+    country: str
+    un_locode: str | None = Field(description="Not recorded by the platform: always null")
+    latitude: Decimal | None
+    longitude: Decimal | None
+
+
+class CbamProcessRead(OutputModel):
+    """Emissions and energy of one process of the installation, as attributed to it."""
+
+    process: str
+    output_kg: int
+    direct_co2_t: Decimal = Field(description="Scope 1 (PFCs apart) attributed, t CO2")
+    pfc_t: Decimal = Field(description="PFCs attributed, t CO2e")
+    direct_t: Decimal
+    electricity_mwh: Decimal
+    electricity_factor_t_per_mwh: Decimal
+    indirect_t: Decimal
+
+
+class CbamPrecursorRead(OutputModel):
+    """One received CoC document whose metal the good consumed."""
+
+    document: str
+    cn_code: str
+    description: str
+    supplier: str
+    origin_country: str
+    quantity_kg: int
+    see_direct_t_per_t: Decimal
+    embedded_t: Decimal
+    source: str = Field(description="supplier_direct (the suppliers' direct share), "
+                                    "supplier_scope12 (the direct share could not be "
+                                    "separated: Scope 1+2 taken whole), default, or scrap")
+    default_used: bool
+    note: str
+
+
+class CbamGoodRead(OutputModel):
+    cn_code: str
+    name: str
+    route: str | None = Field(description="7601: primary or secondary (more than half "
+                                          "scrap); null for aluminium products")
+    processes: list[str]
+    activity_level_kg: int
+    direct_t: Decimal
+    precursors_t: Decimal
+    see_direct_t_per_t: Decimal
+    indirect_t: Decimal
+    see_indirect_t_per_t: Decimal
+    precursors: list[CbamPrecursorRead]
+    notes: list[str]
+
+
+class CbamReference(OutputModel):
+    illustrative: bool
+    defaults_source: str
+    defaults_date: str
+    benchmarks: list[dict[str, str]]
+
+
+class CbamReport(OutputModel):
+    """An installation's CBAM data for one period, from one emission inventory."""
+
+    inventory_id: uuid.UUID
+    period_start: date
+    period_end: date
+    installation: CbamInstallationData
+    verification: str
+    method: str
+    electricity_factor_source: str
+    processes: list[CbamProcessRead]
+    goods: list[CbamGoodRead]
+    not_covered: list[str] = Field(description="Processes whose output CBAM's aluminium "
+                                               "goods do not include (bauxite, alumina)")
+    reference: CbamReference
+    notes: list[str]
+
+
+class CbamImportLine(OutputModel):
+    cn_code: str
+    name: str
+    origin_country: str
+    documents: int
+    quantity_kg: int
+    embedded_direct_t: Decimal
+    see_direct_t_per_t: Decimal
+    default_documents: int = Field(description="Documents for which default values stood "
+                                               "in (no supplier footprint)")
+    scope12_documents: int = Field(description="Documents whose direct share could not be "
+                                               "separated: Scope 1+2 taken whole")
+
+
+class CbamImports(OutputModel):
+    """What an EU importer received from non-EU installations in a year, for its annual
+    declaration, by CN code and origin country."""
+
+    organization: str
+    country: str
+    year: int
+    cn_code: str | None
+    lines: list[CbamImportLine]
+    total_quantity_kg: int
+    total_embedded_direct_t: Decimal
+    documents: list[CbamPrecursorRead]
+    reference: CbamReference

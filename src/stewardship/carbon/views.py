@@ -3,7 +3,8 @@
 Public: the smelter board (/carbon), each smelter's Scope 1+2 intensity against the
 threshold. Members (admins and users) and the secretariat: the inventories page with
 intensities and the threshold check; members: the form that records an inventory with its
-processes, its correction and the CSV import with its row-by-row report.
+processes, its correction and the CSV import with its row-by-row report; CBAM: an
+installation's goods and its communication workbook, an EU importer's declaration lines.
 
 Views read the form, build the API's input models, call the services and render; a
 refused post rolls back and shows the form again with what was typed and what to fix.
@@ -13,15 +14,19 @@ from __future__ import annotations
 
 import uuid
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from starlette.datastructures import UploadFile
 
+from stewardship.carbon import cbam_workbook as workbook
 from stewardship.carbon import csv_import as imports
+from stewardship.carbon.cn.rules import PROCESS_CN
 from stewardship.carbon.rules import Allocation, PfcMethod, Process, Verification
 from stewardship.carbon.schemas import InventoryCorrection, InventoryCreate, InventoryRead
-from stewardship.carbon.service import inventories
+from stewardship.carbon.service import cbam, inventories
+from stewardship.core import clock
 from stewardship.core.auth import Role
 from stewardship.core.errors import DomainError, Forbidden, InvalidInput, Unauthenticated
 from stewardship.core.labels import label
@@ -213,8 +218,9 @@ def inventory_page(request: Request, db: DbSession, actor: OptionalActor,
     found = inventories.get_inventory(db, actor, inventory_id)
     assert actor is not None
     may_correct = actor.role in (Role.MEMBER_ADMIN, Role.MEMBER_USER)
-    return _render(request, "carbon/inventory.html", {"inv": found,
-                                                      "may_correct": may_correct})
+    return _render(request, "carbon/inventory.html", {
+        "inv": found, "may_correct": may_correct,
+        "cbam": any(p.process in PROCESS_CN for p in found.processes)})
 
 
 def _values_of(inv: InventoryRead) -> dict[str, str]:
@@ -255,3 +261,86 @@ def correct_inventory(request: Request, db: DbSession, actor: OptionalActor,
                           status_code=exc.status_code)
     return redirect(request, f"/carbon/inventories/{done.id}",
                     f"The inventory is corrected (revision {done.revision}).")
+
+
+# --- CBAM -------------------------------------------------------------------------------
+
+
+@router.get("/carbon/inventories/{inventory_id}/cbam")
+def cbam_page(request: Request, db: DbSession, actor: OptionalActor,
+              inventory_id: uuid.UUID) -> Response:
+    inv = inventories.get_inventory(db, actor, inventory_id)
+    try:
+        report = cbam.installation_report(db, actor, inventory_id)
+    except InvalidInput as exc:
+        return _render(request, "carbon/cbam.html", {"inv": inv, "report": None,
+                                                     "error": sentence(exc.message)}, 422)
+    return _render(request, "carbon/cbam.html", {"inv": inv, "report": report,
+                                                 "error": None})
+
+
+@router.get("/carbon/inventories/{inventory_id}/cbam.xlsx")
+def cbam_workbook(db: DbSession, actor: OptionalActor, inventory_id: uuid.UUID
+                  ) -> Response:
+    report = cbam.installation_report(db, actor, inventory_id)
+    return Response(workbook.installation_workbook(report), media_type=workbook.XLSX,
+                    headers={"Content-Disposition": 'attachment; filename="cbam-'
+                             f'{report.period_start.year}-{inventory_id}.xlsx"'})
+
+
+def _year(value: str) -> int:
+    if not value.strip().isdigit() or not 2023 <= int(value) <= 2100:
+        raise InvalidInput("give the year as four digits, from 2023", field="year")
+    return int(value)
+
+
+@router.get("/carbon/cbam/imports")
+def cbam_imports_page(request: Request, db: DbSession, actor: OptionalActor,
+                      year: Annotated[str, Query(max_length=8)] = "",
+                      cn_code: Annotated[str, Query(max_length=12)] = "",
+                      organization: Annotated[str, Query(max_length=120)] = "") -> Response:
+    actor = inventories.reader(actor)
+    values = {"year": year or str(clock.today().year - 1), "cn_code": cn_code,
+              "organization": organization}
+    try:
+        data = cbam.importer_declaration(db, actor, _year(values["year"]),
+                                         cn_code=cn_code or None,
+                                         organization=organization or None)
+    except DomainError as exc:
+        _reraise_access(exc)
+        return _render(request, "carbon/cbam_imports.html", {
+            "data": None, "values": values,
+            "errors": {k: sentence(v) for k, v in exc.field_errors().items()}
+            or {"form": sentence(exc.message)},
+            "secretariat": actor.is_secretariat()}, exc.status_code)
+    return _render(request, "carbon/cbam_imports.html", {
+        "data": data, "values": values, "errors": {}, "secretariat": actor.is_secretariat(),
+        "query": urlencode({k: v for k, v in values.items() if v})})
+
+
+def _imports(db: DbSession, actor: OptionalActor, year: str, cn_code: str,
+             organization: str) -> Any:
+    return cbam.importer_declaration(db, actor, _year(year), cn_code=cn_code or None,
+                                     organization=organization or None)
+
+
+@router.get("/carbon/cbam/imports.csv")
+def cbam_imports_csv(db: DbSession, actor: OptionalActor,
+                     year: Annotated[str, Query(max_length=8)],
+                     cn_code: Annotated[str, Query(max_length=12)] = "",
+                     organization: Annotated[str, Query(max_length=120)] = "") -> Response:
+    data = _imports(db, actor, year, cn_code, organization)
+    return Response(workbook.imports_csv(data), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition":
+                             f'attachment; filename="cbam-imports-{data.year}.csv"'})
+
+
+@router.get("/carbon/cbam/imports.xlsx")
+def cbam_imports_xlsx(db: DbSession, actor: OptionalActor,
+                      year: Annotated[str, Query(max_length=8)],
+                      cn_code: Annotated[str, Query(max_length=12)] = "",
+                      organization: Annotated[str, Query(max_length=120)] = "") -> Response:
+    data = _imports(db, actor, year, cn_code, organization)
+    return Response(workbook.imports_workbook(data), media_type=workbook.XLSX,
+                    headers={"Content-Disposition":
+                             f'attachment; filename="cbam-imports-{data.year}.xlsx"'})

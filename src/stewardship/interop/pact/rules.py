@@ -13,7 +13,6 @@ import base64
 import hashlib
 import hmac
 import json
-import re
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -21,6 +20,9 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
+
+# The CN mapping of materials and descriptions is shared with CBAM (carbon.cn.rules).
+from stewardship.carbon.cn.rules import cn_code
 
 SPEC_V3 = "3.0.0"
 SPEC_V2 = "2.3.0"
@@ -112,45 +114,11 @@ class DocumentFacts:
     recipient_name: str
 
 
-# CN headings (Combined Nomenclature, chapters 26, 28 and 76) of what CoC documents carry.
-MATERIAL_CN = {"asi_bauxite": "2606", "asi_alumina": "281820", "asi_aluminium": "7601",
-               "eligible_scrap": "7602"}
-# Unwrought forms (7601) named in a description: these win over product words ("sheet
-# ingot", "extrusion billet" are unwrought metal for a rolling mill or an extruder).
-UNWROUGHT = frozenset({"ingot", "ingots", "billet", "billets", "slab", "slabs", "sow", "sows",
-                       "tbar", "pig", "pigs", "unwrought", "remelt", "primary"})
-# Products of aluminium named in a document's description, by CN heading.
-PRODUCT_CN = (
-    ("7607", ("foil",)),
-    ("7612", ("can", "cans", "canstock", "can body", "container")),
-    ("7608", ("tube", "tubes", "pipe", "pipes")),
-    ("7605", ("wire",)),
-    ("7604", ("extrusion", "extrusions", "extruded", "profile", "profiles", "bar", "bars",
-              "rod", "rods")),
-    ("7606", ("coil", "coils", "sheet", "sheets", "plate", "plates", "strip", "strips",
-              "rolled")),
-    ("7603", ("powder", "flakes")),
-)
 # CPC Ver. 2.1 subclasses, for v2's required productCategoryCpc.
 MATERIAL_CPC = {"asi_bauxite": "14240", "asi_alumina": "41433", "asi_aluminium": "41432",
                 "eligible_scrap": "39140"}
 CN_CPC = {"7604": "41531", "7605": "41532", "7606": "41533", "7607": "41534",
           "7608": "41535", "7612": "42943", "7603": "41539"}
-
-
-def cn_code(material: str, description: str) -> str:
-    """The CN heading: the material's; for CoC aluminium, the product's when the issuer's
-    description names one (``5182 coil, 1.2 mm`` is 7606, rolled products)."""
-    if material != "asi_aluminium":
-        return MATERIAL_CN.get(material, "76")
-    words = set(re.findall(r"[a-z]+", description.lower().replace("t-bar", "tbar")))
-    text = " ".join(re.findall(r"[a-z]+", description.lower()))
-    if words & UNWROUGHT:
-        return MATERIAL_CN["asi_aluminium"]
-    for code, names in PRODUCT_CN:
-        if any((name in words) if " " not in name else (name in text) for name in names):
-            return code
-    return MATERIAL_CN["asi_aluminium"]
 
 
 def decimal_text(value: Decimal) -> str:

@@ -1,0 +1,1 @@
+"""The Combined Nomenclature codes of what the chain of custody carries."""
