@@ -99,6 +99,8 @@ def test_demo_loads_and_prints_counts_and_logins(loaded: Loaded) -> None:
     assert "Demo logins (fictional)" in out
     assert "secretariat@stewardship.example" in out
     assert "demo-password" in out
+    assert "Demo PACT clients (fictional)" in out
+    assert "pact_demo_hoshikawa_rheinfeld" in out and "pcs_demo-fictional" in out
     for role in ("secretariat", "member admin", "member user", "auditor"):
         assert role in out
     assert loaded.users > 5

@@ -78,6 +78,7 @@ def demo(if_empty: Annotated[bool, typer.Option(help="Only load into an empty da
 
     from stewardship.core.migrate import pending_message
     from stewardship.demo import demo_logins, load_demo, load_world, steps
+    from stewardship.interop.pact.demo import demo_pact_logins
     from stewardship.registry.models import Organization
 
     engine = _engine()
@@ -90,6 +91,7 @@ def demo(if_empty: Annotated[bool, typer.Option(help="Only load into an empty da
         if if_empty and (db.scalar(select(func.count()).select_from(Organization)) or 0) > 0:
             console.print("Demo world not loaded: the database has data already.")
             _print_logins(demo_logins(db))
+            _print_pact_clients(demo_pact_logins(db, load_world().get("pact_clients") or []))
             return
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                       console=console, transient=True) as progress:
@@ -99,6 +101,17 @@ def demo(if_empty: Annotated[bool, typer.Option(help="Only load into an empty da
     created = ", ".join(f"{n} {what}" for what, n in report.created.items()) or "nothing new"
     console.print(f"[green]Demo world ready[/]: {created}.")
     _print_logins(report.logins)
+    _print_pact_clients(report.pact_clients)
+
+
+def _print_pact_clients(clients: list[tuple[str, str, str]]) -> None:
+    """The demo's PACT client credentials (fictional, like its passwords)."""
+    if not clients:
+        return
+    console.print("[bold]Demo PACT clients (fictional)[/]", soft_wrap=True)
+    for name, client_id, secret in clients:
+        console.print(f"  {name}  client id: {client_id}  secret: {secret}", soft_wrap=True,
+                      highlight=False)
 
 
 def _print_logins(logins: list[tuple[str, str, str]]) -> None:

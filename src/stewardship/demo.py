@@ -28,6 +28,7 @@ from stewardship.core import clock, timeline
 from stewardship.core.auth import Role, system_actor
 from stewardship.core.config import Settings
 from stewardship.custody.demo import demo_custody
+from stewardship.interop.pact.demo import demo_pact_clients, demo_pact_logins
 from stewardship.registry import repository as registry_repo
 from stewardship.registry.rules import OrganizationStatus
 from stewardship.registry.schemas import (
@@ -61,6 +62,8 @@ class DemoReport:
     created: dict[str, int] = field(default_factory=dict)
     logins: list[tuple[str, str, str]] = field(default_factory=list)
     """(role, e-mail, password): one person to sign in as for each role."""
+    pact_clients: list[tuple[str, str, str]] = field(default_factory=list)
+    """(what for, client id, secret): the demo's PACT client credentials."""
 
     def count(self, what: str) -> None:
         self.created[what] = self.created.get(what, 0) + 1
@@ -68,7 +71,7 @@ class DemoReport:
 
 def steps(world: dict[str, Any]) -> int:
     return (len(world["secretariat"]) + len(world["organizations"])
-            + len(world["audit_firms"]) + 4)
+            + len(world["audit_firms"]) + 5)
 
 
 def demo_logins(db: Session, world: dict[str, Any] | None = None) -> list[tuple[str, str, str]]:
@@ -178,6 +181,7 @@ def load_demo(db: Session, advance: Callable[[str], None] | None = None,
     with clock.use(clock.SteppedClock(moment)):
         timeline.run(_threads(db, world, report, tick, settings, moment.date()))
     report.logins = demo_logins(db, world)
+    report.pact_clients = demo_pact_logins(db, world.get("pact_clients") or [])
     return report
 
 
@@ -210,6 +214,9 @@ def _threads(db: Session, world: dict[str, Any], report: DemoReport,
         ticked("certification", demo_assurance(db, today), "certification demos"),
         ticked("chain of custody", demo_custody(db, today), "chain-of-custody demos"),
         ticked("carbon", demo_carbon(db, today), "carbon demos"),
+        ticked("PACT clients", demo_pact_clients(db, world.get("pact_clients") or [],
+                                                 (settings or Settings()).secret_key, today),
+               "PACT clients"),
         demo_suspension(db, today),  # Lindtal's flows end before its suspension
     ]
     return threads

@@ -101,6 +101,7 @@ def test_public_pages_meet_wcag_21_aa(checker: Callable[[str], Checker]) -> None
     c.check("consultation", c.href("/consultations", r"/consultations/[0-9a-f-]+"),
             phone=True)
     c.check("complaint-form", "/complaints/new", phone=True)
+    c.check("carbon-board", "/carbon", phone=True)
     c.check("login", "/login", phone=True)
     c.assert_clean()
 
@@ -116,6 +117,14 @@ def test_member_pages_meet_wcag_21_aa(checker: Callable[[str], Checker]) -> None
     user.check("chain", document + "/chain")
     user.check("report", "/custody/report")
     user.check("coc-verify-result", "/verify/coc/" + document.rsplit("/", 1)[-1], phone=True)
+    user.check("carbon-inventories", "/carbon/inventories", phone=True)
+    user.check("carbon-inventory", user.href("/carbon/inventories",
+                                             r"/carbon/inventories/[0-9a-f-]{36}"), phone=True)
+    user.check("carbon-form", "/carbon/inventories/new", phone=True)
+    user.check("carbon-import", "/carbon/inventories/import")
+    user.page.goto("/organizations/fjordal-aluminium")
+    entity = user.page.locator("a[href*='/carbon/inventories?entity=']").first
+    user.check("carbon-entity", entity.get_attribute("href") or "", phone=True)
 
     admin = checker("member-admin")
     log_in(admin.page, "admin@fjordal.example")
@@ -124,6 +133,7 @@ def test_member_pages_meet_wcag_21_aa(checker: Callable[[str], Checker]) -> None
     scope = admin.href("/assurance/scopes", r"/assurance/scopes/[0-9a-f-]+")
     admin.check("scope", scope)
     admin.check("self-assessment", scope + "/self-assessment", phone=True)
+    admin.check("pact-clients", "/members/pact-clients", phone=True)
     admin.problems[:0] = user.problems
     admin.assert_clean()
 
@@ -144,6 +154,8 @@ def test_auditor_and_secretariat_pages_meet_wcag_21_aa(
     staff.check("audits", "/secretariat/audits")
     staff.check("complaints", "/secretariat/complaints")
     staff.check("network", "/custody/network", phone=True)
+    staff.check("carbon-inventories", "/carbon/inventories", phone=True)
+    staff.check("organisation-carbon", "/organizations/sonkhal-aluminium")
     staff.check("event-log", "/secretariat/events")
     staff.check("transparency-log", "/secretariat/log", phone=True)
     staff.problems[:0] = auditor.problems

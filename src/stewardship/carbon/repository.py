@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, selectinload
 from stewardship.carbon.models import CarbonInventory, CarbonProcess
 from stewardship.carbon.rules import LATEST_INVENTORY_DAYS
 from stewardship.custody.models import CocDocument
-from stewardship.registry.models import Entity, Facility, Organization
+from stewardship.registry.models import Entity, Facility, FacilityActivity, Organization
 
 
 def inventory_covering(db: Session, entity_id: uuid.UUID, on: date, *,
@@ -124,6 +124,25 @@ def names(db: Session, entity_ids: set[uuid.UUID], facility_ids: set[uuid.UUID]
         select(Facility.id, Facility.public_id, Facility.name, Facility.country)
         .where(Facility.id.in_(facility_ids)))} if facility_ids else {}
     return entities, facilities
+
+
+def smelting_facilities(db: Session, entity_ids: set[uuid.UUID]
+                        ) -> dict[uuid.UUID, tuple[str, str, str]]:
+    """Each entity's active smelting facility (the first by name) as (public id, name,
+    country): where an entity-wide inventory's smelter stands."""
+    if not entity_ids:
+        return {}
+    rows = db.execute(
+        select(Facility.entity_id, Facility.public_id, Facility.name, Facility.country)
+        .join(FacilityActivity, FacilityActivity.facility_id == Facility.id)
+        .where(Facility.entity_id.in_(entity_ids), Facility.status == "active",
+               FacilityActivity.activity == "smelting")
+        .order_by(Facility.name, Facility.public_id))
+    found: dict[uuid.UUID, tuple[str, str, str]] = {}
+    for entity_id, public_id, name, country in rows:
+        if entity_id is not None:
+            found.setdefault(entity_id, (public_id, name, country))
+    return found
 
 
 def entities_of(db: Session, organization_id: uuid.UUID | None) -> list[Entity]:

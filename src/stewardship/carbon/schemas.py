@@ -199,6 +199,9 @@ class SmelterRead(OutputModel):
     organization_name: str
     entity: str
     facility: str | None
+    facility_id: str | None = None
+    """The smelter's public facility id (its page is /facilities/{id}): the inventory's
+    facility, or the entity's smelting facility for an entity-wide inventory."""
     country: str | None
     period_start: date
     period_end: date

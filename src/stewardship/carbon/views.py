@@ -25,7 +25,7 @@ from stewardship.carbon import csv_import as imports
 from stewardship.carbon.cn.rules import PROCESS_CN
 from stewardship.carbon.rules import Allocation, PfcMethod, Process, Verification
 from stewardship.carbon.schemas import InventoryCorrection, InventoryCreate, InventoryRead
-from stewardship.carbon.service import cbam, inventories
+from stewardship.carbon.service import cbam, entity_page, inventories
 from stewardship.core import clock
 from stewardship.core.auth import Role
 from stewardship.core.errors import DomainError, Forbidden, InvalidInput, Unauthenticated
@@ -104,13 +104,17 @@ def smelter_board(request: Request, db: DbSession) -> Response:
 @router.get("/carbon/inventories")
 def inventories_page(request: Request, db: DbSession, actor: OptionalActor,
                      paging: Pagination,
-                     organization: Annotated[str, Query(max_length=120)] = "") -> Response:
+                     organization: Annotated[str, Query(max_length=120)] = "",
+                     entity: uuid.UUID | None = None) -> Response:
+    """The inventories (a member's own; the secretariat's of every member, or of one);
+    for one entity, with the footprints of the documents it issued most recently."""
     actor = inventories.reader(actor)
-    page = inventories.list_inventories(db, actor, paging,
+    about = entity_page.entity_carbon(db, actor, entity) if entity is not None else None
+    page = inventories.list_inventories(db, actor, paging, entity_id=entity,
                                         organization=organization or None)
     return _render(request, "carbon/inventories.html", {
         "page": page, "may_record": actor.role in (Role.MEMBER_ADMIN, Role.MEMBER_USER),
-        "organization": organization})
+        "organization": organization, "about": about})
 
 
 def _form_page(request: Request, db: DbSession, actor: Any, values: dict[str, str],

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from stewardship.assurance.service import register as certification
 from stewardship.core import timezones
-from stewardship.core.auth import Actor, Role, require
+from stewardship.core.auth import MEMBER_ROLES, Actor, Role, require
 from stewardship.core.errors import DomainError, InvalidInput, NotFound
 from stewardship.core.forms import form_input
 from stewardship.core.pagination import Page, PageParams
@@ -139,6 +139,14 @@ def _manages(actor: Actor | None, slug: str) -> bool:
         or (actor.role is Role.MEMBER_ADMIN and actor.organization_slug == slug))
 
 
+def _sees_carbon(actor: Actor | None, slug: str) -> bool:
+    """Whether to link the organisation's emission inventories: its own users' and the
+    secretariat's (the carbon pages decide)."""
+    return actor is not None and (
+        actor.is_secretariat()
+        or (actor.role in MEMBER_ROLES and actor.organization_slug == slug))
+
+
 # --- the public register ------------------------------------------------------------------
 
 
@@ -196,6 +204,7 @@ def _organization_page(request: Request, db: Session, actor: Actor | None, slug:
                 actions.append((action, label))
     return _render(request, "registry/organization.html", {
         "org": org, "sites": sites, "manage": _manages(actor, org.slug),
+        "carbon": _sees_carbon(actor, org.slug),
         "certificates": certification.live_certificates(db, organization=org.slug),
         "status_actions": actions, "errors": errors or {}, "values": values or {},
     }, status_code)

@@ -422,16 +422,19 @@ def smelter_board(db: Session) -> SmelterBoard:
     if limits is not None:
         entity_names, facility_names = repo.names(
             db, {k[0] for k in latest}, {k[1] for k in latest if k[1]})
+        smelters_of = repo.smelting_facilities(db, {k[0] for k in latest if not k[1]})
         for key, r in latest.items():
             checked = thresholds.check(r, limits, first[key])
             if checked is None:  # pragma: no cover - every row has smelting
                 continue
             entity, slug, org = entity_names.get(r.entity_id, ("", "", ""))
             facility = facility_names.get(r.facility_id) if r.facility_id else None
+            site = facility or smelters_of.get(r.entity_id)
             smelters.append(SmelterRead(
                 organization=slug, organization_name=org, entity=entity,
                 facility=facility[1] if facility else None,
-                country=facility[2] if facility else None, period_start=r.period_start,
+                facility_id=site[0] if site else None,
+                country=site[2] if site else None, period_start=r.period_start,
                 period_end=r.period_end, verification=r.verification, threshold=checked))
         smelters.sort(key=lambda s: (s.threshold.intensity_t_per_t, s.organization_name))
     t = limits.thresholds if limits else None

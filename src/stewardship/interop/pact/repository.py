@@ -6,12 +6,14 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, false, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from stewardship.custody.models import CocDocument
 from stewardship.interop.pact.models import PactClient, PactOutboundEvent
+from stewardship.interop.pact.rules import ColumnFilters
 from stewardship.registry.models import Entity, Facility, Organization
 
 FOOTPRINT_STATUSES = ("issued", "received")
@@ -48,9 +50,11 @@ def organization_by_id(db: Session, pk: uuid.UUID) -> Organization | None:
     return db.get(Organization, pk)
 
 
-def _document_query(supplier_id: uuid.UUID, buyer_id: uuid.UUID):  # type: ignore[no-untyped-def]
+def _document_query(supplier_id: uuid.UUID, buyer_id: uuid.UUID,  # type: ignore[no-untyped-def]
+                    filters: ColumnFilters | None = None):
     issuer = aliased(Organization)
     recipient = aliased(Organization)
+    conditions = _conditions(issuer, filters) if filters is not None else []
     return (select(CocDocument, issuer, recipient, Entity)
             .join(issuer, issuer.id == CocDocument.issuer_organization_id)
             .join(recipient, recipient.id == CocDocument.recipient_organization_id)
@@ -58,16 +62,45 @@ def _document_query(supplier_id: uuid.UUID, buyer_id: uuid.UUID):  # type: ignor
             .where(CocDocument.issuer_organization_id == supplier_id,
                    CocDocument.recipient_organization_id == buyer_id,
                    CocDocument.status.in_(FOOTPRINT_STATUSES),
-                   CocDocument.footprint_kg_co2e_per_kg.is_not(None)))
+                   CocDocument.footprint_kg_co2e_per_kg.is_not(None), *conditions))
 
 
 def footprint_documents(db: Session, supplier_id: uuid.UUID, buyer_id: uuid.UUID,
+                        filters: ColumnFilters | None = None, *, offset: int = 0,
+                        limit: int | None = None,
                         ) -> list[tuple[CocDocument, Organization, Organization, Entity]]:
-    """The supplier's standing documents addressed to the buyer that state a footprint,
-    oldest issue first."""
-    query = _document_query(supplier_id, buyer_id).order_by(CocDocument.issued_at,
-                                                            CocDocument.id)
+    """The supplier's standing documents addressed to the buyer that state a footprint and
+    pass the column filters, oldest issue first; ``offset`` and ``limit`` page them."""
+    query = (_document_query(supplier_id, buyer_id, filters)
+             .order_by(CocDocument.issued_at, CocDocument.id))
+    if offset:
+        query = query.offset(offset)
+    if limit is not None:
+        query = query.limit(limit)
     return [(d, i, r, e) for d, i, r, e in db.execute(query)]
+
+
+def _conditions(issuer: Any, filters: ColumnFilters) -> list[ColumnElement[bool]]:
+    """The column filters on the document query (``issuer``: its issuer's alias)."""
+    if filters.nothing:
+        return [false()]
+    found: list[ColumnElement[bool]] = []
+    if filters.company:
+        found.append(or_(issuer.slug.in_(filters.slugs) if filters.slugs else false(),
+                         CocDocument.issuer_entity_id.in_(filters.entity_ids)
+                         if filters.entity_ids else false()))
+    if filters.product:
+        found.append(or_(CocDocument.number.in_(filters.numbers) if filters.numbers
+                         else false(),
+                         CocDocument.material.in_(filters.materials) if filters.materials
+                         else false()))
+    if filters.first_day is not None:  # the earlier of the two days is on or after it
+        found += [CocDocument.period_end >= filters.first_day,
+                  CocDocument.shipment_date >= filters.first_day]
+    if filters.last_day is not None:
+        found.append(or_(CocDocument.period_end <= filters.last_day,
+                         CocDocument.shipment_date <= filters.last_day))
+    return found
 
 
 def footprint_document(db: Session, supplier_id: uuid.UUID, buyer_id: uuid.UUID,

@@ -14,7 +14,7 @@ import hashlib
 import hmac
 import json
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -146,7 +146,13 @@ def reference_period(facts: DocumentFacts) -> tuple[datetime, datetime]:
 
 def validity_period(facts: DocumentFacts) -> tuple[datetime, datetime]:
     """From the end of the reference period to three years after it (PACT's default)."""
-    _, ref_end = reference_period(facts)
+    return validity_after(min(facts.period_end, facts.shipment_date))
+
+
+def validity_after(last_day: date) -> tuple[datetime, datetime]:
+    """The validity period of a footprint whose reference period ends with ``last_day``
+    (the earlier of the custody period's end and the shipment day)."""
+    ref_end = _midnight(last_day + timedelta(days=1))
     try:
         end = ref_end.replace(year=ref_end.year + VALIDITY_YEARS)
     except ValueError:  # 29 February
@@ -422,6 +428,94 @@ def matches(footprint: Mapping[str, Any], filters: Filters) -> bool:
     if filters.valid_after is not None and not start > filters.valid_after:
         return False
     return filters.valid_before is None or end < filters.valid_before
+
+
+@dataclass(frozen=True)
+class ColumnFilters:
+    """The v3 filters as conditions on a CoC document's own columns, for the query to apply.
+
+    Each set given is OR within, the sets AND across, as ``matches`` reads them: a company
+    id names the issuer organisation (``slugs``) or entity (``entity_ids``), a product id
+    the document (``numbers``) or its material (``materials``); the validity filters bound
+    the document's last reference day, the earlier of its period's end and its shipment
+    day (``first_day`` <= it <= ``last_day``). ``nothing``: no document can pass."""
+
+    company: bool = False
+    slugs: frozenset[str] = frozenset()
+    entity_ids: frozenset[uuid.UUID] = frozenset()
+    product: bool = False
+    numbers: frozenset[str] = frozenset()
+    materials: frozenset[str] = frozenset()
+    first_day: date | None = None
+    last_day: date | None = None
+    nothing: bool = False
+    complete: bool = True
+    """Whether these are all the filters (no geography or classification, which are read on
+    the translated footprint): then the query's page is the list's page."""
+
+
+def _tails(values: frozenset[str], prefix: str) -> frozenset[str]:
+    return frozenset(v[len(prefix):] for v in values if v.startswith(prefix))
+
+
+def _uuids(texts: frozenset[str]) -> frozenset[uuid.UUID]:
+    found = set()
+    for text in texts:
+        try:
+            pk = uuid.UUID(text)
+        except ValueError:
+            continue
+        if str(pk) == text:  # the id as a footprint writes it, nothing else matches
+            found.add(pk)
+    return frozenset(found)
+
+
+_FIRST, _LAST = date(1, 1, 2).toordinal(), date(9990, 12, 31).toordinal()
+
+
+def _first_day(passes: Callable[[date], bool]) -> date | None:
+    """The first day for which ``passes`` (false, then true, as days go on) holds."""
+    low, high = _FIRST, _LAST + 1
+    while low < high:
+        middle = (low + high) // 2
+        if passes(date.fromordinal(middle)):
+            high = middle
+        else:
+            low = middle + 1
+    return date.fromordinal(low) if low <= _LAST else None
+
+
+def column_filters(filters: Filters) -> ColumnFilters:
+    """The filters that map to columns; exactly the documents ``matches`` keeps on them."""
+    nothing = bool(filters.statuses) and "Active" not in filters.statuses
+    starts: list[Callable[[date], bool]] = []  # false then true as the last day goes on
+    stops: list[Callable[[date], bool]] = []  # true then false
+    if filters.valid_on is not None:
+        on = filters.valid_on
+        starts.append(lambda day: validity_after(day)[1] >= on)
+        stops.append(lambda day: validity_after(day)[0] <= on)
+    if filters.valid_after is not None:
+        after = filters.valid_after
+        starts.append(lambda day: validity_after(day)[0] > after)
+    if filters.valid_before is not None:
+        before = filters.valid_before
+        stops.append(lambda day: validity_after(day)[1] < before)
+    first = last = None
+    if starts:
+        first = _first_day(lambda day: all(p(day) for p in starts))
+        nothing = nothing or first is None
+    if stops:
+        beyond = _first_day(lambda day: not all(p(day) for p in stops))
+        last = date.fromordinal(beyond.toordinal() - 1) if beyond is not None else None
+        nothing = nothing or (beyond is not None and beyond.toordinal() <= _FIRST)
+    if first is not None and last is not None and first > last:
+        nothing = True
+    return ColumnFilters(
+        company=bool(filters.company_ids), slugs=_tails(filters.company_ids, URN_ORG),
+        entity_ids=_uuids(_tails(filters.company_ids, URN_ENTITY)),
+        product=bool(filters.product_ids), numbers=_tails(filters.product_ids, URN_COC),
+        materials=_tails(filters.product_ids, URN_MATERIAL), first_day=first, last_day=last,
+        nothing=nothing, complete=not (filters.geographies or filters.classifications))
 
 
 def next_link(base: str, filters: Filters, offset: int, limit: int) -> str:

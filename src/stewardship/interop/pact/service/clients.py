@@ -58,9 +58,12 @@ def _read(client: PactClient, buyer_slug: str, buyer_name: str) -> PactClientRea
 
 
 def create_client(db: Session, actor: Actor | None, data: PactClientCreate,
-                  secret_key: str, *, https_only: bool = False) -> PactClientCreated:
+                  secret_key: str, *, https_only: bool = False,
+                  credentials: tuple[str, str] | None = None) -> PactClientCreated:
     """New credentials for a buyer; the secret is in the answer and nowhere else. With
-    ``https_only`` (production) the buyer's events address must be https."""
+    ``https_only`` (production) the buyer's events address must be https. ``credentials``
+    (client id, secret) are the demo world's published fictional ones; otherwise both are
+    drawn at random."""
     actor = _admin(actor)
     if https_only and data.events_base_url and not data.events_base_url.startswith("https://"):
         raise InvalidInput("the buyer's PACT address must start with https://: events carry "
@@ -73,10 +76,11 @@ def create_client(db: Session, actor: Actor | None, data: PactClientCreate,
     if data.events_client_secret and not data.events_client_id:
         raise InvalidInput("give the client id that goes with the secret",
                            field="events_client_id")
-    secret = "pcs_" + secrets.token_urlsafe(32)
+    client_id, secret = credentials or ("pact_" + secrets.token_hex(10),
+                                        "pcs_" + secrets.token_urlsafe(32))
     client = PactClient(
         organization_id=actor.organization_id, buyer_organization_id=buyer.id,
-        name=data.name, client_id="pact_" + secrets.token_hex(10),
+        name=data.name, client_id=client_id,
         secret_digest=token_digest(secret), events_base_url=data.events_base_url.rstrip("/"),
         events_client_id=data.events_client_id,
         events_client_secret=(_box(secret_key).encrypt(data.events_client_secret.encode())

@@ -66,17 +66,27 @@ class FootprintPage:
 def list_footprints(db: Session, client: PactClient, filters: rules.Filters, *,
                     version: int, schema_url: str, default_limit: int) -> FootprintPage:
     """One page of the client's footprints that pass the filters (v3 filters are read on
-    the v3 shape; v2 lists take no filters but the page)."""
-    found = all_footprints(db, client, 3, schema_url)
-    kept = [fp for fp in found if rules.matches(fp, filters)]
+    the v3 shape; v2 lists take no filters but the page). The filters that map to the
+    documents' columns, and the page, are the query's; geography and classification, read
+    on the translated footprint, are applied to what the query found."""
     limit = filters.limit or default_limit
+    columns = rules.column_filters(filters)
+    if columns.nothing:
+        return FootprintPage([], None, limit)
+    supplier, buyer = client.organization_id, client.buyer_organization_id
+    if columns.complete:
+        rows = repo.footprint_documents(db, supplier, buyer, columns, offset=filters.offset,
+                                        limit=limit + 1)
+        more = len(rows) > limit
+        return FootprintPage(_translate(db, rows[:limit], version, schema_url),
+                             filters.offset + limit if more else None, limit)
+    rows = repo.footprint_documents(db, supplier, buyer, columns)
+    kept = [row for row, fp in zip(rows, _translate(db, rows, 3, schema_url), strict=True)
+            if rules.matches(fp, filters)]
     page = kept[filters.offset:filters.offset + limit]
-    if version < 3:
-        wanted = {fp["id"] for fp in page}
-        page = [fp for fp in all_footprints(db, client, version, schema_url)
-                if fp["id"] in wanted]
     more = filters.offset + limit < len(kept)
-    return FootprintPage(page, filters.offset + limit if more else None, limit)
+    return FootprintPage(_translate(db, page, version, schema_url),
+                         filters.offset + limit if more else None, limit)
 
 
 def get_footprint(db: Session, client: PactClient, footprint_id: str, *, version: int,
