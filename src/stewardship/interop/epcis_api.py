@@ -98,6 +98,7 @@ async def _json_body(request: Request) -> tuple[str, Any]:
 
 
 JsonBody = Annotated[tuple[str, Any], Depends(_json_body)]
+read_json_body = _json_body
 
 
 def _capturer(actor: OptionalActor) -> Actor:
@@ -274,7 +275,7 @@ for _resource, _parameter in _RESOURCE_PARAMETERS.items():
     _resource_routes(_resource, _parameter)
 
 
-queries_api.register(router, JsonBody)
+queries_api.register(router)
 
 
 # --- OPTIONS on every resource, and problem documents for unknown paths and methods ----------

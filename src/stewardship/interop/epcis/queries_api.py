@@ -2,15 +2,15 @@
 (registered on the ``/epcis`` router by ``register``), and the WebSocket stream of a named
 query's events (``ws_router``: ``GET /epcis/queries/{name}/events`` upgraded)."""
 
-# No postponed annotations here: the routes are defined inside ``register`` and name its
-# local ``Body``, which FastAPI could not resolve from the module.
+from __future__ import annotations
+
 import asyncio
 import contextlib
 from datetime import datetime
 from typing import Annotated, Any
 
 from anyio import to_thread
-from fastapi import APIRouter, BackgroundTasks, Path, Query, Request, WebSocket
+from fastapi import APIRouter, BackgroundTasks, Depends, Path, Query, Request, WebSocket
 from fastapi.responses import JSONResponse, Response
 from starlette.websockets import WebSocketDisconnect
 
@@ -44,10 +44,18 @@ def _schema_path(settings: Settings) -> Any:
     return settings.epcis_query_schema
 
 
-def register(router: APIRouter, body_type: Any) -> None:
-    """Add the named-query and subscription routes to the ``/epcis`` router (``body_type``:
-    the router's JSON body dependency, as an annotated type)."""
-    Body = body_type
+async def _body(request: Request) -> tuple[str, Any]:
+    """The JSON body, read as the ``/epcis`` router reads every body (size, media type)."""
+    from stewardship.interop.epcis_api import read_json_body  # the router imports this module
+
+    return await read_json_body(request)
+
+
+Body = Annotated[tuple[str, Any], Depends(_body)]
+
+
+def register(router: APIRouter) -> None:
+    """Add the named-query and subscription routes to the ``/epcis`` router."""
 
     @router.post("/queries", status_code=201, summary="Create a named query",
                  responses=_problems(400, 401, 403, 409, 413, 415), openapi_extra=_BODY)
@@ -168,22 +176,21 @@ ws_router = APIRouter()
 POLICY = 1008
 
 
-def _open(app: Any, token: str | None, name: str) -> tuple[Actor, Any]:
-    """The caller and their query, in a unit of work of its own (else a DomainError)."""
+def _open(app: Any, token: str | None, name: str) -> tuple[Actor, Any, int]:
+    """The caller, their query and the last event captured so far (what the stream
+    starts after), in a unit of work of its own; else a DomainError."""
     with transaction(app.state.sessionmaker, write=False) as db:
         actor = app.state.actor_resolver(db, "bearer", token) if token else None
         if actor is None:
             raise Unauthenticated("sign in with a bearer token")
         query = named.get(db, actor, name)
         db.expunge(query)
-        return actor, query
+        return actor, query, store.last_event_pk(db)
 
 
 def _fetch(app: Any, actor: Actor, query: Any, after: int, settings: Settings,
-           first: bool, name: str) -> tuple[dict[str, Any] | None, int]:
+           name: str) -> tuple[dict[str, Any] | None, int]:
     with transaction(app.state.sessionmaker, write=False) as db:
-        if first:
-            return None, store.last_event_pk(db)
         rows = subscriptions.new_events(db, actor, query, after, settings)
         if not rows:
             return None, after
@@ -202,7 +209,7 @@ async def stream(websocket: WebSocket, queryName: str) -> None:
     header = websocket.headers.get("authorization", "")
     token = header.partition(" ")[2].strip() if header.lower().startswith("bearer ") else None
     try:
-        actor, query = await to_thread.run_sync(_open, app, token, queryName)
+        actor, query, cursor = await to_thread.run_sync(_open, app, token, queryName)
     except DomainError as exc:
         await websocket.close(code=POLICY, reason=exc.message[:120])
         return
@@ -225,8 +232,6 @@ async def stream(websocket: WebSocket, queryName: str) -> None:
     subscriptions.listen(loop, woken)
     closed = asyncio.create_task(_until_closed(websocket))
     try:
-        _, cursor = await to_thread.run_sync(_fetch, app, actor, query, 0, settings, True,
-                                             queryName)
         due: datetime | None = schedule.next_after(clock.now()) if schedule else None
         while not closed.done():
             if due is None:
@@ -243,7 +248,7 @@ async def stream(websocket: WebSocket, queryName: str) -> None:
             if due is not None and clock.now() < due:
                 continue
             doc, cursor = await to_thread.run_sync(_fetch, app, actor, query, cursor,
-                                                   settings, False, queryName)
+                                                   settings, queryName)
             if doc is None and due is not None and report_empty:
                 doc = {"type": "EPCISQueryDocument", "schemaVersion": "2.0",
                        "epcisBody": {"queryResults": {"queryName": queryName,

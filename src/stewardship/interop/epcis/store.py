@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import TypeVar
 
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
@@ -15,6 +15,8 @@ from stewardship.interop.subscription_models import (
     EpcisNamedQuery,
     EpcisSubscription,
 )
+
+Row = TypeVar("Row")
 
 
 def named_query(db: Session, owner: str, name: str) -> EpcisNamedQuery | None:
@@ -30,7 +32,7 @@ def named_queries(db: Session, owner: str, after: str | None,
     return list(db.scalars(stmt.order_by(EpcisNamedQuery.name).limit(limit)))
 
 
-def add(db: Session, row: Any) -> Any:
+def add(db: Session, row: Row) -> Row:
     db.add(row)
     db.flush()
     return row
@@ -86,7 +88,7 @@ def due_subscriptions(db: Session, now: datetime) -> list[tuple[EpcisSubscriptio
                        (EpcisSubscription.next_at.is_(None))
                        & EpcisSubscription.stream.is_(True)))
             .order_by(EpcisSubscription.created_at).limit(500))
-    return [(sub, query) for sub, query in db.execute(stmt).tuples()]
+    return [(sub, query) for sub, query in db.execute(stmt).all()]
 
 
 def lease(db: Session, subscription_id: uuid.UUID, now: datetime, until: datetime) -> bool:
