@@ -319,13 +319,14 @@ def test_versions_and_media_types_are_negotiated(world: World, client_for: Clien
 
 
 def test_unknown_paths_and_wrong_methods_are_problem_documents(client: TestClient) -> None:
-    for url in ("/epcis/nonsense", "/epcis/epcs-and-more", "/epcis/", "/epcis/queries"):
+    for url in ("/epcis/nonsense", "/epcis/epcs-and-more", "/epcis/", "/epcis/querys"):
         _problem(client.get(url), 404, "epcisException:NoSuchResourceException")
         _problem(client.options(url), 404)
     for method, url, allowed in (("DELETE", "/epcis/events", {"GET", "POST", "OPTIONS"}),
                                  ("POST", "/epcis", {"GET", "OPTIONS"}),
                                  ("PUT", "/epcis/epcs/x/events", {"GET", "OPTIONS"}),
-                                 ("PATCH", "/epcis/capture", {"GET", "POST", "OPTIONS"})):
+                                 ("PATCH", "/epcis/capture", {"GET", "POST", "OPTIONS"}),
+                                 ("PUT", "/epcis/queries/q", {"GET", "DELETE", "OPTIONS"})):
         refused = client.request(method, url)
         _problem(refused, 405, "epcisException:MethodNotAllowedException")
         assert {m.strip() for m in refused.headers["allow"].split(",")} == allowed
