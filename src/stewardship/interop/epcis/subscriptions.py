@@ -262,9 +262,12 @@ class Deliverer:
     def run_once(self) -> int:
         """Attempt every due delivery once; the number attempted."""
         with transaction(self.factory, write=False) as db:
-            due = [(sub.id, query.id) for sub, query in store.due_subscriptions(db, clock.now())]
+            due = [sub.id for sub, query in store.due_subscriptions(db, clock.now())
+                   if sub.next_at is not None  # a schedule or a retry that is due
+                   or new_events(db, actor_from_json(sub.actor), query, sub.cursor,
+                                 self.settings, limit=1)]  # a stream with news
         done = 0
-        for sub_id, _ in due:
+        for sub_id in due:
             if self.stopping.is_set():
                 break
             done += self.deliver(sub_id)
