@@ -131,6 +131,17 @@ def _subscribe(client: TestClient, headers: dict[str, str], body: dict[str, Any]
     return str(sub.headers["location"])
 
 
+def _logged(client: TestClient, location: str, headers: dict[str, str],
+            done: Callable[[list[dict[str, Any]]], bool]) -> dict[str, Any]:
+    """The subscription once its delivery log satisfies ``done`` (at most DEADLINE)."""
+    end = clock.now() + DEADLINE
+    shown = client.get(location, headers=headers).json()
+    while not done(shown["deliveries"]) and clock.now() < end:
+        threading.Event().wait(0.1)
+        shown = client.get(location, headers=headers).json()
+    return dict(shown)
+
+
 def _naming(slug: str) -> dict[str, Any]:
     return {"sourceList": [{"type": "owning_party", "source": rules.URN_ORG + slug}]}
 
@@ -156,7 +167,9 @@ def test_a_stream_subscription_gets_signed_deliveries_of_what_it_may_see_on_capt
         doc = receiver.documents()[0]
         assert doc["type"] == "EPCISQueryDocument"
         assert doc["epcisBody"]["queryResults"]["queryName"] == "q"
-        shown = client.get(location, headers=live.a).json()
+        # The log is written once the receiver has answered: wait for it as well.
+        shown = _logged(client, location, live.a, lambda log: sum(
+            d["eventCount"] for d in log) >= 2)
         assert shown["lastNotifiedAt"]
         assert {d["outcome"] for d in shown["deliveries"]} == {"delivered"}
         assert sum(d["eventCount"] for d in shown["deliveries"]) == 2
@@ -172,7 +185,7 @@ def test_a_failed_delivery_is_retried_and_logged(live: Live, receiver: Receiver)
         receiver.wait(lambda: event in receiver.event_ids())
         assert [status for _, _, status in receiver.received] == [500, 200]
         assert "GS1-Signature" not in receiver.received[0][0]  # no token, no signature
-        deliveries = client.get(location, headers=live.a).json()["deliveries"]
+        deliveries = _logged(client, location, live.a, lambda log: len(log) >= 2)["deliveries"]
         assert [(d["attempt"], d["outcome"], d["statusCode"]) for d in deliveries] == [
             (2, "delivered", 200), (1, "failed", 500)]
 
