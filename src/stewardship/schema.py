@@ -11,6 +11,7 @@ from stewardship.core import eventlog, issuance, tlog  # noqa: F401
 from stewardship.core.db import Base
 from stewardship.custody import models as custody_models  # noqa: F401
 from stewardship.interop import models as interop_models  # noqa: F401
+from stewardship.interop import subscription_models  # noqa: F401
 from stewardship.interop.pact import models as pact_models  # noqa: F401
 from stewardship.registry import models as registry_models  # noqa: F401
 from stewardship.standards import models as standards_models  # noqa: F401

@@ -44,6 +44,7 @@ def conformance_dir() -> Path | None:
 
 CONFORMANCE = conformance_dir()
 SCHEMA = CONFORMANCE / "EPCIS-JSON-Schema.json" if CONFORMANCE else None
+QUERY_SCHEMA = CONFORMANCE / "REST-Bindings" / "query-schema.json" if CONFORMANCE else None
 needs_conformance = pytest.mark.skipif(
     CONFORMANCE is None, reason="GS1's EPCIS conformance files (shared/conformance/epcis) are "
     "not beside this checkout; set STEWARDSHIP_EPCIS_CONFORMANCE to their folder")
@@ -65,7 +66,7 @@ def _cold_rule_caches() -> None:
 
 @pytest.fixture
 def epcis_settings(settings: Settings) -> Settings:
-    return settings.model_copy(update={"epcis_schema": SCHEMA})
+    return settings.model_copy(update={"epcis_schema": SCHEMA, "epcis_query_schema": QUERY_SCHEMA})
 
 
 @pytest.fixture

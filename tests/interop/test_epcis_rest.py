@@ -1,5 +1,5 @@
 """The /epcis REST bindings against GS1's REST OpenAPI: every path and method GS1 names
-(but the named queries), the top-level resources and their events for the events a caller
+(named queries included), the top-level resources and their events for the events a caller
 may see, paging by Link, discovery with OPTIONS, version and media-type negotiation, and
 problem documents for whatever is refused."""
 
@@ -26,8 +26,8 @@ PROBLEM = "application/problem+json"
 Clients = Callable[[Actor], TestClient]
 VERSION_HEADERS = ("GS1-EPCIS-Version", "GS1-EPCIS-Min", "GS1-EPCIS-Max", "GS1-CBV-Version",
                    "GS1-CBV-Min", "GS1-CBV-Max")
-NOT_YET = ("/queries", "/nextPageToken")
-"""GS1's paths this repository does not offer yet: named queries and subscriptions."""
+NOT_YET = ("/nextPageToken",)
+"""GS1's paths this repository does not offer yet."""
 
 
 def _problem(response: Any, status: int, type_: str | None = None) -> dict[str, Any]:
@@ -105,7 +105,8 @@ def test_every_path_and_method_gs1_names_is_in_our_openapi(client: TestClient) -
 SAMPLES = {"{eventType}": "ObjectEvent", "{epc}": quote("urn:epc:id:sgtin:0614141.107346.1",
                                                         safe=""),
            "{bizStep}": "shipping", "{bizLocation}": "x", "{readPoint}": "x",
-           "{disposition}": "in_transit", "{eventID}": "x", "{captureID}": "x"}
+           "{disposition}": "in_transit", "{eventID}": "x", "{captureID}": "x",
+           "{queryName}": "q", "{subscriptionID}": "x"}
 
 
 @needs_conformance
@@ -318,13 +319,14 @@ def test_versions_and_media_types_are_negotiated(world: World, client_for: Clien
 
 
 def test_unknown_paths_and_wrong_methods_are_problem_documents(client: TestClient) -> None:
-    for url in ("/epcis/nonsense", "/epcis/epcs-and-more", "/epcis/", "/epcis/queries"):
+    for url in ("/epcis/nonsense", "/epcis/epcs-and-more", "/epcis/", "/epcis/querys"):
         _problem(client.get(url), 404, "epcisException:NoSuchResourceException")
         _problem(client.options(url), 404)
     for method, url, allowed in (("DELETE", "/epcis/events", {"GET", "POST", "OPTIONS"}),
                                  ("POST", "/epcis", {"GET", "OPTIONS"}),
                                  ("PUT", "/epcis/epcs/x/events", {"GET", "OPTIONS"}),
-                                 ("PATCH", "/epcis/capture", {"GET", "POST", "OPTIONS"})):
+                                 ("PATCH", "/epcis/capture", {"GET", "POST", "OPTIONS"}),
+                                 ("PUT", "/epcis/queries/q", {"GET", "DELETE", "OPTIONS"})):
         refused = client.request(method, url)
         _problem(refused, 405, "epcisException:MethodNotAllowedException")
         assert {m.strip() for m in refused.headers["allow"].split(",")} == allowed

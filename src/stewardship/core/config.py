@@ -81,6 +81,25 @@ class Settings(BaseSettings):
         default=300, ge=1, description="How long a worker's claim on a capture job holds "
         "(plus a millisecond per event) before another worker may take the job over.")
     epcis_job_max_attempts: int = Field(default=3, ge=1)
+    epcis_query_schema: Path | None = Field(
+        default_factory=lambda: _shared_epcis_schema("REST-Bindings/query-schema.json"),
+        description="GS1's EPCIS query schema (REST bindings' query-schema.json) that named "
+        "queries are checked against; without it, only the supported parameters are.")
+    epcis_webhook_allowed_hosts: list[str] = Field(
+        default_factory=list, description="Hosts (``example.com``, ``*.example.com``) and "
+        "networks (``203.0.113.0/24``) EPCIS subscriptions may deliver to; empty: any host.")
+    epcis_webhook_allow_internal: bool = Field(
+        default=False, description="Let subscriptions deliver to loopback, private and "
+        "link-local addresses (tests, closed networks); refused by default.")
+    epcis_webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    epcis_webhook_max_attempts: int = Field(
+        default=6, ge=1, description="Attempts of one delivery before it is given up.")
+    epcis_webhook_retry_seconds: float = Field(
+        default=30.0, gt=0, description="Wait before the first retry; doubled each time.")
+    epcis_delivery_poll_seconds: float = Field(default=5.0, gt=0)
+    epcis_deliveries: bool | None = Field(
+        default=None, description="Run the subscription delivery thread in the server; "
+        "unset means yes, except in the test environment.")
     server_threads: int = Field(
         default=40, ge=1, le=1000, description="Requests one server process works on at "
         "once: its thread pool, and the database connections kept for them.")
@@ -177,9 +196,9 @@ class Settings(BaseSettings):
         return f"sqlite:///{(self.var_dir / 'stewardship.db').as_posix()}"
 
 
-def _shared_epcis_schema() -> Path | None:
-    """The shared conformance copy of GS1's schema, beside this checkout, if present."""
-    name = Path("shared") / "conformance" / "epcis" / "EPCIS-JSON-Schema.json"
+def _shared_epcis_schema(file: str = "EPCIS-JSON-Schema.json") -> Path | None:
+    """The shared conformance copy of a GS1 schema, beside this checkout, if present."""
+    name = Path("shared") / "conformance" / "epcis" / file
     checkout = Path(__file__).resolve().parents[3]
     for candidate in (checkout.parent / name, Path.cwd().parent / name):
         if candidate.is_file():

@@ -21,7 +21,7 @@ from stewardship.core.auth import Actor
 from stewardship.core.config import Settings
 from stewardship.core.web import DbSession, OptionalActor, settings_of
 from stewardship.interop.epcis import capture as capture_service
-from stewardship.interop.epcis import jobs, query, resources
+from stewardship.interop.epcis import jobs, queries_api, query, resources, subscriptions
 from stewardship.interop.epcis.problems import (
     PROBLEM_JSON,
     VERSION_HEADERS,
@@ -98,6 +98,7 @@ async def _json_body(request: Request) -> tuple[str, Any]:
 
 
 JsonBody = Annotated[tuple[str, Any], Depends(_json_body)]
+read_json_body = _json_body
 
 
 def _capturer(actor: OptionalActor) -> Actor:
@@ -112,6 +113,7 @@ def _wake_worker(request: Request) -> None:
     worker = getattr(request.app.state, "epcis_worker", None)
     if worker is not None:
         worker.wake()
+    subscriptions.wake(request.app.state)
 
 
 @router.get("", summary="The top-level resources of this EPCIS repository")
@@ -179,13 +181,14 @@ def capture_job(capture_id: str, db: DbSession, actor: Capturer) -> dict[str, An
 @router.post("/events", status_code=201, summary="Capture one event (synchronous)",
              responses=_PROBLEMS, openapi_extra=_JSON_BODY)
 def capture_event(request: Request, db: DbSession, actor: Capturer,
-                  body: JsonBody) -> JSONResponse:
+                  body: JsonBody, background: BackgroundTasks) -> JSONResponse:
     """Capture a single event (with its `@context`): 201 with `Location`, 409 when you
     captured an event with its eventID (given, or the CBV 2.0 hash id) before. EventIDs
     are per capturing organisation: another member's use of the same id is no clash."""
     _, event = body
     result = capture_service.capture_event(db, actor, event, _validation(settings_of(request)))
     event_id = result.event_ids[0]
+    background.add_task(subscriptions.wake, request.app.state)
     return JSONResponse({"eventID": event_id, "ledger": result.ledger}, status_code=201,
                         headers={"Location": f"/epcis/events/{quote(event_id, safe='')}"})
 
@@ -270,6 +273,9 @@ def _resource_routes(resource: str, parameter: str) -> None:
 
 for _resource, _parameter in _RESOURCE_PARAMETERS.items():
     _resource_routes(_resource, _parameter)
+
+
+queries_api.register(router)
 
 
 # --- OPTIONS on every resource, and problem documents for unknown paths and methods ----------

@@ -46,6 +46,9 @@ from stewardship.custody import views as custody_views
 from stewardship.interop import epcis_api
 from stewardship.interop import import_api as custody_import_api
 from stewardship.interop.epcis.problems import EpcisProblem, problem_response
+from stewardship.interop.epcis.queries_api import ws_router as epcis_ws_router
+from stewardship.interop.epcis.subscriptions import start_deliverer
+from stewardship.interop.epcis.subscriptions import wake as wake_subscribers
 from stewardship.interop.epcis.worker import start_embedded_worker
 from stewardship.interop.pact import api as pact_api
 from stewardship.interop.pact import clients_api as pact_clients_api
@@ -158,6 +161,10 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         worker = start_embedded_worker(engine, settings)
         _app.state.epcis_worker = worker
         checkpointer = start_checkpointer(engine, settings, _app.state.log_signer)
+        deliverer = start_deliverer(engine, settings)
+        _app.state.epcis_deliverer = deliverer
+        if worker is not None and deliverer is not None:
+            worker.worker.on_captured = lambda: wake_subscribers(_app.state)
         sender = start_sender(engine, settings)
         _app.state.pact_sender = sender
         try:
@@ -171,6 +178,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
                 worker.stop()
             if checkpointer is not None:
                 checkpointer.stop()
+            _app.state.epcis_deliverer = None
+            if deliverer is not None:
+                deliverer.stop()
 
     app = StewardshipApp(
         title="Stewardship API",
@@ -225,6 +235,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.include_router(custody_api.router)
     app.include_router(custody_import_api.router)
     app.include_router(epcis_api.router)
+    app.include_router(epcis_ws_router)
     app.include_router(custody_views.router)
     app.include_router(pact_clients_api.router)
     app.include_router(pact_views.router)

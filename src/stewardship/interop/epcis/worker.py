@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 
 from sqlalchemy import Engine
 
@@ -32,6 +33,8 @@ class Worker:
         self.stopping = threading.Event()
         self.wake_up = threading.Event()
         self.processed = 0
+        self.on_captured: Callable[[], None] | None = None
+        """Called after jobs were captured (the server wakes its subscription deliverer)."""
 
     def run_once(self) -> int:
         """Process jobs until the queue is empty (or the worker is stopped)."""
@@ -46,6 +49,8 @@ class Worker:
                 break
             done += 1
         self.processed += done
+        if done and self.on_captured is not None:
+            self.on_captured()
         return done
 
     def run_forever(self, poll_seconds: float = POLL_SECONDS) -> None:
