@@ -1,6 +1,6 @@
 """EPCIS named queries, their webhook subscriptions and the delivery log
 
-Revision ID: 0022
+Revision ID: 0019
 Revises: 0018
 Create Date: 2026-12-02 11:00:00
 """
@@ -12,7 +12,7 @@ from alembic import op
 
 import stewardship.core.db
 
-revision = '0022'
+revision = '0019'
 down_revision = '0018'
 branch_labels = None
 depends_on = None
