@@ -15,6 +15,7 @@ has in the document's ``@context``.
 
 from __future__ import annotations
 
+import re
 import threading
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -39,14 +40,27 @@ _UNDECLARED = "urn:stewardship:xml-prefix:"
 # --- secure parsing -------------------------------------------------------------------------
 
 
+class _NothingResolved(etree.Resolver):
+    """Answers every request for an external resource (DTD, entity) with nothing."""
+
+    def resolve(self, system_url: str, public_id: str, context: Any) -> Any:
+        return self.resolve_string("", context)
+
+
 def _parser() -> etree.XMLParser:
-    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
-                           dtd_validation=False, huge_tree=False, remove_comments=True,
-                           remove_pis=True, collect_ids=False)
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False,
+                             dtd_validation=False, huge_tree=False, remove_comments=True,
+                             remove_pis=True, collect_ids=False)
+    parser.resolvers.add(_NothingResolved())
+    return parser
+
+
+_EXTERNAL_DTD = re.compile(rb"<!DOCTYPE[^>\[]*\b(?:SYSTEM|PUBLIC)\b")
 
 
 def _declares_entities(raw: bytes) -> bool:
-    return b"<!ENTITY" in raw or "<!ENTITY".encode("utf-16-le") in raw
+    return b"<!ENTITY" in raw or "<!ENTITY".encode("utf-16-le") in raw or \
+        _EXTERNAL_DTD.search(raw[:65536]) is not None
 
 
 def parse(raw: bytes) -> etree._Element:
@@ -665,3 +679,31 @@ def capture_job(job: dict[str, Any]) -> bytes:
     if job.get("errorFile"):
         writer.sub(root, "errorFile", job["errorFile"])
     return _bytes(root)
+
+
+def from_request(raw: bytes, folder: Path | None) -> dict[str, Any]:
+    """A request body in XML: parsed safely, validated, as the JSON binding's document."""
+    root = parse(raw)
+    validate(root, folder)
+    return to_json(root)
+
+
+def prefers_xml(accept: str) -> bool:
+    """Whether an ``Accept`` header asks for XML above JSON (wildcards mean JSON)."""
+    best = {"xml": 0.0, "json": 0.0}
+    for part in accept.split(",")[:50]:
+        media, *params = (p.strip() for p in part.split(";"))
+        quality = 1.0
+        for param in params:
+            key, _, value = param.partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        media = media.lower()
+        kind = "xml" if media in XML_TYPES else \
+            "json" if media in ("application/json", "application/ld+json") else None
+        if kind is not None:
+            best[kind] = max(best[kind], quality)
+    return best["xml"] > 0 and best["xml"] > best["json"]
