@@ -498,11 +498,17 @@ class _Writer:
             return
         element = etree.SubElement(parent, tag)
         if isinstance(value, dict):
+            simple = "#text" in value
             for name, inner in value.items():
                 if name == "#text":
                     element.text = _scalar(inner)
                 elif name.startswith("@"):
                     continue
+                elif simple and not isinstance(inner, dict | list):
+                    # An element with text and attributes: the other keys are attributes.
+                    attribute = name if ":" not in name else self.tag(name)
+                    if attribute is not None:
+                        element.set(attribute, _scalar(inner))
                 else:
                     self.extension(element, name, inner, nested=True)
         else:
