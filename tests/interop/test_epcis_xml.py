@@ -9,6 +9,7 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from fastapi.testclient import TestClient
@@ -102,13 +103,8 @@ def test_every_xml_example_is_captured_and_queried_back(
     root = _valid_xml(as_xml.content)
     back = epcis_xml.to_json(root)["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
     assert _normalised(back) == _normalised(stored)
-    first = quote_id(stored[0]["eventID"])
+    first = quote(stored[0]["eventID"], safe="")
     _valid_xml(member.get(f"/epcis/events/{first}", headers=WANT_XML).content)
-
-
-def quote_id(event_id: str) -> str:
-    from urllib.parse import quote
-    return quote(event_id, safe="")
 
 
 def test_xml_events_gs1_hashes_alike_get_one_hash_id(
@@ -186,7 +182,11 @@ def test_one_xml_event_is_captured_synchronously_and_a_job_reads_as_xml(
     assert element.get("running") == "true"
     # JSON stays the default, and resources that have no XML form still refuse XML.
     assert member.get("/epcis/events").headers["content-type"].startswith("application/json")
-    assert member.get("/epcis", headers=WANT_XML).status_code == 406
+    for url in ("/epcis", "/epcis/epcs", "/epcis/capture"):
+        assert _problem(member.get(url, headers=WANT_XML), 406)["type"] == \
+            "epcisException:NotAcceptableException"
+    assert member.get("/epcis/epcs/urn:epc:id:sgtin:4012345.012345.987/events",
+                      headers=WANT_XML).headers["content-type"].startswith("application/xml")
 
 
 _MINIMAL = (b'<epcis:EPCISDocument xmlns:epcis="urn:epcglobal:epcis:xsd:2" schemaVersion="2.0"'
@@ -264,3 +264,17 @@ def test_prefers_xml_only_when_asked_above_json() -> None:
     assert not epcis_xml.prefers_xml("application/json, application/xml;q=0.9")
     assert not epcis_xml.prefers_xml("*/*")
     assert not epcis_xml.prefers_xml("application/xml;q=0")
+
+
+def test_without_the_xsd_the_structure_is_checked(app: Any, world: World,
+                                                  client_for: Clients) -> None:
+    member = client_for(world.a)
+    app.state.settings = app.state.settings.model_copy(update={"epcis_xsd": None})
+    raw = (XML_DIR / "Example_9.6.1-ObjectEvent-2020_06_18a.xml").read_bytes()
+    assert member.post("/epcis/capture", content=raw, headers=XML).status_code == 202
+    no_action = _MINIMAL % (b"2024-05-01T10:00:00Z", b"")
+    body = _problem(member.post("/epcis/events", content=no_action, headers=XML), 400)
+    assert "XSD" not in body["detail"] and "action" in body["detail"]
+    no_body = b'<epcis:EPCISDocument xmlns:epcis="urn:epcglobal:epcis:xsd:2"/>'
+    body = _problem(member.post("/epcis/capture", content=no_body, headers=XML), 400)
+    assert "EPCISBody" in body["detail"]

@@ -157,7 +157,7 @@ def discovery(request: Request) -> dict[str, Any]:
 def capture(request: Request, db: DbSession, actor: Capturer, body: JsonBody,
             background: BackgroundTasks,
             behaviour: Annotated[str, Header(alias="GS1-Capture-Error-Behaviour")] = "rollback",
-            ) -> JSONResponse:
+            ) -> Response:
     """Accept an EPCISDocument (or EPCISQueryDocument) for capture and return the capture
     job (202, `Location: /epcis/capture/{id}`). The document is validated now: a malformed
     or invalid one is refused with a problem document naming each event (index, eventID)
@@ -226,7 +226,7 @@ def capture_event(request: Request, db: DbSession, actor: Capturer,
 @router.get("/events", summary="Query events (SimpleEventQuery parameters)",
             responses={**_QUERY_PROBLEMS, 200: {"description": "An EPCISQueryDocument",
                                                 "headers": _LINK}})
-def events(request: Request, db: DbSession, actor: OptionalActor) -> JSONResponse:
+def events(request: Request, db: DbSession, actor: OptionalActor) -> Response:
     """Events you may see, as an EPCISQueryDocument, in capture order. Parameters:
     `eventType`, `GE_/LT_eventTime`, `GE_/LT_recordTime`, `EQ_action`, `EQ_bizStep`,
     `EQ_disposition`, `EQ_readPoint`, `EQ_bizLocation`, `EQ_transformationID`,
@@ -265,7 +265,7 @@ def _resource_routes(resource: str, parameter: str) -> None:
         return JSONResponse(found, headers=_next_link(request, next_query))
 
     def events_of(request: Request, value: Value, db: DbSession,
-                  actor: OptionalActor) -> JSONResponse:
+                  actor: OptionalActor) -> Response:
         document, next_query = resources.resource_events(
             db, actor, resource, value, request.query_params.multi_items(),
             settings_of(request))

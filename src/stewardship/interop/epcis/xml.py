@@ -40,7 +40,7 @@ _UNDECLARED = "urn:stewardship:xml-prefix:"
 # --- secure parsing -------------------------------------------------------------------------
 
 
-class _NothingResolved(etree.Resolver):
+class _NothingResolved(etree.Resolver):  # type: ignore[misc]
     """Answers every request for an external resource (DTD, entity) with nothing."""
 
     def resolve(self, system_url: str, public_id: str, context: Any) -> Any:
@@ -208,7 +208,7 @@ class _Reader:
     def key(self, element: etree._Element | str) -> str:
         qname = etree.QName(element)
         if qname.namespace is None:
-            return qname.localname
+            return str(qname.localname)
         prefix = self.by_uri.get(qname.namespace)
         if prefix is None:
             prefix = f"ns{len(self.prefixes) + 1}"
