@@ -69,8 +69,8 @@ def test_malformed_json_and_schema_violations_are_named(world: World,
                                   headers={"Content-Type": "application/json"}), 400,
                       "epcisException:ValidationException")
     assert "line 1" in broken["detail"]
-    _problem(member.post("/epcis/capture", content=b"<xml/>",
-                         headers={"Content-Type": "application/xml"}), 415,
+    _problem(member.post("/epcis/capture", content=b"eventTime,action",
+                         headers={"Content-Type": "text/csv"}), 415,
              "epcisException:UnsupportedMediaTypeException")
     bad = object_event(2, action="SHOUT", eventID="urn:uuid:00000000-0000-4000-8000-00000000000b")
     invalid = _problem(member.post("/epcis/capture", json=document(object_event(1), bad)), 400,

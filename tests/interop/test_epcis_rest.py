@@ -289,7 +289,7 @@ def test_one_event_is_a_query_document_with_its_error_declaration(
     ({"GS1-EPCIS-Version": "two"}, 400),
     ({"GS1-CBV-Max": "2.0.0.0"}, 400),
     ({"GS1-EPCIS-Min": "2.0.0", "GS1-EPCIS-Max": "1.0.0"}, 400),
-    ({"Accept": "application/xml"}, 406),
+    ({"Accept": "image/png"}, 406),
     ({"Accept": "text/html, application/xhtml+xml"}, 406),
     ({"Accept": "application/json;q=0"}, 406),
     ({"GS1-EPCIS-Version": "2.0.0", "GS1-CBV-Version": "2.0"}, 200),

@@ -70,6 +70,11 @@ class Settings(BaseSettings):
         description="GS1's EPCIS 2.0 JSON Schema file (not shipped: it has no open licence); "
         "defaults to the shared conformance copy beside the checkout when there is one. "
         "Without it, capture checks the structure of events itself.")
+    epcis_xsd: Path | None = Field(
+        default_factory=lambda: _shared_epcis_xsd(),
+        description="The folder of GS1's EPCIS 2.0 XSD files (not shipped: GS1 reserves all "
+        "rights); defaults to the shared conformance copy beside the checkout when there is "
+        "one. Without it, XML capture checks the document's structure itself.")
     epcis_capture_limit: int = Field(
         default=20_000, ge=1, description="Most events one capture document may hold (on "
         "SQLite a capture holds the write lock while it runs: keep documents small).")
@@ -204,6 +209,13 @@ def _shared_epcis_schema(file: str = "EPCIS-JSON-Schema.json") -> Path | None:
         if candidate.is_file():
             return candidate
     return None
+
+
+def _shared_epcis_xsd() -> Path | None:
+    """The shared conformance copy of GS1's XSD folder, beside this checkout, if present."""
+    found = _shared_epcis_schema()
+    folder = found.parent / "XSD" if found is not None else None
+    return folder if folder is not None and folder.is_dir() else None
 
 
 @lru_cache(maxsize=1)

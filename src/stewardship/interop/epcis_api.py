@@ -22,6 +22,7 @@ from stewardship.core.config import Settings
 from stewardship.core.web import DbSession, OptionalActor, settings_of
 from stewardship.interop.epcis import capture as capture_service
 from stewardship.interop.epcis import jobs, queries_api, query, resources, subscriptions
+from stewardship.interop.epcis import xml as epcis_xml
 from stewardship.interop.epcis.problems import (
     PROBLEM_JSON,
     VERSION_HEADERS,
@@ -49,7 +50,7 @@ _PROBLEMS: dict[int | str, dict[str, Any]] = {
                          (401, "No valid bearer token"), (403, "Your role may not do this"),
                          (404, "Not found, or not yours to see"),
                          (409, "You captured an event with this eventID already"),
-                         (413, "Over the capture limits"), (415, "Not JSON"))}
+                         (413, "Over the capture limits"), (415, "Neither JSON nor XML"))}
 _QUERY_PROBLEMS: dict[int | str, dict[str, Any]] = {
     **{k: v for k, v in _PROBLEMS.items() if k in (400, 401, 403, 404)},
     413: {"description": "A query over the bounds: more than 200 parameters or 1000 values "
@@ -58,11 +59,34 @@ _LINK = {"Link": {"description": 'The next page: `<url>; rel="next"` (absent on 
                                  "page)", "schema": {"type": "string"}}}
 _JSON_BODY = {"requestBody": {"required": True, "content": {
     "application/json": {"schema": {"type": "object"}},
-    "application/ld+json": {"schema": {"type": "object"}}}}}
+    "application/ld+json": {"schema": {"type": "object"}},
+    "application/xml": {"schema": {"type": "string"}},
+    "text/xml": {"schema": {"type": "string"}}}}}
 
 
-def _validation(settings: Settings) -> Validation:
+def _validation(settings: Settings, request: Request | None = None) -> Validation:
+    """GS1's JSON Schema (or structural checks) for JSON; for XML, translated after GS1's
+    XSD accepted it, the structural checks of the JSON binding's shape."""
+    if request is not None and getattr(request.state, "epcis_xml", False):
+        return validation_for(None)
     return validation_for(settings.epcis_schema)
+
+
+def _xml_wanted(request: Request) -> bool:
+    return epcis_xml.prefers_xml(request.headers.get("accept", ""))
+
+
+def _answer(request: Request, document: dict[str, Any], *, status_code: int = 200,
+            headers: dict[str, str] | None = None) -> Response:
+    """A query document (or, with ``job``, a capture job) as JSON or, if asked, XML."""
+    if not _xml_wanted(request):
+        return JSONResponse(document, status_code=status_code, headers=headers)
+    if "captureID" in document:
+        body = epcis_xml.capture_job(document)
+    else:
+        body = epcis_xml.query_document(document)
+    return Response(body, status_code=status_code, headers=headers,
+                    media_type="application/xml")
 
 
 async def _json_body(request: Request) -> tuple[str, Any]:
@@ -75,9 +99,9 @@ async def _json_body(request: Request) -> tuple[str, Any]:
     if declared.isdecimal() and int(declared) > limit:
         raise too_large
     media = request.headers.get("content-type", "application/json").split(";")[0].strip()
-    if media.lower() not in JSON_TYPES:
-        raise EpcisProblem(415, f"send EPCIS JSON (application/json or application/ld+json), "
-                           f"not {media}")
+    if media.lower() not in JSON_TYPES + epcis_xml.XML_TYPES:
+        raise EpcisProblem(415, f"send EPCIS JSON (application/json or application/ld+json) "
+                           f"or XML (application/xml or text/xml), not {media}")
     try:
         raw = await request.body()
     except StarletteHTTPException as exc:
@@ -86,6 +110,10 @@ async def _json_body(request: Request) -> tuple[str, Any]:
         raise
     if len(raw) > limit:
         raise too_large
+    if media.lower() in epcis_xml.XML_TYPES:
+        document = epcis_xml.from_request(raw, settings.epcis_xsd)
+        request.state.epcis_xml = True
+        return capture_service.dumps(document), document
     try:
         text = raw.decode("utf-8")
         return text, capture_service.loads(raw)
@@ -131,7 +159,7 @@ def discovery(request: Request) -> dict[str, Any]:
 def capture(request: Request, db: DbSession, actor: Capturer, body: JsonBody,
             background: BackgroundTasks,
             behaviour: Annotated[str, Header(alias="GS1-Capture-Error-Behaviour")] = "rollback",
-            ) -> JSONResponse:
+            ) -> Response:
     """Accept an EPCISDocument (or EPCISQueryDocument) for capture and return the capture
     job (202, `Location: /epcis/capture/{id}`). The document is validated now: a malformed
     or invalid one is refused with a problem document naming each event (index, eventID)
@@ -141,11 +169,11 @@ def capture(request: Request, db: DbSession, actor: Capturer, body: JsonBody,
     settings = settings_of(request)
     text, document = body
     job = jobs.submit_capture(db, actor, text, document, behaviour.strip().lower(),
-                              _validation(settings), settings)
+                              _validation(settings, request), settings)
     background.add_task(_wake_worker, request)
     location = f"/epcis/capture/{job.id}"
-    return JSONResponse(jobs.job_document(job), status_code=202,
-                        headers={"Location": location, **jobs.limit_headers(settings)})
+    return _answer(request, jobs.job_document(job), status_code=202,
+                   headers={"Location": location, **jobs.limit_headers(settings)})
 
 
 def _next_link(request: Request, next_query: str | None) -> dict[str, str]:
@@ -172,10 +200,12 @@ def capture_jobs(request: Request, db: DbSession, actor: Capturer,
 
 
 @router.get("/capture/{capture_id}", summary="One capture job", responses=_PROBLEMS)
-def capture_job(capture_id: str, db: DbSession, actor: Capturer) -> dict[str, Any]:
+def capture_job(request: Request, capture_id: str, db: DbSession,
+                actor: Capturer) -> Response:
     """`running` while queued or being captured; `success` false once an error occurred;
-    `errors` lists problem documents naming the events."""
-    return jobs.get_job(db, actor, capture_id)
+    `errors` lists problem documents naming the events. XML (GS1's `EPCISCaptureJob`)
+    with `Accept: application/xml`."""
+    return _answer(request, jobs.get_job(db, actor, capture_id))
 
 
 @router.post("/events", status_code=201, summary="Capture one event (synchronous)",
@@ -186,7 +216,10 @@ def capture_event(request: Request, db: DbSession, actor: Capturer,
     captured an event with its eventID (given, or the CBV 2.0 hash id) before. EventIDs
     are per capturing organisation: another member's use of the same id is no clash."""
     _, event = body
-    result = capture_service.capture_event(db, actor, event, _validation(settings_of(request)))
+    if getattr(request.state, "epcis_xml", False):
+        event = epcis_xml.single_event(event)
+    result = capture_service.capture_event(db, actor, event,
+                                           _validation(settings_of(request), request))
     event_id = result.event_ids[0]
     background.add_task(subscriptions.wake, request.app.state)
     return JSONResponse({"eventID": event_id, "ledger": result.ledger}, status_code=201,
@@ -196,7 +229,7 @@ def capture_event(request: Request, db: DbSession, actor: Capturer,
 @router.get("/events", summary="Query events (SimpleEventQuery parameters)",
             responses={**_QUERY_PROBLEMS, 200: {"description": "An EPCISQueryDocument",
                                                 "headers": _LINK}})
-def events(request: Request, db: DbSession, actor: OptionalActor) -> JSONResponse:
+def events(request: Request, db: DbSession, actor: OptionalActor) -> Response:
     """Events you may see, as an EPCISQueryDocument, in capture order. Parameters:
     `eventType`, `GE_/LT_eventTime`, `GE_/LT_recordTime`, `EQ_action`, `EQ_bizStep`,
     `EQ_disposition`, `EQ_readPoint`, `EQ_bizLocation`, `EQ_transformationID`,
@@ -207,14 +240,14 @@ def events(request: Request, db: DbSession, actor: OptionalActor) -> JSONRespons
     next page is in the `Link` header). At most 200 parameters holding 1000 values."""
     document, next_query = query.query_events(db, actor, request.query_params.multi_items(),
                                               settings_of(request))
-    return JSONResponse(document, headers=_next_link(request, next_query))
+    return _answer(request, document, headers=_next_link(request, next_query))
 
 
 @router.get("/events/{event_id:path}", summary="One event", responses=_PROBLEMS)
-def event(event_id: str, db: DbSession, actor: OptionalActor) -> dict[str, Any]:
+def event(request: Request, event_id: str, db: DbSession, actor: OptionalActor) -> Response:
     """An EPCISQueryDocument with the event of this eventID (URL-encoded), if you may see
     it, and the error its capturer declared in it, if any."""
-    return query.get_event(db, actor, event_id)
+    return _answer(request, query.get_event(db, actor, event_id))
 
 
 # --- the top-level resources ----------------------------------------------------------------
@@ -235,11 +268,11 @@ def _resource_routes(resource: str, parameter: str) -> None:
         return JSONResponse(found, headers=_next_link(request, next_query))
 
     def events_of(request: Request, value: Value, db: DbSession,
-                  actor: OptionalActor) -> JSONResponse:
+                  actor: OptionalActor) -> Response:
         document, next_query = resources.resource_events(
             db, actor, resource, value, request.query_params.multi_items(),
             settings_of(request))
-        return JSONResponse(document, headers=_next_link(request, next_query))
+        return _answer(request, document, headers=_next_link(request, next_query))
 
     def sub_resources(value: Value, db: DbSession, actor: OptionalActor) -> dict[str, Any]:
         return resources.sub_resources(db, actor, resource, value)

@@ -105,7 +105,12 @@ def problem_response(body: dict[str, Any], headers: dict[str, str] | None = None
 
 EPCIS_VERSION = CBV_VERSION = (2, 0, 0)
 SERVED_TYPES = ("application/json", "application/ld+json")
-"""What the routes send; XML is not offered yet."""
+"""What every route sends; those named in ``XML_ROUTES`` send XML as well."""
+XML_SERVED = ("application/xml", "text/xml")
+XML_ROUTES = frozenset({"capture", "capture_job", "events", "event",
+                        *(f"epcis_{r}_events" for r in ("eventTypes", "epcs", "bizSteps",
+                                                        "bizLocations", "readPoints",
+                                                        "dispositions"))})
 _VERSION = re.compile(r"^(\d{1,4})\.(\d{1,4})(?:\.(\d{1,4}))?$")
 
 
@@ -170,11 +175,13 @@ def negotiate(request: Request) -> None:
     _check_versions(headers, "EPCIS", EPCIS_VERSION)
     _check_versions(headers, "CBV", CBV_VERSION)
     accept = headers.get("accept")
+    route = request.scope.get("route")
+    served = SERVED_TYPES + (XML_SERVED if getattr(route, "name", "") in XML_ROUTES else ())
     if request.method != "OPTIONS" and accept and accept.strip() and \
-            not _accepts(accept, SERVED_TYPES):
-        raise EpcisProblem(406, f"this resource is sent as {' or '.join(SERVED_TYPES)}; "
-                           f"Accept: {accept.strip()[:80]} cannot be served (XML responses "
-                           "are not offered yet)", instance="#header=Accept")
+            not _accepts(accept, served):
+        raise EpcisProblem(406, f"this resource is sent as {' or '.join(served)}; "
+                           f"Accept: {accept.strip()[:80]} cannot be served",
+                           instance="#header=Accept")
 
 
 def _from_exception(request: Request, exc: Exception) -> Response | None:
