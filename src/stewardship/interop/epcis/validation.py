@@ -46,8 +46,28 @@ def _pointer(path: list[Any] | tuple[Any, ...]) -> str:
     return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in path)
 
 
-def _shorten(message: str) -> str:
-    return message if len(message) <= _MESSAGE_MAX else message[:_MESSAGE_MAX - 1] + "…"
+_SHOWN = 60
+"""Characters of an offending value a message quotes (the reason follows in full)."""
+
+
+def _shorten(message: str, instance: Any = None) -> str:
+    """The message within ``_MESSAGE_MAX`` characters, its reason kept: the schema
+    validator starts many messages with the whole offending value, which is cut to its
+    first characters, never the words after it that say what is wrong."""
+    if len(message) <= _MESSAGE_MAX:
+        return message
+    try:
+        shown = json.dumps(instance, sort_keys=True, ensure_ascii=False,
+                           separators=(",", ":"))
+    except (TypeError, ValueError):
+        shown = ""
+    if shown and message.startswith(shown):
+        reason = message[len(shown):]
+        value = shown if len(shown) <= _SHOWN else shown[:_SHOWN - 1] + "…"
+        return value + reason[:_MESSAGE_MAX - len(value)]
+    # Unknown shape: keep the beginning and the end, where the reason is.
+    tail = _MESSAGE_MAX // 2
+    return message[:_MESSAGE_MAX - tail - 1] + "…" + message[-tail:]
 
 
 class Validation:
@@ -75,7 +95,7 @@ class Validation:
     def document_issues(self, document: Any) -> list[Issue]:
         """Every fault of a capture document (an EPCISDocument or EPCISQueryDocument)."""
         if self._validator is not None:
-            issues = [Issue(_pointer(e.instance_path), _shorten(e.message),
+            issues = [Issue(_pointer(e.instance_path), _shorten(e.message, e.instance),
                             _event_index(e.instance_path))
                       for e in self._validator.iter_errors(document)]
             if not issues and rules.event_list(document) is None:
@@ -94,7 +114,7 @@ class Validation:
                                                                 "EPCISQueryDocument"):
             return [Issue("", "a single EPCIS event is expected", 0)]
         if self._validator is not None:
-            return [Issue(_pointer(e.instance_path), _shorten(e.message), 0)
+            return [Issue(_pointer(e.instance_path), _shorten(e.message, e.instance), 0)
                     for e in self._validator.iter_errors(event)]
         issues = [Issue(pointer, message, 0) for pointer, message in rules.event_problems(event)]
         if "@context" not in event:
