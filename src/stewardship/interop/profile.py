@@ -670,9 +670,11 @@ def apply_event(db: Session, actor: Actor, event: dict[str, Any]) -> str | None:
     actor = require(actor, Role.MEMBER_ADMIN, Role.MEMBER_USER,
                     action="move the custody ledger with EPCIS events")
     if "errorDeclaration" in event:
-        raise InvalidInput("an error declaration does not move the custody ledger: cancel "
-                           "or reject the CoC document, or record the correction, through "
-                           "the custody API", field="errorDeclaration")
+        # The capture hands declarations to interop.epcis.corrections, which undoes the
+        # declared event's movement; this translator only reads movements.
+        raise InvalidInput("an error declaration is not a movement of its own: capture it "
+                           "through the EPCIS repository, which undoes the declared event's "
+                           "ledger movement", field="errorDeclaration")
     ext = extensions(event)
     unknown = sorted(set(ext) - set(EXTENSIONS))
     if unknown:
