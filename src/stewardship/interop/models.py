@@ -66,6 +66,8 @@ class EpcisCaptureJob(Base):
     captured_count: Mapped[int] = mapped_column(Integer, default=0)
     errors: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     """RFC 7807 problem documents, one per failed event or for the whole document."""
+    ledger: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    """What each captured event did to the custody ledger (eventIndex, eventID, effect)."""
     worker: Mapped[str | None] = mapped_column(String(80))
     """Token of the claim that holds the job; a stale worker's completion is refused."""
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -115,6 +117,31 @@ class EpcisEvent(Base):
     context_id: Mapped[int | None] = mapped_column(ForeignKey("epcis_contexts.id"))
     body: Mapped[str] = mapped_column(Text)
     """The event as JSON, with its eventID and recordTime, without ``@context``."""
+
+
+class EpcisMasterData(Base):
+    """One vocabulary element of the master data a capturer sent in an ``epcisHeader``
+    (a location, a party...), its attributes as last sent. Kept per capturer: one
+    member's description of a location neither shows to nor overrides another's."""
+
+    __tablename__ = "epcis_master_data"
+    __table_args__ = (
+        Index("uq_epcis_master_data_owner_element", "organization_id", "vocabulary",
+              "element_id", unique=True),
+        Index("ix_epcis_master_data_element", "element_id", "vocabulary"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    organization_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("organizations.id"), index=True)
+    """The organisation that sent it (None: the secretariat)."""
+    vocabulary: Mapped[str] = mapped_column(String(300))
+    """The vocabulary type as sent (``urn:epcglobal:epcis:vtype:BusinessLocation``)."""
+    element_id: Mapped[str] = mapped_column(String(512))
+    attributes: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    """``[{"id": <attribute IRI or CURIE>, "attribute": <value>}, ...]`` as sent."""
+    children: Mapped[list[str]] = mapped_column(JSON, default=list)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class EpcisEventTerm(Base):

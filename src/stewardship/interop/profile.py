@@ -54,6 +54,7 @@ from stewardship.custody.schemas import (
     TransformationCreate,
 )
 from stewardship.custody.service import documents, inputs
+from stewardship.interop.epcis import master_data
 from stewardship.registry.service import facilities as facility_service
 from stewardship.registry.service import organizations as organization_service
 
@@ -406,6 +407,10 @@ def _facility(db: Session, actor: Actor, event: Mapping[str, Any], *,
     for key in ("bizLocation", "readPoint"):
         node = event.get(key)
         ident = node.get("id") if isinstance(node, dict) else None
+        if isinstance(ident, str) and not ident.startswith(FACILITY):
+            # A location of the capturer's own master data may name the facility it is.
+            named = master_data.facility_of_location(db, actor.organization_id, ident)
+            ident = FACILITY + named.removeprefix(FACILITY) if named else None
         if isinstance(ident, str) and ident.startswith(FACILITY):
             with fields_named({"facility_id": key}):
                 facility, _ = facility_service.resolve(db, actor, ident[len(FACILITY):])
@@ -414,8 +419,9 @@ def _facility(db: Session, actor: Actor, event: Mapping[str, Any], *,
                                    "organisation's", field=key)
             return facility.public_id, facility.entity_id
     if required:
-        raise InvalidInput(f"bizLocation names a registered facility as {FACILITY}<public id>",
-                           field="bizLocation")
+        raise InvalidInput(f"bizLocation names a registered facility as {FACILITY}<public id>"
+                           f", or a location whose master data names it "
+                           f"({master_data.FACILITY_ATTRIBUTE})", field="bizLocation")
     return None
 
 
@@ -492,9 +498,19 @@ def _document_number(event: Mapping[str, Any]) -> str:
     return number
 
 
+def event_note(event_id: str) -> str:
+    """The note a ledger entry made by the event of this id carries."""
+    return f"EPCIS event {event_id}"[:2_000]
+
+
 def _note(event: Mapping[str, Any]) -> str:
     event_id = event.get("eventID")
-    return f"EPCIS event {event_id}"[:2_000] if isinstance(event_id, str) else "EPCIS event"
+    return event_note(event_id) if isinstance(event_id, str) else "EPCIS event"
+
+
+def document_number(event: Mapping[str, Any]) -> str:
+    """The CoC document number a shipping or receiving event carries."""
+    return _document_number(event)
 
 
 # --- the four movements ------------------------------------------------------------------
@@ -654,9 +670,11 @@ def apply_event(db: Session, actor: Actor, event: dict[str, Any]) -> str | None:
     actor = require(actor, Role.MEMBER_ADMIN, Role.MEMBER_USER,
                     action="move the custody ledger with EPCIS events")
     if "errorDeclaration" in event:
-        raise InvalidInput("an error declaration does not move the custody ledger: cancel "
-                           "or reject the CoC document, or record the correction, through "
-                           "the custody API", field="errorDeclaration")
+        # The capture hands declarations to interop.epcis.corrections, which undoes the
+        # declared event's movement; this translator only reads movements.
+        raise InvalidInput("an error declaration is not a movement of its own: capture it "
+                           "through the EPCIS repository, which undoes the declared event's "
+                           "ledger movement", field="errorDeclaration")
     ext = extensions(event)
     unknown = sorted(set(ext) - set(EXTENSIONS))
     if unknown:

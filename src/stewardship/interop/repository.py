@@ -105,6 +105,24 @@ def existing_event_ids(db: Session, keys: Sequence[tuple[str, bool]], *,
     return found & wanted
 
 
+def event_ids_captured_by_others(db: Session, event_ids: Sequence[str], *,
+                                 organization_id: uuid.UUID | None) -> set[str]:
+    """Which of these eventIDs another capturer used for an event (not a declaration)
+    while this one (None: the secretariat) did not: an error in them is not its to
+    declare."""
+    mine = set(event_id for event_id, _ in existing_event_ids(
+        db, [(e, False) for e in event_ids], organization_id=organization_id))
+    other = (EpcisEvent.organization_id.is_not(None) if organization_id is None
+             else or_(EpcisEvent.organization_id.is_(None),
+                      EpcisEvent.organization_id != organization_id))
+    found: set[str] = set()
+    for part in _chunks(sorted(set(event_ids) - mine)):
+        found.update(str(e) for e in db.scalars(
+            select(EpcisEvent.event_id).where(other, EpcisEvent.event_id.in_(part),
+                                              EpcisEvent.error_declaration.is_(False))))
+    return found
+
+
 def event_ids_of_job(db: Session, job_id: uuid.UUID) -> frozenset[str]:
     """The eventIDs a capture job has stored so far (its committed chunks)."""
     return frozenset(db.scalars(select(EpcisEvent.event_id)

@@ -22,6 +22,7 @@ ledger effect) and reports it in ``CaptureResult.errors``. The caller owns the t
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -34,9 +35,10 @@ from sqlalchemy.orm import Session
 from stewardship.core import clock
 from stewardship.core.auth import Actor, Role
 from stewardship.core.config import get_settings
-from stewardship.core.errors import DomainError, Forbidden, Unauthenticated
+from stewardship.core.errors import DomainError, Forbidden, InvalidInput, Unauthenticated
 from stewardship.interop import profile, rules
 from stewardship.interop import repository as repo
+from stewardship.interop.epcis import corrections, master_data
 from stewardship.interop.epcis.problems import EpcisProblem, problem
 from stewardship.interop.epcis.validation import Issue, Validation, validation_for
 
@@ -55,6 +57,8 @@ class CaptureResult:
     errors: list[dict[str, Any]] = field(default_factory=list)
     ledger: list[str] = field(default_factory=list)
     """What the CoC profile did, one line per ledger event."""
+    effects: list[dict[str, Any]] = field(default_factory=list)
+    """The same, naming each event: ``{"eventIndex", "eventID", "effect"}``."""
 
     @property
     def success(self) -> bool:
@@ -65,8 +69,12 @@ class CaptureRejected(EpcisProblem):
     """Nothing of the document was captured; ``errors`` says what and where."""
 
     def __init__(self, detail: str, errors: list[dict[str, Any]]) -> None:
-        duplicates_only = bool(errors) and all(e.get("status") == 409 for e in errors)
-        super().__init__(409 if duplicates_only else 400, detail, errors=errors)
+        # One kind of refusal answers with its status (409 duplicates or a CoC conflict,
+        # 403, 404); a mixture is a 400.
+        statuses = {e.get("status") for e in errors}
+        status = statuses.pop() if len(statuses) == 1 else 400
+        super().__init__(status if status in (403, 404, 409) else 400, detail,
+                         errors=errors)
 
 
 def dumps(value: Any) -> str:
@@ -109,8 +117,9 @@ def event_problem(index: int, event: Any, where: str, message: str, *, status: i
 
 def _context_id(db: Session, context: Any) -> int | None:
     items = context if isinstance(context, list) else [context]
-    extra = [item for item in items
-             if not (isinstance(item, str) and item.endswith("epcis-context.jsonld"))]
+    # Only GS1's own context URL is recognised (and never fetched); any other URL is kept
+    # as given, so that the events come back declaring it.
+    extra = [item for item in items if item is not None and item != rules.STANDARD_CONTEXT]
     if not extra:
         return None
     return repo.context_id_for(db, json.dumps(items, sort_keys=True, separators=(",", ":")))
@@ -125,6 +134,20 @@ class _Prepared:
     parties: set[str]
     profiled: bool
     """Whether the CoC profile could act on it (it names a platform identifier)."""
+    context: Any = None
+    """The JSON-LD context the event is read in: the document's, then its own."""
+
+
+def merged_context(document: Any, own: Any) -> Any:
+    """The document's @context followed by the entries of an event's own not in it."""
+    if own is None:
+        return document
+    items = list(document) if isinstance(document, list) else (
+        [document] if document is not None else [])
+    for entry in own if isinstance(own, list) else [own]:
+        if entry not in items:
+            items.append(entry)
+    return items
 
 
 def platform_prefixes(prefixes: dict[str, str]) -> frozenset[str]:
@@ -158,6 +181,17 @@ def _prepare(index: int, event: dict[str, Any], prefixes: dict[str, str], record
         key.partition(":")[0] in ours for key in stored)
     return _Prepared(index, stored, row, rules.index_terms(stored), rules.party_ids(stored),
                      profiled)
+
+
+def _pointer(base: str, index: int, field: object) -> str:
+    """The JSON pointer of a profile field name (``bizTransactionList[0]``,
+    ``inputQuantityList[1].epcClass``, ``stw:cocQuantity``) within event ``index``."""
+    where = f"{base}/{index}"
+    if not isinstance(field, str) or not field:
+        return where
+    for part in re.findall(r"[^.\[\]]+", field):
+        where += "/" + part.replace("~", "~0").replace("/", "~1")
+    return where
 
 
 def _key(item: _Prepared) -> tuple[str, bool]:
@@ -214,9 +248,10 @@ class _Writer:
                                     for t in self._terms(item, pk)])
 
     def _fail(self, item: _Prepared, message: str, *, status: int = 400,
-              type_: str | None = None, title: str | None = None) -> None:
-        error = event_problem(item.index, item.stored, f"{self.base}/{item.index}", message,
-                              status=status, type_=type_, title=title)
+              type_: str | None = None, title: str | None = None,
+              where: str | None = None) -> None:
+        error = event_problem(item.index, item.stored, where or f"{self.base}/{item.index}",
+                              message, status=status, type_=type_, title=title)
         if self.behaviour == ROLLBACK:
             raise CaptureRejected(f"nothing was captured: {error['detail']}", [error])
         self.result.errors.append(error)
@@ -263,13 +298,20 @@ class _Writer:
         savepoint = self.db.begin_nested()
         try:
             self._insert([item])
-            # The profile sees the event with the document's @context (its prefixes).
-            event = {"@context": self.context, **item.stored} if self.context else item.stored
-            note = profile.apply_event(self.db, self.actor, event)
+            # The profile sees the event with the document's @context and its own.
+            event = {"@context": item.context, **item.stored} if item.context else item.stored
+            if item.row["error_declaration"]:
+                note = corrections.declare(self.db, self.actor, event)
+            else:
+                note = profile.apply_event(self.db, self.actor, event)
             self.db.flush()
         except DomainError as exc:
             savepoint.rollback()
-            self._fail(item, exc.message, title="The event breaks a chain-of-custody rule")
+            field = exc.details[0].get("field") if exc.details else None
+            status = 400 if exc.status_code in (400, 422) else exc.status_code
+            self._fail(item, exc.message, status=status,
+                       title="The event breaks a chain-of-custody rule",
+                       where=_pointer(self.base, item.index, field))
             return
         except IntegrityError:
             savepoint.rollback()
@@ -282,6 +324,8 @@ class _Writer:
         self._captured(item)
         if note:
             self.result.ledger.append(note)
+            self.result.effects.append({"eventIndex": item.index,
+                                        "eventID": item.stored["eventID"], "effect": note})
 
 
 def capture_document(db: Session, actor: Actor, document: dict[str, Any],
@@ -319,10 +363,11 @@ def capture_document(db: Session, actor: Actor, document: dict[str, Any],
     if result.errors and behaviour == ROLLBACK:
         raise CaptureRejected(f"{len(skipped)} of {len(events)} events are not valid; nothing "
                               "was captured", result.errors)
-    prefixes = rules.declared_prefixes(document.get("@context"))
+    context = document.get("@context")
+    prefixes = rules.declared_prefixes(context)
     now = clock.now()
     common = {"organization_id": actor.organization_id, "job_id": job_id,
-              "context_id": _context_id(db, document.get("@context"))}
+              "context_id": _context_id(db, context)}
     ours = platform_prefixes(prefixes)
     prepared: list[_Prepared] = []
     seen: dict[tuple[str, bool], int] = {}
@@ -331,7 +376,17 @@ def capture_document(db: Session, actor: Actor, document: dict[str, Any],
         if index in skipped or index not in wanted:
             continue
         try:
-            item = _prepare(index, event, prefixes, record_time, now, common, ours)
+            own = event.get("@context") if isinstance(event, dict) else None
+            if own is None:
+                item = _prepare(index, event, prefixes, record_time, now, common, ours)
+                item.context = context
+            else:  # the event's own @context: its prefixes too, kept with it
+                mine = merged_context(context, own)
+                declared = {**prefixes, **rules.declared_prefixes(own)}
+                item = _prepare(index, event, declared, record_time, now,
+                                {**common, "context_id": _context_id(db, mine)},
+                                platform_prefixes(declared))
+                item.context = mine
         except ValueError as exc:
             result.errors.append(event_problem(index, event, f"{base}/{index}/eventTime",
                                                str(exc)))
@@ -361,14 +416,17 @@ def capture_document(db: Session, actor: Actor, document: dict[str, Any],
                     item.index, item.stored, f"{base}/{item.index}/eventID",
                     _ALREADY, status=409, type_=DUPLICATE))
         prepared = [item for item in prepared if _key(item) not in known]
+    prepared = _declarable(db, actor, prepared, seen, result, base)
     if result.errors and behaviour == ROLLBACK:
         raise CaptureRejected(f"{len(result.errors)} problem(s) in the document; nothing was "
                               "captured", result.errors)
     writer = _Writer(db, actor, behaviour, _party_organizations(db, prepared), result, base,
-                     document.get("@context"))
+                     context)
     outer = db.begin_nested()
     try:
-        for item in prepared:
+        if indexes is None or 0 in indexes:
+            _store_master_data(db, actor, document, prefixes)
+        for item in corrections.order(prepared):
             writer.add(item)
         writer.flush()
     except BaseException:
@@ -377,6 +435,37 @@ def capture_document(db: Session, actor: Actor, document: dict[str, Any],
     outer.commit()
     result.errors.sort(key=lambda e: e.get("eventIndex", -1))
     return result
+
+
+def _store_master_data(db: Session, actor: Actor, document: dict[str, Any],
+                       prefixes: dict[str, str]) -> None:
+    try:
+        master_data.store(db, actor, document, prefixes)
+    except InvalidInput as exc:
+        where = str(exc.details[0].get("field")) if exc.details else ""
+        raise CaptureRejected(f"nothing was captured: {exc.message}", [problem(
+            400, exc.message, instance=f"#{where}", path=where)]) from None
+
+
+def _declarable(db: Session, actor: Actor, prepared: list[_Prepared],
+                seen: dict[tuple[str, bool], int], result: CaptureResult,
+                base: str) -> list[_Prepared]:
+    """The prepared events less the error declarations the capturer may not make: only
+    the member that captured an event may declare an error in it."""
+    declared = [item for item in prepared if item.row["error_declaration"]]
+    if not declared:
+        return prepared
+    ids = [item.row["event_id"] for item in declared
+           if (item.row["event_id"], False) not in seen]
+    others = repo.event_ids_captured_by_others(db, ids, organization_id=actor.organization_id)
+    refused = {item.index for item in declared if item.row["event_id"] in others}
+    for item in declared:
+        if item.index in refused:
+            result.errors.append(event_problem(
+                item.index, item.stored, f"{base}/{item.index}/errorDeclaration",
+                "only the member that captured the event may declare an error in it",
+                status=403))
+    return [item for item in prepared if item.index not in refused]
 
 
 def capture_event(db: Session, actor: Actor, event: Any,

@@ -83,7 +83,8 @@ def job_document(job: EpcisCaptureJob) -> dict[str, Any]:
             "finishedAt": _stamp(job.finished_at), "running": job.status != "done",
             "success": job.success, "captureErrorBehaviour": job.behaviour,
             "errors": list(job.errors or []), "status": job.status,
-            "eventCount": job.event_count, "capturedCount": job.captured_count}
+            "eventCount": job.event_count, "capturedCount": job.captured_count,
+            "ledger": list(job.ledger or [])}
 
 
 def submit_capture(db: Session, actor: Actor | None, text: str, document: Any, behaviour: str,
@@ -198,7 +199,7 @@ def process_claimed(db: Session, job_id: uuid.UUID, token: str, validation: Vali
     errors.sort(key=lambda e: e.get("eventIndex", -1))
     if not repo.finish_job(db, job_id, token, success=not errors,
                            captured_count=result.captured, errors=errors[:MAX_REPORTED],
-                           finished_at=now):
+                           ledger=result.effects, finished_at=now):
         raise LostClaim(job_id)
     return True
 
@@ -269,6 +270,7 @@ def process_in_chunks(factory: sessionmaker[Session], job_id: uuid.UUID, token: 
                                        errors=failures[:MAX_REPORTED],
                                        finished_at=clock.now())
             captured += result.captured
+            job.ledger = [*(job.ledger or []), *result.effects]
             for error in result.errors:
                 key = (error.get("eventIndex"), error.get("path"))
                 if key not in seen:

@@ -38,7 +38,7 @@ def result_context(db: Session, context_ids: list[int | None]) -> list[Any]:
     merged: list[Any] = [rules.STANDARD_CONTEXT]
     for body in repo.contexts(db, [c for c in context_ids if c is not None]).values():
         for item in json.loads(body):
-            if isinstance(item, str) and item.endswith("epcis-context.jsonld"):
+            if item == rules.STANDARD_CONTEXT:  # other URLs are returned as given
                 continue
             if item not in merged:
                 merged.append(item)

@@ -22,6 +22,7 @@ from stewardship.core.config import Settings
 from stewardship.core.errors import NotFound
 from stewardship.interop import repository as repo
 from stewardship.interop import rules
+from stewardship.interop.epcis import master_data
 from stewardship.interop.epcis.problems import EpcisProblem
 from stewardship.interop.epcis.query import query_events, reader_scope
 
@@ -126,8 +127,19 @@ def _require(db: Session, actor: Actor | None, resource: str, value: str) -> tup
 
 def sub_resources(db: Session, actor: Actor | None, resource: str,
                   value: str) -> dict[str, Any]:
-    _require(db, actor, resource, value)
-    return collection(["events"])
+    """Its sub-resources, and the master data (``epcisHeader``) of it the reader may see:
+    the vocabulary elements as sent, under ``masterData``."""
+    vocabularies = master_data.VOCABULARY_OF.get(resource)
+    if vocabularies is None:
+        _require(db, actor, resource, value)
+        return collection(["events"])
+    organization, see_all = reader_scope(actor)
+    known = master_data.visible(db, resource_id(resource, value) or value, vocabularies,
+                                organization_id=organization, see_all=see_all)
+    if not known:
+        _require(db, actor, resource, value)
+        return collection(["events"])
+    return {**collection(["events"]), "masterData": known}
 
 
 def resource_events(db: Session, actor: Actor | None, resource: str, value: str,

@@ -10,7 +10,9 @@ The discovery endpoint (``GET /epcis``) says which of the two is active.
 
 from __future__ import annotations
 
+import copy
 import json
+import re
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,8 +48,89 @@ def _pointer(path: list[Any] | tuple[Any, ...]) -> str:
     return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in path)
 
 
-def _shorten(message: str) -> str:
-    return message if len(message) <= _MESSAGE_MAX else message[:_MESSAGE_MAX - 1] + "…"
+_SHOWN = 60
+"""Characters of an offending value a message quotes (the reason follows in full)."""
+
+
+def _shorten(message: str, instance: Any = None) -> str:
+    """The message within ``_MESSAGE_MAX`` characters, its reason kept: the schema
+    validator starts many messages with the whole offending value, which is cut to its
+    first characters, never the words after it that say what is wrong."""
+    if len(message) <= _MESSAGE_MAX:
+        return message
+    try:
+        shown = json.dumps(instance, sort_keys=True, ensure_ascii=False,
+                           separators=(",", ":"))
+    except (TypeError, ValueError):
+        shown = ""
+    if shown and message.startswith(shown):
+        reason = message[len(shown):]
+        value = shown if len(shown) <= _SHOWN else shown[:_SHOWN - 1] + "…"
+        return value + reason[:_MESSAGE_MAX - len(value)]
+    # Unknown shape: keep the beginning and the end, where the reason is.
+    tail = _MESSAGE_MAX // 2
+    return message[:_MESSAGE_MAX - tail - 1] + "…" + message[-tail:]
+
+
+_CBV_URN = re.compile(r"^urn:epcglobal:cbv:(bizstep|disp|btt|sdt|er):([A-Za-z0-9_]+)$")
+"""A standard CBV value in its URN form (EPCIS 1.x, XML): the JSON schema takes the bare
+word only, the CBV 2.0 standard both; capture reads the URN as the word."""
+
+
+def _at(document: Any, pointer: str) -> tuple[Any, Any] | None:
+    """(container, key) of the value a JSON pointer names, or None."""
+    parts = [p.replace("~1", "/").replace("~0", "~") for p in pointer.split("/")[1:]]
+    node: Any = document
+    for part in parts[:-1]:
+        if isinstance(node, list) and part.isdecimal() and int(part) < len(node):
+            node = node[int(part)]
+        elif isinstance(node, dict) and part in node:
+            node = node[part]
+        else:
+            return None
+    if not parts:
+        return None
+    key: Any = int(parts[-1]) if isinstance(node, list) and parts[-1].isdecimal() else parts[-1]
+    try:
+        node[key]
+    except (KeyError, IndexError, TypeError):
+        return None
+    return node, key
+
+
+def _bare_cbv(document: Any, issues: list[Any]) -> Any | None:
+    """A copy of the document with the CBV URNs that the issues point at written as bare
+    words, or None when no issue is about one."""
+    found = [(i.pointer, _at(document, i.pointer)) for i in issues]
+    if not any(place is not None and isinstance(place[0][place[1]], str)
+               and _CBV_URN.match(place[0][place[1]]) for _, place in found):
+        return None
+    bare = copy.deepcopy(document)
+    for pointer, _ in found:
+        place = _at(bare, pointer)
+        if place is not None and isinstance(place[0][place[1]], str):
+            match = _CBV_URN.match(place[0][place[1]])
+            if match:
+                place[0][place[1]] = match.group(2)
+    return bare
+
+
+def _reasons(error: Any, branches: list[list[Any]]) -> str:
+    """The message of a schema error; for one that no alternative (anyOf/oneOf) admits,
+    what each alternative found wrong, where, instead of the whole offending value."""
+    if not branches:
+        return _shorten(error.message, error.instance)
+    base = _pointer(error.instance_path)
+    seen: list[str] = []
+    for branch in branches:
+        sub = branch[0]
+        where = _pointer(sub.instance_path)
+        at = f" at {where}" if where != base else ""
+        text = _shorten(sub.message, sub.instance)
+        text = (text if len(text) <= 120 else text[:119] + "…") + at
+        if text not in seen:
+            seen.append(text)
+    return _shorten("matches none of the allowed forms: " + "; or ".join(seen))
 
 
 class Validation:
@@ -75,9 +158,7 @@ class Validation:
     def document_issues(self, document: Any) -> list[Issue]:
         """Every fault of a capture document (an EPCISDocument or EPCISQueryDocument)."""
         if self._validator is not None:
-            issues = [Issue(_pointer(e.instance_path), _shorten(e.message),
-                            _event_index(e.instance_path))
-                      for e in self._validator.iter_errors(document)]
+            issues = self._schema_issues(document)
             if not issues and rules.event_list(document) is None:
                 issues.append(Issue("/type", "must be EPCISDocument or EPCISQueryDocument",
                                     None))
@@ -88,14 +169,31 @@ class Validation:
             found.append(Issue(pointer, message, _event_index(parts)))
         return found
 
+    def _schema_issues(self, document: Any) -> list[Issue]:
+        places: list[Issue] = []
+
+        def check(value: Any) -> list[Issue]:
+            found = []
+            for error in self._validator.iter_errors(value):
+                branches = [b for b in getattr(error.kind, "context", None) or [] if b]
+                for branch in branches:
+                    places.extend(Issue(_pointer(sub.instance_path), "", None)
+                                  for sub in branch)
+                found.append(Issue(_pointer(error.instance_path),
+                                   _reasons(error, branches), _event_index(error.instance_path)))
+            return found
+
+        issues = check(document)
+        bare = _bare_cbv(document, [*issues, *places]) if issues else None
+        return check(bare) if bare is not None else issues
+
     def event_issues(self, event: Any) -> list[Issue]:
         """Every fault of one event sent on its own (it must carry ``@context``)."""
         if not isinstance(event, dict) or event.get("type") in ("EPCISDocument",
                                                                 "EPCISQueryDocument"):
             return [Issue("", "a single EPCIS event is expected", 0)]
         if self._validator is not None:
-            return [Issue(_pointer(e.instance_path), _shorten(e.message), 0)
-                    for e in self._validator.iter_errors(event)]
+            return [Issue(i.pointer, i.message, 0) for i in self._schema_issues(event)]
         issues = [Issue(pointer, message, 0) for pointer, message in rules.event_problems(event)]
         if "@context" not in event:
             issues.append(Issue("", '"@context" is a required property', 0))

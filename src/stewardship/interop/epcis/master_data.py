@@ -1,0 +1,154 @@
+"""Master data sent in a capture document's header
+(``epcisHeader.epcisMasterData.vocabularyList``): locations, read points, parties and any
+other vocabulary, each element with its attributes.
+
+Kept per capturer, the latest sending of an element replacing the earlier one: one
+member's description of a location neither shows to nor overrides another's. The
+top-level resources (``GET /epcis/bizLocations/{id}``...) show the master data the reader
+may see: its own, and the secretariat all.
+
+A business location (or read point) may name the platform facility it is, with the
+attribute ``urn:stewardship:epcis:facility`` (``stw:facility`` under the document's
+prefix, or any prefix mapped to ``urn:stewardship:epcis:``) holding the facility's public
+id; the CoC profile then resolves a ``bizLocation`` of that id to the facility.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from stewardship.core.auth import Actor
+from stewardship.core.errors import InvalidInput
+from stewardship.interop.models import EpcisMasterData
+
+LOCATION = "urn:epcglobal:epcis:vtype:BusinessLocation"
+READ_POINT = "urn:epcglobal:epcis:vtype:ReadPoint"
+PARTY = "urn:epcglobal:epcis:vtype:Party"
+VOCABULARY_OF = {"bizLocations": (LOCATION,), "readPoints": (READ_POINT, LOCATION),
+                 "epcs": ("urn:epcglobal:epcis:vtype:EPCInstance",)}
+"""The vocabularies whose elements a top-level resource's instance may be."""
+EXTENSION_NS = "urn:stewardship:epcis:"
+FACILITY_ATTRIBUTE = EXTENSION_NS + "facility"
+"""The attribute naming the platform facility a location is: its public id."""
+MAX_ELEMENTS = 10_000
+
+
+def _expand(name: str, prefixes: Mapping[str, str]) -> str:
+    prefix, sep, rest = name.partition(":")
+    if sep and prefix in prefixes and not rest.startswith("//"):
+        return prefixes[prefix] + rest
+    return name
+
+
+def elements(document: Mapping[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """(vocabulary type, element) of every vocabulary element in the header; InvalidInput
+    naming the pointer when the header's master data is not of GS1's shape (the schema
+    checks it too, where it is configured)."""
+    header = document.get("epcisHeader")
+    if not isinstance(header, dict):
+        return []
+    master = header.get("epcisMasterData")
+    if master is None:
+        return []
+    base = "/epcisHeader/epcisMasterData"
+    vocabularies = master.get("vocabularyList") if isinstance(master, dict) else None
+    if not isinstance(vocabularies, list):
+        raise InvalidInput(f"{base}/vocabularyList: a list of vocabularies is expected",
+                           field=f"{base}/vocabularyList")
+    found: list[tuple[str, dict[str, Any]]] = []
+    for i, vocabulary in enumerate(vocabularies):
+        where = f"{base}/vocabularyList/{i}"
+        kind = vocabulary.get("type") if isinstance(vocabulary, dict) else None
+        if not isinstance(kind, str) or not kind:
+            raise InvalidInput(f"{where}/type: a vocabulary names its type", field=where)
+        items = vocabulary.get("vocabularyElementList") or []
+        if not isinstance(items, list):
+            raise InvalidInput(f"{where}/vocabularyElementList: a list is expected",
+                               field=where)
+        for j, element in enumerate(items):
+            ident = element.get("id") if isinstance(element, dict) else None
+            if not isinstance(ident, str) or not ident or len(ident) > 512:
+                raise InvalidInput(f"{where}/vocabularyElementList/{j}/id: an element has "
+                                   "an id (a URI of at most 512 characters)", field=where)
+            attributes = element.get("attributes") or []
+            if not isinstance(attributes, list) or not all(
+                    isinstance(a, dict) and isinstance(a.get("id"), str) for a in attributes):
+                raise InvalidInput(f"{where}/vocabularyElementList/{j}/attributes: a list "
+                                   'of {"id": <uri>, "attribute": <value>}', field=where)
+            found.append((kind, element))
+    if len(found) > MAX_ELEMENTS:
+        raise InvalidInput(f"{base}: {len(found)} vocabulary elements; at most "
+                           f"{MAX_ELEMENTS} are taken in one document", field=base)
+    return found
+
+
+def store(db: Session, actor: Actor, document: Mapping[str, Any],
+          prefixes: Mapping[str, str]) -> int:
+    """Keep the header's master data for the capturer; how many elements it held.
+    Attribute ids are kept as sent, with their CURIEs expanded through the document's
+    prefixes (so ``stw:facility`` is found whatever the prefix was called)."""
+    found = elements(document)
+    for kind, element in found:
+        attributes = [{**a, "id": _expand(str(a["id"]), prefixes)}
+                      for a in element.get("attributes") or []]
+        children = [str(c) for c in element.get("children") or [] if isinstance(c, str)]
+        row = db.scalars(select(EpcisMasterData).where(*_owner(actor.organization_id),
+                                                       EpcisMasterData.vocabulary == kind,
+                                                       EpcisMasterData.element_id ==
+                                                       element["id"])).first()
+        if row is None:
+            db.add(EpcisMasterData(organization_id=actor.organization_id, vocabulary=kind,
+                                   element_id=element["id"], attributes=attributes,
+                                   children=children))
+        else:
+            row.attributes, row.children = attributes, children
+    if found:
+        db.flush()
+    return len(found)
+
+
+def _owner(organization_id: uuid.UUID | None) -> list[Any]:
+    if organization_id is None:
+        return [EpcisMasterData.organization_id.is_(None)]
+    return [EpcisMasterData.organization_id == organization_id]
+
+
+def visible(db: Session, element_id: str, vocabularies: tuple[str, ...], *,
+            organization_id: uuid.UUID | None, see_all: bool) -> list[dict[str, Any]]:
+    """The master data of this element the reader may see, as GS1 vocabulary elements
+    (with the vocabulary type)."""
+    stmt = select(EpcisMasterData).where(EpcisMasterData.element_id == element_id,
+                                         EpcisMasterData.vocabulary.in_(vocabularies))
+    if not see_all:
+        if organization_id is None:
+            return []
+        stmt = stmt.where(EpcisMasterData.organization_id == organization_id)
+    rows = db.scalars(stmt.order_by(EpcisMasterData.id)).all()
+    return [{"type": row.vocabulary, "id": row.element_id, "attributes": row.attributes,
+             **({"children": row.children} if row.children else {})} for row in rows]
+
+
+def element_exists(db: Session, element_id: str, vocabularies: tuple[str, ...], *,
+                   organization_id: uuid.UUID | None, see_all: bool) -> bool:
+    return bool(visible(db, element_id, vocabularies, organization_id=organization_id,
+                        see_all=see_all))
+
+
+def facility_of_location(db: Session, organization_id: uuid.UUID | None,
+                         location: str) -> str | None:
+    """The facility public id the capturer's master data gives this location, if any."""
+    rows = db.scalars(select(EpcisMasterData).where(
+        *_owner(organization_id), EpcisMasterData.element_id == location,
+        EpcisMasterData.vocabulary.in_((LOCATION, READ_POINT)))).all()
+    for row in rows:
+        for attribute in row.attributes or []:
+            if attribute.get("id") == FACILITY_ATTRIBUTE:
+                value = attribute.get("attribute")
+                if isinstance(value, str) and value.strip():
+                    return value.strip()
+    return None
