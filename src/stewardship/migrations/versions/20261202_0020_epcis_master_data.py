@@ -4,8 +4,8 @@ A capture document's ``epcisHeader`` master data (locations, parties) is kept pe
 capturer, so the top-level resources show it and a location can name a facility; a
 capture job records what each event did to the custody ledger.
 
-Revision ID: 0023
-Revises: 0018
+Revision ID: 0020
+Revises: 0019
 Create Date: 2026-12-02 11:00:00
 """
 
@@ -15,8 +15,8 @@ import sqlalchemy as sa
 from alembic import op
 
 
-revision = '0023'
-down_revision = '0018'
+revision = '0020'
+down_revision = '0019'
 branch_labels = None
 depends_on = None
 
