@@ -180,3 +180,15 @@ def test_a_footprint_carries_the_documents_figures() -> None:
     assert [(o["country"], o["sharePercent"]) for o in origins] == [("IS", "25"), ("NO", "75")]
     v2 = rules.footprint_v2(_facts(primary_percent=None), "https://p/schema.json")
     assert v2["productCategoryCpc"] == "41533" and "primaryDataShare" not in v2["pcf"]
+
+
+def test_an_answer_goes_to_the_source_only_where_it_is_safe_to_send() -> None:
+    from stewardship.interop.pact.rules import PactError, answer_address
+
+    assert answer_address("https://buyer.example/pact/", https_only=True) == \
+        "https://buyer.example/pact"
+    assert answer_address("http://127.0.0.1:8004", https_only=False) == "http://127.0.0.1:8004"
+    for source in ("http://buyer.example", "https://127.0.0.1:8004", "https://localhost",
+                   "https://10.0.0.7/x", "https://[fe80::1]/", "mailto:x@y.example"):
+        with pytest.raises(PactError):
+            answer_address(source, https_only=True)

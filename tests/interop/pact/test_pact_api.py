@@ -233,10 +233,17 @@ def test_events_are_read_strictly_and_requests_queued(pact: TestClient, pw: Pact
         "code": "NotFound", "message": "no footprint you may see matches the request"}}
     assert v2_fulfilled["type"] == "org.wbcsd.pathfinder.ProductFootprintRequest.Fulfilled.v1"
     assert v2_fulfilled["data"]["pfs"][0]["specVersion"] == "2.3.0"
+    # Credentials with no events address: the answer goes to the request's source, as
+    # PACT has it, where that is an http(s) address with no user part.
     other = {**_auth(pact, pw, other=True), "Content-Type": EVENT_TYPE}
-    unanswerable = pact.post("/pact/3/events", headers=other,
-                             json=_event(created, {"productId": [product]}, 5))
-    assert unanswerable.status_code == 400 and "events address" in unanswerable.json()["message"]
+    answered = pact.post("/pact/3/events", headers=other,
+                         json=_event(created, {"productId": [product]}, 5))
+    assert answered.status_code == 200
+    for source, why in (("ftp://buyer.example", "not an http(s) address"),
+                        ("https://who:pw@buyer.example", "user name or password")):
+        refused = pact.post("/pact/3/events", headers=other, json={
+            **_event(created, {"productId": [product]}, 6), "source": source})
+        assert refused.status_code == 400 and why in refused.json()["message"]
 
 
 def test_refusals_before_any_route_are_pacts_shape_too(make_app: Callable[..., FastAPI],

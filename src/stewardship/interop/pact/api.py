@@ -167,7 +167,8 @@ def _take_event(request: Request, db: DbSession, client: PactClient, body: Any,
                 version: int, background: BackgroundTasks) -> Response:
     done = events.receive_event(db, client, body, version=version,
                                 source=public_base_url(request) + "/pact",
-                                schema_url=_schema_url(request))
+                                schema_url=_schema_url(request),
+                                https_only=settings_of(request).environment == "production")
     if done == "queued":
         background.add_task(_wake_sender, request)
     return JSONResponse({}, status_code=200)

@@ -12,7 +12,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import ipaddress
 import json
+import urllib.parse
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -664,3 +666,29 @@ def read_token(secret_key: str, token: str, now: datetime) -> str:
                         "one at /pact/auth/token",
                         {"WWW-Authenticate": 'Bearer error="invalid_token"'})
     return client_id
+
+
+def answer_address(source: str, *, https_only: bool) -> str:
+    """Where to answer a request whose credentials name no events address: the request's
+    own ``source``, as PACT has it, if it is an absolute http(s) address with no user
+    part; in production only https, and never a loopback, private or link-local host."""
+    parts = urllib.parse.urlsplit(source.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise bad_request("the event's source is not an http(s) address to answer to, and "
+                          "these client credentials name no events address")
+    if parts.username or parts.password:
+        raise bad_request("the event's source may not carry a user name or password")
+    if https_only:
+        if parts.scheme != "https":
+            raise bad_request("the event's source must be an https address")
+        host = parts.hostname
+        try:
+            ip = ipaddress.ip_address(host)
+        except ValueError:
+            ip = None
+        if host == "localhost" or (ip is not None and (ip.is_loopback or ip.is_private
+                                                       or ip.is_link_local)):
+            raise bad_request("the event's source is an internal address; ask your supplier "
+                              "to register your events address with your credentials")
+    return f"{parts.scheme}://{parts.netloc}{parts.path}".rstrip("/")
+

@@ -15,7 +15,7 @@ from stewardship.interop.pact.service.footprints import all_footprints
 
 
 def receive_event(db: Session, client: PactClient, body: Any, *, version: int,
-                  source: str, schema_url: str) -> str:
+                  source: str, schema_url: str, https_only: bool = False) -> str:
     """Take one event; what was done with it, in a word (``queued``, ``acknowledged``)."""
     event = rules.read_event(body, version)
     if event.kind == "published":
@@ -24,9 +24,9 @@ def receive_event(db: Session, client: PactClient, body: Any, *, version: int,
     if event.kind != "created":
         raise rules.PactError(400, "NotImplemented", "the platform asks no one for "
                               "footprints, so it takes no answers to requests")
-    if not client.events_base_url:
-        raise rules.bad_request("these client credentials name no events address to send "
-                                "the answer to; ask your supplier to add one")
+    # The address registered with the credentials; failing that, the request's source.
+    base = client.events_base_url or rules.answer_address(event.source,
+                                                          https_only=https_only)
     filters = rules.request_filters(event, version)
     wanted = {fp["id"] for fp in all_footprints(db, client, 3, schema_url)
               if rules.matches(fp, filters)}
@@ -35,7 +35,7 @@ def receive_event(db: Session, client: PactClient, body: Any, *, version: int,
     now = utcnow()
     answer = rules.answer_event(event, version, source, now, footprints=footprints)
     db.add(PactOutboundEvent(client_pk=client.id,
-                             target_url=f"{client.events_base_url}/{version}/events",
+                             target_url=f"{base}/{version}/events",
                              body=answer, status="pending", attempts=0, next_attempt_at=now,
                              last_error="", created_at=now))
     db.flush()
