@@ -16,6 +16,7 @@ from openpyxl import load_workbook
 from sqlalchemy.orm import Session
 
 from stewardship.core.auth import Actor
+from stewardship.core.csvexport import FORMULA_STARTS, neutralise
 from tests import cbam_world as cbw
 from tests.today import TODAY
 
@@ -82,6 +83,9 @@ def test_the_importer_json_csv_and_page(world: cbw.CbamWorld, client_for: Client
     assert text.status_code == 200
     (row,) = list(csv.DictReader(io.StringIO(text.text)))
     assert Decimal(row["embedded_direct_t"]) == cbw.PRECURSORS_T
+    # As every export: no cell a spreadsheet would read as a formula.
+    assert not [cell for cells in csv.reader(io.StringIO(text.text)) for cell in cells
+                if cell.startswith(FORMULA_STARTS) and neutralise(cell) != cell]
 
     browser = signed_in(world.chain.mill.user)
     page = browser.get("/carbon/cbam/imports", params={"year": TODAY.year})

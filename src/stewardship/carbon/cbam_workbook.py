@@ -10,7 +10,6 @@ installations: installation data (A_InstData), emissions and energy of the insta
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
@@ -21,6 +20,7 @@ from openpyxl.styles import Font
 from openpyxl.worksheet.worksheet import Worksheet
 
 from stewardship.carbon.schemas import CbamImports, CbamPrecursorRead, CbamReport
+from stewardship.core.csvexport import csv_text
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 BOLD = Font(bold=True)
@@ -146,13 +146,11 @@ def imports_workbook(data: CbamImports) -> bytes:
 
 
 def imports_csv(data: CbamImports) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(["year", "cn_code", "good", "origin_country", "documents",
-                     "quantity_kg", "embedded_direct_t", "see_direct_t_per_t",
-                     "default_documents", "scope12_documents"])
-    for x in data.lines:
-        writer.writerow([data.year, x.cn_code, x.name, x.origin_country, x.documents,
-                         x.quantity_kg, x.embedded_direct_t, x.see_direct_t_per_t,
-                         x.default_documents, x.scope12_documents])
-    return out.getvalue()
+    """The importer's lines as CSV, every cell neutralised as every export's are."""
+    header = ["year", "cn_code", "good", "origin_country", "documents", "quantity_kg",
+              "embedded_direct_t", "see_direct_t_per_t", "default_documents",
+              "scope12_documents"]
+    return csv_text([header, *([data.year, x.cn_code, x.name, x.origin_country, x.documents,
+                                x.quantity_kg, x.embedded_direct_t, x.see_direct_t_per_t,
+                                x.default_documents, x.scope12_documents]
+                               for x in data.lines)])
