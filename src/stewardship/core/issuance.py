@@ -141,33 +141,90 @@ def issue(session: Session, actor: Actor, issuer: Issuer, *, kind: str, subject_
     """Record ``subject`` in the log, sign a checkpoint covering it, and sign the VC."""
     clean = eventlog.json_ready(subject)
     entry = eventlog.append(session, actor, f"credential.{kind}.issued", subject_ref, clean)
-    leaf_index = entry.sequence - 1
-    row = IssuedCredential(subject_ref=subject_ref, organization_id=organization_id, kind=kind,
-                           token="", leaf_index=leaf_index,
-                           key_id=issuer.signer.verifier.key_id.hex(), issued_at=utcnow())
+    row = _row(issuer, kind, subject_ref, organization_id, entry)
     session.add(row)
     session.flush()
     tlog.make_checkpoint(session, issuer.signer, issuer.signer.name)
-    leaf = eventlog.leaf_of(entry)
-    place = row.id - 1
-    number, bit = divmod(place, LIST_SIZE)
+    row.token = _token(issuer, row, entry, types=types, contexts=contexts, subject=clean,
+                       valid_from=valid_from, valid_until=valid_until)
+    session.flush()
+    return row
+
+
+@dataclass(frozen=True)
+class Planned:
+    """One credential of ``issue_many``: ``issue``'s arguments, and the event-log entries
+    of the record it is about (kind, subject, payload), written just before its own."""
+
+    kind: str
+    subject_ref: str
+    types: list[str]
+    contexts: list[str]
+    subject: dict[str, Any]
+    valid_from: datetime
+    valid_until: datetime | None = None
+    organization_id: str | None = None
+    records: tuple[tuple[str, str, dict[str, Any]], ...] = ()
+
+
+def issue_many(session: Session, actor: Actor, issuer: Issuer,
+               planned: list[Planned]) -> list[IssuedCredential]:
+    """``issue`` for several credentials at once: every log entry (each record's, then
+    its credential's) chained and written together, ONE checkpoint covering them all,
+    then each VC signed. The same log entries and credentials as ``issue`` in turn, with
+    a checkpoint for the batch instead of one for each."""
+    if not planned:
+        return []
+    cleans = [eventlog.json_ready(p.subject) for p in planned]
+    items: list[tuple[str, str, dict[str, Any] | None]] = []
+    for p, clean in zip(planned, cleans, strict=True):
+        items += p.records
+        items.append((f"credential.{p.kind}.issued", p.subject_ref, clean))
+    entries = eventlog.append_many(session, actor, items)
+    mine, at = [], 0
+    for p in planned:
+        at += len(p.records) + 1
+        mine.append(entries[at - 1])
+    rows = [_row(issuer, p.kind, p.subject_ref, p.organization_id, entry)
+            for p, entry in zip(planned, mine, strict=True)]
+    session.add_all(rows)
+    session.flush()
+    tlog.make_checkpoint(session, issuer.signer, issuer.signer.name)
+    for p, clean, row, entry in zip(planned, cleans, rows, mine, strict=True):
+        row.token = _token(issuer, row, entry, types=p.types, contexts=p.contexts,
+                           subject=clean, valid_from=p.valid_from, valid_until=p.valid_until)
+    session.flush()
+    return rows
+
+
+def _row(issuer: Issuer, kind: str, subject_ref: str, organization_id: str | None,
+         entry: eventlog.EventLogEntry) -> IssuedCredential:
+    return IssuedCredential(subject_ref=subject_ref, organization_id=organization_id,
+                            kind=kind, token="", leaf_index=entry.sequence - 1,
+                            key_id=issuer.signer.verifier.key_id.hex(), issued_at=utcnow())
+
+
+def _token(issuer: Issuer, row: IssuedCredential, entry: eventlog.EventLogEntry, *,
+           types: list[str], contexts: list[str], subject: dict[str, Any],
+           valid_from: datetime, valid_until: datetime | None) -> str:
+    """The signed VC of a stored row (its id is its place in the status lists)."""
+    number, bit = divmod(row.id - 1, LIST_SIZE)
     credential: dict[str, Any] = {
         "@context": [vc.VC_CONTEXT, *contexts],
         "id": f"{issuer.base_url.rstrip('/')}/credentials/{row.id}",
         "type": ["VerifiableCredential", *types],
         "issuer": issuer.did,
         "validFrom": _stamp(valid_from),
-        "credentialSubject": clean,
+        "credentialSubject": subject,
         "credentialStatus": [vc.status_entry(url=issuer.status_url(p, number), purpose=p,
                                              index=bit) for p in PURPOSES],
-        "evidence": [bundles.log_evidence(origin=issuer.signer.name, leaf_index=leaf_index,
-                                          leaf_hash=leaf)],
+        "evidence": [bundles.log_evidence(origin=issuer.signer.name,
+                                          leaf_index=row.leaf_index,
+                                          leaf_hash=eventlog.leaf_of(entry))],
     }
     if valid_until is not None:
         credential["validUntil"] = _stamp(valid_until)
-    row.token = vc.sign_jwt(credential, issuer.signer.private_key, issuer.kid)
-    session.flush()
-    return row
+    return vc.sign_jwt(credential, issuer.signer.private_key, issuer.kid)
 
 
 def _stamp(moment: datetime) -> str:

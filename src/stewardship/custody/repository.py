@@ -184,6 +184,17 @@ def entity_and_status(db: Session, entity_id: uuid.UUID) -> tuple[Entity, str] |
     return (row[0], row[1]) if row else None
 
 
+def entities_and_status(db: Session, entity_ids: Sequence[uuid.UUID]
+                        ) -> dict[uuid.UUID, tuple[Entity, str]]:
+    """``entity_and_status`` for several entities, in one query."""
+    if not entity_ids:
+        return {}
+    rows = db.execute(select(Entity, Organization.status)
+                      .join(Organization, Organization.id == Entity.organization_id)
+                      .where(Entity.id.in_(set(entity_ids))))
+    return {entity.id: (entity, status) for entity, status in rows}
+
+
 def movements_of_operation(db: Session, operation_id: uuid.UUID) -> list[Movement]:
     return list(db.scalars(select(Movement).where(Movement.operation_id == operation_id)
                            .order_by(Movement.id)))
@@ -210,6 +221,22 @@ def document_numbers(db: Session, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, s
 def document_number_taken(db: Session, number: str) -> bool:
     return db.scalar(select(func.count()).select_from(CocDocument)
                      .where(CocDocument.number == number)) != 0
+
+
+def document_numbers_taken(db: Session, numbers: Sequence[str]) -> set[str]:
+    """Which of the numbers documents already carry, in one query."""
+    if not numbers:
+        return set()
+    return set(db.scalars(select(CocDocument.number)
+                          .where(CocDocument.number.in_(set(numbers)))))
+
+
+def insert_documents(db: Session, rows: list[dict[str, object]]) -> None:
+    db.execute(insert(CocDocument), rows)
+
+
+def insert_operations(db: Session, rows: list[dict[str, object]]) -> None:
+    db.execute(insert(CustodyOperation), rows)
 
 
 @dataclass(frozen=True)

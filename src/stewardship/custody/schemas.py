@@ -130,6 +130,19 @@ class DocumentCreate(InputModel):
         return value
 
 
+MAX_BATCH = 1_000
+"""Most CoC documents one batch issues; split longer lists into several requests."""
+
+
+class DocumentBatch(InputModel):
+    """Several CoC documents issued together, all or nothing (an ERP's shipments)."""
+
+    items: list[DocumentCreate] = Field(
+        min_length=1, max_length=MAX_BATCH,
+        description=f"The documents, 1 to {MAX_BATCH:,}; one refused item refuses the "
+                    "batch, naming the item's index")
+
+
 class Receipt(InputModel):
     received_on: date | None = Field(default=None, description="Defaults to today")
 
@@ -393,6 +406,13 @@ class DocumentRead(OutputModel):
 
 class DocumentPage(PageOut[DocumentRead]):
     pass
+
+
+class DocumentBatchRead(OutputModel):
+    """The documents a batch issued, in the order the items came."""
+
+    count: int
+    items: list[DocumentRead]
 
 
 class DocumentVerification(OutputModel):

@@ -22,6 +22,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -140,6 +141,17 @@ def issue(db: Session, actor: Actor, doc: CocDocument, read: DocumentRead) -> No
         contexts=[DTE_CONTEXT],
         subject=traceability_event(doc, read, issuer.base_url, carbon=footprint(db, doc)),
         valid_from=read.issued_at, organization_id=str(doc.issuer_organization_id))
+
+
+def planned(db: Session, doc: CocDocument, read: DocumentRead, issuer: issuance.Issuer,
+            records: tuple[tuple[str, str, dict[str, Any]], ...]) -> issuance.Planned:
+    """The document's credential as one of a batch (``issuance.issue_many``), after the
+    document's own event-log entries (``records``): what ``issue`` signs for it alone."""
+    return issuance.Planned(
+        kind=KIND, subject_ref=subject_ref(doc.number), types=TYPES, contexts=[DTE_CONTEXT],
+        subject=traceability_event(doc, read, issuer.base_url, carbon=footprint(db, doc)),
+        valid_from=read.issued_at, organization_id=str(doc.issuer_organization_id),
+        records=records)
 
 
 def revoke(db: Session, actor: Actor, number: str) -> None:

@@ -54,7 +54,7 @@ def _new_number(db: Session, year: int) -> str:
             return number
 
 
-def _period(settings_months: int, shipment: date, given: date | None) -> Period:
+def period_named(settings_months: int, shipment: date, given: date | None) -> Period:
     period = rules.period_for(shipment, settings_months)
     if given is None or given == period.start:
         return period
@@ -97,7 +97,7 @@ def issue_document(db: Session, actor: Actor | None, data: DocumentCreate, *,
         raise InvalidInput(f"CoC quantity {data.coc_quantity_kg} kg exceeds the shipped "
                            f"quantity {data.quantity_kg} kg", field="coc_quantity_kg")
     settings = common.settings_of(db, issuer)
-    period = _period(settings.period_months, data.shipment_date, data.period_start)
+    period = period_named(settings.period_months, data.shipment_date, data.period_start)
     held = common.holdings_of(db, [issuer.id, recipient.id], data.shipment_date)
     performance, coc = common.require_certified(
         db, issuer, data.shipment_date, what="pass CoC material on", field="shipment_date",
