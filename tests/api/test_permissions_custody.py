@@ -110,6 +110,8 @@ MATRIX: list[tuple[str, str, str, Any, tuple[int, ...]]] = [
     ("POST", f"{C}/transformations", f"{C}/transformations", TRANSFORMATION, ISSUER_WRITES),
     # documents
     ("POST", f"{C}/documents", f"{C}/documents", DOCUMENT, ISSUER_WRITES),
+    ("POST", f"{C}/documents/batch", f"{C}/documents/batch",
+     {"items": [DOCUMENT, DOCUMENT]}, ISSUER_WRITES),
     ("GET", f"{C}/documents", f"{C}/documents?direction=outgoing&status=issued", None,
      MEMBERS_AND_STAFF),
     ("GET", f"{C}/documents", f"{C}/documents?entity_id={ENTITY}", None,

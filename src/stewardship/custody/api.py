@@ -29,6 +29,8 @@ from stewardship.custody.schemas import (
     AuditResult,
     ChainRead,
     CloseResult,
+    DocumentBatch,
+    DocumentBatchRead,
     DocumentCreate,
     DocumentPage,
     DocumentRead,
@@ -51,6 +53,7 @@ from stewardship.custody.schemas import (
 )
 from stewardship.custody.service import (
     audit,
+    batch,
     chain,
     documents,
     inputs,
@@ -239,6 +242,19 @@ def issue_document(db: DbSession, actor: CurrentActor, body: DocumentCreate) -> 
     with its share of the origins. Refused (409) without valid Performance and CoC
     certificates on the shipment date or beyond the available balance."""
     return documents.issue_document(db, actor, body)
+
+
+@router.post("/documents/batch", response_model=DocumentBatchRead,
+             status_code=status.HTTP_201_CREATED)
+def issue_documents(db: DbSession, actor: CurrentActor, body: DocumentBatch
+                    ) -> DocumentBatchRead:
+    """Issue up to 1,000 CoC documents in one request (an ERP's shipments), all or
+    nothing: each item is checked as ``POST /documents`` checks one, in order (a later
+    item may draw what an earlier one left). The first refused item refuses the batch
+    with the single document's status (422 or 409), its index and field named
+    (``items.<i>.<field>``), and nothing is issued; more than 1,000 items is 422."""
+    reads = batch.issue_documents(db, actor, body.items)
+    return DocumentBatchRead(count=len(reads), items=reads)
 
 
 @router.get("/documents", response_model=DocumentPage)
