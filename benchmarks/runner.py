@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
-from benchmarks import measure
+from benchmarks import measure, measure_batch
 from benchmarks.bulk import BulkWriter
 from benchmarks.world import SCALES, World, generate
 from stewardship.core.db import make_engine
@@ -70,7 +70,9 @@ def fresh_database(scale: str, db: str, url: str | None = None) -> Engine:
     elif db == "postgresql":
         server = make_url(url or os.environ.get("STEWARDSHIP_BENCH_POSTGRES_URL")
                           or DEFAULT_POSTGRES)
-        name = f"stw_bench_{scale}"
+        # a database of the caller's own when the URL names one, else the scale's
+        name = (server.database if url and server.database not in (None, "", "postgres")
+                else f"stw_bench_{scale}")
         admin = create_engine(server.set(database="postgres"), isolation_level="AUTOCOMMIT")
         try:
             with admin.connect() as conn:
@@ -194,6 +196,8 @@ def run(scale: str, db: str = "sqlite", *, seed: int = 42, url: str | None = Non
                 engine, world, plan.capture, progress, event_ids=True), say, save)
             _phase(out, "issue", lambda: measure.measure_issue(
                 engine, world, plan.issue, progress), say, save)
+            _phase(out, "issue_batch", lambda: measure_batch.measure_issue_batch(
+                engine, world, measure_batch.DOCUMENTS[scale], progress), say, save)
             _phase(out, "reads", lambda: measure.measure_reads(
                 engine, world, plan.reads, progress), say, save)
             _phase(out, "chain", lambda: measure.measure_chain(
@@ -289,6 +293,7 @@ def targets(out: dict[str, Any]) -> list[dict[str, Any]]:
     if "per_s" in issue:
         lines.append(("CoC documents issued, per s", ">= 2,000", issue["per_s"],
                       issue.get("per_cpu_s"), at_least(2_000), medium))
+    lines += measure_batch.target_lines(m, medium, at_least)
     if "reads" in m:
         lines.append(("origin composition read p99, ms", "<= 5", m["reads"]["p99_ms"],
                       m["reads"].get("cpu_p99_ms"), at_most(5), medium))
@@ -361,6 +366,7 @@ ROWS: list[tuple[str, tuple[str, ...]]] = [
     ("issue p50 / p99, CPU ms", ("measures", "issue", "latency")),
     ("issue raw insert of the same rows, documents/s (per CPU s)", ("measures", "issue", "raw")),
     ("issue / raw (by CPU)", ("measures", "issue")),
+    *measure_batch.ROWS,
     ("account composition read p50 / p99, ms", ("measures", "reads", "account")),
     ("account composition read p50 / p99, CPU ms", ("measures", "reads", "account")),
     ("document composition read p50 / p99, ms", ("measures", "reads", "document")),

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from benchmarks import bulk, measure
+from benchmarks import bulk, measure, measure_batch
 from benchmarks.runner import targets
 from benchmarks.world import SCALES, generate
 from sqlalchemy import Engine, func, select
@@ -48,6 +48,7 @@ def test_the_tiny_world_audits_and_the_phases_run_on_it(scratch_engine: Engine) 
         "capture": measure.measure_capture(scratch_engine, world, 300, _quiet,
                                            per_document=150),
         "issue": measure.measure_issue(scratch_engine, world, 6, _quiet),
+        "issue_batch": measure_batch.measure_issue_batch(scratch_engine, world, 40, _quiet),
         "reads": measure.measure_reads(scratch_engine, world, 5, _quiet),
         "chain": measure.measure_chain(scratch_engine, world, 2, _quiet),
         "close": measure.measure_close(scratch_engine, world, _quiet),
@@ -56,6 +57,7 @@ def test_the_tiny_world_audits_and_the_phases_run_on_it(scratch_engine: Engine) 
     if "status" not in m["capture"]:  # the EPCIS repository is there
         assert m["capture"]["events"] == 300 and m["capture"]["raw"]["events"] == 300
     assert m["issue"]["documents"] == 6 and m["issue"]["raw"]["documents"] == 6
+    assert m["issue_batch"]["documents"] == 40 and m["issue_batch"]["raw"]["documents"] == 40
     assert m["reads"]["account"]["n"] == 5 and m["reads"]["document"]["n"] == 5
     assert m["chain"]["depth_reached"] == {"8": 2}
     assert m["close"]["entities"] == len(world.members)
