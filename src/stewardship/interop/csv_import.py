@@ -5,9 +5,11 @@ behind the API and the EPCIS profile.
 
 Every row runs in a savepoint of its own, in file order (a later row may spend what an
 earlier one produced); a refused row's savepoint is rolled back and the row reported with
-the column and the reason. The whole import sits in one outer savepoint: it is kept only
-when ``apply`` is true and every row passed; otherwise it is rolled back and nothing is
-stored. docs/epcis-profile.md ("CSV import") lists the columns.
+the column and the reason. Consecutive shipment rows are issued together through the
+batch use case (``custody.service.batch``), the same documents as row by row; when one
+of them is refused, they run row by row for the report. The whole import sits in one
+outer savepoint: it is kept only when ``apply`` is true and every row passed; otherwise
+it is rolled back and nothing is stored. docs/epcis-profile.md ("CSV import") lists the columns.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from stewardship.core.errors import DomainError, InvalidInput, PayloadTooLarge
 from stewardship.core.schemas import OutputModel
 from stewardship.custody.rules import CocMaterial, Transformation
 from stewardship.custody.schemas import (
+    MAX_BATCH,
     DocumentCreate,
     NonCocInputCreate,
     ProductionCreate,
@@ -37,7 +40,7 @@ from stewardship.custody.schemas import (
     ScrapIntakeCreate,
     TransformationCreate,
 )
-from stewardship.custody.service import documents, inputs, reversals
+from stewardship.custody.service import batch, documents, inputs, reversals
 from stewardship.interop.profile import (
     build,
     document_effect,
@@ -293,16 +296,19 @@ def _transformation(db: Session, actor: Actor, v: dict[str, str]) -> str:
     return operation_effect(inputs.record_transformation(db, actor, data))
 
 
-def _shipment(db: Session, actor: Actor, v: dict[str, str]) -> str:
+def _shipment_data(v: dict[str, str]) -> DocumentCreate:
     coc_kg = _kg(v, "coc_quantity_kg")
-    data = build(DocumentCreate, CSV_FIELDS, issuer_entity_id=_uuid(v, "entity_id"),
+    return build(DocumentCreate, CSV_FIELDS, issuer_entity_id=_uuid(v, "entity_id"),
                  recipient_entity_id=_uuid(v, "recipient_entity_id"),
                  material=_choice(v, "material", CocMaterial),
                  quantity_kg=_kg(v, "quantity_kg") if "quantity_kg" in v else coc_kg,
                  coc_quantity_kg=coc_kg, shipment_date=_day(v),
                  number=v["document_number"].upper() if "document_number" in v else None,
                  description=v.get("note", ""))
-    return document_effect(documents.issue_document(db, actor, data), "issued")
+
+
+def _shipment(db: Session, actor: Actor, v: dict[str, str]) -> str:
+    return document_effect(documents.issue_document(db, actor, _shipment_data(v)), "issued")
 
 
 def _receipt(db: Session, actor: Actor, v: dict[str, str]) -> str:
@@ -339,8 +345,7 @@ def _movement(db: Session, actor: Actor, header: list[str], record: list[str]) -
 
 def _run(db: Session, actor: Actor, header: list[str], line: int,
          record: list[str]) -> RowResult:
-    kind = record[header.index("kind")].strip().lower() if len(record) > header.index(
-        "kind") else ""
+    kind = _kind(header, record)
     savepoint = db.begin_nested()
     try:
         effect = _movement(db, actor, header, record)
@@ -356,6 +361,59 @@ def _run(db: Session, actor: Actor, header: list[str], line: int,
     return RowResult(row=line, kind=kind, ok=True, message=effect)
 
 
+def _kind(header: list[str], record: list[str]) -> str:
+    at = header.index("kind")
+    return record[at].strip().lower() if len(record) > at else ""
+
+
+def _shipments(db: Session, actor: Actor, header: list[str],
+               rows: list[tuple[int, list[str]]]) -> list[RowResult]:
+    """Consecutive shipment rows issued in one call of the batch use case (up to its
+    limit at a time), in a savepoint: the same documents as row by row. Should any row
+    be refused, the savepoint is rolled back and the rows run one by one instead, so that
+    the report names every refused row and its column as before."""
+    if len(rows) < 2:
+        return [_run(db, actor, header, line, record) for line, record in rows]
+    results: list[RowResult] = []
+    for start in range(0, len(rows), MAX_BATCH):
+        part = rows[start:start + MAX_BATCH]
+        savepoint = db.begin_nested()
+        try:
+            items = []
+            for _, record in part:
+                values = _values(header, record)
+                _check_columns("shipment", values)
+                items.append(_shipment_data(values))
+            reads = batch.issue_documents(db, actor, items)
+        except DomainError:
+            savepoint.rollback()
+            results += [_run(db, actor, header, line, record) for line, record in part]
+            continue
+        except BaseException:
+            savepoint.rollback()
+            raise
+        savepoint.commit()
+        results += [RowResult(row=line, kind="shipment", ok=True,
+                              message=document_effect(read, "issued"))
+                    for (line, _), read in zip(part, reads, strict=True)]
+    return results
+
+
+def _runs(db: Session, actor: Actor, header: list[str],
+          rows: list[tuple[int, list[str]]]) -> list[RowResult]:
+    """Every row in file order; consecutive shipments together (``_shipments``)."""
+    results: list[RowResult] = []
+    waiting: list[tuple[int, list[str]]] = []
+    for line, record in rows:
+        if _kind(header, record) == "shipment":
+            waiting.append((line, record))
+            continue
+        results += _shipments(db, actor, header, waiting)
+        waiting = []
+        results.append(_run(db, actor, header, line, record))
+    return results + _shipments(db, actor, header, waiting)
+
+
 def import_csv(db: Session, actor: Actor | None, text: str, *, apply: bool) -> ImportReport:
     """Validate every row of a custody CSV by running it; keep the movements only when
     ``apply`` is true and every row passed (all or nothing). File-level faults (too
@@ -365,7 +423,7 @@ def import_csv(db: Session, actor: Actor | None, text: str, *, apply: bool) -> I
     header, rows, _ = parse(text)
     outer = db.begin_nested()
     try:
-        results = [_run(db, actor, header, line, record) for line, record in rows]
+        results = _runs(db, actor, header, rows)
         ok = all(r.ok for r in results)
         if apply and ok:
             outer.commit()
