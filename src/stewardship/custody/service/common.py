@@ -264,8 +264,13 @@ class Names:
     """Entity, organisation and facility names for read models, fetched in batches."""
 
     def __init__(self, db: Session, entity_ids: list[uuid.UUID],
-                 facility_ids: list[str] | None = None) -> None:
-        self._entities = repo.entities_with_org(db, entity_ids)
+                 facility_ids: list[str] | None = None, *,
+                 known: dict[uuid.UUID, tuple[str, str, str]] | None = None) -> None:
+        """``known``: names already read (entity id -> entity, organisation slug and
+        name); only the others are fetched."""
+        known = known or {}
+        self._entities = {**repo.entities_with_org(
+            db, [e for e in entity_ids if e not in known]), **known}
         self._facilities = repo.facility_names(db, facility_ids or [])
 
     def party(self, entity_id: uuid.UUID, performance: str | None = None,

@@ -11,8 +11,10 @@ import uuid
 from datetime import date
 from decimal import Decimal
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from stewardship.core import issuance
 from stewardship.core.auth import Actor, Role, require
 from stewardship.core.db import utcnow
 from stewardship.core.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -46,12 +48,30 @@ def verify_path(number: str) -> str:
     return f"/verify/coc/{number}"
 
 
-def _new_number(db: Session, year: int) -> str:
+def _new_number(year: int) -> str:
+    """A random document number; the unique constraint catches the rare clash."""
     while True:
         number = rules.document_number(
             year, "".join(secrets.choice(ID_ALPHABET) for _ in range(8)))
-        if number and not repo.document_number_taken(db, number):
+        if number:
             return number
+
+
+def _add(db: Session, doc: CocDocument, given: bool) -> None:
+    """Insert the document under a savepoint: a number given that another document
+    carries is a conflict; a drawn one that clashes (one in 10^12) is drawn again."""
+    while True:
+        try:
+            with db.begin_nested():
+                db.add(doc)
+            return
+        except IntegrityError:
+            if not repo.document_number_taken(db, doc.number):
+                raise
+            if given:
+                raise Conflict(f"document number {doc.number} is already used",
+                               field="number") from None
+            doc.number = _new_number(doc.shipment_date.year)
 
 
 def period_named(settings_months: int, shipment: date, given: date | None) -> Period:
@@ -71,18 +91,20 @@ def period_named(settings_months: int, shipment: date, given: date | None) -> Pe
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _recipient(db: Session, entity_id: uuid.UUID, issuer: Entity) -> Entity:
-    found = repo.entity_and_status(db, entity_id)
-    if found is None:
+def _parties(db: Session, entity_id: uuid.UUID, issuer: Entity
+             ) -> tuple[Entity, dict[uuid.UUID, tuple[str, str, str]]]:
+    """The recipient, checked, and both parties' names for the read model, in one query."""
+    found = repo.parties(db, [entity_id, issuer.id])
+    if entity_id not in found:
         raise InvalidInput("no such entity", field="recipient_entity_id")
-    entity, status = found
+    entity, status, _ = found[entity_id]
     if entity.id == issuer.id:
         raise InvalidInput("a CoC document goes to another entity, not to its issuer",
                            field="recipient_entity_id")
     if status not in ("member", "suspended"):
         raise InvalidInput(f"{entity.name} belongs to no member of the scheme",
                            field="recipient_entity_id")
-    return entity
+    return entity, {i: names for i, (_, _, names) in found.items()}
 
 
 def issue_document(db: Session, actor: Actor | None, data: DocumentCreate, *,
@@ -91,7 +113,7 @@ def issue_document(db: Session, actor: Actor | None, data: DocumentCreate, *,
     certificates on the shipment date, or beyond the available balance."""
     actor = common.member(actor, "issue CoC documents")
     issuer = common.own_entity(db, actor, data.issuer_entity_id, field="issuer_entity_id")
-    recipient = _recipient(db, data.recipient_entity_id, issuer)
+    recipient, names = _parties(db, data.recipient_entity_id, issuer)
     common.check_day(data.shipment_date, common.today_of(db, issuer, today), "shipment_date")
     if data.coc_quantity_kg > data.quantity_kg:
         raise InvalidInput(f"CoC quantity {data.coc_quantity_kg} kg exceeds the shipped "
@@ -103,13 +125,6 @@ def issue_document(db: Session, actor: Actor | None, data: DocumentCreate, *,
         db, issuer, data.shipment_date, what="pass CoC material on", field="shipment_date",
         held=held[issuer.id])
     theirs = held[recipient.id]
-    if data.number:
-        if repo.document_number_taken(db, data.number):
-            raise Conflict(f"document number {data.number} is already used",
-                           field="number")
-        number = data.number
-    else:
-        number = _new_number(db, data.shipment_date.year)
     material = CocMaterial(data.material)
     row = common.account(db, issuer, material, period, field="shipment_date")
     try:
@@ -117,9 +132,9 @@ def issue_document(db: Session, actor: Actor | None, data: DocumentCreate, *,
     except LedgerError as error:
         raise common.ledger_refusal(error, "coc_quantity_kg") from error
     taken, remaining = rules.take(common.pool(row), data.coc_quantity_kg)
-    common.store(row, new, remaining)
     doc = CocDocument(
-        id=uuid.uuid4(), number=number, issuer_organization_id=issuer.organization_id,
+        id=uuid.uuid4(), number=data.number or _new_number(data.shipment_date.year),
+        issuer_organization_id=issuer.organization_id,
         issuer_entity_id=issuer.id, recipient_organization_id=recipient.organization_id,
         recipient_entity_id=recipient.id, issuer_performance_certificate=performance,
         issuer_coc_certificate=coc,
@@ -130,21 +145,25 @@ def issue_document(db: Session, actor: Actor | None, data: DocumentCreate, *,
         period_start=period.start, period_end=period.end,
         recycled_percent=data.recycled_percent, recycled_method=data.recycled_method,
         composition=rules.pool_to_data(taken), status="issued", issued_by=actor.ref,
-        reason="")
+        issued_at=utcnow(), reason="")
     footprints.stamp(doc, taken)
-    db.add(doc)
-    db.flush()
+    _add(db, doc, given=bool(data.number))  # before the account changes: its savepoint
+    common.store(row, new, remaining)
+    number = doc.number
     common.journal(db, actor, issuer, "issue", material=material.value,
                    kilograms=data.coc_quantity_kg, occurred_on=data.shipment_date,
                    period=period, document_id=doc.id,
                    legs=[Leg(row, None, -data.coc_quantity_kg),
                          Leg(None, f"transit:{number}", data.coc_quantity_kg)])
-    common.log(db, actor, "document.issued", f"coc_document:{number}",
-               {"digest": digest(doc), "issuer": issuer.id, "recipient": recipient.id,
-                "material": material.value, "coc_quantity_kg": data.coc_quantity_kg,
-                "shipment_date": data.shipment_date})
-    read = to_read(db, doc)
-    document_credentials.issue(db, actor, doc, read)
+    read = to_reads(db, [doc], names=names)[0]
+    # The document's entry and its credential's, written together (as a batch writes them)
+    record = ("custody.document.issued", f"coc_document:{number}",
+              {"digest": read.digest, "issuer": issuer.id, "recipient": recipient.id,
+               "material": material.value, "coc_quantity_kg": data.coc_quantity_kg,
+               "shipment_date": data.shipment_date})
+    signer = issuance.current_issuer()
+    issuance.issue_many(db, actor, signer, [
+        document_credentials.planned(db, doc, read, signer, (record,))])
     return read
 
 
@@ -278,22 +297,24 @@ def digest(doc: CocDocument) -> str:
     return hashlib.sha256(canonical_json(document_data(doc)).encode()).hexdigest()
 
 
-def to_reads(db: Session, docs: list[CocDocument]) -> list[DocumentRead]:
-    names = common.Names(db, [d.issuer_entity_id for d in docs]
-                         + [d.recipient_entity_id for d in docs],
-                         common.pool_facilities(*(d.composition for d in docs)))
+def to_reads(db: Session, docs: list[CocDocument], *,
+             names: dict[uuid.UUID, tuple[str, str, str]] | None = None) -> list[DocumentRead]:
+    """The documents' read models (``names``: the parties' names when already read)."""
+    facilities = common.pool_facilities(*(d.composition for d in docs))
+    names_ = common.Names(db, [d.issuer_entity_id for d in docs]
+                          + [d.recipient_entity_id for d in docs], facilities, known=names)
     return [DocumentRead(
         number=d.number, status=d.status,
-        issuer=names.party(d.issuer_entity_id, d.issuer_performance_certificate,
-                           d.issuer_coc_certificate),
-        recipient=names.party(d.recipient_entity_id, d.recipient_performance_certificate,
-                              d.recipient_coc_certificate),
+        issuer=names_.party(d.issuer_entity_id, d.issuer_performance_certificate,
+                            d.issuer_coc_certificate),
+        recipient=names_.party(d.recipient_entity_id, d.recipient_performance_certificate,
+                               d.recipient_coc_certificate),
         material=CocMaterial(d.material), material_label=CocMaterial(d.material).label,
         description=d.description, quantity_kg=d.quantity_kg,
         coc_quantity_kg=d.coc_quantity_kg, shipment_date=d.shipment_date,
         period_start=d.period_start, period_end=d.period_end,
         recycled_percent=d.recycled_percent, recycled_method=d.recycled_method,
-        composition=common.composition(d.composition, names), issued_at=d.issued_at,
+        composition=common.composition(d.composition, names_), issued_at=d.issued_at,
         decided_at=d.decided_at, received_on=d.received_on, reason=d.reason,
         verify_path=verify_path(d.number), digest=digest(d),
         footprint=footprints.read(d)) for d in docs]
