@@ -53,7 +53,7 @@ from stewardship.custody.schemas import (
     ScrapIntakeCreate,
     TransformationCreate,
 )
-from stewardship.custody.service import documents, inputs
+from stewardship.custody.service import batch, documents, inputs
 from stewardship.interop.epcis import master_data
 from stewardship.registry.service import facilities as facility_service
 from stewardship.registry.service import organizations as organization_service
@@ -583,8 +583,9 @@ def _recycled(ext: dict[str, Any]) -> tuple[Decimal | None, str | None]:
     return amount, str(method) if method is not None else None
 
 
-def _shipping(db: Session, actor: Actor, event: Mapping[str, Any],
-              ext: dict[str, Any]) -> str:
+def _shipping_data(db: Session, actor: Actor, event: Mapping[str, Any],
+                   ext: dict[str, Any]) -> tuple[DocumentCreate, date]:
+    """The document a shipping event issues, and the day it is where the event was."""
     day, today = _when(event)
     number = _document_number(event)
     _facility(db, actor, event, required=False)
@@ -613,6 +614,12 @@ def _shipping(db: Session, actor: Actor, event: Mapping[str, Any],
                  recipient_entity_id=recipient, material=material, quantity_kg=quantity_kg,
                  coc_quantity_kg=coc_kg, shipment_date=day, number=number,
                  recycled_percent=percent, recycled_method=method)
+    return data, today
+
+
+def _shipping(db: Session, actor: Actor, event: Mapping[str, Any],
+              ext: dict[str, Any]) -> str:
+    data, today = _shipping_data(db, actor, event, ext)
     with fields_named(EPCIS_FIELDS):
         return document_effect(documents.issue_document(db, actor, data, today=today),
                                "issued")
@@ -657,18 +664,8 @@ _HANDLERS: dict[str, _Handler] = {
 }
 
 
-def apply_event(db: Session, actor: Actor, event: dict[str, Any]) -> str | None:
-    """Move the ledger for one captured EPCIS event, when it follows the CoC profile.
-
-    Returns None when the event is not a ledger event, a short description when it moved
-    the ledger; raises a ``DomainError`` subclass when it follows the profile but breaks a
-    rule, the message naming the reason and ``details[0].field`` the part of the event.
-    """
-    kind = profile_kind(event)
-    if kind is None:
-        return None
-    actor = require(actor, Role.MEMBER_ADMIN, Role.MEMBER_USER,
-                    action="move the custody ledger with EPCIS events")
+def _checked(event: dict[str, Any]) -> dict[str, Any]:
+    """The event's extensions, once it is a movement with known extensions only."""
     if "errorDeclaration" in event:
         # The capture hands declarations to interop.epcis.corrections, which undoes the
         # declared event's movement; this translator only reads movements.
@@ -681,4 +678,41 @@ def apply_event(db: Session, actor: Actor, event: dict[str, Any]) -> str | None:
         known = ", ".join(f"{PREFIX}:{name}" for name in EXTENSIONS)
         raise InvalidInput(f"unknown extension {PREFIX}:{unknown[0]} (known: {known})",
                            field=f"{PREFIX}:{unknown[0]}")
-    return _HANDLERS[kind](db, actor, event, ext)
+    return ext
+
+
+def apply_shipments(db: Session, actor: Actor,
+                    events: list[dict[str, Any]]) -> list[str] | None:
+    """Issue the CoC documents of several shipping events (``profile_kind`` "shipping")
+    in one call of the batch use case: what ``apply_event`` does for each in turn, all or
+    nothing, one line per event. Raises the first refusal (a ``DomainError``, its field
+    the batch's ``items.<i>.<field>``); the caller then applies the events one by one
+    for their own reports. None, doing nothing, when the events were sent from places
+    whose days differ (each is checked against its own day)."""
+    actor = require(actor, Role.MEMBER_ADMIN, Role.MEMBER_USER,
+                    action="move the custody ledger with EPCIS events")
+    items, days = [], set()
+    for event in events:
+        data, today = _shipping_data(db, actor, event, _checked(event))
+        items.append(data)
+        days.add(today)
+    if len(days) != 1:
+        return None
+    with fields_named(EPCIS_FIELDS):
+        reads = batch.issue_documents(db, actor, items, today=days.pop())
+    return [document_effect(read, "issued") for read in reads]
+
+
+def apply_event(db: Session, actor: Actor, event: dict[str, Any]) -> str | None:
+    """Move the ledger for one captured EPCIS event, when it follows the CoC profile.
+
+    Returns None when the event is not a ledger event, a short description when it moved
+    the ledger; raises a ``DomainError`` subclass when it follows the profile but breaks a
+    rule, the message naming the reason and ``details[0].field`` the part of the event.
+    """
+    kind = profile_kind(event)
+    if kind is None:
+        return None
+    actor = require(actor, Role.MEMBER_ADMIN, Role.MEMBER_USER,
+                    action="move the custody ledger with EPCIS events")
+    return _HANDLERS[kind](db, actor, event, _checked(event))

@@ -13,6 +13,9 @@ synchronous ``POST /epcis/events`` and the benchmark call it):
 5. hand each event that names a platform identifier (``urn:stewardship:``) to the CoC
    profile (``interop.profile.apply_event``) right after storing it, under its own
    SAVEPOINT; events that name none cannot move the ledger and skip that cost.
+   Consecutive shipping events go together: their documents are issued in one call of
+   the batch use case (``profile.apply_shipments``) under one SAVEPOINT, each event's
+   ledger effect still reported as its own; when one is refused they run one by one.
 
 ``rollback`` (the default) keeps all or nothing: any fault raises ``CaptureRejected`` and
 the whole capture's SAVEPOINT is rolled back. ``proceed`` skips a faulty event (and its
@@ -36,6 +39,7 @@ from stewardship.core import clock
 from stewardship.core.auth import Actor, Role
 from stewardship.core.config import get_settings
 from stewardship.core.errors import DomainError, Forbidden, InvalidInput, Unauthenticated
+from stewardship.custody.schemas import MAX_BATCH
 from stewardship.interop import profile, rules
 from stewardship.interop import repository as repo
 from stewardship.interop.epcis import corrections, master_data
@@ -235,6 +239,8 @@ class _Writer:
         self.parties, self.result, self.base = parties, result, base
         self.context = context
         self.pending: list[_Prepared] = []
+        self.shipping: list[_Prepared] = []
+        """Consecutive shipping events, issued together (``_ship``)."""
 
     def _terms(self, item: _Prepared, pk: int) -> list[dict[str, Any]]:
         rows = [{"event_pk": pk, "kind": kind, "value": value} for kind, value in item.terms]
@@ -261,6 +267,14 @@ class _Writer:
         self.result.event_ids.append(item.stored["eventID"])
 
     def add(self, item: _Prepared) -> None:
+        if item.profiled and not item.row["error_declaration"] and profile.profile_kind(
+                _profiled(item)) == "shipping":
+            self._flush_plain()
+            self.shipping.append(item)
+            if len(self.shipping) >= MAX_BATCH:
+                self._ship()
+            return
+        self._ship()
         if item.profiled:
             self.flush()
             self._profile_event(item)
@@ -269,7 +283,43 @@ class _Writer:
         if len(self.pending) >= BATCH:
             self.flush()
 
+    def _ship(self) -> None:
+        """The waiting shipping events' documents issued by the batch use case, under one
+        savepoint, each event's ledger effect reported as its own; should one be refused
+        (or their places' days differ), they run one by one for their own reports."""
+        items, self.shipping = self.shipping, []
+        if len(items) < 2:
+            for item in items:
+                self._profile_event(item)
+            return
+        savepoint = self.db.begin_nested()
+        try:
+            self._insert(items)
+            notes = profile.apply_shipments(self.db, self.actor,
+                                            [_profiled(item) for item in items])
+            if notes is None:
+                raise InvalidInput("the events' days differ")
+            self.db.flush()
+        except (DomainError, IntegrityError):
+            savepoint.rollback()
+            for item in items:
+                self._profile_event(item)
+            return
+        except BaseException:
+            savepoint.rollback()
+            raise
+        savepoint.commit()
+        for item, note in zip(items, notes, strict=True):
+            self._captured(item)
+            self.result.ledger.append(note)
+            self.result.effects.append({"eventIndex": item.index,
+                                        "eventID": item.stored["eventID"], "effect": note})
+
     def flush(self) -> None:
+        self._ship()
+        self._flush_plain()
+
+    def _flush_plain(self) -> None:
         items, self.pending = self.pending, []
         if not items:
             return
@@ -298,8 +348,7 @@ class _Writer:
         savepoint = self.db.begin_nested()
         try:
             self._insert([item])
-            # The profile sees the event with the document's @context and its own.
-            event = {"@context": item.context, **item.stored} if item.context else item.stored
+            event = _profiled(item)
             if item.row["error_declaration"]:
                 note = corrections.declare(self.db, self.actor, event)
             else:
@@ -326,6 +375,11 @@ class _Writer:
             self.result.ledger.append(note)
             self.result.effects.append({"eventIndex": item.index,
                                         "eventID": item.stored["eventID"], "effect": note})
+
+
+def _profiled(item: _Prepared) -> dict[str, Any]:
+    """The event as the profile sees it: with the document's @context and its own."""
+    return {"@context": item.context, **item.stored} if item.context else item.stored
 
 
 def capture_document(db: Session, actor: Actor, document: dict[str, Any],
