@@ -11,11 +11,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from benchmarks import measure
+from benchmarks import measure, measure_batch
 from benchmarks.runner import RESULTS, fresh_database
 from benchmarks.world import SCALES, generate
 
-PHASES = ("capture", "issue", "reads", "chain", "close", "audit")
+PHASES = ("capture", "issue", "issue_batch", "reads", "chain", "close", "audit")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -40,6 +40,7 @@ def main(argv: list[str] | None = None) -> None:
     runs = {
         "capture": lambda: measure.measure_capture(engine, world, n * 50, quiet),
         "issue": lambda: measure.measure_issue(engine, world, n, quiet),
+        "issue_batch": lambda: measure_batch.measure_issue_batch(engine, world, n * 10, quiet),
         "reads": lambda: measure.measure_reads(engine, world, n, quiet),
         "chain": lambda: measure.measure_chain(engine, world, max(1, n // 10), quiet),
         "close": lambda: measure.measure_close(engine, world, quiet),

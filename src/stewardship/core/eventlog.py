@@ -135,12 +135,29 @@ def append(session: Session, actor: Actor, kind: str, subject: str,
     return entry
 
 
+@dataclass(frozen=True)
+class Appended:
+    """An entry ``append_many`` wrote: its stored fields (what ``body_of`` and ``leaf_of``
+    read), without an ORM object for each."""
+
+    sequence: int
+    recorded_at: datetime
+    actor: str
+    kind: str
+    subject: str
+    payload: dict[str, Any]
+    payload_digest: str
+    prev_hash: str
+    hash: str
+
+
 def append_many(session: Session, actor: Actor,
-                items: Sequence[tuple[str, str, dict[str, Any] | None]]) -> list[EventLogEntry]:
+                items: Sequence[tuple[str, str, dict[str, Any] | None]], *,
+                ready: bool = False) -> list[Appended]:
     """Append several entries (kind, subject, payload) in the caller's transaction, in
     order: the head read once, the entries chained in memory and written in one statement.
-    The same entries as ``append`` once per item; the objects returned are not in the
-    session (their rows are)."""
+    The same entries as ``append`` once per item. ``ready``: the payloads are JSON data
+    already (``json_ready``)."""
     if not items:
         return []
     if session.get_bind().dialect.name == "postgresql":
@@ -153,15 +170,14 @@ def append_many(session: Session, actor: Actor,
     sequence = head[0] if head else 0
     prev_hash = head[1] if head else GENESIS_HASH
     now = utcnow()
+    who = actor.ref
     entries = []
     for kind, subject, payload in items:
         sequence += 1
-        clean = json_ready(payload or {})
+        clean = (payload or {}) if ready else json_ready(payload or {})
         p_digest = digest_payload(clean)
-        entry = EventLogEntry(
-            sequence=sequence, recorded_at=now, actor=actor.ref, kind=kind, subject=subject,
-            payload=clean, payload_digest=p_digest, prev_hash=prev_hash,
-            hash=entry_hash(sequence, now, actor.ref, kind, subject, p_digest, prev_hash))
+        entry = Appended(sequence, now, who, kind, subject, clean, p_digest, prev_hash,
+                         entry_hash(sequence, now, who, kind, subject, p_digest, prev_hash))
         prev_hash = entry.hash
         entries.append(entry)
     session.execute(insert(EventLogEntry.__table__), [

@@ -18,7 +18,18 @@ from datetime import datetime
 from typing import Any, Literal
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from sqlalchemy import BigInteger, Boolean, Integer, String, Text, func, select
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Integer,
+    String,
+    Text,
+    bindparam,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from stewardship.core import bundles, eventlog, notes, tlog
@@ -168,33 +179,43 @@ class Planned:
 
 
 def issue_many(session: Session, actor: Actor, issuer: Issuer,
-               planned: list[Planned]) -> list[IssuedCredential]:
+               planned: list[Planned]) -> list[int]:
     """``issue`` for several credentials at once: every log entry (each record's, then
     its credential's) chained and written together, ONE checkpoint covering them all,
-    then each VC signed. The same log entries and credentials as ``issue`` in turn, with
-    a checkpoint for the batch instead of one for each."""
+    then each VC signed; the credentials' ids. The same log entries and credentials as
+    ``issue`` in turn, with a checkpoint for the batch instead of one for each."""
     if not planned:
         return []
     cleans = [eventlog.json_ready(p.subject) for p in planned]
     items: list[tuple[str, str, dict[str, Any] | None]] = []
     for p, clean in zip(planned, cleans, strict=True):
-        items += p.records
+        items += [(kind, subject, eventlog.json_ready(payload))
+                  for kind, subject, payload in p.records]
         items.append((f"credential.{p.kind}.issued", p.subject_ref, clean))
-    entries = eventlog.append_many(session, actor, items)
+    entries = eventlog.append_many(session, actor, items, ready=True)
+    leaves = {e.sequence: eventlog.leaf_of(e) for e in entries}
     mine, at = [], 0
     for p in planned:
         at += len(p.records) + 1
         mine.append(entries[at - 1])
-    rows = [_row(issuer, p.kind, p.subject_ref, p.organization_id, entry)
-            for p, entry in zip(planned, mine, strict=True)]
-    session.add_all(rows)
-    session.flush()
-    tlog.make_checkpoint(session, issuer.signer, issuer.signer.name)
-    for p, clean, row, entry in zip(planned, cleans, rows, mine, strict=True):
-        row.token = _token(issuer, row, entry, types=p.types, contexts=p.contexts,
-                           subject=clean, valid_from=p.valid_from, valid_until=p.valid_until)
-    session.flush()
-    return rows
+    table = IssuedCredential.__table__
+    key_id, now = issuer.signer.verifier.key_id.hex(), utcnow()
+    ids = list(session.scalars(
+        insert(table).returning(table.c.id, sort_by_parameter_order=True),
+        [{"subject_ref": p.subject_ref, "organization_id": p.organization_id,
+          "kind": p.kind, "token": "", "leaf_index": entry.sequence - 1, "key_id": key_id,
+          "issued_at": now, "revoked": False, "suspended": False,
+          "status_changed_at": None} for p, entry in zip(planned, mine, strict=True)]))
+    tlog.make_checkpoint(session, issuer.signer, issuer.signer.name, leaves=leaves)
+    did, kid = issuer.did, issuer.kid
+    tokens = [{"_id": row_id, "token": _signed(
+        issuer, row_id, entry.sequence - 1, leaves[entry.sequence], did=did, kid=kid,
+        types=p.types, contexts=p.contexts, subject=clean, valid_from=p.valid_from,
+        valid_until=p.valid_until)}
+        for p, clean, row_id, entry in zip(planned, cleans, ids, mine, strict=True)]
+    session.execute(update(table).where(table.c.id == bindparam("_id"))
+                    .values(token=bindparam("token")), tokens)
+    return ids
 
 
 def _row(issuer: Issuer, kind: str, subject_ref: str, organization_id: str | None,
@@ -208,23 +229,30 @@ def _token(issuer: Issuer, row: IssuedCredential, entry: eventlog.EventLogEntry,
            types: list[str], contexts: list[str], subject: dict[str, Any],
            valid_from: datetime, valid_until: datetime | None) -> str:
     """The signed VC of a stored row (its id is its place in the status lists)."""
-    number, bit = divmod(row.id - 1, LIST_SIZE)
+    return _signed(issuer, row.id, row.leaf_index, eventlog.leaf_of(entry), did=issuer.did,
+                   kid=issuer.kid, types=types, contexts=contexts, subject=subject,
+                   valid_from=valid_from, valid_until=valid_until)
+
+
+def _signed(issuer: Issuer, row_id: int, leaf_index: int, leaf: bytes, *, did: str,
+            kid: str, types: list[str], contexts: list[str], subject: dict[str, Any],
+            valid_from: datetime, valid_until: datetime | None) -> str:
+    number, bit = divmod(row_id - 1, LIST_SIZE)
     credential: dict[str, Any] = {
         "@context": [vc.VC_CONTEXT, *contexts],
-        "id": f"{issuer.base_url.rstrip('/')}/credentials/{row.id}",
+        "id": f"{issuer.base_url.rstrip('/')}/credentials/{row_id}",
         "type": ["VerifiableCredential", *types],
-        "issuer": issuer.did,
+        "issuer": did,
         "validFrom": _stamp(valid_from),
         "credentialSubject": subject,
         "credentialStatus": [vc.status_entry(url=issuer.status_url(p, number), purpose=p,
                                              index=bit) for p in PURPOSES],
-        "evidence": [bundles.log_evidence(origin=issuer.signer.name,
-                                          leaf_index=row.leaf_index,
-                                          leaf_hash=eventlog.leaf_of(entry))],
+        "evidence": [bundles.log_evidence(origin=issuer.signer.name, leaf_index=leaf_index,
+                                          leaf_hash=leaf)],
     }
     if valid_until is not None:
         credential["validUntil"] = _stamp(valid_until)
-    return vc.sign_jwt(credential, issuer.signer.private_key, issuer.kid)
+    return vc.sign_jwt(credential, issuer.signer.private_key, kid)
 
 
 def _stamp(moment: datetime) -> str:

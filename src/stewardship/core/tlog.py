@@ -12,7 +12,7 @@ which are stored beside it and served with it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -169,9 +169,12 @@ def catch_up(session: Session, *, batch: int = 5000) -> int:
     return _catch_up(session, batch)[0]
 
 
-def _catch_up(session: Session, batch: int = 5000) -> tuple[int, merkle.RightEdge | None]:
+def _catch_up(session: Session, batch: int = 5000, leaves: Mapping[int, bytes] | None = None
+              ) -> tuple[int, merkle.RightEdge | None]:
     """``catch_up``, with the tree's right edge in memory when it grew (None when the tree
-    was already up to the log)."""
+    was already up to the log). ``leaves``: leaf hashes by sequence of entries the caller
+    has just written and hashed in this transaction (the others are hashed here)."""
+    leaves = leaves or {}
     from stewardship.core.eventlog import EventLogEntry, leaf_of
 
     if session.get_bind().dialect.name == "postgresql":
@@ -190,7 +193,7 @@ def _catch_up(session: Session, batch: int = 5000) -> tuple[int, merkle.RightEdg
             if r.sequence != edge.size + 1:
                 raise merkle.ProofError(f"the event log has a gap before entry {r.sequence}")
             made.extend({"level": lv, "idx": i, "hash": h}
-                        for lv, i, h in edge.append(leaf_of(r)))
+                        for lv, i, h in edge.append(leaves.get(r.sequence) or leaf_of(r)))
         session.execute(insert(LogNode), made)
         if len(rows) < batch:
             break
@@ -295,10 +298,12 @@ def _with_cosignatures(session: Session, row: LogCheckpoint) -> SignedCheckpoint
     return SignedCheckpoint(row.size, bytes(row.root_hash), note, row.created_at)
 
 
-def make_checkpoint(session: Session, signer: notes.Signer, origin: str) -> SignedCheckpoint:
+def make_checkpoint(session: Session, signer: notes.Signer, origin: str, *,
+                    leaves: Mapping[int, bytes] | None = None) -> SignedCheckpoint:
     """Bring the tree up to the log and sign its head (or return the checkpoint at that
-    size when one exists already). The log never signs two heads of one size."""
-    size, edge = _catch_up(session)
+    size when one exists already). The log never signs two heads of one size.
+    ``leaves``: as ``_catch_up`` takes them."""
+    size, edge = _catch_up(session, leaves=leaves)
     if edge is None:
         # The tree did not grow: the head may have been signed already.
         existing = session.get(LogCheckpoint, size)

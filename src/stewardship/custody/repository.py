@@ -173,7 +173,7 @@ def operations_named(db: Session, ids: Sequence[str]) -> dict[str, Row]:  # type
 
 
 def insert_movements(db: Session, rows: list[dict[str, object]]) -> None:
-    db.execute(insert(Movement), rows)
+    db.execute(insert(Movement.__table__), rows)
 
 
 def entity_and_status(db: Session, entity_id: uuid.UUID) -> tuple[Entity, str] | None:
@@ -242,11 +242,12 @@ def document_numbers_taken(db: Session, numbers: Sequence[str]) -> set[str]:
 
 
 def insert_documents(db: Session, rows: list[dict[str, object]]) -> None:
-    db.execute(insert(CocDocument), rows)
+    """Core executemany (every column given; no ORM identity needed)."""
+    db.execute(insert(CocDocument.__table__), rows)
 
 
 def insert_operations(db: Session, rows: list[dict[str, object]]) -> None:
-    db.execute(insert(CustodyOperation), rows)
+    db.execute(insert(CustodyOperation.__table__), rows)
 
 
 @dataclass(frozen=True)
