@@ -14,12 +14,14 @@ also loads with the rollback journal in memory and without syncing, and puts bot
 from __future__ import annotations
 
 import multiprocessing
+import os
 import pickle
 import queue
 import time
 import traceback
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, ForeignKeyConstraint, Table, UniqueConstraint, text
@@ -177,11 +179,24 @@ def _serve(backend: str, target: str, items: list[Deferred], inbox: Any,
             resource.RUSAGE_SELF).ru_maxrss // 1024
         usage = resource.getrusage(resource.RUSAGE_SELF)
         stats["writer_cpu_seconds"] = round(usage.ru_utime + usage.ru_stime, 2)
+        if backend == "postgresql":
+            stats["server_cpu_seconds"] = server_cpu_seconds(
+                conn.execute("SELECT pg_backend_pid()").fetchone()[0])
         cursor.close()
         conn.close()
         outbox.put(("done", stats))
     except BaseException:  # the parent reports it
         outbox.put(("error", traceback.format_exc()))
+
+
+def server_cpu_seconds(pid: int) -> float | None:
+    """The CPU time a PostgreSQL backend of this machine has used (None when the server
+    runs elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return round((int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"), 2)
 
 
 class Background:
