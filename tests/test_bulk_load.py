@@ -12,10 +12,12 @@ from typing import Any
 
 import pytest
 from benchmarks import bulk
+from benchmarks.runner import fresh_database
 from benchmarks.world import SCALES, generate
 from sqlalchemy import Engine, text
+from sqlalchemy.engine import make_url
 
-from tests.conftest import scratch_database
+from tests.conftest import POSTGRES_URL, _postgres_admin, _worker, scratch_database
 
 TINY = SCALES["tiny"]
 
@@ -87,3 +89,29 @@ def test_a_batch_the_database_refuses_fails_the_load(backend: str, tmp_path: Pat
             "recorded_at": datetime(2025, 1, 1, tzinfo=UTC)})
         with pytest.raises(RuntimeError, match="bulk writer failed"):
             writer.close()
+
+
+@pytest.mark.skipif(POSTGRES_URL is None, reason="no PostgreSQL server")
+def test_the_runner_makes_the_database_its_url_names() -> None:
+    """`bench --url` with a database name gets that database, dropped and created again
+    (so a run never lands in another run's `stw_bench_<scale>`)."""
+    assert POSTGRES_URL is not None
+    name = f"stw_scratch_{_worker()}_{uuid.uuid4().hex[:8]}"
+    url = make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    try:
+        for _ in range(2):  # the second time over the first one's database
+            engine = fresh_database("tiny", "postgresql", url)
+            try:
+                with engine.connect() as conn:
+                    assert conn.scalar(text("SELECT current_database()")) == name
+                    assert conn.scalar(text("SELECT count(*) FROM audit_firms")) == 0
+                    conn.execute(text("INSERT INTO audit_firms (id, slug, name, country, "
+                                      "status, standards, countries, activities, "
+                                      "created_at, updated_at) SELECT gen_random_uuid(), "
+                                      "'x', 'X', 'GB', 'accredited', '[]', '[]', '[]', "
+                                      "now(), now()"))
+                    conn.commit()
+            finally:
+                engine.dispose()
+    finally:
+        _postgres_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
