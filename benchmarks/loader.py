@@ -136,8 +136,14 @@ def _serve(backend: str, target: str, items: list[Deferred], inbox: Any,
         started = time.perf_counter()
         run(d.drop for d in drop_order(items))
         stats["drop_seconds"] = round(time.perf_counter() - started, 2)
+        parent = os.getppid()
         while True:
-            data = inbox.get()
+            try:
+                data = inbox.get(timeout=5.0)
+            except queue.Empty:
+                if os.getppid() != parent:  # the generator is gone: nothing more comes
+                    raise RuntimeError("the generator stopped") from None
+                continue
             if data is None:
                 break
             message = pickle.loads(data)
