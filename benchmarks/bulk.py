@@ -1,6 +1,7 @@
 """Writing a generated world straight into the tables: Core ``insert()`` executemany in
 batches (SQLite, and PostgreSQL at small sizes) or ``COPY ... FROM STDIN`` through psycopg
-(PostgreSQL), always in foreign-key order; and a digest of the rows, to prove that one seed
+(PostgreSQL), always in foreign-key order, from a writer process of its own while the year
+is simulated (``benchmarks.loader``); and a digest of the rows, to prove that one seed
 always makes one world."""
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import time
 import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -17,6 +19,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     Engine,
+    LargeBinary,
     Table,
     TypeDecorator,
     Uuid,
@@ -25,6 +28,7 @@ from sqlalchemy import (
     update,
 )
 
+from benchmarks import loader
 from stewardship.assurance.models import (
     Audit,
     Certificate,
@@ -109,15 +113,24 @@ class BulkWriter:
     """Buffers rows per table and writes them in foreign-key order, one transaction per
     batch. ``on_write`` hears how many rows each batch wrote. ``fast`` (SQLite) binds
     through the columns' own processors straight to the driver; without it every batch
-    goes through ``conn.execute(insert(), rows)`` (the tests compare the two)."""
+    goes through ``conn.execute(insert(), rows)`` (the tests compare the two).
+
+    ``background`` (with ``fast``, by default) hands the batches written after
+    ``begin_load`` to a writer process, the secondary indexes dropped meanwhile
+    (``benchmarks.loader``); ``close`` waits for it, and ``load_stats`` then says how
+    its time went."""
 
     def __init__(self, engine: Engine, *, batch_rows: int = 50_000,
                  copy: bool | None = None, fast: bool = True,
+                 background: bool | None = None,
                  on_write: Callable[[int], None] | None = None) -> None:
         self.engine = engine
         self.copy = engine.dialect.name == "postgresql" if copy is None else copy
         self.batch_rows = batch_rows
         self.fast = fast
+        self.background = fast if background is None else background
+        self._loader: loader.Background | None = None
+        self.load_stats: dict[str, Any] = {}
         self._conn: Connection | None = None
         self.buffers: dict[str, list[Row]] = {t.name: [] for t in TABLES}
         self.pending = 0
@@ -137,8 +150,34 @@ class BulkWriter:
                 raw.execute("PRAGMA cache_size=-262144")
         return self._conn
 
+    def begin_load(self) -> None:
+        """From here on (the setup is written, the year begins) batches go to the writer
+        process: the indexes and constraints to defer are read from the database, this
+        process lets go of its connections (SQLite changes its journal mode only with the
+        file to itself) and the writer starts."""
+        self.flush()
+        if not self.background or self._loader is not None:
+            return
+        items = loader.deferred(self.engine, TABLES)
+        self._release()
+        self.engine.dispose()
+        url = self.engine.url
+        if url.get_backend_name() == "sqlite":
+            target = url.database or ""
+        else:
+            target = url.set(drivername="postgresql").render_as_string(hide_password=False)
+        self._loader = loader.Background(url.get_backend_name(), target, items)
+
     def close(self) -> None:
         self.flush()
+        if self._loader is not None:
+            started = time.perf_counter()
+            self.load_stats = self._loader.finish()
+            self.load_stats["close_waited_seconds"] = round(time.perf_counter() - started, 2)
+            self._loader = None
+        self._release()
+
+    def _release(self) -> None:
         if self._conn is not None:
             if self._conn.dialect.name == "sqlite":
                 raw = self._conn.connection.driver_connection
@@ -163,6 +202,24 @@ class BulkWriter:
     def flush(self) -> None:
         if not self.pending:
             return
+        if self._loader is not None:
+            batch: loader.Batch = []
+            for table in TABLES:
+                rows = self.buffers[table.name]
+                if not rows:
+                    continue
+                if self.copy:
+                    batch.append(("copy", *_prepare_copy(table, rows)))
+                else:
+                    batch.append(("many", *_prepare_sqlite(table, rows,
+                                                           self.engine.dialect)))
+                self.written[table.name] += len(rows)
+                self.buffers[table.name] = []
+            self._loader.put(batch)
+            done, self.pending = self.pending, 0
+            if self.on_write:
+                self.on_write(done)
+            return
         conn = self.connection()
         with conn.begin():
             for table in TABLES:
@@ -186,6 +243,20 @@ class BulkWriter:
         when opened, before the movements that name them)."""
         t = MaterialAccount.__table__
         columns = [c for c in rows[0] if c != "id"] if rows else []
+        if self._loader is not None:
+            self.flush()
+            mark = "%s" if self.copy else "?"
+            sets = ", ".join(f'"{c}" = {mark}' for c in columns)
+            sql = f'UPDATE "{t.name}" SET {sets} WHERE "id" = {mark}'
+            for start in range(0, len(rows), self.batch_rows):
+                chunk = [{**r, "_id": r["id"]} for r in rows[start:start + self.batch_rows]]
+                names = [*columns, "_id"]
+                if self.copy:
+                    _, values = _prepare_copy(t, chunk, names)
+                else:
+                    _, values = _prepare_sqlite(t, chunk, self.engine.dialect, names)
+                self._loader.put([("many", sql, values)])
+            return
         statement = (update(t).where(t.c.id == bindparam("_id"))
                      .values({c: bindparam(c) for c in columns}))
         conn = self.connection()
@@ -214,41 +285,68 @@ def _uuid_hex(value: uuid.UUID | None) -> str | None:
     return None if value is None else value.hex
 
 
-def _executemany(conn: Connection, table: Table, rows: list[Row]) -> None:
-    """What ``conn.execute(table.insert(), rows)`` does on SQLite, with each column's own
-    bind processor (UUIDs as hex, dates and times as text, JSON serialised) applied a
-    column at a time, minus the per-row parameter compilation that costs more than the
-    insert itself (the tests prove both write the same bytes)."""
-    names = list(rows[0])
+def _prepare_sqlite(table: Table, rows: list[Row], dialect: Any,
+                    names: list[str] | None = None) -> tuple[str, list[tuple[Any, ...]]]:
+    """The INSERT and its parameters as ``conn.execute(table.insert(), rows)`` binds them
+    on SQLite: each column's own bind processor (UUIDs as hex, dates and times as text,
+    JSON serialised) applied a column at a time, minus the per-row parameter compilation
+    that costs more than the insert itself (the tests prove both write the same bytes)."""
+    names = names or list(rows[0])
     columns = []
     for name in names:
-        processor = _processor(table, name, conn.dialect)
+        processor = _processor(table, name.lstrip("_"), dialect)
         values = [row[name] for row in rows]
-        columns.append(list(map(processor, values)) if processor is not None else values)
+        if processor is not None:
+            values = list(map(processor, values))
+            if isinstance(table.c[name.lstrip("_")].type, LargeBinary):
+                # The driver's Binary is a memoryview; the same bytes cross to a writer.
+                values = [bytes(v) if isinstance(v, memoryview) else v for v in values]
+        columns.append(values)
     quoted = ", ".join(f'"{n}"' for n in names)
     marks = ", ".join("?" for _ in names)
     sql = f'INSERT INTO "{table.name}" ({quoted}) VALUES ({marks})'
+    return sql, list(zip(*columns, strict=True))
+
+
+def _executemany(conn: Connection, table: Table, rows: list[Row]) -> None:
+    sql, values = _prepare_sqlite(table, rows, conn.dialect)
     raw = conn.connection.driver_connection
     assert raw is not None
     cursor = raw.cursor()
     try:
-        cursor.executemany(sql, zip(*columns, strict=True))
+        cursor.executemany(sql, values)
     finally:
         cursor.close()
 
 
+def _prepare_copy(table: Table, rows: list[Row],
+                  names: list[str] | None = None) -> tuple[str, list[tuple[Any, ...]]]:
+    """The COPY and its rows: JSON serialised, UUIDs as their hex (which PostgreSQL reads
+    as the same uuid, and which crosses to the writer process cheaper than the object)."""
+    names = names or list(rows[0])
+    columns = []
+    for name in names:
+        type_ = table.c[name.lstrip("_")].type
+        values = [row[name] for row in rows]
+        if type_.__class__.__name__ == "JSON":
+            values = [None if v is None else json.dumps(v) for v in values]
+        elif isinstance(type_, Uuid):
+            values = list(map(_uuid_hex, values))
+        elif isinstance(type_, LargeBinary):  # hashes read back from bytea: memoryviews
+            values = [bytes(v) if isinstance(v, memoryview) else v for v in values]
+        columns.append(values)
+    quoted = ", ".join(f'"{n}"' for n in names)
+    return (f'COPY "{table.name}" ({quoted}) FROM STDIN',
+            list(zip(*columns, strict=True)))
+
+
 def _copy(conn: Connection, table: Table, rows: list[Row]) -> None:
-    names = list(rows[0])
-    json_columns = {c.name for c in table.columns
-                    if c.type.__class__.__name__ == "JSON" and c.name in names}
+    sql, values = _prepare_copy(table, rows)
     raw = conn.connection.driver_connection
     assert raw is not None
-    quoted = ", ".join(f'"{n}"' for n in names)
-    with raw.cursor() as cursor, cursor.copy(
-            f'COPY "{table.name}" ({quoted}) FROM STDIN') as copy:
-        for row in rows:
-            copy.write_row([json.dumps(row[n]) if n in json_columns and row[n] is not None
-                            else row[n] for n in names])
+    with raw.cursor() as cursor, cursor.copy(sql) as copy:
+        for row in values:
+            copy.write_row(row)
 
 
 # --- determinism ------------------------------------------------------------------------

@@ -61,7 +61,9 @@ class WorldDoesNotAudit(RuntimeError):
 
 def fresh_database(scale: str, db: str, url: str | None = None) -> Engine:
     """An empty, migrated database of the run's own: ``var/bench/<scale>.db`` (SQLite) or
-    ``stw_bench_<scale>`` on the server (PostgreSQL, dropped and created again)."""
+    on the server (PostgreSQL) the database the URL names, or ``stw_bench_<scale>`` when
+    it names none (or the ``postgres`` maintenance database): dropped and created
+    again."""
     if db == "sqlite":
         path = Path(url) if url else ROOT / "var" / "bench" / f"{scale}.db"
         for suffix in ("", "-wal", "-shm"):
@@ -247,7 +249,8 @@ def _load(engine: Engine, scale: str, seed: int, out: dict[str, Any], progress: 
     out["load"] = {"seconds": round(seconds, 2), "cpu_seconds": round(time.process_time()
                                                                        - cpu, 2),
                    "rows": written, "rows_per_s": round(written / seconds),
-                   "rows_by_table": writer.written, "peak_rss_mb": measure.peak_rss_mb()}
+                   "rows_by_table": writer.written, "peak_rss_mb": measure.peak_rss_mb(),
+                   "writer": writer.load_stats}
     say(f"Loaded {written:,} rows in {seconds:.1f} s "
         f"({world.counts.get('movements', 0):,} movements)")
     return world

@@ -984,6 +984,7 @@ def generate(engine: Engine, scale: Scale, seed: int = 42, *,
             db.commit()
             found = tlog.fetch(db, merkle.root_plan(head[0]))
             gen.tree = merkle.RightEdge.of_tree(head[0], lambda lv, i: found[(lv, i)])
+    writer.begin_load()  # the year's rows from here on: the writer process, indexes later
     progress("simulating the year", 0, 365)
     gen.simulate(progress)
     world = gen.finish()
