@@ -78,10 +78,6 @@ NOT_BY_KEY: dict[tuple[str, str, str], str] = {
     ("issue", "UPDATE", "material_accounts"):
         "the account's update by primary key and version: Citus routes only by the key, "
         "so the update adds the account's organization_id (one shard, as now one row)",
-    ("issue", "SELECT", "coc_documents"):
-        "a new document number is checked unique over all documents: numbers are global "
-        "and Citus enforces uniqueness only with the key, so this check fans out (or reads "
-        "a reference table of numbers); the random part makes a collision rare",
     ("document", "SELECT", "coc_documents"):
         "a document is read by its number, which gives no shard: both parties and the "
         "public verification use it; routed through the recipient's inbox or a number to "
