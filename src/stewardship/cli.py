@@ -36,9 +36,16 @@ err = Console(stderr=True)
 
 
 def _engine(pool_size: int | None = None):  # type: ignore[no-untyped-def]
+    from pydantic import ValidationError
+
     from stewardship.core.security import use_password_profile
 
-    settings = get_settings()
+    try:
+        settings = get_settings()
+    except ValidationError as error:  # a setting refused: say which and why, no traceback
+        for problem in error.errors():
+            err.print(f"[red]{problem['msg'].removeprefix('Value error, ')}[/]")
+        raise typer.Exit(2) from None
     use_password_profile(settings.password_profile)
     return make_engine(settings.resolved_database_url, pool_size=pool_size,
                        wait_seconds=settings.database_wait_seconds)
