@@ -117,8 +117,8 @@ def run_grid(*, web: tuple[int, ...] = (1, 2, 4), capture: tuple[int, ...] = (1,
             _wait_for_database(replica_url)
             log = runner.ROOT / "var" / "bench" / "http-replica.server.log"
             log.parent.mkdir(parents=True, exist_ok=True)
-            for processes in web:
-                for workers in capture:
+            for workers in capture:
+                for processes in web:
                     for with_replica in (False, True):
                         env = {"STEWARDSHIP_DATABASE_WAIT_SECONDS": "110",
                                "STEWARDSHIP_EMBEDDED_WORKER": "false"}
@@ -126,18 +126,17 @@ def run_grid(*, web: tuple[int, ...] = (1, 2, 4), capture: tuple[int, ...] = (1,
                             env["STEWARDSHIP_READ_DATABASE_URL"] = replica_url
                         say(f"W={processes} C={workers} replica={with_replica}: "
                             f"{clients} clients for {seconds:.0f} s")
-                        with capture_workers(primary_url, workers), \
-                                http_load.serve_live(primary_url, workers=processes,
-                                                     threads=threads, log=log,
-                                                     extra_env=env) as base:
-                            read_before = _replica_transactions(replica_url)
-                            captured_before = _captured(primary_url)
-                            result = http_load.run_load(base, world, clients,
-                                                        seconds=seconds)
-                            captured = _captured(primary_url) - captured_before
-                            replica_reads = _replica_transactions(replica_url) - read_before
+                        try:
+                            measured = _one(primary_url, replica_url, world, processes,
+                                            workers, clients, seconds, threads, log, env)
+                        except RuntimeError as failed:  # a server that never started
+                            say(f"  not measured: {failed}")
+                            continue
+                        result, captured, replica_reads = measured
                         runs.append(_row(processes, workers, with_replica, result,
                                          captured, replica_reads))
+                        _save(runs, clients=clients, seconds=seconds, threads=threads,
+                              machine=info, pair=pair)
                         say(f"  {runs[-1]['per_second']} req/s, p99 "
                             f"{runs[-1]['p99_ms']} ms, 5xx {runs[-1]['server_errors']}, "
                             f"replica transactions {replica_reads}")
@@ -145,11 +144,49 @@ def run_grid(*, web: tuple[int, ...] = (1, 2, 4), capture: tuple[int, ...] = (1,
             with admin.connect() as conn:
                 conn.execute(text(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)'))
             admin.dispose()
-    out = {"clients": clients, "seconds": seconds, "threads": threads, "machine": info,
+    return _save(runs, clients=clients, seconds=seconds, threads=threads, machine=info,
+                 pair=pair)
+
+
+def _one(primary_url: str, replica_url: str, world: http_load.LoadWorld, processes: int,
+         workers: int, clients: int, seconds: float, threads: int, log: Any,
+         env: dict[str, str]) -> tuple[http_load.LoadResult, int, int]:
+    """One layout's run: the load, the events captured meanwhile, the replica's
+    transactions meanwhile."""
+    with capture_workers(primary_url, workers), \
+            http_load.serve_live(primary_url, workers=processes, threads=threads, log=log,
+                                 extra_env=env, start_seconds=900) as base:
+        read_before = _replica_transactions(replica_url)
+        captured_before = _captured(primary_url)
+        result = http_load.run_load(base, world, clients, seconds=seconds)
+        captured = _captured(primary_url) - captured_before
+        replica_reads = _replica_transactions(replica_url) - read_before
+    return result, captured, replica_reads
+
+
+def _save(runs: list[dict[str, Any]], *, clients: int, seconds: float, threads: int,
+          machine: dict[str, Any], pair: Any) -> dict[str, Any]:
+    """Write the runs so far (after each one: a long grid keeps what it measured), over
+    earlier runs of the same layout in benchmarks/results/http-replica.json."""
+    from benchmarks import runner
+
+    path = runner.RESULTS / "http-replica.json"
+    earlier: list[dict[str, Any]] = []
+    if path.is_file():
+        before = json.loads(path.read_text())
+        if (before.get("clients"), before.get("seconds")) == (clients, seconds):
+            earlier = before.get("runs", [])
+
+    def layout(run: dict[str, Any]) -> tuple[int, int, bool]:
+        return (run["web"], run["capture"], run["replica"])
+
+    mine = {layout(run) for run in runs}
+    merged = sorted([r for r in earlier if layout(r) not in mine] + runs, key=layout)
+    out = {"clients": clients, "seconds": seconds, "threads": threads, "machine": machine,
            "primary": f"{pair.primary.host}:{pair.primary.port}",
-           "private_primary": pair.primary.port != 5432, "runs": runs}
+           "private_primary": pair.primary.port != 5432, "runs": merged}
     runner.RESULTS.mkdir(parents=True, exist_ok=True)
-    (runner.RESULTS / "http-replica.json").write_text(json.dumps(out, indent=2) + "\n")
+    path.write_text(json.dumps(out, indent=2) + "\n")
     write_doc()
     return out
 
