@@ -54,8 +54,8 @@ def free_port() -> int:
 
 @contextmanager
 def serve_live(database_url: str, *, workers: int = 1, threads: int = 40,
-               log: Path | None = None, extra_env: dict[str, str] | None = None
-               ) -> Iterator[str]:
+               log: Path | None = None, extra_env: dict[str, str] | None = None,
+               start_seconds: float = 180.0) -> Iterator[str]:
     """A running ``stewardship serve`` on ``database_url``; yields its base URL."""
     port = free_port()
     env = {**os.environ, "STEWARDSHIP_DATABASE_URL": database_url,
@@ -70,7 +70,7 @@ def serve_live(database_url: str, *, workers: int = 1, threads: int = 40,
     process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 180
+        deadline = time.monotonic() + start_seconds
         while True:
             if process.poll() is not None:
                 raise RuntimeError(f"the server stopped at start (exit {process.returncode})"
@@ -81,7 +81,7 @@ def serve_live(database_url: str, *, workers: int = 1, threads: int = 40,
             except httpx.HTTPError:
                 pass
             if time.monotonic() > deadline:
-                raise RuntimeError("the server did not answer within 180 s")
+                raise RuntimeError(f"the server did not answer within {start_seconds:.0f} s")
             time.sleep(0.2)
         yield base
     finally:

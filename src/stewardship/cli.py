@@ -36,9 +36,16 @@ err = Console(stderr=True)
 
 
 def _engine(pool_size: int | None = None):  # type: ignore[no-untyped-def]
+    from pydantic import ValidationError
+
     from stewardship.core.security import use_password_profile
 
-    settings = get_settings()
+    try:
+        settings = get_settings()
+    except ValidationError as error:  # a setting refused: say which and why, no traceback
+        for problem in error.errors():
+            err.print(f"[red]{problem['msg'].removeprefix('Value error, ')}[/]")
+        raise typer.Exit(2) from None
     use_password_profile(settings.password_profile)
     return make_engine(settings.resolved_database_url, pool_size=pool_size,
                        wait_seconds=settings.database_wait_seconds)
@@ -531,6 +538,12 @@ def bench(
     clients: Annotated[str, typer.Option(help="--http: client counts, comma-separated")
                        ] = "50,200",
     seconds: Annotated[float, typer.Option(help="--http: seconds per client count")] = 30.0,
+    replica: Annotated[bool, typer.Option("--replica", help="--http on PostgreSQL: a "
+                                          "streaming replica, W web processes and C capture "
+                                          "workers, each W and C with and without the "
+                                          "replica")] = False,
+    web: Annotated[str, typer.Option(help="--replica: web process counts")] = "1,2,4",
+    capture: Annotated[str, typer.Option(help="--replica: capture worker counts")] = "1,2",
     tlog: Annotated[bool, typer.Option("--tlog", help="The transparency log instead: proofs "
                                        "on a stored synthetic log, appends with and "
                                        "without the tree")] = False,
@@ -555,6 +568,28 @@ def bench(
                                      reuse=reuse_tree, say=console.print)
         for line in tlog_bench.summary_lines(result):
             console.print(line, highlight=False)
+        return
+    if http and replica:
+        if db != "postgresql":
+            err.print("[red]--replica needs --db postgresql[/]: SQLite has no replicas.")
+            raise typer.Exit(2)
+        from benchmarks import http_replica
+        from tests.streaming_replica import ReplicaUnavailable
+
+        def numbers(text: str) -> tuple[int, ...]:
+            return tuple(int(c) for c in text.split(",") if c.strip())
+
+        try:
+            grid = http_replica.run_grid(web=numbers(web), capture=numbers(capture),
+                                         clients=numbers(clients)[0], seconds=seconds,
+                                         source=url, say=console.print)
+        except ReplicaUnavailable as reason:
+            err.print(f"[red]No streaming replica on this machine:[/] {reason}")
+            raise typer.Exit(2) from None
+        console.print(f"Results: {runner.RESULTS / 'http-replica.json'}")
+        if any(r["server_errors"] or not r["balance_exact"] for r in grid["runs"]):
+            err.print("[red]5xx answers or an inexact balance in the grid[/]")
+            raise typer.Exit(1)
         return
     if http:
         from benchmarks import http_load

@@ -20,6 +20,15 @@ class Settings(BaseSettings):
         default="",
         description="SQLAlchemy URL; defaults to an SQLite file under var_dir.",
     )
+    read_database_url: str = Field(
+        default="", description="A streaming replica of the PostgreSQL database, for the "
+        "read-only routes docs/scaling.md names (public register, certificate and CoC "
+        "verification, EPCIS queries, chain views, reports); unset, everything reads from "
+        "the primary. Refused with SQLite.")
+    read_replica_max_lag_seconds: float = Field(
+        default=10.0, gt=0, le=3600, description="A replica further behind the primary "
+        "than this is not read from (the primary answers); a session or token that wrote "
+        "reads from the primary until the replica has replayed its write, at most this long.")
     var_dir: Path = Path("var")
     secret_key: str = DEV_SECRET
     base_url: str = Field(
@@ -172,6 +181,18 @@ class Settings(BaseSettings):
                     "STEWARDSHIP_LOG_KEY_FILE (or STEWARDSHIP_LOG_KEY) must name the "
                     "transparency log's signing key in production; "
                     "`stewardship log keygen` makes one")
+        return self
+
+    @model_validator(mode="after")
+    def _replica_needs_postgresql(self) -> Settings:
+        if self.read_database_url:
+            for name, url in (("STEWARDSHIP_DATABASE_URL", self.resolved_database_url),
+                              ("STEWARDSHIP_READ_DATABASE_URL", self.read_database_url)):
+                if not url.startswith("postgresql"):
+                    raise ValueError(
+                        f"STEWARDSHIP_READ_DATABASE_URL is set, but {name} is not a "
+                        "PostgreSQL URL: read replicas are PostgreSQL streaming replicas "
+                        "(an SQLite file has none; unset STEWARDSHIP_READ_DATABASE_URL)")
         return self
 
     @property

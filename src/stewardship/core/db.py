@@ -147,6 +147,7 @@ _gates: dict[str, WriterGate] = {}
 _gates_guard = threading.Lock()
 _read_engines: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictionary()
 _writing_engines: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictionary()
+_replica_engines: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictionary()
 
 
 def writer_gate(engine: Engine) -> WriterGate | None:
@@ -163,14 +164,35 @@ def writer_gate(engine: Engine) -> WriterGate | None:
         return gate
 
 
-def read_only_engine(engine: Engine) -> Engine:
+def read_only_engine(engine: Engine, *, writes_to: Engine | None = None) -> Engine:
     """The same engine (and pool) with its transactions marked read-only: DEFERRED on
-    SQLite, so that they never take the write lock."""
+    SQLite, so that they never take the write lock.
+
+    ``writes_to``: for a read replica's engine, the primary's, where what a read finds due
+    is written (``write_now``) and where a read that cannot use the replica goes on
+    (``switch_to_primary``)."""
     found = _read_engines.get(engine)
     if found is None:
         found = _read_engines[engine] = engine.execution_options(**{READ_ONLY: True})
         _writing_engines[found] = engine
+    if writes_to is not None:
+        _writing_engines[found] = writes_to
+        _replica_engines[found] = writes_to
     return found
+
+
+def switch_to_primary(session: Session) -> bool:
+    """Move a read-only session bound to a read replica over to the primary: its
+    transaction (which has only read) is ended and it reads on, from the next statement,
+    on the primary, which has every committed row. False when it was not on a replica.
+    Objects the session had loaded are expired."""
+    bind = session.get_bind()
+    primary = _replica_engines.get(bind) if isinstance(bind, Engine) else None
+    if primary is None:
+        return False
+    session.rollback()
+    session.bind = read_only_engine(primary)
+    return True
 
 
 def make_engine(url: str, *, pool_size: int | None = None,
@@ -265,7 +287,8 @@ def _run_after_commit(factory: sessionmaker[Session], work: list[AfterCommit]) -
 
 @contextmanager
 def transaction(factory: sessionmaker[Session], *, write: bool = True,
-                wait_seconds: float = WAIT_SECONDS) -> Iterator[Session]:
+                wait_seconds: float = WAIT_SECONDS,
+                read_from: Engine | None = None) -> Iterator[Session]:
     """One unit of work: commit when the block succeeds, roll back when it raises.
 
     ``write=False`` declares a unit that only reads: on SQLite it begins DEFERRED and does
@@ -274,6 +297,10 @@ def transaction(factory: sessionmaker[Session], *, write: bool = True,
     ``wait_seconds`` (``DatabaseBusy`` after that, before anything was done), and holds
     the gate until it has committed or rolled back. Work registered with ``after_commit``
     runs once the unit has ended, committed or not.
+
+    ``read_from``: for a read-only unit, a read replica's engine (registered with
+    ``read_only_engine(replica, writes_to=primary)``) to read from instead of the factory's
+    engine; ``after_commit`` work still goes to the factory's.
     """
     # A factory bound to something other than an engine (a test's connection) is used as
     # it is: its transaction is someone else's.
@@ -284,8 +311,12 @@ def transaction(factory: sessionmaker[Session], *, write: bool = True,
     if gate is not None and not gate.acquire(wait_seconds):
         raise DatabaseBusy("the database is busy with other changes; nothing was saved, "
                            "try again in a moment")
-    session = (factory(bind=read_only_engine(engine)) if not write and engine is not None
-               else factory())
+    if not write and read_from is not None:
+        session = factory(bind=read_only_engine(read_from))
+    elif not write and engine is not None:
+        session = factory(bind=read_only_engine(engine))
+    else:
+        session = factory()
     later: list[AfterCommit] = []
     try:
         yield session
@@ -321,4 +352,7 @@ def write_now(session: Session, work: Callable[[Session], T]) -> T:
         return work(session)
     session.rollback()
     with transaction(make_sessionmaker(engine)) as writer:
-        return work(writer)
+        done = work(writer)
+    # A session reading from a replica reads on from the primary, which has it already.
+    switch_to_primary(session)
+    return done

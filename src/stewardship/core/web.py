@@ -40,9 +40,15 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from stewardship.core.auth import Actor, Role, require
 from stewardship.core.config import Settings
-from stewardship.core.db import DatabaseBusy, is_busy, transaction
+from stewardship.core.db import DatabaseBusy, is_busy, switch_to_primary, transaction
 from stewardship.core.errors import Conflict, DomainError, Forbidden, PayloadTooLarge
 from stewardship.core.pagination import PageParams
+from stewardship.core.replica import (
+    WRITTEN_COOKIE,
+    ReplicaRouter,
+    replica_readable,
+    token_key,
+)
 from stewardship.core.security import decode_signed_json, encode_signed_json, sign, unsign
 
 SESSION_COOKIE = "stw_session"
@@ -115,16 +121,49 @@ async def get_db(request: Request) -> AsyncIterator[Session]:
                 held.append(gate)
         if len(held) < len(gates):
             raise DatabaseBusy("the server is busy; nothing was done, try again in a moment")
-        unit = transaction(request.app.state.sessionmaker, write=writes,
-                           wait_seconds=settings.database_wait_seconds)
+        factory = request.app.state.sessionmaker
+        wait = settings.database_wait_seconds
+        replica: ReplicaRouter | None = getattr(request.app.state, "replica", None)
+        if (replica is not None and replica_readable(request.method, request.url.path)
+                and replica.usable(_written(request, replica))):
+            unit = replica.read_unit(factory, wait_seconds=wait)
+        else:
+            unit = transaction(factory, write=writes, wait_seconds=wait)
         async with contextmanager_in_threadpool(unit) as session:
             yield session
+        if writes and replica is not None:
+            position = await anyio.to_thread.run_sync(replica.head)
+            if position is not None:
+                _remember_write(request, replica, position)
     finally:
         for gate in held:
             gate.release()
 
 
 DbSession = Annotated[Session, Depends(get_db, scope="function")]
+
+
+def _written(request: Request, replica: ReplicaRouter) -> int | None:
+    """Where the caller's latest write ended in the primary's WAL, if it is recent."""
+    token = _bearer(request)
+    if token is not None:
+        return replica.token_written(token_key(token))
+    cookie = request.cookies.get(WRITTEN_COOKIE)
+    value = unsign(settings_of(request).secret_key, cookie) if cookie else None
+    digits = value.removeprefix("wal-") if value is not None else ""
+    return int(digits) if value is not None and value.startswith("wal-") and digits.isdigit() \
+        else None
+
+
+def _remember_write(request: Request, replica: ReplicaRouter, position: int) -> None:
+    """Keep the caller's write for its next reads (``core.replica``): by the bearer
+    token in this process, or in a signed cookie that ``SecurityHeaders`` sets."""
+    token = _bearer(request)
+    if token is not None:
+        replica.remember_token(token_key(token), position)
+        return
+    request.state.written_cookie = (sign(settings_of(request).secret_key, f"wal-{position}"),
+                                    replica.remember_seconds)
 
 
 def _bearer(request: Request) -> str | None:
@@ -141,6 +180,8 @@ def get_optional_actor(request: Request, db: DbSession) -> Actor | None:
     token = _bearer(request)
     if token is not None:
         actor = resolver(db, "bearer", token)
+        if actor is None and switch_to_primary(db):
+            actor = resolver(db, "bearer", token)  # a token made a moment ago
         if actor is None:
             from stewardship.core.errors import Unauthenticated
 
@@ -672,12 +713,17 @@ class SecurityHeaders:
                 headers.append((b"x-frame-options", b"DENY"))
                 if b"content-security-policy" not in present:
                     headers.append((b"content-security-policy", PAGE_CSP.encode()))
+                flags = "; Path=/; HttpOnly; SameSite=Lax"
+                if self.settings.secure_cookies:
+                    flags += "; Secure"
                 new_cookie = state.get("new_csrf_cookie")
                 if new_cookie:
-                    flags = "; Path=/; HttpOnly; SameSite=Lax"
-                    if self.settings.secure_cookies:
-                        flags += "; Secure"
                     headers.append((b"set-cookie", f"{CSRF_COOKIE}={new_cookie}{flags}".encode()))
+                written = state.get("written_cookie")
+                if written:  # where this caller's write ended, for its next reads
+                    value, seconds = written
+                    headers.append((b"set-cookie", f"{WRITTEN_COOKIE}={value}; Max-Age="
+                                    f"{seconds}{flags}".encode()))
                 message["headers"] = headers
             await send(message)
 

@@ -31,6 +31,7 @@ from stewardship.core.keys import log_signer, published_keys
 from stewardship.core.mail import Mailer
 from stewardship.core.migrate import pending_message
 from stewardship.core.openapi import install_openapi
+from stewardship.core.replica import CONNECT_TIMEOUT_SECONDS, ReplicaRouter
 from stewardship.core.security import use_password_profile
 from stewardship.core.templating import Templates
 from stewardship.core.web import (
@@ -141,6 +142,22 @@ def _unreadable_json(path: str, message: str) -> Response:
     return JSONResponse(error.to_dict(), status_code=error.status_code)
 
 
+def _replica_router(settings: Settings, engine: Engine) -> ReplicaRouter | None:
+    """The read replica's router when ``STEWARDSHIP_READ_DATABASE_URL`` is set: its pool
+    has a connection for every request the process works on at once, and one for the
+    watcher; a connection that takes longer than a moment counts the replica as down."""
+    if not settings.read_database_url:
+        return None
+    if engine.dialect.name != "postgresql":
+        raise ValueError("STEWARDSHIP_READ_DATABASE_URL needs a PostgreSQL primary; "
+                         f"the database is {engine.dialect.name}")
+    replica = make_engine(settings.read_database_url, pool_size=settings.server_threads + 1,
+                          wait_seconds=settings.database_wait_seconds,
+                          connect_args={"connect_timeout": CONNECT_TIMEOUT_SECONDS})
+    return ReplicaRouter(engine, replica,
+                         max_lag_seconds=settings.read_replica_max_lag_seconds)
+
+
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
     settings = settings or get_settings()
     use_password_profile(settings.password_profile)
@@ -149,6 +166,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     engine = engine or make_engine(settings.resolved_database_url,
                                    pool_size=settings.server_threads + 2,
                                    wait_seconds=settings.database_wait_seconds)
+    replica = _replica_router(settings, engine)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -167,9 +185,13 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             worker.worker.on_captured = lambda: wake_subscribers(_app.state)
         sender = start_sender(engine, settings)
         _app.state.pact_sender = sender
+        if replica is not None:
+            replica.start()
         try:
             yield
         finally:
+            if replica is not None:
+                replica.stop()
             _app.state.pact_sender = None
             if sender is not None:
                 sender.stop()
@@ -193,6 +215,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     )
     app.state.settings = settings
     app.state.engine = engine
+    app.state.replica = replica
     app.state.sessionmaker = make_sessionmaker(engine)
     app.state.actor_resolver = resolve_actor
     app.state.templates = Templates(TEMPLATE_DIRS)
