@@ -324,11 +324,12 @@ _TIER_POSTGRESQL = text(
 
 
 def received_in_windows(db: Session, windows: Sequence[tuple[int, uuid.UUID, date, date, date]],
-                        per_window: int) -> list[tuple[int, int, list[tuple[uuid.UUID, str]]]]:
+                        per_window: int) -> list[tuple[int, int, list[tuple[str, str]]]]:
     """For each window (key, entity, periods from, periods to, received on or before): how
     many documents the entity received into those periods by that day, and the largest
-    `per_window` of them (equal quantities by number), as (key, count, [(id, number)]).
-    One statement for a whole tier of a chain, its text the same for every tier."""
+    `per_window` of them (equal quantities by number), as (key, count, [(id as 32 hex
+    digits, number)]). One statement for a whole tier of a chain, its text the same for
+    every tier."""
     if not windows:
         return []
     sqlite = db.get_bind().dialect.name == "sqlite"
@@ -343,7 +344,7 @@ def received_in_windows(db: Session, windows: Sequence[tuple[int, uuid.UUID, dat
         ranked = found or []
         if sqlite:  # binary text order, as SQLite's ORDER BY number
             ranked.sort(key=lambda t: (-t[0], t[1]))
-        out.append((int(k), int(total), [(uuid.UUID(i), n) for _, n, i in ranked]))
+        out.append((int(k), int(total), [(i.replace("-", ""), n) for _, n, i in ranked]))
     out.sort(key=lambda row: row[0])
     return out
 

@@ -99,7 +99,7 @@ def chain(db: Session, actor: Actor | None, number: str, *, depth: int = 8) -> C
     tiers: list[list[_Node]] = [[_node(root)]]
     fed: dict[str, list[str]] = {}
     more: list[int] = [0]
-    seen = {root.id}
+    seen = {root.id.hex}
     months: dict[uuid.UUID, int] = {}
     truncated = False
     for level in range(1, depth + 1):
@@ -115,7 +115,7 @@ def chain(db: Session, actor: Actor | None, number: str, *, depth: int = 8) -> C
                     add_months(p.period_start, -months[p.issuer_entity_id]), p.period_start,
                     p.shipment_date) for k, p in enumerate(parents)]
         hidden = 0
-        new: list[uuid.UUID] = []
+        new: list[str] = []
         for k, total, ranked in repo.received_in_windows(db, windows, PER_DOCUMENT):
             hidden += total - min(total, PER_DOCUMENT)
             for doc_id, doc_number in ranked:
@@ -129,8 +129,8 @@ def chain(db: Session, actor: Actor | None, number: str, *, depth: int = 8) -> C
                     hidden += 1
         if not new and not hidden:
             break
-        rows = repo.chain_nodes(db, new)
-        tiers.append([_node(rows[i]) for i in new])
+        rows = repo.chain_nodes(db, [uuid.UUID(i) for i in new])
+        tiers.append([_node(rows[uuid.UUID(i)]) for i in new])
         more.append(hidden)
         if level == depth and new:
             truncated = True
