@@ -193,7 +193,10 @@ class CocDocument(IdMixin, Base):
         CheckConstraint("issuer_entity_id <> recipient_entity_id", name="two_parties"),
         Index("ix_coc_documents_issuer", "issuer_entity_id", "status", "shipment_date"),
         Index("ix_coc_documents_recipient", "recipient_entity_id", "status",
-              "receipt_period_start"),
+              "receipt_period_start", "received_on"),
+        # The chain trace's largest-first read of what an entity received (0021).
+        Index("ix_coc_documents_chain", "recipient_entity_id", "status",
+              "coc_quantity_kg", "number", "receipt_period_start", "received_on", "id"),
         Index("ix_coc_documents_status_shipment", "status", "shipment_date"),
     )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -9,21 +10,16 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import (
-    Date,
-    Integer,
     Row,
     Select,
     String,
-    Uuid,
-    and_,
     cast,
     func,
     insert,
-    literal,
     or_,
     select,
+    text,
     type_coerce,
-    union_all,
 )
 from sqlalchemy.orm import Session, selectinload
 
@@ -337,53 +333,69 @@ def count_unmatched(db: Session, shipped_before: date) -> int:
         CocDocument.status == "issued", CocDocument.shipment_date < shipped_before)) or 0)
 
 
-@dataclass(frozen=True)
-class Fed:
-    """A received document found behind another: what a chain view shows of it."""
-
-    window: int
-    id: uuid.UUID
-    number: str
-    issuer_entity_id: uuid.UUID
-    recipient_entity_id: uuid.UUID
-    material: str
-    coc_quantity_kg: int
-    shipment_date: date
-    period_start: date
-    composition: dict[str, object]
-    rank: int
-    total: int
+# A tier's windows arrive as one JSON parameter (key, entity, periods from and to, received
+# on or before), so the statement's text is the same for every tier and every trace. Per
+# window: the count, read from ix_coc_documents_recipient alone, and the largest documents,
+# read from ix_coc_documents_chain in quantity order until `per` are found (only equal
+# quantities are sorted by number).
+_WINDOW = ("f.recipient_entity_id = w.entity AND f.status = 'received' "
+           "AND f.receipt_period_start >= w.since AND f.receipt_period_start <= w.until "
+           "AND f.received_on <= w.upto")
+_TIER_SQLITE = text(
+    "WITH w AS MATERIALIZED (SELECT json_extract(value, '$.k') AS k, "
+    "json_extract(value, '$.entity') AS entity, json_extract(value, '$.since') AS since, "
+    "json_extract(value, '$.until') AS until, json_extract(value, '$.upto') AS upto "
+    "FROM json_each(:windows)) "
+    f"SELECT w.k, (SELECT count(*) FROM coc_documents f WHERE {_WINDOW}), "
+    "(SELECT json_group_array(json_array(t.coc_quantity_kg, t.number, t.id)) FROM ("
+    "SELECT f.coc_quantity_kg, f.number, f.id FROM coc_documents f "
+    f"INDEXED BY ix_coc_documents_chain WHERE {_WINDOW} "
+    "ORDER BY f.coc_quantity_kg DESC, f.number LIMIT :per) t) FROM w")
+_TIER_POSTGRESQL = text(
+    "SELECT w.k, c.total, t.found FROM jsonb_to_recordset(CAST(:windows AS jsonb)) "
+    "AS w(k integer, entity uuid, since date, until date, upto date) "
+    f"CROSS JOIN LATERAL (SELECT count(*) AS total FROM coc_documents f WHERE {_WINDOW}) c "
+    "CROSS JOIN LATERAL (SELECT json_agg(json_build_array(t.coc_quantity_kg, t.number, "
+    "t.id) ORDER BY t.coc_quantity_kg DESC, t.number) AS found FROM ("
+    f"SELECT f.coc_quantity_kg, f.number, f.id FROM coc_documents f WHERE {_WINDOW} "
+    "ORDER BY f.coc_quantity_kg DESC, f.number LIMIT :per) t) t")
 
 
 def received_in_windows(db: Session, windows: Sequence[tuple[int, uuid.UUID, date, date, date]],
-                        per_window: int) -> list[Fed]:
-    """For each window (key, entity, periods from, periods to, received on or before): the
-    documents the entity received into those periods by that day, largest first, at most
-    `per_window` of them, each with its rank and the window's full count. One statement
-    for a whole tier of a chain (window functions: SQLite 3.25+, PostgreSQL)."""
+                        per_window: int) -> list[tuple[int, int, list[tuple[str, str]]]]:
+    """For each window (key, entity, periods from, periods to, received on or before): how
+    many documents the entity received into those periods by that day, and the largest
+    `per_window` of them (equal quantities by number), as (key, count, [(id as 32 hex
+    digits, number)]). One statement for a whole tier of a chain, its text the same for
+    every tier."""
     if not windows:
         return []
-    # A CTE of literal rows (SQLite has no column list on a VALUES alias).
-    w = union_all(*(select(literal(k, Integer).label("k"), literal(e, Uuid).label("entity"),
-                           literal(a, Date).label("since"), literal(b, Date).label("until"),
-                           literal(c, Date).label("upto"))
-                    for k, e, a, b, c in windows)).cte("w")
-    ranked = (select(w.c.k, CocDocument.id, CocDocument.number, CocDocument.issuer_entity_id,
-                     CocDocument.recipient_entity_id, CocDocument.material,
-                     CocDocument.coc_quantity_kg, CocDocument.shipment_date,
-                     CocDocument.period_start, CocDocument.composition,
-                     func.row_number().over(partition_by=w.c.k, order_by=(
-                         CocDocument.coc_quantity_kg.desc(), CocDocument.number)).label("rank"),
-                     func.count().over(partition_by=w.c.k).label("total"))
-              .join(w, and_(CocDocument.recipient_entity_id == w.c.entity,
-                            CocDocument.status == "received",
-                            CocDocument.receipt_period_start >= w.c.since,
-                            CocDocument.receipt_period_start <= w.c.until,
-                            CocDocument.received_on <= w.c.upto))
-              .subquery())
-    rows = db.execute(select(ranked).where(ranked.c.rank <= per_window)
-                      .order_by(ranked.c.k, ranked.c.rank))
-    return [Fed(*row) for row in rows]
+    sqlite = db.get_bind().dialect.name == "sqlite"
+    param = json.dumps([{"k": k, "entity": e.hex, "since": a.isoformat(),
+                         "until": b.isoformat(), "upto": c.isoformat()}
+                        for k, e, a, b, c in windows])
+    out = []
+    for k, total, found in db.execute(_TIER_SQLITE if sqlite else _TIER_POSTGRESQL,
+                                      {"windows": param, "per": per_window}):
+        if isinstance(found, str):
+            found = json.loads(found)
+        ranked = found or []
+        if sqlite:  # binary text order, as SQLite's ORDER BY number
+            ranked.sort(key=lambda t: (-t[0], t[1]))
+        out.append((int(k), int(total), [(i.replace("-", ""), n) for _, n, i in ranked]))
+    out.sort(key=lambda row: row[0])
+    return out
+
+
+def chain_nodes(db: Session, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Row]:  # type: ignore[type-arg]
+    """What a chain view shows of each document, by id, as plain rows."""
+    if not ids:
+        return {}
+    d = CocDocument
+    rows = db.execute(select(d.id, d.number, d.issuer_entity_id, d.recipient_entity_id,
+                             d.material, d.coc_quantity_kg, d.shipment_date, d.period_start,
+                             d.composition).where(d.id.in_(ids)))
+    return {row[0]: row for row in rows}
 
 
 def settings_of_entities(db: Session, ids: Sequence[uuid.UUID]) -> dict[

@@ -7,6 +7,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
 from stewardship.assurance.rules import add_months
@@ -21,6 +22,7 @@ from stewardship.custody.schemas import (
     ChainRead,
     ChainTier,
     DocumentPage,
+    OriginShare,
     UnmatchedPair,
     UnmatchedRead,
 )
@@ -45,18 +47,47 @@ class _Node:
     composition: dict[str, object]
 
 
-def _node(d: CocDocument | repo.Fed) -> _Node:
+def _node(d: CocDocument | Row) -> _Node:  # type: ignore[type-arg]
     return _Node(d.id, d.number, d.issuer_entity_id, d.recipient_entity_id, d.material,
                  d.coc_quantity_kg, d.shipment_date, d.period_start, d.composition)
+
+
+# The origins shown of each document, kept between traces: a pure function of the
+# document's composition (never rewritten after issue) and of the facilities' names, both
+# compared again on every use, so what is kept can never be shown stale.
+_ORIGINS: dict[uuid.UUID, tuple[dict[str, object], list[str], dict[str, str],
+                                list[OriginShare]]] = {}
+ORIGINS_KEPT = 50_000
+
+
+def _facilities(d: _Node) -> list[str]:
+    kept = _ORIGINS.get(d.id)
+    if kept is not None and kept[0] == d.composition:
+        return kept[1]
+    return common.pool_facilities(d.composition)
+
+
+def _origins(d: _Node, names: common.Names) -> list[OriginShare]:
+    kept = _ORIGINS.get(d.id)
+    if kept is not None and kept[0] == d.composition and all(
+            names.facility(f) == name for f, name in kept[2].items()):
+        return kept[3]
+    found = common.origins(rules.pool_from_data(d.composition), names)
+    facilities = common.pool_facilities(d.composition)
+    if len(_ORIGINS) >= ORIGINS_KEPT:
+        _ORIGINS.clear()
+    _ORIGINS[d.id] = (d.composition, facilities,
+                      {f: names.facility(f) for f in facilities}, found)
+    return found
 
 
 def chain(db: Session, actor: Actor | None, number: str, *, depth: int = 8) -> ChainRead:
     """The documents whose CoC material may have fed this one under mass balance: those
     its issuer received into the document's period or the periods its balance could be
     carried from, on or before the shipment date (the largest PER_DOCUMENT of them); then
-    theirs, to `depth` tiers; each with its origins (facility, country, share). Two
-    statements a tier. Shown to the document's two parties
-    and the secretariat."""
+    theirs, to `depth` tiers; each with its origins (facility, country, share). A tier
+    is one statement for its windows, one for its new documents and one for its new
+    issuers' settings. Shown to the document's two parties and the secretariat."""
     if actor is None:
         require(actor, action="see a document's chain")
     if not 1 <= depth <= MAX_DEPTH:
@@ -68,12 +99,13 @@ def chain(db: Session, actor: Actor | None, number: str, *, depth: int = 8) -> C
     tiers: list[list[_Node]] = [[_node(root)]]
     fed: dict[str, list[str]] = {}
     more: list[int] = [0]
-    seen = {root.id}
+    seen = {root.id.hex}
     months: dict[uuid.UUID, int] = {}
     truncated = False
     for level in range(1, depth + 1):
         parents = tiers[-1]
-        unknown = [p.issuer_entity_id for p in parents if p.issuer_entity_id not in months]
+        unknown = list({p.issuer_entity_id for p in parents
+                        if p.issuer_entity_id not in months})
         found_settings = repo.settings_of_entities(db, unknown)
         for entity_id in unknown:
             s = found_settings.get(entity_id)
@@ -82,35 +114,36 @@ def chain(db: Session, actor: Actor | None, number: str, *, depth: int = 8) -> C
         windows = [(k, p.issuer_entity_id,
                     add_months(p.period_start, -months[p.issuer_entity_id]), p.period_start,
                     p.shipment_date) for k, p in enumerate(parents)]
-        rows = repo.received_in_windows(db, windows, PER_DOCUMENT)
-        totals = {row.window: row.total for row in rows}
-        hidden = sum(total - min(total, PER_DOCUMENT) for total in totals.values())
-        found: list[_Node] = []
-        for row in rows:
-            fed.setdefault(row.number, []).append(parents[row.window].number)
-            if row.id in seen:
-                continue
-            seen.add(row.id)
-            if len(found) < PER_TIER:
-                found.append(_node(row))
-            else:
-                hidden += 1
-        if not found and not hidden:
+        hidden = 0
+        new: list[str] = []
+        for k, total, ranked in repo.received_in_windows(db, windows, PER_DOCUMENT):
+            hidden += total - min(total, PER_DOCUMENT)
+            for doc_id, doc_number in ranked:
+                fed.setdefault(doc_number, []).append(parents[k].number)
+                if doc_id in seen:
+                    continue
+                seen.add(doc_id)
+                if len(new) < PER_TIER:
+                    new.append(doc_id)
+                else:
+                    hidden += 1
+        if not new and not hidden:
             break
-        tiers.append(found)
+        rows = repo.chain_nodes(db, [uuid.UUID(i) for i in new])
+        tiers.append([_node(rows[uuid.UUID(i)]) for i in new])
         more.append(hidden)
-        if level == depth and found:
+        if level == depth and new:
             truncated = True
-    names = common.Names(db, [d.issuer_entity_id for t in tiers for d in t]
-                         + [d.recipient_entity_id for t in tiers for d in t],
-                         common.pool_facilities(*(d.composition for t in tiers for d in t)))
+    nodes = [d for t in tiers for d in t]
+    names = common.Names(db, [d.issuer_entity_id for d in nodes]
+                         + [d.recipient_entity_id for d in nodes],
+                         [f for d in nodes for f in _facilities(d)])
 
     def link(d: _Node) -> ChainLink:
-        return ChainLink(number=d.number, issuer=names.party(d.issuer_entity_id).entity,
-                         recipient=names.party(d.recipient_entity_id).entity,
+        return ChainLink(number=d.number, issuer=names.entity(d.issuer_entity_id),
+                         recipient=names.entity(d.recipient_entity_id),
                          material=d.material, coc_quantity_kg=d.coc_quantity_kg,
-                         shipment_date=d.shipment_date,
-                         origins=common.origins(rules.pool_from_data(d.composition), names),
+                         shipment_date=d.shipment_date, origins=_origins(d, names),
                          fed=sorted(set(fed.get(d.number, []))))
 
     return ChainRead(number=root.number, truncated=truncated,

@@ -280,6 +280,11 @@ class Names:
                      organization_name=org, performance_certificate=performance,
                      coc_certificate=coc)
 
+    def entity(self, entity_id: uuid.UUID) -> str:
+        """The entity's name alone ("" when unknown), as ``party(...).entity``."""
+        found = self._entities.get(entity_id)
+        return found[0] if found is not None else ""
+
     def facility(self, public_id: str) -> str:
         return self._facilities.get(public_id, public_id)
 
