@@ -507,9 +507,9 @@ _TIME_PARAMS = {"GE_eventTime": "ge_event_time", "LT_eventTime": "lt_event_time"
 _WD_FIELDS = {"WD_readPoint": "wd_read_points", "WD_bizLocation": "wd_biz_locations"}
 _CONTROLS = ("orderBy", "orderDirection", "eventCountLimit", "maxEventCount")
 _KNOWN = frozenset(("eventType", *_TIME_PARAMS, *_EQ_FIELDS, *_MATCH_KINDS, *_WD_FIELDS,
-                    *_CONTROLS, "perPage", "nextPageToken"))
+                    *_CONTROLS, "EXISTS_errorDeclaration", "perPage", "nextPageToken"))
 SUPPORTED_PARAMETERS = ("eventType", *_TIME_PARAMS, *_EQ_FIELDS, *_WD_FIELDS, *_MATCH_KINDS,
-                        *_CONTROLS, "perPage", "nextPageToken")
+                        *_CONTROLS, "EXISTS_errorDeclaration", "perPage", "nextPageToken")
 """The fixed names; the field parameters (``epcis.params.STANDARD``) follow them."""
 
 
@@ -518,14 +518,18 @@ def canonical_match(value: str, kinds: tuple[int, ...]) -> tuple[list[str], list
     beside each EPC (exact values, prefixes): an EPC URN or Digital Link as its canonical
     Digital Link, an ``idpat`` pattern or a Digital Link ending in ``*`` as a prefix."""
     text = value.strip()
-    if text.endswith("*") and text.startswith(("http://", "https://")):
-        stem = _canonical_uri(text[:-1].rstrip("/"))
-        return [], ([stem + "/"] if stem.startswith(DL_HOST) else [])
+    if text.endswith("/*") and text.startswith(("http://", "https://")):
+        base, _, last = text[:-2].rpartition("/")
+        if last in ("21", "10", "254", "8011", "235"):  # .../01/<gtin>/21/*: the serials
+            stem = _canonical_uri(base) + f"/{last}/"
+        else:  # .../01/<gtin>/*: all under the key
+            stem = _canonical_uri(text[:-2]) + "/"
+        return [], ([stem] if stem.startswith(DL_HOST) else [])
     match = _EPC_URN.match(text)
     if match is not None and match.group(1) == "idpat":
         fields = match.group(3).split(".")
         if match.group(2) == "sgtin" and len(fields) == 3 and fields[2] == "*" \
-                and fields[1] != "*":
+                and (fields[0] + fields[1]).isdecimal() and len(fields[0] + fields[1]) == 13:
             gtin = _urn_to_dl("sgtin", "idpat", fields)
             if gtin is None:
                 return [], []
@@ -639,8 +643,9 @@ def parse_query(params: list[tuple[str, str]], *, per_page_default: int,
                               "order_by": controls.order_by, "order_desc": controls.order_desc,
                               "count_limit": controls.count_limit,
                               "max_count": controls.max_count}
-    if "EXISTS_errorDeclaration" in grouped:
-        kwargs["declared"] = True
+    if "EXISTS_errorDeclaration" in grouped:  # a value of false (or 0) asks for nothing
+        kwargs["declared"] = grouped["EXISTS_errorDeclaration"][-1].strip().lower() \
+            not in ("false", "0")
     for name, attr in _WD_FIELDS.items():
         if name in grouped:
             kwargs[attr] = tuple(_values(name, grouped[name]))

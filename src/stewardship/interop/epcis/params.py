@@ -65,7 +65,7 @@ _EXTENSION = re.compile(r"^(EQ|GT|GE|LT|LE|EXISTS)_(INNER_)?(" + "|".join(_SCOPE
 _CBV_KIND = {"bizTransaction": "BTT", "source": "SDT", "destination": "SDT"}
 STANDARD = ("EQ_persistentDisposition_set", "EQ_persistentDisposition_unset",
             "EQ_quantity", "GT_quantity", "GE_quantity", "LT_quantity", "LE_quantity",
-            "EXISTS_errorDeclaration", "GE_errorDeclarationTime", "LT_errorDeclarationTime",
+            "GE_errorDeclarationTime", "LT_errorDeclarationTime",
             "EQ_errorReason", "EQ_correctiveEventID", "EXISTS_sensorElementList",
             *_SENSOR_TIME, *_SENSOR_TEXT,
             *(f"{op}_{name}" for name in f.SENSOR_NUMBERS
