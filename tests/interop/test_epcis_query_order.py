@@ -115,3 +115,25 @@ def test_a_page_token_of_another_order_is_refused(member: TestClient) -> None:
                                                    "nextPageToken": token["nextPageToken"]})
     assert response.status_code == 400, response.text
     assert "nextPageToken" in response.json()["detail"]
+
+
+def test_order_by_an_extension_field_numbers_as_numbers_texts_by_code_point(
+        world: World, client_for: Clients, run_jobs: Callable[[], int]) -> None:
+    client = client_for(world.b)
+    ranks = {1: ("10", "b"), 2: ("9", "a"), 3: ("100", "C"), 4: (None, "c")}
+    events = []
+    for n, (rank, name) in ranks.items():
+        extra = {"ext1:name": name, **({"ext1:rank": rank} if rank else {})}
+        events.append(object_event(n, eventID=f"urn:test:o:{n}", **extra))
+    doc = document(*events, context=["https://ref.gs1.org/standards/epcis/2.0.0/"
+                                     "epcis-context.jsonld", {"ext1": "http://example.com/x/"}])
+    assert client.post("/epcis/capture", json=doc).status_code == 202
+    run_jobs()
+    ranked = {"EXISTS_ext1:rank": ""}
+    assert flat(client, orderBy="ext1:rank", orderDirection="ASC", **ranked) == o(2, 1, 3)
+    assert pages(client, orderBy="http://example.com/x/rank", perPage=2, **ranked) == [
+        o(3, 1), o(2)]
+    assert flat(client, orderBy="ext1:name", orderDirection="ASC") == o(3, 2, 1, 4)
+    assert flat(client, orderBy="ext1:rank", orderDirection="ASC", eventCountLimit=2,
+                **ranked) == o(2, 1)
+    assert sorted(flat(client, orderBy="ext1:rank")) == o(1, 2, 3, 4)  # unranked: anywhere

@@ -59,6 +59,7 @@ _OFFSET = re.compile(r"^[+-]\d\d:\d\d$")
 
 
 _ZONES: dict[str, tzinfo] = {"Z": UTC}
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _zone(text: str) -> tzinfo:
@@ -481,6 +482,9 @@ class EventQuery:
     declared: bool = False
     """EXISTS_errorDeclaration: only events that declare an error."""
     order_by: str | None = None
+    order_keys: tuple[str, ...] = ()
+    """``order_by`` an extension field: the index keys it is kept under (pages then go by
+    the count of events so far)."""
     order_desc: bool = True
     count_limit: int | None = None
     max_count: int | None = None
@@ -640,7 +644,8 @@ def parse_query(params: list[tuple[str, str]], *, per_page_default: int,
         conditions.append(parameter)
     controls = field_params.controls(grouped)
     kwargs: dict[str, Any] = {"conditions": tuple(conditions),
-                              "order_by": controls.order_by, "order_desc": controls.order_desc,
+                              "order_by": controls.order_by, "order_keys": controls.order_keys,
+                              "order_desc": controls.order_desc,
                               "count_limit": controls.count_limit,
                               "max_count": controls.max_count}
     if "EXISTS_errorDeclaration" in grouped:  # a value of false (or 0) asks for nothing

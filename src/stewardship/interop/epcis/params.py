@@ -44,6 +44,8 @@ class Condition:
 @dataclass(frozen=True)
 class Controls:
     order_by: str | None = None
+    order_keys: tuple[str, ...] = ()
+    """For an extension field's order: its index keys (its names)."""
     order_desc: bool = True
     count_limit: int | None = None
     max_count: int | None = None
@@ -219,10 +221,13 @@ def controls(grouped: dict[str, list[str]]) -> Controls:
     out: dict[str, Any] = {}
     if "orderBy" in grouped:
         order_by = grouped["orderBy"][-1].strip()
-        if order_by not in ORDER_FIELDS:
+        if order_by not in ORDER_FIELDS and not (f.is_extension(order_by) or "#" in order_by):
             raise QueryParameterError("orderBy", f"orderBy must be one of "
-                                      f"{', '.join(ORDER_FIELDS)}, not {order_by!r}")
+                                      f"{', '.join(ORDER_FIELDS)} or an extension field's "
+                                      f"name (a CURIE or an IRI), not {order_by!r}")
         out["order_by"] = order_by
+        if order_by not in ORDER_FIELDS:
+            out["order_keys"] = tuple(f.key("", n) for n in field_names(order_by))
     if "orderDirection" in grouped:
         direction = grouped["orderDirection"][-1].strip()
         if direction not in ("ASC", "DESC"):

@@ -113,7 +113,8 @@ def query_events(db: Session, actor: Actor | None, params: list[tuple[str, str]]
     if more:
         last = rows[-1]
         token = rules.encode_page_token(
-            last[0], query.fingerprint, last[3] if query.order_by else None,
+            last[0], query.fingerprint,
+            (last[3] if not query.order_keys else rules.EPOCH) if query.order_by else None,
             query.seen + len(rows))
         next_query = urlencode([*query.params, ("perPage", str(query.per_page)),
                                 ("nextPageToken", token)])
