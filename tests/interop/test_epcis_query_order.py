@@ -98,6 +98,7 @@ def test_max_event_count_refuses_a_larger_result(member: TestClient) -> None:
     ({"orderBy": "eventTime", "orderDirection": "UP"}, "orderDirection"),
     ({"orderBy": "colour"}, "orderBy"),
     ({"maxEventCount": "0"}, "maxEventCount"),
+    ({"maxEventCount": "9" * 30}, "maxEventCount"),  # no integer overflow in the database
     ({"orderBy": "eventTime", "eventCountLimit": "two"}, "eventCountLimit"),
 ])
 def test_forbidden_controls_are_parameter_problems(world: World, client_for: Clients,

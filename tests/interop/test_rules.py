@@ -460,7 +460,8 @@ def test_dispositions_are_queried_by_their_short_form() -> None:
     ([("MATCH_epc", "")], "MATCH_epc", "MATCH_epc needs at least one value"),
     ([("EQ_nonsense", "x"), ("ALPHA", "y")], "ALPHA",
      "query parameter ALPHA is not supported here; supported: "
-     + ", ".join(rules.SUPPORTED_PARAMETERS) + ", " + ", ".join(params.STANDARD)),
+     + ", ".join(p for p in rules.SUPPORTED_PARAMETERS if p not in (
+         "orderBy", "orderDirection", "eventCountLimit", "maxEventCount"))),
     ([("perPage", "101")], "perPage", "perPage must be a whole number from 1 to 100"),
     ([("perPage", "-1")], "perPage", "perPage must be a whole number from 1 to 100"),
     ([("LT_recordTime", "2024-05-01")], "LT_recordTime",
@@ -740,15 +741,17 @@ def test_a_context_defines_only_its_string_valued_terms() -> None:
 
 def test_an_ordered_page_token_carries_the_last_key_and_the_count_so_far() -> None:
     ordered = [("orderBy", "eventTime"), ("orderDirection", "ASC")]
-    first = rules.parse_query(ordered, per_page_default=2, per_page_max=10)
+    first = rules.parse_query(ordered, per_page_default=2, per_page_max=10, fields=params)
     assert (first.order_by, first.order_desc, first.after_key, first.seen) == \
         ("eventTime", False, None, 0)
     last = rules.parse_time("2024-05-01T10:00:03.5+02:00")
     token = rules.encode_page_token(42, first.fingerprint, last, 4)
     again = rules.parse_query([*ordered, ("nextPageToken", token)], per_page_default=2,
-                              per_page_max=10)
+                              per_page_max=10, fields=params)
     assert (again.after, again.after_key, again.seen) == (42, last, 4)
     assert rules.parse_query([], per_page_default=2, per_page_max=10).order_desc is True
+    with pytest.raises(rules.QueryParameterError):  # the service gives the field parser
+        rules.parse_query(ordered, per_page_default=2, per_page_max=10)
 
 
 def test_exists_error_declaration_false_asks_for_nothing() -> None:

@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from functools import lru_cache
-from typing import Any
+from typing import Any, Protocol
 
 import stewardship.interop.epcis.rules as event_hash
 
@@ -618,10 +618,23 @@ class QueryTooComplex(QueryParameterError):
     pass
 
 
+class FieldParameters(Protocol):
+    """The parser of the field parameters and result controls (``epcis.params``), given
+    to ``parse_query`` by the service."""
+
+    STANDARD: tuple[str, ...]
+
+    def condition(self, name: str, raw: list[str]) -> Any: ...
+
+    def controls(self, grouped: dict[str, list[str]]) -> Any: ...
+
+
 def parse_query(params: list[tuple[str, str]], *, per_page_default: int,
-                per_page_max: int, within: tuple[str, str] | None = None) -> EventQuery:
+                per_page_max: int, within: tuple[str, str] | None = None,
+                fields: FieldParameters | None = None) -> EventQuery:
     """Parse SimpleEventQuery parameters; unknown or unsupported ones are refused, and so
-    is a query over the bounds (``QueryTooComplex``)."""
+    is a query over the bounds (``QueryTooComplex``). ``fields``: the parser of the field
+    parameters and result controls (without it, those are unknown)."""
     if len(params) > MAX_PARAMETERS:
         raise QueryTooComplex("", f"the query has {len(params)} parameters; at most "
                               f"{MAX_PARAMETERS} are read")
@@ -632,22 +645,23 @@ def parse_query(params: list[tuple[str, str]], *, per_page_default: int,
     grouped: dict[str, list[str]] = {}
     for name, value in params:
         grouped.setdefault(name, []).append(value)
-    from stewardship.interop.epcis import params as field_params
-
+    known = _KNOWN if fields is not None else _KNOWN - set(_CONTROLS)
+    listed = ", ".join(SUPPORTED_PARAMETERS if fields is not None else
+                       [p for p in SUPPORTED_PARAMETERS if p not in _CONTROLS])
     conditions = []
-    for name in sorted(set(grouped) - _KNOWN):
-        parameter = field_params.condition(name, grouped[name])
+    for name in sorted(set(grouped) - known):
+        parameter = fields.condition(name, grouped[name]) if fields is not None else None
         if parameter is None:
+            more = f", {', '.join(fields.STANDARD)}" if fields is not None else ""
             raise QueryParameterError(name, f"query parameter {name} is not supported here; "
-                                      f"supported: {', '.join(SUPPORTED_PARAMETERS)}, "
-                                      f"{', '.join(field_params.STANDARD)}")
+                                      f"supported: {listed}{more}")
         conditions.append(parameter)
-    controls = field_params.controls(grouped)
-    kwargs: dict[str, Any] = {"conditions": tuple(conditions),
-                              "order_by": controls.order_by, "order_keys": controls.order_keys,
-                              "order_desc": controls.order_desc,
-                              "count_limit": controls.count_limit,
-                              "max_count": controls.max_count}
+    kwargs: dict[str, Any] = {"conditions": tuple(conditions)}
+    if fields is not None:
+        controls = fields.controls(grouped)
+        kwargs.update(order_by=controls.order_by, order_keys=controls.order_keys,
+                      order_desc=controls.order_desc, count_limit=controls.count_limit,
+                      max_count=controls.max_count)
     if "EXISTS_errorDeclaration" in grouped:  # a value of false (or 0) asks for nothing
         kwargs["declared"] = grouped["EXISTS_errorDeclaration"][-1].strip().lower() \
             not in ("false", "0")

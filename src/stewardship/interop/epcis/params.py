@@ -102,10 +102,15 @@ def moment(name: str, text: str) -> float:
             "2024-05-01T00:00:00Z") from None
 
 
+MAX_COUNT = 1_000_000_000
+
+
 def whole(name: str, text: str) -> int:
-    if not text.strip().isdecimal() or int(text) < 1:
-        raise QueryParameterError(name, f"{name} must be a whole number of at least 1")
-    return int(text)
+    digits = text.strip()
+    if not digits.isdecimal() or len(digits) > 10 or not 1 <= int(digits) <= MAX_COUNT:
+        raise QueryParameterError(name, f"{name} must be a whole number from 1 to "
+                                  f"{MAX_COUNT}")
+    return int(digits)
 
 
 def _text(name: str, field: str, raw: list[str], kind: str | None = None) -> Condition:

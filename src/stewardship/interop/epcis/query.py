@@ -64,7 +64,8 @@ def parse(params: list[tuple[str, str]], settings: Settings,
     """The query, or a problem: 400 for a bad parameter, 413 for one over the bounds."""
     try:
         return rules.parse_query(params, per_page_default=settings.epcis_per_page_default,
-                                 per_page_max=settings.epcis_per_page_max, within=within)
+                                 per_page_max=settings.epcis_per_page_max, within=within,
+                                 fields=field_params)
     except rules.QueryTooComplex as exc:
         raise EpcisProblem(413, exc.message, type_="epcisException:QueryTooComplexException",
                            title="The query is too complex") from None
