@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from stewardship.interop import rules
+from stewardship.interop.epcis import params
 from tests.interop.conftest import CONFORMANCE, object_event
 
 
@@ -316,6 +317,14 @@ def test_index_terms_name_each_epc_parent_and_class_once_by_kind() -> None:
         (rules.CLASS, "urn:epc:class:lgtin:4012345.012345.998877"),
         (rules.INPUT_CLASS, "urn:epc:class:lgtin:0614141.077777.987"),
         (rules.OUTPUT_CLASS, "urn:epc:idpat:sgtin:4012345.066666.*"),
+        # each also as its canonical Digital Link, so that either form matches the other
+        (rules.EPC + 20, "https://id.gs1.org/01/10614141073464/21/2017"),
+        (rules.PARENT + 20, "https://id.gs1.org/00/106141412345678908"),
+        (rules.INPUT_EPC + 20, "https://id.gs1.org/01/04012345111118/21/1"),
+        (rules.OUTPUT_EPC + 20, "https://id.gs1.org/01/04012345222227/21/1"),
+        (rules.CLASS + 20, "https://id.gs1.org/01/04012345123456/10/998877"),
+        (rules.INPUT_CLASS + 20, "https://id.gs1.org/01/00614141777778/10/987"),
+        (rules.OUTPUT_CLASS + 20, "https://id.gs1.org/01/04012345666663"),
     ]
     assert rules.index_terms({"type": "ObjectEvent", "parentID": None}) == []
 
@@ -451,7 +460,8 @@ def test_dispositions_are_queried_by_their_short_form() -> None:
     ([("MATCH_epc", "")], "MATCH_epc", "MATCH_epc needs at least one value"),
     ([("EQ_nonsense", "x"), ("ALPHA", "y")], "ALPHA",
      "query parameter ALPHA is not supported here; supported: "
-     + ", ".join(rules.SUPPORTED_PARAMETERS)),
+     + ", ".join(p for p in rules.SUPPORTED_PARAMETERS if p not in (
+         "orderBy", "orderDirection", "eventCountLimit", "maxEventCount"))),
     ([("perPage", "101")], "perPage", "perPage must be a whole number from 1 to 100"),
     ([("perPage", "-1")], "perPage", "perPage must be a whole number from 1 to 100"),
     ([("LT_recordTime", "2024-05-01")], "LT_recordTime",
@@ -599,7 +609,7 @@ def test_a_time_that_is_no_timestamp_is_refused_in_full_words() -> None:
 def test_page_tokens_known_answers_and_round_trips(after: int, fingerprint: str,
                                                    token: str) -> None:
     assert rules.encode_page_token(after, fingerprint) == token
-    assert rules._decode_page_token(token, fingerprint) == after
+    assert rules._decode_page_token(token, fingerprint) == (after, None, 0)
 
 
 @pytest.mark.parametrize(("token", "message"), [
@@ -646,9 +656,20 @@ def test_match_parameters_gather_every_value_and_pattern_of_their_kinds() -> Non
         rules.Match((rules.EPC,),
                     ("urn:epc:id:sgtin:0614141.107346.2017", "urn:epc:idpat:sgtin:0614141.1.*",
                      "urn:epc:idpat:grai:4012345.55555.*"),
-                    ("urn:epc:id:sgtin:0614141.1.", "urn:epc:id:grai:4012345.55555.")),
+                    ("urn:epc:id:sgtin:0614141.1.", "urn:epc:id:grai:4012345.55555."),
+                    # a pattern whose GTIN is not whole has no Digital Link to match
+                    ("https://id.gs1.org/01/10614141073464/21/2017",)),
         rules.Match((rules.CLASS, rules.INPUT_CLASS, rules.OUTPUT_CLASS),
-                    ("urn:epc:class:lgtin:4012345.012345.998877",), ()))
+                    ("urn:epc:class:lgtin:4012345.012345.998877",), (),
+                    ("https://id.gs1.org/01/04012345123456/10/998877",)))
+    pattern = rules.parse_query([("MATCH_anyEPCClass", "urn:epc:idpat:sgtin:4012345.012345.*"),
+                                 ("MATCH_epc", "https://example.com/01/04012345123456/21/*")],
+                                per_page_default=30, per_page_max=100)
+    assert [(m.canonical, m.canonical_prefixes) for m in pattern.matches] == [
+        ((), ("https://id.gs1.org/01/04012345123456/21/",)),
+        (("https://id.gs1.org/01/04012345123456",),
+         ("https://id.gs1.org/01/04012345123456/21/",
+          "https://id.gs1.org/01/04012345123456/10/"))]
 
 
 def test_an_eq_parameter_without_a_value_is_named() -> None:
@@ -716,3 +737,27 @@ def test_a_context_defines_only_its_string_valued_terms() -> None:
                 "term": {"@id": "ex:term", "@type": "@id"}}]
     assert rules.context_prefixes(context) == EX
 
+
+
+def test_an_ordered_page_token_carries_the_last_key_and_the_count_so_far() -> None:
+    ordered = [("orderBy", "eventTime"), ("orderDirection", "ASC")]
+    first = rules.parse_query(ordered, per_page_default=2, per_page_max=10, fields=params)
+    assert (first.order_by, first.order_desc, first.after_key, first.seen) == \
+        ("eventTime", False, None, 0)
+    last = rules.parse_time("2024-05-01T10:00:03.5+02:00")
+    token = rules.encode_page_token(42, first.fingerprint, last, 4)
+    again = rules.parse_query([*ordered, ("nextPageToken", token)], per_page_default=2,
+                              per_page_max=10, fields=params)
+    assert (again.after, again.after_key, again.seen) == (42, last, 4)
+    assert rules.parse_query([], per_page_default=2, per_page_max=10).order_desc is True
+    with pytest.raises(rules.QueryParameterError):  # the service gives the field parser
+        rules.parse_query(ordered, per_page_default=2, per_page_max=10)
+
+
+def test_exists_error_declaration_false_asks_for_nothing() -> None:
+    def declared(value: str) -> bool:
+        return rules.parse_query([("EXISTS_errorDeclaration", value)], per_page_default=2,
+                                 per_page_max=10).declared
+
+    assert declared("") and declared("1") and declared("true")
+    assert not declared("false") and not declared("0")

@@ -230,14 +230,24 @@ def capture_event(request: Request, db: DbSession, actor: Capturer,
             responses={**_QUERY_PROBLEMS, 200: {"description": "An EPCISQueryDocument",
                                                 "headers": _LINK}})
 def events(request: Request, db: DbSession, actor: OptionalActor) -> Response:
-    """Events you may see, as an EPCISQueryDocument, in capture order. Parameters:
+    """Events you may see, as an EPCISQueryDocument, in capture order unless `orderBy`
+    says otherwise. Parameters:
     `eventType`, `GE_/LT_eventTime`, `GE_/LT_recordTime`, `EQ_action`, `EQ_bizStep`,
     `EQ_disposition`, `EQ_readPoint`, `EQ_bizLocation`, `EQ_transformationID`,
     `EQ_eventID`, `MATCH_epc`, `MATCH_parentID`, `MATCH_inputEPC`, `MATCH_outputEPC`,
     `MATCH_anyEPC`, `MATCH_epcClass`, `MATCH_inputEPCClass`, `MATCH_outputEPCClass`,
     `MATCH_anyEPCClass` (values separated by `|`; EPC patterns such as
-    `urn:epc:idpat:sgtin:0614141.107346.*` match), `perPage` and `nextPageToken` (the
-    next page is in the `Link` header). At most 200 parameters holding 1000 values."""
+    `urn:epc:idpat:sgtin:0614141.107346.*` match; an EPC URN matches its GS1 Digital
+    Link and the other way round), `WD_readPoint`, `WD_bizLocation`,
+    `EQ_persistentDisposition_set/unset`, `EQ_/GT_/GE_/LT_/LE_quantity[_<uom>]`,
+    `EXISTS_errorDeclaration`, `GE_/LT_errorDeclarationTime`, `EQ_errorReason`,
+    `EQ_correctiveEventID`, `EQ_bizTransaction_<type>`, `EQ_source_<type>`,
+    `EQ_destination_<type>`, the sensor parameters (`EXISTS_sensorElementList`, `EQ_type`,
+    `EQ_deviceID`..., `GT_value[_<uom>]`..., `GE_/LT_time`...), the field parameters
+    (`EQ_/GT_/GE_/LT_/LE_/EXISTS_` with `INNER_`, `ILMD_`... and a CURIE or IRI),
+    `orderBy` (`eventTime`, `recordTime`), `orderDirection`, `eventCountLimit`,
+    `maxEventCount`, `perPage` and `nextPageToken` (the next page is in the `Link`
+    header). At most 200 parameters holding 1000 values."""
     document, next_query = query.query_events(db, actor, request.query_params.multi_items(),
                                               settings_of(request))
     return _answer(request, document, headers=_next_link(request, next_query))

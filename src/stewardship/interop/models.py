@@ -12,6 +12,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -145,8 +146,10 @@ class EpcisMasterData(Base):
 
 
 class EpcisEventTerm(Base):
-    """What an event names, one row per (kind, value): EPCs, parent ids, EPC classes and
-    the organisations it names as owning or possessing party (kinds in ``rules``)."""
+    """What an event names, one row per (kind, value): EPCs, parent ids, EPC classes (and
+    their canonical Digital Links), the organisations it names as owning or possessing
+    party (kinds in ``rules``), and the fields the query parameters read
+    (``epcis.fields``)."""
 
     __tablename__ = "epcis_event_terms"
     __table_args__ = (Index("ix_epcis_event_terms_value_kind", "value", "kind", "event_pk"),)
@@ -155,3 +158,5 @@ class EpcisEventTerm(Base):
     event_pk: Mapped[int] = mapped_column(BigId, ForeignKey("epcis_events.id"))
     kind: Mapped[int] = mapped_column(SmallInteger)
     value: Mapped[str] = mapped_column(String(512))
+    number: Mapped[float | None] = mapped_column(Float(precision=53))
+    """A field's number, or a date-time's UTC epoch milliseconds (``epcis.fields``)."""

@@ -178,9 +178,10 @@ def _prefix_condition(db: Session, prefix: str) -> ColumnElement[bool]:
     return value.like(escaped + "%", escape="\\")
 
 
-def query_events(db: Session, query: rules.EventQuery, *, organization_id: uuid.UUID | None,
-                 see_all: bool, limit: int) -> list[tuple[int, str, int | None]]:
-    """(row id, JSON body, context id) of the matching visible events, in capture order."""
+def _filtered(db: Session, query: rules.EventQuery, *, organization_id: uuid.UUID | None,
+              see_all: bool, wd_read_points: Sequence[str],
+              wd_biz_locations: Sequence[str]) -> Any:
+    """The matching visible events (row id, JSON body, context id), unordered."""
     stmt = select(EpcisEvent.id, EpcisEvent.body, EpcisEvent.context_id)
     visible = _visible(organization_id, see_all)
     if visible is not None:
@@ -204,16 +205,130 @@ def query_events(db: Session, query: rules.EventQuery, *, organization_id: uuid.
     if query.lt_record_time is not None:
         stmt = stmt.where(EpcisEvent.record_time < query.lt_record_time)
     for match in query.matches:
-        wanted = [EpcisEventTerm.value.in_(match.values)] if match.values else []
-        wanted += [_prefix_condition(db, p) for p in match.prefixes]
-        stmt = stmt.where(exists().where(EpcisEventTerm.event_pk == EpcisEvent.id,
-                                         EpcisEventTerm.kind.in_(match.kinds), or_(*wanted)))
+        stmt = stmt.where(_match(db, match))
+    for condition in query.conditions:
+        stmt = stmt.where(_condition(condition))
+    if query.declared:
+        stmt = stmt.where(EpcisEvent.error_declaration.is_(True))
+    for locations, column in ((wd_read_points, EpcisEvent.read_point),
+                              (wd_biz_locations, EpcisEvent.biz_location)):
+        if locations:
+            stmt = stmt.where(column.in_(locations))
     if query.within is not None:
         stmt = stmt.where(_within(*query.within))
-    if query.after is not None:
-        stmt = stmt.where(EpcisEvent.id > query.after)
-    rows = db.execute(stmt.order_by(EpcisEvent.id).limit(limit))
-    return [(int(i), str(b), c) for i, b, c in rows]
+    return stmt
+
+
+def query_events(db: Session, query: rules.EventQuery, *, organization_id: uuid.UUID | None,
+                 see_all: bool, limit: int, wd_read_points: Sequence[str] = (),
+                 wd_biz_locations: Sequence[str] = ()) -> list[tuple[int, str, int | None,
+                                                                     datetime]]:
+    """(row id, JSON body, context id, ordered field) of the matching visible events: in
+    capture order, or by ``eventTime``/``recordTime`` when the query orders (ties by
+    capture order, in the same direction). ``wd_*``: the WD_ locations with their
+    descendants."""
+    stmt = _filtered(db, query, organization_id=organization_id, see_all=see_all,
+                     wd_read_points=wd_read_points, wd_biz_locations=wd_biz_locations)
+    if query.order_keys:
+        return _by_field(db, stmt, query, limit)
+    key = {"eventTime": EpcisEvent.event_time,
+           "recordTime": EpcisEvent.record_time}.get(query.order_by or "", EpcisEvent.id)
+    stmt = stmt.add_columns(key)
+    if query.order_by is None:
+        if query.after is not None:
+            stmt = stmt.where(EpcisEvent.id > query.after)
+        order: list[Any] = [EpcisEvent.id]
+    elif query.order_desc:
+        if query.after is not None and query.after_key is not None:
+            stmt = stmt.where(or_(key < query.after_key,
+                                  and_(key == query.after_key, EpcisEvent.id < query.after)))
+        elif query.after is not None:
+            stmt = stmt.where(EpcisEvent.id > query.after)
+        order = [key.desc(), EpcisEvent.id.desc()]
+    else:
+        if query.after is not None and query.after_key is not None:
+            stmt = stmt.where(or_(key > query.after_key,
+                                  and_(key == query.after_key, EpcisEvent.id > query.after)))
+        elif query.after is not None:
+            stmt = stmt.where(EpcisEvent.id > query.after)
+        order = [key, EpcisEvent.id]
+    rows = db.execute(stmt.order_by(*order).limit(limit))
+    return [(int(i), str(b), c, k) for i, b, c, k in rows]
+
+
+def _by_field(db: Session, stmt: Any, query: rules.EventQuery,
+              limit: int) -> list[tuple[int, str, int | None, Any]]:
+    """Ordered by an extension field: its least number, else its earliest time, else its
+    least text (code-point order), ties by capture order; pages by the count so far.
+    Events without the field come where the database puts NULLs (GS1: anywhere)."""
+    from stewardship.interop.epcis import fields
+
+    def least(kind: int, column: Any) -> Any:
+        return (select(func.min(column)).where(
+            EpcisEventTerm.event_pk == EpcisEvent.id, EpcisEventTerm.kind == kind,
+            EpcisEventTerm.value.in_(query.order_keys)).scalar_subquery())
+
+    texts = [_prefix_condition(db, key + "\x1f") for key in query.order_keys]
+    value: Any = EpcisEventTerm.value
+    if db.get_bind().dialect.name != "sqlite":  # code-point order, whatever the locale
+        value = value.collate("C")
+    text_key = (select(func.min(value)).where(
+        EpcisEventTerm.event_pk == EpcisEvent.id, EpcisEventTerm.kind == fields.TEXT,
+        or_(*texts)).scalar_subquery())
+    keys = [least(fields.NUMBER, EpcisEventTerm.number), least(fields.TIME,
+                                                                EpcisEventTerm.number),
+            text_key, EpcisEvent.id]
+    order = [k.desc() for k in keys] if query.order_desc else keys
+    rows = db.execute(stmt.add_columns(EpcisEvent.id).order_by(*order)
+                      .offset(query.seen).limit(limit))
+    return [(int(i), str(b), c, k) for i, b, c, k in rows]
+
+
+def count_events(db: Session, query: rules.EventQuery, *, organization_id: uuid.UUID | None,
+                 see_all: bool, up_to: int, wd_read_points: Sequence[str] = (),
+                 wd_biz_locations: Sequence[str] = ()) -> int:
+    """How many visible events match, counted up to ``up_to`` at most."""
+    stmt = _filtered(db, query, organization_id=organization_id, see_all=see_all,
+                     wd_read_points=wd_read_points, wd_biz_locations=wd_biz_locations)
+    inner = stmt.with_only_columns(EpcisEvent.id).limit(up_to).subquery()
+    return int(db.scalar(select(func.count()).select_from(inner)) or 0)
+
+
+def _match(db: Session, match: rules.Match) -> ColumnElement[bool]:
+    """One MATCH_ parameter: the values as given among the EPCs as captured, or their
+    canonical Digital Links among the EPCs' canonical Digital Links."""
+    wanted: list[ColumnElement[bool]] = (
+        [EpcisEventTerm.value.in_(match.values)] if match.values else [])
+    wanted += [_prefix_condition(db, p) for p in match.prefixes]
+    either = [and_(EpcisEventTerm.kind.in_(match.kinds), or_(*wanted))] if wanted else []
+    canonical: list[ColumnElement[bool]] = (
+        [EpcisEventTerm.value.in_(match.canonical)] if match.canonical else [])
+    canonical += [_prefix_condition(db, p) for p in match.canonical_prefixes]
+    if canonical:
+        kinds = [k + rules.CANONICAL_OFFSET for k in match.kinds]
+        either.append(and_(EpcisEventTerm.kind.in_(kinds), or_(*canonical)))
+    if not either:
+        return false()
+    return exists().where(EpcisEventTerm.event_pk == EpcisEvent.id, or_(*either))
+
+
+_NUMBER_OPS = {"gt": "__gt__", "ge": "__ge__", "lt": "__lt__", "le": "__le__"}
+
+
+def _condition(condition: Any) -> ColumnElement[bool]:
+    """One field parameter (``epcis.params.Condition``): an index row matching one of its
+    alternatives."""
+    either = []
+    for alternative in condition.alternatives:
+        parts = [EpcisEventTerm.kind == alternative.kind,
+                 EpcisEventTerm.value.in_(alternative.keys)]
+        if alternative.op == "in":
+            parts.append(EpcisEventTerm.number.in_(alternative.numbers))
+        elif alternative.op is not None:
+            parts.append(getattr(EpcisEventTerm.number, _NUMBER_OPS[alternative.op])(
+                alternative.numbers[0]))
+        either.append(and_(*parts))
+    return exists().where(EpcisEventTerm.event_pk == EpcisEvent.id, or_(*either))
 
 
 _RESOURCE_COLUMNS = {"eventTypes": EpcisEvent.event_type, "bizSteps": EpcisEvent.biz_step,

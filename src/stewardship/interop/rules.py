@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from functools import lru_cache
-from typing import Any
+from typing import Any, Protocol
 
 import stewardship.interop.epcis.rules as event_hash
 
@@ -33,6 +33,8 @@ EVENT_TYPES = ("ObjectEvent", "AggregationEvent", "TransactionEvent", "Transform
 
 # Kinds of the narrow index table rows (small integers keep the table narrow).
 EPC, PARENT, INPUT_EPC, OUTPUT_EPC, CLASS, INPUT_CLASS, OUTPUT_CLASS, PARTY_ORG = range(1, 9)
+CANONICAL_OFFSET = 20
+"""Kind + 20: an EPC or class of kind 1 to 7 as its canonical GS1 Digital Link."""
 EPC_FIELDS = (("epcList", EPC), ("childEPCs", EPC), ("inputEPCList", INPUT_EPC),
               ("outputEPCList", OUTPUT_EPC))
 CLASS_FIELDS = (("quantityList", CLASS), ("childQuantityList", CLASS),
@@ -57,6 +59,7 @@ _OFFSET = re.compile(r"^[+-]\d\d:\d\d$")
 
 
 _ZONES: dict[str, tzinfo] = {"Z": UTC}
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def _zone(text: str) -> tzinfo:
@@ -310,6 +313,11 @@ def index_terms(event: dict[str, Any]) -> list[tuple[int, str]]:
         for element in event.get(name) or ():
             if isinstance(element, dict) and isinstance(element.get("epcClass"), str):
                 terms.add((kind, element["epcClass"]))
+    for kind, value in list(terms):  # GS1-EPC-Format: a URN matches its Digital Link
+        canonical = _canonical_uri(value.strip()) if value.startswith(("urn:", "http")) \
+            else value
+        if canonical.startswith(DL_HOST) and len(canonical) <= 512:
+            terms.add((kind + CANONICAL_OFFSET, canonical))
     return sorted(terms)
 
 
@@ -438,6 +446,9 @@ class Match:
     kinds: tuple[int, ...]
     values: tuple[str, ...]
     prefixes: tuple[str, ...]
+    canonical: tuple[str, ...] = ()
+    canonical_prefixes: tuple[str, ...] = ()
+    """Among the canonical Digital Links (kinds + ``CANONICAL_OFFSET``)."""
 
 
 @dataclass(frozen=True)
@@ -463,6 +474,24 @@ class EventQuery:
     within: tuple[str, str] | None = None
     """A top-level resource instance the events must name: (``epcs``, the EPC),
     (``bizSteps``, a bare-word or custom step)..."""
+    conditions: tuple[Any, ...] = ()
+    """Field parameters (``epcis.params.Condition``): each an EXISTS over the index."""
+    wd_read_points: tuple[str, ...] = ()
+    wd_biz_locations: tuple[str, ...] = ()
+    """WD_ values (the repository adds their descendants from master data)."""
+    declared: bool = False
+    """EXISTS_errorDeclaration: only events that declare an error."""
+    order_by: str | None = None
+    order_keys: tuple[str, ...] = ()
+    """``order_by`` an extension field: the index keys it is kept under (pages then go by
+    the count of events so far)."""
+    order_desc: bool = True
+    count_limit: int | None = None
+    max_count: int | None = None
+    after_key: datetime | None = None
+    """With ``order_by``: the ordered field of the previous page's last event."""
+    seen: int = 0
+    """Events the previous pages returned (``eventCountLimit`` counts them)."""
 
 
 _MATCH_KINDS = {
@@ -479,8 +508,44 @@ _EQ_FIELDS = {"EQ_action": "actions", "EQ_bizStep": "biz_steps",
               "EQ_eventID": "event_ids"}
 _TIME_PARAMS = {"GE_eventTime": "ge_event_time", "LT_eventTime": "lt_event_time",
                 "GE_recordTime": "ge_record_time", "LT_recordTime": "lt_record_time"}
-SUPPORTED_PARAMETERS = ("eventType", *_TIME_PARAMS, *_EQ_FIELDS, *_MATCH_KINDS, "perPage",
-                        "nextPageToken")
+_WD_FIELDS = {"WD_readPoint": "wd_read_points", "WD_bizLocation": "wd_biz_locations"}
+_CONTROLS = ("orderBy", "orderDirection", "eventCountLimit", "maxEventCount")
+_KNOWN = frozenset(("eventType", *_TIME_PARAMS, *_EQ_FIELDS, *_MATCH_KINDS, *_WD_FIELDS,
+                    *_CONTROLS, "EXISTS_errorDeclaration", "perPage", "nextPageToken"))
+SUPPORTED_PARAMETERS = ("eventType", *_TIME_PARAMS, *_EQ_FIELDS, *_WD_FIELDS, *_MATCH_KINDS,
+                        *_CONTROLS, "EXISTS_errorDeclaration", "perPage", "nextPageToken")
+"""The fixed names; the field parameters (``epcis.params.STANDARD``) follow them."""
+
+
+def canonical_match(value: str, kinds: tuple[int, ...]) -> tuple[list[str], list[str]]:
+    """What one MATCH_ value stands for among the canonical Digital Links the index keeps
+    beside each EPC (exact values, prefixes): an EPC URN or Digital Link as its canonical
+    Digital Link, an ``idpat`` pattern or a Digital Link ending in ``*`` as a prefix."""
+    text = value.strip()
+    if text.endswith("/*") and text.startswith(("http://", "https://")):
+        base, _, last = text[:-2].rpartition("/")
+        if last in ("21", "10", "254", "8011", "235"):  # .../01/<gtin>/21/*: the serials
+            stem = _canonical_uri(base) + f"/{last}/"
+        else:  # .../01/<gtin>/*: all under the key
+            stem = _canonical_uri(text[:-2]) + "/"
+        return [], ([stem] if stem.startswith(DL_HOST) else [])
+    match = _EPC_URN.match(text)
+    if match is not None and match.group(1) == "idpat":
+        fields = match.group(3).split(".")
+        if match.group(2) == "sgtin" and len(fields) == 3 and fields[2] == "*" \
+                and (fields[0] + fields[1]).isdecimal() and len(fields[0] + fields[1]) == 13:
+            gtin = _urn_to_dl("sgtin", "idpat", fields)
+            if gtin is None:
+                return [], []
+            stems = [gtin + "/21/"]
+            if _CLASS_KINDS & set(kinds):
+                return [gtin], [*stems, gtin + "/10/"]
+            return [], stems
+        if "*" in fields:
+            return [], []
+        text = f"urn:epc:id:{match.group(2)}:{match.group(3)}"
+    canonical = _canonical_uri(text) if text.startswith(("urn:", "http")) else text
+    return ([canonical], []) if canonical.startswith(DL_HOST) else ([], [])
 
 
 def match_terms(value: str, kinds: tuple[int, ...]) -> tuple[list[str], list[str]]:
@@ -517,22 +582,31 @@ def _query_time(name: str, text: str) -> datetime:
             "2024-05-01T00:00:00Z") from None
 
 
-def encode_page_token(after: int, fingerprint: str) -> str:
-    return base64.urlsafe_b64encode(f"{after}.{fingerprint}".encode()).decode().rstrip("=")
+def encode_page_token(after: int, fingerprint: str, key: datetime | None = None,
+                      seen: int = 0) -> str:
+    """The last event's row id and the query's fingerprint; for an ordered query also the
+    last event's ordered field and how many events the pages so far returned."""
+    text = f"{after}.{fingerprint}"
+    if key is not None:
+        text += f"~{key.astimezone(UTC).isoformat()}~{seen}"
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
 
 
-def _decode_page_token(token: str, fingerprint: str) -> int:
+def _decode_page_token(token: str, fingerprint: str) -> tuple[int, datetime | None, int]:
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
-        after_text, _, seen = raw.partition(".")
+        after_text, _, rest = raw.partition(".")
         after = int(after_text)
-    except (ValueError, UnicodeDecodeError):
+        seen_print, *ordered = rest.split("~")
+        key = datetime.fromisoformat(ordered[0]) if ordered else None
+        count = int(ordered[1]) if ordered else 0
+    except (ValueError, UnicodeDecodeError, IndexError):
         raise QueryParameterError("nextPageToken", "the nextPageToken is not one this "
                                   "repository issued") from None
-    if seen != fingerprint:
+    if seen_print != fingerprint:
         raise QueryParameterError("nextPageToken", "the nextPageToken belongs to a query "
                                   "with other parameters")
-    return after
+    return after, key, count
 
 
 MAX_PARAMETERS = 200
@@ -544,10 +618,23 @@ class QueryTooComplex(QueryParameterError):
     pass
 
 
+class FieldParameters(Protocol):
+    """The parser of the field parameters and result controls (``epcis.params``), given
+    to ``parse_query`` by the service."""
+
+    STANDARD: tuple[str, ...]
+
+    def condition(self, name: str, raw: list[str]) -> Any: ...
+
+    def controls(self, grouped: dict[str, list[str]]) -> Any: ...
+
+
 def parse_query(params: list[tuple[str, str]], *, per_page_default: int,
-                per_page_max: int, within: tuple[str, str] | None = None) -> EventQuery:
+                per_page_max: int, within: tuple[str, str] | None = None,
+                fields: FieldParameters | None = None) -> EventQuery:
     """Parse SimpleEventQuery parameters; unknown or unsupported ones are refused, and so
-    is a query over the bounds (``QueryTooComplex``)."""
+    is a query over the bounds (``QueryTooComplex``). ``fields``: the parser of the field
+    parameters and result controls (without it, those are unknown)."""
     if len(params) > MAX_PARAMETERS:
         raise QueryTooComplex("", f"the query has {len(params)} parameters; at most "
                               f"{MAX_PARAMETERS} are read")
@@ -558,11 +645,29 @@ def parse_query(params: list[tuple[str, str]], *, per_page_default: int,
     grouped: dict[str, list[str]] = {}
     for name, value in params:
         grouped.setdefault(name, []).append(value)
-    unknown = sorted(set(grouped) - set(SUPPORTED_PARAMETERS))
-    if unknown:
-        raise QueryParameterError(unknown[0], f"query parameter {unknown[0]} is not supported "
-                                  f"here; supported: {', '.join(SUPPORTED_PARAMETERS)}")
-    kwargs: dict[str, Any] = {}
+    known = _KNOWN if fields is not None else _KNOWN - set(_CONTROLS)
+    listed = ", ".join(SUPPORTED_PARAMETERS if fields is not None else
+                       [p for p in SUPPORTED_PARAMETERS if p not in _CONTROLS])
+    conditions = []
+    for name in sorted(set(grouped) - known):
+        parameter = fields.condition(name, grouped[name]) if fields is not None else None
+        if parameter is None:
+            more = f", {', '.join(fields.STANDARD)}" if fields is not None else ""
+            raise QueryParameterError(name, f"query parameter {name} is not supported here; "
+                                      f"supported: {listed}{more}")
+        conditions.append(parameter)
+    kwargs: dict[str, Any] = {"conditions": tuple(conditions)}
+    if fields is not None:
+        controls = fields.controls(grouped)
+        kwargs.update(order_by=controls.order_by, order_keys=controls.order_keys,
+                      order_desc=controls.order_desc, count_limit=controls.count_limit,
+                      max_count=controls.max_count)
+    if "EXISTS_errorDeclaration" in grouped:  # a value of false (or 0) asks for nothing
+        kwargs["declared"] = grouped["EXISTS_errorDeclaration"][-1].strip().lower() \
+            not in ("false", "0")
+    for name, attr in _WD_FIELDS.items():
+        if name in grouped:
+            kwargs[attr] = tuple(_values(name, grouped[name]))
     if "eventType" in grouped:
         kwargs["event_types"] = tuple(_values("eventType", grouped["eventType"]))
     for name, attr in _TIME_PARAMS.items():
@@ -581,11 +686,18 @@ def parse_query(params: list[tuple[str, str]], *, per_page_default: int,
         if name in grouped:
             exact: list[str] = []
             prefixes: list[str] = []
+            canonical: list[str] = []
+            canonical_stems: list[str] = []
             for value in _values(name, grouped[name]):
                 found, stems = match_terms(value, kinds)
                 exact += found
                 prefixes += stems
-            matches.append(Match(kinds, tuple(exact), tuple(prefixes)))
+                found, stems = canonical_match(value, kinds)
+                canonical += found
+                canonical_stems += stems
+            matches.append(Match(kinds, tuple(exact), tuple(prefixes),
+                                 tuple(dict.fromkeys(canonical)),
+                                 tuple(dict.fromkeys(canonical_stems))))
     kwargs["matches"] = tuple(matches)
     per_page = per_page_default
     if "perPage" in grouped:
@@ -595,11 +707,12 @@ def parse_query(params: list[tuple[str, str]], *, per_page_default: int,
                                       f"{per_page_max}")
         per_page = int(text)
     filters = tuple(sorted((n, v) for n, v in params if n not in ("perPage", "nextPageToken")))
-    seen = repr(filters) if within is None else repr((filters, within))
-    fingerprint = hashlib.sha256(seen.encode()).hexdigest()[:12]
-    after = None
+    given = repr(filters) if within is None else repr((filters, within))
+    fingerprint = hashlib.sha256(given.encode()).hexdigest()[:12]
+    after, after_key, seen = None, None, 0
     if "nextPageToken" in grouped:
-        after = _decode_page_token(grouped["nextPageToken"][-1], fingerprint)
+        after, after_key, seen = _decode_page_token(grouped["nextPageToken"][-1], fingerprint)
     return EventQuery(per_page=per_page, after=after, fingerprint=fingerprint, within=within,
+                      after_key=after_key, seen=seen,
                       params=tuple((n, v) for n, v in params
                                    if n not in ("perPage", "nextPageToken")), **kwargs)

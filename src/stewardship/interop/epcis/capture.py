@@ -42,7 +42,7 @@ from stewardship.core.errors import DomainError, Forbidden, InvalidInput, Unauth
 from stewardship.custody.schemas import MAX_BATCH
 from stewardship.interop import profile, rules
 from stewardship.interop import repository as repo
-from stewardship.interop.epcis import corrections, master_data
+from stewardship.interop.epcis import corrections, fields, master_data
 from stewardship.interop.epcis.problems import EpcisProblem, problem
 from stewardship.interop.epcis.validation import Issue, Validation, validation_for
 
@@ -134,7 +134,8 @@ class _Prepared:
     index: int
     stored: dict[str, Any]
     row: dict[str, Any]
-    terms: list[tuple[int, str]]
+    terms: list[tuple[int, str, float | None]]
+    """Index rows: (kind, value, number) of what it names and of its fields."""
     parties: set[str]
     profiled: bool
     """Whether the CoC profile could act on it (it names a platform identifier)."""
@@ -183,8 +184,10 @@ def _prepare(index: int, event: dict[str, Any], prefixes: dict[str, str], record
     }
     profiled = rules.URN_PLATFORM in row["body"] or any(
         key.partition(":")[0] in ours for key in stored)
-    return _Prepared(index, stored, row, rules.index_terms(stored), rules.party_ids(stored),
-                     profiled)
+    terms: list[tuple[int, str, float | None]] = [(k, v, None)
+                                                   for k, v in rules.index_terms(stored)]
+    terms += fields.field_terms(stored, prefixes)
+    return _Prepared(index, stored, row, terms, rules.party_ids(stored), profiled)
 
 
 def _pointer(base: str, index: int, field: object) -> str:
@@ -243,9 +246,11 @@ class _Writer:
         """Consecutive shipping events, issued together (``_ship``)."""
 
     def _terms(self, item: _Prepared, pk: int) -> list[dict[str, Any]]:
-        rows = [{"event_pk": pk, "kind": kind, "value": value} for kind, value in item.terms]
+        rows = [{"event_pk": pk, "kind": kind, "value": value, "number": number}
+                for kind, value, number in item.terms]
         orgs = {self.parties[p] for p in item.parties if p in self.parties}
-        rows += [{"event_pk": pk, "kind": rules.PARTY_ORG, "value": o} for o in sorted(orgs)]
+        rows += [{"event_pk": pk, "kind": rules.PARTY_ORG, "value": o, "number": None}
+                 for o in sorted(orgs)]
         return rows
 
     def _insert(self, items: list[_Prepared]) -> None:

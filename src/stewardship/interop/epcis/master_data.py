@@ -152,3 +152,33 @@ def facility_of_location(db: Session, organization_id: uuid.UUID | None,
                 if isinstance(value, str) and value.strip():
                     return value.strip()
     return None
+
+
+MAX_DESCENDANTS = 1000
+"""At most this many locations a WD_ parameter stands for (the value and what its
+hierarchy holds below it)."""
+
+
+def with_descendants(db: Session, ids: tuple[str, ...], *, organization_id: uuid.UUID | None,
+                     see_all: bool) -> list[str]:
+    """The locations (business locations or read points) and their direct or indirect
+    descendants, as the ``children`` of the master data the reader may see give them
+    (EPCIS 2.0 section 6.5): its own, and the secretariat all."""
+    found = dict.fromkeys(ids)
+    frontier = list(ids)
+    if not see_all and organization_id is None:
+        return list(found)
+    while frontier and len(found) < MAX_DESCENDANTS:
+        stmt = select(EpcisMasterData.children).where(
+            EpcisMasterData.element_id.in_(frontier[:500]),
+            EpcisMasterData.vocabulary.in_((LOCATION, READ_POINT)))
+        if not see_all:
+            stmt = stmt.where(EpcisMasterData.organization_id == organization_id)
+        frontier = frontier[500:]
+        for children in db.scalars(stmt):
+            for child in children or []:
+                if isinstance(child, str) and child not in found \
+                        and len(found) < MAX_DESCENDANTS:
+                    found[child] = None
+                    frontier.append(child)
+    return list(found)

@@ -64,6 +64,9 @@ def to_parameters(query: dict[str, Any]) -> list[tuple[str, str]]:
         if key in PAGING:
             raise _invalid(f"query/{key}: paging is asked for when reading, not saved",
                            f"/query/{key}")
+        if value is None or isinstance(value, bool):  # EXISTS_... null, EQ_booleanValue
+            params.append((key, "" if value is None else str(value).lower()))
+            continue
         values = value if isinstance(value, list) else [value]
         if not values or not all(isinstance(v, str | int | float) and
                                  not isinstance(v, bool) for v in values):

@@ -21,6 +21,8 @@ from stewardship.core.config import Settings
 from stewardship.core.errors import NotFound, Unauthenticated
 from stewardship.interop import repository as repo
 from stewardship.interop import rules
+from stewardship.interop.epcis import master_data
+from stewardship.interop.epcis import params as field_params
 from stewardship.interop.epcis.capture import loads
 from stewardship.interop.epcis.problems import EpcisProblem
 from stewardship.interop.epcis.validation import Validation
@@ -62,13 +64,37 @@ def parse(params: list[tuple[str, str]], settings: Settings,
     """The query, or a problem: 400 for a bad parameter, 413 for one over the bounds."""
     try:
         return rules.parse_query(params, per_page_default=settings.epcis_per_page_default,
-                                 per_page_max=settings.epcis_per_page_max, within=within)
+                                 per_page_max=settings.epcis_per_page_max, within=within,
+                                 fields=field_params)
     except rules.QueryTooComplex as exc:
         raise EpcisProblem(413, exc.message, type_="epcisException:QueryTooComplexException",
                            title="The query is too complex") from None
     except rules.QueryParameterError as exc:
         raise EpcisProblem(400, exc.message, type_="epcisException:QueryParameterException",
                            title="Invalid query parameter") from None
+
+
+def matching(db: Session, query: rules.EventQuery, *, organization_id: uuid.UUID | None,
+             see_all: bool, limit: int) -> list[tuple[int, str, int | None, Any]]:
+    """The repository's matching events, the WD_ locations read with their descendants
+    (the master data the reader may see); ``maxEventCount`` checked first."""
+    wd = {name: master_data.with_descendants(db, values, organization_id=organization_id,
+                                             see_all=see_all) if values else []
+          for name, values in (("wd_read_points", query.wd_read_points),
+                               ("wd_biz_locations", query.wd_biz_locations))}
+    if query.max_count is not None and repo.count_events(
+            db, query, organization_id=organization_id, see_all=see_all,
+            up_to=query.max_count + 1, **wd) > query.max_count:
+        raise EpcisProblem(413, f"the query matches more than maxEventCount "
+                           f"({query.max_count}) events",
+                           type_="epcisException:QueryTooLargeException",
+                           title="The query result is too large")
+    if query.count_limit is not None:
+        limit = min(limit, max(query.count_limit - query.seen, 0))
+        if limit == 0:
+            return []
+    return repo.query_events(db, query, organization_id=organization_id, see_all=see_all,
+                             limit=limit, **wd)
 
 
 def query_events(db: Session, actor: Actor | None, params: list[tuple[str, str]],
@@ -79,14 +105,18 @@ def query_events(db: Session, actor: Actor | None, params: list[tuple[str, str]]
     resource instance."""
     organization, see_all = reader_scope(actor)
     query = parse(params, settings, within)
-    rows = repo.query_events(db, query, organization_id=organization, see_all=see_all,
-                             limit=query.per_page + 1)
+    rows = matching(db, query, organization_id=organization, see_all=see_all,
+                    limit=query.per_page + 1)
     more = len(rows) > query.per_page
     rows = rows[:query.per_page]
-    document = query_document(db, [(body, context) for _, body, context in rows])
+    document = query_document(db, [(body, context) for _, body, context, _ in rows])
     next_query = None
     if more:
-        token = rules.encode_page_token(rows[-1][0], query.fingerprint)
+        last = rows[-1]
+        token = rules.encode_page_token(
+            last[0], query.fingerprint,
+            (last[3] if not query.order_keys else rules.EPOCH) if query.order_by else None,
+            query.seen + len(rows))
         next_query = urlencode([*query.params, ("perPage", str(query.per_page)),
                                 ("nextPageToken", token)])
     return document, next_query
@@ -112,7 +142,7 @@ def discovery(settings: Settings, validation: Validation) -> dict[str, Any]:
                     "fileSizeLimit": settings.epcis_capture_max_bytes,
                     "errorBehaviours": ["rollback", "proceed"],
                     "eventIdWhenMissing": "CBV 2.0 event hash id (ni:///sha-256;...?ver=CBV2.0)"},
-        "query": {"parameters": list(rules.SUPPORTED_PARAMETERS),
+        "query": {"parameters": [*rules.SUPPORTED_PARAMETERS, *field_params.STANDARD],
                   "perPageDefault": settings.epcis_per_page_default,
                   "perPageMax": settings.epcis_per_page_max},
         "access": "an organisation sees the events it captured and those naming it as owning "

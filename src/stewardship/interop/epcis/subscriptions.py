@@ -42,7 +42,6 @@ from stewardship.core.auth import Actor
 from stewardship.core.config import Settings
 from stewardship.core.db import make_sessionmaker, transaction
 from stewardship.core.errors import NotFound
-from stewardship.interop import repository as repo
 from stewardship.interop import rules
 from stewardship.interop.epcis import named, store
 from stewardship.interop.epcis import query as event_query
@@ -185,8 +184,11 @@ def new_events(db: Session, actor: Actor, query: EpcisNamedQuery, after: int,
     """Events the query matches, captured after row ``after``, that ``actor`` may see."""
     organization, see_all = event_query.reader_scope(actor)
     parsed = event_query.parse(named.to_parameters(query.query), settings)
-    return repo.query_events(db, replace(parsed, after=after), organization_id=organization,
-                             see_all=see_all, limit=limit)
+    # A subscription sends what was captured since its cursor, in capture order.
+    ordered = replace(parsed, after=after, after_key=None, order_by=None, count_limit=None,
+                      max_count=None)
+    return [(pk, body, context) for pk, body, context, _ in event_query.matching(
+        db, ordered, organization_id=organization, see_all=see_all, limit=limit)]
 
 
 class Refused(Exception):
