@@ -1,4 +1,4 @@
-"""Migration 0021 indexes the events captured before it: each EPC's canonical Digital
+"""Migration 0022 indexes the events captured before it: each EPC's canonical Digital
 Link and the field rows the query parameters read (here on a scratch SQLite file)."""
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ def test_events_captured_before_are_indexed_for_the_field_parameters(tmp_path: P
                                "quantity": 200, "uom": "KGM"}],
              "ext1:grade": "A"}
     try:
-        upgrade(engine, "0020")
+        upgrade(engine, "0021")
         with engine.begin() as connection:
             connection.execute(text(
                 "INSERT INTO epcis_contexts (id, digest, body) VALUES (1, 'd', :body)"),

@@ -5,8 +5,8 @@ the SimpleEventQuery field parameters (quantities, sensor values, error declarat
 times, ILMD and extension fields) compare in SQL; events captured before are indexed
 here: each EPC's canonical GS1 Digital Link (kind + 20) and each field row.
 
-Revision ID: 0021
-Revises: 0020
+Revision ID: 0022
+Revises: 0021
 Create Date: 2026-12-02 13:30:00
 """
 
@@ -20,8 +20,8 @@ from alembic import op
 from stewardship.interop import rules
 from stewardship.interop.epcis import fields
 
-revision = '0021'
-down_revision = '0020'
+revision = '0022'
+down_revision = '0021'
 branch_labels = None
 depends_on = None
 
