@@ -68,12 +68,14 @@ def _production_xml(facility: str, kg: int, *, header: bool = True) -> bytes:
       <VocabularyElement id="{GATE}">
         <attribute id="urn:epcglobal:cbv:mda:name">Mine gate</attribute>
         <attribute id="{FACILITY_ATTRIBUTE}">{facility}</attribute>
-        <attribute id="https://example.org/md/address"><ex:street>1 Pit Road</ex:street><ex:town>Weipa</ex:town></attribute>
+        <attribute id="https://example.org/md/address"><ex:street>1 Pit Road</ex:street>
+          <ex:town>Weipa</ex:town></attribute>
         <children><id>{GATE[:-1]}7</id></children>
       </VocabularyElement>
     </VocabularyElementList></Vocabulary>
     <Vocabulary type="{READ_POINT}"><VocabularyElementList>
-      <VocabularyElement id="{GATE[:-1]}7"><attribute id="urn:epcglobal:cbv:mda:sst">201</attribute></VocabularyElement>
+      <VocabularyElement id="{GATE[:-1]}7">
+        <attribute id="urn:epcglobal:cbv:mda:sst">201</attribute></VocabularyElement>
     </VocabularyElementList></Vocabulary>
   </VocabularyList></EPCISMasterData></extension></EPCISHeader>""" if header else ""
     return f"""<?xml version="1.0" encoding="UTF-8"?>

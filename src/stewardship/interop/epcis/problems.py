@@ -185,7 +185,7 @@ def prefers_json_ld(header: str) -> bool:
     return best["ld"] > 0 and best["ld"] > best["other"]
 
 
-def _accepts(header: str, served: tuple[str, ...]) -> bool:
+def accepts(header: str, served: tuple[str, ...]) -> bool:
     """Whether an ``Accept`` header admits one of the ``served`` media types."""
     for media, quality in accept_ranges(header):
         if quality <= 0 or not media:
@@ -207,7 +207,7 @@ def negotiate(request: Request) -> None:
     route = request.scope.get("route")
     served = SERVED_TYPES + (XML_SERVED if getattr(route, "name", "") in XML_ROUTES else ())
     if request.method != "OPTIONS" and accept and accept.strip() and \
-            not _accepts(accept, served):
+            not accepts(accept, served):
         raise EpcisProblem(406, f"this resource is sent as {' or '.join(served)}; "
                            f"Accept: {accept.strip()[:80]} cannot be served",
                            instance="#header=Accept")
