@@ -21,7 +21,15 @@ from stewardship.core.auth import Actor
 from stewardship.core.config import Settings
 from stewardship.core.web import DbSession, OptionalActor, settings_of
 from stewardship.interop.epcis import capture as capture_service
-from stewardship.interop.epcis import jobs, queries_api, query, resources, subscriptions
+from stewardship.interop.epcis import (
+    jobs,
+    master_data,
+    queries_api,
+    query,
+    resources,
+    subscriptions,
+    xml_master,
+)
 from stewardship.interop.epcis import xml as epcis_xml
 from stewardship.interop.epcis.problems import (
     PROBLEM_JSON,
@@ -284,8 +292,13 @@ def _resource_routes(resource: str, parameter: str) -> None:
             settings_of(request))
         return _answer(request, document, headers=_next_link(request, next_query))
 
-    def sub_resources(value: Value, db: DbSession, actor: OptionalActor) -> dict[str, Any]:
-        return resources.sub_resources(db, actor, resource, value)
+    def sub_resources(request: Request, value: Value, db: DbSession,
+                      actor: OptionalActor) -> Response:
+        found = resources.sub_resources(db, actor, resource, value)
+        if resource in master_data.VOCABULARY_OF and _xml_wanted(request):
+            return Response(xml_master.master_data_document(found.get("masterData", [])),
+                            media_type="application/xml")
+        return JSONResponse(found)
 
     # The path parameter's type is local to this function: give it as an object, not as
     # the name postponed evaluation leaves (FastAPI resolves names in the module).
@@ -299,7 +312,10 @@ def _resource_routes(resource: str, parameter: str) -> None:
                          f"{parameter}, further restricted by the SimpleEventQuery parameters "
                          "of `GET /epcis/events`; 404 when none of them names it.")
     sub_resources.__doc__ = "Its sub-resources (`events`); 404 when no event you may see " \
-                            "names it."
+                            "names it." + (
+                                " With its master data you may see (`masterData`); in XML "
+                                "(`Accept: application/xml`) GS1's EPCISMasterDataDocument "
+                                "of it." if resource in master_data.VOCABULARY_OF else "")
     page: dict[int | str, dict[str, Any]] = {200: {"description": "One page",
                                                    "headers": _LINK}}
     router.add_api_route(f"/{resource}", listing, methods=["GET"],

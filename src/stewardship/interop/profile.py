@@ -518,10 +518,25 @@ def document_number(event: Mapping[str, Any]) -> str:
 
 def _transformation(db: Session, actor: Actor, event: Mapping[str, Any],
                     ext: dict[str, Any]) -> str:
+    transformation_id = event.get("transformationID")
+    if isinstance(transformation_id, str) and transformation_id.strip():
+        # Events sharing a transformationID are one transformation, assembled there.
+        from stewardship.interop import transformation_sets
+
+        return transformation_sets.apply(db, actor, event, ext)
     day, today = _when(event)
     found = _facility(db, actor, event, required=True)
     assert found is not None
-    public_id, entity_id = found
+    return operation_effect(record_transformation(db, actor, event, ext, found, day, today,
+                                                  _note(event)))
+
+
+def record_transformation(db: Session, actor: Actor, event: Mapping[str, Any],
+                          ext: dict[str, Any], facility: tuple[str, uuid.UUID | None],
+                          day: date, today: date, note: str) -> OperationRead:
+    """The custody transformation of an event's (or an assembled set's) quantity lists
+    at ``facility`` (public id, entity) on ``day``; the journal entry."""
+    public_id, entity_id = facility
     source, input_kg = _one(event, "inputQuantityList")
     target, output_kg = _one(event, "outputQuantityList")
     step = transformation_for(source, target, ext.get("transformation"))
@@ -532,10 +547,9 @@ def _transformation(db: Session, actor: Actor, event: Mapping[str, Any],
     data = build(TransformationCreate, EPCIS_FIELDS, entity_id=entity_id,
                  facility_id=public_id, transformation=step, source_material=source,
                  total_input_kg=input_kg, total_output_kg=output_kg, coc_input_kg=coc_kg,
-                 occurred_on=day, note=_note(event))
+                 occurred_on=day, note=note)
     with fields_named(EPCIS_FIELDS):
-        op = inputs.record_transformation(db, actor, data, today=today)
-    return operation_effect(op)
+        return inputs.record_transformation(db, actor, data, today=today)
 
 
 def _commissioning(db: Session, actor: Actor, event: Mapping[str, Any],

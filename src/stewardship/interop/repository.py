@@ -123,6 +123,39 @@ def event_ids_captured_by_others(db: Session, event_ids: Sequence[str], *,
     return found
 
 
+def lock_transformation(db: Session, organization_id: uuid.UUID | None,
+                        transformation_id: str) -> None:
+    """Hold the capturer's transformationID until the transaction ends, so that two
+    captures never both complete (or both miss) one set: PostgreSQL's transaction-level
+    advisory lock; on SQLite the write lock taken at BEGIN IMMEDIATE serialises already."""
+    if db.get_bind().dialect.name != "postgresql":
+        return
+    digest = hashlib.sha256(f"epcis-transformation|{organization_id}|{transformation_id}"
+                            .encode()).digest()
+    db.execute(text("SELECT pg_advisory_xact_lock(:key)"),
+               {"key": int.from_bytes(digest[:8], "big", signed=True)})
+
+
+def transformation_members(db: Session, organization_id: uuid.UUID | None,
+                           transformation_id: str) -> list[tuple[str, str, int | None]]:
+    """(eventID, body, context id) of the TransformationEvents this capturer (only this
+    one) stored with this transformationID, in capture order, less those it declared an
+    error in."""
+    owner = (EpcisEvent.organization_id.is_(None) if organization_id is None
+             else EpcisEvent.organization_id == organization_id)
+    other = aliased(EpcisEvent)
+    declared = select(other.event_id).where(
+        other.organization_id.is_(None) if organization_id is None
+        else other.organization_id == organization_id, other.error_declaration.is_(True))
+    rows = db.execute(select(EpcisEvent.event_id, EpcisEvent.body, EpcisEvent.context_id)
+                      .where(owner, EpcisEvent.transformation_id == transformation_id,
+                             EpcisEvent.event_type == "TransformationEvent",
+                             EpcisEvent.error_declaration.is_(False),
+                             EpcisEvent.event_id.not_in(declared))
+                      .order_by(EpcisEvent.id))
+    return [(str(e), str(b), int(c) if c is not None else None) for e, b, c in rows]
+
+
 def event_ids_of_job(db: Session, job_id: uuid.UUID) -> frozenset[str]:
     """The eventIDs a capture job has stored so far (its committed chunks)."""
     return frozenset(db.scalars(select(EpcisEvent.event_id)

@@ -47,6 +47,10 @@ class EpcisSubscription(Base):
     stream: Mapped[bool] = mapped_column(Boolean, default=False)
     schedule: Mapped[dict[str, str] | None] = mapped_column(JSON)
     report_if_empty: Mapped[bool] = mapped_column(Boolean, default=False)
+    media_type: Mapped[str] = mapped_column(String(40), default="application/json",
+                                            server_default="application/json")
+    """What the deliveries are sent as: ``application/json``, ``application/ld+json`` or
+    ``application/xml`` (GS1's XML EPCISQueryDocument)."""
     cursor: Mapped[int] = mapped_column(BigInteger, default=0)
     """Row id of the last event delivered (or seen when subscribing)."""
     next_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)

@@ -8,7 +8,9 @@ movement through the custody services, with their checks:
 
 - a transformation, production or scrap intake is reversed by the custody reversal
   service (refused when the material it credited has already left the balance, the entry
-  sits in a closed period, or it was reversed before);
+  sits in a closed period, or it was reversed before); for an event of a transformation
+  set (a shared ``transformationID``) that is the set's transformation, and the id stays
+  closed;
 - a CoC document's issue (shipping) is undone by cancelling the document (refused once
   the recipient received it);
 - a receipt is not undone: the material now belongs to the recipient, who passes it on
@@ -31,7 +33,7 @@ from stewardship.core.errors import Conflict, DomainError
 from stewardship.custody.models import CustodyOperation
 from stewardship.custody.schemas import Refusal, ReversalCreate
 from stewardship.custody.service import documents, reversals
-from stewardship.interop import profile
+from stewardship.interop import profile, transformation_sets
 
 FIELD = "errorDeclaration"
 
@@ -82,12 +84,17 @@ def _reason(event: Mapping[str, Any]) -> str:
     return text[:2_000]
 
 
-def _operation(db: Session, actor: Actor, event_id: str) -> CustodyOperation | None:
-    """The journal entry the capturer's event of this id made (profile's note)."""
-    note = profile.event_note(event_id)
+def _operation(db: Session, actor: Actor, event: Mapping[str, Any]) -> CustodyOperation | None:
+    """The journal entry the capturer's event made (profile's note), or the one its
+    transformation set made (an event sharing a transformationID)."""
+    notes = [profile.event_note(str(event.get("eventID")))]
+    transformation_id = event.get("transformationID")
+    if event.get("type") == "TransformationEvent" and isinstance(transformation_id, str) \
+            and transformation_id.strip():
+        notes.append(transformation_sets.set_note(transformation_id))
     return db.scalars(select(CustodyOperation).where(
         CustodyOperation.organization_id == actor.organization_id,
-        CustodyOperation.note == note,
+        CustodyOperation.note.in_(notes),
         CustodyOperation.kind.in_(("transformation", "production", "scrap_intake")))
         .order_by(CustodyOperation.recorded_at.desc())).first()
 
@@ -108,7 +115,7 @@ def declare(db: Session, actor: Actor, event: dict[str, Any]) -> str | None:
     event_id = str(event.get("eventID"))
     reason = _reason(event)
     if kind in ("transformation", "commissioning"):
-        op = _operation(db, actor, event_id)
+        op = _operation(db, actor, event)
         if op is None:
             return None
         try:

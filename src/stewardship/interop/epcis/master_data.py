@@ -2,6 +2,10 @@
 (``epcisHeader.epcisMasterData.vocabularyList``): locations, read points, parties and any
 other vocabulary, each element with its attributes.
 
+An XML document's ``EPCISHeader/extension/EPCISMasterData`` arrives here translated to
+that same shape (``xml_master``). An attribute value that is an object keeps the
+``@context`` its keys' prefixes were declared in.
+
 Kept per capturer, the latest sending of an element replacing the earlier one: one
 member's description of a location neither shows to nor overrides another's. The
 top-level resources (``GET /epcis/bizLocations/{id}``...) show the master data the reader
@@ -94,7 +98,9 @@ def store(db: Session, actor: Actor, document: Mapping[str, Any],
     prefixes (so ``stw:facility`` is found whatever the prefix was called)."""
     found = elements(document)
     for kind, element in found:
-        attributes = [{**a, "id": _expand(str(a["id"]), prefixes)}
+        attributes = [{**a, "id": _expand(str(a["id"]), prefixes),
+                       **({"attribute": _in_context(a["attribute"], prefixes)}
+                          if "attribute" in a else {})}
                       for a in element.get("attributes") or []]
         children = [str(c) for c in element.get("children") or [] if isinstance(c, str)]
         row = db.scalars(select(EpcisMasterData).where(*_owner(actor.organization_id),
@@ -110,6 +116,31 @@ def store(db: Session, actor: Actor, document: Mapping[str, Any],
     if found:
         db.flush()
     return len(found)
+
+
+def _used_prefixes(value: Any, prefixes: Mapping[str, str], found: set[str]) -> None:
+    if isinstance(value, list):
+        for item in value:
+            _used_prefixes(item, prefixes, found)
+    elif isinstance(value, dict):
+        for key, inner in value.items():
+            prefix, sep, rest = str(key).partition(":")
+            if sep and prefix in prefixes and not rest.startswith("//"):
+                found.add(prefix)
+            _used_prefixes(inner, prefixes, found)
+
+
+def _in_context(value: Any, prefixes: Mapping[str, str]) -> Any:
+    """An attribute value that is an object, with the ``@context`` declaring the prefixes
+    of its keys (as the document declared them): kept beside it, its keys stay meaningful
+    once the document is gone (and are written back in their namespaces in XML)."""
+    if not isinstance(value, dict) or "@context" in value:
+        return value
+    used: set[str] = set()
+    _used_prefixes(value, prefixes, used)
+    if not used:
+        return value
+    return {"@context": {p: prefixes[p] for p in sorted(used)}, **value}
 
 
 def _owner(organization_id: uuid.UUID | None) -> list[Any]:

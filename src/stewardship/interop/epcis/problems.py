@@ -11,16 +11,21 @@ version headers on every response.
 ``negotiate`` (a dependency of every route) honours the request's ``GS1-EPCIS-Version``,
 ``GS1-EPCIS-Min``/``-Max``, ``GS1-CBV-Version``/``-Min``/``-Max`` and ``Accept``: a version
 outside what this repository speaks (EPCIS 2.0.0, CBV 2.0.0) or a media type it cannot
-send answers 406, a header that is not a version 400.
+send answers 406, a header that is not a version 400. A JSON answer to a request whose
+``Accept`` ranks ``application/ld+json`` above ``application/json`` leaves labelled
+``application/ld+json``, each JSON object at its top carrying an ``@context`` (GS1's, when
+it had none); problem documents stay ``application/problem+json``.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+import orjson
 from fastapi import Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -28,8 +33,10 @@ from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from stewardship.core.errors import DomainError
+from stewardship.interop.rules import STANDARD_CONTEXT
 
 PROBLEM_JSON = "application/problem+json"
+LD_JSON = "application/ld+json"
 VERSION_HEADERS = {
     "GS1-EPCIS-Version": "2.0.0", "GS1-EPCIS-Min": "2.0.0", "GS1-EPCIS-Max": "2.0.0",
     "GS1-CBV-Version": "2.0.0", "GS1-CBV-Min": "2.0.0", "GS1-CBV-Max": "2.0.0",
@@ -110,7 +117,9 @@ XML_SERVED = ("application/xml", "text/xml")
 XML_ROUTES = frozenset({"capture", "capture_job", "events", "event",
                         *(f"epcis_{r}_events" for r in ("eventTypes", "epcs", "bizSteps",
                                                         "bizLocations", "readPoints",
-                                                        "dispositions"))})
+                                                        "dispositions")),
+                        # the instances that may have master data (EPCISMasterDataDocument)
+                        *(f"epcis_{r}_one" for r in ("epcs", "bizLocations", "readPoints"))})
 _VERSION = re.compile(r"^(\d{1,4})\.(\d{1,4})(?:\.(\d{1,4}))?$")
 
 
@@ -147,8 +156,9 @@ def _check_versions(headers: Any, standard: str, ours: tuple[int, int, int]) -> 
                            f"{standard} {served} only", instance=f"#header=GS1-{standard}-Min")
 
 
-def _accepts(header: str, served: tuple[str, ...]) -> bool:
-    """Whether an ``Accept`` header admits one of the ``served`` media types."""
+def accept_ranges(header: str) -> list[tuple[str, float]]:
+    """(media type, quality) of each range of an ``Accept`` header (at most 50)."""
+    ranges = []
     for part in header.split(",")[:50]:
         media, *params = (p.strip() for p in part.split(";"))
         quality = 1.0
@@ -159,9 +169,28 @@ def _accepts(header: str, served: tuple[str, ...]) -> bool:
                     quality = float(value)
                 except ValueError:
                     quality = 0.0
+        ranges.append((media.lower(), quality))
+    return ranges
+
+
+def prefers_json_ld(header: str) -> bool:
+    """Whether an ``Accept`` header ranks ``application/ld+json`` above plain
+    ``application/json`` and above XML (wildcards stand for plain JSON)."""
+    best = {"ld": 0.0, "other": 0.0}
+    for media, quality in accept_ranges(header):
+        if media == LD_JSON:
+            best["ld"] = max(best["ld"], quality)
+        elif media in ("application/json", "application/xml", "text/xml"):
+            best["other"] = max(best["other"], quality)
+    return best["ld"] > 0 and best["ld"] > best["other"]
+
+
+def accepts(header: str, served: tuple[str, ...]) -> bool:
+    """Whether an ``Accept`` header admits one of the ``served`` media types."""
+    for media, quality in accept_ranges(header):
         if quality <= 0 or not media:
             continue
-        kind, _, sub = media.lower().partition("/")
+        kind, _, sub = media.partition("/")
         for offered in served:
             offered_kind, _, offered_sub = offered.partition("/")
             if kind == "*" or (kind == offered_kind and sub in ("*", offered_sub)):
@@ -178,7 +207,7 @@ def negotiate(request: Request) -> None:
     route = request.scope.get("route")
     served = SERVED_TYPES + (XML_SERVED if getattr(route, "name", "") in XML_ROUTES else ())
     if request.method != "OPTIONS" and accept and accept.strip() and \
-            not _accepts(accept, served):
+            not accepts(accept, served):
         raise EpcisProblem(406, f"this resource is sent as {' or '.join(served)}; "
                            f"Accept: {accept.strip()[:80]} cannot be served",
                            instance="#header=Accept")
@@ -227,8 +256,48 @@ class EpcisRoute(APIRoute):
                         500, "something went wrong on our side; nothing was saved",
                         instance=request.url.path))
                 return answer
+            if prefers_json_ld(request.headers.get("accept", "")):
+                response = as_json_ld(response)
             for name, value in VERSION_HEADERS.items():
                 response.headers.setdefault(name, value)
             return response
 
         return route
+
+
+def with_context(value: Any) -> Any:
+    """A JSON answer as JSON-LD: an object with an ``@context`` (GS1's first, when it had
+    none); in a list, each object."""
+    if isinstance(value, dict):
+        return value if "@context" in value else {"@context": STANDARD_CONTEXT, **value}
+    if isinstance(value, list):
+        return [with_context(item) if isinstance(item, dict) else item for item in value]
+    return value
+
+
+def as_json_ld(response: Response) -> Response:
+    """A plain JSON response relabelled ``application/ld+json`` with its ``@context``;
+    any other response (XML, problem documents, no body) as it is."""
+    media = response.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media != "application/json" or not isinstance(getattr(response, "body", None), bytes):
+        return response
+    body = with_context(_loads(response.body)) if response.body else None
+    headers = {k: v for k, v in response.headers.items()
+               if k.lower() not in ("content-length", "content-type")}
+    return Response(_dumps(body) if body is not None else b"",
+                    status_code=response.status_code, headers=headers, media_type=LD_JSON,
+                    background=response.background)
+
+
+def _loads(raw: bytes) -> Any:
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:  # what orjson refuses (integers beyond 64 bits)
+        return json.loads(raw)
+
+
+def _dumps(value: Any) -> bytes:
+    try:
+        return orjson.dumps(value)
+    except (orjson.JSONEncodeError, TypeError):
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()

@@ -21,7 +21,8 @@ from stewardship.core.db import transaction
 from stewardship.core.errors import DomainError, Unauthenticated
 from stewardship.core.web import DbSession, OptionalActor, settings_of
 from stewardship.interop.epcis import named, store, subscriptions
-from stewardship.interop.epcis.problems import PROBLEM_JSON
+from stewardship.interop.epcis import xml as epcis_xml
+from stewardship.interop.epcis.problems import PROBLEM_JSON, SERVED_TYPES, XML_SERVED, accepts
 from stewardship.interop.epcis.schedule import FIELDS, ScheduleError, parse_schedule
 
 _BODY = {"requestBody": {"required": True, "content": {
@@ -123,7 +124,9 @@ def register(router: APIRouter) -> None:
                   query_name: Annotated[str, named_path()],
                   background: BackgroundTasks) -> JSONResponse:
         """`{"dest": url, "signatureToken": secret, "stream": true}` or with a `schedule`
-        (GS1's query schedule; `reportIfEmpty`). Deliveries are POSTs of
+        (GS1's query schedule; `reportIfEmpty`); `format` (`application/json`, the default,
+        `application/ld+json`, or `application/xml` / `text/xml` for GS1's XML binding)
+        is what the deliveries are sent as. Deliveries are POSTs of
         EPCISQueryDocuments signed `GS1-Signature: sha256=<hex HMAC-SHA256 of the body>`
         with the signatureToken, retried with exponential back-off; the destination must
         be allowed by the platform (internal addresses are refused). 201 with
@@ -202,7 +205,9 @@ def _fetch(app: Any, actor: Actor, query: Any, after: int, settings: Settings,
 async def stream(websocket: WebSocket, queryName: str) -> None:
     """GS1's WebSocket subscription: `stream=true` sends each batch of matching events
     captured since the connection opened; schedule parameters (`second`, `minute`...,
-    `reportIfEmpty`) send what was captured since the last send at those times."""
+    `reportIfEmpty`) send what was captured since the last send at those times. Messages
+    are JSON text, or GS1's XML EPCISQueryDocument when the handshake's `Accept` ranks
+    `application/xml` (or `text/xml`) above JSON."""
     app = websocket.app
     settings: Settings = app.state.settings
     params = dict(websocket.query_params)
@@ -213,6 +218,12 @@ async def stream(websocket: WebSocket, queryName: str) -> None:
     except DomainError as exc:
         await websocket.close(code=POLICY, reason=exc.message[:120])
         return
+    accept = websocket.headers.get("accept", "")
+    if accept.strip() and not accepts(accept, SERVED_TYPES + XML_SERVED):
+        await websocket.close(code=POLICY, reason="messages are sent as application/json, "
+                              "application/ld+json or application/xml")
+        return
+    as_xml = epcis_xml.prefers_xml(accept)
     stream_on = params.get("stream", "").lower() == "true"
     given = {name: params[name] for name, _, _ in FIELDS if name in params}
     report_empty = params.get("reportIfEmpty", "").lower() == "true"
@@ -250,10 +261,10 @@ async def stream(websocket: WebSocket, queryName: str) -> None:
             doc, cursor = await to_thread.run_sync(_fetch, app, actor, query, cursor,
                                                    settings, queryName)
             if doc is None and due is not None and report_empty:
-                doc = {"type": "EPCISQueryDocument", "schemaVersion": "2.0",
-                       "epcisBody": {"queryResults": {"queryName": queryName,
-                                                      "resultsBody": {"eventList": []}}}}
-            if doc is not None:
+                doc = subscriptions.empty_document(queryName, "websocket")
+            if doc is not None and as_xml:
+                await websocket.send_text(epcis_xml.query_document(doc).decode("utf-8"))
+            elif doc is not None:
                 await websocket.send_json(doc)
             if schedule is not None:
                 due = schedule.next_after(clock.now())

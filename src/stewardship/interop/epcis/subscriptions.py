@@ -45,6 +45,7 @@ from stewardship.core.errors import NotFound
 from stewardship.interop import rules
 from stewardship.interop.epcis import named, store
 from stewardship.interop.epcis import query as event_query
+from stewardship.interop.epcis import xml as epcis_xml
 from stewardship.interop.epcis.jobs import actor_from_json, actor_json
 from stewardship.interop.epcis.problems import EpcisProblem
 from stewardship.interop.epcis.schedule import (
@@ -65,7 +66,11 @@ SIGNATURE_HEADER = "GS1-Signature"
 BATCH = 500
 """Most events one delivery carries; more follow at once in further deliveries."""
 LOG_SHOWN = 50
-BODY_FIELDS = {"dest", "signatureToken", "stream", "schedule", "reportIfEmpty"}
+BODY_FIELDS = {"dest", "signatureToken", "stream", "schedule", "reportIfEmpty", "format"}
+JSON = "application/json"
+FORMATS = (JSON, "application/ld+json", "application/xml", "text/xml")
+"""What deliveries may be sent as (``format``): GS1's JSON binding (plain or labelled
+JSON-LD) or its XML ``EPCISQueryDocument``."""
 
 
 def sign(secret: str, body: bytes) -> str:
@@ -97,6 +102,10 @@ def check_controls(body: Any) -> tuple[bool, dict[str, str] | None, bool]:
             parse_schedule(schedule)
         except ScheduleError as exc:
             raise _controls(exc.message, f"/schedule/{exc.field}") from None
+    media = body.get("format", JSON)
+    if not isinstance(media, str) or media.strip().lower() not in FORMATS:
+        raise _controls(f"format is the media type deliveries are sent as, one of "
+                        f"{', '.join(FORMATS)}; not {str(media)[:60]!r}", "/format")
     return stream, schedule, empty
 
 
@@ -106,6 +115,21 @@ def document(db: Session, rows: list[tuple[str, int | None]], name: str,
     results = body["epcisBody"]["queryResults"]
     results["queryName"], results["subscriptionID"] = name, subscription_id
     return body
+
+
+def encode(doc: dict[str, Any], media: str) -> bytes:
+    """A delivery's body: the query document as JSON, or GS1's XML for an XML type."""
+    if media in epcis_xml.XML_TYPES:
+        return epcis_xml.query_document(doc)
+    return json.dumps(doc, separators=(",", ":")).encode()
+
+
+def empty_document(name: str, subscription_id: str) -> dict[str, Any]:
+    """What a scheduled run with nothing new sends when ``reportIfEmpty`` asks for it."""
+    return {"@context": rules.STANDARD_CONTEXT, "type": "EPCISQueryDocument",
+            "schemaVersion": "2.0", "creationDate": rules.format_time(clock.now()),
+            "epcisBody": {"queryResults": {"queryName": name, "subscriptionID": subscription_id,
+                                           "resultsBody": {"eventList": []}}}}
 
 
 def response(sub: EpcisSubscription, deliveries: list[EpcisDelivery] | None = None,
@@ -120,6 +144,7 @@ def response(sub: EpcisSubscription, deliveries: list[EpcisDelivery] | None = No
     else:
         out["schedule"], out["reportIfEmpty"] = sub.schedule, sub.report_if_empty
     out["signed"] = bool(sub.secret)
+    out["format"] = sub.media_type or JSON
     if deliveries is not None:
         out["deliveries"] = [{"at": rules.format_time(d.at), "attempt": d.attempt,
                               "eventCount": d.event_count, "outcome": d.outcome,
@@ -146,7 +171,8 @@ def subscribe(db: Session, actor: Actor | None, name: str, body: Any,
     next_at = parse_schedule(schedule).next_after(now) if schedule is not None else None
     return store.add(db, EpcisSubscription(
         query_id=query.id, actor=actor_json(actor), dest=dest, secret=secret, stream=stream,
-        schedule=schedule, report_if_empty=empty, cursor=store.last_event_pk(db),
+        schedule=schedule, report_if_empty=empty,
+        media_type=str(body.get("format", JSON)).strip().lower(), cursor=store.last_event_pk(db),
         next_at=next_at, attempts=0, created_at=now))
 
 
@@ -295,9 +321,10 @@ class Deliverer:
             until = now + timedelta(seconds=settings.epcis_webhook_timeout_seconds * 3 + 30)
             if not store.lease(db, sub.id, now, until):
                 return None
-            body = json.dumps(document(db, [(b, c) for _, b, c in rows], query.name,
-                                       str(sub.id)), separators=(",", ":")).encode()
-            headers = {"Content-Type": "application/json", "GS1-EPCIS-Version": "2.0.0",
+            media = sub.media_type or JSON
+            body = encode(document(db, [(b, c) for _, b, c in rows], query.name,
+                                   str(sub.id)), media)
+            headers = {"Content-Type": media, "GS1-EPCIS-Version": "2.0.0",
                        "GS1-Query-Name": query.name, "GS1-Subscription-ID": str(sub.id)}
             if sub.secret:
                 headers[SIGNATURE_HEADER] = sign(sub.secret, body)

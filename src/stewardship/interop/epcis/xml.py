@@ -24,6 +24,7 @@ from typing import Any
 from lxml import etree
 
 from stewardship.interop import rules
+from stewardship.interop.epcis import xml_master
 from stewardship.interop.epcis.problems import EpcisProblem
 
 XML_TYPES = ("application/xml", "text/xml")
@@ -380,6 +381,7 @@ def to_json(root: etree._Element) -> dict[str, Any]:
     """The JSON binding's document for a validated XML document."""
     reader = _Reader(root)
     events = [reader.event(e) for e in _event_elements(root)]
+    header = xml_master.read_header(root, reader)
     context: list[Any] = [rules.STANDARD_CONTEXT]
     if reader.prefixes:
         context.append(dict(reader.prefixes))
@@ -389,6 +391,8 @@ def to_json(root: etree._Element) -> dict[str, Any]:
                                 else "EPCISDocument",
                                 "schemaVersion": root.get("schemaVersion", "2.0"),
                                 "creationDate": root.get("creationDate", "")}
+    if header is not None:
+        document["epcisHeader"] = header
     if query_document:
         results = root.find(f"EPCISBody/{{{NS_QUERY}}}QueryResults")
         body: dict[str, Any] = {"queryName": _text(results.find("queryName"))
