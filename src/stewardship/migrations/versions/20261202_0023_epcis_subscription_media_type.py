@@ -3,8 +3,8 @@
 A webhook subscription may ask for its EPCISQueryDocuments in XML (or JSON-LD) rather
 than JSON; existing subscriptions keep JSON.
 
-Revision ID: 0021
-Revises: 0020
+Revision ID: 0023
+Revises: 0022
 Create Date: 2026-12-02 13:00:00
 """
 
@@ -14,8 +14,8 @@ import sqlalchemy as sa
 from alembic import op
 
 
-revision = '0021'
-down_revision = '0020'
+revision = '0023'
+down_revision = '0022'
 branch_labels = None
 depends_on = None
 
