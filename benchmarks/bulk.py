@@ -5,21 +5,15 @@ always makes one world."""
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
-import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from sqlalchemy import (
     Connection,
-    Date,
-    DateTime,
     Engine,
     Table,
-    TypeDecorator,
-    Uuid,
     bindparam,
     select,
     update,
@@ -34,6 +28,7 @@ from stewardship.assurance.models import (
     CertificationScope,
     ScopeFacility,
 )
+from stewardship.core import bulkinsert
 from stewardship.core.eventlog import EventLogEntry
 from stewardship.core.tlog import LogNode
 from stewardship.custody.models import (
@@ -196,45 +191,13 @@ class BulkWriter:
                 conn.execute(statement, chunk)
 
 
-def _processor(table: Table, name: str, dialect: Any) -> Callable[[Any], Any] | None:
-    """The column's bind processor for the dialect. Dates and times repeat across a day's
-    rows (an operation and its legs share one moment), so theirs are memoised; UUIDs on a
-    backend without a native type are their hex (what ``Uuid`` binds), done directly."""
-    type_ = table.c[name].type
-    if isinstance(type_, Uuid) and not dialect.supports_native_uuid:
-        return _uuid_hex
-    processor = type_.dialect_impl(dialect).bind_processor(dialect)
-    if processor is not None and isinstance(type_, Date | DateTime | TypeDecorator):
-        return functools.lru_cache(maxsize=65536)(processor)
-    return processor
-
-
-@functools.lru_cache(maxsize=65536)
-def _uuid_hex(value: uuid.UUID | None) -> str | None:
-    return None if value is None else value.hex
-
-
 def _executemany(conn: Connection, table: Table, rows: list[Row]) -> None:
     """What ``conn.execute(table.insert(), rows)`` does on SQLite, with each column's own
     bind processor (UUIDs as hex, dates and times as text, JSON serialised) applied a
     column at a time, minus the per-row parameter compilation that costs more than the
-    insert itself (the tests prove both write the same bytes)."""
-    names = list(rows[0])
-    columns = []
-    for name in names:
-        processor = _processor(table, name, conn.dialect)
-        values = [row[name] for row in rows]
-        columns.append(list(map(processor, values)) if processor is not None else values)
-    quoted = ", ".join(f'"{n}"' for n in names)
-    marks = ", ".join("?" for _ in names)
-    sql = f'INSERT INTO "{table.name}" ({quoted}) VALUES ({marks})'
-    raw = conn.connection.driver_connection
-    assert raw is not None
-    cursor = raw.cursor()
-    try:
-        cursor.executemany(sql, zip(*columns, strict=True))
-    finally:
-        cursor.close()
+    insert itself (``stewardship.core.bulkinsert``; the tests prove both write the same
+    bytes)."""
+    bulkinsert.insert_rows(conn, table, rows)
 
 
 def _copy(conn: Connection, table: Table, rows: list[Row]) -> None:
