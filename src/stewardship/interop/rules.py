@@ -85,8 +85,13 @@ def parse_time(value: str) -> datetime:
     return moment.replace(microsecond=int(fraction[:6].ljust(6, "0"))) if fraction else moment
 
 
+_CANONICAL_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+
+
 def canonical_time(value: str) -> str:
     """UTC, millisecond precision, half-up rounding at the fourth decimal, ``Z``."""
+    if isinstance(value, str) and _CANONICAL_TIME.match(value):
+        return value  # already in the form (an impossible date is kept as written too)
     try:
         moment, fraction = _parts(value)
     except ValueError:
@@ -281,7 +286,25 @@ def pre_hash(event: dict[str, Any], prefixes: dict[str, str] | None = None) -> s
 
 
 def _hash_id_value(text: str) -> str:
+    if text.startswith(_SERIALISED):
+        # Serialised items are many and each is seen once: the Digital Link up to the
+        # serial is memoised per company prefix and item reference instead.
+        head, _, serial = text.rpartition(".")
+        base = _serial_base(head)
+        if base is not None and serial and "\n" not in serial:
+            return base + serial
     return _canonical_uri(text) if text.startswith(("urn:", "http://", "https://")) else text
+
+
+_SERIALISED = ("urn:epc:id:sgtin:", "urn:epc:class:lgtin:")
+
+
+@lru_cache(maxsize=4096)
+def _serial_base(head: str) -> str | None:
+    """The canonical Digital Link of ``<head>.<serial>`` less the serial (``.../21/``),
+    for the SGTIN and LGTIN URNs ``head`` begins; None when ``head`` is not one."""
+    converted = _canonical_uri(head + ".0")
+    return converted[:-1] if converted.endswith(("/21/0", "/10/0")) else None
 
 
 def event_hash_id(event: dict[str, Any], prefixes: dict[str, str] | None = None) -> str:
