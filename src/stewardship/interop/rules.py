@@ -51,6 +51,7 @@ _URN_CBV = (("urn:epcglobal:cbv:bizstep:", "BizStep-"), ("urn:epcglobal:cbv:disp
             ("urn:epcglobal:cbv:er:", "ER-"))
 _TIME = re.compile(r"^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)$")
 _OFFSET = re.compile(r"^[+-]\d\d:\d\d$")
+_CANONICAL_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z")
 
 
 # --- time ----------------------------------------------------------------------------------
@@ -81,16 +82,18 @@ def _parts(value: str) -> tuple[datetime, str]:
 
 def parse_time(value: str) -> datetime:
     """An EPCIS timestamp (``xsd:dateTime`` with a zone) as an aware UTC datetime."""
+    if isinstance(value, str) and _CANONICAL_TIME.fullmatch(value):
+        try:
+            return datetime.fromisoformat(value)  # UTC milliseconds, the common form
+        except ValueError:
+            pass  # an impossible date: refused below, in the words of the general path
     moment, fraction = _parts(value)
     return moment.replace(microsecond=int(fraction[:6].ljust(6, "0"))) if fraction else moment
 
 
-_CANONICAL_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
-
-
 def canonical_time(value: str) -> str:
     """UTC, millisecond precision, half-up rounding at the fourth decimal, ``Z``."""
-    if isinstance(value, str) and _CANONICAL_TIME.match(value):
+    if isinstance(value, str) and _CANONICAL_TIME.fullmatch(value):
         return value  # already in the form (an impossible date is kept as written too)
     try:
         moment, fraction = _parts(value)

@@ -189,6 +189,12 @@ def _scalar(value: Any, path: tuple[str, ...], prefixes: dict[str, str]) -> str:
     return text
 
 
+def _expanded(text: str, prefixes: dict[str, str]) -> str:
+    """A value ``prefix:rest`` with the prefix declared as the namespace and ``rest``."""
+    prefix, sep, rest = text.partition(":")
+    return prefixes[prefix] + rest if sep and prefix in prefixes else text
+
+
 def _name(key: str, prefixes: dict[str, str]) -> str:
     prefix, sep, local = key.partition(":")
     if sep and prefix in prefixes:
@@ -414,24 +420,29 @@ class _Writer:
             elif not (key in _IGNORED or key.startswith("@")):
                 return None
         out = [f"eventType={event.get('type', '')}"]
+        value_of = self.value
         for name in _FLAT_ORDER:
             value = event.get(name)
             if value is None:
                 continue
             if name in _EPC_LISTS:
-                epcs = [text for text in (_scalar(v, (name,), prefixes).strip() for v in value)
-                        if text]  # an empty epc writes nothing
-                if epcs:
-                    written = sorted("epc=" + self.value(text) for text in epcs)
+                # An EPC's path names no vocabulary: only prefixes are expanded.
+                written = []
+                for epc in value:
+                    text = _expanded(epc, prefixes).strip() if prefixes else epc.strip()
+                    if text:  # an empty epc writes nothing
+                        written.append("epc=" + value_of(text))
+                if written:
+                    written.sort()
                     out.append(name + "".join(written))
             elif name in _FLAT_PLACES:
-                text = _scalar(value["id"], (name, "id"), prefixes).strip()
+                text = _expanded(value["id"], prefixes).strip()
                 if text:
-                    out.append(f"{name}id={self.value(text)}")
+                    out.append(f"{name}id={value_of(text)}")
             else:
                 text = _scalar(value, (name,), prefixes).strip()
                 if text:
-                    out.append(f"{name}={self.time(text) if _timed(name) else self.value(text)}")
+                    out.append(f"{name}={self.time(text) if _timed(name) else value_of(text)}")
         return "".join(out)
 
     def pre_hash(self, tree: Node) -> str:
