@@ -6,22 +6,17 @@ always makes one world."""
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import time
-import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from sqlalchemy import (
     Connection,
-    Date,
-    DateTime,
     Engine,
     LargeBinary,
     Table,
-    TypeDecorator,
     Uuid,
     bindparam,
     select,
@@ -38,6 +33,7 @@ from stewardship.assurance.models import (
     CertificationScope,
     ScopeFacility,
 )
+from stewardship.core import bulkinsert
 from stewardship.core.eventlog import EventLogEntry
 from stewardship.core.tlog import LogNode
 from stewardship.custody.models import (
@@ -267,24 +263,6 @@ class BulkWriter:
                 conn.execute(statement, chunk)
 
 
-def _processor(table: Table, name: str, dialect: Any) -> Callable[[Any], Any] | None:
-    """The column's bind processor for the dialect. Dates and times repeat across a day's
-    rows (an operation and its legs share one moment), so theirs are memoised; UUIDs on a
-    backend without a native type are their hex (what ``Uuid`` binds), done directly."""
-    type_ = table.c[name].type
-    if isinstance(type_, Uuid) and not dialect.supports_native_uuid:
-        return _uuid_hex
-    processor = type_.dialect_impl(dialect).bind_processor(dialect)
-    if processor is not None and isinstance(type_, Date | DateTime | TypeDecorator):
-        return functools.lru_cache(maxsize=65536)(processor)
-    return processor
-
-
-@functools.lru_cache(maxsize=65536)
-def _uuid_hex(value: uuid.UUID | None) -> str | None:
-    return None if value is None else value.hex
-
-
 def _prepare_sqlite(table: Table, rows: list[Row], dialect: Any,
                     names: list[str] | None = None) -> tuple[str, list[tuple[Any, ...]]]:
     """The INSERT and its parameters as ``conn.execute(table.insert(), rows)`` binds them
@@ -294,7 +272,7 @@ def _prepare_sqlite(table: Table, rows: list[Row], dialect: Any,
     names = names or list(rows[0])
     columns = []
     for name in names:
-        processor = _processor(table, name.lstrip("_"), dialect)
+        processor = bulkinsert.processor(table, name.lstrip("_"), dialect)
         values = [row[name] for row in rows]
         if processor is not None:
             values = list(map(processor, values))
@@ -331,7 +309,7 @@ def _prepare_copy(table: Table, rows: list[Row],
         if type_.__class__.__name__ == "JSON":
             values = [None if v is None else json.dumps(v) for v in values]
         elif isinstance(type_, Uuid):
-            values = list(map(_uuid_hex, values))
+            values = list(map(bulkinsert.uuid_hex, values))
         elif isinstance(type_, LargeBinary):  # hashes read back from bytea: memoryviews
             values = [bytes(v) if isinstance(v, memoryview) else v for v in values]
         columns.append(values)

@@ -11,11 +11,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from benchmarks import measure, measure_batch
+from benchmarks import measure, measure_batch, measure_capture
 from benchmarks.runner import RESULTS, fresh_database
 from benchmarks.world import SCALES, generate
 
-PHASES = ("capture", "issue", "issue_batch", "reads", "chain", "close", "audit")
+PHASES = ("capture", "capture_ledger", "issue", "issue_batch", "reads", "chain", "close", "audit")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -39,6 +39,8 @@ def main(argv: list[str] | None = None) -> None:
 
     runs = {
         "capture": lambda: measure.measure_capture(engine, world, n * 50, quiet),
+        "capture_ledger": lambda: measure_capture.measure_ledger_capture(
+            engine, world, n * 2, quiet),
         "issue": lambda: measure.measure_issue(engine, world, n, quiet),
         "issue_batch": lambda: measure_batch.measure_issue_batch(engine, world, n * 10, quiet),
         "reads": lambda: measure.measure_reads(engine, world, n, quiet),

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from benchmarks import bulk, measure, measure_batch
+from benchmarks import bulk, measure, measure_batch, measure_capture
 from benchmarks.runner import targets
 from benchmarks.world import SCALES, generate
 from sqlalchemy import Engine, func, select
@@ -51,6 +51,8 @@ def test_the_tiny_world_audits_and_the_phases_run_on_it(scratch_engine: Engine) 
         "issue_batch": measure_batch.measure_issue_batch(scratch_engine, world, 40, _quiet),
         "reads": measure.measure_reads(scratch_engine, world, 5, _quiet),
         "chain": measure.measure_chain(scratch_engine, world, 2, _quiet),
+        "capture_ledger": measure_capture.measure_ledger_capture(
+            scratch_engine, world, 40, _quiet, per_round=5),
         "close": measure.measure_close(scratch_engine, world, _quiet),
         "audit": measure.measure_audit(scratch_engine, world)}}
     m = out["measures"]
@@ -60,6 +62,10 @@ def test_the_tiny_world_audits_and_the_phases_run_on_it(scratch_engine: Engine) 
     assert m["issue_batch"]["documents"] == 40 and m["issue_batch"]["raw"]["documents"] == 40
     assert m["reads"]["account"]["n"] == 5 and m["reads"]["document"]["n"] == 5
     assert m["chain"]["depth_reached"] == {"8": 2}
+    ledger = m["capture_ledger"]
+    assert ledger["refused"] == 0, ledger["refusals"]
+    assert ledger["by_kind"]["shipping"] == ledger["by_kind"]["receiving"] == 10
+    assert ledger["raw"]["events"] == ledger["events"]
     assert m["close"]["entities"] == len(world.members)
     assert m["audit"]["ok"], m["audit"]["problems"]
     # The services appended onto the loaded tree, and each CoC document's credential

@@ -53,6 +53,7 @@ _URN_CBV = (("urn:epcglobal:cbv:bizstep:", "BizStep-"), ("urn:epcglobal:cbv:disp
             ("urn:epcglobal:cbv:er:", "ER-"))
 _TIME = re.compile(r"^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)$")
 _OFFSET = re.compile(r"^[+-]\d\d:\d\d$")
+_CANONICAL_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z")
 
 
 # --- time ----------------------------------------------------------------------------------
@@ -84,12 +85,19 @@ def _parts(value: str) -> tuple[datetime, str]:
 
 def parse_time(value: str) -> datetime:
     """An EPCIS timestamp (``xsd:dateTime`` with a zone) as an aware UTC datetime."""
+    if isinstance(value, str) and _CANONICAL_TIME.fullmatch(value):
+        try:
+            return datetime.fromisoformat(value)  # UTC milliseconds, the common form
+        except ValueError:
+            pass  # an impossible date: refused below, in the words of the general path
     moment, fraction = _parts(value)
     return moment.replace(microsecond=int(fraction[:6].ljust(6, "0"))) if fraction else moment
 
 
 def canonical_time(value: str) -> str:
     """UTC, millisecond precision, half-up rounding at the fourth decimal, ``Z``."""
+    if isinstance(value, str) and _CANONICAL_TIME.fullmatch(value):
+        return value  # already in the form (an impossible date is kept as written too)
     try:
         moment, fraction = _parts(value)
     except ValueError:
@@ -284,7 +292,25 @@ def pre_hash(event: dict[str, Any], prefixes: dict[str, str] | None = None) -> s
 
 
 def _hash_id_value(text: str) -> str:
+    if text.startswith(_SERIALISED):
+        # Serialised items are many and each is seen once: the Digital Link up to the
+        # serial is memoised per company prefix and item reference instead.
+        head, _, serial = text.rpartition(".")
+        base = _serial_base(head)
+        if base is not None and serial and "\n" not in serial:
+            return base + serial
     return _canonical_uri(text) if text.startswith(("urn:", "http://", "https://")) else text
+
+
+_SERIALISED = ("urn:epc:id:sgtin:", "urn:epc:class:lgtin:")
+
+
+@lru_cache(maxsize=4096)
+def _serial_base(head: str) -> str | None:
+    """The canonical Digital Link of ``<head>.<serial>`` less the serial (``.../21/``),
+    for the SGTIN and LGTIN URNs ``head`` begins; None when ``head`` is not one."""
+    converted = _canonical_uri(head + ".0")
+    return converted[:-1] if converted.endswith(("/21/0", "/10/0")) else None
 
 
 def event_hash_id(event: dict[str, Any], prefixes: dict[str, str] | None = None) -> str:

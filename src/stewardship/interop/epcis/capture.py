@@ -45,6 +45,7 @@ from stewardship.interop import repository as repo
 from stewardship.interop.epcis import corrections, fields, master_data
 from stewardship.interop.epcis.problems import EpcisProblem, problem
 from stewardship.interop.epcis.validation import Issue, Validation, validation_for
+from stewardship.registry.service import facilities
 
 ROLLBACK, PROCEED = "rollback", "proceed"
 BEHAVIOURS = (ROLLBACK, PROCEED)
@@ -485,9 +486,10 @@ def capture_document(db: Session, actor: Actor, document: dict[str, Any],
     try:
         if indexes is None or 0 in indexes:
             _store_master_data(db, actor, document, prefixes)
-        for item in corrections.order(prepared):
-            writer.add(item)
-        writer.flush()
+        with facilities.resolutions_remembered():
+            for item in corrections.order(prepared):
+                writer.add(item)
+            writer.flush()
     except BaseException:
         outer.rollback()
         raise

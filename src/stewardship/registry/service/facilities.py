@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import date
 
 from sqlalchemy.orm import Session
@@ -93,11 +96,32 @@ def list_facilities(db: Session, actor: Actor | None, params: PageParams, *,
     return Page([to_read(f) for f in page.items], page.total, page.page, page.per_page)
 
 
+_RESOLVED: ContextVar[dict[tuple[int, str], tuple[Facility, str]] | None] = ContextVar(
+    "stewardship_resolved_facilities", default=None)
+
+
+@contextmanager
+def resolutions_remembered() -> Iterator[None]:
+    """Within the block (one unit of work that names the same facilities again and again,
+    such as an EPCIS capture moving the ledger event after event), ``resolve`` looks each
+    id up once per session; who may see it is still judged on every call. Nothing in the
+    block may merge or move facilities."""
+    token = _RESOLVED.set({})
+    try:
+        yield
+    finally:
+        _RESOLVED.reset(token)
+
+
 def resolve(db: Session, actor: Actor | None, raw_id: str) -> tuple[Facility, str]:
     """Find a facility by id or by a retired (merged) id. Returns it and the normalised id.
 
     A malformed id or a wrong check character is a 422 naming the field; an unknown one 404.
     """
+    memo = _RESOLVED.get()
+    found = memo.get((id(db), raw_id)) if memo is not None else None
+    if found is not None and _visible(actor, found[0]):
+        return found
     try:
         public_id = parse_facility_id(raw_id)
     except FacilityIdError as exc:
@@ -111,6 +135,8 @@ def resolve(db: Session, actor: Actor | None, raw_id: str) -> tuple[Facility, st
         facility = repo.facility_by_public_id(db, public_id)
     if facility is None or not _visible(actor, facility):
         raise NotFound(f"no facility '{public_id}'", field="facility_id")
+    if memo is not None:
+        memo[(id(db), raw_id)] = (facility, public_id)
     return facility, public_id
 
 
