@@ -18,15 +18,17 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from stewardship.assurance.service import integrity as assurance_integrity
-from stewardship.core import eventlog, tlog
+from stewardship.core import eventlog, integrity_runs, tlog
 from stewardship.core import integrity as core_integrity
 from stewardship.core.auth import Actor, Role, require
 from stewardship.core.config import Settings, get_settings
 from stewardship.core.integrity import Problem, Report
+from stewardship.core.integrity_runs import IntegrityRun
 from stewardship.core.keys import log_signer, verifiers
 from stewardship.custody.service import integrity as custody_integrity
 
-__all__ = ["STAGES", "Problem", "Report", "check_database"]
+__all__ = ["STAGES", "IntegrityRun", "Problem", "Report", "check_database", "last_run",
+           "run_check", "run_problems"]
 
 Progress = Callable[[str, int, int], None]
 STAGES = ("event log", "Merkle tree", "records")
@@ -79,3 +81,25 @@ def check_database(db: Session, actor: Actor | None, *, settings: Settings | Non
     custody_integrity.check(db, actor, (chain, custody), report)
     progress("records", 3, 3)
     return report
+
+
+def run_check(db: Session, actor: Actor | None, *, settings: Settings | None = None
+              ) -> IntegrityRun:
+    """Run the check now and keep its result as the latest run (the secretariat)."""
+    actor = require(actor, Role.SECRETARIAT, action="check the database's integrity")
+    report = check_database(db, actor, settings=settings)
+    return integrity_runs.store(db, actor, report)
+
+
+def last_run(db: Session, actor: Actor | None) -> IntegrityRun | None:
+    """The latest run kept, or None when no check has run yet (the secretariat)."""
+    require(actor, Role.SECRETARIAT, action="check the database's integrity")
+    return integrity_runs.latest(db)
+
+
+def run_problems(db: Session, actor: Actor | None, run: IntegrityRun, *, table: str = "",
+                 offset: int = 0, limit: int = 50) -> tuple[list[Problem], int]:
+    """One page of a kept run's problems, of one table when named, and how many there
+    are (the secretariat)."""
+    require(actor, Role.SECRETARIAT, action="check the database's integrity")
+    return integrity_runs.problems(db, run, table=table, offset=offset, limit=limit)

@@ -7,7 +7,7 @@ need it.
 from stewardship.assurance import models as assurance_models  # noqa: F401
 from stewardship.carbon import models as carbon_models  # noqa: F401
 from stewardship.complaints import models as complaints_models  # noqa: F401
-from stewardship.core import eventlog, issuance, tlog  # noqa: F401
+from stewardship.core import eventlog, integrity_runs, issuance, tlog  # noqa: F401
 from stewardship.core.db import Base
 from stewardship.custody import models as custody_models  # noqa: F401
 from stewardship.interop import models as interop_models  # noqa: F401

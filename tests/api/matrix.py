@@ -3,6 +3,11 @@
 Each ``test_permissions*.py`` module builds its own world and a ``MATRIX`` of rows
 ``(method, route, url, body, expected status per role)``; these helpers turn rows into
 cases, call the API as a role, and check the answer and the rows' shape.
+
+A row's body is JSON (its strings filled from the world), ``None``, an ``Upload`` (a
+multipart form), a ``(media type, text)`` pair whose text is filled and sent as it is, or
+a ``str`` sent as it is, unfilled, with the media type the module names (a CSV file by
+default).
 """
 
 from __future__ import annotations
@@ -55,6 +60,15 @@ def savepoint(world: World) -> Iterator[World]:
             nested.rollback()
 
 
+@dataclass(frozen=True)
+class Upload:
+    """A multipart body: the form's fields and its files (name: (file name, bytes, media
+    type))."""
+
+    data: dict[str, str]
+    files: dict[str, tuple[str, bytes, str]]
+
+
 def cases(matrix: Sequence[Row], roles: Sequence[str]) -> list[Any]:
     return [pytest.param(method, url, body, role, status, id=f"{method} {url} as {role}")
             for method, _route, url, body, expected in matrix
@@ -83,3 +97,31 @@ def assert_rows_well_formed(matrix: Sequence[Row], roles: Sequence[str],
         pattern = re.sub(r"\\\{[a-z_]+\\\}", "[^/]+", re.escape(route))
         concrete = re.sub(r"\{[a-z_]+\}", "x", url.split("?")[0])
         assert re.fullmatch(pattern, concrete), (route, url)
+
+
+def request_as(world: World, role: str, method: str, url: str, body: Any, *,
+               media_type: str = "text/csv") -> httpx.Response:
+    """One row's request as the role signed in (a bearer token; none for anonymous)."""
+    client = client_as(world, role)
+    target = world.fill(url)
+    if isinstance(body, Upload):
+        return client.request(method, target, data=body.data, files=body.files)
+    if isinstance(body, tuple):
+        kind, text = body
+        return client.request(method, target, content=world.fill(text).encode(),
+                              headers={"content-type": kind})
+    if isinstance(body, str):
+        return client.request(method, target, content=body.encode(),
+                              headers={"content-type": media_type})
+    return client.request(method, target,
+                          json=world.fill(body) if body is not None else None)
+
+
+def check_case(world: World, method: str, url: str, body: Any, role: str, expected: int,
+               codes: dict[int, str] = ERROR_CODES, *,
+               media_type: str = "text/csv") -> httpx.Response:
+    """Call one case of a matrix as its role and check the status (and, for a refusal, the
+    error's code and message); the response, for a module's own further checks."""
+    response = request_as(world, role, method, url, body, media_type=media_type)
+    assert_answer(response, expected, codes)
+    return response

@@ -70,6 +70,7 @@ NOT_FORMS = {
     "/logout": "a button; signing out has no fields",
     "/account/tokens/{token_id}/revoke": "a button beside each token; no fields",
     "/secretariat/revisions/{revision_id}/rounds/close": "a button; closing has no fields",
+    "/secretariat/integrity/check": "a button; checking the database has no fields",
     "/secretariat/revisions/{revision_id}/votes/{vote_id}/close": "a button; no fields",
     "/login/link/{token}": "a button; the e-mailed link's token is the whole input",
     "/complaints/track/{token}/consent": "a yes/no box; either answer is valid",

@@ -1,7 +1,9 @@
-"""The secretariat's integrity page runs the whole-database check in the request: the
-tables checked with their counts, an "everything verifies" verdict on an untouched world,
-and every problem (paginated, by table) with its table, row and entry once a row is
-changed behind the platform's back. Only the secretariat may open it; the secretariat's
+"""The secretariat's integrity page shows the last whole-database check kept, and runs a
+new one only on "Check now": before any run it says none has run; after one, when and by
+whom, the tables checked with their counts, an "everything verifies" verdict on an
+untouched world, and every problem (paginated, by table) with its table, row and entry
+once a row is changed behind the platform's back. A change made after the run shows only
+at the next check. Only the secretariat may open it or run it; the secretariat's
 dashboard links to it."""
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from stewardship.core.web import SESSION_COOKIE
 from stewardship.registry import repository as registry_repo
 from stewardship.registry.service import accounts
 from stewardship.web.app import create_app
+from tests.api.pages import csrf_in
 from tests.conftest import BACKENDS
 from tests.integrity_world import Template, World, clone, template_database
 
@@ -56,8 +59,31 @@ def _text(page: str) -> str:
     return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", page)).split())
 
 
+def _check_now(browser: TestClient) -> str:
+    """Press "Check now"; the flash message the page then shows."""
+    answer = browser.post(f"{URL}/check", data={"csrf_token": csrf_in(browser.get(URL).text)},
+                          follow_redirects=False)
+    assert answer.status_code == 303, answer.text
+    assert answer.headers["location"] == URL
+    return _text(browser.get(URL).text)
+
+
+def test_no_check_has_run_until_one_is_asked_for(world: World) -> None:
+    browser = _browser(world, world.t.secretariat)
+    page = browser.get(URL)
+    assert page.status_code == 200, page.text
+    assert "No check has been run yet." in _text(page.text)
+    assert "data-verdict" not in page.text and "Rows checked" not in page.text
+    assert 'action="/secretariat/integrity/check"' in page.text
+    forged = browser.post(f"{URL}/check", data={"csrf_token": "forged"},
+                          follow_redirects=False)
+    assert forged.status_code == 403
+    assert "No check has been run yet." in _text(browser.get(URL).text)
+
+
 def test_the_page_says_everything_verifies_with_the_tables_counted(world: World) -> None:
     browser = _browser(world, world.t.secretariat)
+    assert "The check ran: everything verifies." in _check_now(browser)
     page = browser.get(URL)
     assert page.status_code == 200, page.text
     assert 'data-verdict="verifies"' in page.text
@@ -68,6 +94,7 @@ def test_the_page_says_everything_verifies_with_the_tables_counted(world: World)
         assert problems == 0
         assert f"{table} {rows:,} 0" in body, table
     assert 'id="problems-heading"' not in page.text
+    assert f"by {world.t.secretariat.name}." in body and "Last checked" in body
     dashboard = browser.get("/dashboard")
     assert f'href="{URL}"' in dashboard.text
 
@@ -81,11 +108,12 @@ def test_the_page_names_every_problem_with_its_table_row_and_entry(world: World)
                  f"UPDATE coc_documents SET coc_quantity_kg = 900, quantity_kg = 900 "
                  f"WHERE number = '{world.t.waiting}'")
     browser = _browser(world, world.t.secretariat)
+    total = len(world.check().problems)
+    assert f"The check ran: {total} problems found." in _check_now(browser)
     page = browser.get(URL)
     assert page.status_code == 200
     assert 'data-verdict="problems"' in page.text and "Everything verifies" not in page.text
     body = _text(page.text)
-    total = len(world.check().problems)
     assert f"{total} problems found." in body
     assert (f"certificates {number} entry {issued} changed after the event log recorded its "
             "issue: holder_name Someone Else") in body
@@ -107,7 +135,26 @@ def test_only_the_secretariat_opens_the_page(world: World) -> None:
     anonymous = _browser(world, None).get(URL, follow_redirects=False)
     assert anonymous.status_code == 303
     assert anonymous.headers["location"] == "/login?" + urlencode({"next": URL})
-    member = _browser(world, world.t.admin).get(URL)
+    member_browser = _browser(world, world.t.admin)
+    member = member_browser.get(URL)
     assert member.status_code == 403
     assert "Not allowed" in _text(member.text)
     assert "Rows checked" not in member.text and "event_log_nodes" not in member.text
+    token = csrf_in(member_browser.get("/dashboard").text)
+    refused = member_browser.post(f"{URL}/check", data={"csrf_token": token},
+                                  follow_redirects=False)
+    assert refused.status_code == 403
+    assert "No check has been run yet." in _text(
+        _browser(world, world.t.secretariat).get(URL).text)
+
+
+def test_the_page_shows_the_kept_run_until_the_next_check(world: World) -> None:
+    browser = _browser(world, world.t.secretariat)
+    assert "The check ran: everything verifies." in _check_now(browser)
+    world.tamper(f"UPDATE coc_documents SET coc_quantity_kg = 900, quantity_kg = 900 "
+                 f"WHERE number = '{world.t.waiting}'")
+    kept = browser.get(URL)
+    assert 'data-verdict="verifies"' in kept.text  # the page reads the run, not the tables
+    after = _check_now(browser)
+    assert "problem found." in after or "problems found." in after
+    assert world.t.waiting in after

@@ -37,11 +37,11 @@ from stewardship.registry.service import accounts
 from stewardship.web.app import create_app
 from tests import assurance_world as aw
 from tests.api.matrix import (
+    Upload,
     World,
-    assert_answer,
     assert_rows_well_formed,
     cases,
-    client_as,
+    check_case,
     savepoint,
 )
 from tests.conftest import BACKENDS, _engine_for, session_on
@@ -66,7 +66,8 @@ RATING_BODY = {"ratings": [{"facility": "{casthouse}", "criterion": "1.1",
                             "rating": "conformance"}]}
 REPORT_BODY = {"proposed_maturity": "high",
                "public_summary": "The casthouse was audited over three days."}
-UPLOAD = {"multipart": True}
+UPLOAD = Upload(data={"effective_on": str(TODAY)},
+                files={"file": ("permit.pdf", aw.PDF, "application/pdf")})
 STATUS = {"reason": "Matrix check"}
 
 MATRIX: list[tuple[str, str, str, Any, tuple[int, ...]]] = [
@@ -279,14 +280,7 @@ def isolated(world: World) -> Iterator[World]:
 @pytest.mark.parametrize(("method", "url", "body", "role", "expected"), cases(MATRIX, ROLES))
 def test_assurance_permission_matrix(isolated: World, method: str, url: str, body: Any,
                                      role: str, expected: int) -> None:
-    client = client_as(isolated, role)
-    if body is UPLOAD:
-        response = client.post(isolated.fill(url), data={"effective_on": str(TODAY)},
-                               files={"file": ("permit.pdf", aw.PDF, "application/pdf")})
-    else:
-        response = client.request(method, isolated.fill(url),
-                                  json=isolated.fill(body) if body is not None else None)
-    assert_answer(response, expected, ERROR_CODES)
+    check_case(isolated, method, url, body, role, expected, ERROR_CODES)
 
 
 def test_matrix_rows_are_well_formed() -> None:

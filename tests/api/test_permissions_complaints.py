@@ -27,10 +27,9 @@ from stewardship.web.app import create_app
 from tests import factories
 from tests.api.matrix import (
     World,
-    assert_answer,
     assert_rows_well_formed,
     cases,
-    client_as,
+    check_case,
     savepoint,
 )
 from tests.api.test_permissions import ALL_OK, ROLES
@@ -116,10 +115,7 @@ def isolated(world: World) -> Iterator[World]:
 @pytest.mark.parametrize(("method", "url", "body", "role", "expected"), cases(MATRIX, ROLES))
 def test_complaints_permission_matrix(isolated: World, method: str, url: str, body: Any,
                                       role: str, expected: int) -> None:
-    client = client_as(isolated, role)
-    response = client.request(method, url.format(**isolated.values),
-                              json=body if body is not None else None)
-    assert_answer(response, expected, ERROR_CODES)
+    check_case(isolated, method, url, body, role, expected, ERROR_CODES)
 
 
 def test_rows_are_well_formed() -> None:

@@ -25,10 +25,9 @@ from stewardship.web.app import create_app
 from tests import custody_world as cw
 from tests.api.matrix import (
     World,
-    assert_answer,
     assert_rows_well_formed,
     cases,
-    client_as,
+    check_case,
     savepoint,
 )
 from tests.conftest import BACKENDS, _engine_for, session_on
@@ -44,8 +43,8 @@ PRODUCTION = ("kind,date,facility_id,material,kilograms\n"
               "production,{today},{smelter_facility},asi_aluminium,1000\n")
 
 MATRIX: list[tuple[str, str, str, Any, tuple[int, ...]]] = [
-    ("POST", URL, f"{URL}?apply=false", PRODUCTION, OWN_MEMBERS),
-    ("POST", URL, f"{URL}?apply=true", PRODUCTION, OWN_MEMBERS),
+    ("POST", URL, f"{URL}?apply=false", ("text/csv", PRODUCTION), OWN_MEMBERS),
+    ("POST", URL, f"{URL}?apply=true", ("text/csv", PRODUCTION), OWN_MEMBERS),
 ]
 
 ERROR_CODES = {401: "unauthenticated", 403: "forbidden", 404: "not_found", 422: "invalid"}
@@ -87,10 +86,7 @@ def isolated(world: World) -> Iterator[World]:
 @pytest.mark.parametrize(("method", "url", "body", "role", "expected"), cases(MATRIX, ROLES))
 def test_import_permission_matrix(isolated: World, method: str, url: str, body: Any,
                                   role: str, expected: int) -> None:
-    client = client_as(isolated, role)
-    response = client.request(method, isolated.fill(url), content=isolated.fill(body),
-                              headers={"content-type": "text/csv"})
-    assert_answer(response, expected, ERROR_CODES)
+    response = check_case(isolated, method, url, body, role, expected, ERROR_CODES)
     if expected == 200:
         assert response.json()["applied"] is url.endswith("apply=true")
 

@@ -26,10 +26,9 @@ from stewardship.web.app import create_app
 from tests import custody_world as cw
 from tests.api.matrix import (
     World,
-    assert_answer,
     assert_rows_well_formed,
     cases,
-    client_as,
+    check_case,
     savepoint,
 )
 from tests.conftest import BACKENDS, _engine_for, session_on
@@ -88,10 +87,7 @@ def isolated(world: World) -> Iterator[World]:
 @pytest.mark.parametrize(("method", "url", "body", "role", "expected"), cases(MATRIX, ROLES))
 def test_pact_permission_matrix(isolated: World, method: str, url: str, body: Any,
                                 role: str, expected: int) -> None:
-    client = client_as(isolated, role)
-    response = client.request(method, isolated.fill(url),
-                              json=isolated.fill(body) if body is not None else None)
-    assert_answer(response, expected, ERROR_CODES)
+    response = check_case(isolated, method, url, body, role, expected, ERROR_CODES)
     if expected == 201:
         assert response.json()["client_secret"].startswith("pcs_")
 

@@ -48,10 +48,9 @@ from stewardship.web.app import create_app
 from tests import factories
 from tests.api.matrix import (
     World,
-    assert_answer,
     assert_rows_well_formed,
     cases,
-    client_as,
+    check_case,
     savepoint,
 )
 from tests.api.test_permissions import ROLES
@@ -262,19 +261,7 @@ def isolated(world: World) -> Iterator[World]:
 @pytest.mark.parametrize(("method", "url", "body", "role", "expected"), cases(MATRIX, ROLES))
 def test_standards_permission_matrix(isolated: World, method: str, url: str, body: Any,
                                      role: str, expected: int) -> None:
-    client = client_as(isolated, role)
-    if isinstance(body, tuple):  # (media type, raw text): a CSV file
-        media_type, raw = body
-        response = client.request(method, isolated.fill(url),
-                                  content=isolated.fill(raw).encode(),
-                                  headers={"Content-Type": media_type})
-    elif isinstance(body, str):  # a raw YAML package
-        response = client.request(method, isolated.fill(url), content=body.encode(),
-                                  headers={"Content-Type": "application/yaml"})
-    else:
-        response = client.request(method, isolated.fill(url),
-                                  json=isolated.fill(body) if body is not None else None)
-    assert_answer(response, expected)
+    check_case(isolated, method, url, body, role, expected, media_type="application/yaml")
 
 
 def test_standards_rows_are_well_formed() -> None:

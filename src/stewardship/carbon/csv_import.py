@@ -9,8 +9,6 @@ columns ``output_kg_<process>`` (and, for a declared allocation, ``declared_t_<p
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -21,8 +19,9 @@ from sqlalchemy.orm import Session
 from stewardship.carbon.rules import Process
 from stewardship.carbon.schemas import InventoryCreate, InventoryFigures
 from stewardship.carbon.service import inventories
+from stewardship.core import csvimport
 from stewardship.core.auth import Actor
-from stewardship.core.errors import DomainError, InvalidInput, PayloadTooLarge
+from stewardship.core.errors import DomainError, InvalidInput
 from stewardship.core.schemas import OutputModel
 
 M = TypeVar("M", bound=InventoryFigures)
@@ -65,54 +64,11 @@ class InventoryImportReport(OutputModel):
     results: list[InventoryImportRow]
 
 
-class ImportRefused(InvalidInput):
-    """Some rows are refused: the error names them, and the body carries the report."""
-
-    def __init__(self, report: InventoryImportReport) -> None:
-        bad = [r for r in report.results if not r.ok]
-        super().__init__(
-            f"{len(bad)} of {report.rows} rows are refused; nothing was stored",
-            details=[{"field": f"row {r.row}" + (f": {r.field}" if r.field else ""),
-                      "message": r.message} for r in bad[:100]])
-        self.report = report
-
-    def to_dict(self) -> dict[str, Any]:
-        body = super().to_dict()
-        body["report"] = self.report.model_dump(mode="json")
-        return body
+ImportRefused = csvimport.ImportRefused
+"""Some rows are refused: the error names them, and the body carries the report."""
 
 
-def parse(text: str) -> tuple[list[str], list[tuple[int, list[str]]]]:
-    """The header and the rows with the line each starts on (comma- or
-    semicolon-separated)."""
-    if len(text.encode("utf-8")) > MAX_BYTES:
-        raise PayloadTooLarge(f"the file is larger than {MAX_BYTES:,} bytes; split it",
-                              field="file")
-    text = text.removeprefix("\ufeff")
-    first = text.split("\n", 1)[0]
-    delimiter = ";" if first.count(";") > first.count(",") else ","
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
-    header: list[str] | None = None
-    rows: list[tuple[int, list[str]]] = []
-    line = 1
-    try:
-        for record in reader:
-            start, line = line, reader.line_num + 1
-            if not any(cell.strip() for cell in record):
-                continue
-            if header is None:
-                header = [cell.strip().lower() for cell in record]
-                continue
-            if len(rows) == MAX_ROWS:
-                raise PayloadTooLarge(f"the file has more than {MAX_ROWS:,} rows; split it",
-                                      field="file")
-            rows.append((start, record))
-    except csv.Error as error:
-        raise InvalidInput(f"line {reader.line_num}: the file is not valid CSV ({error})",
-                           field="file") from None
-    if header is None:
-        raise InvalidInput("the file is empty: its first line names the columns",
-                           field="file")
+def _check_header(header: list[str]) -> None:
     unknown = [name for name in header if name not in COLUMNS]
     if unknown:
         raise InvalidInput(f"unknown column {unknown[0]!r} (quantities are in t CO2e, MWh "
@@ -127,22 +83,18 @@ def parse(text: str) -> tuple[list[str], list[tuple[int, list[str]]]]:
     if not any(name.startswith("output_kg_") for name in header):
         raise InvalidInput("the header has no output_kg_<process> column: an inventory "
                            "needs its production", field="header")
-    if not rows:
-        raise InvalidInput("the file has no rows under its header", field="file")
-    return header, rows
+
+
+def parse(text: str) -> tuple[list[str], list[tuple[int, list[str]]]]:
+    """The header and the rows with the line each starts on (comma- or
+    semicolon-separated)."""
+    table = csvimport.read(text, max_bytes=MAX_BYTES, max_rows=MAX_ROWS,
+                           check_header=_check_header)
+    return table.header, table.rows
 
 
 def _values(header: list[str], record: list[str]) -> dict[str, str]:
-    if len(record) > len(header):
-        raise InvalidInput(f"the row has {len(record)} cells, the header {len(header)}")
-    values = {}
-    for name, cell in zip(header, record, strict=False):
-        cell = cell.strip()
-        if len(cell) > MAX_CELL:
-            raise InvalidInput(f"{name}: at most {MAX_CELL} characters", field=name)
-        if cell:
-            values[name] = cell
-    return values
+    return csvimport.values(header, record, max_cell=MAX_CELL)
 
 
 def _number(raw: str) -> str:

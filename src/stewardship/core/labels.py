@@ -202,16 +202,8 @@ ROUTES: Final[Mapping[str, str]] = {"primary": "Primary", "recycled": "Recycled"
 
 # --- carbon -----------------------------------------------------------------------------
 
-CARBON_PROCESSES: Final[Mapping[str, str]] = {
-    "mining": "Mining",
-    "refining": "Refining",
-    "smelting": "Smelting",
-    "remelting": "Remelting",
-    "casting": "Casting",
-    "rolling": "Rolling",
-    "extrusion": "Extrusion",
-    "conversion": "Conversion",
-}
+CARBON_PROCESSES: Final[Mapping[str, str]] = {"mining": "Mining", **TRANSFORMATIONS}
+"""An inventory's processes: the custody transformations, and the mine before them."""
 
 PFC_METHODS: Final[Mapping[str, str]] = {
     "slope": "Slope method",
@@ -240,8 +232,7 @@ THRESHOLD_STATUSES: Final[Mapping[str, str]] = {
     "above": "Above the threshold",
 }
 FOOTPRINT_PROCESSES: Final[Mapping[str, str]] = {
-    "mining": "Mining",
-    **TRANSFORMATIONS,
+    **CARBON_PROCESSES,
     "various": "Several processes",
     "upstream": "Further up the chain",
 }

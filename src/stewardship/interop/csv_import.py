@@ -14,8 +14,6 @@ it is rolled back and nothing is stored. docs/epcis-profile.md ("CSV import") li
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 import uuid
 from collections.abc import Callable
@@ -26,8 +24,9 @@ from typing import Any
 from pydantic import Field
 from sqlalchemy.orm import Session
 
+from stewardship.core import csvimport
 from stewardship.core.auth import Actor, Role, require
-from stewardship.core.errors import DomainError, InvalidInput, PayloadTooLarge
+from stewardship.core.errors import DomainError, InvalidInput
 from stewardship.core.schemas import OutputModel
 from stewardship.custody.rules import CocMaterial, Transformation
 from stewardship.custody.schemas import (
@@ -103,61 +102,14 @@ class ImportReport(OutputModel):
     results: list[RowResult]
 
 
-class ImportRefused(InvalidInput):
-    """Some rows are refused: the error names them, and the body carries the report."""
-
-    def __init__(self, report: ImportReport) -> None:
-        bad = [r for r in report.results if not r.ok]
-        super().__init__(
-            f"{len(bad)} of {report.rows} rows are refused; nothing was stored",
-            details=[{"field": f"row {r.row}" + (f": {r.field}" if r.field else ""),
-                      "message": r.message} for r in bad[:100]])
-        self.report = report
-
-    def to_dict(self) -> dict[str, Any]:
-        body = super().to_dict()
-        body["report"] = self.report.model_dump(mode="json")
-        return body
+ImportRefused = csvimport.ImportRefused
+"""Some rows are refused: the error names them, and the body carries the report."""
 
 
 # --- reading the file ---------------------------------------------------------------------
 
 
-def _delimiter(text: str) -> str:
-    header = text.split("\n", 1)[0]
-    return ";" if header.count(";") > header.count(",") else ","
-
-
-def parse(text: str) -> tuple[list[str], list[tuple[int, list[str]]], str]:
-    """The header, the rows with the line each starts on, and the delimiter (a comma, or
-    a semicolon as spreadsheets write in countries with a decimal comma)."""
-    if len(text.encode("utf-8")) > MAX_BYTES:
-        raise PayloadTooLarge(f"the file is larger than {MAX_BYTES:,} bytes; split it into "
-                              "several imports", field="file")
-    text = text.removeprefix("\ufeff")
-    delimiter = _delimiter(text)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
-    rows: list[tuple[int, list[str]]] = []
-    header: list[str] | None = None
-    line = 1
-    try:
-        for record in reader:
-            start, line = line, reader.line_num + 1
-            if not any(cell.strip() for cell in record):
-                continue
-            if header is None:
-                header = [cell.strip().lower() for cell in record]
-                continue
-            if len(rows) == MAX_ROWS:
-                raise PayloadTooLarge(f"the file has more than {MAX_ROWS:,} rows; split it "
-                                      "into several imports", field="file")
-            rows.append((start, record))
-    except csv.Error as error:
-        raise InvalidInput(f"line {reader.line_num}: the file is not valid CSV ({error})",
-                           field="file") from None
-    if header is None:
-        raise InvalidInput("the file is empty: its first line names the columns "
-                           f"({', '.join(COLUMNS)})", field="file")
+def _check_header(header: list[str]) -> None:
     unknown = [name for name in header if name not in COLUMNS]
     if unknown:
         raise InvalidInput(f"unknown column {unknown[0]!r}; the columns are: "
@@ -168,25 +120,22 @@ def parse(text: str) -> tuple[list[str], list[tuple[int, list[str]]], str]:
     for name in ("kind", "date"):
         if name not in header:
             raise InvalidInput(f"the header has no {name!r} column", field="header")
-    if not rows:
-        raise InvalidInput("the file has no rows under its header", field="file")
-    return header, rows, delimiter
+
+
+def parse(text: str) -> tuple[list[str], list[tuple[int, list[str]]], str]:
+    """The header, the rows with the line each starts on, and the delimiter (a comma, or
+    a semicolon as spreadsheets write in countries with a decimal comma)."""
+    table = csvimport.read(text, max_bytes=MAX_BYTES, max_rows=MAX_ROWS,
+                           split="split it into several imports",
+                           empty=f" ({', '.join(COLUMNS)})", check_header=_check_header)
+    return table.header, table.rows, table.delimiter
 
 
 # --- cells --------------------------------------------------------------------------------
 
 
 def _values(header: list[str], record: list[str]) -> dict[str, str]:
-    if len(record) > len(header):
-        raise InvalidInput(f"the row has {len(record)} cells, the header {len(header)}")
-    values = {}
-    for name, cell in zip(header, record, strict=False):
-        cell = cell.strip()
-        if len(cell) > MAX_CELL:
-            raise InvalidInput(f"{name}: at most {MAX_CELL} characters", field=name)
-        if cell:
-            values[name] = cell
-    return values
+    return csvimport.values(header, record, max_cell=MAX_CELL)
 
 
 def _check_columns(kind: str, values: dict[str, str]) -> None:

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from stewardship.core.db import utcnow
 from stewardship.interop.pact import rules
 from stewardship.interop.pact.models import PactClient, PactOutboundEvent
-from stewardship.interop.pact.service.footprints import all_footprints
+from stewardship.interop.pact.service.footprints import matching_footprints
 
 
 def receive_event(db: Session, client: PactClient, body: Any, *, version: int,
@@ -28,10 +28,8 @@ def receive_event(db: Session, client: PactClient, body: Any, *, version: int,
     base = client.events_base_url or rules.answer_address(event.source,
                                                           https_only=https_only)
     filters = rules.request_filters(event, version)
-    wanted = {fp["id"] for fp in all_footprints(db, client, 3, schema_url)
-              if rules.matches(fp, filters)}
-    footprints = [fp for fp in all_footprints(db, client, version, schema_url)
-                  if fp["id"] in wanted]
+    footprints = matching_footprints(db, client, filters, version=version,
+                                     schema_url=schema_url)
     now = utcnow()
     answer = rules.answer_event(event, version, source, now, footprints=footprints)
     db.add(PactOutboundEvent(client_pk=client.id,

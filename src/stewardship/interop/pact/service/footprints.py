@@ -56,6 +56,33 @@ def all_footprints(db: Session, client: PactClient, version: int,
     return _translate(db, rows, version, schema_url)
 
 
+def _rows_read_on_footprints(db: Session, client: PactClient, filters: rules.Filters,
+                             columns: rules.ColumnFilters, schema_url: str,
+                             ) -> list[tuple[CocDocument, Organization, Organization, Entity]]:
+    """The documents the column filters find, then those whose v3 footprint passes the
+    filters read on it (geography, classification)."""
+    rows = repo.footprint_documents(db, client.organization_id, client.buyer_organization_id,
+                                    columns)
+    return [row for row, fp in zip(rows, _translate(db, rows, 3, schema_url), strict=True)
+            if rules.matches(fp, filters)]
+
+
+def matching_footprints(db: Session, client: PactClient, filters: rules.Filters, *,
+                        version: int, schema_url: str) -> list[dict[str, Any]]:
+    """Every footprint of the client's that passes the filters (as a request for
+    footprints asks), oldest issue first: the column filters are the query's, as for a
+    list, and only what they cannot say is read on the translated footprints."""
+    columns = rules.column_filters(filters)
+    if columns.nothing:
+        return []
+    if columns.complete:
+        rows = repo.footprint_documents(db, client.organization_id,
+                                        client.buyer_organization_id, columns)
+    else:
+        rows = _rows_read_on_footprints(db, client, filters, columns, schema_url)
+    return _translate(db, rows, version, schema_url)
+
+
 @dataclass(frozen=True)
 class FootprintPage:
     items: list[dict[str, Any]]
@@ -80,9 +107,7 @@ def list_footprints(db: Session, client: PactClient, filters: rules.Filters, *,
         more = len(rows) > limit
         return FootprintPage(_translate(db, rows[:limit], version, schema_url),
                              filters.offset + limit if more else None, limit)
-    rows = repo.footprint_documents(db, supplier, buyer, columns)
-    kept = [row for row, fp in zip(rows, _translate(db, rows, 3, schema_url), strict=True)
-            if rules.matches(fp, filters)]
+    kept = _rows_read_on_footprints(db, client, filters, columns, schema_url)
     page = kept[filters.offset:filters.offset + limit]
     more = filters.offset + limit < len(kept)
     return FootprintPage(_translate(db, page, version, schema_url),
