@@ -3,8 +3,8 @@
 The secretariat's integrity page shows the last run stored (when, by whom, the tables
 counted, the problems page by page); a new check runs only when asked for.
 
-Revision ID: 0021
-Revises: 0020
+Revision ID: 0024
+Revises: 0023
 Create Date: 2026-12-02 13:40:00
 """
 
@@ -13,8 +13,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0021'
-down_revision = '0020'
+revision = '0024'
+down_revision = '0023'
 branch_labels = None
 depends_on = None
 
