@@ -273,7 +273,8 @@ def with_attribute(db: Session, field: str, names: tuple[str, ...],
     if not see_all:
         stmt = stmt.where(EpcisMasterData.organization_id == organization_id)
     locals_ = {_local(n) for n in wanted}
-    if all(n.isascii() and n for n in locals_):  # the JSON text holds them as written
+    if all(n and n.isascii() and n.isprintable() and not set(n) & {'"', "\\"}
+           for n in locals_):  # the JSON text holds them as written (nothing escaped)
         text = cast(EpcisMasterData.attributes, Text)
         stmt = stmt.where(or_(*(text.contains(n, autoescape=True) for n in locals_)))
     found: dict[str, None] = {}
