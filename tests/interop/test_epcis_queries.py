@@ -111,7 +111,7 @@ def test_another_members_query_is_not_found(world: World, client_for: Clients) -
     ({"name": "q"}, "#/query"),
     ({"name": "q", "query": {"EQ_action": ["JUMP"]}}, "#/query/EQ_action/0"),  # GS1 schema
     ({"name": "q", "query": {"GE_eventTime": "yesterday"}}, "#/query/GE_eventTime"),
-    ({"name": "q", "query": {"HASATTR_ext1:grade": ["x"]}}, None),  # in GS1's, not run here
+    ({"name": "q", "query": {"HASATTR_epcList": ["x"]}}, None),  # not run on EPCs here
     ({"name": "q", "query": SHIPPING, "owner": "x"}, "#/owner"),
     ([1, 2], None),
 ])

@@ -247,6 +247,8 @@ def events(request: Request, db: DbSession, actor: OptionalActor) -> Response:
     `MATCH_anyEPCClass` (values separated by `|`; EPC patterns such as
     `urn:epc:idpat:sgtin:0614141.107346.*` match; an EPC URN matches its GS1 Digital
     Link and the other way round), `WD_readPoint`, `WD_bizLocation`,
+    `HASATTR_readPoint/bizLocation`, `EQATTR_readPoint/bizLocation_<attr>` (the master
+    data attributes of the location, as the reader's master data give them),
     `EQ_persistentDisposition_set/unset`, `EQ_/GT_/GE_/LT_/LE_quantity[_<uom>]`,
     `EXISTS_errorDeclaration`, `GE_/LT_errorDeclarationTime`, `EQ_errorReason`,
     `EQ_correctiveEventID`, `EQ_bizTransaction_<type>`, `EQ_source_<type>`,

@@ -215,8 +215,11 @@ def _prefix_condition(db: Session, prefix: str) -> ColumnElement[bool]:
 
 def _filtered(db: Session, query: rules.EventQuery, *, organization_id: uuid.UUID | None,
               see_all: bool, wd_read_points: Sequence[str],
-              wd_biz_locations: Sequence[str]) -> Any:
-    """The matching visible events (row id, JSON body, context id), unordered."""
+              wd_biz_locations: Sequence[str],
+              located: Sequence[tuple[str, Sequence[str]]] = ()) -> Any:
+    """The matching visible events (row id, JSON body, context id), unordered.
+    ``located``: (``readPoint`` or ``bizLocation``, the locations it must be one of; none:
+    no event), one per HASATTR_/EQATTR_ parameter."""
     stmt = select(EpcisEvent.id, EpcisEvent.body, EpcisEvent.context_id)
     visible = _visible(organization_id, see_all)
     if visible is not None:
@@ -249,6 +252,10 @@ def _filtered(db: Session, query: rules.EventQuery, *, organization_id: uuid.UUI
                               (wd_biz_locations, EpcisEvent.biz_location)):
         if locations:
             stmt = stmt.where(column.in_(locations))
+    for field_name, locations in located:
+        column = {"readPoint": EpcisEvent.read_point,
+                  "bizLocation": EpcisEvent.biz_location}[field_name]
+        stmt = stmt.where(column.in_(list(locations)))
     if query.within is not None:
         stmt = stmt.where(_within(*query.within))
     return stmt
@@ -256,14 +263,16 @@ def _filtered(db: Session, query: rules.EventQuery, *, organization_id: uuid.UUI
 
 def query_events(db: Session, query: rules.EventQuery, *, organization_id: uuid.UUID | None,
                  see_all: bool, limit: int, wd_read_points: Sequence[str] = (),
-                 wd_biz_locations: Sequence[str] = ()) -> list[tuple[int, str, int | None,
-                                                                     datetime]]:
+                 wd_biz_locations: Sequence[str] = (),
+                 located: Sequence[tuple[str, Sequence[str]]] = ()
+                 ) -> list[tuple[int, str, int | None, datetime]]:
     """(row id, JSON body, context id, ordered field) of the matching visible events: in
     capture order, or by ``eventTime``/``recordTime`` when the query orders (ties by
     capture order, in the same direction). ``wd_*``: the WD_ locations with their
     descendants."""
     stmt = _filtered(db, query, organization_id=organization_id, see_all=see_all,
-                     wd_read_points=wd_read_points, wd_biz_locations=wd_biz_locations)
+                     wd_read_points=wd_read_points, wd_biz_locations=wd_biz_locations,
+                     located=located)
     if query.order_keys:
         return _by_field(db, stmt, query, limit)
     key = {"eventTime": EpcisEvent.event_time,
@@ -321,10 +330,12 @@ def _by_field(db: Session, stmt: Any, query: rules.EventQuery,
 
 def count_events(db: Session, query: rules.EventQuery, *, organization_id: uuid.UUID | None,
                  see_all: bool, up_to: int, wd_read_points: Sequence[str] = (),
-                 wd_biz_locations: Sequence[str] = ()) -> int:
+                 wd_biz_locations: Sequence[str] = (),
+                 located: Sequence[tuple[str, Sequence[str]]] = ()) -> int:
     """How many visible events match, counted up to ``up_to`` at most."""
     stmt = _filtered(db, query, organization_id=organization_id, see_all=see_all,
-                     wd_read_points=wd_read_points, wd_biz_locations=wd_biz_locations)
+                     wd_read_points=wd_read_points, wd_biz_locations=wd_biz_locations,
+                     located=located)
     inner = stmt.with_only_columns(EpcisEvent.id).limit(up_to).subquery()
     return int(db.scalar(select(func.count()).select_from(inner)) or 0)
 

@@ -505,6 +505,9 @@ class EventQuery:
     wd_read_points: tuple[str, ...] = ()
     wd_biz_locations: tuple[str, ...] = ()
     """WD_ values (the repository adds their descendants from master data)."""
+    attributes: tuple[Any, ...] = ()
+    """HASATTR_/EQATTR_ parameters (``epcis.params.AttributeFilter``): the service finds
+    the locations whose master data match."""
     declared: bool = False
     """EXISTS_errorDeclaration: only events that declare an error."""
     order_by: str | None = None
@@ -652,6 +655,8 @@ class FieldParameters(Protocol):
 
     def condition(self, name: str, raw: list[str]) -> Any: ...
 
+    def attribute(self, name: str, raw: list[str]) -> Any: ...
+
     def controls(self, grouped: dict[str, list[str]]) -> Any: ...
 
 
@@ -674,15 +679,20 @@ def parse_query(params: list[tuple[str, str]], *, per_page_default: int,
     known = _KNOWN if fields is not None else _KNOWN - set(_CONTROLS)
     listed = ", ".join(SUPPORTED_PARAMETERS if fields is not None else
                        [p for p in SUPPORTED_PARAMETERS if p not in _CONTROLS])
-    conditions = []
+    conditions, attributes = [], []
     for name in sorted(set(grouped) - known):
+        filter_ = fields.attribute(name, grouped[name]) if fields is not None else None
+        if filter_ is not None:
+            attributes.append(filter_)
+            continue
         parameter = fields.condition(name, grouped[name]) if fields is not None else None
         if parameter is None:
             more = f", {', '.join(fields.STANDARD)}" if fields is not None else ""
             raise QueryParameterError(name, f"query parameter {name} is not supported here; "
                                       f"supported: {listed}{more}")
         conditions.append(parameter)
-    kwargs: dict[str, Any] = {"conditions": tuple(conditions)}
+    kwargs: dict[str, Any] = {"conditions": tuple(conditions),
+                              "attributes": tuple(attributes)}
     if fields is not None:
         controls = fields.controls(grouped)
         kwargs.update(order_by=controls.order_by, order_keys=controls.order_keys,

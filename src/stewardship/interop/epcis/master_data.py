@@ -23,7 +23,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Text, cast, or_, select
 from sqlalchemy.orm import Session
 
 from stewardship.core.auth import Actor
@@ -212,4 +212,81 @@ def with_descendants(db: Session, ids: tuple[str, ...], *, organization_id: uuid
                         and len(found) < MAX_DESCENDANTS:
                     found[child] = None
                     frontier.append(child)
+    return list(found)
+
+
+ATTRIBUTE_PREFIXES = {"gs1": "https://gs1.org/voc/", "cbv": "https://ref.gs1.org/cbv/",
+                      "cbvmda": "urn:epcglobal:cbv:mda:", "stw": EXTENSION_NS}
+"""The prefixes an attribute name is read through when a query names it and when the
+stored id kept its CURIE (a document that did not declare the prefix): ``cbvmda:sst``
+and ``urn:epcglobal:cbv:mda:sst`` are the same attribute."""
+MAX_SCANNED = 20_000
+"""At most this many master data elements read for one HASATTR_/EQATTR_ parameter."""
+_VOCABULARY_OF_FIELD = {"readPoint": (READ_POINT, LOCATION), "bizLocation": (LOCATION,)}
+
+
+def attribute_name(name: str) -> str:
+    """An attribute name as its full URI (its CURIE expanded)."""
+    return _expand(name.strip(), ATTRIBUTE_PREFIXES)
+
+
+def _local(name: str) -> str:
+    """The name's last part (after its last ``:``, ``#`` or ``/``): in every form of it."""
+    return name[max(name.rfind(sep) for sep in ":#/") + 1:]
+
+
+def _same_value(stored: Any, wanted: tuple[str, ...]) -> bool:
+    if isinstance(stored, bool):
+        text = "true" if stored else "false"
+    elif isinstance(stored, int | float | str):
+        text = str(stored).strip()
+    else:
+        return False
+    if text in wanted:
+        return True
+    try:
+        number = float(text)
+    except ValueError:
+        return False
+    for value in wanted:
+        try:
+            if float(value) == number:
+                return True
+        except ValueError:
+            continue
+    return False
+
+
+def with_attribute(db: Session, field: str, names: tuple[str, ...],
+                   values: tuple[str, ...] | None, *, organization_id: uuid.UUID | None,
+                   see_all: bool) -> list[str]:
+    """The ids of the locations (``field``: ``readPoint`` or ``bizLocation``) whose master
+    data the reader may see (its own, the secretariat all) has a non-null attribute of
+    one of ``names`` and, with ``values``, whose value is one of them (EPCIS 2.0
+    HASATTR_/EQATTR_); at most ``MAX_DESCENDANTS``. One query, prefiltered on the
+    attributes' local names in the stored JSON, at most ``MAX_SCANNED`` rows."""
+    if not see_all and organization_id is None:
+        return []
+    wanted = {attribute_name(n) for n in names}
+    stmt = select(EpcisMasterData.element_id, EpcisMasterData.attributes).where(
+        EpcisMasterData.vocabulary.in_(_VOCABULARY_OF_FIELD[field]))
+    if not see_all:
+        stmt = stmt.where(EpcisMasterData.organization_id == organization_id)
+    locals_ = {_local(n) for n in wanted}
+    if all(n and n.isascii() and n.isprintable() and not set(n) & {'"', "\\"}
+           for n in locals_):  # the JSON text holds them as written (nothing escaped)
+        text = cast(EpcisMasterData.attributes, Text)
+        stmt = stmt.where(or_(*(text.contains(n, autoescape=True) for n in locals_)))
+    found: dict[str, None] = {}
+    for element_id, attributes in db.execute(stmt.order_by(EpcisMasterData.id)
+                                             .limit(MAX_SCANNED)):
+        for item in attributes or []:
+            if not isinstance(item, dict) or item.get("attribute") is None \
+                    or attribute_name(str(item.get("id", ""))) not in wanted:
+                continue
+            if values is None or _same_value(item["attribute"], values):
+                found[element_id] = None
+                break
+        if len(found) >= MAX_DESCENDANTS:
+            break
     return list(found)

@@ -1,9 +1,11 @@
 """The SimpleEventQuery parameters on event fields (EPCIS 2.0 section 8.2.7.1.1) beyond
 the columns: persistent dispositions, typed business transactions, sources and
 destinations, quantities, error declarations, sensor data, ILMD and extension fields,
-and the result controls (``orderBy``, ``orderDirection``, ``eventCountLimit``,
-``maxEventCount``). Each field parameter becomes a ``Condition`` the repository runs
-as one ``EXISTS`` over the narrow index rows ``fields`` writes. Pure; no I/O.
+the master data attribute parameters (``HASATTR_``, ``EQATTR_``), and the result controls
+(``orderBy``, ``orderDirection``, ``eventCountLimit``, ``maxEventCount``). Each field
+parameter becomes a ``Condition`` the repository runs as one ``EXISTS`` over the narrow
+index rows ``fields`` writes; an attribute parameter an ``AttributeFilter`` the service
+resolves to locations through the master data. Pure; no I/O.
 """
 
 from __future__ import annotations
@@ -42,6 +44,18 @@ class Condition:
 
 
 @dataclass(frozen=True)
+class AttributeFilter:
+    """``HASATTR_<field>`` (``values`` None: the master data of the field's value has one
+    of the attributes ``names``) or ``EQATTR_<field>_<attr>`` (``names`` is that one
+    attribute, whose value is one of ``values``)."""
+
+    parameter: str
+    field: str
+    names: tuple[str, ...]
+    values: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
 class Controls:
     order_by: str | None = None
     order_keys: tuple[str, ...] = ()
@@ -64,6 +78,8 @@ _SCOPES = ("ERROR_DECLARATION_", "SENSORELEMENT_", "SENSORMETADATA_", "SENSORREP
            "ILMD_")
 _EXTENSION = re.compile(r"^(EQ|GT|GE|LT|LE|EXISTS)_(INNER_)?(" + "|".join(_SCOPES)
                         + r")?(.+)$")
+ATTRIBUTE_FIELDS = ("readPoint", "bizLocation")
+"""The vocabulary-typed fields whose master data HASATTR_/EQATTR_ read here."""
 _CBV_KIND = {"bizTransaction": "BTT", "source": "SDT", "destination": "SDT"}
 STANDARD = ("EQ_persistentDisposition_set", "EQ_persistentDisposition_unset",
             "EQ_quantity", "GT_quantity", "GE_quantity", "LT_quantity", "LE_quantity",
@@ -75,7 +91,9 @@ STANDARD = ("EQ_persistentDisposition_set", "EQ_persistentDisposition_unset",
             "EQ_bizTransaction_<type>", "EQ_source_<type>", "EQ_destination_<type>",
             "EQ_<field>", "GT_<field>", "GE_<field>", "LT_<field>", "LE_<field>",
             "EXISTS_<field>", "EQ_ILMD_<field>", "EQ_INNER_<field>",
-            "EQ_value_<uom>", "EQ_quantity_<uom>")
+            "EQ_value_<uom>", "EQ_quantity_<uom>",
+            *(f"HASATTR_{name}" for name in ATTRIBUTE_FIELDS),
+            *(f"EQATTR_{name}_<attr>" for name in ATTRIBUTE_FIELDS))
 """What discovery lists (``<field>``: an extension field, a CURIE or an IRI)."""
 
 
@@ -217,6 +235,33 @@ def condition(name: str, raw: list[str]) -> Condition | None:
         kind = cbv_short(kind, _CBV_KIND[field])
         return _text(name, f"{field}_{kind}", raw)
     return _extension(name, raw)
+
+
+def _attribute_field(name: str, field: str) -> str:
+    if field not in ATTRIBUTE_FIELDS:
+        raise QueryParameterError(name, f"query parameter {name} is not supported here: "
+                                  f"master data attributes are read of "
+                                  f"{' and '.join(ATTRIBUTE_FIELDS)} (e.g. "
+                                  f"HASATTR_bizLocation, EQATTR_bizLocation_<attribute>)")
+    return field
+
+
+def attribute(name: str, raw: list[str]) -> AttributeFilter | None:
+    """The filter of one master data attribute parameter (EPCIS 2.0 section 8.2.7.1:
+    ``HASATTR_fieldname``, ``EQATTR_fieldname_attrname``); None when the name is not
+    one of them."""
+    if name.startswith("HASATTR_"):
+        field = _attribute_field(name, name[len("HASATTR_"):])
+        return AttributeFilter(name, field, tuple(dict.fromkeys(values(name, raw))))
+    if name.startswith("EQATTR_"):
+        field, _, attr = name[len("EQATTR_"):].partition("_")
+        _attribute_field(name, field)
+        if not attr.strip():
+            raise QueryParameterError(name, f"{name} names no attribute: "
+                                      f"EQATTR_{field}_<attribute name>")
+        return AttributeFilter(name, field, (attr.strip(),),
+                               tuple(dict.fromkeys(values(name, raw))))
+    return None
 
 
 def controls(grouped: dict[str, list[str]]) -> Controls:

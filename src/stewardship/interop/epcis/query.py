@@ -77,11 +77,16 @@ def parse(params: list[tuple[str, str]], settings: Settings,
 def matching(db: Session, query: rules.EventQuery, *, organization_id: uuid.UUID | None,
              see_all: bool, limit: int) -> list[tuple[int, str, int | None, Any]]:
     """The repository's matching events, the WD_ locations read with their descendants
-    (the master data the reader may see); ``maxEventCount`` checked first."""
-    wd = {name: master_data.with_descendants(db, values, organization_id=organization_id,
-                                             see_all=see_all) if values else []
-          for name, values in (("wd_read_points", query.wd_read_points),
-                               ("wd_biz_locations", query.wd_biz_locations))}
+    and the HASATTR_/EQATTR_ ones found by their attributes (the master data the reader
+    may see); ``maxEventCount`` checked first."""
+    wd: dict[str, Any] = {
+        name: master_data.with_descendants(db, values, organization_id=organization_id,
+                                           see_all=see_all) if values else []
+        for name, values in (("wd_read_points", query.wd_read_points),
+                             ("wd_biz_locations", query.wd_biz_locations))}
+    wd["located"] = [(a.field, master_data.with_attribute(
+        db, a.field, a.names, a.values, organization_id=organization_id, see_all=see_all))
+        for a in query.attributes]
     if query.max_count is not None and repo.count_events(
             db, query, organization_id=organization_id, see_all=see_all,
             up_to=query.max_count + 1, **wd) > query.max_count:
