@@ -150,6 +150,8 @@ def test_the_trace_equals_the_walk_for_every_document_of_the_tiny_world(
         assert len(docs) > 100
         deep = 0
         for i, (number, issuer, recipient) in enumerate(docs):
+            if i % 5:  # a fifth of the documents, spread over the year and the tiers
+                continue
             read = assert_same(db, secretariat, number)
             deep += len(read.tiers) == 9
             if i % 25 == 0:  # the parties, and a member of neither side (refused by both)
