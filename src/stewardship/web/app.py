@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from anyio import to_thread
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
@@ -117,17 +117,19 @@ class StewardshipApp(FastAPI):
         return SecurityHeaders(super().build_middleware_stack(), self.state.settings)
 
 
-def _api_docs(app: FastAPI) -> None:
-    @app.get("/api/docs", include_in_schema=False)
-    def api_docs() -> HTMLResponse:
-        page = get_swagger_ui_html(openapi_url=app.openapi_url or "/api/openapi.json",
-                                   title=f"{app.title} - docs",
-                                   swagger_ui_parameters={"validatorUrl": None})
-        policy = content_security_policy(
-            script_src=(SWAGGER_CDN, *inline_script_hashes(bytes(page.body).decode())),
-            style_src=(SWAGGER_CDN, "'unsafe-inline'"), img_src=(SWAGGER_FAVICON,))
-        page.headers["content-security-policy"] = policy
-        return page
+def _api_docs(request: Request) -> HTMLResponse:
+    """The Swagger page of the API. A module-level endpoint reading its app from the
+    request: FastAPI memoises what it learns of each endpoint by the function object, so an
+    endpoint made per app (a closure over it) would keep every app ever built alive."""
+    app = request.app
+    page = get_swagger_ui_html(openapi_url=app.openapi_url or "/api/openapi.json",
+                               title=f"{app.title} - docs",
+                               swagger_ui_parameters={"validatorUrl": None})
+    policy = content_security_policy(
+        script_src=(SWAGGER_CDN, *inline_script_hashes(bytes(page.body).decode())),
+        style_src=(SWAGGER_CDN, "'unsafe-inline'"), img_src=(SWAGGER_FAVICON,))
+    page.headers["content-security-policy"] = policy
+    return page
 
 
 def _unreadable_json(path: str, message: str) -> Response:
@@ -233,7 +235,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app.add_middleware(credentials_api.IssuerContext)
     app.add_middleware(ApiCsrfGuard, settings=settings)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
-    _api_docs(app)
+    app.add_api_route("/api/docs", _api_docs, methods=["GET"], include_in_schema=False)
 
     app.include_router(registry_api.router)
     app.include_router(registry_api.auth_router)
