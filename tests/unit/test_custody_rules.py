@@ -63,6 +63,7 @@ from stewardship.custody.rules import (
     pool_to_data,
     produce,
     receive,
+    recipient_refusal,
     record_non_coc,
     reverse,
     route_share,
@@ -1222,3 +1223,20 @@ def test_recorded_totals_are_checked_under_the_policy_in_force() -> None:
     assert conservation_breaks([], [record]) == []
     [refused] = conservation_breaks([], [record], strict)
     assert "exceeds the physical limit of 0.3 kg/kg: a test cap" in refused
+
+
+@pytest.mark.parametrize("status", ["member", "suspended"])
+def test_a_document_may_go_to_another_entity_of_a_member_even_a_suspended_one(
+        status: str) -> None:
+    assert recipient_refusal("rolling-mill", "smelter", "Rolling mill", status) is None
+
+
+@pytest.mark.parametrize(("recipient", "status", "refusal"), [
+    ("smelter", "member", "a CoC document goes to another entity, not to its issuer"),
+    ("trader", "applicant", "Trader belongs to no member of the scheme"),
+    ("trader", "withdrawn", "Trader belongs to no member of the scheme"),
+    ("trader", None, "Trader belongs to no member of the scheme"),
+])
+def test_a_document_to_its_issuer_or_outside_the_scheme_is_refused(
+        recipient: str, status: str | None, refusal: str) -> None:
+    assert recipient_refusal(recipient, "smelter", recipient.capitalize(), status) == refusal

@@ -153,6 +153,22 @@ def activity_refusal(activities: Iterable[str], *, transformation: Transformatio
     return None
 
 
+RECIPIENT_STATUSES = frozenset({"member", "suspended"})
+"""Membership statuses of an organization whose entities may receive a CoC document."""
+
+
+def recipient_refusal(recipient_id: object, issuer_id: object, name: str,
+                      status: str | None) -> str | None:
+    """Why a CoC document may not go to this recipient (None: it may): never to its own
+    issuer, only to an entity of a member of the scheme (a suspended member still
+    receives)."""
+    if recipient_id == issuer_id:
+        return "a CoC document goes to another entity, not to its issuer"
+    if status not in RECIPIENT_STATUSES:
+        return f"{name} belongs to no member of the scheme"
+    return None
+
+
 def check_transformation(transformation: Transformation, source: CocMaterial,
                          target: CocMaterial) -> None:
     """Raise LedgerError unless `transformation` turns `source` into `target`."""

@@ -94,17 +94,7 @@ class _Parties:
         return self.issuers[entity_id]
 
     def recipient(self, entity_id: uuid.UUID, issuer: Entity) -> Entity:
-        found = self.found.get(entity_id)
-        if found is None:
-            raise InvalidInput("no such entity", field="recipient_entity_id")
-        entity, status = found
-        if entity.id == issuer.id:
-            raise InvalidInput("a CoC document goes to another entity, not to its issuer",
-                               field="recipient_entity_id")
-        if status not in ("member", "suspended"):
-            raise InvalidInput(f"{entity.name} belongs to no member of the scheme",
-                               field="recipient_entity_id")
-        return entity
+        return common.check_recipient(self.found.get(entity_id), issuer)
 
     def today_of(self, issuer: Entity) -> date:
         if issuer.id not in self.days:

@@ -111,6 +111,18 @@ def readable_entity(db: Session, actor: Actor | None, entity_id: uuid.UUID) -> E
 # --- settings and periods ---------------------------------------------------------------
 
 
+def check_recipient(found: tuple[Entity, str] | None, issuer: Entity) -> Entity:
+    """The recipient of a CoC document as looked up (entity and its organization's
+    membership status, None when there is no such entity), refused by the scheme's rule."""
+    if found is None:
+        raise InvalidInput("no such entity", field="recipient_entity_id")
+    entity, status = found
+    refusal = rules.recipient_refusal(entity.id, issuer.id, entity.name, status)
+    if refusal is not None:
+        raise InvalidInput(refusal, field="recipient_entity_id")
+    return entity
+
+
 def settings_of(db: Session, entity: Entity) -> CustodySettings:
     found = repo.settings_of(db, entity.id)
     if found is not None:

@@ -95,15 +95,8 @@ def _parties(db: Session, entity_id: uuid.UUID, issuer: Entity
              ) -> tuple[Entity, dict[uuid.UUID, tuple[str, str, str]]]:
     """The recipient, checked, and both parties' names for the read model, in one query."""
     found = repo.parties(db, [entity_id, issuer.id])
-    if entity_id not in found:
-        raise InvalidInput("no such entity", field="recipient_entity_id")
-    entity, status, _ = found[entity_id]
-    if entity.id == issuer.id:
-        raise InvalidInput("a CoC document goes to another entity, not to its issuer",
-                           field="recipient_entity_id")
-    if status not in ("member", "suspended"):
-        raise InvalidInput(f"{entity.name} belongs to no member of the scheme",
-                           field="recipient_entity_id")
+    party = found.get(entity_id)
+    entity = common.check_recipient(None if party is None else party[:2], issuer)
     return entity, {i: names for i, (_, _, names) in found.items()}
 
 
