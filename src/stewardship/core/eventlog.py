@@ -105,33 +105,9 @@ def entry_hash(sequence: int, recorded_at: datetime, actor: str, kind: str, subj
 
 
 def append(session: Session, actor: Actor, kind: str, subject: str,
-           payload: dict[str, Any] | None = None) -> EventLogEntry:
-    """Append one entry in the caller's transaction."""
-    clean = json_ready(payload or {})
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _APPEND_LOCK_KEY})
-    head = session.execute(
-        select(EventLogEntry.sequence, EventLogEntry.hash)
-        .order_by(EventLogEntry.sequence.desc())
-        .limit(1)
-    ).first()
-    sequence = (head[0] + 1) if head else 1
-    prev_hash = head[1] if head else GENESIS_HASH
-    now = utcnow()
-    p_digest = digest_payload(clean)
-    entry = EventLogEntry(
-        sequence=sequence,
-        recorded_at=now,
-        actor=actor.ref,
-        kind=kind,
-        subject=subject,
-        payload=clean,
-        payload_digest=p_digest,
-        prev_hash=prev_hash,
-        hash=entry_hash(sequence, now, actor.ref, kind, subject, p_digest, prev_hash),
-    )
-    session.add(entry)
-    session.flush()
+           payload: dict[str, Any] | None = None) -> Appended:
+    """Append one entry in the caller's transaction: ``append_many`` with one item."""
+    (entry,) = append_many(session, actor, [(kind, subject, payload)])
     return entry
 
 

@@ -219,13 +219,13 @@ def issue_many(session: Session, actor: Actor, issuer: Issuer,
 
 
 def _row(issuer: Issuer, kind: str, subject_ref: str, organization_id: str | None,
-         entry: eventlog.EventLogEntry) -> IssuedCredential:
+         entry: eventlog.Appended) -> IssuedCredential:
     return IssuedCredential(subject_ref=subject_ref, organization_id=organization_id,
                             kind=kind, token="", leaf_index=entry.sequence - 1,
                             key_id=issuer.signer.verifier.key_id.hex(), issued_at=utcnow())
 
 
-def _token(issuer: Issuer, row: IssuedCredential, entry: eventlog.EventLogEntry, *,
+def _token(issuer: Issuer, row: IssuedCredential, entry: eventlog.Appended, *,
            types: list[str], contexts: list[str], subject: dict[str, Any],
            valid_from: datetime, valid_until: datetime | None) -> str:
     """The signed VC of a stored row (its id is its place in the status lists)."""
