@@ -15,15 +15,15 @@ from stewardship.custody.schemas import MAX_BATCH
 from tests import custody_world as cw
 from tests.api.pages import api_error, fields, ok
 from tests.api.test_custody_api import C, Ledger, _balance, _document
-from tests.api.test_custody_api import ledger as ledger  # noqa: F401 - fixtures
-from tests.api.test_custody_api import smelter as smelter  # noqa: F401
-from tests.api.test_custody_api import staff as staff  # noqa: F401
-from tests.api.test_custody_api import w as w  # noqa: F401
+from tests.api.test_custody_api import ledger as ledger
+from tests.api.test_custody_api import smelter as smelter
+from tests.api.test_custody_api import staff as staff
+from tests.api.test_custody_api import w as w
 from tests.today import TODAY
 
 
-def test_a_batch_issues_every_item_in_order(w: cw.Chain, smelter: TestClient,  # noqa: F811
-                                            staff: TestClient) -> None:  # noqa: F811
+def test_a_batch_issues_every_item_in_order(w: cw.Chain, smelter: TestClient,
+                                            staff: TestClient) -> None:
     items = [_document(w, coc_quantity_kg=kg, quantity_kg=kg, description=f"Lot {kg}")
              for kg in (1_000, 2_000, 1_500)]
     body = ok(smelter.post(f"{C}/documents/batch", json={"items": items}), 201)
@@ -45,8 +45,8 @@ def test_a_batch_issues_every_item_in_order(w: cw.Chain, smelter: TestClient,  #
     ({"recipient_entity_id": "00000000-0000-4000-8000-000000000000"}, 422,
      "items.1.recipient_entity_id", "no such entity"),
 ], ids=["over balance", "future", "unknown recipient"])
-def test_one_refused_item_refuses_the_batch(ledger: Ledger, smelter: TestClient,  # noqa: F811
-                                            w: cw.Chain, change: dict[str, Any],  # noqa: F811
+def test_one_refused_item_refuses_the_batch(ledger: Ledger, smelter: TestClient,
+                                            w: cw.Chain, change: dict[str, Any],
                                             status: int, field: str, words: str) -> None:
     before = ledger.state()
     items = [_document(w), _document(w, **change)]
@@ -58,7 +58,7 @@ def test_one_refused_item_refuses_the_batch(ledger: Ledger, smelter: TestClient,
 
 
 def test_a_malformed_item_and_too_many_items_are_validation_errors(
-        ledger: Ledger, smelter: TestClient, w: cw.Chain) -> None:  # noqa: F811
+        ledger: Ledger, smelter: TestClient, w: cw.Chain) -> None:
     before = ledger.state()
     error = api_error(smelter.post(f"{C}/documents/batch", json={"items": [
         _document(w), _document(w, quantity_kg="1.5")]}), 422, "validation_error")

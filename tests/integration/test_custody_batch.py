@@ -18,14 +18,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from stewardship.core import bundles, eventlog, issuance, notes, tlog
-from stewardship.core.db import make_sessionmaker, transaction
+from stewardship.core.db import transaction
 from stewardship.core.errors import Conflict, DomainError, InvalidInput
 from stewardship.custody.models import CocDocument, CustodyOperation, MaterialAccount, Movement
 from stewardship.custody.schemas import MAX_BATCH, DocumentBatch, DocumentCreate
 from stewardship.custody.service import audit, batch, document_credentials, documents
 from tests import custody_world as cw
-from tests.conftest import scratch_database
-from tests.integration.test_custody_races import WRITERS, _race
+from tests.integration.test_custody_races import WRITERS, _race, committed_chain
 from tests.today import TODAY
 
 BASE = "https://register.example.org"
@@ -220,12 +219,8 @@ def test_the_service_refuses_more_than_a_thousand_too(db: Session, w: cw.Chain) 
 
 @pytest.fixture
 def chain_db(backend: str, tmp_path: Path) -> object:
-    with scratch_database(backend, tmp_path) as engine:
-        factory = make_sessionmaker(engine)
-        with transaction(factory) as session, issuance.issuing_as(ISSUER):
-            chain = cw.build(session)
-            cw.produce(session, chain.smelter, "asi_aluminium", 1_000)
-        yield engine, factory, chain
+    with committed_chain(backend, tmp_path, ISSUER) as made:
+        yield made
 
 
 def test_racing_batches_never_over_claim_one_balance(chain_db: object) -> None:

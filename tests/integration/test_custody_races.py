@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, create_engine, func, select
+from sqlalchemy.orm import Session, sessionmaker
 
+from stewardship.core import issuance
 from stewardship.core.db import make_sessionmaker, transaction
 from stewardship.core.errors import Conflict
 from stewardship.custody.models import MaterialAccount
@@ -91,14 +94,24 @@ def test_a_writer_that_dies_unrecorded_fails_the_race(tmp_path: Path) -> None:
         engine.dispose()
 
 
-@pytest.fixture
-def chain_db(backend: str, tmp_path: Path) -> object:
+@contextmanager
+def committed_chain(backend: str, tmp_path: Path, issuer: issuance.Issuer | None = None
+                    ) -> Iterator[tuple[Engine, sessionmaker[Session], cw.Chain]]:
+    """A scratch database holding the custody world, 1,000 kg of ASI Aluminium produced
+    at the smelter, committed (credentials signed by ``issuer`` where one is given)."""
     with scratch_database(backend, tmp_path) as engine:
         factory = make_sessionmaker(engine)
-        with transaction(factory) as session:
+        signing = issuance.issuing_as(issuer) if issuer is not None else nullcontext()
+        with transaction(factory) as session, signing:
             chain = cw.build(session)
             cw.produce(session, chain.smelter, "asi_aluminium", 1_000)
         yield engine, factory, chain
+
+
+@pytest.fixture
+def chain_db(backend: str, tmp_path: Path) -> object:
+    with committed_chain(backend, tmp_path) as made:
+        yield made
 
 
 def test_two_writers_never_spend_one_balance_twice(chain_db: object) -> None:

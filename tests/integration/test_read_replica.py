@@ -211,21 +211,27 @@ def test_other_reads_and_every_write_are_served_by_the_primary(served: Served) -
                    for s in served.statements["replica"])
 
 
+def _only_the_writer_sees(served: Served, writer: TestClient, path: str, number: str) -> None:
+    """With the replica's replay paused after ``writer`` issued document ``number``: the
+    writer reads from the primary and sees it at once; anyone else reads the replica,
+    which has not replayed it yet."""
+    served.clear()
+    own = writer.get(path)
+    assert own.status_code == 200, own.text
+    assert number in own.text
+    assert not served.ran_on("replica", "coc_documents")
+    served.clear()
+    other = _client(served).get(path)
+    assert other.status_code == 404, other.text
+    assert served.ran_on("replica", "coc_documents")
+
+
 def test_a_token_reads_its_own_write_while_the_replica_lags(served: Served) -> None:
     served.on_replica("SELECT pg_wal_replay_pause()")
     try:
         number = _issue(served, _client(served, served.smelter_token))
-        # The writer reads from the primary: it sees its document at once.
-        served.clear()
-        own = _client(served, served.smelter_token).get(f"{C}/verify/{number}")
-        assert own.status_code == 200, own.text
-        assert own.json()["number"] == number
-        assert not served.ran_on("replica", "coc_documents")
-        # Anyone else reads the replica, which has not replayed the document yet.
-        served.clear()
-        other = _client(served).get(f"{C}/verify/{number}")
-        assert other.status_code == 404
-        assert served.ran_on("replica", "coc_documents")
+        _only_the_writer_sees(served, _client(served, served.smelter_token),
+                              f"{C}/verify/{number}", number)
     finally:
         served.on_replica("SELECT pg_wal_replay_resume()")
     _until("the replica replays the document",
@@ -245,15 +251,7 @@ def test_a_browser_reads_its_own_write_by_its_signed_cookie(served: Served) -> N
     try:
         number = _issue(served, browser, headers={CSRF_HEADER: _csrf_value(served, browser)})
         assert browser.cookies.get(WRITTEN_COOKIE)
-        served.clear()
-        own = browser.get(f"/verify/coc/{number}")
-        assert own.status_code == 200
-        assert number in own.text
-        assert not served.ran_on("replica", "coc_documents")
-        served.clear()
-        anonymous = _client(served).get(f"/verify/coc/{number}")
-        assert anonymous.status_code == 404
-        assert served.ran_on("replica", "coc_documents")
+        _only_the_writer_sees(served, browser, f"/verify/coc/{number}", number)
     finally:
         served.on_replica("SELECT pg_wal_replay_resume()")
 

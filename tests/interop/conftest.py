@@ -149,3 +149,20 @@ def object_event(n: int = 1, **extra: Any) -> dict[str, Any]:
     }
     event.update(extra)
     return event
+
+
+def capture_ok(client: TestClient, run_jobs: Callable[[], int], doc: dict[str, Any]) -> None:
+    """Capture ``doc`` through the REST API and run the job; the job must succeed."""
+    accepted = client.post("/epcis/capture", json=doc)
+    assert accepted.status_code == 202, accepted.text
+    run_jobs()
+    job = client.get(accepted.headers["location"]).json()
+    assert job["success"] is True, job["errors"]
+
+
+def event_ids(client: TestClient, **params: Any) -> set[str]:
+    """The eventIDs ``GET /epcis/events`` answers for ``params`` (one page)."""
+    response = client.get("/epcis/events", params=params)
+    assert response.status_code == 200, response.text
+    body = response.json()["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
+    return {e["eventID"] for e in body}

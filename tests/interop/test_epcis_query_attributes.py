@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from stewardship.core.auth import Actor
-from tests.interop.conftest import World, document, object_event
+from tests.interop.conftest import World, capture_ok, document, event_ids, object_event
 
 Clients = Callable[[Actor], TestClient]
 Jobs = Callable[[], int]
@@ -22,21 +22,6 @@ SITE = "urn:epc:id:sgln:0614141.00001.0"
 DOCK = "urn:epc:id:sgln:0614141.00002.0"
 OTHER = "urn:epc:id:sgln:0614141.00009.0"
 GATE = "urn:epc:id:sgln:0614141.00005.1"
-
-
-def capture(client: TestClient, run_jobs: Jobs, doc: dict[str, Any]) -> None:
-    accepted = client.post("/epcis/capture", json=doc)
-    assert accepted.status_code == 202, accepted.text
-    run_jobs()
-    job = client.get(accepted.headers["location"]).json()
-    assert job["success"] is True, job["errors"]
-
-
-def ids(client: TestClient, **params: Any) -> set[str]:
-    response = client.get("/epcis/events", params=params)
-    assert response.status_code == 200, response.text
-    body = response.json()["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
-    return {e["eventID"] for e in body}
 
 
 def refused(client: TestClient, name: str, value: str = "x") -> str:
@@ -71,7 +56,7 @@ def ev(n: int, prefix: str = "e", **extra: Any) -> dict[str, Any]:
 @pytest.fixture
 def a(world: World, client_for: Clients, run_jobs: Jobs) -> TestClient:
     client = client_for(world.a)
-    capture(client, run_jobs, with_master_data(
+    capture_ok(client, run_jobs, with_master_data(
         # sst kept as the CURIE (no prefix declared), the others expanded to full URIs
         {SITE: {"cbvmda:sst": "201", "ext1:grade": "A"},
          DOCK: {"urn:epcglobal:cbv:mda:sst": "202", "ext1:grade": "B", "cbvmda:name": "Dock",
@@ -88,57 +73,57 @@ E1, E2, E3, E4 = (f"urn:test:e:{n}" for n in range(1, 5))
 
 
 def test_hasattr_on_biz_location_with_full_and_short_names(a: TestClient) -> None:
-    assert ids(a, HASATTR_bizLocation="cbvmda:sst") == {E1, E2}
-    assert ids(a, HASATTR_bizLocation="urn:epcglobal:cbv:mda:sst") == {E1, E2}
-    assert ids(a, HASATTR_bizLocation="urn:epcglobal:cbv:mda:name") == {E2}
-    assert ids(a, HASATTR_bizLocation="cbvmda:name") == {E2}
-    assert ids(a, HASATTR_bizLocation=EXT + "grade") == {E1, E2}
-    assert ids(a, HASATTR_bizLocation=f"cbvmda:city|{EXT}floors") == {E2}
-    assert ids(a, HASATTR_bizLocation="cbvmda:city") == set()
-    assert ids(a, HASATTR_bizLocation=EXT + "gate") == set()  # a read point's, not here
-    assert ids(a) == {E1, E2, E3, E4}
+    assert event_ids(a, HASATTR_bizLocation="cbvmda:sst") == {E1, E2}
+    assert event_ids(a, HASATTR_bizLocation="urn:epcglobal:cbv:mda:sst") == {E1, E2}
+    assert event_ids(a, HASATTR_bizLocation="urn:epcglobal:cbv:mda:name") == {E2}
+    assert event_ids(a, HASATTR_bizLocation="cbvmda:name") == {E2}
+    assert event_ids(a, HASATTR_bizLocation=EXT + "grade") == {E1, E2}
+    assert event_ids(a, HASATTR_bizLocation=f"cbvmda:city|{EXT}floors") == {E2}
+    assert event_ids(a, HASATTR_bizLocation="cbvmda:city") == set()
+    assert event_ids(a, HASATTR_bizLocation=EXT + "gate") == set()  # a read point's, not here
+    assert event_ids(a) == {E1, E2, E3, E4}
 
 
 def test_eqattr_on_biz_location(a: TestClient) -> None:
-    assert ids(a, **{"EQATTR_bizLocation_cbvmda:sst": "201"}) == {E1}
-    assert ids(a, **{"EQATTR_bizLocation_urn:epcglobal:cbv:mda:sst": "202"}) == {E2}
-    assert ids(a, **{"EQATTR_bizLocation_cbvmda:sst": "201|202"}) == {E1, E2}
-    assert ids(a, **{f"EQATTR_bizLocation_{EXT}grade": "B"}) == {E2}
-    assert ids(a, **{f"EQATTR_bizLocation_{EXT}floors": "3"}) == {E2}
-    assert ids(a, **{"EQATTR_bizLocation_cbvmda:sst": "999"}) == set()
-    assert ids(a, **{"EQATTR_bizLocation_cbvmda:name": "201"}) == set()
-    assert ids(a, **{"HASATTR_bizLocation": "cbvmda:sst",
+    assert event_ids(a, **{"EQATTR_bizLocation_cbvmda:sst": "201"}) == {E1}
+    assert event_ids(a, **{"EQATTR_bizLocation_urn:epcglobal:cbv:mda:sst": "202"}) == {E2}
+    assert event_ids(a, **{"EQATTR_bizLocation_cbvmda:sst": "201|202"}) == {E1, E2}
+    assert event_ids(a, **{f"EQATTR_bizLocation_{EXT}grade": "B"}) == {E2}
+    assert event_ids(a, **{f"EQATTR_bizLocation_{EXT}floors": "3"}) == {E2}
+    assert event_ids(a, **{"EQATTR_bizLocation_cbvmda:sst": "999"}) == set()
+    assert event_ids(a, **{"EQATTR_bizLocation_cbvmda:name": "201"}) == set()
+    assert event_ids(a, **{"HASATTR_bizLocation": "cbvmda:sst",
                      "EQATTR_bizLocation_cbvmda:sst": "202"}) == {E2}
-    assert ids(a, **{"EQATTR_bizLocation_cbvmda:sst": "201", "EQ_bizLocation": DOCK}) == set()
+    assert event_ids(a, **{"EQATTR_bizLocation_cbvmda:sst": "201", "EQ_bizLocation": DOCK}) == set()
 
 
 def test_attributes_on_read_point(a: TestClient) -> None:
-    assert ids(a, HASATTR_readPoint=EXT + "gate") == {E1}
-    assert ids(a, **{f"EQATTR_readPoint_{EXT}gate": "north"}) == {E1}
-    assert ids(a, **{f"EQATTR_readPoint_{EXT}gate": "south"}) == set()
+    assert event_ids(a, HASATTR_readPoint=EXT + "gate") == {E1}
+    assert event_ids(a, **{f"EQATTR_readPoint_{EXT}gate": "north"}) == {E1}
+    assert event_ids(a, **{f"EQATTR_readPoint_{EXT}gate": "south"}) == set()
     # a read point described as a business location
-    assert ids(a, HASATTR_readPoint="cbvmda:sst") == {E4}
-    assert ids(a, **{"EQATTR_readPoint_urn:epcglobal:cbv:mda:sst": "202"}) == {E4}
-    assert ids(a, HASATTR_readPoint="cbvmda:city") == set()
+    assert event_ids(a, HASATTR_readPoint="cbvmda:sst") == {E4}
+    assert event_ids(a, **{"EQATTR_readPoint_urn:epcglobal:cbv:mda:sst": "202"}) == {E4}
+    assert event_ids(a, HASATTR_readPoint="cbvmda:city") == set()
 
 
 def test_another_members_master_data_is_never_used(a: TestClient, world: World,
                                                    client_for: Clients,
                                                    run_jobs: Jobs) -> None:
     b = client_for(world.b)
-    capture(b, run_jobs, with_master_data(
+    capture_ok(b, run_jobs, with_master_data(
         {SITE: {"cbvmda:sst": "999"}}, {},
         ev(7, "b", bizLocation={"id": SITE}), ev(8, "b", bizLocation={"id": DOCK})))
-    assert ids(a, **{"EQATTR_bizLocation_cbvmda:sst": "999"}) == set()
-    assert ids(a, **{"EQATTR_bizLocation_cbvmda:sst": "201"}) == {E1}
-    assert ids(b, **{"EQATTR_bizLocation_cbvmda:sst": "999"}) == {"urn:test:b:7"}
-    assert ids(b, **{"EQATTR_bizLocation_cbvmda:sst": "201"}) == set()
-    assert ids(b, HASATTR_bizLocation="cbvmda:name") == set()  # only A's dock has a name
-    assert ids(b, HASATTR_bizLocation="cbvmda:sst") == {"urn:test:b:7"}
+    assert event_ids(a, **{"EQATTR_bizLocation_cbvmda:sst": "999"}) == set()
+    assert event_ids(a, **{"EQATTR_bizLocation_cbvmda:sst": "201"}) == {E1}
+    assert event_ids(b, **{"EQATTR_bizLocation_cbvmda:sst": "999"}) == {"urn:test:b:7"}
+    assert event_ids(b, **{"EQATTR_bizLocation_cbvmda:sst": "201"}) == set()
+    assert event_ids(b, HASATTR_bizLocation="cbvmda:name") == set()  # only A's dock has a name
+    assert event_ids(b, HASATTR_bizLocation="cbvmda:sst") == {"urn:test:b:7"}
     secretariat = client_for(world.secretariat)
-    assert ids(secretariat, **{"EQATTR_bizLocation_cbvmda:sst": "999"}) == {
+    assert event_ids(secretariat, **{"EQATTR_bizLocation_cbvmda:sst": "999"}) == {
         E1, "urn:test:b:7"}
-    assert ids(secretariat, HASATTR_bizLocation="cbvmda:name") == {E2, "urn:test:b:8"}
+    assert event_ids(secretariat, HASATTR_bizLocation="cbvmda:name") == {E2, "urn:test:b:8"}
 
 
 def test_bad_attribute_parameters_are_refused_naming_them(a: TestClient) -> None:
