@@ -266,24 +266,16 @@ class BulkWriter:
 def _prepare_sqlite(table: Table, rows: list[Row], dialect: Any,
                     names: list[str] | None = None) -> tuple[str, list[tuple[Any, ...]]]:
     """The INSERT and its parameters as ``conn.execute(table.insert(), rows)`` binds them
-    on SQLite: each column's own bind processor (UUIDs as hex, dates and times as text,
-    JSON serialised) applied a column at a time, minus the per-row parameter compilation
-    that costs more than the insert itself (the tests prove both write the same bytes)."""
+    on SQLite (``bulkinsert.bound_columns``), ready to cross to the writer process: a
+    parameter ``_c`` binds as column ``c`` (the accounts' update), and the driver's
+    binary values (memoryviews) cross as the same bytes."""
     names = names or list(rows[0])
-    columns = []
-    for name in names:
-        processor = bulkinsert.processor(table, name.lstrip("_"), dialect)
-        values = [row[name] for row in rows]
-        if processor is not None:
-            values = list(map(processor, values))
-            if isinstance(table.c[name.lstrip("_")].type, LargeBinary):
-                # The driver's Binary is a memoryview; the same bytes cross to a writer.
-                values = [bytes(v) if isinstance(v, memoryview) else v for v in values]
-        columns.append(values)
-    quoted = ", ".join(f'"{n}"' for n in names)
-    marks = ", ".join("?" for _ in names)
-    sql = f'INSERT INTO "{table.name}" ({quoted}) VALUES ({marks})'
-    return sql, list(zip(*columns, strict=True))
+    targets = [n.lstrip("_") for n in names]
+    columns = bulkinsert.bound_columns(table, names, rows, dialect, targets=targets)
+    for i, target in enumerate(targets):
+        if isinstance(table.c[target].type, LargeBinary):
+            columns[i] = [bytes(v) if isinstance(v, memoryview) else v for v in columns[i]]
+    return bulkinsert.statement(table, names, dialect), list(zip(*columns, strict=True))
 
 
 def _executemany(conn: Connection, table: Table, rows: list[Row]) -> None:

@@ -25,6 +25,8 @@ Row = dict[str, Any]
 Processor = Callable[[Any], Any]
 
 _PROCESSORS: dict[tuple[str, str, str], Processor | None] = {}
+_REMEMBERED = 4096
+"""Values a memoised processor keeps: a batch's dates and times repeat within it."""
 _MARK = {"qmark": "?", "format": "%s", "pyformat": "%s", "numeric": None, "named": None}
 
 
@@ -42,12 +44,12 @@ def processor(table: Table, name: str, dialect: Any) -> Processor | None:
     else:
         found = type_.dialect_impl(dialect).bind_processor(dialect)
         if found is not None and isinstance(type_, Date | DateTime | TypeDecorator):
-            found = functools.lru_cache(maxsize=65536)(found)
+            found = functools.lru_cache(maxsize=_REMEMBERED)(found)
     _PROCESSORS[key] = found
     return found
 
 
-@functools.lru_cache(maxsize=65536)
+@functools.lru_cache(maxsize=_REMEMBERED)
 def uuid_hex(value: uuid.UUID | None) -> str | None:
     return None if value is None else value.hex
 
@@ -64,12 +66,13 @@ def statement(table: Table, names: Sequence[str], dialect: Any) -> str:
 
 
 def bound_columns(table: Table, names: Sequence[str], rows: Sequence[Row],
-                  dialect: Any) -> list[list[Any]]:
-    """The rows' values column by column, each through its column's processor."""
+                  dialect: Any, *, targets: Sequence[str] | None = None) -> list[list[Any]]:
+    """The rows' values column by column, each through its column's processor; value
+    ``names[i]`` binds as column ``targets[i]`` (the name itself by default)."""
     columns = []
-    for name in names:
+    for name, target in zip(names, targets or names, strict=True):
         values = [row[name] for row in rows]
-        process = processor(table, name, dialect)
+        process = processor(table, target, dialect)
         columns.append(list(map(process, values)) if process is not None else values)
     return columns
 
