@@ -284,7 +284,7 @@ def targets(out: dict[str, Any]) -> list[dict[str, Any]]:
     as not the target's setting."""
     m = out["measures"]
     medium = out["scale"] == "medium" and out["db"] == "sqlite"
-    world = out["scale"] == "world" and out["db"] == "sqlite"
+    world = out["scale"] == "world"
     lines: list[tuple[str, str, Any, Any, Callable[[Any], bool], bool]] = []
     for key, how in (("capture", "hash ids"), ("capture_with_ids", "eventIDs given")):
         capture = m.get(key, {})
@@ -301,10 +301,6 @@ def targets(out: dict[str, Any]) -> list[dict[str, Any]]:
                   ("EPCIS capture of ledger events without shipping, events/s", ">= 2,000",
                    ledger["without_shipping"]["per_s"],
                    ledger["without_shipping"].get("per_cpu_s"), at_least(2_000), medium)]
-    issue = m.get("issue", {})
-    if "per_s" in issue:
-        lines.append(("CoC documents issued, per s", ">= 2,000", issue["per_s"],
-                      issue.get("per_cpu_s"), at_least(2_000), medium))
     lines += measure_batch.target_lines(m, medium, at_least)
     if "reads" in m:
         lines.append(("origin composition read p99, ms", "<= 5", m["reads"]["p99_ms"],
@@ -320,8 +316,12 @@ def targets(out: dict[str, Any]) -> list[dict[str, Any]]:
                       round(cpu * per_million, 2) if cpu is not None else None,
                       at_most(30), medium))
     if out.get("load"):
-        lines.append(("world load, minutes", "<= 15", round(out["load"]["seconds"] / 60, 2),
-                      round(out["load"]["cpu_seconds"] / 60, 2), at_most(15), world))
+        # Issue 16: the world's year in 15 minutes on PostgreSQL (COPY, indexes after the
+        # load), in 30 on SQLite.
+        minutes = 15 if out["db"] == "postgresql" else 30
+        lines.append(("world load, minutes", f"<= {minutes}",
+                      round(out["load"]["seconds"] / 60, 2),
+                      round(out["load"]["cpu_seconds"] / 60, 2), at_most(minutes), world))
         lines.append(("world load, peak memory, MB", "<= 4,096", out["load"]["peak_rss_mb"],
                       None, at_most(4096), world))
     return [{"what": what, "target": target, "measured": wall, "met": ok(wall),

@@ -93,3 +93,18 @@ def test_one_seed_makes_one_world(tmp_path: Path) -> None:
 def test_every_generated_row_has_every_column() -> None:
     with pytest.raises(ValueError, match="missing"):
         bulk.complete("coc_documents", {"number": "COC-2025-X"})
+
+
+@pytest.mark.parametrize(("db", "minutes", "met"), [("postgresql", "<= 15", False),
+                                                    ("sqlite", "<= 30", True)])
+def test_the_world_load_is_held_to_its_engines_target(db: str, minutes: str,
+                                                      met: bool) -> None:
+    """Issue 16: the world's year in 15 minutes on PostgreSQL, 30 on SQLite; the line is
+    the target's setting at the world scale only."""
+    load = {"seconds": 20 * 60, "cpu_seconds": 18 * 60, "peak_rss_mb": 900}
+    for scale, setting in (("world", True), ("medium", False)):
+        lines = {t["what"]: t for t in targets({"scale": scale, "db": db, "measures": {},
+                                                "load": load})}
+        line = lines["world load, minutes"]
+        assert (line["target"], line["measured"], line["met"]) == (minutes, 20.0, met)
+        assert line["target_setting"] is setting
