@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sqlite3
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,9 +23,10 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from stewardship.core.config import Settings
-from stewardship.core.db import make_engine
+from stewardship.core.db import make_engine, make_sessionmaker, transaction
 from stewardship.core.migrate import upgrade
 from stewardship.core.security import use_password_profile
+from stewardship.demo import DemoReport, load_demo
 from tests.today import TODAY
 
 # Test suites hash passwords with argon2's cheapest parameters (never allowed in
@@ -195,6 +197,86 @@ def scratch_database(backend: str, directory: Path) -> Iterator[Engine]:
     finally:
         engine.dispose()
         _postgres_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+class DemoTemplates:
+    """The demo world as of TODAY, recorded through the services once per test process
+    and backend (it takes tens of seconds), and handed out as copies: a database of the
+    caller's own each time, by SQLite's backup API or PostgreSQL's CREATE DATABASE ...
+    TEMPLATE. The modules that read the demo share one recording instead of making it
+    again; what a module writes to its copy stays there."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.made: dict[str, tuple[str, DemoReport]] = {}
+
+    def _template(self, backend: str) -> tuple[str, DemoReport]:
+        if backend not in self.made:
+            if backend == "sqlite":
+                where = str(self.directory / "demo-template.db")
+                url = f"sqlite:///{where}"
+            else:
+                assert POSTGRES_URL is not None
+                where = f"stw_demo_{_worker()}_{uuid.uuid4().hex[:8]}"
+                _postgres_admin(f'CREATE DATABASE "{where}"')
+                url = make_url(POSTGRES_URL).set(database=where).render_as_string(
+                    hide_password=False)
+            engine = make_engine(url)
+            try:
+                upgrade(engine)
+                with transaction(make_sessionmaker(engine)) as db:
+                    report = load_demo(db, today=TODAY)
+            finally:
+                engine.dispose()  # no connection may stay open on a template
+            self.made[backend] = (where, report)
+        return self.made[backend]
+
+    @contextmanager
+    def database(self, backend: str, directory: Path) -> Iterator[tuple[Engine, DemoReport]]:
+        """A copy of the demo database of the caller's own, removed when the block ends,
+        with the report of the recording it was copied from."""
+        where, report = self._template(backend)
+        if backend == "sqlite":
+            path = directory / f"demo-{uuid.uuid4().hex[:8]}.db"
+            source, target = sqlite3.connect(where), sqlite3.connect(path)
+            try:
+                source.backup(target)
+            finally:
+                source.close()
+                target.close()
+            engine = make_engine(f"sqlite:///{path}")
+            try:
+                yield engine, report
+            finally:
+                engine.dispose()
+                for suffix in ("", "-wal", "-shm"):
+                    Path(f"{path}{suffix}").unlink(missing_ok=True)
+            return
+        assert POSTGRES_URL is not None
+        name = f"stw_scratch_{_worker()}_{uuid.uuid4().hex[:8]}"
+        _postgres_admin(f'CREATE DATABASE "{name}" TEMPLATE "{where}"')
+        engine = make_engine(
+            make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False))
+        try:
+            yield engine, report
+        finally:
+            engine.dispose()
+            _postgres_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    def drop(self) -> None:
+        for backend, (where, _) in self.made.items():
+            if backend == "postgresql":
+                _postgres_admin(f'DROP DATABASE IF EXISTS "{where}" WITH (FORCE)')
+        self.made.clear()
+
+
+@pytest.fixture(scope="session")
+def demo_templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoTemplates]:
+    templates = DemoTemplates(tmp_path_factory.mktemp("demo-templates"))
+    try:
+        yield templates
+    finally:
+        templates.drop()
 
 
 @pytest.fixture

@@ -27,12 +27,11 @@ from stewardship.carbon.service.footprint_source import process_emissions
 from stewardship.core import timeline
 from stewardship.core.auth import system_actor
 from stewardship.core.config import Settings
-from stewardship.core.db import make_sessionmaker, transaction
 from stewardship.core.pagination import PageParams
-from stewardship.demo import DemoReport, load_demo
+from stewardship.demo import DemoReport
 from stewardship.registry import repository as registry_repo
 from stewardship.web.app import create_app
-from tests.conftest import BACKENDS, scratch_database, session_on
+from tests.conftest import BACKENDS, DemoTemplates, session_on
 from tests.today import TODAY
 
 SECRETARIAT = system_actor("tests")
@@ -45,12 +44,10 @@ class Demo:
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
-def demo(request: pytest.FixtureRequest,
-         tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
+def demo(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+         demo_templates: DemoTemplates) -> Iterator[Demo]:
     directory: Path = tmp_path_factory.mktemp("carbon-demo")
-    with scratch_database(str(request.param), directory) as engine:
-        with transaction(make_sessionmaker(engine)) as db:
-            report = load_demo(db, today=TODAY)
+    with demo_templates.database(str(request.param), directory) as (engine, report):
         yield Demo(engine, report)
 
 

@@ -22,7 +22,6 @@ from stewardship.assurance.demo import suspension_day
 from stewardship.assurance.service import certificates
 from stewardship.core.auth import Actor, system_actor
 from stewardship.core.config import Settings
-from stewardship.core.db import make_sessionmaker, transaction
 from stewardship.core.eventlog import count_entries
 from stewardship.core.pagination import PageParams
 from stewardship.custody import repository as repo
@@ -33,7 +32,7 @@ from stewardship.demo import DemoReport, load_demo
 from stewardship.registry import repository as registry_repo
 from stewardship.registry.service import accounts
 from stewardship.web.app import create_app
-from tests.conftest import BACKENDS, scratch_database, session_on
+from tests.conftest import BACKENDS, DemoTemplates, session_on
 from tests.today import TODAY
 
 ALL = PageParams(1, 100)
@@ -48,14 +47,11 @@ class Demo:
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
-def demo(request: pytest.FixtureRequest,
-         tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
-    today = TODAY
+def demo(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+         demo_templates: DemoTemplates) -> Iterator[Demo]:
     directory: Path = tmp_path_factory.mktemp("custody-demo")
-    with scratch_database(str(request.param), directory) as engine:
-        with transaction(make_sessionmaker(engine)) as db:
-            report = load_demo(db, today=today)
-        yield Demo(engine, report, today)
+    with demo_templates.database(str(request.param), directory) as (engine, report):
+        yield Demo(engine, report, TODAY)
 
 
 @pytest.fixture

@@ -13,30 +13,18 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from stewardship import demo as world_demo
-from stewardship.core import clock, timeline
 from stewardship.core.auth import system_actor
-from stewardship.core.config import Settings
-from stewardship.core.db import make_sessionmaker, transaction
 from stewardship.custody.models import CocDocument
 from stewardship.custody.service import audit
 from stewardship.registry import repository as registry_repo
-from tests.conftest import BACKENDS, scratch_database, session_on
-from tests.today import TODAY
+from tests.conftest import BACKENDS, DemoTemplates, session_on
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
-def engine(request: pytest.FixtureRequest,
-           tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+def engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+           demo_templates: DemoTemplates) -> Iterator[Engine]:
     directory: Path = tmp_path_factory.mktemp("custody-demo-footprints")
-    with scratch_database(str(request.param), directory) as engine:
-        with transaction(make_sessionmaker(engine)) as db:
-            moment = world_demo._moment(TODAY)
-            report = world_demo.DemoReport()
-            with clock.use(clock.SteppedClock(moment)):
-                timeline.run([*world_demo._threads(db, world_demo.load_world(), report,
-                                                   lambda _label: None, Settings(),
-                                                   moment.date())])
+    with demo_templates.database(str(request.param), directory) as (engine, _report):
         yield engine
 
 

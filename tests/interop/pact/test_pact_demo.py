@@ -19,9 +19,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from stewardship import demo as world_demo
-from stewardship.core import clock, timeline
 from stewardship.core.config import Settings
-from stewardship.core.db import make_sessionmaker, transaction
 from stewardship.custody.models import CocDocument
 from stewardship.interop.pact import repository as pact_repo
 from stewardship.interop.pact import rules
@@ -30,27 +28,19 @@ from stewardship.interop.pact.service import footprints
 from stewardship.registry import repository as registry_repo
 from stewardship.registry.service import accounts
 from tests.api.pages import sign_in, text
-from tests.conftest import BACKENDS, scratch_database
+from tests.conftest import BACKENDS, DemoTemplates
 from tests.interop.pact.conftest import token_for
 from tests.interop.pact.schema import needs_conformance, problems
-from tests.today import TODAY
 
 CLIENT = "pact_demo_hoshikawa_rheinfeld"
 SCHEMA_URL = "http://testserver/pact/extensions/coc/1.0.0/schema.json"
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
-def engine(request: pytest.FixtureRequest,
-           tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+def engine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+           demo_templates: DemoTemplates) -> Iterator[Engine]:
     directory: Path = tmp_path_factory.mktemp("pact-demo")
-    with scratch_database(str(request.param), directory) as engine:
-        with transaction(make_sessionmaker(engine)) as db:
-            moment = world_demo._moment(TODAY)
-            report = world_demo.DemoReport()
-            with clock.use(clock.SteppedClock(moment)):
-                timeline.run([*world_demo._threads(db, world_demo.load_world(), report,
-                                                   lambda _label: None, Settings(),
-                                                   moment.date())])
+    with demo_templates.database(str(request.param), directory) as (engine, _report):
         yield engine
 
 
