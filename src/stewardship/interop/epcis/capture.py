@@ -130,14 +130,16 @@ def _context_id(db: Session, context: Any) -> int | None:
     return repo.context_id_for(db, json.dumps(items, sort_keys=True, separators=(",", ":")))
 
 
-@dataclass
+@dataclass(slots=True)
 class _Prepared:
     index: int
     stored: dict[str, Any]
     row: dict[str, Any]
-    terms: list[tuple[int, str, float | None]]
-    """Index rows: (kind, value, number) of what it names and of its fields."""
-    parties: set[str]
+    terms: list[tuple[int, str]]
+    """Index rows of what it names: (kind, value)."""
+    field_rows: list[tuple[int, str, float | None]]
+    """Index rows of its fields: (kind, value, number)."""
+    parties: set[str] | frozenset[str]
     profiled: bool
     """Whether the CoC profile could act on it (it names a platform identifier)."""
     context: Any = None
@@ -191,17 +193,22 @@ def _prepare(index: int, event: dict[str, Any], prefixes: dict[str, str], record
         "body": dumps(stored),
         **common,
     }
-    profiled = rules.URN_PLATFORM in row["body"] or any(
-        key.partition(":")[0] in ours for key in stored)
+    keys = "".join(stored)
+    if ":" in keys:
+        profiled = any(key.partition(":")[0] in ours for key in stored)
+    else:  # each member name is its own prefix
+        profiled = not ours.isdisjoint(stored)
+    profiled = profiled or rules.URN_PLATFORM in row["body"]
     if flat is not None:
         # A flat event names no parties, and fields only through extension members.
-        terms: list[tuple[int, str, float | None]] = [(k, v, None) for k, v in index_terms]
-        if any(":" in key for key in stored):
-            terms += fields.field_terms(stored, prefixes)
-        return _Prepared(index, stored, row, terms, set(), profiled)
-    terms = [(k, v, None) for k, v in rules.index_terms(stored)]
-    terms += fields.field_terms(stored, prefixes)
-    return _Prepared(index, stored, row, terms, rules.party_ids(stored), profiled)
+        return _Prepared(index, stored, row, index_terms,
+                         fields.field_terms(stored, prefixes) if ":" in keys else [],
+                         _NO_PARTIES, profiled)
+    return _Prepared(index, stored, row, rules.index_terms(stored),
+                     fields.field_terms(stored, prefixes), rules.party_ids(stored), profiled)
+
+
+_NO_PARTIES: frozenset[str] = frozenset()
 
 
 def _pointer(base: str, index: int, field: object) -> str:
@@ -261,7 +268,9 @@ class _Writer:
 
     def _terms(self, item: _Prepared, pk: int) -> list[tuple[Any, ...]]:
         """The event's term rows, as ``repo.TERM_COLUMNS`` names their values."""
-        rows = [(pk, kind, value, number) for kind, value, number in item.terms]
+        rows = [(pk, kind, value, None) for kind, value in item.terms]
+        if item.field_rows:
+            rows += [(pk, kind, value, number) for kind, value, number in item.field_rows]
         if item.parties:
             orgs = {self.parties[p] for p in item.parties if p in self.parties}
             rows += [(pk, rules.PARTY_ORG, o, None) for o in sorted(orgs)]
