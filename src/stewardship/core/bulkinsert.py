@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Date, DateTime, Table, TypeDecorator, Uuid
+from sqlalchemy import Connection, Date, DateTime, Float, Table, TypeDecorator, Uuid
 
 Row = dict[str, Any]
 Processor = Callable[[Any], Any]
@@ -91,13 +91,16 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[Row]) -> None:
 
 
 def insert_tuples(conn: Connection, table: Table, names: Sequence[str],
-                  rows: Sequence[tuple[Any, ...]]) -> None:
+                  rows: Sequence[tuple[Any, ...]], *, floats: Sequence[str] = ()) -> None:
     """``insert_rows`` for rows given as tuples, their values in the order of ``names``:
-    only the columns with a bind processor are taken apart and put back together."""
+    only the columns with a bind processor are taken apart and put back together.
+    ``floats``: columns of ``Float`` whose values are all floats or None already (what
+    their processor, where there is one, gives back unchanged)."""
     if not rows:
         return
     dialect = conn.dialect
-    processors = [processor(table, name, dialect) for name in names]
+    processors = [None if name in floats and isinstance(table.c[name].type, Float)
+                  else processor(table, name, dialect) for name in names]
     if any(process is not None for process in processors):
         columns = [list(map(process, values)) if process is not None else values
                    for process, values in zip(processors, zip(*rows, strict=True), strict=True)]

@@ -192,9 +192,11 @@ TERM_COLUMNS = ("event_pk", "kind", "value", "number")
 
 
 def insert_term_tuples(db: Session, rows: list[tuple[Any, ...]]) -> None:
-    """Term rows as tuples of ``TERM_COLUMNS``, one executemany."""
+    """Term rows as tuples of ``TERM_COLUMNS``, one executemany; their numbers are floats
+    or None (``epcis.fields``)."""
     if rows:
-        bulkinsert.insert_tuples(db.connection(), TERMS, TERM_COLUMNS, rows)
+        bulkinsert.insert_tuples(db.connection(), TERMS, TERM_COLUMNS, rows,
+                                 floats=("number",))
 
 
 def _visible(organization_id: uuid.UUID | None, see_all: bool) -> ColumnElement[bool] | None:

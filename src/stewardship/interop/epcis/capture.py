@@ -266,20 +266,21 @@ class _Writer:
         self.shipping: list[_Prepared] = []
         """Consecutive shipping events, issued together (``_ship``)."""
 
-    def _terms(self, item: _Prepared, pk: int) -> list[tuple[Any, ...]]:
-        """The event's term rows, as ``repo.TERM_COLUMNS`` names their values."""
-        rows = [(pk, kind, value, None) for kind, value in item.terms]
-        if item.field_rows:
-            rows += [(pk, kind, value, number) for kind, value, number in item.field_rows]
-        if item.parties:
-            orgs = {self.parties[p] for p in item.parties if p in self.parties}
-            rows += [(pk, rules.PARTY_ORG, o, None) for o in sorted(orgs)]
+    def _terms(self, items: list[_Prepared], ids: list[int]) -> list[tuple[Any, ...]]:
+        """The events' term rows, as ``repo.TERM_COLUMNS`` names their values."""
+        rows: list[tuple[Any, ...]] = []
+        for item, pk in zip(items, ids, strict=True):
+            rows += [(pk, kind, value, None) for kind, value in item.terms]
+            if item.field_rows:
+                rows += [(pk, kind, value, number) for kind, value, number in item.field_rows]
+            if item.parties:
+                orgs = {self.parties[p] for p in item.parties if p in self.parties}
+                rows += [(pk, rules.PARTY_ORG, o, None) for o in sorted(orgs)]
         return rows
 
     def _insert(self, items: list[_Prepared]) -> None:
         ids = repo.insert_events(self.db, [item.row for item in items])
-        repo.insert_term_tuples(self.db, [t for item, pk in zip(items, ids, strict=True)
-                                          for t in self._terms(item, pk)])
+        repo.insert_term_tuples(self.db, self._terms(items, ids))
 
     def _fail(self, item: _Prepared, message: str, *, status: int = 400,
               type_: str | None = None, title: str | None = None,
