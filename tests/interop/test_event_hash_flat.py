@@ -1,14 +1,17 @@
-"""The pre-hash string written straight from a flat event is the one the tree gives, and
-the memoised SGTIN/LGTIN Digital Links and canonical times are the general ones."""
+"""The pre-hash string written straight from a flat event is the one the tree gives, the
+index terms the same pass collects are the ones ``index_terms`` gives, and the memoised
+SGTIN/LGTIN Digital Links and canonical times are the general ones."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 
 import stewardship.interop.epcis.rules as event_hash
 from stewardship.interop import rules
+from tests.interop.conftest import CONFORMANCE, needs_conformance
 
 PREFIXES = {"ex": "https://example.com/ns/", "gs1": "https://gs1.org/voc/"}
 
@@ -77,3 +80,57 @@ def test_memoised_digital_links_are_the_general_ones(epc: str) -> None:
     "2025-06-01T23:59:59.999+01:00", "2025-06-01T08:00:00Z"])
 def test_canonical_times_already_canonical_are_kept(moment: str) -> None:
     assert rules.canonical_time(moment) == rules.canonical_time(moment + " ")
+
+
+# Events whose EPCs the index reads in other forms: spaces, prefixes, other schemes, a
+# parent, the same EPC twice.
+INDEXED: list[dict[str, Any]] = [
+    *EVENTS,
+    {"type": "AggregationEvent", "eventTime": "2025-06-01T08:00:00.000Z",
+     "eventTimeZoneOffset": "+00:00", "action": "ADD", "parentID": " urn:epc:id:sscc:0614141.1",
+     "childEPCs": [" urn:epc:id:sgtin:0614141.107346.1", "urn:epc:id:sgtin:0614141.107346.1",
+                   "urn:epc:id:sgtin:0614141.107346.1", "https://id.gs1.org/414/9521141123454",
+                   "urn:uuid:5", "gs1:thing", "urn:epc:id:giai:4000001.111"]},
+    {"type": "ObjectEvent", "eventTime": "2025-06-01T08:00:00.000Z", "action": "OBSERVE",
+     "eventTimeZoneOffset": "+00:00", "epcList": ["urn:epc:id:sgtin:0614141.107346.x\n"],
+     "parentID": "https://example.com/01/09521141123454/21/7"},
+    {"type": "ObjectEvent", "eventTime": "2025-06-01T08:00:00.000Z", "action": "OBSERVE",
+     "eventTimeZoneOffset": "+00:00", "epcList": ["ex:a"],
+     "@context": [{"ex": "urn:epc:id:sgtin:0614141.107346."}]},
+]
+
+
+@pytest.mark.parametrize("event", INDEXED)
+@pytest.mark.parametrize("prefixes", [PREFIXES, {}])
+def test_one_pass_gives_the_hash_id_and_the_index_terms(event: dict[str, Any],
+                                                        prefixes: dict[str, str]) -> None:
+    declared = {**prefixes, **rules.declared_prefixes(event.get("@context"))}
+    tree = event_hash._Writer(rules._hash_id_value, rules.canonical_time).pre_hash(
+        event_hash.event_tree(event, declared))
+    stored = {k: v for k, v in event.items() if k != "@context"}
+    for hashed in (True, False):
+        found = rules.flat_event(event, prefixes, hashed)
+        assert found is not None
+        hash_id, terms = found
+        assert hash_id == (event_hash.hash_id(tree) if hashed else None)
+        assert terms == rules.index_terms(stored)
+
+
+@needs_conformance
+def test_every_flat_gs1_example_event_gives_the_same_id_and_terms() -> None:
+    assert CONFORMANCE is not None
+    flat = 0
+    for path in sorted((CONFORMANCE / "JSON").rglob("*.jsonld")):
+        document = json.loads(path.read_text("utf-8"))
+        prefixes = rules.declared_prefixes(document.get("@context"))
+        for event in rules.event_list(document) or []:
+            found = rules.flat_event(event, prefixes, True)
+            if found is None:
+                continue
+            flat += 1
+            stored = {k: v for k, v in event.items() if k != "@context"}
+            assert found == (rules.event_hash_id(event, prefixes), rules.index_terms(stored))
+            assert event_hash._writer(rules._hash_id_value, rules.canonical_time).pre_hash(
+                event_hash.event_tree(event, {**prefixes, **rules.declared_prefixes(
+                    event.get("@context"))})) == rules.pre_hash(event, prefixes)
+    assert flat > 0

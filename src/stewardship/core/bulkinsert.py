@@ -15,11 +15,12 @@ row leaves out are the caller's to fill (every row must name the same columns)."
 from __future__ import annotations
 
 import functools
+import operator
 import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Date, DateTime, Table, TypeDecorator, Uuid
+from sqlalchemy import Connection, Date, DateTime, Float, Table, TypeDecorator, Uuid
 
 Row = dict[str, Any]
 Processor = Callable[[Any], Any]
@@ -83,6 +84,27 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[Row]) -> None:
     if not rows:
         return
     names = list(rows[0])
+    if len(names) == 1:
+        insert_tuples(conn, table, names, [(row[names[0]],) for row in rows])
+        return
+    insert_tuples(conn, table, names, list(map(operator.itemgetter(*names), rows)))
+
+
+def insert_tuples(conn: Connection, table: Table, names: Sequence[str],
+                  rows: Sequence[tuple[Any, ...]], *, floats: Sequence[str] = ()) -> None:
+    """``insert_rows`` for rows given as tuples, their values in the order of ``names``:
+    only the columns with a bind processor are taken apart and put back together.
+    ``floats``: columns of ``Float`` whose values are all floats or None already (what
+    their processor, where there is one, gives back unchanged)."""
+    if not rows:
+        return
     dialect = conn.dialect
-    columns = bound_columns(table, names, rows, dialect)
-    conn.exec_driver_sql(statement(table, names, dialect), list(zip(*columns, strict=True)))
+    processors = [None if name in floats and isinstance(table.c[name].type, Float)
+                  else processor(table, name, dialect) for name in names]
+    if any(process is not None for process in processors):
+        columns = [list(map(process, values)) if process is not None else values
+                   for process, values in zip(processors, zip(*rows, strict=True), strict=True)]
+        rows = list(zip(*columns, strict=True))
+    elif not isinstance(rows, list):
+        rows = list(rows)
+    conn.exec_driver_sql(statement(table, names, dialect), rows)

@@ -188,9 +188,15 @@ def insert_events(db: Session, rows: list[dict[str, Any]]) -> list[int]:
     return ids
 
 
-def insert_terms(db: Session, rows: list[dict[str, Any]]) -> None:
+TERM_COLUMNS = ("event_pk", "kind", "value", "number")
+
+
+def insert_term_tuples(db: Session, rows: list[tuple[Any, ...]]) -> None:
+    """Term rows as tuples of ``TERM_COLUMNS``, one executemany; their numbers are floats
+    or None (``epcis.fields``)."""
     if rows:
-        bulkinsert.insert_rows(db.connection(), TERMS, rows)
+        bulkinsert.insert_tuples(db.connection(), TERMS, TERM_COLUMNS, rows,
+                                 floats=("number",))
 
 
 def _visible(organization_id: uuid.UUID | None, see_all: bool) -> ColumnElement[bool] | None:

@@ -317,6 +317,43 @@ def event_hash_id(event: dict[str, Any], prefixes: dict[str, str] | None = None)
     return event_hash.hash_id(pre_hash(event, prefixes))
 
 
+_EPC_KINDS = dict(EPC_FIELDS)
+
+
+def flat_event(event: dict[str, Any], prefixes: dict[str, str],
+               hashed: bool) -> tuple[str | None, list[tuple[int, str]]] | None:
+    """For an event the flat writer takes (``epcis.rules``: string properties, EPC lists,
+    a readPoint and bizLocation of one id), in one pass over its members: its hash id
+    (``hashed``; else None) and its index terms, the ones ``index_terms`` gives, each EPC's
+    Digital Link computed once for both. ``prefixes`` as ``pre_hash`` is given them (the
+    event's own ``@context`` included). None for any other event."""
+    declared = prefixes if event.get("@context") is None else \
+        {**prefixes, **declared_prefixes(event.get("@context"))}
+    epcs: list[tuple[str, str, str | None]] = []
+    pre = event_hash._writer(_hash_id_value, canonical_time).flat(
+        event, declared, hashed=hashed, epcs=epcs)
+    if pre is None:
+        return None
+    terms: set[tuple[int, str]] = set()
+    for name, epc, canonical in epcs:
+        kind = _EPC_KINDS[name]
+        terms.add((kind, epc))
+        if canonical is None:
+            if not epc.startswith(("urn:", "http")):
+                continue
+            canonical = _hash_id_value(epc.strip())
+        if canonical.startswith(DL_HOST) and len(canonical) <= 512:
+            terms.add((kind + CANONICAL_OFFSET, canonical))
+    parent = event.get("parentID")
+    if isinstance(parent, str):
+        terms.add((PARENT, parent))
+        if parent.startswith(("urn:", "http")):
+            canonical = _hash_id_value(parent.strip())
+            if canonical.startswith(DL_HOST) and len(canonical) <= 512:
+                terms.add((PARENT + CANONICAL_OFFSET, canonical))
+    return (event_hash.hash_id(pre) if hashed else None), sorted(terms)
+
+
 def xml_pre_hash(element: Any) -> str:
     """The pre-hash string of one event of the XML binding (a parsed element)."""
     return event_hash.xml_pre_hash(element, canonical_id=_hash_id_value,
@@ -340,7 +377,7 @@ def index_terms(event: dict[str, Any]) -> list[tuple[int, str]]:
             if isinstance(element, dict) and isinstance(element.get("epcClass"), str):
                 terms.add((kind, element["epcClass"]))
     for kind, value in list(terms):  # GS1-EPC-Format: a URN matches its Digital Link
-        canonical = _canonical_uri(value.strip()) if value.startswith(("urn:", "http")) \
+        canonical = _hash_id_value(value.strip()) if value.startswith(("urn:", "http")) \
             else value
         if canonical.startswith(DL_HOST) and len(canonical) <= 512:
             terms.add((kind + CANONICAL_OFFSET, canonical))

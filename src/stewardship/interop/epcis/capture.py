@@ -130,14 +130,16 @@ def _context_id(db: Session, context: Any) -> int | None:
     return repo.context_id_for(db, json.dumps(items, sort_keys=True, separators=(",", ":")))
 
 
-@dataclass
+@dataclass(slots=True)
 class _Prepared:
     index: int
     stored: dict[str, Any]
     row: dict[str, Any]
-    terms: list[tuple[int, str, float | None]]
-    """Index rows: (kind, value, number) of what it names and of its fields."""
-    parties: set[str]
+    terms: list[tuple[int, str]]
+    """Index rows of what it names: (kind, value)."""
+    field_rows: list[tuple[int, str, float | None]]
+    """Index rows of its fields: (kind, value, number)."""
+    parties: set[str] | frozenset[str]
     profiled: bool
     """Whether the CoC profile could act on it (it names a platform identifier)."""
     context: Any = None
@@ -164,8 +166,16 @@ def platform_prefixes(prefixes: dict[str, str]) -> frozenset[str]:
 
 def _prepare(index: int, event: dict[str, Any], prefixes: dict[str, str], record_time: str,
              now: datetime, common: dict[str, Any], ours: frozenset[str]) -> _Prepared:
-    stored = {k: v for k, v in event.items() if k != "@context"}
-    if not stored.get("eventID"):
+    stored = dict(event)
+    stored.pop("@context", None)
+    hashed = not stored.get("eventID")
+    # Most events are flat: one pass gives the hash id and the index terms together.
+    flat = rules.flat_event(event, prefixes, hashed)
+    if flat is not None:
+        event_id, index_terms = flat
+        if hashed:
+            stored["eventID"] = event_id
+    elif hashed:
         stored["eventID"] = rules.event_hash_id(event, prefixes)
     stored["recordTime"] = record_time
     biz_step, disposition = stored.get("bizStep"), stored.get("disposition")
@@ -183,12 +193,22 @@ def _prepare(index: int, event: dict[str, Any], prefixes: dict[str, str], record
         "body": dumps(stored),
         **common,
     }
-    profiled = rules.URN_PLATFORM in row["body"] or any(
-        key.partition(":")[0] in ours for key in stored)
-    terms: list[tuple[int, str, float | None]] = [(k, v, None)
-                                                   for k, v in rules.index_terms(stored)]
-    terms += fields.field_terms(stored, prefixes)
-    return _Prepared(index, stored, row, terms, rules.party_ids(stored), profiled)
+    keys = "".join(stored)
+    if ":" in keys:
+        profiled = any(key.partition(":")[0] in ours for key in stored)
+    else:  # each member name is its own prefix
+        profiled = not ours.isdisjoint(stored)
+    profiled = profiled or rules.URN_PLATFORM in row["body"]
+    if flat is not None:
+        # A flat event names no parties, and fields only through extension members.
+        return _Prepared(index, stored, row, index_terms,
+                         fields.field_terms(stored, prefixes) if ":" in keys else [],
+                         _NO_PARTIES, profiled)
+    return _Prepared(index, stored, row, rules.index_terms(stored),
+                     fields.field_terms(stored, prefixes), rules.party_ids(stored), profiled)
+
+
+_NO_PARTIES: frozenset[str] = frozenset()
 
 
 def _pointer(base: str, index: int, field: object) -> str:
@@ -246,18 +266,21 @@ class _Writer:
         self.shipping: list[_Prepared] = []
         """Consecutive shipping events, issued together (``_ship``)."""
 
-    def _terms(self, item: _Prepared, pk: int) -> list[dict[str, Any]]:
-        rows = [{"event_pk": pk, "kind": kind, "value": value, "number": number}
-                for kind, value, number in item.terms]
-        orgs = {self.parties[p] for p in item.parties if p in self.parties}
-        rows += [{"event_pk": pk, "kind": rules.PARTY_ORG, "value": o, "number": None}
-                 for o in sorted(orgs)]
+    def _terms(self, items: list[_Prepared], ids: list[int]) -> list[tuple[Any, ...]]:
+        """The events' term rows, as ``repo.TERM_COLUMNS`` names their values."""
+        rows: list[tuple[Any, ...]] = []
+        for item, pk in zip(items, ids, strict=True):
+            rows += [(pk, kind, value, None) for kind, value in item.terms]
+            if item.field_rows:
+                rows += [(pk, kind, value, number) for kind, value, number in item.field_rows]
+            if item.parties:
+                orgs = {self.parties[p] for p in item.parties if p in self.parties}
+                rows += [(pk, rules.PARTY_ORG, o, None) for o in sorted(orgs)]
         return rows
 
     def _insert(self, items: list[_Prepared]) -> None:
         ids = repo.insert_events(self.db, [item.row for item in items])
-        repo.insert_terms(self.db, [t for item, pk in zip(items, ids, strict=True)
-                                    for t in self._terms(item, pk)])
+        repo.insert_term_tuples(self.db, self._terms(items, ids))
 
     def _fail(self, item: _Prepared, message: str, *, status: int = 400,
               type_: str | None = None, title: str | None = None,

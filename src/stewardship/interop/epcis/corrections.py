@@ -56,6 +56,8 @@ def order(items: Sequence[T]) -> list[T]:
     """The events in document order, except that a declaration comes before the first of
     its corrective events when the document lists that one earlier: the correction is
     written against the ledger as the declaration leaves it."""
+    if not any("errorDeclaration" in item.stored for item in items):
+        return list(items)
     first: dict[str, int] = {}
     for position, item in enumerate(items):
         if "errorDeclaration" not in item.stored:

@@ -92,6 +92,11 @@ _FLAT_SCALARS = frozenset({"eventTime", "eventTimeZoneOffset", "parentID", "acti
 _FLAT_PLACES = frozenset({"readPoint", "bizLocation"})
 _FLAT_ORDER = tuple(name for name, _ in CANONICAL_ORDER
                     if name in _FLAT_SCALARS | _FLAT_PLACES | _EPC_LISTS)
+_SCALAR, _LIST, _PLACE, _LEFT = range(4)
+_FLAT_SHAPE = {**{name: _SCALAR for name in _FLAT_SCALARS}, **{name: _LIST for name in _EPC_LISTS},
+               **{name: _PLACE for name in _FLAT_PLACES}, **{name: _LEFT for name in _LEFT_OUT}}
+_FLAT_POSITION = {name: i for i, name in enumerate(_FLAT_ORDER)}
+_PLAIN_EPC = ("urn:epc:", "http://", "https://")
 _NUMBER = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
 _NUMBER_START = frozenset("+-.0123456789")
 
@@ -331,6 +336,7 @@ class _Writer:
         self.canonical_time = canonical_time
         self._values: dict[str, str] = {}
         self._times: dict[str, str] = {}
+        self._scalars: dict[tuple[str, str], str] = {}
 
     def value(self, text: str) -> str:
         found = self._values.get(text)
@@ -401,49 +407,82 @@ class _Writer:
             parts.sort()
         return "".join(parts)
 
+    def _flat_scalar(self, key: str, value: str, prefixes: dict[str, str]) -> str:
+        """``name=value`` of a string property of a flat event ("" when it writes nothing);
+        remembered per (name, value) when the document declares no prefixes."""
+        if not prefixes and key != "eventTime":
+            found = self._scalars.get((key, value))
+            if found is not None:
+                return found
+        text = _scalar(value, (key,), prefixes).strip()
+        written = f"{key}={self.time(text) if _timed(key) else self.value(text)}" if text else ""
+        if not prefixes and key != "eventTime":
+            if len(self._scalars) > self._CACHE_MAX:
+                self._scalars.clear()
+            self._scalars[(key, value)] = written
+        return written
+
     def flat_pre_hash(self, event: dict[str, Any], prefixes: dict[str, str]) -> str | None:
         """The pre-hash string of an event made only of what most events are (string
         properties, EPC lists of strings, a readPoint and bizLocation of one id), written
         straight from the dictionary: the same string ``pre_hash`` writes from the tree,
         without building it. None for any other event (the tree is needed)."""
+        return self.flat(event, prefixes)
+
+    def flat(self, event: dict[str, Any], prefixes: dict[str, str], *, hashed: bool = True,
+             epcs: list[tuple[str, str, str | None]] | None = None) -> str | None:
+        """One pass over a flat event's members (see ``flat_pre_hash``): its shape checked,
+        its pre-hash string written (``hashed``; else ``""``) and, into ``epcs``, each EPC of
+        its EPC lists as ``(list name, the EPC as written, its canonical value)``. The
+        canonical value is the hash's own value of an EPC that is an EPC URN or a URL used
+        as written (no prefix expanded, no space stripped), else None. None when the event
+        is not flat (and ``epcs`` may then hold some of its EPCs)."""
+        slots = [""] * len(_FLAT_ORDER) if hashed else None
+        value_of, convert = self.value, self.canonical_id
         for key, value in event.items():
-            if key in _FLAT_SCALARS or key in _LEFT_OUT:
+            shape = _FLAT_SHAPE.get(key)
+            if shape is None:
+                if key in _IGNORED or key.startswith("@"):
+                    continue
+                return None
+            if shape == _SCALAR:
                 if not isinstance(value, str):
                     return None
-            elif key in _EPC_LISTS:
-                if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                if slots is not None:
+                    slots[_FLAT_POSITION[key]] = self._flat_scalar(key, value, prefixes)
+            elif shape == _LIST:
+                if not isinstance(value, list):
                     return None
-            elif key in _FLAT_PLACES:
+                written = []
+                for epc in value:
+                    if not isinstance(epc, str):
+                        return None
+                    # An EPC's path names no vocabulary: only prefixes are expanded.
+                    text = _expanded(epc, prefixes).strip() if prefixes else epc.strip()
+                    # value() strips, reads vocabulary and numbers: no-ops for these
+                    canonical = convert(epc) if text == epc and \
+                        epc.startswith(_PLAIN_EPC) else None
+                    if epcs is not None:
+                        epcs.append((key, epc, canonical))
+                    if text and slots is not None:  # an empty epc writes nothing
+                        written.append("epc=" + (value_of(text) if canonical is None
+                                                 else canonical))
+                if written:
+                    written.sort()
+                    slots[_FLAT_POSITION[key]] = key + "".join(written)  # type: ignore[index]
+            elif shape == _PLACE:
                 if not isinstance(value, dict) or len(value) != 1 or \
                         not isinstance(value.get("id"), str):
                     return None
-            elif not (key in _IGNORED or key.startswith("@")):
+                if slots is not None:
+                    text = _expanded(value["id"], prefixes).strip()
+                    if text:
+                        slots[_FLAT_POSITION[key]] = f"{key}id={value_of(text)}"
+            elif not isinstance(value, str):  # left out of the hash, still a string
                 return None
-        out = [f"eventType={event.get('type', '')}"]
-        value_of = self.value
-        for name in _FLAT_ORDER:
-            value = event.get(name)
-            if value is None:
-                continue
-            if name in _EPC_LISTS:
-                # An EPC's path names no vocabulary: only prefixes are expanded.
-                written = []
-                for epc in value:
-                    text = _expanded(epc, prefixes).strip() if prefixes else epc.strip()
-                    if text:  # an empty epc writes nothing
-                        written.append("epc=" + value_of(text))
-                if written:
-                    written.sort()
-                    out.append(name + "".join(written))
-            elif name in _FLAT_PLACES:
-                text = _expanded(value["id"], prefixes).strip()
-                if text:
-                    out.append(f"{name}id={value_of(text)}")
-            else:
-                text = _scalar(value, (name,), prefixes).strip()
-                if text:
-                    out.append(f"{name}={self.time(text) if _timed(name) else value_of(text)}")
-        return "".join(out)
+        if slots is None:
+            return ""
+        return f"eventType={event.get('type', '')}" + "".join(slots)
 
     def pre_hash(self, tree: Node) -> str:
         children = list(tree.children)
