@@ -161,10 +161,13 @@ def today_of(db: Session, entity: Entity, today: date | None = None) -> date:
 
 
 def account(db: Session, entity: Entity, material: CocMaterial, period: Period, *,
-            for_change: bool = True, field: str = "occurred_on") -> MaterialAccount:
+            for_change: bool = True, field: str = "occurred_on",
+            locked: MaterialAccount | None = None) -> MaterialAccount:
     """The entity's account for the material and period, created when missing and
-    row-locked for the rest of the transaction. A closed period refuses changes."""
-    row = repo.account(db, entity.id, material.value, period.start, lock=True)
+    row-locked for the rest of the transaction. A closed period refuses changes.
+    ``locked``: the row, already read and locked in this transaction."""
+    row = locked if locked is not None else repo.account(db, entity.id, material.value,
+                                                         period.start, lock=True)
     if row is None:
         row = MaterialAccount(organization_id=entity.organization_id, entity_id=entity.id,
                               material=material.value, period_start=period.start,
