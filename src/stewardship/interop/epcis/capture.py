@@ -42,6 +42,7 @@ from stewardship.core.auth import Actor, Role
 from stewardship.core.config import get_settings
 from stewardship.core.errors import DomainError, Forbidden, InvalidInput, Unauthenticated
 from stewardship.custody.schemas import MAX_BATCH
+from stewardship.custody.service import common as custody_common
 from stewardship.interop import profile, rules
 from stewardship.interop import repository as repo
 from stewardship.interop.epcis import corrections, fields, master_data
@@ -556,7 +557,7 @@ def capture_document(db: Session, actor: Actor, document: dict[str, Any],
     try:
         if indexes is None or 0 in indexes:
             _store_master_data(db, actor, document, prefixes)
-        with facilities.resolutions_remembered():
+        with facilities.resolutions_remembered(), custody_common.lookups_remembered():
             for item in corrections.order(prepared):
                 writer.add(item)
             writer.flush()
