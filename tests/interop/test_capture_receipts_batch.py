@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from stewardship.assurance.models import Certificate, CertificateEvent
+from stewardship.core.auth import Actor
 from stewardship.core.errors import DomainError
 from stewardship.core.eventlog import EventLogEntry
 from stewardship.custody.models import CocDocument, CustodyOperation, MaterialAccount, Movement
@@ -30,6 +31,7 @@ from stewardship.interop.epcis.capture import (
 )
 from stewardship.interop.models import EpcisEvent
 from tests import custody_world as cw
+from tests.interop import test_capture_ledger_chunks as chunks
 from tests.interop.test_epcis_corrections import DAY, _doc
 from tests.interop.test_profile import _receiving
 from tests.today import TODAY
@@ -94,16 +96,16 @@ def _unclocked(message: str) -> str:
     return re.sub(r"the present instant \([^)]*\)", "the present instant (now)", message)
 
 
-def _one_by_one(db: Session, w: cw.Chain, events: list[dict[str, Any]]
-                ) -> tuple[list[tuple[int, str]], list[dict[str, Any]]]:
+def _one_by_one(db: Session, actor: Actor, events: list[dict[str, Any]],
+                context: Any = None) -> tuple[list[tuple[int, str]], list[dict[str, Any]]]:
     """Each event through ``profile.apply_event`` under its own savepoint: the effects
     and the refusals (as the capture reports them)."""
     effects, errors = [], []
     for i, event in enumerate(events):
         savepoint = db.begin_nested()
         try:
-            note = profile.apply_event(db, w.mill.user, {"@context": _doc()["@context"],
-                                                         **event})
+            note = profile.apply_event(db, actor, {"@context": context or _doc()["@context"],
+                                                   **event})
             db.flush()
         except DomainError as exc:
             savepoint.rollback()
@@ -146,11 +148,20 @@ def _stored(db: Session, head: int) -> dict[str, Any]:
                            if m.account_id else None}
                         for m in db.scalars(select(Movement))), key=repr),
         "accounts": sorted((plain(a, "version") for a in accounts.values()), key=repr),
-        "log": [(e.actor, e.kind, e.subject, e.payload) for e in db.scalars(
+        "log": [(e.actor, e.kind, _subject(e.subject, ops, op_key), e.payload)
+                for e in db.scalars(
             select(EventLogEntry).where(EventLogEntry.sequence > head,
                                         EventLogEntry.kind.startswith("custody."))
             .order_by(EventLogEntry.sequence))],
     }
+
+
+def _subject(subject: str, ops: dict[Any, CustodyOperation], key: Any) -> object:
+    """An entry's subject, a journal row named by what it is rather than its random id."""
+    kind, _, ident = subject.partition(":")
+    if kind != "custody_operation":
+        return subject
+    return kind, key(next(o for o in ops.values() if str(o.id) == ident))
 
 
 def _head(db: Session) -> int:
@@ -165,7 +176,7 @@ def test_receiving_events_captured_together_equal_one_by_one(db: Session) -> Non
     head = _head(db)
 
     outer = db.begin_nested()
-    effects, errors = _one_by_one(db, w, events)
+    effects, errors = _one_by_one(db, w.mill.user, events)
     expected = _stored(db, head)
     outer.rollback()
 
@@ -201,3 +212,23 @@ def test_a_rollback_capture_of_receipts_keeps_nothing(db: Session) -> None:
     assert (result.captured, len(result.effects)) == (4, 4)
     assert len(_stored(db, head)["log"]) == 4
     assert audit.audit(db, w.secretariat).ok
+
+
+def test_production_and_transformations_of_a_chunk_equal_one_by_one(db: Session) -> None:
+    """What the chunk reads once (settings, certificates on the day, the entity, the
+    footprint's names and emissions) gives the effects, refusals and rows of each event
+    run on its own."""
+    w = cw.build(db)
+    events = chunks._mixed(w)
+    document = chunks._document(events)
+    head = _head(db)
+    outer = db.begin_nested()
+    effects, errors = _one_by_one(db, w.mine.user, events, document["@context"])
+    expected = _stored(db, head)
+    outer.rollback()
+    result = capture_document(db, w.mine.user, document, PROCEED)
+    assert [(e["eventIndex"], e["effect"]) for e in result.effects] == effects
+    assert [{k: e[k] for k in ("eventIndex", "status", "path")} | {
+        "detail": _unclocked(e["detail"].split(": ", 1)[1])} for e in result.errors] == errors
+    assert [i for i, _ in effects] == [0, 3, 4, 6]
+    assert _stored(db, head) == expected
