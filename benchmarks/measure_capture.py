@@ -112,14 +112,31 @@ def commissioning(m: Member, kg: int, n: int) -> dict[str, Any]:
             "bizLocation": _place(m), "quantityList": [_q(m.kind.output, kg)]}
 
 
+def _customer(recipient: Member, numbers: list[str], material: Any, step: Any, coc: int,
+              start: int, receipts_first: bool) -> list[dict[str, Any]]:
+    """The customer's document: each receipt and the transformation of what it brought,
+    or (``receipts_first``) every receipt, then every transformation."""
+    got = [receiving(recipient, number, material, coc, start + i)
+           for i, number in enumerate(numbers)]
+    made = [transformation(recipient, step, material, coc, start + i)
+            for i in range(len(numbers))]
+    if receipts_first:
+        return got + made
+    return [e for pair in zip(got, made, strict=True) for e in pair]
+
+
 def _step(recipient: Member, material: Any) -> Any:
     return next((step for step, source in recipient.kind.steps if source is material), None)
 
 
 def measure_ledger_capture(engine: Engine, world: World, n: int, progress: Progress, *,
-                           per_round: int = 50, coc: int = 100) -> Result:
+                           per_round: int = 50, coc: int = 100,
+                           receipts_first: bool = False) -> Result:
     """About `n` ledger events (a quarter each shipping, receiving, transformation and
-    commissioning where the member is an origin) captured as described above."""
+    commissioning where the member is an origin) captured as described above.
+    ``receipts_first``: the customer's document lists its receiving events first, then
+    its transformations (instead of each receipt followed by its transformation); its
+    events have ids of their own, so both orders may run on one world."""
     factory = make_sessionmaker(engine)
     pairs = [(m, r) for m, r in _issuers(world, max(1, n // 4), coc)
              if _step(r, m.kind.output) is not None]
@@ -141,16 +158,15 @@ def measure_ledger_capture(engine: Engine, world: World, n: int, progress: Progr
         batch = [f"LB-{start + i:06d}-{uuid.uuid4().hex[:8].upper()}" for i in range(k)]
         numbers += batch
         step = _step(recipient, issuer.kind.output)
+        first = start + (1_000_000 if receipts_first else 0)  # the events' ids
         plans = [
-            (with_ship, issuer, [shipping(issuer, recipient, number, coc, start + i)
+            (with_ship, issuer, [shipping(issuer, recipient, number, coc, first + i)
                                  for i, number in enumerate(batch)]),
-            (without, recipient,
-             [e for i, number in enumerate(batch) for e in (
-                 receiving(recipient, number, issuer.kind.output, coc, start + i),
-                 transformation(recipient, step, issuer.kind.output, coc, start + i))]),
+            (without, recipient, _customer(recipient, batch, issuer.kind.output, step, coc,
+                                           first, receipts_first)),
         ]
         if not issuer.kind.steps:  # an origin: it produces what it ships
-            plans.append((without, issuer, [commissioning(issuer, coc, start + i)
+            plans.append((without, issuer, [commissioning(issuer, coc, first + i)
                                             for i in range(k)]))
         for samples, who, events in plans:
             with samples.timed(), request(factory) as db:

@@ -159,3 +159,38 @@ def test_racing_first_writers_share_one_new_account(chain_db: object) -> None:
             MaterialAccount.material == "asi_alumina")).all()
         assert len(rows) == 1
         assert rows[0].non_coc_in == WRITERS * 10
+
+
+def test_racing_batch_receipts_receive_each_document_once(chain_db: object) -> None:
+    """Writers receiving the same documents in one batch each, half of them listing the
+    documents the other way round: the documents and accounts are locked in a fixed
+    order, so none waits on another in a circle; each document is received once, by
+    whichever writer locked it first, and the others see it received already."""
+    from stewardship.core.eventlog import verify_chain
+    from stewardship.custody.service import receipts
+
+    engine, factory, w = chain_db  # type: ignore[misc]
+    with transaction(factory) as session:
+        numbers = [cw.ship(session, w.smelter, w.mill, "asi_aluminium", 200)
+                   for _ in range(4)]
+    turn = iter(range(WRITERS))
+
+    def receive_all(session: object) -> list[object]:
+        order = numbers if next(turn) % 2 else numbers[::-1]
+        return receipts.receive_documents(session, w.mill.user, [  # type: ignore[arg-type]
+            receipts.ReceiptItem(n, None, cw.TODAY) for n in order])
+
+    results = _race(engine, receive_all)
+    assert all(isinstance(r, list) for r in results), results
+    received = [o.number for r in results for o in r  # type: ignore[union-attr]
+                if isinstance(o, receipts.Shipped)]
+    assert sorted(received) == sorted(numbers), results
+    refused = [o for r in results for o in r if not isinstance(o, receipts.Shipped)]  # type: ignore[union-attr]
+    assert len(refused) == 4 * (WRITERS - 1)
+    assert all(isinstance(e, Conflict) and "already received" in e.message for e in refused)
+    with transaction(factory) as session:
+        got = session.scalar(select(func.sum(MaterialAccount.received)).where(
+            MaterialAccount.entity_id == w.mill.entity_id))
+        assert got == 800
+        assert audit.audit(session, w.secretariat).ok
+        assert verify_chain(session).ok

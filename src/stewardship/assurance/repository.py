@@ -323,6 +323,40 @@ def certificate_by_number(db: Session, number: str) -> Certificate | None:
                      .options(*_CERT_LOAD))
 
 
+@dataclass(frozen=True)
+class CertificateHistory:
+    """A certificate's dates and status with its status history (at, from, to), oldest
+    first: what judging its validity on a day needs, without the certificate's object."""
+
+    number: str
+    standard_kind: str
+    status: str
+    valid_from: date
+    valid_until: date
+    events: tuple[tuple[datetime, str | None, str], ...]
+
+
+def certificate_histories(db: Session, numbers: Sequence[str]) -> dict[str, CertificateHistory]:
+    """Each named certificate (number -> history) in one lean query: the certificates
+    joined to their status events, no eager loads."""
+    if not numbers:
+        return {}
+    rows = db.execute(
+        select(Certificate.number, Certificate.standard_kind, Certificate.status,
+               Certificate.valid_from, Certificate.valid_until, CertificateEvent.at,
+               CertificateEvent.from_status, CertificateEvent.to_status)
+        .outerjoin(CertificateEvent, CertificateEvent.certificate_id == Certificate.id)
+        .where(Certificate.number.in_(set(numbers)))
+        .order_by(Certificate.number, CertificateEvent.at, CertificateEvent.id))
+    found: dict[str, tuple[Any, list[tuple[datetime, str | None, str]]]] = {}
+    for number, kind, status, start, until, at, from_status, to_status in rows:
+        _, events = found.setdefault(number, ((number, kind, status, start, until), []))
+        if at is not None:
+            events.append((at, from_status, to_status))
+    return {n: CertificateHistory(*head, events=tuple(events))
+            for n, (head, events) in found.items()}
+
+
 def certificate_by_id(db: Session, certificate_id: uuid.UUID) -> Certificate | None:
     return db.get(Certificate, certificate_id, options=list(_CERT_LOAD))
 

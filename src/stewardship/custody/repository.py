@@ -216,6 +216,19 @@ def document_by_number(db: Session, number: str, *, lock: bool = False) -> CocDo
     return db.scalars(query).first()
 
 
+def documents_by_numbers(db: Session, numbers: Sequence[str], *,
+                         lock: bool = False) -> dict[str, CocDocument]:
+    """number -> document for each number found, in one query; `lock`: row-locked in
+    the order of their numbers (so that two callers queue instead of deadlocking)."""
+    if not numbers:
+        return {}
+    query = (select(CocDocument).where(CocDocument.number.in_(set(numbers)))
+             .order_by(CocDocument.number))
+    if lock:
+        query = query.with_for_update().execution_options(populate_existing=True)
+    return {d.number: d for d in db.scalars(query)}
+
+
 def document_numbers(db: Session, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]:
     if not ids:
         return {}
@@ -570,6 +583,15 @@ def facility_names(db: Session, public_ids: Sequence[str]) -> dict[str, str]:
     rows = db.execute(select(Facility.public_id, Facility.name)
                       .where(Facility.public_id.in_(set(public_ids))))
     return {public_id: name for public_id, name in rows}
+
+
+def public_ids_of_facilities(db: Session, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """facility id -> its public id, in one lean query (no facility objects)."""
+    if not ids:
+        return {}
+    rows = db.execute(select(Facility.id, Facility.public_id)
+                      .where(Facility.id.in_(set(ids))))
+    return {i: public_id for i, public_id in rows}
 
 
 def document_count(db: Session) -> int:

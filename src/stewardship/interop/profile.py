@@ -53,7 +53,7 @@ from stewardship.custody.schemas import (
     ScrapIntakeCreate,
     TransformationCreate,
 )
-from stewardship.custody.service import batch, documents, inputs
+from stewardship.custody.service import batch, documents, inputs, receipts
 from stewardship.interop.epcis import master_data
 from stewardship.registry.service import facilities as facility_service
 from stewardship.registry.service import organizations as organization_service
@@ -137,9 +137,17 @@ def fields_named(names: Mapping[str, str]) -> Iterator[None]:
     try:
         yield
     except DomainError as error:
-        details = [{**d, "field": names.get(str(d.get("field")), d.get("field"))}
-                   for d in error.details]
-        raise type(error)(error.message, details=details) from error
+        raise renamed(error, names) from error
+
+
+def renamed(error: DomainError, names: Mapping[str, str]) -> DomainError:
+    """The refusal with its fields named as the caller's format names them (what
+    ``fields_named`` raises); its cause is the service's own."""
+    details = [{**d, "field": names.get(str(d.get("field")), d.get("field"))}
+               for d in error.details]
+    out = type(error)(error.message, details=details)
+    out.__cause__ = error
+    return out
 
 
 def transformation_for(source: CocMaterial, target: CocMaterial, named: object,
@@ -191,7 +199,7 @@ def operation_effect(op: OperationRead) -> str:
     return f"{label}{where} on {day}: {op.kilograms} kg {op.material}"
 
 
-def document_effect(doc: DocumentRead, verb: str) -> str:
+def document_effect(doc: DocumentRead | receipts.Shipped, verb: str) -> str:
     """One line saying what happened to a CoC document."""
     if verb == "received":
         return (f"CoC document {doc.number} received on {doc.received_on}: "
@@ -639,35 +647,49 @@ def _shipping(db: Session, actor: Actor, event: Mapping[str, Any],
                                "issued")
 
 
-def _receiving(db: Session, actor: Actor, event: Mapping[str, Any],
-               ext: dict[str, Any]) -> str:
+def _receipt(db: Session, actor: Actor, event: Mapping[str, Any], ext: dict[str, Any]
+             ) -> receipts.ReceiptItem:
+    """What a receiving event asks of the custody ledger: the document, the day it was
+    received, the day it is there, and the event's own checks of the document."""
     day, today = _when(event)
     number = _document_number(event)
     _facility(db, actor, event, required=False)
+
+    def check(doc: receipts.Shipped | DocumentRead) -> None:
+        for key, party, role in (("destinationList", doc.recipient, "recipient"),
+                                 ("sourceList", doc.issuer, "issuer")):
+            uri = _owning_party(event, key)
+            if uri is not None:
+                _same_party(_party_ref(uri, key), party, doc.number, role, key)
+        totals = _quantities(event, "quantityList")
+        if totals:
+            material, kg = _one(event, "quantityList")
+            if (material, kg) != (doc.material, doc.quantity_kg):
+                raise Conflict(f"document {doc.number} ships {doc.quantity_kg} kg "
+                               f"{doc.material.value}, the event receives {kg} kg "
+                               f"{material.value}; a document is received whole or rejected",
+                               field="quantityList")
+        if ext.get("cocQuantity") is not None:
+            coc_kg = _extension_kilograms(ext["cocQuantity"], "cocQuantity")
+            if coc_kg != doc.coc_quantity_kg:
+                raise Conflict(f"document {doc.number} carries {doc.coc_quantity_kg} kg CoC, "
+                               f"the event {coc_kg} kg; a document is received whole or "
+                               "rejected", field="stw:cocQuantity")
+
+    return receipts.ReceiptItem(number, day, today, check)
+
+
+def _receiving(db: Session, actor: Actor, event: Mapping[str, Any],
+               ext: dict[str, Any]) -> str:
+    asked = _receipt(db, actor, event, ext)
     with fields_named(EPCIS_FIELDS):
-        doc = documents.get_document(db, actor, number)
-    for key, party, role in (("destinationList", doc.recipient, "recipient"),
-                             ("sourceList", doc.issuer, "issuer")):
-        uri = _owning_party(event, key)
-        if uri is not None:
-            _same_party(_party_ref(uri, key), party, doc.number, role, key)
-    totals = _quantities(event, "quantityList")
-    if totals:
-        material, kg = _one(event, "quantityList")
-        if (material, kg) != (doc.material, doc.quantity_kg):
-            raise Conflict(f"document {doc.number} ships {doc.quantity_kg} kg "
-                           f"{doc.material.value}, the event receives {kg} kg "
-                           f"{material.value}; a document is received whole or rejected",
-                           field="quantityList")
-    if ext.get("cocQuantity") is not None:
-        coc_kg = _extension_kilograms(ext["cocQuantity"], "cocQuantity")
-        if coc_kg != doc.coc_quantity_kg:
-            raise Conflict(f"document {doc.number} carries {doc.coc_quantity_kg} kg CoC, "
-                           f"the event {coc_kg} kg; a document is received whole or "
-                           "rejected", field="stw:cocQuantity")
+        doc = documents.get_document(db, actor, asked.number)
+    assert asked.check is not None
+    asked.check(doc)
     with fields_named(EPCIS_FIELDS):
-        received = documents.receive_document(db, actor, number, Receipt(received_on=day),
-                                              today=today)
+        received = documents.receive_document(db, actor, asked.number,
+                                              Receipt(received_on=asked.received_on),
+                                              today=asked.today)
     return document_effect(received, "received")
 
 
@@ -715,6 +737,33 @@ def apply_shipments(db: Session, actor: Actor,
     with fields_named(EPCIS_FIELDS):
         reads = batch.issue_documents(db, actor, items, today=days.pop())
     return [document_effect(read, "issued") for read in reads]
+
+
+def apply_receipts(db: Session, actor: Actor,
+                   events: list[dict[str, Any]]) -> list[str | DomainError]:
+    """Receive the CoC documents of several receiving events (``profile_kind``
+    "receiving") in one call of the batch use case: for each event in turn what
+    ``apply_event`` does (the same checks, refusals and fields), one line or the
+    event's refusal each; a refused event drops out, the others are received."""
+    actor = require(actor, Role.MEMBER_ADMIN, Role.MEMBER_USER,
+                    action="move the custody ledger with EPCIS events")
+    asked: list[receipts.ReceiptItem | DomainError] = []
+    for event in events:
+        try:
+            asked.append(_receipt(db, actor, event, _checked(event)))
+        except DomainError as error:
+            asked.append(error)
+    items = [a for a in asked if isinstance(a, receipts.ReceiptItem)]
+    done = iter(receipts.receive_documents(db, actor, items))
+    out: list[str | DomainError] = []
+    for a in asked:
+        if isinstance(a, DomainError):
+            out.append(a)
+            continue
+        outcome = next(done)
+        out.append(renamed(outcome, EPCIS_FIELDS) if isinstance(outcome, DomainError)
+                   else document_effect(outcome, "received"))
+    return out
 
 
 def apply_event(db: Session, actor: Actor, event: dict[str, Any]) -> str | None:

@@ -489,20 +489,32 @@ def validity_on(db: Session, numbers: list[str], on: date,
     """(number, kind, status today, valid on the day, valid from, valid until) for each
     certificate number: valid on the day when the day lies in its validity and no
     suspension or withdrawal had taken effect by then."""
+    return validity_of(db, [(numbers, on)], today)[0]
+
+
+def validity_of(db: Session, asked: list[tuple[list[str], date]], today: date | None = None
+                ) -> list[list[tuple[str, str, str, bool, date, date]]]:
+    """``validity_on`` for several (numbers, day) pairs, every certificate read in one
+    query with its status history (``repository.certificate_histories``)."""
     day = today_or(today)
+    found = repo.certificate_histories(db, [n for numbers, _ in asked for n in numbers])
     out = []
-    for number in numbers:
-        c = repo.certificate_by_number(db, number)
-        if c is None:
-            continue
-        status_then = CertificateStatus.ACTIVE.value
-        for e in repo.certificate_events(db, c.id):
-            if e.at.date() <= on and e.from_status:
-                status_then = e.to_status
-        valid = c.valid_from <= on <= c.valid_until and \
-            status_then == CertificateStatus.ACTIVE.value
-        status = effective_status(CertificateStatus(c.status), c.valid_until, day).value
-        out.append((c.number, c.standard_kind, status, valid, c.valid_from, c.valid_until))
+    for numbers, on in asked:
+        rows = []
+        for number in numbers:
+            c = found.get(number)
+            if c is None:
+                continue
+            status_then = CertificateStatus.ACTIVE.value
+            for at, from_status, to_status in c.events:
+                if at.date() <= on and from_status:
+                    status_then = to_status
+            valid = c.valid_from <= on <= c.valid_until and \
+                status_then == CertificateStatus.ACTIVE.value
+            status = effective_status(CertificateStatus(c.status), c.valid_until, day).value
+            rows.append((c.number, c.standard_kind, status, valid, c.valid_from,
+                         c.valid_until))
+        out.append(rows)
     return out
 
 

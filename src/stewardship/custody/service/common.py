@@ -5,9 +5,13 @@ writing the journal and the paired movements, and the read models' names."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import Any, TypeVar
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -43,6 +47,36 @@ from stewardship.custody.schemas import (
 from stewardship.registry import repository as registry_repo
 from stewardship.registry.models import Entity, Facility
 from stewardship.registry.service import facilities as facility_service
+
+_REMEMBERED: ContextVar[dict[tuple[Any, ...], Any] | None] = ContextVar(
+    "custody_lookups_remembered", default=None)
+T = TypeVar("T")
+
+
+@contextmanager
+def lookups_remembered() -> Iterator[None]:
+    """Within the block (one unit of work moving the ledger event after event, such as
+    an EPCIS capture's chunk), what the custody services read and the block does not
+    change is read once per session: an entity's custody settings, the certificates it
+    holds on a day, the actor's organisation's entity named, and the names and process
+    emissions a footprint cites. Nothing in the block may change settings, certificates,
+    entities or emission inventories; refusals are judged on every call."""
+    token = _REMEMBERED.set({})
+    try:
+        yield
+    finally:
+        _REMEMBERED.reset(token)
+
+
+def remembered(db: Session, key: tuple[Any, ...], read: Callable[[], T]) -> T:
+    """``read()``, once per session and key inside ``lookups_remembered``."""
+    memo = _REMEMBERED.get()
+    if memo is None:
+        return read()
+    full = (id(db), *key)
+    if full not in memo:
+        memo[full] = read()
+    return memo[full]  # type: ignore[no-any-return]
 
 
 def member(actor: Actor | None, action: str) -> Actor:
@@ -80,6 +114,18 @@ def recorder(db: Session, actor: Actor | None, entity_id: uuid.UUID | None,
 def own_entity(db: Session, actor: Actor, entity_id: uuid.UUID | None,
                field: str = "entity_id") -> Entity:
     """The actor's entity named, or its only one."""
+    assert actor.organization_id is not None
+    memo = _REMEMBERED.get()
+    if memo is None:
+        return _own_entity(db, actor, entity_id, field)
+    key = (id(db), "own_entity", actor.organization_id, entity_id)
+    if key not in memo:  # only what was found: a refusal is judged again
+        memo[key] = _own_entity(db, actor, entity_id, field)
+    return memo[key]  # type: ignore[no-any-return]
+
+
+def _own_entity(db: Session, actor: Actor, entity_id: uuid.UUID | None,
+                field: str) -> Entity:
     assert actor.organization_id is not None
     if entity_id is None:
         entities = repo.entities_of(db, actor.organization_id)
@@ -124,6 +170,10 @@ def check_recipient(found: tuple[Entity, str] | None, issuer: Entity) -> Entity:
 
 
 def settings_of(db: Session, entity: Entity) -> CustodySettings:
+    return remembered(db, ("settings", entity.id), lambda: _settings_of(db, entity))
+
+
+def _settings_of(db: Session, entity: Entity) -> CustodySettings:
     found = repo.settings_of(db, entity.id)
     if found is not None:
         return found
@@ -161,10 +211,13 @@ def today_of(db: Session, entity: Entity, today: date | None = None) -> date:
 
 
 def account(db: Session, entity: Entity, material: CocMaterial, period: Period, *,
-            for_change: bool = True, field: str = "occurred_on") -> MaterialAccount:
+            for_change: bool = True, field: str = "occurred_on",
+            locked: MaterialAccount | None = None) -> MaterialAccount:
     """The entity's account for the material and period, created when missing and
-    row-locked for the rest of the transaction. A closed period refuses changes."""
-    row = repo.account(db, entity.id, material.value, period.start, lock=True)
+    row-locked for the rest of the transaction. A closed period refuses changes.
+    ``locked``: the row, already read and locked in this transaction."""
+    row = locked if locked is not None else repo.account(db, entity.id, material.value,
+                                                         period.start, lock=True)
     if row is None:
         row = MaterialAccount(organization_id=entity.organization_id, entity_id=entity.id,
                               material=material.value, period_start=period.start,
@@ -354,12 +407,21 @@ def composition(data: dict[str, object], names: Names) -> Composition:
 
 
 def holdings(db: Session, entity_id: uuid.UUID, day: date) -> dict[str, str | None]:
-    return certificates.holdings_on(db, entity_id, day)
+    return holdings_of(db, [entity_id], day)[entity_id]
 
 
 def holdings_of(db: Session, entity_ids: list[uuid.UUID],
                 day: date) -> dict[uuid.UUID, dict[str, str | None]]:
-    return certificates.holdings_of(db, entity_ids, day)
+    """Each entity's certificates on the day (``certificates.holdings_of``); inside
+    ``lookups_remembered`` those not read yet on that day, in one query."""
+    memo = _REMEMBERED.get()
+    if memo is None:
+        return certificates.holdings_of(db, entity_ids, day)
+    missing = [e for e in entity_ids if (id(db), "held", e, day) not in memo]
+    if missing:
+        for e, held in certificates.holdings_of(db, missing, day).items():
+            memo[(id(db), "held", e, day)] = held
+    return {e: dict(memo[(id(db), "held", e, day)]) for e in entity_ids}
 
 
 def require_certified(db: Session, entity: Entity, day: date, *, what: str, field: str,

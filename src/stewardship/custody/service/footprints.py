@@ -24,19 +24,22 @@ from stewardship.custody.footprints.rules import Contributor, Footprint, Gap
 from stewardship.custody.models import CocDocument
 from stewardship.custody.rules import CocMaterial, Pool
 from stewardship.custody.schemas import DocumentFootprint, FootprintGapRead, FootprintTierRead
+from stewardship.custody.service import common
 from stewardship.registry.models import Entity, Facility
 
 
 def _who(db: Session, entity: Entity, country: str, process: str, primary: bool = True
          ) -> tuple[Contributor, Gap]:
-    _, _, org = repo.entities_with_org(db, [entity.id]).get(entity.id, ("", "", ""))
+    _, _, org = common.remembered(db, ("names", entity.id), lambda: repo.entities_with_org(
+        db, [entity.id]).get(entity.id, ("", "", "")))
     contributor = Contributor(0, str(entity.id), entity.name, org, country, process, primary)
     return contributor, Gap(0, str(entity.id), entity.name, org, country, process)
 
 
 def _own(db: Session, entity: Entity, facility: Facility, process: str, day: date
          ) -> tuple[Contributor, Gap, Decimal | None]:
-    found = process_emissions(db, entity.id, process, day)
+    found = common.remembered(db, ("emissions", entity.id, process, day),
+                              lambda: process_emissions(db, entity.id, process, day))
     contributor, gap = _who(db, entity, facility.country, process,
                             found.primary if found is not None else True)
     return contributor, gap, found.kg_co2e_per_kg if found is not None else None

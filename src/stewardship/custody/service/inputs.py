@@ -138,7 +138,7 @@ def _credit_origin(db: Session, actor: Actor, entity: Entity, facility: Facility
     if override:
         payload["capacity_override"] = override
     common.log(db, actor, f"{kind}.recorded", f"custody_operation:{operation.id}", payload)
-    return operation_read(db, operation)
+    return operation_read(db, operation, new=True)
 
 
 def record_non_coc_input(db: Session, actor: Actor | None, data: NonCocInputCreate, *,
@@ -162,7 +162,7 @@ def record_non_coc_input(db: Session, actor: Actor | None, data: NonCocInputCrea
     common.log(db, actor, "non_coc_input.recorded", f"custody_operation:{operation.id}",
                {"entity": entity.id, "material": material.value,
                 "kilograms": data.kilograms, "on": data.occurred_on})
-    return operation_read(db, operation)
+    return operation_read(db, operation, new=True)
 
 
 def figures(data: TransformationCreate,
@@ -287,4 +287,4 @@ def record_transformation(db: Session, actor: Actor | None, data: Transformation
         payload["capacity_override"] = override
     common.log(db, actor, "transformation.recorded", f"custody_operation:{operation.id}",
                payload)
-    return operation_read(db, operation)
+    return operation_read(db, operation, new=True)

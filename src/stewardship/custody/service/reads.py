@@ -28,26 +28,26 @@ from stewardship.custody.schemas import (
     PeriodRead,
 )
 from stewardship.custody.service import common
-from stewardship.registry import repository as registry_repo
-from stewardship.registry.models import Facility
 
 KIND_LABELS = dict(labels.OPERATION_KINDS)
 """Each journal kind as the journal names it."""
 
 
-def operation_reads(db: Session, ops: list[CustodyOperation]) -> list[OperationRead]:
-    """Journal rows as read models, their facilities, documents and reversals fetched in
-    one batch each."""
-    facilities = registry_repo.facilities_by_ids(
+def operation_reads(db: Session, ops: list[CustodyOperation], *,
+                    new: bool = False) -> list[OperationRead]:
+    """Journal rows as read models, their facilities' public ids, documents and
+    reversals fetched in one batch each. ``new``: rows just written in this
+    transaction, which nothing can have reversed yet."""
+    facilities = repo.public_ids_of_facilities(
         db, [op.facility_id for op in ops if op.facility_id is not None])
     numbers = repo.document_numbers(db, [op.document_id for op in ops
                                          if op.document_id is not None])
-    reversals = repo.reversals_of(db, [op.id for op in ops
-                                       if op.kind in rules.REVERSIBLE_KINDS])
+    reversals = {} if new else repo.reversals_of(
+        db, [op.id for op in ops if op.kind in rules.REVERSIBLE_KINDS])
     return [_operation_read(op, facilities, numbers, reversals) for op in ops]
 
 
-def _operation_read(op: CustodyOperation, facilities: dict[uuid.UUID, Facility],
+def _operation_read(op: CustodyOperation, facilities: dict[uuid.UUID, str],
                     numbers: dict[uuid.UUID, str],
                     reversals: dict[uuid.UUID, CustodyOperation]) -> OperationRead:
     totals: tuple[int | None, int | None, Decimal | None] = (None, None, None)
@@ -61,7 +61,7 @@ def _operation_read(op: CustodyOperation, facilities: dict[uuid.UUID, Facility],
     return OperationRead(
         id=op.id, entity_id=op.entity_id, kind=op.kind, material=op.material,
         source_material=op.source_material, transformation=op.transformation,
-        facility_id=facilities[op.facility_id].public_id if op.facility_id else None,
+        facility_id=facilities[op.facility_id] if op.facility_id else None,
         input_kg=op.input_kg, kilograms=op.kilograms, declared_yield=op.declared_yield,
         typical_yield=(rules.typical_yield(rules.Transformation(op.transformation)).label
                        if op.transformation else None),
@@ -74,8 +74,8 @@ def _operation_read(op: CustodyOperation, facilities: dict[uuid.UUID, Facility],
         coc_input_percent=totals[2], capacity_override=op.capacity_override)
 
 
-def operation_read(db: Session, op: CustodyOperation) -> OperationRead:
-    return operation_reads(db, [op])[0]
+def operation_read(db: Session, op: CustodyOperation, *, new: bool = False) -> OperationRead:
+    return operation_reads(db, [op], new=new)[0]
 
 
 def get_operation(db: Session, actor: Actor | None, operation_id: uuid.UUID) -> OperationRead:

@@ -16,6 +16,8 @@ synchronous ``POST /epcis/events`` and the benchmark call it):
    Consecutive shipping events go together: their documents are issued in one call of
    the batch use case (``profile.apply_shipments``) under one SAVEPOINT, each event's
    ledger effect still reported as its own; when one is refused they run one by one.
+   Consecutive receiving events go together too (``profile.apply_receipts``, the batch
+   receipt): a refused one drops out with its own error, the others are received.
 
 ``rollback`` (the default) keeps all or nothing: any fault raises ``CaptureRejected`` and
 the whole capture's SAVEPOINT is rolled back. ``proceed`` skips a faulty event (and its
@@ -40,6 +42,7 @@ from stewardship.core.auth import Actor, Role
 from stewardship.core.config import get_settings
 from stewardship.core.errors import DomainError, Forbidden, InvalidInput, Unauthenticated
 from stewardship.custody.schemas import MAX_BATCH
+from stewardship.custody.service import common as custody_common
 from stewardship.interop import profile, rules
 from stewardship.interop import repository as repo
 from stewardship.interop.epcis import corrections, fields, master_data
@@ -265,6 +268,8 @@ class _Writer:
         self.pending: list[_Prepared] = []
         self.shipping: list[_Prepared] = []
         """Consecutive shipping events, issued together (``_ship``)."""
+        self.receiving: list[_Prepared] = []
+        """Consecutive receiving events, received together (``_receive``)."""
 
     def _terms(self, items: list[_Prepared], ids: list[int]) -> list[tuple[Any, ...]]:
         """The events' term rows, as ``repo.TERM_COLUMNS`` names their values."""
@@ -296,14 +301,23 @@ class _Writer:
         self.result.event_ids.append(item.stored["eventID"])
 
     def add(self, item: _Prepared) -> None:
-        if item.profiled and not item.row["error_declaration"] and profile.profile_kind(
-                _profiled(item)) == "shipping":
+        kind = (profile.profile_kind(_profiled(item))
+                if item.profiled and not item.row["error_declaration"] else None)
+        if kind == "shipping":
+            self._receive()
             self._flush_plain()
             self.shipping.append(item)
             if len(self.shipping) >= MAX_BATCH:
                 self._ship()
             return
         self._ship()
+        if kind == "receiving":
+            self._flush_plain()
+            self.receiving.append(item)
+            if len(self.receiving) >= MAX_BATCH:
+                self._receive()
+            return
+        self._receive()
         if item.profiled:
             self.flush()
             self._profile_event(item)
@@ -344,8 +358,61 @@ class _Writer:
             self.result.effects.append({"eventIndex": item.index,
                                         "eventID": item.stored["eventID"], "effect": note})
 
+    def _receive(self) -> None:
+        """The waiting receiving events' documents (one or more) received by the batch
+        use case under one savepoint: a refused event drops out with its own error
+        (``rollback``: the first refusal rejects the capture), the others are stored
+        with their effects.
+        Should the batch itself fail (an eventID captured meanwhile), they run one by
+        one."""
+        items, self.receiving = self.receiving, []
+        if not items:
+            return
+        savepoint = self.db.begin_nested()
+        try:
+            outcomes = profile.apply_receipts(self.db, self.actor,
+                                              [_profiled(item) for item in items])
+            refused = [(item, o) for item, o in zip(items, outcomes, strict=True)
+                       if isinstance(o, DomainError)]
+            if refused and self.behaviour == ROLLBACK:
+                raise _Refused(*refused[0])
+            self._insert([item for item, o in zip(items, outcomes, strict=True)
+                          if not isinstance(o, DomainError)])
+            self.db.flush()
+        except _Refused as first:  # rollback: the first refusal rejects the capture
+            savepoint.rollback()
+            self._refuse(first.item, first.error)
+            raise AssertionError("unreachable") from None  # pragma: no cover
+        except (DomainError, IntegrityError):
+            savepoint.rollback()
+            for item in items:
+                self._profile_event(item)
+            return
+        except BaseException:
+            savepoint.rollback()
+            raise
+        savepoint.commit()
+        for item, outcome in zip(items, outcomes, strict=True):
+            if isinstance(outcome, DomainError):
+                self._refuse(item, outcome)
+                continue
+            self._captured(item)
+            self.result.ledger.append(outcome)
+            self.result.effects.append({"eventIndex": item.index,
+                                        "eventID": item.stored["eventID"],
+                                        "effect": outcome})
+
+    def _refuse(self, item: _Prepared, exc: DomainError) -> None:
+        """The event's refusal by a chain-of-custody rule, reported as its own."""
+        field = exc.details[0].get("field") if exc.details else None
+        status = 400 if exc.status_code in (400, 422) else exc.status_code
+        self._fail(item, exc.message, status=status,
+                   title="The event breaks a chain-of-custody rule",
+                   where=_pointer(self.base, item.index, field))
+
     def flush(self) -> None:
         self._ship()
+        self._receive()
         self._flush_plain()
 
     def _flush_plain(self) -> None:
@@ -385,11 +452,7 @@ class _Writer:
             self.db.flush()
         except DomainError as exc:
             savepoint.rollback()
-            field = exc.details[0].get("field") if exc.details else None
-            status = 400 if exc.status_code in (400, 422) else exc.status_code
-            self._fail(item, exc.message, status=status,
-                       title="The event breaks a chain-of-custody rule",
-                       where=_pointer(self.base, item.index, field))
+            self._refuse(item, exc)
             return
         except IntegrityError:
             savepoint.rollback()
@@ -404,6 +467,14 @@ class _Writer:
             self.result.ledger.append(note)
             self.result.effects.append({"eventIndex": item.index,
                                         "eventID": item.stored["eventID"], "effect": note})
+
+
+class _Refused(Exception):
+    """A receipt of the group refused under ``rollback``."""
+
+    def __init__(self, item: _Prepared, error: DomainError) -> None:
+        super().__init__(error.message)
+        self.item, self.error = item, error
 
 
 def _profiled(item: _Prepared) -> dict[str, Any]:
@@ -509,7 +580,7 @@ def capture_document(db: Session, actor: Actor, document: dict[str, Any],
     try:
         if indexes is None or 0 in indexes:
             _store_master_data(db, actor, document, prefixes)
-        with facilities.resolutions_remembered():
+        with facilities.resolutions_remembered(), custody_common.lookups_remembered():
             for item in corrections.order(prepared):
                 writer.add(item)
             writer.flush()
