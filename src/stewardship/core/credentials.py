@@ -20,6 +20,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from stewardship.core.canonical import compact_json
+
 VC_CONTEXT = "https://www.w3.org/ns/credentials/v2"
 MEDIA_TYPE = "application/vc+jwt"
 STATUS_LIST_BITS = 131_072
@@ -46,8 +48,7 @@ def unb64url(text: str) -> bytes:
 
 
 def _json_bytes(value: Any) -> bytes:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False,
-                      sort_keys=True).encode()
+    return compact_json(value)
 
 
 # --- JOSE ------------------------------------------------------------------------------

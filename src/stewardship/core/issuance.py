@@ -186,14 +186,15 @@ def issue_many(session: Session, actor: Actor, issuer: Issuer,
     ``issue`` in turn, with a checkpoint for the batch instead of one for each."""
     if not planned:
         return []
-    cleans = [eventlog.json_ready(p.subject) for p in planned]
-    items: list[tuple[str, str, dict[str, Any] | None]] = []
-    for p, clean in zip(planned, cleans, strict=True):
-        items += [(kind, subject, eventlog.json_ready(payload))
+    subjects = [eventlog.prepared(p.subject) for p in planned]
+    cleans = [s.data for s in subjects]
+    items: list[tuple[str, str, eventlog.Payload]] = []
+    for p, subject_ in zip(planned, subjects, strict=True):
+        items += [(kind, subject, eventlog.prepared(payload))
                   for kind, subject, payload in p.records]
-        items.append((f"credential.{p.kind}.issued", p.subject_ref, clean))
-    entries = eventlog.append_many(session, actor, items, ready=True)
-    leaves = {e.sequence: eventlog.leaf_of(e) for e in entries}
+        items.append((f"credential.{p.kind}.issued", p.subject_ref, subject_))
+    entries = eventlog.append_many(session, actor, items)
+    leaves = {e.sequence: e.leaf for e in entries}
     mine, at = [], 0
     for p in planned:
         at += len(p.records) + 1

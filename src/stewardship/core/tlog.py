@@ -181,24 +181,39 @@ def _catch_up(session: Session, batch: int = 5000, leaves: Mapping[int, bytes] |
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _TREE_LOCK_KEY})
     size = tree_size(session)
     entries = EventLogEntry.__table__
-    rows = session.execute(select(entries).where(entries.c.sequence > size)
-                           .order_by(entries.c.sequence).limit(batch)).all()
+
+    def _rows(after: int) -> list[Any]:
+        if not leaves:
+            return [(r.sequence, r) for r in session.execute(
+                select(entries).where(entries.c.sequence > after)
+                .order_by(entries.c.sequence).limit(batch))]
+        # The sequences first: entries whose leaf the caller hashed are not read whole
+        # (nor their payloads parsed); the others are, to be hashed here.
+        found = list(session.scalars(select(entries.c.sequence)
+                                     .where(entries.c.sequence > after)
+                                     .order_by(entries.c.sequence).limit(batch)))
+        missing = [s for s in found if s not in leaves]
+        whole = {r.sequence: r for r in session.execute(
+            select(entries).where(entries.c.sequence >= missing[0],
+                                  entries.c.sequence <= missing[-1]))} if missing else {}
+        return [(s, whole.get(s) if s not in leaves else None) for s in found]
+
+    rows = _rows(size)
     if not rows:
         return size, None
     found = fetch(session, merkle.root_plan(size))
     edge = merkle.RightEdge.of_tree(size, _source(found))
     while rows:
         made: list[dict[str, Any]] = []
-        for r in rows:
-            if r.sequence != edge.size + 1:
-                raise merkle.ProofError(f"the event log has a gap before entry {r.sequence}")
-            made.extend({"level": lv, "idx": i, "hash": h}
-                        for lv, i, h in edge.append(leaves.get(r.sequence) or leaf_of(r)))
+        for sequence, row in rows:
+            if sequence != edge.size + 1:
+                raise merkle.ProofError(f"the event log has a gap before entry {sequence}")
+            leaf = leaves[sequence] if row is None else leaf_of(row)
+            made.extend({"level": lv, "idx": i, "hash": h} for lv, i, h in edge.append(leaf))
         session.execute(insert(LogNode), made)
         if len(rows) < batch:
             break
-        rows = session.execute(select(entries).where(entries.c.sequence > edge.size)
-                               .order_by(entries.c.sequence).limit(batch)).all()
+        rows = _rows(edge.size)
     return edge.size, edge
 
 
