@@ -159,3 +159,14 @@ def test_which_values_take_orjson() -> None:
     assert canonical.fast_text(typical) == _python(typical).encode()
     for odd in (1.5, Route.PRIMARY, {1}, Text("x"), 2**64):
         assert canonical.fast_text({**typical, "odd": [odd]}) is None
+
+
+def test_a_subject_known_plain_is_written_as_the_standard_library_writes_it() -> None:
+    made = eventlog.prepared({"id": uuid.UUID(int=9), "kg": 10, "pct": Decimal("2.50"),
+                              "names": ["é", None, True]})
+    assert made.plain
+    credential = {"credentialSubject": made.data, "id": "urn:x", "credentialStatus": [
+        {"statusListIndex": "7", "type": "BitstringStatusListEntry"}]}
+    assert _json_bytes(credential, (made.data,)) == _python_plain(credential)
+    floats = eventlog.prepared({"kg": 1e-05})
+    assert not floats.plain and floats.data == {"kg": 1e-05}

@@ -42,18 +42,20 @@ _SCALARS = frozenset({str, int, bool, type(None)})
 _LOGGED = _SCALARS | {uuid.UUID, Decimal, date, datetime}
 
 
-def _plain(value: Any, leaves: frozenset[type]) -> bool:
+def _plain(value: Any, leaves: frozenset[type], known: tuple[Any, ...] = ()) -> bool:
     """Whether ``value`` holds only containers (exactly dict, list, tuple) and leaves of
     exactly the types named: the values whose orjson text is the standard library's, byte
     for byte. A float (its text differs: ``1e-05`` against ``0.00001``, NaN against null),
     a subclass (an enum), a set or anything else is not; the caller then takes the
-    standard library's path."""
+    standard library's path. ``known``: parts (by identity) found plain already."""
     stack = [value]
     pop, push = stack.pop, stack.extend
     while stack:
         item = pop()
         kind = type(item)
         if kind is dict:
+            if known and any(item is k for k in known):
+                continue
             push(item.values())
         elif kind is list or kind is tuple:
             push(item)
@@ -85,11 +87,12 @@ def canonical_bytes(value: Any) -> bytes:
     return python_text(value).encode("utf-8") if text is None else text
 
 
-def compact_json(value: Any) -> bytes:
+def compact_json(value: Any, *, known: tuple[Any, ...] = ()) -> bytes:
     """Plain JSON data as sorted, compact UTF-8 bytes (no ``_default``: anything else is
     refused, as the standard library refuses it), through orjson where that is the same
-    text (``_plain``)."""
-    if _plain(value, _SCALARS):
+    text (``_plain``). ``known``: dicts inside ``value`` found plain already (``_plain``
+    with these leaves: JSON data that orjson read back), not walked again."""
+    if _plain(value, _SCALARS, known):
         try:
             return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
         except (TypeError, orjson.JSONEncodeError):

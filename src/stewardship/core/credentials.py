@@ -47,18 +47,20 @@ def unb64url(text: str) -> bytes:
         raise CredentialError("not base64url") from exc
 
 
-def _json_bytes(value: Any) -> bytes:
-    return compact_json(value)
+def _json_bytes(value: Any, known: tuple[Any, ...] = ()) -> bytes:
+    return compact_json(value, known=known)
 
 
 # --- JOSE ------------------------------------------------------------------------------
 
 
 def sign_jwt(payload: dict[str, Any], key: Ed25519PrivateKey, kid: str,
-             typ: str = "vc+jwt") -> str:
-    """A compact JWS (EdDSA) of ``payload``."""
+             typ: str = "vc+jwt", *, known: tuple[Any, ...] = ()) -> str:
+    """A compact JWS (EdDSA) of ``payload`` (``known``: its parts that are plain JSON
+    data already, see ``canonical.compact_json``)."""
     header = {"alg": "EdDSA", "kid": kid, "typ": typ}
-    signing_input = b64url(_json_bytes(header)) + "." + b64url(_json_bytes(payload))
+    signing_input = (b64url(_json_bytes(header)) + "."
+                     + b64url(_json_bytes(payload, known)))
     return signing_input + "." + b64url(key.sign(signing_input.encode("ascii")))
 
 

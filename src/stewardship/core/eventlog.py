@@ -16,10 +16,10 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import JSON, BigInteger, Row, String, func, insert, select, text
+from sqlalchemy import JSON, BigInteger, Row, String, func, select, text
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from stewardship.core import canonical, merkle
+from stewardship.core import bulkinsert, canonical, merkle
 from stewardship.core.auth import Actor
 from stewardship.core.db import Base, UTCDateTime, utcnow
 from stewardship.core.pagination import Page, PageParams
@@ -56,6 +56,9 @@ class Ready:
 
     data: Any
     digest: str
+    plain: bool = False
+    """The data is what orjson read back from its own text: only dicts, lists, strings,
+    integers, booleans and null (``canonical.compact_json`` need not walk it again)."""
 
 
 def prepared(value: Any) -> Ready:
@@ -66,7 +69,7 @@ def prepared(value: Any) -> Ready:
     if text is None:
         data = json.loads(canonical.python_text(value))
         return Ready(data, digest_payload(data))
-    return Ready(orjson.loads(text), hashlib.sha256(text).hexdigest())
+    return Ready(orjson.loads(text), hashlib.sha256(text).hexdigest(), plain=True)
 
 
 def json_ready(value: Any) -> Any:
@@ -179,7 +182,7 @@ def append_many(session: Session, actor: Actor, items: Sequence[tuple[str, str, 
                          hashlib.sha256(body).hexdigest(), body)
         prev_hash = entry.hash
         entries.append(entry)
-    session.execute(insert(EventLogEntry.__table__), [
+    bulkinsert.insert_rows(session.connection(), EventLogEntry.__table__, [
         {"sequence": e.sequence, "recorded_at": e.recorded_at, "actor": e.actor,
          "kind": e.kind, "subject": e.subject, "payload": e.payload,
          "payload_digest": e.payload_digest, "prev_hash": e.prev_hash, "hash": e.hash}

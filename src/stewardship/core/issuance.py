@@ -187,7 +187,6 @@ def issue_many(session: Session, actor: Actor, issuer: Issuer,
     if not planned:
         return []
     subjects = [eventlog.prepared(p.subject) for p in planned]
-    cleans = [s.data for s in subjects]
     items: list[tuple[str, str, eventlog.Payload]] = []
     for p, subject_ in zip(planned, subjects, strict=True):
         items += [(kind, subject, eventlog.prepared(payload))
@@ -211,9 +210,9 @@ def issue_many(session: Session, actor: Actor, issuer: Issuer,
     did, kid = issuer.did, issuer.kid
     tokens = [{"_id": row_id, "token": _signed(
         issuer, row_id, entry.sequence - 1, leaves[entry.sequence], did=did, kid=kid,
-        types=p.types, contexts=p.contexts, subject=clean, valid_from=p.valid_from,
-        valid_until=p.valid_until)}
-        for p, clean, row_id, entry in zip(planned, cleans, ids, mine, strict=True)]
+        types=p.types, contexts=p.contexts, subject=made.data, valid_from=p.valid_from,
+        valid_until=p.valid_until, plain=made.plain)}
+        for p, made, row_id, entry in zip(planned, subjects, ids, mine, strict=True)]
     session.execute(update(table).where(table.c.id == bindparam("_id"))
                     .values(token=bindparam("token")), tokens)
     return ids
@@ -237,7 +236,9 @@ def _token(issuer: Issuer, row: IssuedCredential, entry: eventlog.Appended, *,
 
 def _signed(issuer: Issuer, row_id: int, leaf_index: int, leaf: bytes, *, did: str,
             kid: str, types: list[str], contexts: list[str], subject: dict[str, Any],
-            valid_from: datetime, valid_until: datetime | None) -> str:
+            valid_from: datetime, valid_until: datetime | None, plain: bool = False) -> str:
+    """The VC of credential ``row_id``, signed (``plain``: the subject is plain JSON
+    data, ``eventlog.Ready.plain``)."""
     number, bit = divmod(row_id - 1, LIST_SIZE)
     credential: dict[str, Any] = {
         "@context": [vc.VC_CONTEXT, *contexts],
@@ -253,7 +254,8 @@ def _signed(issuer: Issuer, row_id: int, leaf_index: int, leaf: bytes, *, did: s
     }
     if valid_until is not None:
         credential["validUntil"] = _stamp(valid_until)
-    return vc.sign_jwt(credential, issuer.signer.private_key, kid)
+    return vc.sign_jwt(credential, issuer.signer.private_key, kid,
+                       known=(subject,) if plain else ())
 
 
 def _stamp(moment: datetime) -> str:

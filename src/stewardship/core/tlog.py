@@ -33,7 +33,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from stewardship.core import merkle, notes
+from stewardship.core import bulkinsert, merkle, notes
 from stewardship.core.db import Base, UTCDateTime, utcnow
 from stewardship.core.errors import InvalidInput, NotFound
 
@@ -210,7 +210,7 @@ def _catch_up(session: Session, batch: int = 5000, leaves: Mapping[int, bytes] |
                 raise merkle.ProofError(f"the event log has a gap before entry {sequence}")
             leaf = leaves[sequence] if row is None else leaf_of(row)
             made.extend({"level": lv, "idx": i, "hash": h} for lv, i, h in edge.append(leaf))
-        session.execute(insert(LogNode), made)
+        bulkinsert.insert_rows(session.connection(), LogNode.__table__, made)
         if len(rows) < batch:
             break
         rows = _rows(edge.size)

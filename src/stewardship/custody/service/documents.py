@@ -14,7 +14,7 @@ from decimal import Decimal
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from stewardship.core import issuance
+from stewardship.core import canonical, issuance
 from stewardship.core.auth import Actor, Role, require
 from stewardship.core.db import utcnow
 from stewardship.core.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -293,9 +293,17 @@ def digest(doc: CocDocument) -> str:
 def to_reads(db: Session, docs: list[CocDocument], *,
              names: dict[uuid.UUID, tuple[str, str, str]] | None = None) -> list[DocumentRead]:
     """The documents' read models (``names``: the parties' names when already read)."""
-    facilities = common.pool_facilities(*(d.composition for d in docs))
+    # Documents issued together often carry the same composition (one pool, equal
+    # lots): each distinct one is read once (its text as the key: None, never shared,
+    # for data whose text is not canonical orjson's, see core.canonical).
+    keys = [canonical.fast_text(d.composition) for d in docs]
+    distinct = {k: d.composition for k, d in zip(keys, docs, strict=True) if k is not None}
+    facilities = common.pool_facilities(
+        *distinct.values(), *(d.composition for k, d in zip(keys, docs, strict=True)
+                              if k is None))
     names_ = common.Names(db, [d.issuer_entity_id for d in docs]
                           + [d.recipient_entity_id for d in docs], facilities, known=names)
+    shared = {k: common.composition(data, names_) for k, data in distinct.items()}
     return [DocumentRead(
         number=d.number, status=d.status,
         issuer=names_.party(d.issuer_entity_id, d.issuer_performance_certificate,
@@ -307,10 +315,11 @@ def to_reads(db: Session, docs: list[CocDocument], *,
         coc_quantity_kg=d.coc_quantity_kg, shipment_date=d.shipment_date,
         period_start=d.period_start, period_end=d.period_end,
         recycled_percent=d.recycled_percent, recycled_method=d.recycled_method,
-        composition=common.composition(d.composition, names_), issued_at=d.issued_at,
-        decided_at=d.decided_at, received_on=d.received_on, reason=d.reason,
-        verify_path=verify_path(d.number), digest=digest(d),
-        footprint=footprints.read(d)) for d in docs]
+        composition=(shared[k] if k is not None else common.composition(d.composition,
+                                                                         names_)),
+        issued_at=d.issued_at, decided_at=d.decided_at, received_on=d.received_on,
+        reason=d.reason, verify_path=verify_path(d.number), digest=digest(d),
+        footprint=footprints.read(d)) for d, k in zip(docs, keys, strict=True)]
 
 
 def to_read(db: Session, doc: CocDocument) -> DocumentRead:
