@@ -12,6 +12,7 @@ which are stored beside it and served with it.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -26,6 +27,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    bindparam,
     func,
     insert,
     select,
@@ -147,9 +149,13 @@ def add_leaf(session: Session, index: int, entry: bytes) -> bytes:
     return leaf
 
 
+_TOP_LEAF = select(func.max(LogNode.idx)).where(LogNode.level == 0)
+"""Built once: a checkpoint per credential asks it for every document issued."""
+
+
 def tree_size(session: Session) -> int:
     """How many leaves the stored tree has (it may trail the log: ``catch_up``)."""
-    top = session.scalar(select(func.max(LogNode.idx)).where(LogNode.level == 0))
+    top = session.scalar(_TOP_LEAF)
     return 0 if top is None else int(top) + 1
 
 
@@ -167,6 +173,16 @@ def catch_up(session: Session, *, batch: int = 5000) -> int:
     checkpoint vouches for). Serialised by a lock of its own (PostgreSQL) or by SQLite's
     single writer. Returns the tree's size."""
     return _catch_up(session, batch)[0]
+
+
+@functools.lru_cache(maxsize=8)
+def _sequences_after(batch: int) -> Any:
+    """The next ``batch`` sequences of the log after ``:after`` (built once per size)."""
+    from stewardship.core.eventlog import EventLogEntry
+
+    sequence = EventLogEntry.__table__.c.sequence
+    return (select(sequence).where(sequence > bindparam("after")).order_by(sequence)
+            .limit(batch))
 
 
 def _catch_up(session: Session, batch: int = 5000, leaves: Mapping[int, bytes] | None = None
@@ -189,9 +205,7 @@ def _catch_up(session: Session, batch: int = 5000, leaves: Mapping[int, bytes] |
                 .order_by(entries.c.sequence).limit(batch))]
         # The sequences first: entries whose leaf the caller hashed are not read whole
         # (nor their payloads parsed); the others are, to be hashed here.
-        found = list(session.scalars(select(entries.c.sequence)
-                                     .where(entries.c.sequence > after)
-                                     .order_by(entries.c.sequence).limit(batch)))
+        found = list(session.scalars(_sequences_after(batch), {"after": after}))
         missing = [s for s in found if s not in leaves]
         whole = {r.sequence: r for r in session.execute(
             select(entries).where(entries.c.sequence >= missing[0],
@@ -330,12 +344,12 @@ def make_checkpoint(session: Session, signer: notes.Signer, origin: str, *,
         # edge just built.
         head = edge.root()
     body = notes.Checkpoint(origin, size, head).text
-    row = LogCheckpoint(size=size, root_hash=head, origin=origin,
-                        key_id=signer.verifier.key_id.hex(), note=notes.sign(body, signer),
-                        created_at=utcnow())
-    session.add(row)
-    session.flush()
-    return SignedCheckpoint(size, head, row.note, row.created_at)
+    row = {"size": size, "root_hash": head, "origin": origin,
+           "key_id": signer.verifier.key_id.hex(), "note": notes.sign(body, signer),
+           "created_at": utcnow()}
+    # The row Core writes (no ORM unit of work for one insert per credential issued)
+    bulkinsert.insert_rows(session.connection(), LogCheckpoint.__table__, [row])
+    return SignedCheckpoint(size, head, row["note"], row["created_at"])
 
 
 def latest_checkpoint(session: Session) -> SignedCheckpoint | None:

@@ -24,7 +24,6 @@ from functools import partial
 from types import SimpleNamespace
 from typing import Any, cast
 
-from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -272,9 +271,6 @@ def _document(actor: Actor, item: _Item, taken: rules.Pool, now: Any) -> CocDocu
     return doc
 
 
-_DOCUMENT_KEYS = [a.key for a in sa_inspect(CocDocument).column_attrs]
-
-
 def _insert(db: Session, actor: Actor, items: list[_Item], docs: list[CocDocument],
             accounts: dict[tuple[uuid.UUID, str, date], MaterialAccount]) -> None:
     """Documents, journal rows and legs, one statement each. A drawn number that another
@@ -283,8 +279,8 @@ def _insert(db: Session, actor: Actor, items: list[_Item], docs: list[CocDocumen
     while True:
         try:
             with db.begin_nested():
-                repo.insert_documents(db, [{k: getattr(d, k) for k in _DOCUMENT_KEYS}
-                                           for d in docs])  # every column, in order
+                repo.insert_documents(db, [{k: getattr(d, k) for k in
+                                            documents.DOCUMENT_KEYS} for d in docs])
             break
         except IntegrityError:
             taken = repo.document_numbers_taken(db, [d.number for d in docs])
@@ -299,25 +295,12 @@ def _insert(db: Session, actor: Actor, items: list[_Item], docs: list[CocDocumen
             _draw(db, clashed, {d.number for d in docs})
             for item, doc in zip(items, docs, strict=True):
                 doc.number = item.number
-    now = docs[0].issued_at if docs else utcnow()
     operations, legs = [], []
     for item, doc in zip(items, docs, strict=True):
-        op_id, org = uuid.uuid4(), item.issuer.organization_id
-        operations.append({
-            "id": op_id, "organization_id": org, "entity_id": item.issuer.id,
-            "kind": "issue", "material": doc.material, "source_material": None,
-            "transformation": None, "facility_id": None, "input_kg": None,
-            "kilograms": doc.coc_quantity_kg, "declared_yield": None, "scrap_kind": None,
-            "occurred_on": doc.shipment_date, "period_start": doc.period_start,
-            "document_id": doc.id, "note": "", "actor": actor.ref, "reverses_id": None,
-            "composition": None, "total_input_kg": None, "total_output_kg": None,
-            "capacity_override": None, "recorded_at": now})
-        shared = {"correlation_id": op_id, "operation_id": op_id, "organization_id": org,
-                  "recorded_at": now}
-        legs += [{**shared, "account_id": accounts[_key(item)].id, "system_account": None,
-                  "kilograms": -doc.coc_quantity_kg},
-                 {**shared, "account_id": None, "system_account": f"transit:{doc.number}",
-                  "kilograms": doc.coc_quantity_kg}]
+        operation, pair = documents.issue_rows(actor, item.issuer, doc,
+                                               accounts[_key(item)].id)
+        operations.append(operation)
+        legs += pair
     repo.insert_operations(db, operations)
     repo.insert_movements(db, legs)
 
