@@ -35,7 +35,7 @@ class Colour(enum.Enum):
     RED = "red"
 
 
-class Route(str, enum.Enum):
+class Route(enum.StrEnum):
     PRIMARY = "primary"
 
 
