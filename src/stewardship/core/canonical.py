@@ -38,8 +38,8 @@ def python_text(value: Any) -> str:
 
 
 _FAST = orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
-_SCALARS = frozenset({str, int, bool, type(None)})
-_LOGGED = _SCALARS | {uuid.UUID, Decimal, date, datetime}
+_SCALARS: frozenset[type] = frozenset({str, int, bool, type(None)})
+_LOGGED: frozenset[type] = _SCALARS | {uuid.UUID, Decimal, date, datetime}
 
 
 def _plain(value: Any, leaves: frozenset[type], known: tuple[Any, ...] = ()) -> bool:

@@ -13,10 +13,10 @@ import json
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import orjson
-from sqlalchemy import JSON, BigInteger, Row, String, func, select, text
+from sqlalchemy import JSON, BigInteger, Row, String, Table, func, select, text
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from stewardship.core import bulkinsert, canonical, merkle
@@ -182,7 +182,7 @@ def append_many(session: Session, actor: Actor, items: Sequence[tuple[str, str, 
                          hashlib.sha256(body).hexdigest(), body)
         prev_hash = entry.hash
         entries.append(entry)
-    bulkinsert.insert_rows(session.connection(), EventLogEntry.__table__, [
+    bulkinsert.insert_rows(session.connection(), cast(Table, EventLogEntry.__table__), [
         {"sequence": e.sequence, "recorded_at": e.recorded_at, "actor": e.actor,
          "kind": e.kind, "subject": e.subject, "payload": e.payload,
          "payload_digest": e.payload_digest, "prev_hash": e.prev_hash, "hash": e.hash}

@@ -16,7 +16,7 @@ import functools
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     BigInteger,
@@ -25,6 +25,7 @@ from sqlalchemy import (
     LargeBinary,
     SmallInteger,
     String,
+    Table,
     Text,
     UniqueConstraint,
     bindparam,
@@ -224,7 +225,7 @@ def _catch_up(session: Session, batch: int = 5000, leaves: Mapping[int, bytes] |
                 raise merkle.ProofError(f"the event log has a gap before entry {sequence}")
             leaf = leaves[sequence] if row is None else leaf_of(row)
             made.extend({"level": lv, "idx": i, "hash": h} for lv, i, h in edge.append(leaf))
-        bulkinsert.insert_rows(session.connection(), LogNode.__table__, made)
+        bulkinsert.insert_rows(session.connection(), cast(Table, LogNode.__table__), made)
         if len(rows) < batch:
             break
         rows = _rows(edge.size)
@@ -344,12 +345,12 @@ def make_checkpoint(session: Session, signer: notes.Signer, origin: str, *,
         # edge just built.
         head = edge.root()
     body = notes.Checkpoint(origin, size, head).text
-    row = {"size": size, "root_hash": head, "origin": origin,
-           "key_id": signer.verifier.key_id.hex(), "note": notes.sign(body, signer),
-           "created_at": utcnow()}
+    note, created_at = notes.sign(body, signer), utcnow()
     # The row Core writes (no ORM unit of work for one insert per credential issued)
-    bulkinsert.insert_rows(session.connection(), LogCheckpoint.__table__, [row])
-    return SignedCheckpoint(size, head, row["note"], row["created_at"])
+    bulkinsert.insert_rows(session.connection(), cast(Table, LogCheckpoint.__table__), [
+        {"size": size, "root_hash": head, "origin": origin,
+         "key_id": signer.verifier.key_id.hex(), "note": note, "created_at": created_at}])
+    return SignedCheckpoint(size, head, note, created_at)
 
 
 def latest_checkpoint(session: Session) -> SignedCheckpoint | None:
