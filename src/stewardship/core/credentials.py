@@ -20,6 +20,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from stewardship.core.canonical import compact_json
+
 VC_CONTEXT = "https://www.w3.org/ns/credentials/v2"
 MEDIA_TYPE = "application/vc+jwt"
 STATUS_LIST_BITS = 131_072
@@ -45,19 +47,20 @@ def unb64url(text: str) -> bytes:
         raise CredentialError("not base64url") from exc
 
 
-def _json_bytes(value: Any) -> bytes:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False,
-                      sort_keys=True).encode()
+def _json_bytes(value: Any, known: tuple[Any, ...] = ()) -> bytes:
+    return compact_json(value, known=known)
 
 
 # --- JOSE ------------------------------------------------------------------------------
 
 
 def sign_jwt(payload: dict[str, Any], key: Ed25519PrivateKey, kid: str,
-             typ: str = "vc+jwt") -> str:
-    """A compact JWS (EdDSA) of ``payload``."""
+             typ: str = "vc+jwt", *, known: tuple[Any, ...] = ()) -> str:
+    """A compact JWS (EdDSA) of ``payload`` (``known``: its parts that are plain JSON
+    data already, see ``canonical.compact_json``)."""
     header = {"alg": "EdDSA", "kid": kid, "typ": typ}
-    signing_input = b64url(_json_bytes(header)) + "." + b64url(_json_bytes(payload))
+    signing_input = (b64url(_json_bytes(header)) + "."
+                     + b64url(_json_bytes(payload, known)))
     return signing_input + "." + b64url(key.sign(signing_input.encode("ascii")))
 
 

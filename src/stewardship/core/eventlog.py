@@ -10,22 +10,23 @@ from __future__ import annotations
 
 import hashlib
 import json
-import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
-from decimal import Decimal
-from typing import Any
+from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import JSON, BigInteger, Row, String, func, insert, select, text
+import orjson
+from sqlalchemy import JSON, BigInteger, Row, String, Table, func, select, text
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from stewardship.core import merkle
+from stewardship.core import bulkinsert, canonical, merkle
 from stewardship.core.auth import Actor
 from stewardship.core.db import Base, UTCDateTime, utcnow
 from stewardship.core.pagination import Page, PageParams
 
 GENESIS_HASH = "0" * 64
+canonical_json = canonical.canonical_json
+canonical_bytes = canonical.canonical_bytes
 # Key for PostgreSQL's transaction-scoped advisory lock that serialises appends.
 _APPEND_LOCK_KEY = 0x5354574C  # "STWL"
 
@@ -48,26 +49,33 @@ class EventLogEntry(Base):
     hash: Mapped[str] = mapped_column(String(64), unique=True)
 
 
-def _default(value: Any) -> Any:
-    if isinstance(value, uuid.UUID):
-        return str(value)
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, set | frozenset):
-        return sorted(value)
-    raise TypeError(f"cannot put {type(value).__name__} in the event log")
+@dataclass(frozen=True, slots=True)
+class Ready:
+    """A payload made ready for the log once: its JSON data (``json_ready``) and the digest
+    of that data (``digest_payload``), for ``append_many`` to take as they are."""
+
+    data: Any
+    digest: str
+    plain: bool = False
+    """The data is what orjson read back from its own text: only dicts, lists, strings,
+    integers, booleans and null (``canonical.compact_json`` need not walk it again)."""
 
 
-def canonical_json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                      default=_default)
+def prepared(value: Any) -> Ready:
+    """``json_ready`` and ``digest_payload`` of the result, from one serialisation when
+    orjson's text is the standard library's (the data read back has the same text, so
+    the same digest)."""
+    text = canonical.fast_text(value)
+    if text is None:
+        data = json.loads(canonical.python_text(value))
+        return Ready(data, digest_payload(data))
+    return Ready(orjson.loads(text), hashlib.sha256(text).hexdigest(), plain=True)
 
 
 def json_ready(value: Any) -> Any:
     """The value as plain JSON data (UUIDs, dates and Decimals as strings)."""
-    return json.loads(canonical_json(value))
+    text = canonical.fast_text(value)
+    return json.loads(canonical.python_text(value)) if text is None else orjson.loads(text)
 
 
 def _time_text(moment: datetime) -> str:
@@ -75,15 +83,15 @@ def _time_text(moment: datetime) -> str:
 
 
 def digest_payload(payload: dict[str, Any]) -> str:
-    return hashlib.sha256(canonical_json(payload).encode("utf-8")).hexdigest()
+    return hashlib.sha256(canonical_bytes(payload)).hexdigest()
 
 
 def entry_body(sequence: int, recorded_at: datetime, actor: str, kind: str, subject: str,
                payload_digest: str, prev_hash: str) -> bytes:
     """The entry as the bytes its hash covers: also the Merkle tree's leaf entry, and what
     the log's entry bundles serve to mirrors."""
-    return canonical_json([sequence, _time_text(recorded_at), actor, kind, subject,
-                           payload_digest, prev_hash]).encode("utf-8")
+    return canonical_bytes([sequence, _time_text(recorded_at), actor, kind, subject,
+                            payload_digest, prev_hash])
 
 
 def body_of(entry: Any) -> bytes:
@@ -114,7 +122,7 @@ def append(session: Session, actor: Actor, kind: str, subject: str,
 @dataclass(frozen=True)
 class Appended:
     """An entry ``append_many`` wrote: its stored fields (what ``body_of`` and ``leaf_of``
-    read), without an ORM object for each."""
+    read), without an ORM object for each, and its ``entry_body`` bytes."""
 
     sequence: int
     recorded_at: datetime
@@ -125,15 +133,25 @@ class Appended:
     payload_digest: str
     prev_hash: str
     hash: str
+    body: bytes = b""
+
+    @property
+    def leaf(self) -> bytes:
+        """The entry's Merkle leaf hash (``leaf_of``), from the body already made."""
+        return merkle.leaf_hash(self.body) if self.body else leaf_of(self)
 
 
-def append_many(session: Session, actor: Actor,
-                items: Sequence[tuple[str, str, dict[str, Any] | None]], *,
-                ready: bool = False) -> list[Appended]:
+Payload = dict[str, Any] | Ready | None
+"""A payload to append: JSON data (made ready here, or already, see ``append_many``), or
+a ``Ready`` one with its digest."""
+
+
+def append_many(session: Session, actor: Actor, items: Sequence[tuple[str, str, Payload]],
+                *, ready: bool = False) -> list[Appended]:
     """Append several entries (kind, subject, payload) in the caller's transaction, in
     order: the head read once, the entries chained in memory and written in one statement.
     The same entries as ``append`` once per item. ``ready``: the payloads are JSON data
-    already (``json_ready``)."""
+    already (``json_ready``); a ``Ready`` payload is taken as it is."""
     if not items:
         return []
     if session.get_bind().dialect.name == "postgresql":
@@ -146,17 +164,25 @@ def append_many(session: Session, actor: Actor,
     sequence = head[0] if head else 0
     prev_hash = head[1] if head else GENESIS_HASH
     now = utcnow()
+    stamp = _time_text(now)
     who = actor.ref
     entries = []
     for kind, subject, payload in items:
         sequence += 1
-        clean = (payload or {}) if ready else json_ready(payload or {})
-        p_digest = digest_payload(clean)
+        if isinstance(payload, Ready):
+            clean, p_digest = payload.data, payload.digest
+        elif ready:
+            clean = payload or {}
+            p_digest = digest_payload(clean)
+        else:
+            made = prepared(payload or {})
+            clean, p_digest = made.data, made.digest
+        body = canonical_bytes([sequence, stamp, who, kind, subject, p_digest, prev_hash])
         entry = Appended(sequence, now, who, kind, subject, clean, p_digest, prev_hash,
-                         entry_hash(sequence, now, who, kind, subject, p_digest, prev_hash))
+                         hashlib.sha256(body).hexdigest(), body)
         prev_hash = entry.hash
         entries.append(entry)
-    session.execute(insert(EventLogEntry.__table__), [
+    bulkinsert.insert_rows(session.connection(), cast(Table, EventLogEntry.__table__), [
         {"sequence": e.sequence, "recorded_at": e.recorded_at, "actor": e.actor,
          "kind": e.kind, "subject": e.subject, "payload": e.payload,
          "payload_digest": e.payload_digest, "prev_hash": e.prev_hash, "hash": e.hash}

@@ -186,14 +186,14 @@ def issue_many(session: Session, actor: Actor, issuer: Issuer,
     ``issue`` in turn, with a checkpoint for the batch instead of one for each."""
     if not planned:
         return []
-    cleans = [eventlog.json_ready(p.subject) for p in planned]
-    items: list[tuple[str, str, dict[str, Any] | None]] = []
-    for p, clean in zip(planned, cleans, strict=True):
-        items += [(kind, subject, eventlog.json_ready(payload))
+    subjects = [eventlog.prepared(p.subject) for p in planned]
+    items: list[tuple[str, str, eventlog.Payload]] = []
+    for p, subject_ in zip(planned, subjects, strict=True):
+        items += [(kind, subject, eventlog.prepared(payload))
                   for kind, subject, payload in p.records]
-        items.append((f"credential.{p.kind}.issued", p.subject_ref, clean))
-    entries = eventlog.append_many(session, actor, items, ready=True)
-    leaves = {e.sequence: eventlog.leaf_of(e) for e in entries}
+        items.append((f"credential.{p.kind}.issued", p.subject_ref, subject_))
+    entries = eventlog.append_many(session, actor, items)
+    leaves = {e.sequence: e.leaf for e in entries}
     mine, at = [], 0
     for p in planned:
         at += len(p.records) + 1
@@ -210,9 +210,9 @@ def issue_many(session: Session, actor: Actor, issuer: Issuer,
     did, kid = issuer.did, issuer.kid
     tokens = [{"_id": row_id, "token": _signed(
         issuer, row_id, entry.sequence - 1, leaves[entry.sequence], did=did, kid=kid,
-        types=p.types, contexts=p.contexts, subject=clean, valid_from=p.valid_from,
-        valid_until=p.valid_until)}
-        for p, clean, row_id, entry in zip(planned, cleans, ids, mine, strict=True)]
+        types=p.types, contexts=p.contexts, subject=made.data, valid_from=p.valid_from,
+        valid_until=p.valid_until, plain=made.plain)}
+        for p, made, row_id, entry in zip(planned, subjects, ids, mine, strict=True)]
     session.execute(update(table).where(table.c.id == bindparam("_id"))
                     .values(token=bindparam("token")), tokens)
     return ids
@@ -236,7 +236,9 @@ def _token(issuer: Issuer, row: IssuedCredential, entry: eventlog.Appended, *,
 
 def _signed(issuer: Issuer, row_id: int, leaf_index: int, leaf: bytes, *, did: str,
             kid: str, types: list[str], contexts: list[str], subject: dict[str, Any],
-            valid_from: datetime, valid_until: datetime | None) -> str:
+            valid_from: datetime, valid_until: datetime | None, plain: bool = False) -> str:
+    """The VC of credential ``row_id``, signed (``plain``: the subject is plain JSON
+    data, ``eventlog.Ready.plain``)."""
     number, bit = divmod(row_id - 1, LIST_SIZE)
     credential: dict[str, Any] = {
         "@context": [vc.VC_CONTEXT, *contexts],
@@ -252,7 +254,8 @@ def _signed(issuer: Issuer, row_id: int, leaf_index: int, leaf: bytes, *, did: s
     }
     if valid_until is not None:
         credential["validUntil"] = _stamp(valid_until)
-    return vc.sign_jwt(credential, issuer.signer.private_key, kid)
+    return vc.sign_jwt(credential, issuer.signer.private_key, kid,
+                       known=(subject,) if plain else ())
 
 
 def _stamp(moment: datetime) -> str:

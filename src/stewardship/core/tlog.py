@@ -12,10 +12,11 @@ which are stored beside it and served with it.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     BigInteger,
@@ -24,8 +25,10 @@ from sqlalchemy import (
     LargeBinary,
     SmallInteger,
     String,
+    Table,
     Text,
     UniqueConstraint,
+    bindparam,
     func,
     insert,
     select,
@@ -33,7 +36,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from stewardship.core import merkle, notes
+from stewardship.core import bulkinsert, merkle, notes
 from stewardship.core.db import Base, UTCDateTime, utcnow
 from stewardship.core.errors import InvalidInput, NotFound
 
@@ -147,9 +150,13 @@ def add_leaf(session: Session, index: int, entry: bytes) -> bytes:
     return leaf
 
 
+_TOP_LEAF = select(func.max(LogNode.idx)).where(LogNode.level == 0)
+"""Built once: a checkpoint per credential asks it for every document issued."""
+
+
 def tree_size(session: Session) -> int:
     """How many leaves the stored tree has (it may trail the log: ``catch_up``)."""
-    top = session.scalar(select(func.max(LogNode.idx)).where(LogNode.level == 0))
+    top = session.scalar(_TOP_LEAF)
     return 0 if top is None else int(top) + 1
 
 
@@ -169,6 +176,16 @@ def catch_up(session: Session, *, batch: int = 5000) -> int:
     return _catch_up(session, batch)[0]
 
 
+@functools.lru_cache(maxsize=8)
+def _sequences_after(batch: int) -> Any:
+    """The next ``batch`` sequences of the log after ``:after`` (built once per size)."""
+    from stewardship.core.eventlog import EventLogEntry
+
+    sequence = EventLogEntry.__table__.c.sequence
+    return (select(sequence).where(sequence > bindparam("after")).order_by(sequence)
+            .limit(batch))
+
+
 def _catch_up(session: Session, batch: int = 5000, leaves: Mapping[int, bytes] | None = None
               ) -> tuple[int, merkle.RightEdge | None]:
     """``catch_up``, with the tree's right edge in memory when it grew (None when the tree
@@ -181,24 +198,37 @@ def _catch_up(session: Session, batch: int = 5000, leaves: Mapping[int, bytes] |
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _TREE_LOCK_KEY})
     size = tree_size(session)
     entries = EventLogEntry.__table__
-    rows = session.execute(select(entries).where(entries.c.sequence > size)
-                           .order_by(entries.c.sequence).limit(batch)).all()
+
+    def _rows(after: int) -> list[Any]:
+        if not leaves:
+            return [(r.sequence, r) for r in session.execute(
+                select(entries).where(entries.c.sequence > after)
+                .order_by(entries.c.sequence).limit(batch))]
+        # The sequences first: entries whose leaf the caller hashed are not read whole
+        # (nor their payloads parsed); the others are, to be hashed here.
+        found = list(session.scalars(_sequences_after(batch), {"after": after}))
+        missing = [s for s in found if s not in leaves]
+        whole = {r.sequence: r for r in session.execute(
+            select(entries).where(entries.c.sequence >= missing[0],
+                                  entries.c.sequence <= missing[-1]))} if missing else {}
+        return [(s, whole.get(s) if s not in leaves else None) for s in found]
+
+    rows = _rows(size)
     if not rows:
         return size, None
     found = fetch(session, merkle.root_plan(size))
     edge = merkle.RightEdge.of_tree(size, _source(found))
     while rows:
         made: list[dict[str, Any]] = []
-        for r in rows:
-            if r.sequence != edge.size + 1:
-                raise merkle.ProofError(f"the event log has a gap before entry {r.sequence}")
-            made.extend({"level": lv, "idx": i, "hash": h}
-                        for lv, i, h in edge.append(leaves.get(r.sequence) or leaf_of(r)))
-        session.execute(insert(LogNode), made)
+        for sequence, row in rows:
+            if sequence != edge.size + 1:
+                raise merkle.ProofError(f"the event log has a gap before entry {sequence}")
+            leaf = leaves[sequence] if row is None else leaf_of(row)
+            made.extend({"level": lv, "idx": i, "hash": h} for lv, i, h in edge.append(leaf))
+        bulkinsert.insert_rows(session.connection(), cast(Table, LogNode.__table__), made)
         if len(rows) < batch:
             break
-        rows = session.execute(select(entries).where(entries.c.sequence > edge.size)
-                               .order_by(entries.c.sequence).limit(batch)).all()
+        rows = _rows(edge.size)
     return edge.size, edge
 
 
@@ -315,12 +345,12 @@ def make_checkpoint(session: Session, signer: notes.Signer, origin: str, *,
         # edge just built.
         head = edge.root()
     body = notes.Checkpoint(origin, size, head).text
-    row = LogCheckpoint(size=size, root_hash=head, origin=origin,
-                        key_id=signer.verifier.key_id.hex(), note=notes.sign(body, signer),
-                        created_at=utcnow())
-    session.add(row)
-    session.flush()
-    return SignedCheckpoint(size, head, row.note, row.created_at)
+    note, created_at = notes.sign(body, signer), utcnow()
+    # The row Core writes (no ORM unit of work for one insert per credential issued)
+    bulkinsert.insert_rows(session.connection(), cast(Table, LogCheckpoint.__table__), [
+        {"size": size, "root_hash": head, "origin": origin,
+         "key_id": signer.verifier.key_id.hex(), "note": note, "created_at": created_at}])
+    return SignedCheckpoint(size, head, note, created_at)
 
 
 def latest_checkpoint(session: Session) -> SignedCheckpoint | None:

@@ -15,7 +15,6 @@ from sqlalchemy import (
     String,
     cast,
     func,
-    insert,
     or_,
     select,
     text,
@@ -23,6 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, selectinload
 
+from stewardship.core import bulkinsert
 from stewardship.core.pagination import Page, PageParams
 from stewardship.custody.models import (
     CocDocument,
@@ -169,7 +169,8 @@ def operations_named(db: Session, ids: Sequence[str]) -> dict[str, Row]:  # type
 
 
 def insert_movements(db: Session, rows: list[dict[str, object]]) -> None:
-    db.execute(insert(Movement.__table__), rows)
+    """The driver's executemany (``core.bulkinsert``): the rows Core would write."""
+    bulkinsert.insert_rows(db.connection(), Movement.__table__, rows)
 
 
 def entity_and_status(db: Session, entity_id: uuid.UUID) -> tuple[Entity, str] | None:
@@ -251,12 +252,14 @@ def document_numbers_taken(db: Session, numbers: Sequence[str]) -> set[str]:
 
 
 def insert_documents(db: Session, rows: list[dict[str, object]]) -> None:
-    """Core executemany (every column given; no ORM identity needed)."""
-    db.execute(insert(CocDocument.__table__), rows)
+    """The driver's executemany (``core.bulkinsert``; every column given, no ORM identity
+    needed): the rows Core would write."""
+    bulkinsert.insert_rows(db.connection(), CocDocument.__table__, rows)
 
 
 def insert_operations(db: Session, rows: list[dict[str, object]]) -> None:
-    db.execute(insert(CustodyOperation.__table__), rows)
+    """As ``insert_documents``: every column given."""
+    bulkinsert.insert_rows(db.connection(), CustodyOperation.__table__, rows)
 
 
 @dataclass(frozen=True)

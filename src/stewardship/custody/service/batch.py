@@ -21,9 +21,9 @@ import uuid
 from dataclasses import dataclass
 from datetime import date
 from functools import partial
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, cast
 
-from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -168,10 +168,17 @@ def _draw(db: Session, items: list[_Item], used: set[str]) -> None:
         items = [i for i in items if i.number in taken]
 
 
+_SYMBOL_BITS = 5
+assert len(ID_ALPHABET) == 1 << _SYMBOL_BITS  # so that every 5 random bits are a symbol
+
+
 def _random_number(year: int, used: set[str]) -> str:
+    """A number drawn as ``documents`` draws one (8 symbols, each uniform over the
+    alphabet), from one call for 40 random bits."""
     while True:
-        number = rules.document_number(
-            year, "".join(secrets.choice(ID_ALPHABET) for _ in range(8)))
+        bits = secrets.randbits(8 * _SYMBOL_BITS)
+        number = rules.document_number(year, "".join(
+            ID_ALPHABET[(bits >> (_SYMBOL_BITS * i)) & 31] for i in range(8)))
         if number and number not in used:
             used.add(number)
             return number
@@ -244,7 +251,9 @@ def issue_documents(db: Session, actor: Actor | None, items: list[DocumentCreate
 def _document(actor: Actor, item: _Item, taken: rules.Pool, now: Any) -> CocDocument:
     data, issuer, recipient = item.data, item.issuer, item.recipient
     theirs = item.theirs or {}
-    doc = CocDocument(
+    # The document's columns as plain attributes (what the read model, digest and
+    # credential read, and the row written), without an ORM object's bookkeeping.
+    doc = cast(CocDocument, SimpleNamespace(
         id=uuid.uuid4(), number=item.number, issuer_organization_id=issuer.organization_id,
         issuer_entity_id=issuer.id, recipient_organization_id=recipient.organization_id,
         recipient_entity_id=recipient.id, issuer_performance_certificate=item.performance,
@@ -257,12 +266,9 @@ def _document(actor: Actor, item: _Item, taken: rules.Pool, now: Any) -> CocDocu
         recycled_percent=data.recycled_percent, recycled_method=data.recycled_method,
         composition=rules.pool_to_data(taken), status="issued", issued_at=now,
         issued_by=actor.ref, decided_at=None, decided_by=None, received_on=None,
-        receipt_period_start=None, reason="")
+        receipt_period_start=None, reason=""))
     footprints.stamp(doc, taken)
     return doc
-
-
-_DOCUMENT_KEYS = [a.key for a in sa_inspect(CocDocument).column_attrs]
 
 
 def _insert(db: Session, actor: Actor, items: list[_Item], docs: list[CocDocument],
@@ -273,8 +279,8 @@ def _insert(db: Session, actor: Actor, items: list[_Item], docs: list[CocDocumen
     while True:
         try:
             with db.begin_nested():
-                repo.insert_documents(db, [{k: getattr(d, k) for k in _DOCUMENT_KEYS}
-                                           for d in docs])
+                repo.insert_documents(db, [{k: getattr(d, k) for k in
+                                            documents.DOCUMENT_KEYS} for d in docs])
             break
         except IntegrityError:
             taken = repo.document_numbers_taken(db, [d.number for d in docs])
@@ -289,25 +295,12 @@ def _insert(db: Session, actor: Actor, items: list[_Item], docs: list[CocDocumen
             _draw(db, clashed, {d.number for d in docs})
             for item, doc in zip(items, docs, strict=True):
                 doc.number = item.number
-    now = docs[0].issued_at if docs else utcnow()
     operations, legs = [], []
     for item, doc in zip(items, docs, strict=True):
-        op_id, org = uuid.uuid4(), item.issuer.organization_id
-        operations.append({
-            "id": op_id, "organization_id": org, "entity_id": item.issuer.id,
-            "kind": "issue", "material": doc.material, "source_material": None,
-            "transformation": None, "facility_id": None, "input_kg": None,
-            "kilograms": doc.coc_quantity_kg, "declared_yield": None, "scrap_kind": None,
-            "occurred_on": doc.shipment_date, "period_start": doc.period_start,
-            "document_id": doc.id, "note": "", "actor": actor.ref, "reverses_id": None,
-            "composition": None, "total_input_kg": None, "total_output_kg": None,
-            "capacity_override": None, "recorded_at": now})
-        shared = {"correlation_id": op_id, "operation_id": op_id, "organization_id": org,
-                  "recorded_at": now}
-        legs += [{**shared, "account_id": accounts[_key(item)].id, "system_account": None,
-                  "kilograms": -doc.coc_quantity_kg},
-                 {**shared, "account_id": None, "system_account": f"transit:{doc.number}",
-                  "kilograms": doc.coc_quantity_kg}]
+        operation, pair = documents.issue_rows(actor, item.issuer, doc,
+                                               accounts[_key(item)].id)
+        operations.append(operation)
+        legs += pair
     repo.insert_operations(db, operations)
     repo.insert_movements(db, legs)
 

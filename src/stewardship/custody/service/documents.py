@@ -10,11 +10,14 @@ import secrets
 import uuid
 from datetime import date
 from decimal import Decimal
+from types import SimpleNamespace
+from typing import cast
 
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from stewardship.core import issuance
+from stewardship.core import canonical, issuance
 from stewardship.core.auth import Actor, Role, require
 from stewardship.core.db import utcnow
 from stewardship.core.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -57,13 +60,18 @@ def _new_number(year: int) -> str:
             return number
 
 
+DOCUMENT_KEYS = [a.key for a in sa_inspect(CocDocument).column_attrs]
+"""Every column of a document, as the row written for one."""
+
+
 def _add(db: Session, doc: CocDocument, given: bool) -> None:
-    """Insert the document under a savepoint: a number given that another document
-    carries is a conflict; a drawn one that clashes (one in 10^12) is drawn again."""
+    """Insert the document (every column, as Core writes it) under a savepoint: a number
+    given that another document carries is a conflict; a drawn one that clashes (one in
+    10^12) is drawn again."""
     while True:
         try:
             with db.begin_nested():
-                db.add(doc)
+                repo.insert_documents(db, [{k: getattr(doc, k) for k in DOCUMENT_KEYS}])
             return
         except IntegrityError:
             if not repo.document_number_taken(db, doc.number):
@@ -125,7 +133,9 @@ def issue_document(db: Session, actor: Actor | None, data: DocumentCreate, *,
     except LedgerError as error:
         raise common.ledger_refusal(error, "coc_quantity_kg") from error
     taken, remaining = rules.take(common.pool(row), data.coc_quantity_kg)
-    doc = CocDocument(
+    # The document's columns as plain attributes (what the read model, the digest and
+    # the credential read, and the row written), without an ORM object's bookkeeping.
+    doc = cast(CocDocument, SimpleNamespace(
         id=uuid.uuid4(), number=data.number or _new_number(data.shipment_date.year),
         issuer_organization_id=issuer.organization_id,
         issuer_entity_id=issuer.id, recipient_organization_id=recipient.organization_id,
@@ -138,16 +148,15 @@ def issue_document(db: Session, actor: Actor | None, data: DocumentCreate, *,
         period_start=period.start, period_end=period.end,
         recycled_percent=data.recycled_percent, recycled_method=data.recycled_method,
         composition=rules.pool_to_data(taken), status="issued", issued_by=actor.ref,
-        issued_at=utcnow(), reason="")
+        issued_at=utcnow(), decided_at=None, decided_by=None, received_on=None,
+        receipt_period_start=None, reason=""))
     footprints.stamp(doc, taken)
     _add(db, doc, given=bool(data.number))  # before the account changes: its savepoint
     common.store(row, new, remaining)
     number = doc.number
-    common.journal(db, actor, issuer, "issue", material=material.value,
-                   kilograms=data.coc_quantity_kg, occurred_on=data.shipment_date,
-                   period=period, document_id=doc.id,
-                   legs=[Leg(row, None, -data.coc_quantity_kg),
-                         Leg(None, f"transit:{number}", data.coc_quantity_kg)])
+    operation, legs = issue_rows(actor, issuer, doc, row.id)
+    repo.insert_operations(db, [operation])
+    repo.insert_movements(db, legs)
     read = to_reads(db, [doc], names=names)[0]
     # The document's entry and its credential's, written together (as a batch writes them)
     record = ("custody.document.issued", f"coc_document:{number}",
@@ -158,6 +167,30 @@ def issue_document(db: Session, actor: Actor | None, data: DocumentCreate, *,
     issuance.issue_many(db, actor, signer, [
         document_credentials.planned(db, doc, read, signer, (record,))])
     return read
+
+
+def issue_rows(actor: Actor, issuer: Entity, doc: CocDocument, account_id: uuid.UUID
+               ) -> tuple[dict[str, object], list[dict[str, object]]]:
+    """The journal row of a document's issue and its two legs (the issuer's account
+    debited, the document's transit account credited), as ``common.journal`` writes
+    them, recorded at the document's issue."""
+    op_id, org, now = uuid.uuid4(), issuer.organization_id, doc.issued_at
+    operation: dict[str, object] = {
+        "id": op_id, "organization_id": org, "entity_id": issuer.id, "kind": "issue",
+        "material": doc.material, "source_material": None, "transformation": None,
+        "facility_id": None, "input_kg": None, "kilograms": doc.coc_quantity_kg,
+        "declared_yield": None, "scrap_kind": None, "occurred_on": doc.shipment_date,
+        "period_start": doc.period_start, "document_id": doc.id, "note": "",
+        "actor": actor.ref, "reverses_id": None, "composition": None,
+        "total_input_kg": None, "total_output_kg": None, "capacity_override": None,
+        "recorded_at": now}
+    shared = {"correlation_id": op_id, "operation_id": op_id, "organization_id": org,
+              "recorded_at": now}
+    return operation, [
+        {**shared, "account_id": account_id, "system_account": None,
+         "kilograms": -doc.coc_quantity_kg},
+        {**shared, "account_id": None, "system_account": f"transit:{doc.number}",
+         "kilograms": doc.coc_quantity_kg}]
 
 
 def _load_for_party(db: Session, actor: Actor, number: str, side: str) -> CocDocument:
@@ -293,9 +326,17 @@ def digest(doc: CocDocument) -> str:
 def to_reads(db: Session, docs: list[CocDocument], *,
              names: dict[uuid.UUID, tuple[str, str, str]] | None = None) -> list[DocumentRead]:
     """The documents' read models (``names``: the parties' names when already read)."""
-    facilities = common.pool_facilities(*(d.composition for d in docs))
+    # Documents issued together often carry the same composition (one pool, equal
+    # lots): each distinct one is read once (its text as the key: None, never shared,
+    # for data whose text is not canonical orjson's, see core.canonical).
+    keys = [canonical.fast_text(d.composition) for d in docs]
+    distinct = {k: d.composition for k, d in zip(keys, docs, strict=True) if k is not None}
+    facilities = common.pool_facilities(
+        *distinct.values(), *(d.composition for k, d in zip(keys, docs, strict=True)
+                              if k is None))
     names_ = common.Names(db, [d.issuer_entity_id for d in docs]
                           + [d.recipient_entity_id for d in docs], facilities, known=names)
+    shared = {k: common.composition(data, names_) for k, data in distinct.items()}
     return [DocumentRead(
         number=d.number, status=d.status,
         issuer=names_.party(d.issuer_entity_id, d.issuer_performance_certificate,
@@ -307,10 +348,11 @@ def to_reads(db: Session, docs: list[CocDocument], *,
         coc_quantity_kg=d.coc_quantity_kg, shipment_date=d.shipment_date,
         period_start=d.period_start, period_end=d.period_end,
         recycled_percent=d.recycled_percent, recycled_method=d.recycled_method,
-        composition=common.composition(d.composition, names_), issued_at=d.issued_at,
-        decided_at=d.decided_at, received_on=d.received_on, reason=d.reason,
-        verify_path=verify_path(d.number), digest=digest(d),
-        footprint=footprints.read(d)) for d in docs]
+        composition=(shared[k] if k is not None else common.composition(d.composition,
+                                                                         names_)),
+        issued_at=d.issued_at, decided_at=d.decided_at, received_on=d.received_on,
+        reason=d.reason, verify_path=verify_path(d.number), digest=digest(d),
+        footprint=footprints.read(d)) for d, k in zip(docs, keys, strict=True)]
 
 
 def to_read(db: Session, doc: CocDocument) -> DocumentRead:
