@@ -1,0 +1,105 @@
+"""A document's origin levels as they are kept beside it: written once at issue (a
+document's composition is never rewritten after), so that the chain trace shows the
+origins of any document without computing them (`rules.origin_levels`, the percent
+shares) again.
+
+What is kept holds no names (facility names are looked up when shown) and carries the
+digest of the composition text it was computed from: a trace uses it only for a
+document whose stored composition still has that digest, and computes the origins from
+the composition itself otherwise (a row written before the levels were kept, or one
+changed since), so what is shown never differs from the composition as stored.
+
+No I/O here."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from decimal import Decimal
+
+from stewardship.custody.origins.rules import (
+    OriginLevel,
+    Route,
+    Site,
+    Stage,
+    UpstreamLevel,
+    origin_levels,
+    pool_from_data,
+)
+
+Data = list[list[object]]
+
+
+def composition_text(composition: Mapping[str, object] | None) -> str:
+    """The text a composition is stored as (the JSON columns' own serialisation)."""
+    return json.dumps(composition)
+
+
+def composition_digest(text: str) -> str:
+    """32 hex digits naming one composition text."""
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+
+
+def _hundredths(percent: Decimal) -> int:
+    return int(percent.scaleb(2))
+
+
+def _percent(hundredths: object) -> Decimal:
+    return Decimal(int(hundredths)).scaleb(-2)  # type: ignore[call-overload]
+
+
+def _site_data(site: Site) -> list[str]:
+    return [site.stage.value, site.facility_id, site.country]
+
+
+def _site(data: list[str]) -> Site:
+    stage, facility, country = data
+    return Site(Stage(stage), facility, country)
+
+
+def levels_to_data(levels: list[OriginLevel]) -> Data:
+    """The levels as JSON: ``[stage, facility, country, route, kg, hundredths of a
+    percent, [[[[stage, facility, country], ...], kg, hundredths], ...]]`` a level."""
+    return [[lv.site.stage.value, lv.site.facility_id, lv.site.country, lv.route.value,
+             lv.kilograms, _hundredths(lv.percent),
+             [[[_site_data(s) for s in up.sites], up.kilograms, _hundredths(up.percent)]
+              for up in lv.upstream]]
+            for lv in levels]
+
+
+def levels_from_data(data: Data) -> list[OriginLevel]:
+    """The levels `levels_to_data` wrote, equal to those it was given."""
+    out = []
+    for stage, facility, country, route, kg, hundredths, upstream in data:
+        out.append(OriginLevel(
+            Site(Stage(str(stage)), str(facility), str(country)), Route(str(route)),
+            int(kg),  # type: ignore[call-overload]
+            _percent(hundredths),
+            tuple(UpstreamLevel(tuple(_site(s) for s in sites), int(ukg), _percent(uh))
+                  for sites, ukg, uh in upstream)))  # type: ignore[attr-defined]
+    return out
+
+
+def levels_of(composition: Mapping[str, object] | None) -> list[OriginLevel]:
+    """The origin levels of a stored composition."""
+    return origin_levels(pool_from_data(composition).parts)
+
+
+def stamp(composition: Mapping[str, object] | None) -> tuple[Data, str]:
+    """What is kept beside a document with this composition: its levels as data, and
+    the digest of the composition's stored text."""
+    return (levels_to_data(levels_of(composition)),
+            composition_digest(composition_text(composition)))
+
+
+def facilities(levels: list[OriginLevel]) -> tuple[str, ...]:
+    """The public ids of every facility the levels name, each once, in order of first
+    mention."""
+    seen: dict[str, None] = {}
+    for lv in levels:
+        seen[lv.site.facility_id] = None
+        for up in lv.upstream:
+            for s in up.sites:
+                seen[s.facility_id] = None
+    return tuple(seen)
