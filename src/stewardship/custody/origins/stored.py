@@ -4,10 +4,11 @@ origins of any document without computing them (`rules.origin_levels`, the perce
 shares) again.
 
 What is kept holds no names (facility names are looked up when shown) and carries the
-digest of the composition text it was computed from: a trace uses it only for a
-document whose stored composition still has that digest, and computes the origins from
-the composition itself otherwise (a row written before the levels were kept, or one
-changed since), so what is shown never differs from the composition as stored.
+digest of the composition text it was computed from and of its own text: a trace uses
+it only for a document whose stored composition and levels still have that digest, and
+computes the origins from the composition itself otherwise (a row written before the
+levels were kept, or one changed since), so what is shown never differs from the
+composition as stored.
 
 No I/O here."""
 
@@ -31,14 +32,16 @@ from stewardship.custody.origins.rules import (
 Data = list[list[object]]
 
 
-def composition_text(composition: Mapping[str, object] | None) -> str:
-    """The text a composition is stored as (the JSON columns' own serialisation)."""
+def composition_text(composition: object) -> str:
+    """The text a composition (or levels) is stored as (the JSON columns' own
+    serialisation)."""
     return json.dumps(composition)
 
 
-def composition_digest(text: str) -> str:
-    """32 hex digits naming one composition text."""
-    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+def digest(composition: str, levels: str) -> str:
+    """32 hex digits naming one composition text and the text of the levels kept for
+    it: what is kept is used only while both still read as they were written."""
+    return hashlib.blake2b(f"{composition}\n{levels}".encode(), digest_size=16).hexdigest()
 
 
 def _hundredths(percent: Decimal) -> int:
@@ -53,9 +56,21 @@ def _site_data(site: Site) -> list[str]:
     return [site.stage.value, site.facility_id, site.country]
 
 
-def _site(data: list[str]) -> Site:
-    stage, facility, country = data
-    return Site(Stage(stage), facility, country)
+_STAGES = {s.value: s for s in Stage}
+_ROUTES = {r.value: r for r in Route}
+_SITES: dict[tuple[str, str, str], Site] = {}
+SITES_KEPT = 100_000
+
+
+def _site(stage: object, facility: object, country: object) -> Site:
+    """The site, one object for each (there are as many as facilities and stages)."""
+    key = (str(stage), str(facility), str(country))
+    found = _SITES.get(key)
+    if found is None:
+        if len(_SITES) >= SITES_KEPT:
+            _SITES.clear()
+        found = _SITES[key] = Site(_STAGES[key[0]], key[1], key[2])
+    return found
 
 
 def levels_to_data(levels: list[OriginLevel]) -> Data:
@@ -69,14 +84,15 @@ def levels_to_data(levels: list[OriginLevel]) -> Data:
 
 
 def levels_from_data(data: Data) -> list[OriginLevel]:
-    """The levels `levels_to_data` wrote, equal to those it was given."""
+    """The levels `levels_to_data` wrote, equal to those it was given (a stage or route
+    it does not know is refused: KeyError)."""
     out = []
     for stage, facility, country, route, kg, hundredths, upstream in data:
         out.append(OriginLevel(
-            Site(Stage(str(stage)), str(facility), str(country)), Route(str(route)),
+            _site(stage, facility, country), _ROUTES[str(route)],
             int(kg),  # type: ignore[call-overload]
             _percent(hundredths),
-            tuple(UpstreamLevel(tuple(_site(s) for s in sites), int(ukg), _percent(uh))
+            tuple(UpstreamLevel(tuple(_site(*s) for s in sites), int(ukg), _percent(uh))
                   for sites, ukg, uh in upstream)))  # type: ignore[attr-defined]
     return out
 
@@ -88,9 +104,9 @@ def levels_of(composition: Mapping[str, object] | None) -> list[OriginLevel]:
 
 def stamp(composition: Mapping[str, object] | None) -> tuple[Data, str]:
     """What is kept beside a document with this composition: its levels as data, and
-    the digest of the composition's stored text."""
-    return (levels_to_data(levels_of(composition)),
-            composition_digest(composition_text(composition)))
+    the digest of the composition's and the levels' stored texts."""
+    levels = levels_to_data(levels_of(composition))
+    return levels, digest(composition_text(composition), json.dumps(levels))
 
 
 def facilities(levels: list[OriginLevel]) -> tuple[str, ...]:

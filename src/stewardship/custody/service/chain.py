@@ -92,11 +92,11 @@ ORIGINS_KEPT = 50_000
 
 def _levels(d: _Node) -> _Kept:
     """The document's origin levels: kept from an earlier trace, else those stored beside
-    it when they belong to its composition as stored, else computed from it."""
+    it when they and its composition read as they were written, else computed from it."""
     kept = _ORIGINS.get(d.id)
     if kept is not None and kept.composition == d.composition:
         return kept
-    if d.levels is not None and d.levels_of == stored.composition_digest(d.composition):
+    if d.levels is not None and d.levels_of == stored.digest(d.composition, d.levels):
         levels = stored.levels_from_data(json.loads(d.levels))
     else:
         levels = stored.levels_of(json.loads(d.composition))

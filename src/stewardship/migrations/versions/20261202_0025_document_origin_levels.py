@@ -2,7 +2,8 @@
 
 A document's origins in two levels (smelter or remelter, then refinery and mine, each
 with its kilograms and percent share), without names, kept beside the document with the
-digest of the composition text they were computed from (`custody.origins.stored`), so
+digest of the composition text they were computed from and of their own
+text (`custody.origins.stored`), so
 that the chain trace shows any document's origins without computing them. Issuing writes
 them from now on; the documents already issued get theirs here.
 
@@ -52,7 +53,7 @@ def upgrade() -> None:
         for doc_id, text in batch:
             levels = stored.levels_to_data(stored.levels_of(json.loads(text)))
             rows.append({'b_id': doc_id, 'b_levels': levels,
-                         'b_of': stored.composition_digest(text)})
+                         'b_of': stored.digest(text, stored.composition_text(levels))})
         bind.execute(write, rows)
         last = batch[-1][0]
 
