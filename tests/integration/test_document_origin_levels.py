@@ -57,10 +57,17 @@ def test_levels_round_trip_to_what_they_were() -> None:
                  origin_rules.Stage.REMELTER, "DE2024DDDDDDD", "DE")]): 997}
     pool = origin_rules.Pool(parts=parts)
     levels = origin_rules.origin_levels(pool.parts)
-    back = stored.levels_from_data(json.loads(json.dumps(stored.levels_to_data(levels))))
+    data = json.loads(json.dumps(stored.levels_to_data(levels)))
+    back = stored.levels_from_data(data)
     assert back == levels
     assert [str(lv.percent) for lv in back] == [str(lv.percent) for lv in levels]
-    assert stored.facilities(back) == ("NO2024AAAAAAA", "BR2024BBBBBBB", "GN2024CCCCCCC",
+    rows = stored.levels_as_rows(data)
+    assert rows == tuple((lv.site.stage.value, lv.site.facility_id, lv.site.country,
+                          lv.route.value, lv.kilograms, lv.percent,
+                          tuple((tuple((s.stage.value, s.facility_id, s.country)
+                                       for s in up.sites), up.kilograms, up.percent)
+                                for up in lv.upstream)) for lv in levels)
+    assert stored.facilities(rows) == ("NO2024AAAAAAA", "BR2024BBBBBBB", "GN2024CCCCCCC",
                                        "DE2024DDDDDDD")
 
 

@@ -48,8 +48,17 @@ def _hundredths(percent: Decimal) -> int:
     return int(percent.scaleb(2))
 
 
+_PERCENTS: dict[int, Decimal] = {}
+
+
 def _percent(hundredths: object) -> Decimal:
-    return Decimal(int(hundredths)).scaleb(-2)  # type: ignore[call-overload]
+    n = int(hundredths)  # type: ignore[call-overload]
+    found = _PERCENTS.get(n)
+    if found is None:
+        found = Decimal(n).scaleb(-2)
+        if 0 <= n <= 10_000:  # every share there is: each the same object after
+            _PERCENTS[n] = found
+    return found
 
 
 def _site_data(site: Site) -> list[str]:
@@ -109,13 +118,33 @@ def stamp(composition: Mapping[str, object] | None) -> tuple[Data, str]:
     return levels, digest(composition_text(composition), json.dumps(levels))
 
 
-def facilities(levels: list[OriginLevel]) -> tuple[str, ...]:
+# The levels as a trace keeps them: tuples of strings, whole numbers and decimals only
+# (no objects of the platform's own), so that however many documents a process keeps,
+# the garbage collector has nothing of them to visit.
+SiteRow = tuple[str, str, str]
+UpstreamRow = tuple[tuple[SiteRow, ...], int, Decimal]
+LevelRow = tuple[str, str, str, str, int, Decimal, tuple[UpstreamRow, ...]]
+
+
+def levels_as_rows(data: Data) -> tuple[LevelRow, ...]:
+    """The levels `levels_to_data` wrote as plain tuples: (stage, facility, country,
+    route, kg, percent, ((sites, kg, percent), ...)) a level, a site (stage, facility,
+    country)."""
+    return tuple(
+        (str(stage), str(facility), str(country), str(route), int(kg),  # type: ignore[call-overload]
+         _percent(hundredths),
+         tuple((tuple((str(a), str(b), str(c)) for a, b, c in sites),  # type: ignore[attr-defined]
+                int(ukg), _percent(uh)) for sites, ukg, uh in upstream))  # type: ignore[attr-defined]
+        for stage, facility, country, route, kg, hundredths, upstream in data)
+
+
+def facilities(levels: tuple[LevelRow, ...]) -> tuple[str, ...]:
     """The public ids of every facility the levels name, each once, in order of first
     mention."""
     seen: dict[str, None] = {}
-    for lv in levels:
-        seen[lv.site.facility_id] = None
-        for up in lv.upstream:
-            for s in up.sites:
-                seen[s.facility_id] = None
+    for level in levels:
+        seen[level[1]] = None
+        for sites, _, _ in level[6]:
+            for site in sites:
+                seen[site[1]] = None
     return tuple(seen)

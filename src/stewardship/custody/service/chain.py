@@ -12,6 +12,7 @@ from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
 from stewardship.assurance.rules import add_months
+from stewardship.core import labels
 from stewardship.core.auth import Actor, Role, require
 from stewardship.core.errors import InvalidInput, NotFound
 from stewardship.core.pagination import PageParams
@@ -25,8 +26,10 @@ from stewardship.custody.schemas import (
     ChainTier,
     DocumentPage,
     OriginShare,
+    OriginSite,
     UnmatchedPair,
     UnmatchedRead,
+    UpstreamShare,
 )
 from stewardship.custody.service import common
 from stewardship.custody.service.documents import to_reads
@@ -67,51 +70,45 @@ def _root_node(d: CocDocument) -> _Node:
                  d.origin_levels_of)
 
 
-class _Kept:
-    """A document's origin levels and the facilities they name, for the composition
-    text they belong to; and the origins last shown of them with the facility names
-    they were shown with."""
-
-    __slots__ = ("composition", "facilities", "levels", "names", "origins")
-
-    def __init__(self, composition: str, levels: list[rules.OriginLevel]) -> None:
-        self.composition = composition
-        self.levels = levels
-        self.facilities = stored.facilities(levels)
-        self.names: tuple[tuple[str, str], ...] | None = None
-        self.origins: list[OriginShare] = []
-
-
-# What is known of each document's origins, kept between traces: a pure function of the
-# document's composition (never rewritten after issue), its text compared again on every
-# use, and the origins shown compared again with the facilities' names, so what is kept
-# can never be shown stale.
-_ORIGINS: dict[uuid.UUID, _Kept] = {}
+# What is known of each document's origins, kept between traces: its levels (as plain
+# tuples, which the garbage collector does not visit) and the facilities they name, for
+# the composition text they belong to, compared again on every use. The origins shown
+# are built on each trace from them and the facilities' names as they stand.
+_ORIGINS: dict[uuid.UUID, tuple[str, tuple[stored.LevelRow, ...], tuple[str, ...]]] = {}
 ORIGINS_KEPT = 50_000
 
 
-def _levels(d: _Node) -> _Kept:
-    """The document's origin levels: kept from an earlier trace, else those stored beside
-    it when they and its composition read as they were written, else computed from it."""
+def _levels(d: _Node) -> tuple[tuple[stored.LevelRow, ...], tuple[str, ...]]:
+    """The document's origin levels and the facilities they name: kept from an earlier
+    trace, else those stored beside it when they and its composition read as they were
+    written, else computed from the composition."""
     kept = _ORIGINS.get(d.id)
-    if kept is not None and kept.composition == d.composition:
-        return kept
+    if kept is not None and kept[0] == d.composition:
+        return kept[1], kept[2]
     if d.levels is not None and d.levels_of == stored.digest(d.composition, d.levels):
-        levels = stored.levels_from_data(json.loads(d.levels))
+        data = json.loads(d.levels)
     else:
-        levels = stored.levels_of(json.loads(d.composition))
-    kept = _Kept(d.composition, levels)
+        data = stored.levels_to_data(stored.levels_of(json.loads(d.composition)))
+    levels = stored.levels_as_rows(data)
+    facilities = stored.facilities(levels)
     if len(_ORIGINS) >= ORIGINS_KEPT:
         _ORIGINS.clear()
-    _ORIGINS[d.id] = kept
-    return kept
+    _ORIGINS[d.id] = (d.composition, levels, facilities)
+    return levels, facilities
 
 
-def _origins(kept: _Kept, names: common.Names) -> list[OriginShare]:
-    if kept.names is None or any(names.facility(f) != name for f, name in kept.names):
-        kept.origins = common.origins_of_levels(kept.levels, names)
-        kept.names = tuple((f, names.facility(f)) for f in kept.facilities)
-    return kept.origins
+def _origins(levels: tuple[stored.LevelRow, ...], names: common.Names) -> list[OriginShare]:
+    """`common.origins` of the levels."""
+    facility, stages = names.facility, labels.STAGES
+    return [OriginShare(
+        facility_id=f, facility=facility(f), country=c, route=route, stage=stage,
+        stage_label=stages[stage], kilograms=kg, percent=percent,
+        upstream=[UpstreamShare(sites=[OriginSite(stage=s, stage_label=stages[s],
+                                                  facility_id=sf, facility=facility(sf),
+                                                  country=sc) for s, sf, sc in sites],
+                                kilograms=ukg, percent=up)
+                  for sites, ukg, up in upstream] if any(u[0] for u in upstream) else [])
+        for stage, f, c, route, kg, percent, upstream in levels]
 
 
 def chain(db: Session, actor: Actor | None, number: str, *, depth: int = 8) -> ChainRead:
@@ -170,13 +167,13 @@ def chain(db: Session, actor: Actor | None, number: str, *, depth: int = 8) -> C
     known = {d.id: _levels(d) for d in nodes}
     names = common.Names(db, [d.issuer_entity_id for d in nodes]
                          + [d.recipient_entity_id for d in nodes],
-                         list({f for k in known.values() for f in k.facilities}))
+                         list({f for _, found in known.values() for f in found}))
 
     def link(d: _Node) -> ChainLink:
         return ChainLink(number=d.number, issuer=names.entity(d.issuer_entity_id),
                          recipient=names.entity(d.recipient_entity_id),
                          material=d.material, coc_quantity_kg=d.coc_quantity_kg,
-                         shipment_date=d.shipment_date, origins=_origins(known[d.id], names),
+                         shipment_date=d.shipment_date, origins=_origins(known[d.id][0], names),
                          fed=sorted(set(fed.get(d.number, []))))
 
     return ChainRead(number=root.number, truncated=truncated,
