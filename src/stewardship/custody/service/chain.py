@@ -97,17 +97,28 @@ def _levels(d: _Node) -> tuple[tuple[stored.LevelRow, ...], tuple[str, ...]]:
     return levels, facilities
 
 
-def _origins(levels: tuple[stored.LevelRow, ...], names: common.Names) -> list[OriginShare]:
-    """`common.origins` of the levels."""
+def _origins(levels: tuple[stored.LevelRow, ...], names: common.Names,
+             sites: dict[tuple[str, str, str], OriginSite]) -> list[OriginShare]:
+    """`common.origins` of the levels, the models built from values already checked
+    (`model_construct`); `sites`: the earlier-stage sites already built in this trace,
+    shared by the documents that name them."""
     facility, stages = names.facility, labels.STAGES
-    return [OriginShare(
+
+    def site(key: tuple[str, str, str]) -> OriginSite:
+        found = sites.get(key)
+        if found is None:
+            stage, f, country = key
+            found = sites[key] = OriginSite.model_construct(
+                stage=stage, stage_label=stages[stage], facility_id=f, facility=facility(f),
+                country=country)
+        return found
+
+    return [OriginShare.model_construct(
         facility_id=f, facility=facility(f), country=c, route=route, stage=stage,
         stage_label=stages[stage], kilograms=kg, percent=percent,
-        upstream=[UpstreamShare(sites=[OriginSite(stage=s, stage_label=stages[s],
-                                                  facility_id=sf, facility=facility(sf),
-                                                  country=sc) for s, sf, sc in sites],
-                                kilograms=ukg, percent=up)
-                  for sites, ukg, up in upstream] if any(u[0] for u in upstream) else [])
+        upstream=[UpstreamShare.model_construct(sites=[site(k) for k in keys],
+                                                kilograms=ukg, percent=up)
+                  for keys, ukg, up in upstream] if any(u[0] for u in upstream) else [])
         for stage, f, c, route, kg, percent, upstream in levels]
 
 
@@ -169,11 +180,14 @@ def chain(db: Session, actor: Actor | None, number: str, *, depth: int = 8) -> C
                          + [d.recipient_entity_id for d in nodes],
                          list({f for _, found in known.values() for f in found}))
 
+    sites: dict[tuple[str, str, str], OriginSite] = {}
+
     def link(d: _Node) -> ChainLink:
         return ChainLink(number=d.number, issuer=names.entity(d.issuer_entity_id),
                          recipient=names.entity(d.recipient_entity_id),
                          material=d.material, coc_quantity_kg=d.coc_quantity_kg,
-                         shipment_date=d.shipment_date, origins=_origins(known[d.id][0], names),
+                         shipment_date=d.shipment_date,
+                         origins=_origins(known[d.id][0], names, sites),
                          fed=sorted(set(fed.get(d.number, []))))
 
     return ChainRead(number=root.number, truncated=truncated,
