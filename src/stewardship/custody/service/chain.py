@@ -70,56 +70,79 @@ def _root_node(d: CocDocument) -> _Node:
                  d.origin_levels_of)
 
 
-# What is known of each document's origins, kept between traces: its levels (as plain
-# tuples, which the garbage collector does not visit) and the facilities they name, for
-# the composition text they belong to, compared again on every use. The origins shown
-# are built on each trace from them and the facilities' names as they stand.
-_ORIGINS: dict[uuid.UUID, tuple[str, tuple[stored.LevelRow, ...], tuple[str, ...]]] = {}
+class _Kept:
+    """What is known of one document's origins: its levels (plain tuples) and the
+    facilities they name, for the composition text they belong to; and the origins last
+    shown of them with the facility names they were shown with."""
+
+    __slots__ = ("composition", "facilities", "levels", "names", "origins")
+
+    def __init__(self, composition: str, levels: tuple[stored.LevelRow, ...]) -> None:
+        self.composition = composition
+        self.levels = levels
+        self.facilities = stored.facilities(levels)
+        self.names: tuple[tuple[str, str], ...] | None = None
+        self.origins: list[OriginShare] = []
+
+
+# What is known of each document's origins, kept between traces: a pure function of the
+# document's composition (never rewritten after issue), its text compared again on every
+# use, and of the facilities' names, compared again before the origins kept are shown, so
+# what is kept can never be shown stale. Keeping the origins shown, not building them on
+# every trace, also spares the garbage collector: a trace that built its ~9,000 models
+# afresh brought on a full collection every 15 to 20 traces.
+_ORIGINS: dict[uuid.UUID, _Kept] = {}
 ORIGINS_KEPT = 50_000
 
 
-def _levels(d: _Node) -> tuple[tuple[stored.LevelRow, ...], tuple[str, ...]]:
-    """The document's origin levels and the facilities they name: kept from an earlier
-    trace, else those stored beside it when they and its composition read as they were
-    written, else computed from the composition."""
+def _levels(d: _Node) -> _Kept:
+    """What is known of the document's origins: kept from an earlier trace, else the
+    levels stored beside it when they and its composition read as they were written,
+    else computed from the composition."""
     kept = _ORIGINS.get(d.id)
-    if kept is not None and kept[0] == d.composition:
-        return kept[1], kept[2]
+    if kept is not None and kept.composition == d.composition:
+        return kept
     if d.levels is not None and d.levels_of == stored.digest(d.composition, d.levels):
         data = json.loads(d.levels)
     else:
         data = stored.levels_to_data(stored.levels_of(json.loads(d.composition)))
-    levels = stored.levels_as_rows(data)
-    facilities = stored.facilities(levels)
+    kept = _Kept(d.composition, stored.levels_as_rows(data))
     if len(_ORIGINS) >= ORIGINS_KEPT:
         _ORIGINS.clear()
-    _ORIGINS[d.id] = (d.composition, levels, facilities)
-    return levels, facilities
+    _ORIGINS[d.id] = kept
+    return kept
 
 
-def _origins(levels: tuple[stored.LevelRow, ...], names: common.Names,
-             sites: dict[tuple[str, str, str], OriginSite]) -> list[OriginShare]:
-    """`common.origins` of the levels, the models built from values already checked
-    (`model_construct`); `sites`: the earlier-stage sites already built in this trace,
-    shared by the documents that name them."""
-    facility, stages = names.facility, labels.STAGES
+def _origins(kept: _Kept, names: common.Names,
+             sites: dict[tuple[str, str, str, str], OriginSite]) -> list[OriginShare]:
+    """`common.origins` of the document: those kept when shown with the same facility
+    names, else built from its levels (with `model_construct`: the values are the
+    platform's own, already checked); `sites`: the earlier-stage sites already built in
+    this trace, shared by the documents that name them."""
+    facility = names.facility
+    if kept.names is not None and all(facility(f) == name for f, name in kept.names):
+        return kept.origins
+    stages = labels.STAGES
 
     def site(key: tuple[str, str, str]) -> OriginSite:
-        found = sites.get(key)
+        stage, f, country = key
+        name = facility(f)
+        found = sites.get((stage, f, country, name))
         if found is None:
-            stage, f, country = key
-            found = sites[key] = OriginSite.model_construct(
-                stage=stage, stage_label=stages[stage], facility_id=f, facility=facility(f),
+            found = sites[(stage, f, country, name)] = OriginSite.model_construct(
+                stage=stage, stage_label=stages[stage], facility_id=f, facility=name,
                 country=country)
         return found
 
-    return [OriginShare.model_construct(
+    kept.origins = [OriginShare.model_construct(
         facility_id=f, facility=facility(f), country=c, route=route, stage=stage,
         stage_label=stages[stage], kilograms=kg, percent=percent,
         upstream=[UpstreamShare.model_construct(sites=[site(k) for k in keys],
                                                 kilograms=ukg, percent=up)
                   for keys, ukg, up in upstream] if any(u[0] for u in upstream) else [])
-        for stage, f, c, route, kg, percent, upstream in levels]
+        for stage, f, c, route, kg, percent, upstream in kept.levels]
+    kept.names = tuple((f, facility(f)) for f in kept.facilities)
+    return kept.origins
 
 
 def chain(db: Session, actor: Actor | None, number: str, *, depth: int = 8) -> ChainRead:
@@ -178,16 +201,16 @@ def chain(db: Session, actor: Actor | None, number: str, *, depth: int = 8) -> C
     known = {d.id: _levels(d) for d in nodes}
     names = common.Names(db, [d.issuer_entity_id for d in nodes]
                          + [d.recipient_entity_id for d in nodes],
-                         list({f for _, found in known.values() for f in found}))
+                         list({f for k in known.values() for f in k.facilities}))
 
-    sites: dict[tuple[str, str, str], OriginSite] = {}
+    sites: dict[tuple[str, str, str, str], OriginSite] = {}
 
     def link(d: _Node) -> ChainLink:
         return ChainLink(number=d.number, issuer=names.entity(d.issuer_entity_id),
                          recipient=names.entity(d.recipient_entity_id),
                          material=d.material, coc_quantity_kg=d.coc_quantity_kg,
                          shipment_date=d.shipment_date,
-                         origins=_origins(known[d.id][0], names, sites),
+                         origins=_origins(known[d.id], names, sites),
                          fed=sorted(set(fed.get(d.number, []))))
 
     return ChainRead(number=root.number, truncated=truncated,
