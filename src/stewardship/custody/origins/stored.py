@@ -133,7 +133,7 @@ def levels_as_rows(data: Data) -> tuple[LevelRow, ...]:
     return tuple(
         (str(stage), str(facility), str(country), str(route), int(kg),  # type: ignore[call-overload]
          _percent(hundredths),
-         tuple((tuple((str(a), str(b), str(c)) for a, b, c in sites),  # type: ignore[attr-defined]
+         tuple((tuple((str(a), str(b), str(c)) for a, b, c in sites),
                 int(ukg), _percent(uh)) for sites, ukg, uh in upstream))  # type: ignore[attr-defined]
         for stage, facility, country, route, kg, hundredths, upstream in data)
 

@@ -24,6 +24,7 @@ from stewardship.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from stewardship.custody import repository as repo
 from stewardship.custody import rules
 from stewardship.custody.models import CustodyOperation, CustodySettings, MaterialAccount
+from stewardship.custody.origins.rules import OriginLevel
 from stewardship.custody.rules import (
     Balance,
     CarryOverRule,
@@ -322,7 +323,7 @@ def origins(pool: Pool, names: Names) -> list[OriginShare]:
     return origins_of_levels(rules.origin_levels(pool), names)
 
 
-def origins_of_levels(levels: list[rules.OriginLevel], names: Names) -> list[OriginShare]:
+def origins_of_levels(levels: list[OriginLevel], names: Names) -> list[OriginShare]:
     """`origins` from the pool's levels already computed (`rules.origin_levels`)."""
     return [OriginShare(
         facility_id=level.site.facility_id, facility=names.facility(level.site.facility_id),
