@@ -22,13 +22,15 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", default="small", choices=list(SCALES))
     parser.add_argument("--db", default="sqlite", choices=["sqlite", "postgresql"])
+    parser.add_argument("--url", help="the database file (SQLite) or server URL "
+                        "(PostgreSQL) to build the world in, as for the benchmark")
     parser.add_argument("--phase", action="append", choices=PHASES)
     parser.add_argument("--count", type=int, default=200)
     parser.add_argument("--seed", type=int, default=42)
     args = parser.parse_args(argv)
     from pyinstrument import Profiler
 
-    engine = fresh_database(args.scale, args.db)
+    engine = fresh_database(args.scale, args.db, args.url)
     world = generate(engine, SCALES[args.scale], args.seed)
     out = RESULTS / "profiles"
     out.mkdir(parents=True, exist_ok=True)

@@ -38,6 +38,7 @@ from benchmarks.bulk import BulkWriter, Row, complete
 from stewardship.core import eventlog, merkle, tlog
 from stewardship.core.auth import Actor, Role, system_actor
 from stewardship.custody import rules
+from stewardship.custody.origins import stored
 from stewardship.custody.rules import (
     Balance,
     CocMaterial,
@@ -865,6 +866,8 @@ class Generator:
         self.store(acct, new, remaining, at)
         number = self.document_number(day.year)
         doc_id = self.uuid()
+        composition = rules.pool_to_data(taken)
+        levels, levels_of = stored.stamp(composition)
         row = self.emit(day, "coc_documents", {
             "id": doc_id, "number": number, "issuer_organization_id": m.organization_id,
             "issuer_entity_id": m.entity_id,
@@ -879,7 +882,8 @@ class Generator:
             "quantity_kg": quantity, "coc_quantity_kg": coc, "shipment_date": day,
             "period_start": acct.period.start, "period_end": acct.period.end,
             "recycled_percent": None, "recycled_method": None,
-            "composition": rules.pool_to_data(taken), "status": "issued", "issued_at": at,
+            "composition": composition, "origin_levels": levels,
+            "origin_levels_of": levels_of, "status": "issued", "issued_at": at,
             "issued_by": m.ref, "decided_at": None, "decided_by": None, "received_on": None,
             "receipt_period_start": None, "reason": ""})
         self.journal(day, at, m, "issue", material=acct.material.value, kilograms=coc,

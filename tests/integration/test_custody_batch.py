@@ -68,7 +68,7 @@ _SAME = ("issuer_entity_id", "recipient_entity_id", "issuer_performance_certific
          "recipient_coc_certificate", "material", "description", "quantity_kg",
          "coc_quantity_kg", "shipment_date", "period_start", "period_end", "composition",
          "footprint_kg_co2e_per_kg", "footprint_primary_percent", "footprint_tiers",
-         "status", "issued_by")
+         "origin_levels", "origin_levels_of", "status", "issued_by")
 
 
 def _doc(db: Session, number: str) -> CocDocument:

@@ -223,6 +223,12 @@ class CocDocument(IdMixin, Base):
     recycled_method: Mapped[str | None] = mapped_column(String(200))
     composition: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     """The share of the issuer's pool this document took (same shape as an account's)."""
+    origin_levels: Mapped[list[Any] | None] = mapped_column(JSON)
+    """The origins of `composition` without names, written at issue for the chain trace
+    (`custody.origins.stored`); used only while `origin_levels_of`, the digest of the
+    composition text they were computed from and of their own text, names both as they
+    stand."""
+    origin_levels_of: Mapped[str | None] = mapped_column(String(32))
     footprint_kg_co2e_per_kg: Mapped[Decimal | None] = mapped_column(Numeric(12, 6))
     """Cradle-to-gate carbon footprint of the metal the document covers, kg CO2e per kg
     of its CoC quantity, as the mass-weighted footprint of the pool it was drawn from

@@ -13,6 +13,7 @@ from sqlalchemy import (
     Row,
     Select,
     String,
+    Text,
     cast,
     func,
     or_,
@@ -404,14 +405,28 @@ def received_in_windows(db: Session, windows: Sequence[tuple[int, uuid.UUID, dat
 
 
 def chain_nodes(db: Session, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Row]:  # type: ignore[type-arg]
-    """What a chain view shows of each document, by id, as plain rows."""
+    """What a chain view shows of each document, by id, as plain rows: its composition
+    and origin levels as their stored text (parsed only where the trace needs them)."""
     if not ids:
         return {}
     d = CocDocument
     rows = db.execute(select(d.id, d.number, d.issuer_entity_id, d.recipient_entity_id,
                              d.material, d.coc_quantity_kg, d.shipment_date, d.period_start,
-                             d.composition).where(d.id.in_(ids)))
+                             cast(d.composition, Text).label("composition"),
+                             cast(d.origin_levels, Text).label("origin_levels"),
+                             d.origin_levels_of).where(d.id.in_(ids)))
     return {row[0]: row for row in rows}
+
+
+def carry_months_of_entities(db: Session, ids: Sequence[uuid.UUID]) -> dict[
+        uuid.UUID, tuple[int, int]]:
+    """(period months, carry-over expiry in periods) of each entity that has settings."""
+    if not ids:
+        return {}
+    s = CustodySettings
+    return {e: (int(m), int(x)) for e, m, x in db.execute(
+        select(s.entity_id, s.period_months, s.carry_over_expiry)
+        .where(s.entity_id.in_(set(ids))))}
 
 
 def settings_of_entities(db: Session, ids: Sequence[uuid.UUID]) -> dict[

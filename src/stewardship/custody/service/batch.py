@@ -34,6 +34,7 @@ from stewardship.core.errors import Conflict, DomainError, InvalidInput
 from stewardship.custody import repository as repo
 from stewardship.custody import rules
 from stewardship.custody.models import CocDocument, MaterialAccount
+from stewardship.custody.origins import stored
 from stewardship.custody.rules import CocMaterial, LedgerError, Period
 from stewardship.custody.schemas import MAX_BATCH, DocumentCreate, DocumentRead
 from stewardship.custody.service import common, document_credentials, documents, footprints
@@ -268,6 +269,7 @@ def _document(actor: Actor, item: _Item, taken: rules.Pool, now: Any) -> CocDocu
         issued_by=actor.ref, decided_at=None, decided_by=None, received_on=None,
         receipt_period_start=None, reason=""))
     footprints.stamp(doc, taken)
+    doc.origin_levels, doc.origin_levels_of = stored.stamp(doc.composition)
     return doc
 
 

@@ -3,6 +3,7 @@ recipient."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -11,20 +12,24 @@ from sqlalchemy import Row
 from sqlalchemy.orm import Session
 
 from stewardship.assurance.rules import add_months
+from stewardship.core import labels
 from stewardship.core.auth import Actor, Role, require
 from stewardship.core.errors import InvalidInput, NotFound
 from stewardship.core.pagination import PageParams
 from stewardship.custody import repository as repo
 from stewardship.custody import rules
 from stewardship.custody.models import CocDocument
+from stewardship.custody.origins import stored
 from stewardship.custody.schemas import (
     ChainLink,
     ChainRead,
     ChainTier,
     DocumentPage,
     OriginShare,
+    OriginSite,
     UnmatchedPair,
     UnmatchedRead,
+    UpstreamShare,
 )
 from stewardship.custody.service import common
 from stewardship.custody.service.documents import to_reads
@@ -44,41 +49,100 @@ class _Node:
     coc_quantity_kg: int
     shipment_date: date
     period_start: date
-    composition: dict[str, object]
+    composition: str
+    """The composition's stored text."""
+    levels: str | None
+    """The origin levels kept beside it (`origins.stored`), as text, or None."""
+    levels_of: str | None
 
 
-def _node(d: CocDocument | Row) -> _Node:  # type: ignore[type-arg]
+def _node(d: Row) -> _Node:  # type: ignore[type-arg]
     return _Node(d.id, d.number, d.issuer_entity_id, d.recipient_entity_id, d.material,
-                 d.coc_quantity_kg, d.shipment_date, d.period_start, d.composition)
+                 d.coc_quantity_kg, d.shipment_date, d.period_start, d.composition,
+                 d.origin_levels, d.origin_levels_of)
 
 
-# The origins shown of each document, kept between traces: a pure function of the
-# document's composition (never rewritten after issue) and of the facilities' names, both
-# compared again on every use, so what is kept can never be shown stale.
-_ORIGINS: dict[uuid.UUID, tuple[dict[str, object], list[str], dict[str, str],
-                                list[OriginShare]]] = {}
+def _root_node(d: CocDocument) -> _Node:
+    return _Node(d.id, d.number, d.issuer_entity_id, d.recipient_entity_id, d.material,
+                 d.coc_quantity_kg, d.shipment_date, d.period_start,
+                 stored.composition_text(d.composition),
+                 None if d.origin_levels is None else json.dumps(d.origin_levels),
+                 d.origin_levels_of)
+
+
+class _Kept:
+    """What is known of one document's origins: its levels (plain tuples) and the
+    facilities they name, for the composition text they belong to; and the origins last
+    shown of them with the facility names they were shown with."""
+
+    __slots__ = ("composition", "facilities", "levels", "names", "origins")
+
+    def __init__(self, composition: str, levels: tuple[stored.LevelRow, ...]) -> None:
+        self.composition = composition
+        self.levels = levels
+        self.facilities = stored.facilities(levels)
+        self.names: tuple[tuple[str, str], ...] | None = None
+        self.origins: list[OriginShare] = []
+
+
+# What is known of each document's origins, kept between traces: a pure function of the
+# document's composition (never rewritten after issue), its text compared again on every
+# use, and of the facilities' names, compared again before the origins kept are shown, so
+# what is kept can never be shown stale. Keeping the origins shown, not building them on
+# every trace, also spares the garbage collector: a trace that built its ~9,000 models
+# afresh brought on a full collection every 15 to 20 traces.
+_ORIGINS: dict[uuid.UUID, _Kept] = {}
 ORIGINS_KEPT = 50_000
 
 
-def _facilities(d: _Node) -> list[str]:
+def _levels(d: _Node) -> _Kept:
+    """What is known of the document's origins: kept from an earlier trace, else the
+    levels stored beside it when they and its composition read as they were written,
+    else computed from the composition."""
     kept = _ORIGINS.get(d.id)
-    if kept is not None and kept[0] == d.composition:
-        return kept[1]
-    return common.pool_facilities(d.composition)
-
-
-def _origins(d: _Node, names: common.Names) -> list[OriginShare]:
-    kept = _ORIGINS.get(d.id)
-    if kept is not None and kept[0] == d.composition and all(
-            names.facility(f) == name for f, name in kept[2].items()):
-        return kept[3]
-    found = common.origins(rules.pool_from_data(d.composition), names)
-    facilities = common.pool_facilities(d.composition)
+    if kept is not None and kept.composition == d.composition:
+        return kept
+    if d.levels is not None and d.levels_of == stored.digest(d.composition, d.levels):
+        data = json.loads(d.levels)
+    else:
+        data = stored.levels_to_data(stored.levels_of(json.loads(d.composition)))
+    kept = _Kept(d.composition, stored.levels_as_rows(data))
     if len(_ORIGINS) >= ORIGINS_KEPT:
         _ORIGINS.clear()
-    _ORIGINS[d.id] = (d.composition, facilities,
-                      {f: names.facility(f) for f in facilities}, found)
-    return found
+    _ORIGINS[d.id] = kept
+    return kept
+
+
+def _origins(kept: _Kept, names: common.Names,
+             sites: dict[tuple[str, str, str, str], OriginSite]) -> list[OriginShare]:
+    """`common.origins` of the document: those kept when shown with the same facility
+    names, else built from its levels (with `model_construct`: the values are the
+    platform's own, already checked); `sites`: the earlier-stage sites already built in
+    this trace, shared by the documents that name them."""
+    facility = names.facility
+    if kept.names is not None and all(facility(f) == name for f, name in kept.names):
+        return kept.origins
+    stages = labels.STAGES
+
+    def site(key: tuple[str, str, str]) -> OriginSite:
+        stage, f, country = key
+        name = facility(f)
+        found = sites.get((stage, f, country, name))
+        if found is None:
+            found = sites[(stage, f, country, name)] = OriginSite.model_construct(
+                stage=stage, stage_label=stages[stage], facility_id=f, facility=name,
+                country=country)
+        return found
+
+    kept.origins = [OriginShare.model_construct(
+        facility_id=f, facility=facility(f), country=c, route=route, stage=stage,
+        stage_label=stages[stage], kilograms=kg, percent=percent,
+        upstream=[UpstreamShare.model_construct(sites=[site(k) for k in keys],
+                                                kilograms=ukg, percent=up)
+                  for keys, ukg, up in upstream] if any(u[0] for u in upstream) else [])
+        for stage, f, c, route, kg, percent, upstream in kept.levels]
+    kept.names = tuple((f, facility(f)) for f in kept.facilities)
+    return kept.origins
 
 
 def chain(db: Session, actor: Actor | None, number: str, *, depth: int = 8) -> ChainRead:
@@ -96,7 +160,7 @@ def chain(db: Session, actor: Actor | None, number: str, *, depth: int = 8) -> C
     if root is None or not (common.may_read(actor, root.issuer_organization_id)
                             or common.may_read(actor, root.recipient_organization_id)):
         raise NotFound(f"no CoC document '{number}'", field="number")
-    tiers: list[list[_Node]] = [[_node(root)]]
+    tiers: list[list[_Node]] = [[_root_node(root)]]
     fed: dict[str, list[str]] = {}
     more: list[int] = [0]
     seen = {root.id.hex}
@@ -106,11 +170,10 @@ def chain(db: Session, actor: Actor | None, number: str, *, depth: int = 8) -> C
         parents = tiers[-1]
         unknown = list({p.issuer_entity_id for p in parents
                         if p.issuer_entity_id not in months})
-        found_settings = repo.settings_of_entities(db, unknown)
+        found_settings = repo.carry_months_of_entities(db, unknown)
         for entity_id in unknown:
             s = found_settings.get(entity_id)
-            months[entity_id] = (s.period_months * s.carry_over_expiry if s else
-                                 rules.DEFAULT_PERIOD_MONTHS)
+            months[entity_id] = s[0] * s[1] if s else rules.DEFAULT_PERIOD_MONTHS
         windows = [(k, p.issuer_entity_id,
                     add_months(p.period_start, -months[p.issuer_entity_id]), p.period_start,
                     p.shipment_date) for k, p in enumerate(parents)]
@@ -135,15 +198,19 @@ def chain(db: Session, actor: Actor | None, number: str, *, depth: int = 8) -> C
         if level == depth and new:
             truncated = True
     nodes = [d for t in tiers for d in t]
+    known = {d.id: _levels(d) for d in nodes}
     names = common.Names(db, [d.issuer_entity_id for d in nodes]
                          + [d.recipient_entity_id for d in nodes],
-                         [f for d in nodes for f in _facilities(d)])
+                         list({f for k in known.values() for f in k.facilities}))
+
+    sites: dict[tuple[str, str, str, str], OriginSite] = {}
 
     def link(d: _Node) -> ChainLink:
         return ChainLink(number=d.number, issuer=names.entity(d.issuer_entity_id),
                          recipient=names.entity(d.recipient_entity_id),
                          material=d.material, coc_quantity_kg=d.coc_quantity_kg,
-                         shipment_date=d.shipment_date, origins=_origins(d, names),
+                         shipment_date=d.shipment_date,
+                         origins=_origins(known[d.id], names, sites),
                          fed=sorted(set(fed.get(d.number, []))))
 
     return ChainRead(number=root.number, truncated=truncated,

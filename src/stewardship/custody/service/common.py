@@ -28,6 +28,7 @@ from stewardship.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from stewardship.custody import repository as repo
 from stewardship.custody import rules
 from stewardship.custody.models import CustodyOperation, CustodySettings, MaterialAccount
+from stewardship.custody.origins.rules import OriginLevel
 from stewardship.custody.rules import (
     Balance,
     CarryOverRule,
@@ -372,6 +373,11 @@ def _site(site: rules.Site, names: Names) -> OriginSite:
 def origins(pool: Pool, names: Names) -> list[OriginShare]:
     """The pool's origins as read models: the first level (smelter or remelter of metal)
     with its share, and under it the second level (refinery and mine) with theirs."""
+    return origins_of_levels(rules.origin_levels(pool), names)
+
+
+def origins_of_levels(levels: list[OriginLevel], names: Names) -> list[OriginShare]:
+    """`origins` from the pool's levels already computed (`rules.origin_levels`)."""
     return [OriginShare(
         facility_id=level.site.facility_id, facility=names.facility(level.site.facility_id),
         country=level.site.country, route=level.route.value, stage=level.site.stage.value,
@@ -379,7 +385,7 @@ def origins(pool: Pool, names: Names) -> list[OriginShare]:
         upstream=[UpstreamShare(sites=[_site(s, names) for s in up.sites],
                                 kilograms=up.kilograms, percent=up.percent)
                   for up in level.upstream] if any(up.sites for up in level.upstream) else [])
-        for level in rules.origin_levels(pool)]
+        for level in levels]
 
 
 def composition(data: dict[str, object], names: Names) -> Composition:

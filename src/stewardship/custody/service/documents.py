@@ -26,6 +26,7 @@ from stewardship.core.pagination import PageParams
 from stewardship.custody import repository as repo
 from stewardship.custody import rules
 from stewardship.custody.models import CocDocument
+from stewardship.custody.origins import stored
 from stewardship.custody.repository import DocumentFilter
 from stewardship.custody.rules import CocMaterial, LedgerError, Period
 from stewardship.custody.schemas import (
@@ -151,6 +152,7 @@ def issue_document(db: Session, actor: Actor | None, data: DocumentCreate, *,
         issued_at=utcnow(), decided_at=None, decided_by=None, received_on=None,
         receipt_period_start=None, reason=""))
     footprints.stamp(doc, taken)
+    doc.origin_levels, doc.origin_levels_of = stored.stamp(doc.composition)
     _add(db, doc, given=bool(data.number))  # before the account changes: its savepoint
     common.store(row, new, remaining)
     number = doc.number
