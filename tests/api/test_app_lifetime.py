@@ -29,3 +29,20 @@ def test_an_app_nothing_holds_is_freed(settings: Settings, engine: Engine) -> No
     gone = [_used_once(settings, engine) for _ in range(3)]
     gc.collect()
     assert [ref() for ref in gone] == [None, None, None]
+
+
+def test_a_started_server_keeps_what_it_built_out_of_full_collections(
+        settings: Settings, engine: Engine) -> None:
+    gc.unfreeze()
+    frozen = create_app(settings=settings.model_copy(update={"freeze_at_start": True}),
+                        engine=engine)
+    try:
+        with TestClient(frozen) as client:
+            assert gc.get_freeze_count() > 10_000  # the modules, routes and templates
+            assert client.get("/login").status_code == 200
+    finally:
+        gc.unfreeze()
+    # The test environment leaves the collector alone unless told otherwise.
+    assert settings.freezes_at_start is False
+    with TestClient(create_app(settings=settings, engine=engine)):
+        assert gc.get_freeze_count() == 0

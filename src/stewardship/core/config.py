@@ -120,6 +120,11 @@ class Settings(BaseSettings):
     database_wait_seconds: float = Field(
         default=30.0, gt=0, le=600, description="How long a request waits for the "
         "database (its turn to write, a connection, a row lock) before it answers 503.")
+    freeze_at_start: bool | None = Field(
+        default=None, description="Once a server process has started, keep what it has "
+        "built (modules, routes, templates) out of the garbage collector's full passes "
+        "(gc.freeze), which otherwise visit every one of those objects in the middle of a "
+        "request; unset means yes, except in the test environment.")
     embedded_worker: bool | None = Field(
         default=None, description="Run one capture worker inside the server when the "
         "database is SQLite; unset means yes, except in the test environment.")
@@ -200,6 +205,12 @@ class Settings(BaseSettings):
         if self.embedded_worker is None:
             return self.environment != "test"
         return self.embedded_worker
+
+    @property
+    def freezes_at_start(self) -> bool:
+        if self.freeze_at_start is None:
+            return self.environment != "test"
+        return self.freeze_at_start
 
     @property
     def runs_pact_sender(self) -> bool:
