@@ -171,32 +171,64 @@ def settings(tmp_path: Path) -> Settings:
                     secret_key="t" * 40, login_max_failures=3, page_size_max=50)
 
 
+def create_database(backend: str, directory: Path, stem: str,
+                    template: str | None = None) -> tuple[str, str]:
+    """A new database of its own, empty or a copy of ``template`` (where another one is):
+    its URL and where it is, an SQLite file's path or a PostgreSQL database's name. A
+    template must have no connection open (dispose its engine first)."""
+    if backend == "sqlite":
+        where = str(directory / f"{stem}-{uuid.uuid4().hex[:8]}.db")
+        if template is not None:
+            source, target = sqlite3.connect(template), sqlite3.connect(where)
+            try:
+                source.backup(target)
+            finally:
+                source.close()
+                target.close()
+        return f"sqlite:///{where}", where
+    assert POSTGRES_URL is not None
+    where = f"stw_{stem}_{_worker()}_{uuid.uuid4().hex[:8]}"
+    copied = f' TEMPLATE "{template}"' if template is not None else ""
+    _postgres_admin(f'CREATE DATABASE "{where}"{copied}')
+    return make_url(POSTGRES_URL).set(database=where).render_as_string(
+        hide_password=False), where
+
+
+def drop_database(backend: str, where: str) -> None:
+    if backend == "sqlite":
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{where}{suffix}").unlink(missing_ok=True)
+    else:
+        _postgres_admin(f'DROP DATABASE IF EXISTS "{where}" WITH (FORCE)')
+
+
+@contextmanager
+def database_engine(backend: str, directory: Path, stem: str,
+                    template: str | None = None) -> Iterator[Engine]:
+    """``create_database``'s database and an engine on it, removed when the block ends."""
+    url, where = create_database(backend, directory, stem, template)
+    engine = make_engine(url)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+        drop_database(backend, where)
+
+
 @contextmanager
 def scratch_database(backend: str, directory: Path) -> Iterator[Engine]:
     """A migrated database of its own, for tests whose commits must really persist (races,
     the CLI); removed when the block ends."""
-    if backend == "sqlite":
-        path = directory / f"scratch-{uuid.uuid4().hex[:8]}.db"
-        engine = make_engine(f"sqlite:///{path}")
-        try:
-            upgrade(engine)
-            yield engine
-        finally:
-            engine.dispose()
-            for suffix in ("", "-wal", "-shm"):
-                Path(f"{path}{suffix}").unlink(missing_ok=True)
-        return
-    assert POSTGRES_URL is not None
-    name = f"stw_scratch_{_worker()}_{uuid.uuid4().hex[:8]}"
-    _postgres_admin(f'CREATE DATABASE "{name}"')
-    engine = make_engine(
-        make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False))
-    try:
+    with database_engine(backend, directory, "scratch") as engine:
         upgrade(engine)
         yield engine
-    finally:
-        engine.dispose()
-        _postgres_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def scratch_engine(backend: str, tmp_path: Path) -> Iterator[Engine]:
+    """A committed-data database of the test's own on the current backend."""
+    with scratch_database(backend, tmp_path) as engine:
+        yield engine
 
 
 class DemoTemplates:
@@ -212,15 +244,7 @@ class DemoTemplates:
 
     def _template(self, backend: str) -> tuple[str, DemoReport]:
         if backend not in self.made:
-            if backend == "sqlite":
-                where = str(self.directory / "demo-template.db")
-                url = f"sqlite:///{where}"
-            else:
-                assert POSTGRES_URL is not None
-                where = f"stw_demo_{_worker()}_{uuid.uuid4().hex[:8]}"
-                _postgres_admin(f'CREATE DATABASE "{where}"')
-                url = make_url(POSTGRES_URL).set(database=where).render_as_string(
-                    hide_password=False)
+            url, where = create_database(backend, self.directory, "demo_template")
             engine = make_engine(url)
             try:
                 upgrade(engine)
@@ -236,37 +260,12 @@ class DemoTemplates:
         """A copy of the demo database of the caller's own, removed when the block ends,
         with the report of the recording it was copied from."""
         where, report = self._template(backend)
-        if backend == "sqlite":
-            path = directory / f"demo-{uuid.uuid4().hex[:8]}.db"
-            source, target = sqlite3.connect(where), sqlite3.connect(path)
-            try:
-                source.backup(target)
-            finally:
-                source.close()
-                target.close()
-            engine = make_engine(f"sqlite:///{path}")
-            try:
-                yield engine, report
-            finally:
-                engine.dispose()
-                for suffix in ("", "-wal", "-shm"):
-                    Path(f"{path}{suffix}").unlink(missing_ok=True)
-            return
-        assert POSTGRES_URL is not None
-        name = f"stw_scratch_{_worker()}_{uuid.uuid4().hex[:8]}"
-        _postgres_admin(f'CREATE DATABASE "{name}" TEMPLATE "{where}"')
-        engine = make_engine(
-            make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False))
-        try:
+        with database_engine(backend, directory, "demo", template=where) as engine:
             yield engine, report
-        finally:
-            engine.dispose()
-            _postgres_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
     def drop(self) -> None:
         for backend, (where, _) in self.made.items():
-            if backend == "postgresql":
-                _postgres_admin(f'DROP DATABASE IF EXISTS "{where}" WITH (FORCE)')
+            drop_database(backend, where)
         self.made.clear()
 
 
@@ -279,8 +278,3 @@ def demo_templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoTem
         templates.drop()
 
 
-@pytest.fixture
-def scratch_engine(backend: str, tmp_path: Path) -> Iterator[Engine]:
-    """A committed-data database of the test's own on the current backend."""
-    with scratch_database(backend, tmp_path) as engine:
-        yield engine

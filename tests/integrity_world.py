@@ -18,7 +18,6 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Engine, select
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from stewardship.assurance.schemas import StatusChange
@@ -34,7 +33,7 @@ from stewardship.core.migrate import upgrade
 from stewardship.integrity import check_database
 from tests import assurance_world as aw
 from tests import custody_world as cw
-from tests.conftest import POSTGRES_URL, _postgres_admin, _worker
+from tests.conftest import create_database, database_engine, drop_database
 
 BASE = "https://register.example.org"
 WITNESS = "firm.example/witness"
@@ -141,16 +140,7 @@ class World:
 def template_database(backend: str, directory: Path) -> Iterator[Template]:
     """Build the world once; yields its template, removed afterwards."""
     settings = settings_for(directory)
-    if backend == "sqlite":
-        path = directory / "integrity-template.db"
-        url = f"sqlite:///{path}"
-        location = str(path)
-    else:
-        assert POSTGRES_URL is not None
-        location = f"stw_integrity_{_worker()}_{uuid.uuid4().hex[:8]}"
-        _postgres_admin(f'CREATE DATABASE "{location}"')
-        url = make_url(POSTGRES_URL).set(database=location).render_as_string(
-            hide_password=False)
+    url, location = create_database(backend, directory, "integrity_template")
     engine = make_engine(url)
     try:
         upgrade(engine)
@@ -160,35 +150,10 @@ def template_database(backend: str, directory: Path) -> Iterator[Template]:
     try:
         yield template
     finally:
-        if backend != "sqlite":
-            _postgres_admin(f'DROP DATABASE IF EXISTS "{location}" WITH (FORCE)')
+        drop_database(backend, location)
 
 
 def clone(template: Template, directory: Path) -> Iterator[World]:
-    if template.backend == "sqlite":
-        path = directory / f"integrity-{uuid.uuid4().hex[:8]}.db"
-        source = sqlite3.connect(template.location)
-        target = sqlite3.connect(str(path))
-        try:
-            source.backup(target)
-        finally:
-            source.close()
-            target.close()
-        engine = make_engine(f"sqlite:///{path}")
-        try:
-            yield World(engine, template)
-        finally:
-            engine.dispose()
-            for suffix in ("", "-wal", "-shm"):
-                Path(f"{path}{suffix}").unlink(missing_ok=True)
-        return
-    assert POSTGRES_URL is not None
-    name = f"stw_integrity_{_worker()}_{uuid.uuid4().hex[:8]}"
-    _postgres_admin(f'CREATE DATABASE "{name}" TEMPLATE "{template.location}"')
-    engine = make_engine(make_url(POSTGRES_URL).set(database=name).render_as_string(
-        hide_password=False))
-    try:
+    with database_engine(template.backend, directory, "integrity",
+                         template=template.location) as engine:
         yield World(engine, template)
-    finally:
-        engine.dispose()
-        _postgres_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
