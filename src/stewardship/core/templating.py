@@ -82,27 +82,19 @@ def kilograms(value: int | None) -> str:
     return "" if value is None else f"{int(value):,} kg"
 
 
+_ENVIRONMENTS: dict[tuple[str, ...], Environment] = {}
+"""One Jinja environment per set of template folders in a process: every app built on the
+same folders shares its compiled templates instead of compiling them again (its filters and
+globals are the module's functions, the same for every app)."""
+
+
 class Templates:
     def __init__(self, directories: Iterable[Path]) -> None:
-        loaders = [FileSystemLoader(str(d)) for d in directories]
-        loaders.append(FileSystemLoader(str(CORE_TEMPLATES)))
-        self.env = Environment(
-            loader=ChoiceLoader(loaders),
-            autoescape=select_autoescape(["html"]),
-            undefined=StrictUndefined,
-            trim_blocks=True,
-            lstrip_blocks=True,
-        )
-        self.env.globals.update(page_url=page_url, static_url=static_url)
-        self.env.filters["label"] = label
-        self.env.filters["label_lower"] = labels.lower
-        self.env.filters["event_subject"] = lambda ref: labels.event_subject(str(ref), {})
-        self.env.filters["sentence"] = sentence
-        self.env.filters["tonnes"] = tonnes
-        self.env.filters["badge"] = badge
-        self.env.filters["kg"] = kilograms
-        self.env.filters["date"] = lambda d: d.strftime("%d %b %Y") if d else ""
-        self.env.filters["datetime"] = lambda d: d.strftime("%d %b %Y %H:%M UTC") if d else ""
+        folders = (*(str(d) for d in directories), str(CORE_TEMPLATES))
+        shared = _ENVIRONMENTS.get(folders)
+        if shared is None:
+            shared = _ENVIRONMENTS[folders] = _environment(folders)
+        self.env = shared
 
     def render(self, request: Request, name: str, context: dict[str, Any] | None = None,
                status_code: int = 200) -> HTMLResponse:
@@ -117,3 +109,24 @@ class Templates:
         if merged.get("_revealed_consumed"):
             response.delete_cookie("stw_reveal", path=request.url.path)
         return response
+
+
+def _environment(folders: tuple[str, ...]) -> Environment:
+    env = Environment(
+        loader=ChoiceLoader([FileSystemLoader(folder) for folder in folders]),
+        autoescape=select_autoescape(["html"]),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.globals.update(page_url=page_url, static_url=static_url)
+    env.filters["label"] = label
+    env.filters["label_lower"] = labels.lower
+    env.filters["event_subject"] = lambda ref: labels.event_subject(str(ref), {})
+    env.filters["sentence"] = sentence
+    env.filters["tonnes"] = tonnes
+    env.filters["badge"] = badge
+    env.filters["kg"] = kilograms
+    env.filters["date"] = lambda d: d.strftime("%d %b %Y") if d else ""
+    env.filters["datetime"] = lambda d: d.strftime("%d %b %Y %H:%M UTC") if d else ""
+    return env
