@@ -29,9 +29,10 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from sqlalchemy.exc import IntegrityError
@@ -335,23 +336,17 @@ class _Writer:
             for item in items:
                 self._profile_event(item)
             return
-        savepoint = self.db.begin_nested()
-        try:
+        def ship() -> list[str]:
             self._insert(items)
             notes = profile.apply_shipments(self.db, self.actor,
                                             [_profiled(item) for item in items])
             if notes is None:
                 raise InvalidInput("the events' days differ")
-            self.db.flush()
-        except (DomainError, IntegrityError):
-            savepoint.rollback()
-            for item in items:
-                self._profile_event(item)
+            return notes
+
+        notes = self._together(items, ship)
+        if notes is None:
             return
-        except BaseException:
-            savepoint.rollback()
-            raise
-        savepoint.commit()
         for item, note in zip(items, notes, strict=True):
             self._captured(item)
             self.result.ledger.append(note)
@@ -368,8 +363,7 @@ class _Writer:
         items, self.receiving = self.receiving, []
         if not items:
             return
-        savepoint = self.db.begin_nested()
-        try:
+        def receive() -> list[str | DomainError]:
             outcomes = profile.apply_receipts(self.db, self.actor,
                                               [_profiled(item) for item in items])
             refused = [(item, o) for item, o in zip(items, outcomes, strict=True)
@@ -378,20 +372,15 @@ class _Writer:
                 raise _Refused(*refused[0])
             self._insert([item for item, o in zip(items, outcomes, strict=True)
                           if not isinstance(o, DomainError)])
-            self.db.flush()
+            return outcomes
+
+        try:
+            outcomes = self._together(items, receive)
         except _Refused as first:  # rollback: the first refusal rejects the capture
-            savepoint.rollback()
             self._refuse(first.item, first.error)
             raise AssertionError("unreachable") from None  # pragma: no cover
-        except (DomainError, IntegrityError):
-            savepoint.rollback()
-            for item in items:
-                self._profile_event(item)
+        if outcomes is None:
             return
-        except BaseException:
-            savepoint.rollback()
-            raise
-        savepoint.commit()
         for item, outcome in zip(items, outcomes, strict=True):
             if isinstance(outcome, DomainError):
                 self._refuse(item, outcome)
@@ -401,6 +390,26 @@ class _Writer:
             self.result.effects.append({"eventIndex": item.index,
                                         "eventID": item.stored["eventID"],
                                         "effect": outcome})
+
+    def _together(self, items: list[_Prepared], work: Callable[[], _T]) -> _T | None:
+        """``work`` (a batch use case over ``items``) under one savepoint, flushed: its
+        result, or None when it was refused as a whole (a domain error, an eventID captured
+        meanwhile), after which the items have run one by one for their own reports. Any
+        other exception rolls the savepoint back and goes on."""
+        savepoint = self.db.begin_nested()
+        try:
+            done = work()
+            self.db.flush()
+        except (DomainError, IntegrityError):
+            savepoint.rollback()
+            for item in items:
+                self._profile_event(item)
+            return None
+        except BaseException:
+            savepoint.rollback()
+            raise
+        savepoint.commit()
+        return done
 
     def _refuse(self, item: _Prepared, exc: DomainError) -> None:
         """The event's refusal by a chain-of-custody rule, reported as its own."""
@@ -467,6 +476,9 @@ class _Writer:
             self.result.ledger.append(note)
             self.result.effects.append({"eventIndex": item.index,
                                         "eventID": item.stored["eventID"], "effect": note})
+
+
+_T = TypeVar("_T")
 
 
 class _Refused(Exception):
